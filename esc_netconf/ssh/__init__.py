@@ -1,0 +1,1 @@
+"""esc_netconf.ssh"""
