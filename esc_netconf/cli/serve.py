@@ -1,0 +1,97 @@
+"""``esc-netconf serve``: the daemon (CONTRACT section 1).
+
+Ready when both ports accept connections; it then prints one line per listener (with the real port when
+0 was asked for). SIGTERM and SIGINT shut it down cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from esc_netconf.errors import EscError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="esc-netconf", description="ESC-compatible NETCONF/REST server.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the server in the foreground")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--netconf-port", type=int, default=830, help="NETCONF over SSH port (default 830; 0 = any)")
+    serve.add_argument("--rest-port", type=int, default=8080, help="REST port (default 8080; 0 = any)")
+    serve.add_argument("--data-dir", type=Path, default=Path("var"), help="state directory (default ./var)")
+    serve.add_argument("--vim", choices=("sim", "openstack"), default="sim", help="VIM driver (default sim)")
+    serve.add_argument("--os-cloud", help="clouds.yaml entry for the openstack driver")
+    serve.add_argument("--properties", type=Path, help="application.properties (VIM manager settings)")
+    serve.add_argument("--config", type=Path, help="TOML file with users (password hashes, authorized keys)")
+    serve.add_argument("--yang-dir", type=Path, help="directory of YANG modules (default: the bundled yang/)")
+    serve.add_argument("--monitor-interval", type=float, help="seconds between monitoring polls (overrides vim.monitor.poll.secs)")
+    serve.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    return parser
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from esc_netconf.app import Application, Options
+
+    options = Options(
+        host=args.host,
+        netconf_port=args.netconf_port,
+        rest_port=args.rest_port,
+        data_dir=args.data_dir,
+        vim=args.vim,
+        os_cloud=args.os_cloud,
+        properties=args.properties,
+        config=args.config,
+        yang_dir=args.yang_dir,
+        monitor_interval=args.monitor_interval,
+    )
+    app = Application(options)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await app.start()
+    except BaseException:
+        await app.stop()
+        raise
+    print(f"NETCONF listening on {args.host}:{app.netconf_port} (ssh -s netconf, user admin)", flush=True)
+    print(f"REST listening on http://{args.host}:{app.rest_port}/ESCManager/v0", flush=True)
+    await stop.wait()
+    print("Shutting down.", flush=True)
+    await app.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return asyncio.run(_serve(args))
+    except PermissionError as exc:
+        return _fail(f"Cannot bind a port below 1024 without root ({exc}); try: make run NETCONF_PORT=2830 REST_PORT=8081")
+    except OSError as exc:
+        if exc.errno == errno.EACCES:
+            return _fail(f"Cannot bind a port below 1024 without root; try: make run NETCONF_PORT=2830 REST_PORT=8081")
+        if exc.errno == errno.EADDRINUSE:
+            return _fail(f"{exc}; another server is running there, or pick other ports: make run NETCONF_PORT=2830 REST_PORT=8081")
+        raise
+    except EscError as exc:
+        return _fail(str(exc))
+
+
+def _fail(message: str) -> int:
+    print(f"esc-netconf: {message}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""What every workflow shares: records, driver, store, bus, clock, settings.
+
+A workflow changes a record only through ``CoreContext``: ``vm_to``/``service_to`` apply a transition from
+``states`` (raising ``IllegalTransition`` before anything changes), persist the record and, when asked,
+publish the event that goes with it.  Keeping "change, persist, announce" in one place is what makes the
+store a faithful copy of memory at every ``await``, which a restart after ``kill -9`` relies on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable
+
+from esc_netconf.core.events import EscEvent, EventBus, EventStatus, EventType, VmSource
+from esc_netconf.core.model import CoreState, DeploymentRecord, TenantRecord, VmRecord
+from esc_netconf.core.poller import ServerPoller
+from esc_netconf.core.states import ServiceTrigger, VmTrigger, service_transition, vm_transition
+from esc_netconf.core.store import Store
+from esc_netconf.vim.base import VimDriver
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The default clock."""
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class CoreSettings:
+    """Tunables of the core; tests shrink the intervals.
+
+    ``poll_interval``: how often waiting workflows list servers; ``monitor_interval``: how often the monitor
+    checks monitored VMs; ``delete_timeout``: how long a server may take to disappear.
+    """
+
+    poll_interval: float = 2.0
+    monitor_interval: float = 10.0
+    delete_timeout: float = 300.0
+    vim_id: str = "default_openstack_vim"
+
+
+class CoreContext:
+    """Shared state of one ``EscCore``; only the core's event loop touches it."""
+
+    def __init__(self, driver: VimDriver, store: Store, bus: EventBus, clock: Clock,
+                 settings: CoreSettings) -> None:
+        self.driver = driver
+        self.store = store
+        self.bus = bus
+        self.clock = clock
+        self.settings = settings
+        self.state = CoreState()
+        self.poller = ServerPoller(driver, settings.poll_interval)
+
+    # ---- lookups ----------------------------------------------------------------------------
+
+    def vms_of(self, dep_id: str, group: str | None = None) -> list[VmRecord]:
+        """The VMs of a deployment (of one group), by group then index."""
+        vms = [v for v in self.state.vms.values() if v.dep_id == dep_id and (group is None or v.group == group)]
+        return sorted(vms, key=lambda v: (v.group, v.index))
+
+    def project_id(self, tenant: str) -> str | None:
+        record = self.state.tenants.get(tenant)
+        return record.project_id if record else None
+
+    async def ensure_tenant(self, tenant: str) -> TenantRecord:
+        """The tenant's record, creating its VIM project the first time."""
+        record = self.state.tenants.get(tenant)
+        if record is None:
+            project = await self.driver.ensure_project(tenant)
+            record = TenantRecord(tenant, project.id, self.settings.vim_id)
+            self.state.tenants[tenant] = record
+            self.store.save_tenant(record)
+        return record
+
+    # ---- changes ----------------------------------------------------------------------------
+
+    def save_vm(self, vm: VmRecord) -> None:
+        self.state.vms[vm.vm_id] = vm
+        self.store.save_vm(vm)
+
+    def forget_vm(self, vm: VmRecord) -> None:
+        self.state.vms.pop(vm.vm_id, None)
+        self.store.delete_vm(vm.vm_id)
+
+    def save_dep(self, dep: DeploymentRecord) -> None:
+        self.state.deployments[dep.dep_id] = dep
+        self.store.save_deployment(dep)
+
+    def vm_to(self, vm: VmRecord, trigger: VmTrigger, note: str | None = None) -> None:
+        """Apply ``trigger`` to the VM, remember it in its history (``note``) and persist."""
+        vm.state = vm_transition(vm.state, trigger)
+        if note is not None:
+            vm.remember(self.clock(), note)
+        self.save_vm(vm)
+
+    def service_to(self, dep: DeploymentRecord, trigger: ServiceTrigger) -> None:
+        """Apply ``trigger`` to the deployment and persist."""
+        dep.state = service_transition(dep.state, trigger)
+        self.save_dep(dep)
+
+    # ---- events -----------------------------------------------------------------------------
+
+    def vm_event(self, dep: DeploymentRecord, vm: VmRecord, type_: EventType, message: str,
+                 *, ok: bool = True, code: int = 200) -> None:
+        """Publish an event about one VM (failures carry FAILURE and 500)."""
+        tenant = self.state.tenants.get(dep.tenant)
+        source = VmSource(vmid=vm.vm_id, vmname=vm.name, generated_vmname=vm.name,
+                          vim_id=self.settings.vim_id, vim_project=dep.tenant,
+                          vim_project_id=tenant.project_id if tenant else None,
+                          hostid=vm.host_id, hostname=vm.hostname)
+        self._publish(dep, type_, message, ok, code, vm.group, source)
+
+    def service_event(self, dep: DeploymentRecord, type_: EventType, message: str,
+                      *, ok: bool = True, code: int = 200) -> None:
+        """Publish an event about the whole deployment."""
+        self._publish(dep, type_, message, ok, code, None, None)
+
+    def _publish(self, dep: DeploymentRecord, type_: EventType, message: str, ok: bool, code: int,
+                 group: str | None, source: VmSource | None) -> None:
+        tenant = self.state.tenants.get(dep.tenant)
+        self.bus.publish(EscEvent(
+            event_type=type_,
+            status=EventStatus.SUCCESS if ok else EventStatus.FAILURE,
+            status_code=code if ok else 500,
+            status_message=message,
+            depname=dep.name,
+            tenant=dep.tenant,
+            tenant_id=tenant.project_id if tenant else None,
+            depid=dep.dep_id,
+            vm_group=group,
+            vm_source=source,
+            event_time=self.clock(),
+        ))

@@ -1,0 +1,189 @@
+"""Deploy, undeploy and update (scale out/in) a deployment.
+
+Every workflow here is a *convergence*: it compares the persisted records with the spec and does what is
+missing, so running it again after a restart finishes the job instead of repeating it.  A VM record is
+saved (the intent) before ``create_server`` is called, and the server id right after, so a resumed deploy
+adopts a server it created before dying rather than creating a second one.
+
+Groups go up in ``startup_waves`` order: a group is deployed only when every group it depends on is alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from uuid import uuid4
+
+from esc_netconf.core import vmsteps
+from esc_netconf.core.context import CoreContext
+from esc_netconf.core.errors import VimOperationFailed
+from esc_netconf.core.events import EventType
+from esc_netconf.core.model import DeploymentRecord, VmGroupSpec, VmRecord
+from esc_netconf.core.planning import allocate_interfaces, next_index, plan_group, startup_waves, vm_name
+from esc_netconf.core.states import ServiceState, ServiceTrigger, VmState, VmTrigger
+
+
+async def gather_failures(jobs: list[Awaitable[None]]) -> list[VimOperationFailed]:
+    """Run ``jobs`` together; return the VIM failures (anything else, e.g. cancellation, propagates)."""
+    results = await asyncio.gather(*jobs, return_exceptions=True)
+    failures: list[VimOperationFailed] = []
+    for result in results:
+        if isinstance(result, VimOperationFailed):
+            failures.append(result)
+        elif isinstance(result, BaseException):
+            raise result
+    return failures
+
+
+def members(ctx: CoreContext, dep: DeploymentRecord, group: str) -> list[VmRecord]:
+    """The VMs that count towards a group's size (all but those being undeployed)."""
+    return [vm for vm in ctx.vms_of(dep.dep_id, group) if vm.state is not VmState.UNDEPLOYING]
+
+
+def new_vm(ctx: CoreContext, dep: DeploymentRecord, group: VmGroupSpec) -> VmRecord:
+    """Record the intent to create one more VM in ``group`` (index and addresses chosen here)."""
+    siblings = ctx.vms_of(dep.dep_id, group.name)
+    vm_id = str(uuid4())
+    index = next_index(siblings)
+    vm = VmRecord(vm_id=vm_id, dep_id=dep.dep_id, tenant=dep.tenant, deployment=dep.name, group=group.name,
+                  index=index, name=vm_name(dep.name, group.name, index, vm_id), image=group.image,
+                  flavor=group.flavor, interfaces=allocate_interfaces(group, siblings))
+    ctx.save_vm(vm)
+    return vm
+
+
+async def bring_up(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, group: VmGroupSpec) -> None:
+    """Drive one VM from DEPLOYING (or INERT) to ALIVE, with VM_DEPLOYED and VM_ALIVE.
+
+    :raises VimOperationFailed: after the VM went to ERROR and VM_DEPLOYED FAILURE was published.
+    """
+    try:
+        if vm.state is VmState.DEPLOYING:
+            await vmsteps.build(ctx, vm, group)
+            ctx.vm_to(vm, VmTrigger.DEPLOYED, "deployed")
+            ctx.vm_event(dep, vm, EventType.VM_DEPLOYED, "VM has been deployed.")
+    except VimOperationFailed as exc:
+        ctx.vm_to(vm, VmTrigger.FAIL, f"deployment failed: {exc.message}")
+        ctx.vm_event(dep, vm, EventType.VM_DEPLOYED, exc.message, ok=False)
+        raise
+    if vm.state is VmState.INERT:
+        vm.monitored = True
+        ctx.vm_to(vm, VmTrigger.ALIVE, "alive, monitoring set")
+        ctx.vm_event(dep, vm, EventType.VM_ALIVE, "VM_Alive event received.")
+
+
+async def take_down(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> None:
+    """Delete one VM's server and forget the VM, with VM_UNDEPLOYED.
+
+    :raises VimOperationFailed: after VM_UNDEPLOYED FAILURE was published (the VM stays, in ERROR).
+    """
+    if vm.state is not VmState.UNDEPLOYING:
+        vm.monitored = False
+        ctx.vm_to(vm, VmTrigger.UNDEPLOY, "undeploying")
+    try:
+        await vmsteps.destroy(ctx, vm)
+    except VimOperationFailed as exc:
+        ctx.vm_to(vm, VmTrigger.FAIL, f"undeployment failed: {exc.message}")
+        ctx.vm_event(dep, vm, EventType.VM_UNDEPLOYED, exc.message, ok=False)
+        raise
+    ctx.vm_event(dep, vm, EventType.VM_UNDEPLOYED, "VM has been undeployed.")
+    ctx.forget_vm(vm)
+
+
+async def deploy(ctx: CoreContext, dep: DeploymentRecord) -> None:
+    """Create ``min_active`` VMs per group in startup order; SERVICE_ALIVE (or FAILURE) at the end."""
+    try:
+        await ctx.ensure_tenant(dep.tenant)
+        for wave in startup_waves(dep.spec):
+            jobs: list[Awaitable[None]] = []
+            for name in wave:
+                group = dep.spec.group(name)
+                assert group is not None
+                while len(members(ctx, dep, name)) < group.scaling.min_active:
+                    new_vm(ctx, dep, group)
+                jobs += [bring_up(ctx, dep, vm, group) for vm in members(ctx, dep, name)
+                         if vm.state in (VmState.DEPLOYING, VmState.INERT)]
+            failures = await gather_failures(jobs)
+            if failures:
+                raise failures[0]
+    except VimOperationFailed as exc:
+        ctx.service_to(dep, ServiceTrigger.FAIL)
+        ctx.service_event(dep, EventType.SERVICE_ALIVE, exc.message, ok=False)
+        return
+    if dep.state is ServiceState.DEPLOYING:
+        ctx.service_to(dep, ServiceTrigger.DEPLOYED)
+    ctx.service_to(dep, ServiceTrigger.ALIVE)
+    ctx.service_event(dep, EventType.SERVICE_ALIVE, "Service group deployment completed successfully!")
+
+
+async def undeploy(ctx: CoreContext, dep: DeploymentRecord) -> None:
+    """Delete every VM (VM_UNDEPLOYED each), then SERVICE_UNDEPLOYED and forget the deployment.
+
+    If a VM cannot be deleted the deployment stays, in SERVICE_ERROR_STATE, with SERVICE_UNDEPLOYED FAILURE.
+    """
+    failures = await gather_failures([take_down(ctx, dep, vm) for vm in ctx.vms_of(dep.dep_id)])
+    if failures:
+        ctx.service_to(dep, ServiceTrigger.FAIL)
+        ctx.service_event(dep, EventType.SERVICE_UNDEPLOYED, failures[0].message, ok=False)
+        return
+    ctx.service_event(dep, EventType.SERVICE_UNDEPLOYED, "Service undeployed successfully.")
+    ctx.state.deployments.pop(dep.dep_id, None)
+    ctx.store.delete_deployment(dep.dep_id)
+
+
+async def _scale_out_one(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, group: VmGroupSpec) -> None:
+    ctx.vm_event(dep, vm, EventType.VM_SCALE_OUT_INIT, "VM scale out initiated.")
+    try:
+        await bring_up(ctx, dep, vm, group)
+    except VimOperationFailed as exc:
+        ctx.vm_event(dep, vm, EventType.VM_SCALE_OUT_COMPLETE, exc.message, ok=False)
+        raise
+    ctx.vm_event(dep, vm, EventType.VM_SCALE_OUT_COMPLETE, "VM scale out completed successfully.")
+
+
+async def _scale_in_one(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> None:
+    ctx.vm_event(dep, vm, EventType.VM_SCALE_IN_INIT, "VM scale in initiated.")
+    try:
+        await take_down(ctx, dep, vm)
+    except VimOperationFailed as exc:
+        ctx.vm_event(dep, vm, EventType.VM_SCALE_IN_COMPLETE, exc.message, ok=False)
+        raise
+    ctx.vm_event(dep, vm, EventType.VM_SCALE_IN_COMPLETE, "VM scale in completed successfully.")
+
+
+def _group_jobs(ctx: CoreContext, dep: DeploymentRecord, group: VmGroupSpec) -> list[Awaitable[None]]:
+    current = members(ctx, dep, group.name)
+    plan = plan_group(group, len(current))
+    pending = [vm for vm in current if vm.state is VmState.DEPLOYING]
+    pending += [new_vm(ctx, dep, group) for _ in range(plan.scale_out)]
+    jobs: list[Awaitable[None]] = [_scale_out_one(ctx, dep, vm, group) for vm in pending]
+    victims = sorted(current, key=lambda vm: vm.index)[len(current) - plan.scale_in:] if plan.scale_in else []
+    jobs += [_scale_in_one(ctx, dep, vm) for vm in victims]
+    return jobs
+
+
+async def update(ctx: CoreContext, dep: DeploymentRecord) -> None:
+    """Make the VMs match ``dep.spec`` (already saved): scale out/in per group, drop removed groups,
+    then SERVICE_UPDATED.  Changes such as ``image`` only affect VMs built from now on."""
+    try:
+        groups = {g.name for g in dep.spec.vm_groups}
+        dropped = [vm for vm in ctx.vms_of(dep.dep_id) if vm.group not in groups]
+        failures = await gather_failures([take_down(ctx, dep, vm) for vm in dropped])
+        for wave in startup_waves(dep.spec):
+            jobs: list[Awaitable[None]] = []
+            for name in wave:
+                group = dep.spec.group(name)
+                assert group is not None
+                jobs += _group_jobs(ctx, dep, group)
+            failures += await gather_failures(jobs)
+            if failures:
+                raise failures[0]
+    except VimOperationFailed as exc:
+        if dep.state is ServiceState.ACTIVE:
+            ctx.service_to(dep, ServiceTrigger.FAIL)
+        ctx.service_event(dep, EventType.SERVICE_UPDATED, exc.message, ok=False)
+        return
+    ctx.service_event(dep, EventType.SERVICE_UPDATED, "Service updated successfully.")
+
+
+Workflow = Callable[[CoreContext, DeploymentRecord], Awaitable[None]]

@@ -1,0 +1,258 @@
+"""What the operator configured (specs) and what the core keeps about it (records).
+
+Specs are frozen dataclasses built by the northbound from the ``esc_datamodel`` config tree: the core never
+sees XML.  Records are mutable dataclasses of plain fields, owned by the core's event loop and persisted
+through ``core.store.Store`` (as key columns plus ``to_dict()`` in a JSON column).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Self
+
+from esc_netconf.core.serial import rebuild, to_plain
+from esc_netconf.core.states import ServiceState, VmState
+
+#: How many lifecycle history entries each VM keeps (older ones are dropped).
+HISTORY_LIMIT = 50
+
+
+class _Plain:
+    """``to_dict``/``from_dict`` for the dataclasses below."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-compatible dict (see ``core.serial``)."""
+        result: dict[str, Any] = to_plain(self)
+        return result
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Inverse of ``to_dict``."""
+        return rebuild(cls, data)
+
+
+# --- specs -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InterfaceSpec(_Plain):
+    """``interfaces/interface[nicid]``: a NIC on ``network``, with a fixed address or one from the pool."""
+
+    nicid: int
+    network: str
+    ip_address: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeSpec(_Plain):
+    """``volumes/volume[name]``; ``boot_index == 0`` means the VM boots from a volume made from ``image``."""
+
+    name: str
+    size: int | None = None
+    sizeunit: str | None = None
+    bus: str | None = None
+    type: str | None = None
+    boot_index: int | None = None
+    image: str | None = None
+    volid: int | None = None
+    external_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IpPool(_Plain):
+    """``scaling/static_ip_address_pool[network]``: the addresses VMs of the group take on ``network``."""
+
+    network: str
+    gateway: str | None = None
+    netmask: str | None = None
+    ip_addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ScalingSpec(_Plain):
+    """``scaling``: how many VMs the group keeps."""
+
+    min_active: int = 1
+    max_active: int = 1
+    elastic: bool = True
+    static_ip_pools: tuple[IpPool, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class KpiSpec(_Plain):
+    """``kpi_data/kpi[event_name]``: a monitored metric (re-armed by START)."""
+
+    event_name: str
+    metric_value: int | None = None
+    metric_cond: str | None = None
+    metric_type: str | None = None
+    collector_type: str | None = None
+    collector_nicid: int | None = None
+    poll_frequency: int | None = None
+    polling_unit: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec(_Plain):
+    """``rules/admin_rules/rule[event_name]``: what to do when a KPI fires."""
+
+    event_name: str
+    actions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class VmGroupSpec(_Plain):
+    """``vm_group[name]``."""
+
+    name: str
+    image: str
+    flavor: str
+    bootup_time: int = 300
+    recovery_wait_time: int = 0
+    interfaces: tuple[InterfaceSpec, ...] = ()
+    volumes: tuple[VolumeSpec, ...] = ()
+    scaling: ScalingSpec = ScalingSpec()
+    kpis: tuple[KpiSpec, ...] = ()
+    rules: tuple[RuleSpec, ...] = ()
+    vim_id: str | None = None
+    vim_project: str | None = None
+
+    def with_changes(self, **changes: Any) -> VmGroupSpec:
+        """A copy with some fields replaced."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class StartupPolicy(_Plain):
+    """``policies/startup[target_vm_group_ref]/depends_on[vm_group_ref]``."""
+
+    target: str
+    depends_on: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentSpec(_Plain):
+    """``deployments/deployment[name]`` of one tenant."""
+
+    name: str
+    vm_groups: tuple[VmGroupSpec, ...]
+    startup: tuple[StartupPolicy, ...] = ()
+
+    def group(self, name: str) -> VmGroupSpec | None:
+        """The group called ``name``, if any."""
+        return next((g for g in self.vm_groups if g.name == name), None)
+
+    def depends_on(self, group: str) -> tuple[str, ...]:
+        """The groups that must be alive before ``group`` is deployed or started."""
+        deps: tuple[str, ...] = ()
+        for policy in self.startup:
+            if policy.target == group:
+                deps += policy.depends_on
+        return deps
+
+
+# --- records -----------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class TenantRecord(_Plain):
+    """A tenant and the VIM project that holds its servers."""
+
+    name: str
+    project_id: str
+    vim_id: str = "default_openstack_vim"
+
+
+@dataclass(slots=True)
+class HistoryEntry(_Plain):
+    """One line of a VM's lifecycle history, shown in opdata."""
+
+    seq: int
+    time: datetime
+    type: str
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class VmInterface(_Plain):
+    """An interface of a deployed VM as the VIM reported it."""
+
+    nicid: int
+    network: str
+    ip_address: str | None = None
+    mac_address: str | None = None
+    port_id: str | None = None
+
+
+@dataclass(slots=True)
+class VmRecord(_Plain):
+    """One VM of a deployment.
+
+    ``server_id`` is written as soon as the VIM returns it; a record with ``server_id is None`` is an intent
+    (the VM may or may not exist in the VIM: a restart looks it up by ``name``, which is unique).
+    """
+
+    vm_id: str
+    dep_id: str
+    tenant: str
+    deployment: str
+    group: str
+    index: int
+    name: str
+    state: VmState = VmState.DEPLOYING
+    monitored: bool = False
+    server_id: str | None = None
+    image: str | None = None
+    flavor: str | None = None
+    host_id: str | None = None
+    hostname: str | None = None
+    interfaces: list[VmInterface] = field(default_factory=list)
+    volume_ids: list[str] = field(default_factory=list)
+    history: list[HistoryEntry] = field(default_factory=list)
+
+    def remember(self, time: datetime, type_: str, detail: str = "") -> None:
+        """Append a history entry, keeping the last ``HISTORY_LIMIT``."""
+        seq = self.history[-1].seq + 1 if self.history else 1
+        self.history.append(HistoryEntry(seq, time, type_, detail))
+        del self.history[:-HISTORY_LIMIT]
+
+
+@dataclass(slots=True)
+class DeploymentRecord(_Plain):
+    """A deployment: its current spec and service state."""
+
+    dep_id: str
+    tenant: str
+    name: str
+    spec: DeploymentSpec
+    state: ServiceState = ServiceState.DEPLOYING
+    created: datetime | None = None
+
+
+@dataclass(slots=True)
+class OperationRecord(_Plain):
+    """Work in flight, recorded before the first VIM call and removed when it ends.
+
+    ``kind`` is one of ``operations.OpKind``'s values; ``params`` holds what a resumed operation needs
+    (e.g. ``{"action": "STOP"}``).  On restart every remaining operation is resumed.
+    """
+
+    op_id: str
+    kind: str
+    tenant: str
+    dep_id: str
+    vm_id: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    started: datetime | None = None
+
+
+@dataclass(slots=True)
+class CoreState(_Plain):
+    """Everything ``Store.load`` returns, keyed by name (tenants) or id."""
+
+    tenants: dict[str, TenantRecord] = field(default_factory=dict)
+    deployments: dict[str, DeploymentRecord] = field(default_factory=dict)
+    vms: dict[str, VmRecord] = field(default_factory=dict)
+    operations: dict[str, OperationRecord] = field(default_factory=dict)

@@ -1,0 +1,80 @@
+"""The monitor: notices monitored VMs that went down without our asking and hands them to recovery.
+
+Every ``monitor_interval`` it lists the servers of each tenant's project once (batched: one call per
+project, never one per VM), and a monitored ALIVE VM whose server is SHUTOFF, ERROR or gone goes to
+VM_MONITOR_UNSET_STATE (trigger LOST).  VMs in that state in a deployment that is not busy are then passed to
+``start_recovery``.  Deployments that are stopped, or busy with an operation of ours, are skipped: their
+servers are down on purpose or about to change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from esc_netconf.core.context import CoreContext
+from esc_netconf.core.model import DeploymentRecord
+from esc_netconf.core.states import ServiceState, VmState, VmTrigger
+from esc_netconf.vim.base import ServerStatus, VimError
+
+log = logging.getLogger(__name__)
+
+DOWN = frozenset({ServerStatus.SHUTOFF, ServerStatus.ERROR, ServerStatus.DELETED})
+WATCHED_SERVICES = frozenset({ServiceState.ACTIVE, ServiceState.ERROR})
+
+
+class Monitor:
+    """Polls the VIM for monitored VMs; ``is_busy(dep_id)`` and ``start_recovery(dep, vm_ids)`` come from
+    the core."""
+
+    def __init__(self, ctx: CoreContext, is_busy: Callable[[str], bool],
+                 start_recovery: Callable[[DeploymentRecord, list[str]], None]) -> None:
+        self._ctx = ctx
+        self._is_busy = is_busy
+        self._start_recovery = start_recovery
+
+    async def run(self) -> None:
+        """Check forever, every ``monitor_interval`` seconds."""
+        while True:
+            try:
+                await self.check_once()
+            except Exception:
+                log.exception("monitor pass failed")
+            await asyncio.sleep(self._ctx.settings.monitor_interval)
+
+    def _watched(self) -> list[DeploymentRecord]:
+        return [d for d in self._ctx.state.deployments.values()
+                if d.state in WATCHED_SERVICES and not self._is_busy(d.dep_id)]
+
+    async def check_once(self) -> None:
+        """One pass: mark lost VMs, then start recovery where it is due."""
+        ctx = self._ctx
+        deps = self._watched()
+        by_tenant: dict[str, list[DeploymentRecord]] = {}
+        for dep in deps:
+            if any(vm.monitored and vm.state is VmState.ALIVE for vm in ctx.vms_of(dep.dep_id)):
+                by_tenant.setdefault(dep.tenant, []).append(dep)
+        for tenant, tenant_deps in by_tenant.items():
+            project_id = ctx.project_id(tenant)
+            if project_id is None:
+                continue
+            try:
+                servers = {s.id: s for s in await ctx.driver.list_servers(project_id)}
+            except VimError as exc:
+                log.warning("monitor: listing servers of %s failed: %s", tenant, exc.message)
+                continue
+            for dep in tenant_deps:
+                if self._is_busy(dep.dep_id):
+                    continue
+                for vm in ctx.vms_of(dep.dep_id):
+                    if not vm.monitored or vm.state is not VmState.ALIVE or vm.server_id is None:
+                        continue
+                    server = servers.get(vm.server_id)
+                    if server is None or (server.status in DOWN and not server.task_state):
+                        seen = server.status.value if server else "gone"
+                        ctx.vm_to(vm, VmTrigger.LOST, f"monitor: VIM reports the server {seen}")
+        for dep in self._watched():
+            lost = [vm.vm_id for vm in ctx.vms_of(dep.dep_id) if vm.state is VmState.MONITOR_UNSET]
+            if lost:
+                self._start_recovery(dep, lost)

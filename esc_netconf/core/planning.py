@@ -1,0 +1,125 @@
+"""Pure decisions about deployments: validation, startup order, addresses, indices, update plans.
+
+Nothing here awaits or touches the VIM; the workflows call these functions to decide and then act.
+Validation raises ``InvalidRequest`` (400) with a sentence naming the deployment and group, so a refused
+edit-config tells the operator exactly what to change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from esc_netconf.core.errors import InvalidRequest
+from esc_netconf.core.model import DeploymentSpec, IpPool, VmGroupSpec, VmInterface, VmRecord
+
+
+def validate_spec(tenant: str, spec: DeploymentSpec) -> None:
+    """Refuse a deployment the core cannot carry out.
+
+    :raises InvalidRequest: bad min/max, unknown or cyclic ``depends_on``, or a static pool too small.
+    """
+    where = f"Deployment [{tenant}/{spec.name}]"
+    names = [g.name for g in spec.vm_groups]
+    if not names:
+        raise InvalidRequest(f"{where} has no vm_group.")
+    if len(set(names)) != len(names):
+        raise InvalidRequest(f"{where} names a vm_group twice.")
+    for group in spec.vm_groups:
+        scaling = group.scaling
+        if scaling.min_active < 0 or scaling.max_active < 1:
+            raise InvalidRequest(f"{where} vm_group [{group.name}]: min_active must be at least 0 "
+                                 f"and max_active at least 1.")
+        if scaling.min_active > scaling.max_active:
+            raise InvalidRequest(f"{where} vm_group [{group.name}]: min_active {scaling.min_active} "
+                                 f"is above max_active {scaling.max_active}.")
+        check_pool_capacity(where, group, scaling.min_active)
+    for policy in spec.startup:
+        for ref in (policy.target, *policy.depends_on):
+            if ref not in names:
+                raise InvalidRequest(f"{where}: startup policy names unknown vm_group [{ref}].")
+    startup_waves(spec)
+
+
+def check_pool_capacity(where: str, group: VmGroupSpec, count: int) -> None:
+    """Refuse ``count`` VMs when a static pool of the group has fewer addresses.
+
+    :raises InvalidRequest: the pool of some network cannot give every VM an address.
+    """
+    for pool in group.scaling.static_ip_pools:
+        if _pool_used(group, pool) and len(pool.ip_addresses) < count:
+            raise InvalidRequest(
+                f"{where} vm_group [{group.name}]: the static IP pool of network [{pool.network}] has "
+                f"{len(pool.ip_addresses)} address(es), too few for {count} VM(s); add addresses to the pool.")
+
+
+def _pool_used(group: VmGroupSpec, pool: IpPool) -> bool:
+    return any(i.network == pool.network and i.ip_address is None for i in group.interfaces)
+
+
+def startup_waves(spec: DeploymentSpec) -> list[list[str]]:
+    """Groups in deployment order: each wave depends only on earlier waves (config order within a wave).
+
+    :raises InvalidRequest: the ``depends_on`` relation has a cycle.
+    """
+    remaining = [g.name for g in spec.vm_groups]
+    done: set[str] = set()
+    waves: list[list[str]] = []
+    while remaining:
+        wave = [g for g in remaining if set(spec.depends_on(g)) <= done]
+        if not wave:
+            raise InvalidRequest(f"Deployment [{spec.name}]: the startup depends_on of vm_group(s) "
+                                 f"{', '.join(remaining)} form a cycle.")
+        waves.append(wave)
+        done.update(wave)
+        remaining = [g for g in remaining if g not in done]
+    return waves
+
+
+def allocate_interfaces(group: VmGroupSpec, siblings: list[VmRecord]) -> list[VmInterface]:
+    """The interfaces of a new VM: fixed addresses as configured, pool addresses not used by ``siblings``.
+
+    :raises InvalidRequest: a pool is exhausted.
+    """
+    taken = {(i.network, i.ip_address) for vm in siblings for i in vm.interfaces if i.ip_address}
+    pools = {p.network: p for p in group.scaling.static_ip_pools}
+    result: list[VmInterface] = []
+    for spec in sorted(group.interfaces, key=lambda i: i.nicid):
+        address = spec.ip_address
+        pool = pools.get(spec.network)
+        if address is None and pool is not None:
+            free = [a for a in pool.ip_addresses if (spec.network, a) not in taken]
+            if not free:
+                raise InvalidRequest(f"vm_group [{group.name}]: the static IP pool of network "
+                                     f"[{spec.network}] has no free address left.")
+            address = free[0]
+        result.append(VmInterface(spec.nicid, spec.network, address))
+    return result
+
+
+def next_index(siblings: list[VmRecord]) -> int:
+    """The smallest index not used by a VM of the group."""
+    used = {vm.index for vm in siblings}
+    return next(i for i in range(len(used) + 1) if i not in used)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupPlan:
+    """What an update does to one group: add ``scale_out`` VMs or remove ``scale_in`` of them."""
+
+    group: str
+    scale_out: int = 0
+    scale_in: int = 0
+
+
+def plan_group(new: VmGroupSpec, active: int) -> GroupPlan:
+    """Scale out up to ``min_active``, scale in down to ``max_active``, else leave the count alone."""
+    if active < new.scaling.min_active:
+        return GroupPlan(new.name, scale_out=new.scaling.min_active - active)
+    if active > new.scaling.max_active:
+        return GroupPlan(new.name, scale_in=active - new.scaling.max_active)
+    return GroupPlan(new.name)
+
+
+def vm_name(deployment: str, group: str, index: int, vm_id: str) -> str:
+    """The generated name ``<deployment>_<group>_<index>_<uuid>`` (also the VIM server name)."""
+    return f"{deployment}_{group}_{index}_{vm_id}"

@@ -1,0 +1,82 @@
+"""Recovery of a VM: reboot, then redeploy if it is not alive within ``recovery_wait_time``.
+
+Theory of operation: the VM walks RECOVERY_REBOOTING -> (ALIVE | RECOVERY_UNDEPLOYING -> RECOVERY_DEPLOYING
+-> INERT -> ALIVE), and each step is persisted before the VIM is asked, so a restart resumes at the step
+it was in.  A redeploy keeps the VM's id and generated name but builds a new server from the group's
+*current* spec: that is how a service update of ``image`` reaches a VM.  When the image changed since the
+VM was built, the reboot is skipped (it could not apply the new image) and recovery redeploys directly.
+Events: VM_RECOVERY_INIT, then VM_RECOVERY_COMPLETE with SUCCESS, or FAILURE (VM and service go to ERROR).
+"""
+
+from __future__ import annotations
+
+from esc_netconf.core import vmsteps
+from esc_netconf.core.context import CoreContext
+from esc_netconf.core.deploy import gather_failures
+from esc_netconf.core.errors import VimOperationFailed
+from esc_netconf.core.events import EventType
+from esc_netconf.core.model import DeploymentRecord, VmRecord
+from esc_netconf.core.states import ServiceState, ServiceTrigger, VmState, VmTrigger
+
+RECOVERING = frozenset({VmState.RECOVERY_REBOOTING, VmState.RECOVERY_UNDEPLOYING, VmState.RECOVERY_DEPLOYING})
+
+
+async def recover_vm(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> None:
+    """Recover one VM (its state allows RECOVER, or it is already part-way through recovery)."""
+    group = dep.spec.group(vm.group)
+    if group is None:
+        raise VimOperationFailed(f"VM [{vm.name}] belongs to no vm_group of deployment [{dep.name}].")
+    if vm.state not in RECOVERING and vm.state is not VmState.INERT:
+        ctx.vm_event(dep, vm, EventType.VM_RECOVERY_INIT, f"Recovery event for VM [{vm.name}] triggered.")
+        vm.monitored = False
+        ctx.vm_to(vm, VmTrigger.RECOVER, "recovery started, monitoring unset")
+    try:
+        if vm.state is VmState.RECOVERY_REBOOTING:
+            if vm.image == group.image and await _rebooted(ctx, vm, float(group.recovery_wait_time or
+                                                                          group.bootup_time)):
+                vm.monitored = True
+                ctx.vm_to(vm, VmTrigger.ALIVE, "recovered by reboot, monitoring set")
+                ctx.vm_event(dep, vm, EventType.VM_RECOVERY_COMPLETE,
+                             f"Recovery: Successfully recovered VM [{vm.name}] by reboot.")
+                return
+            ctx.vm_to(vm, VmTrigger.REDEPLOY, "recovery redeploying")
+        if vm.state is VmState.RECOVERY_UNDEPLOYING:
+            await vmsteps.destroy(ctx, vm)
+            vm.server_id = None
+            vm.image, vm.flavor = group.image, group.flavor
+            ctx.vm_to(vm, VmTrigger.UNDEPLOYED, "old server deleted")
+        if vm.state is VmState.RECOVERY_DEPLOYING:
+            await vmsteps.build(ctx, vm, group)
+            ctx.vm_to(vm, VmTrigger.DEPLOYED, f"redeployed from image {vm.image}")
+    except VimOperationFailed as exc:
+        ctx.vm_to(vm, VmTrigger.FAIL, f"recovery failed: {exc.message}")
+        ctx.vm_event(dep, vm, EventType.VM_RECOVERY_COMPLETE,
+                     f"Recovery: Recovery completed with errors for VM [{vm.name}]: {exc.message}", ok=False)
+        raise
+    vm.monitored = True
+    ctx.vm_to(vm, VmTrigger.ALIVE, "recovered by redeploy, monitoring set")
+    ctx.vm_event(dep, vm, EventType.VM_RECOVERY_COMPLETE,
+                 f"Recovery: Successfully recovered VM [{vm.name}] by redeploy.")
+
+
+async def _rebooted(ctx: CoreContext, vm: VmRecord, wait: float) -> bool:
+    try:
+        await vmsteps.hard_reboot(ctx, vm, wait)
+    except VimOperationFailed:
+        return False
+    return True
+
+
+async def recover(ctx: CoreContext, dep: DeploymentRecord, vm_ids: list[str]) -> None:
+    """Recover the given VMs together; the service follows (ERROR on failure, ACTIVE again when all alive)."""
+    vms = [ctx.state.vms[i] for i in vm_ids if i in ctx.state.vms]
+    failures = await gather_failures([recover_vm(ctx, dep, vm) for vm in vms])
+    if failures:
+        if dep.state is ServiceState.ACTIVE:
+            ctx.service_to(dep, ServiceTrigger.FAIL)
+        return
+    healthy = all(vm.state in (VmState.ALIVE, VmState.MONITOR_DISABLED, VmState.SHUTOFF)
+                  for vm in ctx.vms_of(dep.dep_id))
+    if dep.state is ServiceState.ERROR and healthy:
+        ctx.service_to(dep, ServiceTrigger.ALIVE)
+        ctx.service_event(dep, EventType.SERVICE_ALIVE, "Service is alive again after recovery.")

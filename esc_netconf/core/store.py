@@ -1,0 +1,62 @@
+"""The persistence the core needs (implemented with SQLAlchemy in ``esc_netconf.store``).
+
+Why this shape: the core must survive ``kill -9`` without duplicating VMs, so it writes an intent
+(``save_operation``, ``save_vm`` with ``server_id=None``) *before* calling the VIM and the server id right
+after the VIM answers.  Every method is therefore synchronous and durable when it returns; they are small
+single-row writes, cheap enough to run on the event loop.
+
+Records are the dataclasses of ``core.model`` (``TenantRecord``, ``DeploymentRecord``, ``VmRecord``,
+``OperationRecord``).  An implementation keeps each as its key columns plus ``record.to_dict()`` in a JSON
+column, and rebuilds it with ``RecordClass.from_dict(data)``; it never needs to know the fields.  Saving is
+an upsert keyed by the record's id (``TenantRecord.name``, ``DeploymentRecord.dep_id``, ``VmRecord.vm_id``,
+``OperationRecord.op_id``).  Deleting something absent is not an error.
+
+Key columns an implementation may want for its own queries: VM -> ``dep_id``, ``name``;
+deployment -> ``tenant``, ``name``; operation -> ``dep_id``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from esc_netconf.core.model import CoreState, DeploymentRecord, OperationRecord, TenantRecord, VmRecord
+
+
+class Store(Protocol):
+    """Durable storage of the core's records."""
+
+    def load(self) -> CoreState:
+        """Everything saved and not deleted, as fresh objects (mutating them changes nothing stored)."""
+        ...
+
+    def save_tenant(self, tenant: TenantRecord) -> None:
+        """Insert or replace the tenant named ``tenant.name``."""
+        ...
+
+    def delete_tenant(self, name: str) -> None:
+        """Forget a tenant."""
+        ...
+
+    def save_deployment(self, deployment: DeploymentRecord) -> None:
+        """Insert or replace the deployment ``deployment.dep_id``."""
+        ...
+
+    def delete_deployment(self, dep_id: str) -> None:
+        """Forget a deployment together with its VMs and operations (one transaction)."""
+        ...
+
+    def save_vm(self, vm: VmRecord) -> None:
+        """Insert or replace the VM ``vm.vm_id``."""
+        ...
+
+    def delete_vm(self, vm_id: str) -> None:
+        """Forget a VM."""
+        ...
+
+    def save_operation(self, operation: OperationRecord) -> None:
+        """Insert or replace the work in flight ``operation.op_id``."""
+        ...
+
+    def finish_operation(self, op_id: str) -> None:
+        """The operation ended (well or badly): forget it."""
+        ...

@@ -1,0 +1,182 @@
+"""The VIM side of one VM: build, delete, power off, power on, hard reboot.
+
+Each step is written to be *resumable*: it can be called again after a restart with the record as it was
+persisted and it continues rather than repeats.  ``build`` adopts a server found by the VM's unique name when
+the record has no server id yet (the process died between the VIM's answer and the write), ``power_off`` of a
+server that is already SHUTOFF just waits, and so on.  VIM errors leave here as ``VimOperationFailed``
+carrying the VIM's own message.
+"""
+
+from __future__ import annotations
+
+import math
+
+from esc_netconf.core.context import CoreContext
+from esc_netconf.core.errors import VimOperationFailed
+from esc_netconf.core.model import VmGroupSpec, VmInterface, VmRecord
+from esc_netconf.vim.base import (BlockDevice, BlockDeviceSource, PortSpec, RebootType, Server, ServerStatus,
+                                  VimConflict, VimError, VimNotFound)
+
+_GIB = {"GiB": 1.0, "GB": 1.0, "MiB": 1 / 1024, "MB": 1 / 1024, "TiB": 1024.0, "TB": 1024.0}
+
+
+async def _project(ctx: CoreContext, vm: VmRecord) -> str:
+    return (await ctx.ensure_tenant(vm.tenant)).project_id
+
+
+async def find_server(ctx: CoreContext, vm: VmRecord) -> Server | None:
+    """The VM's server: by id when known, else by its unique name (a create that was never recorded)."""
+    try:
+        if vm.server_id is not None:
+            return await ctx.driver.get_server(vm.server_id)
+        servers = await ctx.driver.list_servers(await _project(ctx, vm))
+    except VimNotFound:
+        return None
+    except VimError as exc:
+        raise VimOperationFailed(exc.message) from exc
+    return next((s for s in servers if s.name == vm.name), None)
+
+
+async def _image_id(ctx: CoreContext, name: str) -> str:
+    images = await ctx.driver.list_images(name=name)
+    if images:
+        return images[0].id
+    try:
+        return (await ctx.driver.get_image(name)).id
+    except VimNotFound:
+        raise VimOperationFailed(f"Image [{name}] not found.") from None
+
+
+async def _block_devices(ctx: CoreContext, group: VmGroupSpec, image: str) -> tuple[str | None, list[BlockDevice]]:
+    """The image to boot from (None when a volume with boot_index 0 is the root disk) and the volumes."""
+    boot_image: str | None = await _image_id(ctx, image)
+    devices: list[BlockDevice] = []
+    for volume in sorted(group.volumes, key=lambda v: (v.boot_index is None, v.boot_index or 0, v.name)):
+        size = max(1, math.ceil((volume.size or 1) * _GIB.get(volume.sizeunit or "GiB", 1.0)))
+        if volume.boot_index == 0:
+            source_image = await _image_id(ctx, volume.image) if volume.image else boot_image
+            devices.append(BlockDevice(BlockDeviceSource.IMAGE, source_image, boot_index=0, volume_size_gb=size,
+                                       delete_on_termination=True, disk_bus=volume.bus, volume_type=volume.type))
+            boot_image = None
+        elif volume.external_id:
+            devices.append(BlockDevice(BlockDeviceSource.VOLUME, volume.external_id, boot_index=volume.boot_index,
+                                       disk_bus=volume.bus))
+        else:
+            devices.append(BlockDevice(BlockDeviceSource.BLANK, None, boot_index=volume.boot_index,
+                                       volume_size_gb=size, delete_on_termination=True, disk_bus=volume.bus,
+                                       volume_type=volume.type))
+    return boot_image, devices
+
+
+def note_server(vm: VmRecord, server: Server) -> None:
+    """Copy what the VIM says about the server into the record (host, addresses, volumes)."""
+    vm.server_id = server.id
+    vm.host_id = server.host_id or None
+    vm.hostname = server.hostname or None
+    vm.volume_ids = list(server.volumes_attached)
+    addresses = {a.nic: a for a in server.addresses}
+    vm.interfaces = [
+        VmInterface(i.nicid, i.network, addresses[i.nicid].fixed_ip if i.nicid in addresses else i.ip_address,
+                    addresses[i.nicid].mac if i.nicid in addresses else None,
+                    addresses[i.nicid].port_id if i.nicid in addresses else None)
+        for i in vm.interfaces
+    ]
+
+
+async def build(ctx: CoreContext, vm: VmRecord, group: VmGroupSpec) -> Server:
+    """Create the VM's server (or adopt the one already there) and wait until it is ACTIVE.
+
+    The server id is persisted the moment the VIM returns it.
+
+    :raises VimOperationFailed: the VIM refused, the server went to ERROR, or ``bootup_time`` passed.
+    """
+    project_id = await _project(ctx, vm)
+    server = await find_server(ctx, vm)
+    if server is None:
+        try:
+            image_id, devices = await _block_devices(ctx, group, vm.image or group.image)
+            server = await ctx.driver.create_server(
+                vm.name, project_id=project_id, flavor=vm.flavor or group.flavor, image_id=image_id,
+                networks=[PortSpec(i.network, i.ip_address) for i in vm.interfaces], block_devices=devices,
+                metadata={"esc_vm_id": vm.vm_id, "esc_deployment": vm.deployment})
+        except VimError as exc:
+            raise VimOperationFailed(exc.message) from exc
+        vm.server_id = server.id
+        ctx.save_vm(vm)
+    elif vm.server_id != server.id:
+        vm.server_id = server.id
+        ctx.save_vm(vm)
+    ready = await ctx.poller.wait(project_id, server.id, {ServerStatus.ACTIVE}, timeout=group.bootup_time,
+                                  what=f"VM [{vm.name}]")
+    assert ready is not None
+    note_server(vm, ready)
+    ctx.save_vm(vm)
+    return ready
+
+
+async def destroy(ctx: CoreContext, vm: VmRecord) -> None:
+    """Delete the VM's server if there is one and wait until it is gone.
+
+    :raises VimOperationFailed: the VIM refused or the server lingered past ``delete_timeout``.
+    """
+    server = await find_server(ctx, vm)
+    if server is None:
+        return
+    try:
+        await ctx.driver.delete_server(server.id)
+    except VimNotFound:
+        return
+    except VimError as exc:
+        raise VimOperationFailed(exc.message) from exc
+    await ctx.poller.wait(server.project_id, server.id, frozenset(), gone_ok=True,
+                          timeout=ctx.settings.delete_timeout, what=f"VM [{vm.name}]")
+
+
+async def _server_or_fail(ctx: CoreContext, vm: VmRecord) -> Server:
+    server = await find_server(ctx, vm)
+    if server is None:
+        raise VimOperationFailed(f"The server of VM [{vm.name}] no longer exists in the VIM.")
+    return server
+
+
+async def power_off(ctx: CoreContext, vm: VmRecord, timeout: float) -> None:
+    """Stop the server and wait for SHUTOFF (a server already stopping or stopped is just awaited)."""
+    server = await _server_or_fail(ctx, vm)
+    if server.status is not ServerStatus.SHUTOFF and server.task_state != "powering-off":
+        try:
+            await ctx.driver.stop_server(server.id)
+        except VimConflict:
+            pass
+        except VimError as exc:
+            raise VimOperationFailed(exc.message) from exc
+    await ctx.poller.wait(server.project_id, server.id, {ServerStatus.SHUTOFF}, timeout=timeout,
+                          what=f"VM [{vm.name}]")
+
+
+async def power_on(ctx: CoreContext, vm: VmRecord, timeout: float) -> None:
+    """Start the server and wait for ACTIVE (a server already starting or running is just awaited)."""
+    server = await _server_or_fail(ctx, vm)
+    if server.status is ServerStatus.SHUTOFF and server.task_state != "powering-on":
+        try:
+            await ctx.driver.start_server(server.id)
+        except VimConflict:
+            pass
+        except VimError as exc:
+            raise VimOperationFailed(exc.message) from exc
+    ready = await ctx.poller.wait(server.project_id, server.id, {ServerStatus.ACTIVE}, timeout=timeout,
+                                  what=f"VM [{vm.name}]")
+    assert ready is not None
+    note_server(vm, ready)
+
+
+async def hard_reboot(ctx: CoreContext, vm: VmRecord, timeout: float) -> None:
+    """Hard-reboot the server (accepted from ACTIVE, SHUTOFF and ERROR) and wait for ACTIVE."""
+    server = await _server_or_fail(ctx, vm)
+    try:
+        await ctx.driver.reboot_server(server.id, RebootType.HARD)
+    except VimError as exc:
+        raise VimOperationFailed(exc.message) from exc
+    ready = await ctx.poller.wait(server.project_id, server.id, {ServerStatus.ACTIVE}, timeout=timeout,
+                                  what=f"VM [{vm.name}]")
+    assert ready is not None
+    note_server(vm, ready)

@@ -1,0 +1,305 @@
+"""The RFC 6241 / 5277 / 6022 operations, one handler each, registered in the server's dispatch table.
+
+Each handler reads its parameters from the operation element, checks them, and either returns the reply
+body (``None`` for ``<ok/>``) or raises :class:`NetconfError`. Only ``running`` exists: ``candidate`` and
+``startup`` are not advertised, so naming them is an ``invalid-value`` rather than a silent fallback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from lxml import etree
+
+from esc_netconf.netconf.context import SessionContext
+from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
+from esc_netconf.netconf.filters import apply_filter, parse_filter
+from esc_netconf.netconf.monitoring import netconf_state
+
+if TYPE_CHECKING:
+    from esc_netconf.netconf.server import NetconfServer
+
+BASE_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
+NOTIF_NS = "urn:ietf:params:xml:ns:netconf:notification:1.0"
+MONITORING_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"
+NC_NOTIFICATIONS_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
+
+EDIT_DEFAULT_OPERATIONS = ("merge", "replace", "none")
+EDIT_TEST_OPTIONS = ("test-then-set", "set", "test-only")
+EDIT_ERROR_OPTIONS = ("stop-on-error", "continue-on-error", "rollback-on-error")
+
+
+def _b(name: str) -> str:
+    return f"{{{BASE_NS}}}{name}"
+
+
+def _child(op: etree._Element, name: str, ns: str = BASE_NS) -> etree._Element | None:
+    return op.find(f"{{{ns}}}{name}")
+
+
+def _required(op: etree._Element, name: str, ns: str = BASE_NS) -> etree._Element:
+    element = _child(op, name, ns)
+    if element is None:
+        raise NetconfError(
+            ErrorTag.MISSING_ELEMENT,
+            f"'{etree.QName(op).localname}' needs a <{name}> parameter.",
+            type=ErrorType.PROTOCOL,
+            info={"bad-element": name},
+        )
+    return element
+
+
+def _text_choice(op: etree._Element, name: str, allowed: tuple[str, ...], default: str) -> str:
+    element = _child(op, name)
+    if element is None:
+        return default
+    value = (element.text or "").strip()
+    if value not in allowed:
+        raise NetconfError(
+            ErrorTag.INVALID_VALUE,
+            f"<{name}> must be one of {', '.join(allowed)}, not '{value}'.",
+            type=ErrorType.PROTOCOL,
+            info={"bad-element": name},
+        )
+    return value
+
+
+def _datastore_name(op: etree._Element, param: str, *, allow_config: bool = False) -> str:
+    """The datastore named in ``<source>``/``<target>``: only ``running`` (or inline ``config``)."""
+    holder = _required(op, param)
+    choices = [etree.QName(child).localname for child in holder if isinstance(child.tag, str)]
+    if len(choices) != 1:
+        raise NetconfError(
+            ErrorTag.MISSING_ELEMENT if not choices else ErrorTag.BAD_ELEMENT,
+            f"<{param}> must name exactly one datastore.",
+            type=ErrorType.PROTOCOL,
+            info={"bad-element": param},
+        )
+    name = choices[0]
+    if name == "running" or (allow_config and name == "config"):
+        return name
+    if name == "url":
+        raise NetconfError(
+            ErrorTag.OPERATION_NOT_SUPPORTED,
+            "The :url capability is not supported.",
+            type=ErrorType.PROTOCOL,
+            info={"bad-element": "url"},
+        )
+    raise NetconfError(
+        ErrorTag.INVALID_VALUE,
+        f"The datastore '{name}' does not exist here; only 'running' is supported.",
+        type=ErrorType.PROTOCOL,
+        info={"bad-element": name},
+    )
+
+
+def merge_top_level(data: etree._Element, elements: Iterable[etree._Element]) -> None:
+    """Add state elements to ``<data>``, joining a container that config already has (``esc_datamodel``)."""
+    for element in elements:
+        existing = data.find(element.tag)
+        if existing is None:
+            data.append(element)
+        else:
+            existing.extend(list(element))
+
+
+class BaseOperations:
+    """Handlers of the base operations; bound to one server."""
+
+    def __init__(self, server: NetconfServer) -> None:
+        self.server = server
+
+    def _check_not_locked_by_other(self, ctx: SessionContext) -> None:
+        holder = self.server.lock_holder
+        if holder is not None and holder != ctx.session_id:
+            raise NetconfError(
+                ErrorTag.IN_USE,
+                f"The running datastore is locked by session {holder}.",
+                type=ErrorType.PROTOCOL,
+                info={"session-id": str(holder)},
+            )
+
+    async def get(self, ctx: SessionContext, op: etree._Element) -> list[etree._Element]:
+        spec = parse_filter(_child(op, "filter"))
+        data = self.server.datastore.get_config()
+        merge_top_level(data, self.server.state_elements())
+        data.append(netconf_state(self.server, self.server.started))
+        data.append(self.server.hub.streams_element())
+        return [apply_filter(data, spec) if spec is not None else data]
+
+    async def get_config(self, ctx: SessionContext, op: etree._Element) -> list[etree._Element]:
+        _datastore_name(op, "source")
+        spec = parse_filter(_child(op, "filter"))
+        data = self.server.datastore.get_config()
+        return [apply_filter(data, spec) if spec is not None else data]
+
+    async def edit_config(self, ctx: SessionContext, op: etree._Element) -> None:
+        _datastore_name(op, "target")
+        default_operation = _text_choice(op, "default-operation", EDIT_DEFAULT_OPERATIONS, "merge")
+        test_option = _text_choice(op, "test-option", EDIT_TEST_OPTIONS, "test-then-set")
+        error_option = _text_choice(op, "error-option", EDIT_ERROR_OPTIONS, "stop-on-error")
+        if _child(op, "url") is not None:
+            raise NetconfError(
+                ErrorTag.OPERATION_NOT_SUPPORTED,
+                "The :url capability is not supported.",
+                type=ErrorType.PROTOCOL,
+                info={"bad-element": "url"},
+            )
+        config = _required(op, "config")
+        self._check_not_locked_by_other(ctx)
+        result = self.server.datastore.edit(
+            config,
+            default_operation=default_operation,
+            test_option=test_option,
+            error_option=error_option,
+        )
+        if result.changed:
+            self._publish_config_change(ctx, result.changed_paths)
+        return None
+
+    def _publish_config_change(self, ctx: SessionContext, targets: Iterable[str]) -> None:
+        ns = NC_NOTIFICATIONS_NS
+        event = etree.Element(f"{{{ns}}}netconf-config-change", nsmap={None: ns})
+        changed_by = etree.SubElement(event, f"{{{ns}}}changed-by")
+        etree.SubElement(changed_by, f"{{{ns}}}username").text = ctx.username
+        etree.SubElement(changed_by, f"{{{ns}}}session-id").text = str(ctx.session_id)
+        etree.SubElement(changed_by, f"{{{ns}}}source-host").text = ctx.source_host
+        etree.SubElement(event, f"{{{ns}}}datastore").text = "running"
+        for target in targets:
+            edit = etree.SubElement(event, f"{{{ns}}}edit")
+            etree.SubElement(edit, f"{{{ns}}}target").text = target
+            etree.SubElement(edit, f"{{{ns}}}operation").text = "merge"
+        self.server.hub.publish("NETCONF", event)
+
+    async def lock(self, ctx: SessionContext, op: etree._Element) -> None:
+        _datastore_name(op, "target")
+        holder = self.server.lock_holder
+        if holder is not None:
+            raise NetconfError(
+                ErrorTag.LOCK_DENIED,
+                f"Lock failed: the running datastore is already locked by session {holder}.",
+                type=ErrorType.PROTOCOL,
+                info={"session-id": str(holder)},
+            )
+        self.server.lock_holder = ctx.session_id
+        ctx.lock_time = datetime.now(timezone.utc)
+        return None
+
+    async def unlock(self, ctx: SessionContext, op: etree._Element) -> None:
+        _datastore_name(op, "target")
+        holder = self.server.lock_holder
+        if holder != ctx.session_id:
+            raise NetconfError(
+                ErrorTag.OPERATION_FAILED,
+                "Unlock failed: the running datastore is not locked."
+                if holder is None
+                else f"Unlock failed: the lock is held by session {holder}, not this one.",
+                type=ErrorType.PROTOCOL,
+                info={"session-id": str(holder)} if holder is not None else None,
+            )
+        self.server.lock_holder = None
+        ctx.lock_time = None
+        return None
+
+    async def close_session(self, ctx: SessionContext, op: etree._Element) -> None:
+        self.server.after_reply(ctx, ctx.transport.close_after_reply)
+        return None
+
+    async def kill_session(self, ctx: SessionContext, op: etree._Element) -> None:
+        raw = (_required(op, "session-id").text or "").strip()
+        if not raw.isdigit():
+            raise NetconfError(
+                ErrorTag.INVALID_VALUE,
+                f"session-id must be a positive integer, not '{raw}'.",
+                type=ErrorType.PROTOCOL,
+                info={"bad-element": "session-id"},
+            )
+        target_id = int(raw)
+        if target_id == ctx.session_id:
+            raise NetconfError(
+                ErrorTag.INVALID_VALUE,
+                "A session cannot kill itself; use close-session.",
+                type=ErrorType.PROTOCOL,
+                info={"bad-element": "session-id"},
+            )
+        target = self.server.sessions.get(target_id)
+        if target is None:
+            raise NetconfError(
+                ErrorTag.INVALID_VALUE,
+                f"There is no session {target_id}.",
+                type=ErrorType.PROTOCOL,
+                info={"bad-element": "session-id"},
+            )
+        if self.server.lock_holder == target_id:
+            self.server.lock_holder = None
+        self.server.terminate_session(target, killed_by=ctx.session_id)
+        return None
+
+    async def validate(self, ctx: SessionContext, op: etree._Element) -> None:
+        which = _datastore_name(op, "source", allow_config=True)
+        if which == "running":
+            self.server.model.validate_config(self.server.datastore.get_config())
+        else:
+            source = _required(op, "source")
+            config = _required(source, "config")
+            self.server.datastore.edit(config, default_operation="replace", test_option="test-only")
+        return None
+
+    async def get_schema(self, ctx: SessionContext, op: etree._Element) -> list[etree._Element]:
+        identifier = _required(op, "identifier", MONITORING_NS).text or ""
+        version_el = _child(op, "version", MONITORING_NS)
+        version = (version_el.text or "").strip() if version_el is not None else None
+        format_el = _child(op, "format", MONITORING_NS)
+        if format_el is not None:
+            fmt = (format_el.text or "").strip()
+            fmt = fmt.split(":", 1)[-1]
+            if fmt != "yang":
+                raise NetconfError(
+                    ErrorTag.INVALID_VALUE,
+                    f"Schema format '{fmt}' is not available; use 'yang'.",
+                    info={"bad-element": "format"},
+                )
+        text = self.server.model.schema_text(identifier.strip(), version or None)
+        data = etree.Element(f"{{{MONITORING_NS}}}data", nsmap={None: MONITORING_NS})
+        data.text = text
+        return [data]
+
+    async def create_subscription(self, ctx: SessionContext, op: etree._Element) -> None:
+        if ctx.subscription is not None:
+            raise NetconfError(
+                ErrorTag.IN_USE,
+                "This session already has a subscription; open another session for a second one.",
+                type=ErrorType.PROTOCOL,
+            )
+        request = self.server.hub.parse_request(op)
+        ctx.hold_notifications()
+
+        def complete() -> None:
+            ctx.subscription = None
+
+        try:
+            ctx.subscription = self.server.hub.subscribe(request, ctx.send_notification, complete)
+        except BaseException:
+            ctx.release_notifications()
+            raise
+        self.server.after_reply(ctx, ctx.release_notifications)
+        return None
+
+
+def register_base_operations(server: NetconfServer) -> None:
+    ops = BaseOperations(server)
+    for name, handler in (
+        ("get", ops.get),
+        ("get-config", ops.get_config),
+        ("edit-config", ops.edit_config),
+        ("lock", ops.lock),
+        ("unlock", ops.unlock),
+        ("close-session", ops.close_session),
+        ("kill-session", ops.kill_session),
+        ("validate", ops.validate),
+    ):
+        server.register_rpc(_b(name), handler)
+    server.register_rpc(f"{{{MONITORING_NS}}}get-schema", ops.get_schema)
+    server.register_rpc(f"{{{NOTIF_NS}}}create-subscription", ops.create_subscription)

@@ -1,0 +1,142 @@
+"""The running configuration datastore.
+
+Theory of operation
+-------------------
+The running configuration is one lxml ``<data>`` tree (base:1.0 namespace) that is always valid
+against the YANG model (RFC 7950 section 8.3.3: "the running configuration datastore MUST always
+be valid"). It is never modified in place. An edit goes through five steps, and an error in any
+of the first four leaves the datastore exactly as it was (byte for byte):
+
+1. :func:`~esc_netconf.netconf.editconfig.apply_edit` builds a candidate tree from a copy;
+2. the model validates the candidate (for ``test-option`` ``set`` too: skipping validation
+   would let the running configuration become invalid, which YANG forbids);
+3. the commit checkers run with ``(old, new)``; the northbound uses them to refuse what the
+   model cannot express (e.g. scaling a group above what the VIM allows) by raising
+   :class:`NetconfError`;
+4. the candidate's canonical XML is handed to :meth:`ConfigStore.save_running`, which is durable
+   when it returns;
+5. the candidate becomes the running tree and the commit listeners run with ``(old, new)``.
+
+``test-only`` stops after step 3; an edit that changes nothing stops after step 1. A listener that
+raises is logged and does not undo the commit: the change is already durable, and the other
+listeners must still hear about it.
+
+Threads: the datastore belongs to the asyncio loop thread and is only used from it (SSH threads
+hand RPCs to the loop), so it takes no locks; the NETCONF ``<lock>`` is a session-level matter.
+Checkers and listeners receive the trees themselves, not copies, and must not modify them.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable
+
+from lxml import etree
+
+from esc_netconf.errors import EscError
+from esc_netconf.netconf.editconfig import (
+    DefaultOperation,
+    EditResult,
+    ErrorOption,
+    TestOption,
+    apply_edit,
+    canonical_bytes,
+    changed_subtrees,
+    parse_option,
+)
+from esc_netconf.netconf.errors import BASE_NS, NetconfError
+from esc_netconf.netconf.persistence import ConfigStore
+from esc_netconf.netconf.xmlsafe import parse_xml
+from esc_netconf.netconf.yangmodel import YangModel
+
+log = logging.getLogger(__name__)
+
+DATA_TAG = f"{{{BASE_NS}}}data"
+
+CommitHook = Callable[[etree._Element, etree._Element], None]
+
+
+class StoredConfigError(EscError):
+    """The configuration saved by a previous run cannot be loaded (not XML, not ``<data>``, or
+    invalid against the current model). Starting anyway would silently drop deployments, so the
+    server refuses to start and says why."""
+
+
+class Datastore:
+    """The running datastore; see the module docstring."""
+
+    def __init__(self, model: YangModel, store: ConfigStore) -> None:
+        """Load the running configuration from ``store`` (empty on a fresh install).
+
+        :raises StoredConfigError: when the stored configuration is unusable.
+        """
+        self._model = model
+        self._store = store
+        self._checkers: list[CommitHook] = []
+        self._listeners: list[CommitHook] = []
+        self._running = self._load()
+
+    def _load(self) -> etree._Element:
+        stored = self._store.load_running()
+        if not stored:
+            return etree.Element(DATA_TAG, nsmap={None: BASE_NS})
+        try:
+            root = parse_xml(stored)
+        except NetconfError as exc:
+            raise StoredConfigError(f"the stored running configuration is not XML: {exc.message}") from exc
+        if root.tag != DATA_TAG:
+            raise StoredConfigError(f"the stored running configuration is <{root.tag}>, not <data>")
+        try:
+            self._model.validate_config(root)
+        except NetconfError as exc:
+            raise StoredConfigError(f"the stored running configuration is invalid: {exc.message}") from exc
+        return root
+
+    def get_config(self) -> etree._Element:
+        """A copy of the running ``<data>`` tree, free for the caller to filter or modify."""
+        return copy.deepcopy(self._running)
+
+    def add_commit_checker(self, fn: CommitHook) -> None:
+        """Run ``fn(old, new)`` before every commit; a :class:`NetconfError` it raises refuses it."""
+        self._checkers.append(fn)
+
+    def add_commit_listener(self, fn: CommitHook) -> None:
+        """Run ``fn(old, new)`` after every commit."""
+        self._listeners.append(fn)
+
+    def edit(
+        self,
+        config: etree._Element,
+        *,
+        default_operation: str = "merge",
+        test_option: str = "test-then-set",
+        error_option: str = "stop-on-error",
+    ) -> EditResult:
+        """Apply an ``<edit-config>``'s ``<config>`` element with RFC 6241 semantics.
+
+        :raises NetconfError: ``invalid-value`` for a bad option; anything
+            :func:`~esc_netconf.netconf.editconfig.apply_edit`, the model or a commit checker
+            raises. Nothing has changed when it raises.
+        """
+        default_op = parse_option(DefaultOperation, default_operation, "default-operation")
+        test = parse_option(TestOption, test_option, "test-option")
+        on_error = parse_option(ErrorOption, error_option, "error-option")
+        old = self._running
+        new = apply_edit(old, config, self._model, default_operation=default_op, error_option=on_error)
+        changed = changed_subtrees(old, new)
+        if not changed:
+            return EditResult(changed=False, changed_subtrees=(), committed=False)
+        self._model.validate_config(new)
+        for checker in self._checkers:
+            checker(old, new)
+        if test is TestOption.TEST_ONLY:
+            return EditResult(changed=True, changed_subtrees=changed, committed=False)
+        self._store.save_running(canonical_bytes(new))
+        self._running = new
+        for listener in self._listeners:
+            try:
+                listener(old, new)
+            except Exception:  # a listener's bug must not hide the commit from the others
+                log.exception("commit listener %r failed", listener)
+        return EditResult(changed=True, changed_subtrees=changed, committed=True)

@@ -1,0 +1,352 @@
+"""RFC 6241 ``<edit-config>`` as a pure function over lxml trees.
+
+Theory of operation
+-------------------
+:func:`apply_edit` takes the running ``<data>`` tree and the ``<config>`` of an edit and returns a
+*new* tree; the input is never touched, so a failed edit leaves nothing behind and the caller
+(:class:`~esc_netconf.netconf.datastore.Datastore`) decides whether to swap the result in.
+
+The edit is walked top-down together with the working copy. Every edit element has an effective
+operation: its own ``operation`` attribute (base:1.0 namespace) or the one inherited from its
+parent, starting with ``default-operation``. For an edit element and the matching data node
+(``current``, matched by tag for containers and leaves, by all key values for list entries, by
+value for leaf-list entries):
+
+=========  =============================  ===============================================
+operation  current exists                 current absent
+=========  =============================  ===============================================
+merge      descend into it                create it, then descend
+replace    drop children the edit does    create it, then descend
+           not mention, then descend
+create     ``data-exists``                create it, then descend
+delete     remove it                      ``data-missing``
+remove     remove it                      nothing
+none       descend into it                ``data-missing`` (RFC 6241 7.2), except for a
+                                          non-presence container, which YANG treats as
+                                          always existing, and a subtree of only removes
+=========  =============================  ===============================================
+
+"Descend" applies each child of the edit element with its own effective operation; a leaf takes
+the edit's value unless its operation is ``none``. Key leaves of a list entry are written first
+when the entry is created and never edited afterwards (they *are* the entry's identity).
+Finally, non-presence containers left empty are dropped, so "empty" and "absent" have one
+canonical form and no-op edits compare equal.
+
+``default-operation replace`` replaces the whole configuration (RFC 6241 7.2), so top-level
+nodes that the edit does not mention are dropped too. With ``error-option`` ``stop-on-error`` or
+``rollback-on-error`` the first error is raised; with ``continue-on-error`` the walk goes on and all
+errors are raised together (:class:`NetconfErrors`). In every case nothing is applied when anything
+failed: the edit is one transaction.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import Enum
+from typing import TypeVar
+
+from lxml import etree
+
+from esc_netconf.netconf.errors import BASE_NS, ErrorTag, ErrorType, NetconfError, NetconfErrors
+from esc_netconf.netconf.yangmodel import DataPath, SchemaNodeInfo, YangModel, quote
+
+OPERATION_ATTR = f"{{{BASE_NS}}}operation"
+
+
+class EditOperation(str, Enum):
+    """Values of the ``operation`` attribute (RFC 6241 7.2); ``none`` only as a default."""
+
+    MERGE = "merge"
+    REPLACE = "replace"
+    CREATE = "create"
+    DELETE = "delete"
+    REMOVE = "remove"
+    NONE = "none"
+
+
+class DefaultOperation(str, Enum):
+    """``<default-operation>`` of ``<edit-config>``."""
+
+    MERGE = "merge"
+    REPLACE = "replace"
+    NONE = "none"
+
+
+class TestOption(str, Enum):
+    """``<test-option>`` of ``<edit-config>`` (``:validate`` capability)."""
+
+    TEST_THEN_SET = "test-then-set"
+    SET = "set"
+    TEST_ONLY = "test-only"
+
+
+class ErrorOption(str, Enum):
+    """``<error-option>`` of ``<edit-config>``."""
+
+    STOP_ON_ERROR = "stop-on-error"
+    CONTINUE_ON_ERROR = "continue-on-error"
+    ROLLBACK_ON_ERROR = "rollback-on-error"
+
+
+@dataclass(frozen=True, slots=True)
+class EditResult:
+    """What an edit did.
+
+    ``changed_subtrees`` are the Clark names of the top-level nodes (e.g.
+    ``{http://www.cisco.com/esc/esc}esc_datamodel``) whose content differs; ``committed`` is
+    ``False`` for ``test-only`` and for an edit that changed nothing.
+    """
+
+    changed: bool
+    changed_subtrees: tuple[str, ...]
+    committed: bool
+
+
+_E = TypeVar("_E", bound=Enum)
+
+
+def parse_option(enum: type[_E], value: str | _E, parameter: str) -> _E:
+    """An option's enum member, or the ``invalid-value`` error a client should see for it."""
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(str(m.value) for m in enum)  # type: ignore[attr-defined]
+        raise NetconfError(ErrorTag.INVALID_VALUE, f"Invalid {parameter} '{value}': expected one of {allowed}.",
+                           type=ErrorType.PROTOCOL, info={"bad-element": parameter}) from None
+
+
+def apply_edit(
+    data: etree._Element,
+    config: etree._Element,
+    model: YangModel,
+    *,
+    default_operation: DefaultOperation = DefaultOperation.MERGE,
+    error_option: ErrorOption = ErrorOption.STOP_ON_ERROR,
+) -> etree._Element:
+    """Apply the children of ``config`` to a copy of ``data`` and return the copy.
+
+    :raises NetconfError: (or :class:`NetconfErrors` with ``continue-on-error``) ``unknown-namespace``,
+        ``unknown-element``, ``bad-attribute``, ``missing-element`` (a list key), ``data-exists``,
+        ``data-missing``; ``data`` is unchanged in every case.
+    """
+    work = copy.deepcopy(data)
+    editor = _Editor(model, continue_on_error=error_option is ErrorOption.CONTINUE_ON_ERROR)
+    editor.children(work, config, (), DataPath(), EditOperation(default_operation.value),
+                    prune=default_operation is DefaultOperation.REPLACE)
+    editor.raise_errors()
+    _drop_empty_containers(work, (), model)
+    return work
+
+
+def changed_subtrees(old: etree._Element, new: etree._Element) -> tuple[str, ...]:
+    """Clark names of the top-level nodes whose canonical XML differs between two ``<data>`` trees."""
+    before = _by_tag(old)
+    after = _by_tag(new)
+    return tuple(sorted(tag for tag in before.keys() | after.keys() if before.get(tag) != after.get(tag)))
+
+
+def canonical_bytes(data: etree._Element) -> bytes:
+    """The canonical XML (C14N 1.0) of a tree: what is persisted and compared."""
+    return etree.tostring(data, method="c14n")
+
+
+def _by_tag(data: etree._Element) -> dict[str, list[bytes]]:
+    out: dict[str, list[bytes]] = {}
+    for child in _elements(data):
+        out.setdefault(str(child.tag), []).append(etree.tostring(child, method="c14n"))
+    return out
+
+
+def _elements(parent: etree._Element) -> Iterator[etree._Element]:
+    return (c for c in parent if isinstance(c.tag, str))
+
+
+class _Editor:
+    """One edit's walk; collects errors when ``continue_on_error``."""
+
+    def __init__(self, model: YangModel, *, continue_on_error: bool) -> None:
+        self.model = model
+        self.continue_on_error = continue_on_error
+        self.errors: list[NetconfError] = []
+
+    def raise_errors(self) -> None:
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise NetconfErrors(self.errors)
+
+    def children(self, target: etree._Element, edit: etree._Element, spath: tuple[str, ...],
+                 path: DataPath, op: EditOperation, *, prune: bool, skip: frozenset[str] = frozenset()) -> None:
+        """Apply every child of ``edit`` to ``target`` (``skip``: key leaves, already in place)."""
+        edits = list(_elements(edit))
+        if prune:
+            self._prune(target, edits, spath)
+        for child in edits:
+            if child.tag in skip:
+                continue
+            try:
+                self.node(target, child, spath, path, op)
+            except NetconfError as exc:
+                if not self.continue_on_error:
+                    raise
+                self.errors.append(exc)
+
+    def node(self, parent: etree._Element, edit: etree._Element, spath: tuple[str, ...],
+             path: DataPath, inherited: EditOperation) -> None:
+        qname = etree.QName(edit)
+        namespace = qname.namespace or ""
+        where = path if path.steps else None
+        prefix = self.model.prefix(namespace)
+        if prefix is None:
+            raise NetconfError(ErrorTag.UNKNOWN_NAMESPACE,
+                               f"Unknown namespace '{namespace}' of element '{qname.localname}'.",
+                               path=str(where) if where else None, path_nsmap=path.nsmap,
+                               info={"bad-element": qname.localname, "bad-namespace": namespace})
+        spath = (*spath, str(edit.tag))
+        info = self.model.node(spath)
+        if info is None or not info.config:
+            why = "is state data and cannot be configured" if info is not None else "is not defined"
+            raise NetconfError(ErrorTag.UNKNOWN_ELEMENT,
+                               f"Element '{qname.localname}' {'in ' + str(where) if where else 'at the top'} {why}.",
+                               path=str(where) if where else None, path_nsmap=path.nsmap,
+                               info={"bad-element": qname.localname})
+        path = path.child(prefix, namespace, qname.localname)
+        op = self._operation(edit, inherited, path)
+        keys = self._keys(edit, info, path)
+        if info.kind == "list":
+            path = path.predicate("".join(f"[{self.model.prefix(etree.QName(k).namespace or '')}:"
+                                          f"{etree.QName(k).localname}={quote(v)}]" for k, v in keys))
+        elif info.kind == "leaf-list":
+            path = path.predicate(f"[.={quote(edit.text or '')}]")
+        current = _find(parent, edit, info, keys)
+        self._apply(op, parent, current, edit, info, keys, spath, path)
+
+    def _apply(self, op: EditOperation, parent: etree._Element, current: etree._Element | None,
+               edit: etree._Element, info: SchemaNodeInfo, keys: list[tuple[str, str]],
+               spath: tuple[str, ...], path: DataPath) -> None:
+        name = etree.QName(edit).localname
+        if op is EditOperation.REMOVE or (op is EditOperation.DELETE and current is not None):
+            if current is not None:
+                parent.remove(current)
+            return
+        if op is EditOperation.DELETE:
+            raise NetconfError(ErrorTag.DATA_MISSING, f"Cannot delete '{name}': {path} does not exist.",
+                               path=str(path), path_nsmap=path.nsmap)
+        if op is EditOperation.CREATE and current is not None:
+            raise NetconfError(ErrorTag.DATA_EXISTS, f"Cannot create '{name}': {path} already exists.",
+                               path=str(path), path_nsmap=path.nsmap)
+        created = current is None
+        if current is None:
+            implicit = info.kind == "container" and not info.presence
+            if op is EditOperation.NONE and not implicit:
+                if _only_removes(edit):
+                    return
+                raise NetconfError(ErrorTag.DATA_MISSING,
+                                   f"{path} does not exist (default-operation is none).",
+                                   path=str(path), path_nsmap=path.nsmap)
+            current = _insert(parent, str(edit.tag))
+            for key, value in keys:
+                etree.SubElement(current, key).text = value
+        if info.kind in ("leaf", "leaf-list"):
+            if op is not EditOperation.NONE:
+                current.text = edit.text
+            return
+        self.children(current, edit, spath, path, op,
+                      prune=op is EditOperation.REPLACE and not created,
+                      skip=frozenset(k for k, _ in keys))
+
+    def _operation(self, edit: etree._Element, inherited: EditOperation, path: DataPath) -> EditOperation:
+        value = edit.get(OPERATION_ATTR)
+        if value is None:
+            return inherited
+        try:
+            op = EditOperation(value)
+        except ValueError:
+            op = EditOperation.NONE
+        if op is EditOperation.NONE:
+            name = etree.QName(edit).localname
+            raise NetconfError(ErrorTag.BAD_ATTRIBUTE,
+                               f"Invalid operation '{value}' on '{name}': expected merge, replace, create, "
+                               "delete or remove.", path=str(path), path_nsmap=path.nsmap,
+                               info={"bad-attribute": "operation", "bad-element": name})
+        return op
+
+    def _keys(self, edit: etree._Element, info: SchemaNodeInfo, path: DataPath) -> list[tuple[str, str]]:
+        keys: list[tuple[str, str]] = []
+        for key in info.keys:
+            element = edit.find(key)
+            if element is None:
+                local = etree.QName(key).localname
+                raise NetconfError(ErrorTag.MISSING_ELEMENT,
+                                   f"The entry of list '{etree.QName(edit).localname}' lacks its key '{local}'.",
+                                   path=str(path), path_nsmap=path.nsmap, info={"bad-element": local})
+            keys.append((key, (element.text or "").strip()))
+        return keys
+
+    def _prune(self, target: etree._Element, edits: list[etree._Element], spath: tuple[str, ...]) -> None:
+        """For ``replace``: drop the children of ``target`` that no edit element stands for."""
+        wanted = set()
+        for edit in edits:
+            info = self.model.node((*spath, str(edit.tag)))
+            if info is not None:
+                wanted.add(_identity(edit, info))
+        for child in list(_elements(target)):
+            info = self.model.node((*spath, str(child.tag)))
+            if info is None or _identity(child, info) not in wanted:
+                target.remove(child)
+
+
+def _identity(element: etree._Element, info: SchemaNodeInfo) -> tuple[str, ...]:
+    if info.kind == "list":
+        return (str(element.tag), *((element.findtext(k) or "").strip() for k in info.keys))
+    if info.kind == "leaf-list":
+        return (str(element.tag), (element.text or "").strip())
+    return (str(element.tag),)
+
+
+def _find(parent: etree._Element, edit: etree._Element, info: SchemaNodeInfo,
+          keys: list[tuple[str, str]]) -> etree._Element | None:
+    """The data node an edit element stands for (RFC 6241: by keys for lists, by value for leaf-lists)."""
+    tag = str(edit.tag)
+    if info.kind == "list":
+        for candidate in parent.iterchildren(tag):
+            if all((candidate.findtext(k) or "").strip() == v for k, v in keys):
+                return candidate
+        return None
+    if info.kind == "leaf-list":
+        value = (edit.text or "").strip()
+        return next((c for c in parent.iterchildren(tag) if (c.text or "").strip() == value), None)
+    return next(parent.iterchildren(tag), None)
+
+
+def _insert(parent: etree._Element, tag: str) -> etree._Element:
+    """A new child, after its last same-named sibling (list entries stay together), declaring its
+    namespace as the default one where it changes so that get-config output stays prefix-free."""
+    namespace = etree.QName(tag).namespace
+    nsmap = None if parent.nsmap.get(None) == namespace else {None: namespace}
+    element = etree.Element(tag, nsmap=nsmap)
+    siblings = list(parent.iterchildren(tag))
+    if siblings:
+        siblings[-1].addnext(element)
+    else:
+        parent.append(element)
+    return element
+
+
+def _only_removes(edit: etree._Element) -> bool:
+    """Whether a subtree asks only to remove things (harmless where its ancestors are absent)."""
+    ops = [e.get(OPERATION_ATTR) for e in edit.iter() if isinstance(e.tag, str) and e.get(OPERATION_ATTR)]
+    return bool(ops) and all(op == EditOperation.REMOVE.value for op in ops)
+
+
+def _drop_empty_containers(parent: etree._Element, spath: tuple[str, ...], model: YangModel) -> None:
+    for child in list(_elements(parent)):
+        cpath = (*spath, str(child.tag))
+        info = model.node(cpath)
+        if info is None or info.kind not in ("container", "list"):
+            continue
+        _drop_empty_containers(child, cpath, model)
+        if info.kind == "container" and not info.presence and next(_elements(child), None) is None:
+            parent.remove(child)

@@ -1,0 +1,344 @@
+"""``<filter>`` for get, get-config and create-subscription: subtree (RFC 6241 section 6) and XPath.
+
+Both kinds work in two steps. First they *select*: a set of data elements to return whole, and a
+set of ancestors to keep as the path to them. Then one builder walks the data in document order
+and copies exactly that, so both filters return a new ``<data>`` tree, in document order, without
+duplicates, whatever order or overlap the filter had. A kept ancestor carries only its list keys
+(and, for a subtree filter, the leaves its content match nodes tested), so a client can tell which
+list entry it is looking at.
+
+Subtree rules (RFC 6241 section 6.2), for a data node D matched by a filter node F
+(same local name; same namespace unless F has none, which matches any, as ESC clients write
+filters without ``xmlns``; and every attribute of F present on D with the same value):
+
+* F has no child elements: a *selection node*, D is returned whole (if F has text it is a content
+  match node, tested one level up);
+* otherwise F's children split into content match nodes (leaves with text), selection nodes (empty
+  leaves) and containment nodes (with children). Every content match node must equal some child
+  of D (text compared after stripping whitespace) or D is not returned at all. If F holds only
+  content match nodes, D is returned whole. Else D is kept with its matching content leaves, the
+  children named by selection nodes, and what containment nodes select below it. A containment
+  node that selects nothing below it is dropped, so an empty filter selects nothing.
+
+List keys: the protocol layer knows no schema, so the caller passes ``keys``, a function from the
+path of a data node (Clark names from the top) to the Clark names of its list keys; the YANG model
+provides it. Without it ancestors carry only what the filter itself matched.
+
+XPath: ``select`` is XPath 1.0 with the prefixes in scope on ``<filter>``. ESC clients send
+unprefixed relative paths (``esc_datamodel/opdata/tenants/tenant[name='x']``) although XPath 1.0
+would read an unprefixed name as "no namespace" and select nothing. We resolve an unprefixed name
+test by local name instead (it is rewritten to ``*[local-name()='name']``), and evaluate relative
+paths from the ``<data>`` element, absolute ones as if the top-level data nodes were the document's
+children (``/x`` is rewritten to ``$__data/x``). Prefixed names keep their exact namespace meaning.
+The rewrite follows the lexical rules of XPath 1.0 section 3.7, so function names, axis names,
+node types, operator names (``and``, ``div``...), literals and variables are left alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+import re
+from copy import deepcopy
+from dataclasses import dataclass, field
+from enum import Enum
+
+from lxml import etree
+
+from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
+from esc_netconf.netconf.messages import BASE_NS
+
+KeyLookup = Callable[[tuple[str, ...]], Sequence[str]]
+"""Path of Clark names from the top of the data -> the Clark names of that list's keys (or ())."""
+
+
+class FilterType(str, Enum):
+    """The ``type`` attribute of ``<filter>``."""
+
+    SUBTREE = "subtree"
+    XPATH = "xpath"
+
+
+@dataclass(frozen=True, slots=True)
+class FilterSpec:
+    """A parsed ``<filter>``: the subtree element, or the XPath with its namespace prefixes."""
+
+    type: FilterType
+    element: etree._Element | None = None
+    select: str | None = None
+    nsmap: Mapping[str, str] = field(default_factory=dict)
+
+
+def parse_filter(filter_el: etree._Element | None) -> FilterSpec | None:
+    """Read a ``<filter>`` element (of get, get-config or create-subscription); None passes through,
+    so a handler can write ``parse_filter(op.find(...))`` for the optional parameter.
+
+    :raises NetconfError: ``bad-attribute`` for an unknown type, ``missing-attribute`` for an
+        xpath filter without ``select``.
+    """
+    if filter_el is None:
+        return None
+    name = etree.QName(filter_el).localname
+    kind = _attribute(filter_el, "type") or FilterType.SUBTREE.value
+    if kind == FilterType.SUBTREE.value:
+        return FilterSpec(FilterType.SUBTREE, element=filter_el)
+    if kind != FilterType.XPATH.value:
+        raise NetconfError(
+            ErrorTag.BAD_ATTRIBUTE,
+            f"Unknown filter type {kind!r}: expected subtree or xpath.",
+            type=ErrorType.PROTOCOL,
+            info={"bad-attribute": "type", "bad-element": name},
+        )
+    select = _attribute(filter_el, "select")
+    if select is None:
+        raise NetconfError(
+            ErrorTag.MISSING_ATTRIBUTE,
+            "An xpath filter needs a select attribute.",
+            type=ErrorType.PROTOCOL,
+            info={"bad-attribute": "select", "bad-element": name},
+        )
+    nsmap = {prefix: ns for prefix, ns in filter_el.nsmap.items() if prefix}
+    return FilterSpec(FilterType.XPATH, select=select, nsmap=nsmap)
+
+
+def _attribute(element: etree._Element, name: str) -> str | None:
+    value = element.get(name)
+    return value if value is not None else element.get(f"{{{BASE_NS}}}{name}")
+
+
+def apply_filter(data: etree._Element, spec: FilterSpec, keys: KeyLookup | None = None) -> etree._Element:
+    """Apply a parsed filter to a ``<data>`` tree and return the new, filtered ``<data>`` tree."""
+    if spec.type is FilterType.XPATH:
+        assert spec.select is not None
+        return xpath_filter(data, spec.select, spec.nsmap, keys=keys)
+    assert spec.element is not None
+    return subtree_filter(data, spec.element, keys=keys)
+
+
+class _Selection:
+    """Data elements to return whole (``selected``) and ancestors to keep as a path (``kept``)."""
+
+    def __init__(self) -> None:
+        self.selected: set[etree._Element] = set()
+        self.kept: set[etree._Element] = set()
+
+    def select(self, element: etree._Element) -> None:
+        self.selected.add(element)
+
+    def keep_path(self, element: etree._Element, root: etree._Element) -> None:
+        node: etree._Element | None = element.getparent()
+        while node is not None and node is not root and node not in self.kept:
+            self.kept.add(node)
+            node = node.getparent()
+
+
+def subtree_filter(
+    data: etree._Element, filter_: etree._Element, *, keys: KeyLookup | None = None
+) -> etree._Element:
+    """RFC 6241 section 6 subtree filtering of ``data`` (a ``<data>`` element) by ``<filter>``."""
+    selection = _Selection()
+    _match_children(data, list(filter_.iterchildren(tag=etree.Element)), selection, top=True)
+    return _build(data, selection, keys)
+
+
+def _children(element: etree._Element) -> list[etree._Element]:
+    return list(element.iterchildren(tag=etree.Element))
+
+
+def _names_match(filter_node: etree._Element, data_node: etree._Element) -> bool:
+    f, d = etree.QName(filter_node), etree.QName(data_node)
+    return f.localname == d.localname and (f.namespace is None or f.namespace == d.namespace)
+
+
+def _attributes_match(filter_node: etree._Element, data_node: etree._Element) -> bool:
+    return all(data_node.get(name) == value for name, value in filter_node.attrib.items())
+
+
+def _matches(filter_node: etree._Element, data_node: etree._Element) -> bool:
+    return _names_match(filter_node, data_node) and _attributes_match(filter_node, data_node)
+
+
+def _text(element: etree._Element) -> str:
+    return (element.text or "").strip()
+
+
+def _match_children(
+    data_node: etree._Element,
+    filter_nodes: list[etree._Element],
+    selection: _Selection,
+    *,
+    top: bool = False,
+) -> bool:
+    """Apply one sibling set of filter nodes to the children of ``data_node``; True if any selected."""
+    content = [f for f in filter_nodes if not len(f) and _text(f)]
+    selectors = [f for f in filter_nodes if not len(f) and not _text(f)]
+    containers = [f for f in filter_nodes if len(f)]
+    children = _children(data_node)
+    matched_content: list[etree._Element] = []
+    for f in content:
+        hits = [d for d in children if _matches(f, d) and _text(d) == _text(f)]
+        if not hits and not top:
+            return False
+        matched_content.extend(hits)
+    if not top and not selectors and not containers:
+        selection.select(data_node)
+        return True
+    found = bool(matched_content) and not top
+    for hit in matched_content:
+        selection.select(hit)
+        found = True
+    for f in selectors:
+        for d in children:
+            if _matches(f, d):
+                selection.select(d)
+                found = True
+    for f in containers:
+        for d in children:
+            if _matches(f, d) and _match_children(d, _children(f), selection):
+                found = True
+    if found and not top:
+        selection.kept.add(data_node)
+    return found
+
+
+def xpath_filter(
+    data: etree._Element, select: str, nsmap: Mapping[str, str], *, keys: KeyLookup | None = None
+) -> etree._Element:
+    """Select with an XPath 1.0 expression and return the nodes with their ancestors in ``<data>``.
+
+    :raises NetconfError: ``invalid-value`` when the expression is not valid XPath, uses an unknown
+        prefix, or does not evaluate to a node-set.
+    """
+    namespaces = {prefix: ns for prefix, ns in nsmap.items() if prefix}
+    try:
+        compiled = etree.XPath(rewrite_xpath(select), namespaces=namespaces)
+        result = compiled(data, **{_DATA_VARIABLE: data})
+    except (etree.XPathError, ValueError) as exc:
+        raise _invalid_xpath(select, str(exc)) from exc
+    if not isinstance(result, list):
+        raise _invalid_xpath(select, "it does not select nodes")
+    selection = _Selection()
+    for node in _elements(result):
+        if node is data:
+            for child in _children(data):
+                selection.select(child)
+        elif _is_below(node, data):
+            selection.select(node)
+    return _build(data, selection, keys)
+
+
+def _invalid_xpath(select: str, why: str) -> NetconfError:
+    return NetconfError(
+        ErrorTag.INVALID_VALUE,
+        f"Invalid XPath expression {select!r}: {why}",
+        type=ErrorType.PROTOCOL,
+        info={"bad-attribute": "select", "bad-element": "filter"},
+    )
+
+
+def _is_below(node: etree._Element, ancestor: etree._Element) -> bool:
+    parent = node.getparent()
+    while parent is not None:
+        if parent is ancestor:
+            return True
+        parent = parent.getparent()
+    return False
+
+
+_DATA_VARIABLE = "__data"
+_NCNAME = r"[^\W\d][\w.\-]*"
+_TOKEN = re.compile(
+    rf"""(?P<ws>\s+)
+    |(?P<literal>"[^"]*"|'[^']*')
+    |(?P<number>\d+(?:\.\d*)?|\.\d+)
+    |(?P<variable>\${_NCNAME}(?::{_NCNAME})?)
+    |(?P<name>{_NCNAME}(?::(?:{_NCNAME}|\*))?)
+    |(?P<op>//|::|\.\.|!=|<=|>=|[/|+=<>()\[\],@.*-])""",
+    re.VERBOSE,
+)
+_OPERATORS = frozenset({"/", "//", "|", "+", "-", "=", "!=", "<", "<=", ">", ">="})
+_OPENERS = frozenset({"@", "::", "(", "[", ","})
+_ENDS_PATH = frozenset({")", "]", ",", "|", "+", "-", "=", "!=", "<", "<=", ">", ">="})
+
+
+def rewrite_xpath(select: str) -> str:
+    """Rewrite unprefixed name tests to match by local name, and anchor absolute paths at ``<data>``.
+
+    :raises ValueError: on a character that cannot start any XPath token.
+    """
+    tokens: list[tuple[str, str]] = []
+    pos = 0
+    while pos < len(select):
+        match = _TOKEN.match(select, pos)
+        if match is None:
+            raise ValueError(f"unexpected character {select[pos]!r} at offset {pos}")
+        kind = match.lastgroup or ""
+        if kind != "ws":
+            tokens.append((kind, match.group()))
+        pos = match.end()
+    out: list[str] = []
+    prev_is_operand_start = True  # XPath 3.7: no previous token counts as an operator
+    for index, (kind, value) in enumerate(tokens):
+        following = tokens[index + 1][1] if index + 1 < len(tokens) else None
+        text = value
+        if kind == "name":
+            is_operator_name = not prev_is_operand_start
+            if not (is_operator_name or following in ("(", "::") or ":" in value):
+                text = f"*[local-name()='{value}']"
+            prev_is_operand_start = is_operator_name
+        elif value == "*":
+            is_multiply = not prev_is_operand_start
+            prev_is_operand_start = is_multiply
+        elif value in ("/", "//") and prev_is_operand_start:
+            lone_root = value == "/" and (following is None or following in _ENDS_PATH)
+            text = f"${_DATA_VARIABLE}" + ("" if lone_root else value)
+            prev_is_operand_start = not lone_root
+        else:
+            prev_is_operand_start = kind == "op" and (value in _OPERATORS or value in _OPENERS)
+        out.append(text)
+    return " ".join(out)
+
+
+def _elements(result: Iterable[object]) -> Iterable[etree._Element]:
+    """Elements of an XPath result; a text or attribute result stands for its parent element."""
+    for item in result:
+        if isinstance(item, etree._Element):
+            if isinstance(item.tag, str):
+                yield item
+            elif item.getparent() is not None:
+                yield item.getparent()
+        else:
+            parent = getattr(item, "getparent", None)
+            owner = parent() if parent is not None else None
+            if isinstance(owner, etree._Element):
+                yield owner
+
+
+def _build(data: etree._Element, selection: _Selection, keys: KeyLookup | None) -> etree._Element:
+    """Copy the selected subtrees with the paths to them, in document order."""
+    for element in list(selection.selected):
+        selection.keep_path(element, data)
+    root_ns = etree.QName(data).namespace
+    out = etree.Element(data.tag, nsmap={None: root_ns} if root_ns else None)
+    _copy_children(data, out, selection, keys, (), root_ns)
+    return out
+
+
+def _copy_children(
+    source: etree._Element,
+    target: etree._Element,
+    selection: _Selection,
+    keys: KeyLookup | None,
+    path: tuple[str, ...],
+    default_ns: str | None,
+) -> None:
+    key_names = frozenset(keys(path)) if keys is not None and path else frozenset()
+    for child in source.iterchildren(tag=etree.Element):
+        if child in selection.selected:
+            target.append(deepcopy(child))
+        elif child in selection.kept:
+            ns = etree.QName(child).namespace
+            nsmap = {None: ns} if ns and ns != default_ns else None
+            copy = etree.SubElement(target, child.tag, attrib=dict(child.attrib), nsmap=nsmap)
+            _copy_children(child, copy, selection, keys, (*path, child.tag), ns or default_ns)
+        elif child.tag in key_names:
+            target.append(deepcopy(child))

@@ -1,0 +1,202 @@
+"""The NETCONF server: sessions, the running lock, and the table that maps operations to handlers.
+
+It lives on the asyncio loop thread. A connection (``connection.py``) hands it one ``<rpc>`` at a time;
+:meth:`NetconfServer.serve_rpc` looks up the operation's qualified name in a dispatch table (asyncssh's
+``_packet_handlers`` shape, not an if/elif chain), runs the handler, and queues exactly one reply. The
+base operations live in ``base_operations.py``; anything else (the ESC RPCs) is registered by the
+northbound with :meth:`register_rpc`, and its input is validated against the YANG model first.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from datetime import datetime, timezone
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from lxml import etree
+
+from esc_netconf.netconf.context import SessionContext, TerminationReason
+from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
+from esc_netconf.netconf.messages import BadRpc, Rpc
+
+if TYPE_CHECKING:
+    from esc_netconf.netconf.datastore import Datastore
+    from esc_netconf.netconf.subscriptions import NotificationHub
+    from esc_netconf.netconf.yangmodel import YangModel
+
+log = logging.getLogger("esc_netconf.netconf.server")
+
+BASE_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
+NOTIF_NS = "urn:ietf:params:xml:ns:netconf:notification:1.0"
+MONITORING_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"
+NC_NOTIFICATIONS_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
+
+PROTOCOL_CAPABILITIES = (
+    "urn:ietf:params:netconf:base:1.0",
+    "urn:ietf:params:netconf:base:1.1",
+    "urn:ietf:params:netconf:capability:writable-running:1.0",
+    "urn:ietf:params:netconf:capability:rollback-on-error:1.0",
+    "urn:ietf:params:netconf:capability:validate:1.0",
+    "urn:ietf:params:netconf:capability:validate:1.1",
+    "urn:ietf:params:netconf:capability:xpath:1.0",
+    "urn:ietf:params:netconf:capability:notification:1.0",
+    "urn:ietf:params:netconf:capability:interleave:1.0",
+)
+
+RpcHandler = Callable[[SessionContext, etree._Element], Awaitable[list[etree._Element] | None]]
+StateProvider = Callable[[], Iterable[etree._Element]]
+
+
+class NetconfServer:
+    """Dispatch, session registry and the running-datastore lock. Loop thread only, except
+    :meth:`allocate_session_id` and :meth:`capabilities`, which transports call from their threads."""
+
+    def __init__(
+        self,
+        model: YangModel,
+        datastore: Datastore,
+        hub: NotificationHub,
+        *,
+        max_message_size: int = 64 * 2**20,
+    ) -> None:
+        self.model = model
+        self.datastore = datastore
+        self.hub = hub
+        self.max_message_size = max_message_size
+        self.sessions: dict[int, SessionContext] = {}
+        self.lock_holder: int | None = None
+        self.started = datetime.now(timezone.utc)
+        self._ids = itertools.count(1)
+        self._ids_lock = threading.Lock()
+        self._handlers: dict[str, RpcHandler] = {}
+        self._model_rpcs: set[str] = set()
+        self._state_providers: list[StateProvider] = []
+        self._capabilities = [*PROTOCOL_CAPABILITIES, *model.capabilities()]
+        self.stats_in_bad_hellos = 0
+        self.stats_in_sessions = 0
+        self.stats_dropped_sessions = 0
+        self.stats_in_rpcs = 0
+        self.stats_in_bad_rpcs = 0
+        self.stats_out_rpc_errors = 0
+        from esc_netconf.netconf.base_operations import register_base_operations
+
+        register_base_operations(self)
+
+    # -- registration -------------------------------------------------------------------------------
+
+    def register_rpc(self, qname: str, handler: RpcHandler) -> None:
+        """Add an operation, keyed by its Clark name (``{namespace}local-name``)."""
+        self._handlers[qname] = handler
+        if self.model.has_rpc(qname):
+            self._model_rpcs.add(qname)
+
+    def add_state_provider(self, provider: StateProvider) -> None:
+        """Add a source of ``config false`` data for ``get`` (top-level elements, merged by name)."""
+        self._state_providers.append(provider)
+
+    def state_elements(self) -> list[etree._Element]:
+        return [element for provider in self._state_providers for element in provider()]
+
+    def capabilities(self) -> list[str]:
+        return list(self._capabilities)
+
+    def allocate_session_id(self) -> int:
+        with self._ids_lock:
+            return next(self._ids)
+
+    # -- session lifecycle ------------------------------------------------------------------------
+
+    async def session_established(self, ctx: SessionContext, client_capabilities: Sequence[str]) -> None:
+        ctx.established = True
+        self.sessions[ctx.session_id] = ctx
+        self.stats_in_sessions += 1
+        log.info("session %d established for %s from %s", ctx.session_id, ctx.username, ctx.source_host)
+        self._publish_session_event("netconf-session-start", ctx)
+
+    async def session_ended(self, ctx: SessionContext, reason: TerminationReason) -> None:
+        if self.sessions.pop(ctx.session_id, None) is None:
+            if not ctx.established:
+                self.stats_in_bad_hellos += 1
+            return
+        if self.lock_holder == ctx.session_id:
+            self.lock_holder = None
+        if ctx.subscription is not None:
+            ctx.subscription.cancel()
+            ctx.subscription = None
+        if reason is TerminationReason.DROPPED:
+            self.stats_dropped_sessions += 1
+        log.info("session %d ended (%s)", ctx.session_id, reason.value)
+        self._publish_session_event("netconf-session-end", ctx, reason)
+
+    def _publish_session_event(
+        self, name: str, ctx: SessionContext, reason: TerminationReason | None = None
+    ) -> None:
+        event = etree.Element(f"{{{NC_NOTIFICATIONS_NS}}}{name}", nsmap={None: NC_NOTIFICATIONS_NS})
+        etree.SubElement(event, f"{{{NC_NOTIFICATIONS_NS}}}username").text = ctx.username
+        etree.SubElement(event, f"{{{NC_NOTIFICATIONS_NS}}}session-id").text = str(ctx.session_id)
+        etree.SubElement(event, f"{{{NC_NOTIFICATIONS_NS}}}source-host").text = ctx.source_host
+        if reason is not None:
+            if ctx.killed_by is not None:
+                etree.SubElement(event, f"{{{NC_NOTIFICATIONS_NS}}}killed-by").text = str(ctx.killed_by)
+            etree.SubElement(event, f"{{{NC_NOTIFICATIONS_NS}}}termination-reason").text = reason.value
+        self.hub.publish("NETCONF", event)
+
+    # -- dispatch ---------------------------------------------------------------------------------
+
+    async def serve_rpc(self, ctx: SessionContext, rpc: Rpc) -> None:
+        """Run one operation and queue its reply (the connection waits for this to return)."""
+        ctx.counters.in_rpcs += 1
+        self.stats_in_rpcs += 1
+        transport = ctx.transport
+        qname = rpc.operation.tag if isinstance(rpc.operation.tag, str) else ""
+        try:
+            handler = self._handlers.get(qname)
+            if handler is None:
+                raise self._unsupported(rpc.operation)
+            if qname in self._model_rpcs:
+                self.model.validate_rpc_input(rpc.operation)
+            body = await handler(ctx, rpc.operation)
+        except NetconfError as error:
+            ctx.counters.out_rpc_errors += 1
+            self.stats_out_rpc_errors += 1
+            ctx.after_reply = None
+            transport.reply_error(rpc.attributes, error)
+            return
+        transport.reply(rpc.attributes, body)
+        action, ctx.after_reply = ctx.after_reply, None
+        if action is not None:
+            action()
+
+    async def serve_bad_rpc(self, ctx: SessionContext, bad: BadRpc) -> None:
+        ctx.counters.in_bad_rpcs += 1
+        ctx.counters.out_rpc_errors += 1
+        self.stats_in_bad_rpcs += 1
+        self.stats_out_rpc_errors += 1
+        ctx.transport.reply_error(bad.attributes, bad.error)
+
+    def _unsupported(self, operation: etree._Element) -> NetconfError:
+        qname = etree.QName(operation)
+        if self.model.has_rpc(operation.tag):
+            message = f"The operation '{qname.localname}' is defined by the model but not available yet."
+        else:
+            message = f"The operation '{qname.localname}' in namespace '{qname.namespace}' is not supported."
+        return NetconfError(
+            ErrorTag.OPERATION_NOT_SUPPORTED,
+            message,
+            type=ErrorType.PROTOCOL,
+            info={"bad-element": qname.localname},
+        )
+
+    # -- used by handlers -------------------------------------------------------------------------
+
+    def after_reply(self, ctx: SessionContext, action: Callable[[], None]) -> None:
+        """Run ``action`` on the loop right after the current RPC's reply is queued."""
+        ctx.after_reply = action
+
+    def terminate_session(self, target: SessionContext, killed_by: int) -> None:
+        target.killed_by = killed_by
+        target.transport.terminate(TerminationReason.KILLED)
+

@@ -1,0 +1,295 @@
+"""Event streams and ``create-subscription`` (RFC 5277), with replay from a persistent log.
+
+Theory of operation
+-------------------
+One :class:`NotificationHub` lives on the asyncio loop thread and is only ever called there, so it
+needs no locks: ``publish()`` and ``subscribe()`` never interleave, and a replay is finished before
+the next live event is looked at. A subscription therefore sees, in this order and with no gap and no
+duplicate:
+
+1. when ``startTime`` was given, the stored events of its stream from ``startTime`` (up to
+   ``stopTime``), read from the :class:`ReplayLog`, then ``<replayComplete>``;
+2. the live events published after it was created;
+3. when ``stopTime`` was given, ``<notificationComplete>`` once ``stopTime`` has passed, then
+   ``complete()`` is called and nothing more is delivered. A loop timer ends the subscription at
+   ``stopTime`` even if no event ever arrives; an event dated after ``stopTime`` ends it at once.
+
+``Subscription.cancel()`` (the session ended) stops everything silently.
+
+The request is checked as RFC 5277 section 2.1.1 and Netopeer2 do: an unknown stream is
+``invalid-value``; ``stopTime`` without ``startTime`` is ``missing-element``; ``startTime`` in the
+future or ``stopTime`` earlier than ``startTime`` is ``bad-element``; replay on a stream without
+replay support is ``operation-failed``; a filter that cannot be applied is refused up front
+(``invalid-value``). Refusing a second subscription on one session is the server's job.
+
+Filters select *which* events a subscriber gets: the filter is applied to the event as if the
+payload element were the only top-level node, and an event is delivered, whole, when the filter
+selects anything in it (RFC 5277 section 3.6 filters events, it does not trim them).
+
+The callbacks (``deliver(event_time, payload)``, ``complete()``) must not block; the server's
+``deliver`` only enqueues bytes on the session's writer. Each subscriber gets its own copy of a
+live payload, so one session's framing never moves a node another session still needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from copy import deepcopy
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from lxml import etree
+
+from esc_netconf.netconf.errors import ErrorTag, ErrorType, LocalProtocolError, NetconfError
+from esc_netconf.netconf.filters import FilterSpec, apply_filter, parse_filter
+from esc_netconf.netconf.messages import NOTIFICATION_NS, format_event_time, parse_event_time
+from esc_netconf.netconf.persistence import ReplayLog
+from esc_netconf.netconf.xmlsafe import parse_xml
+
+log = logging.getLogger("esc_netconf.netconf.subscriptions")
+
+NETMOD_NOTIFICATION_NS = "urn:ietf:params:xml:ns:netmod:notification"
+DEFAULT_STREAM = "NETCONF"
+
+Deliver = Callable[[datetime, etree._Element], None]
+Complete = Callable[[], None]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamInfo:
+    """One event stream as RFC 5277 lists it under ``/netconf/streams``."""
+
+    name: str
+    description: str
+    replay_support: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRequest:
+    """The parameters of one ``<create-subscription>``."""
+
+    stream: str = DEFAULT_STREAM
+    filter: FilterSpec | None = None
+    start_time: datetime | None = None
+    stop_time: datetime | None = None
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _bad(tag: ErrorTag, element: str, message: str, type_: ErrorType = ErrorType.PROTOCOL) -> NetconfError:
+    return NetconfError(tag, message, type=type_, info={"bad-element": element})
+
+
+def _marker(name: str) -> etree._Element:
+    return etree.Element(f"{{{NETMOD_NOTIFICATION_NS}}}{name}", nsmap={None: NETMOD_NOTIFICATION_NS})
+
+
+class Subscription:
+    """One live subscription; created by :meth:`NotificationHub.subscribe`."""
+
+    def __init__(
+        self, hub: NotificationHub, request: SubscriptionRequest, deliver: Deliver, complete: Complete
+    ) -> None:
+        self.request = request
+        self._hub = hub
+        self._deliver = deliver
+        self._complete = complete
+        self._timer: asyncio.TimerHandle | None = None
+        self.active = True
+
+    def cancel(self) -> None:
+        """Stop delivering, without ``notificationComplete`` (the session is going away)."""
+        self._stop()
+
+    def _stop(self) -> None:
+        self.active = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._hub._forget(self)
+
+    def _offer(self, event_time: datetime, payload: etree._Element) -> None:
+        """A live event: deliver it if it passes the filter; end the subscription past stopTime."""
+        if not self.active:
+            return
+        stop = self.request.stop_time
+        if stop is not None and event_time > stop:
+            self._finish()
+            return
+        if self._hub._passes(self.request.filter, payload):
+            self._deliver(event_time, deepcopy(payload))
+
+    def _finish(self) -> None:
+        """stopTime has passed: ``notificationComplete``, then ``complete()``."""
+        if not self.active:
+            return
+        self._stop()
+        self._deliver(self._hub._now(), _marker("notificationComplete"))
+        self._complete()
+
+
+class NotificationHub:
+    """All event streams of the server: publish events, serve subscriptions, list the streams."""
+
+    def __init__(
+        self,
+        replay_log: ReplayLog,
+        streams: Sequence[StreamInfo],
+        now: Callable[[], datetime],
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self._log = replay_log
+        self._streams = {stream.name: stream for stream in streams}
+        self._now_fn = now
+        self._loop = loop
+        self._created = self._now()
+        self._subscriptions: dict[str, list[Subscription]] = {name: [] for name in self._streams}
+
+    @property
+    def streams(self) -> tuple[StreamInfo, ...]:
+        """The streams, in the order given."""
+        return tuple(self._streams.values())
+
+    def _now(self) -> datetime:
+        return _utc(self._now_fn())
+
+    def _forget(self, subscription: Subscription) -> None:
+        subscribers = self._subscriptions.get(subscription.request.stream, [])
+        if subscription in subscribers:
+            subscribers.remove(subscription)
+
+    def _passes(self, spec: FilterSpec | None, payload: etree._Element) -> bool:
+        if spec is None:
+            return True
+        wrapper = etree.Element(f"{{{NOTIFICATION_NS}}}notification")
+        wrapper.append(deepcopy(payload))
+        return len(apply_filter(wrapper, spec)) > 0
+
+    def publish(self, stream: str, payload: etree._Element, event_time: datetime | None = None) -> None:
+        """Store the event for replay (if the stream keeps a log) and deliver it to its subscribers.
+
+        :raises LocalProtocolError: for a stream the hub was not configured with (a bug here).
+        """
+        info = self._streams.get(stream)
+        if info is None:
+            raise LocalProtocolError(f"publish on unknown stream {stream!r}")
+        moment = _utc(event_time) if event_time is not None else self._now()
+        if info.replay_support:
+            self._log.append(stream, moment, etree.tostring(payload, encoding="UTF-8"))
+        for subscription in list(self._subscriptions[stream]):
+            subscription._offer(moment, payload)
+
+    def parse_request(self, op: etree._Element) -> SubscriptionRequest:
+        """Read ``<create-subscription>`` (children in the RFC 5277 namespace, or unqualified).
+
+        :raises NetconfError: ``invalid-value`` for a bad time, ``unknown-element`` for an unknown
+            parameter, and the filter's own errors.
+        """
+        stream = DEFAULT_STREAM
+        spec: FilterSpec | None = None
+        times: dict[str, datetime] = {}
+        for child in op.iterchildren(tag=etree.Element):
+            qname = etree.QName(child)
+            if qname.namespace not in (NOTIFICATION_NS, None):
+                raise _bad(ErrorTag.UNKNOWN_ELEMENT, qname.localname, f"Unknown parameter {child.tag}.")
+            name = qname.localname
+            if name == "stream":
+                stream = (child.text or "").strip()
+            elif name == "filter":
+                spec = parse_filter(child)
+            elif name in ("startTime", "stopTime"):
+                try:
+                    times[name] = parse_event_time(child.text or "")
+                except ValueError as exc:
+                    raise _bad(
+                        ErrorTag.INVALID_VALUE, name, f"{name} is not an RFC 3339 date-and-time: {exc}"
+                    ) from exc
+            else:
+                raise _bad(ErrorTag.UNKNOWN_ELEMENT, name, f"Unknown create-subscription parameter {name}.")
+        return SubscriptionRequest(stream, spec, times.get("startTime"), times.get("stopTime"))
+
+    def _check(self, request: SubscriptionRequest) -> StreamInfo:
+        info = self._streams.get(request.stream)
+        if info is None:
+            raise _bad(
+                ErrorTag.INVALID_VALUE, "stream", f"Unknown stream {request.stream!r}.", ErrorType.APPLICATION
+            )
+        start, stop = request.start_time, request.stop_time
+        if stop is not None and start is None:
+            raise _bad(ErrorTag.MISSING_ELEMENT, "startTime", "stopTime needs a startTime.")
+        if start is not None:
+            if start > self._now():
+                raise _bad(ErrorTag.BAD_ELEMENT, "startTime", "startTime is in the future.")
+            if stop is not None and stop < start:
+                raise _bad(ErrorTag.BAD_ELEMENT, "stopTime", "stopTime is earlier than startTime.")
+            if not info.replay_support:
+                raise NetconfError(
+                    ErrorTag.OPERATION_FAILED,
+                    f"Stream {info.name!r} does not support replay.",
+                    type=ErrorType.PROTOCOL,
+                )
+        if request.filter is not None:
+            self._passes(request.filter, _marker("probe"))  # raises now, not on the first event
+        return info
+
+    def subscribe(self, request: SubscriptionRequest, deliver: Deliver, complete: Complete) -> Subscription:
+        """Start a subscription: replay (if asked), ``replayComplete``, then live events.
+
+        :raises NetconfError: the RFC 5277 errors listed in the module docstring; nothing is
+            delivered then.
+        """
+        self._check(request)
+        subscription = Subscription(self, request, deliver, complete)
+        if request.start_time is not None:
+            self._replay(subscription, request.start_time)
+            deliver(self._now(), _marker("replayComplete"))
+        stop = request.stop_time
+        if stop is not None and stop <= self._now():
+            subscription._finish()
+            return subscription
+        self._subscriptions[request.stream].append(subscription)
+        if stop is not None:
+            delay = max(0.0, (stop - self._now()).total_seconds())
+            subscription._timer = self._timer_loop().call_later(delay, subscription._finish)
+        return subscription
+
+    def _timer_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is not None:
+            return self._loop
+        try:
+            return asyncio.get_running_loop()
+        except RuntimeError as exc:
+            raise LocalProtocolError("a subscription with stopTime needs the asyncio loop") from exc
+
+    def _replay(self, subscription: Subscription, start: datetime) -> None:
+        request = subscription.request
+        for event_time, xml in self._log.read(request.stream, start, request.stop_time):
+            try:
+                payload = parse_xml(xml)
+            except NetconfError:
+                log.warning("skipping an unreadable %s event of %s in the replay log", request.stream, event_time)
+                continue
+            if self._passes(request.filter, payload):
+                subscription._deliver(_utc(event_time), payload)
+
+    def streams_element(self) -> etree._Element:
+        """RFC 5277 ``<netconf><streams>…`` for ``<get>``."""
+        ns = NETMOD_NOTIFICATION_NS
+        root = etree.Element(f"{{{ns}}}netconf", nsmap={None: ns})
+        streams = etree.SubElement(root, f"{{{ns}}}streams")
+        for info in self._streams.values():
+            stream = etree.SubElement(streams, f"{{{ns}}}stream")
+            etree.SubElement(stream, f"{{{ns}}}name").text = info.name
+            etree.SubElement(stream, f"{{{ns}}}description").text = info.description
+            etree.SubElement(stream, f"{{{ns}}}replaySupport").text = "true" if info.replay_support else "false"
+            if info.replay_support:
+                oldest = self._log.oldest(info.name)
+                created = min(_utc(oldest), self._created) if oldest is not None else self._created
+                etree.SubElement(stream, f"{{{ns}}}replayLogCreationTime").text = format_event_time(created)
+        return root
+

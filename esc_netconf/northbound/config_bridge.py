@@ -1,0 +1,68 @@
+"""From a committed ``esc_datamodel`` change to core calls: deploy, undeploy, service update.
+
+The datastore calls :meth:`ConfigBridge.check` inside the commit, before anything is persisted: a
+refusal from the core (above ``max_active``, a pool too small, a busy deployment) becomes an
+``<rpc-error>`` and the running config is unchanged. After the commit it calls :meth:`apply`, which only
+starts work; progress is reported through escEvent.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from lxml import etree
+
+from esc_netconf.core.errors import LifecycleError
+from esc_netconf.core.lifecycle import EscCore
+from esc_netconf.core.model import DeploymentSpec
+from esc_netconf.northbound.config_specs import DeploymentKey, GroupDefaults, deployments_of
+from esc_netconf.northbound.errors import netconf_error
+
+log = logging.getLogger("esc_netconf.northbound.config")
+
+Change = tuple[str, DeploymentSpec | None, DeploymentSpec | None]
+
+
+class ConfigBridge:
+    def __init__(self, core: EscCore, defaults: GroupDefaults) -> None:
+        self.core = core
+        self.defaults = defaults
+
+    def changes(self, old: etree._Element, new: etree._Element) -> list[Change]:
+        """Every deployment added, removed or changed between two ``<data>`` trees."""
+        before = deployments_of(old, self.defaults)
+        after = deployments_of(new, self.defaults)
+        keys: list[DeploymentKey] = sorted(set(before) | set(after))
+        return [(tenant, before.get((tenant, name)), after.get((tenant, name)))
+                for tenant, name in keys if before.get((tenant, name)) != after.get((tenant, name))]
+
+    def check(self, old: etree._Element, new: etree._Element) -> None:
+        for tenant, before, after in self.changes(old, new):
+            try:
+                self.core.check_update(tenant, before, after)
+            except LifecycleError as error:
+                raise netconf_error(error) from None
+
+    def apply(self, old: etree._Element, new: etree._Element) -> None:
+        for tenant, before, after in self.changes(old, new):
+            self.core.apply_update(tenant, before, after)
+
+    def reconcile(self, running: etree._Element) -> None:
+        """At start-up: deployments configured but unknown to the core (or the reverse) are brought in line.
+
+        This covers a crash between the datastore's commit and the core recording the new work.
+        """
+        configured = deployments_of(running, self.defaults)
+        known = {(d.tenant, d.name): d.spec for d in self.core.deployments()}
+        pending: list[Change] = [
+            (tenant, known.get((tenant, name)), spec)
+            for (tenant, name), spec in configured.items()
+            if known.get((tenant, name)) != spec
+        ]
+        pending += [(tenant, spec, None) for (tenant, name), spec in known.items() if (tenant, name) not in configured]
+        for tenant, before, after in pending:
+            try:
+                self.core.apply_update(tenant, before, after)
+            except LifecycleError as error:
+                log.warning("could not reconcile deployment %s/%s at start-up: %s",
+                            tenant, (after or before).name if (after or before) else "?", error.message)

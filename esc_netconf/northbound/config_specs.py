@@ -1,0 +1,221 @@
+"""The ``esc_datamodel`` config tree, read into the core's frozen specs.
+
+The datastore has already validated the tree against the YANG model (types, ranges, mandatory leaves,
+leafrefs), so this module only reads: missing optional leaves become the spec's defaults, which match
+the YANG defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
+
+from lxml import etree
+
+from esc_netconf.core.model import (
+    DeploymentSpec,
+    InterfaceSpec,
+    IpPool,
+    KpiSpec,
+    RuleSpec,
+    ScalingSpec,
+    StartupPolicy,
+    VmGroupSpec,
+    VolumeSpec,
+)
+
+if TYPE_CHECKING:
+    from esc_netconf.netconf.yangmodel import YangModel
+
+ESC_NS = "http://www.cisco.com/esc/esc"
+T = TypeVar("T")
+
+DeploymentKey = tuple[str, str]  # (tenant, deployment name)
+
+
+def q(name: str) -> str:
+    return f"{{{ESC_NS}}}{name}"
+
+
+def _text(parent: etree._Element | None, name: str) -> str | None:
+    if parent is None:
+        return None
+    child = parent.find(q(name))
+    if child is None or child.text is None:
+        return None
+    return child.text.strip()
+
+
+def _opt(parent: etree._Element | None, name: str, convert: Callable[[str], T]) -> T | None:
+    raw = _text(parent, name)
+    return None if raw is None else convert(raw)
+
+
+def _bool(raw: str) -> bool:
+    return raw in ("true", "1")
+
+
+@dataclass(frozen=True, slots=True)
+class GroupDefaults:
+    """The YANG defaults of the vm_group leaves the core needs, read from the model at start-up."""
+
+    bootup_time: int
+    recovery_wait_time: int
+    min_active: int
+    max_active: int
+    elastic: bool
+
+    @classmethod
+    def from_model(cls, model: YangModel) -> GroupDefaults:
+        group = ("esc_datamodel", "tenants", "tenant", "deployments", "deployment", "vm_group")
+
+        def default(*names: str) -> str:
+            node = model.node(tuple(q(n) for n in (*group, *names)))
+            if node is None or node.default is None:
+                raise LookupError(f"the YANG model has no default for vm_group/{'/'.join(names)}")
+            return str(node.default)
+
+        return cls(
+            bootup_time=int(default("bootup_time")),
+            recovery_wait_time=int(default("recovery_wait_time")),
+            min_active=int(default("scaling", "min_active")),
+            max_active=int(default("scaling", "max_active")),
+            elastic=_bool(default("scaling", "elastic")),
+        )
+
+
+def _int(parent: etree._Element | None, name: str, default: int) -> int:
+    value = _opt(parent, name, int)
+    return default if value is None else value
+
+
+def _path(parent: etree._Element | None, *names: str) -> list[etree._Element]:
+    """Every element at ``names`` below ``parent`` (containers then list entries)."""
+    if parent is None:
+        return []
+    found = [parent]
+    for name in names:
+        found = [child for element in found for child in element.findall(q(name))]
+    return found
+
+
+def _interfaces(group: etree._Element) -> tuple[InterfaceSpec, ...]:
+    return tuple(
+        InterfaceSpec(nicid=int(_text(i, "nicid") or 0), network=_text(i, "network") or "", ip_address=_text(i, "ip_address"))
+        for i in _path(group, "interfaces", "interface")
+    )
+
+
+def _volumes(group: etree._Element) -> tuple[VolumeSpec, ...]:
+    return tuple(
+        VolumeSpec(
+            name=_text(v, "name") or "",
+            size=_opt(v, "size", int),
+            sizeunit=_text(v, "sizeunit"),
+            bus=_text(v, "bus"),
+            type=_text(v, "type"),
+            boot_index=_opt(v, "boot_index", int),
+            image=_text(v, "image"),
+            volid=_opt(v, "volid", int),
+            external_id=_text(v, "external_id"),
+        )
+        for v in _path(group, "volumes", "volume")
+    )
+
+
+def _scaling(group: etree._Element, defaults: GroupDefaults) -> ScalingSpec:
+    scaling = group.find(q("scaling"))
+    pools = tuple(
+        IpPool(
+            network=_text(p, "network") or "",
+            gateway=_text(p, "gateway"),
+            netmask=_text(p, "netmask"),
+            ip_addresses=tuple((a.text or "").strip() for a in p.findall(q("ip_address"))),
+        )
+        for p in _path(scaling, "static_ip_address_pool")
+    )
+    elastic = _opt(scaling, "elastic", _bool)
+    return ScalingSpec(
+        min_active=_int(scaling, "min_active", defaults.min_active),
+        max_active=_int(scaling, "max_active", defaults.max_active),
+        elastic=defaults.elastic if elastic is None else elastic,
+        static_ip_pools=pools,
+    )
+
+
+def _kpis(group: etree._Element) -> tuple[KpiSpec, ...]:
+    result = []
+    for kpi in _path(group, "kpi_data", "kpi"):
+        collector = kpi.find(q("metric_collector"))
+        result.append(
+            KpiSpec(
+                event_name=_text(kpi, "event_name") or "",
+                metric_value=_opt(kpi, "metric_value", int),
+                metric_cond=_text(kpi, "metric_cond"),
+                metric_type=_text(kpi, "metric_type"),
+                collector_type=_text(collector, "type"),
+                collector_nicid=_opt(collector, "nicid", int),
+                poll_frequency=_opt(collector, "poll_frequency", int),
+                polling_unit=_text(collector, "polling_unit"),
+            )
+        )
+    return tuple(result)
+
+
+def _rules(group: etree._Element) -> tuple[RuleSpec, ...]:
+    return tuple(
+        RuleSpec(
+            event_name=_text(rule, "event_name") or "",
+            actions=tuple((a.text or "").strip() for a in rule.findall(q("action"))),
+        )
+        for rule in _path(group, "rules", "admin_rules", "rule")
+    )
+
+
+def vm_group_spec(group: etree._Element, defaults: GroupDefaults) -> VmGroupSpec:
+    locator = group.find(q("locator"))
+    return VmGroupSpec(
+        name=_text(group, "name") or "",
+        image=_text(group, "image") or "",
+        flavor=_text(group, "flavor") or "",
+        bootup_time=_int(group, "bootup_time", defaults.bootup_time),
+        recovery_wait_time=_int(group, "recovery_wait_time", defaults.recovery_wait_time),
+        interfaces=_interfaces(group),
+        volumes=_volumes(group),
+        scaling=_scaling(group, defaults),
+        kpis=_kpis(group),
+        rules=_rules(group),
+        vim_id=_text(locator, "vim_id"),
+        vim_project=_text(locator, "vim_project"),
+    )
+
+
+def deployment_spec(deployment: etree._Element, defaults: GroupDefaults) -> DeploymentSpec:
+    startup = tuple(
+        StartupPolicy(
+            target=_text(policy, "target_vm_group_ref") or "",
+            depends_on=tuple(_text(dep, "vm_group_ref") or "" for dep in policy.findall(q("depends_on"))),
+        )
+        for policy in _path(deployment, "policies", "startup")
+    )
+    return DeploymentSpec(
+        name=_text(deployment, "name") or "",
+        vm_groups=tuple(vm_group_spec(g, defaults) for g in deployment.findall(q("vm_group"))),
+        startup=startup,
+    )
+
+
+def deployments_of(data: etree._Element, defaults: GroupDefaults) -> dict[DeploymentKey, DeploymentSpec]:
+    """Every configured deployment in a ``<data>`` tree, keyed by (tenant, name)."""
+    result: dict[DeploymentKey, DeploymentSpec] = {}
+    for tenant in _path(data, "esc_datamodel", "tenants", "tenant"):
+        tenant_name = _text(tenant, "name") or ""
+        for deployment in _path(tenant, "deployments", "deployment"):
+            spec = deployment_spec(deployment, defaults)
+            result[(tenant_name, spec.name)] = spec
+    return result
+
+
+def tenants_of(data: etree._Element) -> set[str]:
+    return {_text(t, "name") or "" for t in _path(data, "esc_datamodel", "tenants", "tenant")}

@@ -1,0 +1,101 @@
+"""The ESC RPCs over NETCONF: read the (already validated) input, call the core, translate refusals.
+
+The server validated the input against the YANG model before calling these handlers, so enum values,
+lengths and mandatory leaves are known to be good; defaults are applied here from the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from lxml import etree
+
+from esc_netconf.core.errors import LifecycleError
+from esc_netconf.core.lifecycle import EscCore
+from esc_netconf.core.states import ActionType
+from esc_netconf.netconf.context import SessionContext
+from esc_netconf.netconf.server import NetconfServer
+from esc_netconf.northbound.errors import netconf_error
+
+ESC_NS = "http://www.cisco.com/esc/esc"
+
+Handler = Callable[[SessionContext, etree._Element], Awaitable[None]]
+
+
+def _q(name: str) -> str:
+    return f"{{{ESC_NS}}}{name}"
+
+
+def _arg(op: etree._Element, name: str, default: str | None = None) -> str | None:
+    element = op.find(_q(name))
+    if element is None or element.text is None:
+        return default
+    return element.text.strip()
+
+
+class SnapshotService(Protocol):
+    """What the backup RPCs need (provided by the snapshot subsystem when it is wired)."""
+
+    def create_snapshot(self, vm_name: str, name: str, export: bool, destination: str | None) -> str: ...
+
+    def delete_snapshot(self, reference: str) -> str: ...
+
+
+class EscRpcs:
+    def __init__(self, core: EscCore, snapshots: SnapshotService | None = None) -> None:
+        self.core = core
+        self.snapshots = snapshots
+
+    async def service_action(self, ctx: SessionContext, op: etree._Element) -> None:
+        action = ActionType(_arg(op, "actionType"))
+        tenant, dep = _arg(op, "tenantName") or "", _arg(op, "depName") or ""
+        self._call(lambda: self.core.service_action(tenant, dep, action))
+
+    async def vm_action(self, ctx: SessionContext, op: etree._Element) -> None:
+        action = ActionType(_arg(op, "actionType"))
+        vm_name = _arg(op, "vmName") or ""
+        force = _arg(op, "force", "false") in ("true", "1")
+        self._call(lambda: self.core.vm_action(vm_name, action, force))
+
+    async def recovery_vm_action(self, ctx: SessionContext, op: etree._Element) -> None:
+        vm_name = _arg(op, "vmName") or ""
+        self._call(lambda: self.core.recovery_vm_action(vm_name))
+
+    async def vm_backup_action(self, ctx: SessionContext, op: etree._Element) -> None:
+        snapshots = self._snapshots()
+        vm_name, name = _arg(op, "vmName") or "", _arg(op, "backupName") or ""
+        export = _arg(op, "actionType", "SNAPSHOT") == "EXPORT"
+        destination = _arg(op, "destination")
+        self._call(lambda: snapshots.create_snapshot(vm_name, name, export, destination))
+
+    async def snapshot_action(self, ctx: SessionContext, op: etree._Element) -> None:
+        snapshots = self._snapshots()
+        reference = _arg(op, "snapshot") or ""
+        self._call(lambda: snapshots.delete_snapshot(reference))
+
+    def _snapshots(self) -> SnapshotService:
+        if self.snapshots is None:
+            from esc_netconf.netconf.errors import ErrorTag, NetconfError
+
+            raise NetconfError(ErrorTag.OPERATION_NOT_SUPPORTED, "VM snapshots are not available on this server.")
+        return self.snapshots
+
+    @staticmethod
+    def _call(action: Callable[[], object]) -> None:
+        try:
+            action()
+        except LifecycleError as error:
+            raise netconf_error(error) from None
+
+    def register(self, server: NetconfServer) -> None:
+        table: dict[str, Handler] = {
+            "serviceAction": self.service_action,
+            "vmAction": self.vm_action,
+            "recoveryVmAction": self.recovery_vm_action,
+        }
+        if self.snapshots is not None:
+            table["vmBackupAction"] = self.vm_backup_action
+            table["snapshotAction"] = self.snapshot_action
+        for name, handler in table.items():
+            server.register_rpc(_q(name), handler)

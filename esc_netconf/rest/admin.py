@@ -1,0 +1,65 @@
+"""Admin routes used by ``escadm``: VIM manager settings (show, set, restart) and server status.
+
+``escadm vimmanager set`` changes the running server only; ``restart`` rereads application.properties,
+dropping runtime changes, as ESC's VIM manager service restart does.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from esc_netconf.settings import SettingsError
+
+if TYPE_CHECKING:
+    from esc_netconf.app import Application
+
+SETTINGS_PATH = "/ESCManager/admin/vimmanager/settings"
+RELOAD_PATH = "/ESCManager/admin/vimmanager/reload"
+STATUS_PATH = "/ESCManager/admin/status"
+
+
+def _app(request: web.Request) -> Application:
+    return request.app["application"]  # type: ignore[no-any-return]
+
+
+async def show_settings(request: web.Request) -> web.Response:
+    return web.json_response(_app(request).settings.snapshot(), dumps=lambda v: json.dumps(v, indent=2, sort_keys=True))
+
+
+async def put_settings(request: web.Request) -> web.Response:
+    try:
+        changes = await request.json()
+    except json.JSONDecodeError as exc:
+        return web.json_response({"error": f"The body is not JSON: {exc.msg}."}, status=400)
+    if not isinstance(changes, dict) or not changes or not all(isinstance(v, (str, int, float)) for v in changes.values()):
+        return web.json_response({"error": "The body must be a JSON object of key: value pairs."}, status=400)
+    try:
+        stored = _app(request).settings.set_many({str(k): str(v) for k, v in changes.items()})
+    except SettingsError as exc:
+        return web.json_response({"error": str(exc), "key": exc.key}, status=400)
+    return web.json_response({"updated": stored})
+
+
+async def reload_settings(request: web.Request) -> web.Response:
+    try:
+        _app(request).settings.reload()
+    except SettingsError as exc:
+        return web.json_response({"error": str(exc), "key": exc.key}, status=400)
+    return web.json_response({"reloaded": True})
+
+
+async def status(request: web.Request) -> web.Response:
+    app = _app(request)
+    report = await app.health()
+    code = 200 if all(part["ok"] for part in report.values()) else 503
+    return web.json_response(report, status=code)
+
+
+def add_admin_routes(web_app: web.Application) -> None:
+    web_app.router.add_get(SETTINGS_PATH, show_settings)
+    web_app.router.add_put(SETTINGS_PATH, put_settings)
+    web_app.router.add_post(RELOAD_PATH, reload_settings)
+    web_app.router.add_get(STATUS_PATH, status)

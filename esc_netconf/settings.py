@@ -1,0 +1,194 @@
+"""VIM manager settings: ``application.properties`` plus runtime overrides.
+
+ESC operators tune the VIM manager's pollers in ``application.properties`` and change them on a running
+system with ``escadm vimmanager set``; a restart of the VIM manager rereads the file and drops the runtime
+changes. This module is that behaviour and nothing else: a typed table of known keys with their defaults,
+a parser that refuses unknown keys and bad values naming the key, and a live view that the pollers read
+on every cycle (so a change applies to the next poll, never to a sleep already started).
+
+The file format is Java-properties-like: ``key=value`` (or ``key: value``) per line, ``#``/``!``
+comments, blank lines ignored. Continuation lines and escapes are not supported and are refused.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from esc_netconf.errors import EscError
+
+FAULT_OPERATIONS = (
+    "server.create",
+    "server.stop",
+    "server.start",
+    "server.reboot",
+    "server.delete",
+    "image.create",
+    "image.delete",
+    "volume.create",
+    "volume.snapshot",
+    "volume.snapshot.delete",
+)
+FAULT_MODES = ("error", "timeout", "none")
+
+
+class SettingsError(EscError):
+    """A key or value that the VIM manager does not accept; ``key`` names it."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def _positive_number(key: str, raw: str) -> str:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(key, f"VimManager configuration [{key}] must be a number, not [{raw}].") from None
+    if not math.isfinite(value) or value <= 0:
+        raise SettingsError(key, f"VimManager configuration [{key}] must be greater than 0, not [{raw}].")
+    return raw
+
+
+def _non_negative_number(key: str, raw: str) -> str:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(key, f"VimManager configuration [{key}] must be a number, not [{raw}].") from None
+    if not math.isfinite(value) or value < 0:
+        raise SettingsError(key, f"VimManager configuration [{key}] must be 0 or more, not [{raw}].")
+    return raw
+
+
+def _fault_mode(key: str, raw: str) -> str:
+    if raw not in FAULT_MODES:
+        allowed = "|".join(FAULT_MODES)
+        raise SettingsError(key, f"VimManager configuration [{key}] must be one of {allowed}, not [{raw}].")
+    return raw
+
+
+@dataclass(frozen=True, slots=True)
+class SettingSpec:
+    """One known key: its default (as the file spells it) and the check its values must pass."""
+
+    default: str
+    check: Callable[[str, str], str]
+    description: str
+
+
+def _specs() -> dict[str, SettingSpec]:
+    specs: dict[str, SettingSpec] = {}
+    for op, what in (
+        ("snapshot.create", "create snapshot"),
+        ("snapshot.delete", "delete snapshot"),
+        ("volume.create", "create volume"),
+    ):
+        specs[f"vim.asyncpoller.{op}.poll.secs"] = SettingSpec(
+            "15", _positive_number, f"seconds between polls of the VIM during a {what} operation"
+        )
+        specs[f"vim.asyncpoller.{op}.timeout.mins"] = SettingSpec(
+            "20", _positive_number, f"minutes a {what} operation may take before it fails"
+        )
+    specs["vim.monitor.poll.secs"] = SettingSpec(
+        "15", _positive_number, "seconds between the monitor's listings of each project's servers"
+    )
+    specs["vim.sim.delay.scale"] = SettingSpec(
+        "1", _non_negative_number, "factor applied to every step delay of the simulated VIM"
+    )
+    for op in FAULT_OPERATIONS:
+        specs[f"vim.sim.fault.{op}"] = SettingSpec(
+            "none", _fault_mode, f"fault injected into the simulated VIM's {op} operation"
+        )
+    return specs
+
+
+SPECS: Mapping[str, SettingSpec] = _specs()
+
+
+def validate(key: str, raw: str) -> str:
+    """Return the value as it will be stored, or raise SettingsError naming the key."""
+    spec = SPECS.get(key)
+    if spec is None:
+        raise SettingsError(key, f"VimManager configuration [{key}] is not a known key.")
+    return spec.check(key, raw.strip())
+
+
+def parse_properties(text: str, source: str = "application.properties") -> dict[str, str]:
+    """Parse and validate a properties document; the first bad line refuses the whole file."""
+    values: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped[0] in "#!":
+            continue
+        sep = min((i for i in (stripped.find("="), stripped.find(":")) if i > 0), default=-1)
+        if sep < 0:
+            raise SettingsError("", f"{source}:{number}: expected key=value, found [{stripped}].")
+        key, raw = stripped[:sep].strip(), stripped[sep + 1 :].strip()
+        if raw.endswith("\\"):
+            raise SettingsError(key, f"{source}:{number}: continuation lines are not supported.")
+        try:
+            values[key] = validate(key, raw)
+        except SettingsError as exc:
+            raise SettingsError(key, f"{source}:{number}: {exc}") from None
+    return values
+
+
+class VimManagerSettings:
+    """The effective settings: defaults, then the file, then runtime changes (lost on reload).
+
+    Readers on any thread call ``get``/``number``; writers (``set_many``, ``reload``) swap a whole new
+    mapping under a lock, so a reader never sees half of a multi-key change.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        self._values: dict[str, str] = self._read_file()
+        self._listeners: list[Callable[[Mapping[str, str]], None]] = []
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    def _read_file(self) -> dict[str, str]:
+        values = {key: spec.default for key, spec in SPECS.items()}
+        if self._path is not None and self._path.exists():
+            values.update(parse_properties(self._path.read_text(encoding="utf-8"), str(self._path)))
+        return values
+
+    def snapshot(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._values)
+
+    def get(self, key: str) -> str:
+        with self._lock:
+            return self._values[key]
+
+    def number(self, key: str) -> float:
+        return float(self.get(key))
+
+    def set_many(self, changes: Mapping[str, str]) -> dict[str, str]:
+        """Validate every change first; apply all or none. Returns the stored values."""
+        checked = {key: validate(key, raw) for key, raw in changes.items()}
+        with self._lock:
+            self._values = {**self._values, **checked}
+            current = dict(self._values)
+        self._notify(current)
+        return checked
+
+    def reload(self) -> None:
+        """Reread the file, dropping runtime changes (``escadm vimmanager restart``)."""
+        fresh = self._read_file()
+        with self._lock:
+            self._values = fresh
+        self._notify(dict(fresh))
+
+    def add_listener(self, fn: Callable[[Mapping[str, str]], None]) -> None:
+        self._listeners.append(fn)
+
+    def _notify(self, values: Mapping[str, str]) -> None:
+        for fn in self._listeners:
+            fn(values)

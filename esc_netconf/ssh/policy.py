@@ -1,0 +1,104 @@
+"""What a client may do on one connection: paramiko's ``ServerInterface``, asyncssh's ``SSHServer``.
+
+paramiko calls these methods on the connection's transport thread. The policy is deliberately
+narrow: password or public key login (a bounded number of failures, each logged with the peer's
+address), one ``session`` channel per connection, a pty if the client insists (``ssh -tt``), and the
+``netconf`` subsystem; shell, exec, other subsystems, port forwarding and agent forwarding are refused.
+When the ``netconf`` subsystem is granted, or the client used up its login attempts, ``ready`` is set
+so the connection thread stops waiting.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import paramiko
+
+from esc_netconf.ssh.logcontext import ContextLogger
+from esc_netconf.users import UserDB
+
+NETCONF_SUBSYSTEM = "netconf"
+
+
+class ConnectionPolicy(paramiko.ServerInterface):
+    """Authentication and channel policy for one SSH connection."""
+
+    def __init__(self, users: UserDB, log: ContextLogger, *, max_auth_failures: int,
+                 banner: str | None = None) -> None:
+        self._users = users
+        self._log = log
+        self._max_auth_failures = max_auth_failures
+        self._banner = banner
+        self._failures = 0
+        self._lock = threading.Lock()
+        self.ready = threading.Event()
+        self.channel: paramiko.Channel | None = None
+        self.gave_up = False
+
+    # -- authentication ------------------------------------------------------------------------
+
+    def get_allowed_auths(self, username: str) -> str:
+        return "password,publickey"
+
+    def get_banner(self) -> tuple[str | None, str | None]:
+        return (self._banner, "en-US") if self._banner else (None, None)
+
+    def check_auth_none(self, username: str) -> int:
+        return paramiko.AUTH_FAILED
+
+    def check_auth_password(self, username: str, password: str | bytes) -> int:
+        if not self.gave_up and self._users.check_password(username, password):
+            return paramiko.AUTH_SUCCESSFUL
+        return self._failed(username, "password")
+
+    def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
+        # Called once to ask whether the key would do, then again with the signature verified by
+        # paramiko; only the second success logs the user in.
+        if not self.gave_up and self._users.check_public_key(username, key):
+            return paramiko.AUTH_SUCCESSFUL
+        return self._failed(username, f"publickey {key.get_name()} {key.fingerprint}")
+
+    def _failed(self, username: str, method: str) -> int:
+        with self._lock:
+            self._failures += 1
+            exhausted = self._failures >= self._max_auth_failures
+        self._log.warning("login failed for user %r (%s), attempt %d", username, method, self._failures)
+        if exhausted and not self.gave_up:
+            self._log.warning("too many failed logins; disconnecting")
+            self.gave_up = True
+            self.ready.set()
+        return paramiko.AUTH_FAILED
+
+    # -- channels ------------------------------------------------------------------------------
+
+    def check_channel_request(self, kind: str, chanid: int) -> int:
+        if kind == "session" and self.channel is None and not self.gave_up:
+            return paramiko.OPEN_SUCCEEDED
+        self._log.info("refused %s channel", kind)
+        return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+
+    def check_channel_pty_request(self, channel: paramiko.Channel, term: bytes, width: int, height: int,
+                                  pixelwidth: int, pixelheight: int, modes: bytes) -> bool:
+        # OpenSSH's `ssh -tt -s netconf` (scrapli-netconf) aborts if the pty is refused; the pty
+        # changes nothing here, bytes still pass through untouched.
+        return True
+
+    def check_channel_window_change_request(self, channel: paramiko.Channel, width: int, height: int,
+                                            pixelwidth: int, pixelheight: int) -> bool:
+        return True
+
+    def check_channel_subsystem_request(self, channel: paramiko.Channel, name: str) -> bool:
+        if name == NETCONF_SUBSYSTEM and self.channel is None:
+            self.channel = channel
+            self.ready.set()
+            return True
+        self._log.info("refused subsystem %r", name)
+        return False
+
+    def check_channel_shell_request(self, channel: paramiko.Channel) -> bool:
+        self._log.info("refused shell request")
+        return False
+
+    def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
+        self._log.info("refused exec request")
+        return False

@@ -1,0 +1,163 @@
+"""The listening side: bind, accept, hand each connection to its own thread, stop everything.
+
+The accept thread waits in ``select`` on the listening socket and a wake-up pipe, so ``stop()`` can
+interrupt it at once (closing a socket does not wake a thread blocked in ``accept`` on Linux).
+Connections are registered while alive; ``stop()`` aborts them all and joins their threads
+within a bounded time, so a stuck client cannot hang shutdown.
+"""
+
+from __future__ import annotations
+
+import itertools
+import selectors
+import socket
+import threading
+import time
+from collections.abc import Sequence
+
+import paramiko
+
+from esc_netconf.ssh.connection import Connection, SshLimits
+from esc_netconf.ssh.errors import ListenError, ServerStateError
+from esc_netconf.ssh.handler import HandlerFactory
+from esc_netconf.ssh.logcontext import transport_logger
+from esc_netconf.users import UserDB
+
+_STOP_JOIN_SECONDS = 5.0
+_ACCEPT_ERROR_PAUSE = 0.1
+
+
+class SshServer:
+    """A NETCONF-over-SSH listener (RFC 6242 transport only; the handler speaks NETCONF)."""
+
+    def __init__(self, host: str, port: int, host_keys: Sequence[paramiko.PKey], users: UserDB,
+                 handler_factory: HandlerFactory, *, banner: str | None = None,
+                 limits: SshLimits = SshLimits()) -> None:
+        if not host_keys:
+            raise ValueError("an SSH server needs at least one host key")
+        self._host = host.strip("[]")
+        self._port = port
+        self._host_keys = tuple(host_keys)
+        self._users = users
+        self._factory = handler_factory
+        self._banner = banner
+        self._limits = limits
+        self._log = transport_logger()
+        self._lock = threading.Lock()
+        self._connections: set[Connection] = set()
+        self._ids = itertools.count(1)
+        self._listener: socket.socket | None = None
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._accept_thread: threading.Thread | None = None
+        self._stopping = False
+
+    @property
+    def connection_count(self) -> int:
+        """Connections alive now, including those still in the handshake."""
+        with self._lock:
+            return len(self._connections)
+
+    @property
+    def port(self) -> int | None:
+        """The bound port once started."""
+        return None if self._listener is None else self._listener.getsockname()[1]
+
+    def start(self) -> int:
+        """Bind and start accepting; returns the bound port (useful with port 0).
+
+        :raises ListenError: the address cannot be resolved or bound.
+        :raises ServerStateError: already started, or stopped.
+        """
+        if self._accept_thread is not None or self._stopping:
+            raise ServerStateError("SSH server already started")
+        self._listener = self._bind()
+        port = self._listener.getsockname()[1]
+        self._accept_thread = threading.Thread(target=self._accept_loop, name="esc-ssh-accept", daemon=True)
+        self._accept_thread.start()
+        self._log.info("NETCONF/SSH listening on %s port %d", self._host, port)
+        return port
+
+    def stop(self) -> None:
+        """Stop accepting, abort every connection and join all threads (bounded; idempotent)."""
+        with self._lock:
+            if self._stopping:
+                return
+            self._stopping = True
+            connections = list(self._connections)
+        self._wake_w.send(b"x")
+        if self._accept_thread is not None:
+            self._accept_thread.join(_STOP_JOIN_SECONDS)
+        if self._listener is not None:
+            self._listener.close()
+        for connection in connections:
+            connection.abort()
+        deadline = time.monotonic() + _STOP_JOIN_SECONDS
+        for connection in connections:
+            connection.thread.join(max(0.0, deadline - time.monotonic()))
+        stuck = [c.conn_id for c in connections if c.thread.is_alive()]
+        if stuck:
+            self._log.warning("connections %s did not end within %.0f s", stuck, _STOP_JOIN_SECONDS)
+        self._wake_r.close()
+        self._wake_w.close()
+        self._log.info("NETCONF/SSH server stopped")
+
+    def _bind(self) -> socket.socket:
+        try:
+            infos = socket.getaddrinfo(self._host or None, self._port, type=socket.SOCK_STREAM,
+                                       flags=socket.AI_PASSIVE)
+        except socket.gaierror as exc:
+            raise ListenError(self._host, self._port, exc) from exc
+        family, kind, proto, _, address = infos[0]
+        listener = socket.socket(family, kind, proto)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(address)
+            listener.listen(128)
+        except OSError as exc:
+            listener.close()
+            raise ListenError(self._host, self._port, exc) from exc
+        listener.setblocking(False)
+        return listener
+
+    def _accept_loop(self) -> None:
+        assert self._listener is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._listener, selectors.EVENT_READ)
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            while True:
+                for key, _ in selector.select():
+                    if key.fileobj is self._wake_r:
+                        return
+                    self._accept_one()
+
+    def _accept_one(self) -> None:
+        assert self._listener is not None
+        try:
+            sock, address = self._listener.accept()
+        except BlockingIOError:
+            return
+        except OSError as exc:  # EMFILE and friends: pause instead of spinning on a ready listener
+            self._log.error("accept failed: %s", exc)
+            time.sleep(_ACCEPT_ERROR_PAUSE)
+            return
+        sock.setblocking(True)
+        with self._lock:
+            if self._stopping or len(self._connections) >= self._limits.max_connections:
+                refused = True
+            else:
+                refused = False
+                connection = Connection(
+                    next(self._ids), sock, (str(address[0]), int(address[1])), host_keys=self._host_keys,
+                    users=self._users, handler_factory=self._factory, limits=self._limits,
+                    banner=self._banner, log=self._log, on_exit=self._forget)
+                self._connections.add(connection)
+        if refused:
+            self._log.warning("refused connection from %s: %d connections already open",
+                              address[0], self._limits.max_connections)
+            sock.close()
+            return
+        connection.thread.start()
+
+    def _forget(self, connection: Connection) -> None:
+        with self._lock:
+            self._connections.discard(connection)

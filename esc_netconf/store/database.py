@@ -1,0 +1,345 @@
+"""One SQLAlchemy engine for everything durable, its SQLite settings, migrations and online backup.
+
+Theory of operation
+-------------------
+The embedded default is one SQLite file, ``<data-dir>/esc.db``. Every connection the pool hands out
+is set up the same way (see :func:`_configure_sqlite_connection`):
+
+* ``journal_mode=WAL``: readers never block the writer and the writer never blocks readers, so an
+  ``escadm backup`` (a long read) runs while the server keeps committing;
+* ``synchronous=FULL``: a commit returns only after the write-ahead log is on stable storage, so a
+  ``kill -9`` (and even a power cut) loses nothing that was acknowledged;
+* ``foreign_keys=ON`` and a busy timeout, so a second connection (a backup thread, a second process
+  during start-up) waits for a lock instead of failing at once.
+
+Transactions: Python's ``sqlite3`` (3.11) opens transactions lazily and only before DML, which breaks
+read-modify-write and makes DDL non-transactional. We switch that off (``isolation_level=None``) and
+let SQLAlchemy's ``begin`` event emit the ``BEGIN`` itself, as the SQLAlchemy SQLite documentation
+recommends. :meth:`Database.write` begins with ``BEGIN IMMEDIATE``: the write lock is taken up front,
+so two writers queue on the busy timeout rather than one of them failing with ``SQLITE_BUSY`` when it
+upgrades a read lock mid-transaction (a busy timeout cannot resolve that case in WAL mode).
+:meth:`Database.read` begins with a plain ``BEGIN``: one consistent snapshot for all its queries.
+
+Threads: the stores are called from the asyncio loop thread, but the engine is shared with other
+threads (``escadm backup``, ``asyncio.to_thread`` for big writes). File databases use a ``QueuePool``
+with ``check_same_thread`` off (SQLAlchemy's default for files): each call checks out its own
+connection, so threads never share a ``sqlite3.Connection`` mid-transaction. A ``:memory:`` database
+exists only inside one connection, so it uses a ``StaticPool`` (one connection shared by all threads,
+so one transaction at a time): good for tests, never for production.
+
+Migrations: :meth:`Database.open` runs the alembic scripts shipped in ``migrations/`` up to head on a
+connection of this engine (``migrations/env.py`` takes it from ``config.attributes``), inside one
+``BEGIN IMMEDIATE`` transaction, so an old file is upgraded whole or not at all, and re-opening a
+current file changes nothing. The same scripts are meant to run on PostgreSQL for an HA pair; only the
+SQLite pragmas, the ``BEGIN`` flavour and :meth:`Database.backup` are SQLite-specific.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError
+from sqlalchemy import event, exc
+from sqlalchemy.engine import URL, Connection, Engine, create_engine, make_url
+from sqlalchemy.pool import StaticPool
+
+from esc_netconf.store.errors import BackupError, MigrationError, StoreClosedError, StoreError
+
+__all__ = ["DEFAULT_FILENAME", "BUSY_TIMEOUT_MS", "Database"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FILENAME = "esc.db"
+BUSY_TIMEOUT_MS = 15_000
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+# Execution option naming the statement that opens a transaction on SQLite (see the module docstring).
+_BEGIN_OPTION = "esc_sqlite_begin"
+_BEGIN_WRITE = "BEGIN IMMEDIATE"
+_BEGIN_READ = "BEGIN"
+
+
+def _to_url(url_or_path: str | os.PathLike[str]) -> URL:
+    """A database URL as given, ``:memory:`` as an in-memory SQLite, anything else as a file path."""
+    if isinstance(url_or_path, str):
+        if url_or_path == ":memory:":
+            return make_url("sqlite://")
+        if "://" in url_or_path:
+            return make_url(url_or_path)
+    return URL.create("sqlite", database=str(Path(url_or_path).expanduser().absolute()))
+
+
+def _is_memory(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, wal: bool) -> None:
+    """The pragmas every SQLite connection gets (see the module docstring for why)."""
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if wal:
+            mode = cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"SQLite refused write-ahead logging (journal_mode is {mode!r})")
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _create_engine(url: URL) -> Engine:
+    if url.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    memory = _is_memory(url)
+    if memory:
+        engine = create_engine(
+            url, poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+    else:
+        assert url.database is not None
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, pool_size=5, max_overflow=10, pool_timeout=30)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        _configure_sqlite_connection(dbapi_connection, wal=not memory)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql(connection.get_execution_options().get(_BEGIN_OPTION, _BEGIN_READ))
+
+    return engine
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def _fsync_path(path: Path, *, directory: bool = False) -> None:
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _discard(path: Path) -> None:
+    """Remove a half-written file if there is one; a failure here must not hide the first error."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        log.warning("could not remove %s", path)
+
+
+class Database:
+    """The durable store's engine. Open with :meth:`open` (which migrates), close with :meth:`close`.
+
+    The stores (:class:`~esc_netconf.store.SqlConfigStore`, :class:`~esc_netconf.store.SqlReplayLog`,
+    :class:`~esc_netconf.store.SqlCoreStore`) take a ``Database`` and run each call in its own
+    :meth:`read` or :meth:`write` transaction; a call that returns has committed.
+    """
+
+    def __init__(self, engine: Engine, url: URL) -> None:
+        """Wrap an engine made by :func:`_create_engine`; use :meth:`open` instead."""
+        self._engine = engine
+        self._url = url
+        self._closed = False
+
+    # --- opening and closing ------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, url_or_path: str | os.PathLike[str], *, upgrade: bool = True) -> Database:
+        """Open (creating if needed) and migrate to head.
+
+        ``url_or_path``: an SQLAlchemy URL (``sqlite:///var/esc.db``, ``postgresql+psycopg://...``),
+        the path of an SQLite file, or ``":memory:"`` (a private in-memory database, for tests).
+        ``upgrade=False`` skips the migration run (for tools that only inspect a file).
+        """
+        url = _to_url(url_or_path)
+        database = cls(_create_engine(url), url)
+        if upgrade:
+            try:
+                database.upgrade()
+            except BaseException:
+                database.close()
+                raise
+        return database
+
+    @classmethod
+    def open_data_dir(cls, data_dir: str | os.PathLike[str]) -> Database:
+        """Open ``<data_dir>/esc.db`` (the embedded default), creating the directory if needed."""
+        return cls.open(cls.data_dir_url(data_dir))
+
+    @staticmethod
+    def data_dir_url(data_dir: str | os.PathLike[str]) -> str:
+        """``sqlite:///<absolute data_dir>/esc.db``."""
+        path = Path(data_dir).expanduser().absolute() / DEFAULT_FILENAME
+        return URL.create("sqlite", database=str(path)).render_as_string(hide_password=False)
+
+    def close(self) -> None:
+        """Release every pooled connection; later calls raise :class:`StoreClosedError`. Idempotent."""
+        if not self._closed:
+            self._closed = True
+            self._engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- what it is ---------------------------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (thread-safe; prefer :meth:`read` and :meth:`write`)."""
+        self._check_open()
+        return self._engine
+
+    @property
+    def url(self) -> str:
+        """The database URL, password hidden."""
+        return self._url.render_as_string(hide_password=True)
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file, or ``None`` for an in-memory or non-SQLite database."""
+        if self._url.get_backend_name() != "sqlite" or _is_memory(self._url):
+            return None
+        assert self._url.database is not None
+        return Path(self._url.database)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # --- transactions -------------------------------------------------------------------------------
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection inside one read transaction (one consistent snapshot); rolled back at the end."""
+        with self._transaction(_BEGIN_READ) as connection:
+            yield connection
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A connection inside one write transaction, committed (durably) when the block exits
+        normally and rolled back if it raises."""
+        with self._transaction(_BEGIN_WRITE) as connection:
+            yield connection
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[Connection]:
+        self._check_open()
+        try:
+            with self._engine.connect() as connection:
+                connection.execution_options(**{_BEGIN_OPTION: begin})
+                with connection.begin():
+                    yield connection
+        except exc.DBAPIError as error:
+            # Locked past the busy timeout, disk full, I/O error, corrupt file: the caller cannot
+            # repair any of these, but it can tell them from a bug by type.
+            raise StoreError(f"database error: {error.orig}") from error
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosedError(f"database {self.url} is closed")
+
+    # --- migrations ---------------------------------------------------------------------------------
+
+    def upgrade(self) -> None:
+        """Run every migration the file has not had yet, in one transaction (a no-op at head)."""
+        self._check_open()
+        config = _alembic_config()
+        try:
+            with self._engine.connect() as connection:
+                connection.execution_options(**{_BEGIN_OPTION: _BEGIN_WRITE})
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except (CommandError, RevisionError) as error:
+            raise MigrationError(
+                f"cannot migrate {self.url} to revision {self.head_revision()}: {error} "
+                "(was it written by a newer release?)"
+            ) from error
+        except exc.DBAPIError as error:
+            raise MigrationError(f"cannot migrate {self.url}: {error.orig}") from error
+
+    def revision(self) -> str | None:
+        """The schema revision the database is at (``None`` before the first migration)."""
+        with self.read() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    @staticmethod
+    def head_revision() -> str:
+        """The newest revision this code ships."""
+        head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+        if head is None:
+            raise MigrationError(f"no migration scripts in {MIGRATIONS_DIR}")
+        return head
+
+    # --- backup -------------------------------------------------------------------------------------
+
+    def backup(self, dest_path: str | os.PathLike[str]) -> Path:
+        """Write a consistent copy of the live database to ``dest_path`` and return its path.
+
+        Uses SQLite's online backup API in a single step, which reads one snapshot while writers go on
+        (WAL). The copy is a self-contained rollback-journal file (no ``-wal`` beside it), written to a
+        hidden temporary name, synced, then renamed over ``dest_path``: a crash leaves either the old
+        backup or the new one, never half of one. Safe to call from any thread.
+        """
+        self._check_open()
+        if self._url.get_backend_name() != "sqlite":
+            raise BackupError(f"online backup is implemented for SQLite only, not {self.url}")
+        dest = Path(dest_path).expanduser().absolute()
+        source_path = self.path
+        if source_path is not None and dest.exists() and dest.samefile(source_path):
+            raise BackupError(f"refusing to back {source_path} up onto itself")
+        partial = dest.with_name(f".{dest.name}.partial")
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            partial.unlink(missing_ok=True)
+            raw = self._engine.raw_connection()
+            try:
+                target = sqlite3.connect(partial, isolation_level=None)
+                try:
+                    raw.driver_connection.backup(target)  # type: ignore[union-attr]
+                    target.execute("PRAGMA journal_mode = DELETE")
+                    verdict = target.execute("PRAGMA quick_check").fetchone()[0]
+                finally:
+                    target.close()
+            finally:
+                raw.close()
+            if verdict != "ok":
+                raise BackupError(f"the copy of {self.url} fails its integrity check: {verdict}")
+            _fsync_path(partial)
+            os.replace(partial, dest)
+            _fsync_path(dest.parent, directory=True)
+        except (OSError, sqlite3.Error, exc.DBAPIError) as error:
+            _discard(partial)
+            raise BackupError(f"cannot back {self.url} up to {dest}: {error}") from error
+        except BackupError:
+            _discard(partial)
+            raise
+        log.info("backed up %s to %s", self.url, dest)
+        return dest

@@ -1,0 +1,1 @@
+"""Alembic migration scripts shipped inside the package; :meth:`Database.open` runs them to head."""

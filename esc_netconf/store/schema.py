@@ -1,0 +1,119 @@
+"""The tables at the head revision, as SQLAlchemy Core objects the stores query through.
+
+The migrations under ``migrations/versions`` create these tables and never import this module (a
+migration is a frozen record of one step; this module moves on with the code). A unit test compares
+the migrated database with :data:`metadata`, so the two cannot drift apart unnoticed.
+
+Conventions: instants are integer microseconds since the epoch in UTC (see :mod:`.utc`); XML is kept
+as the exact bytes the caller gave (a blob, never re-encoded); constraint names follow
+:data:`NAMING_CONVENTION` so they are the same on SQLite and PostgreSQL.
+
+The core's tables (revision 0002) follow ``esc_netconf.core.store``: each record is a few key columns,
+indexed for what is looked up (ids, tenant, deployment name, generated VM name, state), plus the
+record's ``to_dict()`` in a JSON column, so the core can add fields without a migration. There are no
+foreign keys between them on purpose: the core's Protocol (and its in-memory twin) lets a VM be saved
+before its deployment, and a constraint the in-memory store does not have would fail only in production.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Index,
+    Integer,
+    JSON,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+)
+
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+# A 64-bit key that is still SQLite's rowid alias (only "INTEGER PRIMARY KEY" autoincrements there).
+SequenceId = BigInteger().with_variant(Integer(), "sqlite")
+
+# --- netconf: the running datastore (revision 0001) -------------------------------------------------
+
+running_config = Table(
+    "running_config",
+    metadata,
+    # One row only: the running datastore is one document, replaced whole on every commit.
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+    Column("saved_at_us", BigInteger, nullable=False),
+    Column("xml", LargeBinary, nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+)
+
+# --- netconf: the notification replay log (revision 0001) -------------------------------------------
+
+replay_events = Table(
+    "replay_events",
+    metadata,
+    Column("seq", SequenceId, primary_key=True, autoincrement=True),
+    Column("stream", String(255), nullable=False),
+    Column("event_time_us", BigInteger, nullable=False),
+    Column("xml", LargeBinary, nullable=False),
+    # AUTOINCREMENT: a sequence id is never reused, even after prune() empties the stream, so a
+    # subscriber's "last seen seq" stays meaningful.
+    sqlite_autoincrement=True,
+)
+# read() and prune() walk one stream in sequence order; oldest() and the time window use event time.
+Index("ix_replay_events_stream_seq", replay_events.c.stream, replay_events.c.seq)
+Index("ix_replay_events_stream_event_time_us", replay_events.c.stream, replay_events.c.event_time_us)
+
+# --- core: tenants, deployments, VMs, operations in flight (revision 0002) ----------------------------
+
+KEY = String(255)
+
+core_tenants = Table(
+    "core_tenants",
+    metadata,
+    Column("name", KEY, primary_key=True),
+    Column("data", JSON, nullable=False),
+)
+
+core_deployments = Table(
+    "core_deployments",
+    metadata,
+    Column("dep_id", KEY, primary_key=True),
+    Column("tenant", KEY, nullable=False, index=True),
+    Column("name", KEY, nullable=False),
+    Column("state", String(64), nullable=False, index=True),
+    Column("data", JSON, nullable=False),
+)
+Index("ix_core_deployments_tenant_name", core_deployments.c.tenant, core_deployments.c.name)
+
+core_vms = Table(
+    "core_vms",
+    metadata,
+    Column("vm_id", KEY, primary_key=True),
+    Column("dep_id", KEY, nullable=False, index=True),
+    Column("tenant", KEY, nullable=False, index=True),
+    Column("deployment", KEY, nullable=False),
+    Column("name", KEY, nullable=False, index=True),
+    Column("server_id", KEY, nullable=True, index=True),
+    Column("state", String(64), nullable=False, index=True),
+    Column("data", JSON, nullable=False),
+)
+
+core_operations = Table(
+    "core_operations",
+    metadata,
+    Column("op_id", KEY, primary_key=True),
+    Column("dep_id", KEY, nullable=False, index=True),
+    Column("vm_id", KEY, nullable=True),
+    Column("kind", String(64), nullable=False),
+    Column("data", JSON, nullable=False),
+)

@@ -1,0 +1,104 @@
+"""A live ``esc-netconf serve`` subprocess on loopback, as an operator would run it.
+
+Ports are 0 (the server picks free ones and prints them); the data dir is the test's own, so a test can
+stop the server (SIGTERM or SIGKILL) and start another on the same state.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+READY = re.compile(r"^(NETCONF|REST) listening on .*:(\d+)")
+
+
+class ServerProcess:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        properties: Mapping[str, str] | None = None,
+        extra_args: list[str] | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.data_dir = data_dir
+        self.host = host
+        self.properties_path = data_dir / "application.properties"
+        self.extra_args = extra_args or []
+        self.netconf_port = 0
+        self.rest_port = 0
+        self.output: list[str] = []
+        self._proc: subprocess.Popen[str] | None = None
+        data_dir.mkdir(parents=True, exist_ok=True)
+        if properties is not None:
+            self.write_properties(properties)
+
+    def write_properties(self, properties: Mapping[str, str]) -> None:
+        self.properties_path.write_text("".join(f"{k}={v}\n" for k, v in properties.items()))
+
+    def start(self, timeout: float = 30.0) -> ServerProcess:
+        args = [
+            sys.executable, "-m", "esc_netconf.cli.serve", "serve",
+            "--host", self.host, "--netconf-port", "0", "--rest-port", "0",
+            "--data-dir", str(self.data_dir), "--log-level", "WARNING",
+        ]
+        if self.properties_path.exists():
+            args += ["--properties", str(self.properties_path)]
+        args += self.extra_args
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self._proc = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        )
+        deadline = time.monotonic() + timeout
+        ports: dict[str, int] = {}
+        assert self._proc.stdout is not None
+        while len(ports) < 2:
+            if time.monotonic() > deadline:
+                self.kill()
+                raise TimeoutError("server did not start:\n" + "".join(self.output))
+            line = self._proc.stdout.readline()
+            if not line:
+                raise RuntimeError("server exited:\n" + "".join(self.output))
+            self.output.append(line)
+            match = READY.match(line)
+            if match:
+                ports[match.group(1)] = int(match.group(2))
+        self.netconf_port, self.rest_port = ports["NETCONF"], ports["REST"]
+        threading.Thread(target=self._pump, daemon=True).start()
+        return self
+
+    def _pump(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        for line in self._proc.stdout:
+            self.output.append(line)
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self.host}:{self.rest_port}/ESCManager/v0"
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGTERM, as an operator's service manager would; returns the exit code."""
+        if self._proc is None:
+            return 0
+        self._proc.send_signal(signal.SIGTERM)
+        try:
+            return self._proc.wait(timeout)
+        finally:
+            self._proc = None
+
+    def kill(self) -> None:
+        """SIGKILL: nothing gets a chance to flush."""
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait(10)
+            self._proc = None
+
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None

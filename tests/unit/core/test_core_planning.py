@@ -1,0 +1,58 @@
+"""Pure decisions: validation, startup waves, address allocation, scaling plans."""
+
+from __future__ import annotations
+
+import pytest
+
+from esc_netconf.core.errors import InvalidRequest
+from esc_netconf.core.model import (DeploymentSpec, InterfaceSpec, IpPool, ScalingSpec, StartupPolicy, VmGroupSpec,
+                                    VmInterface, VmRecord)
+from esc_netconf.core.planning import (GroupPlan, allocate_interfaces, next_index, plan_group, startup_waves,
+                                       validate_spec, vm_name)
+
+
+def _group(name: str, lo: int = 1, hi: int = 2, pool: tuple[str, ...] = ()) -> VmGroupSpec:
+    pools = (IpPool("net-mgmt", ip_addresses=pool),) if pool else ()
+    return VmGroupSpec(name, "cirros", "m1.tiny", interfaces=(InterfaceSpec(0, "net-mgmt"),),
+                       scaling=ScalingSpec(lo, hi, True, pools))
+
+
+def test_waves_follow_depends_on() -> None:
+    spec = DeploymentSpec("d", (_group("c"), _group("a"), _group("b")),
+                          (StartupPolicy("c", ("b",)), StartupPolicy("b", ("a",))))
+    assert startup_waves(spec) == [["a"], ["b"], ["c"]]
+    flat = DeploymentSpec("d", (_group("x"), _group("y")))
+    assert startup_waves(flat) == [["x", "y"]]
+
+
+@pytest.mark.parametrize(("spec", "words"), [
+    (DeploymentSpec("d", (_group("a"), _group("b")), (StartupPolicy("a", ("b",)), StartupPolicy("b", ("a",)))),
+     "cycle"),
+    (DeploymentSpec("d", (_group("a"),), (StartupPolicy("a", ("zz",)),)), "unknown vm_group [zz]"),
+    (DeploymentSpec("d", (_group("a", 3, 2),)), "min_active 3 is above max_active 2"),
+    (DeploymentSpec("d", (_group("a", 2, 3, ("10.0.0.1",)),)), "too few for 2 VM(s)"),
+    (DeploymentSpec("d", ()), "no vm_group"),
+])
+def test_invalid_specs_are_refused(spec: DeploymentSpec, words: str) -> None:
+    with pytest.raises(InvalidRequest) as info:
+        validate_spec("t", spec)
+    assert words in info.value.message and info.value.status_code == 400
+
+
+def test_pool_addresses_are_not_reused() -> None:
+    group = _group("a", 1, 3, ("10.0.0.1", "10.0.0.2"))
+    first = VmRecord("v1", "d", "t", "d", "a", 0, "n", interfaces=allocate_interfaces(group, []))
+    assert first.interfaces == [VmInterface(0, "net-mgmt", "10.0.0.1")]
+    second = allocate_interfaces(group, [first])
+    assert second[0].ip_address == "10.0.0.2"
+    with pytest.raises(InvalidRequest):
+        allocate_interfaces(group, [first, VmRecord("v2", "d", "t", "d", "a", 1, "m", interfaces=second)])
+
+
+def test_indices_plans_and_names() -> None:
+    vms = [VmRecord("v", "d", "t", "d", "a", i, "n") for i in (0, 2)]
+    assert next_index(vms) == 1 and next_index([]) == 0
+    assert plan_group(_group("a", 3, 4), 1) == GroupPlan("a", scale_out=2)
+    assert plan_group(_group("a", 1, 2), 4) == GroupPlan("a", scale_in=2)
+    assert plan_group(_group("a", 1, 3), 2) == GroupPlan("a")
+    assert vm_name("dep", "grp", 0, "u-1") == "dep_grp_0_u-1"
