@@ -143,6 +143,24 @@ class Application:
         self.rest = await start_rest(self, users)
         self.rest_port = self.rest.port
 
+    async def health(self) -> dict[str, dict[str, object]]:
+        """What ``escadm status`` shows: each part with ``ok`` and a few facts."""
+        report: dict[str, dict[str, object]] = {
+            "netconf": {"ok": self.netconf_port is not None, "port": self.netconf_port,
+                        "sessions": len(self.netconf.sessions)},
+            "rest": {"ok": self.rest_port is not None, "port": self.rest_port},
+        }
+        try:
+            flavors = await self.domain.driver.list_flavors()
+            report["vim"] = {"ok": True, "driver": self.options.vim, "flavors": len(flavors)}
+        except EscError as exc:
+            report["vim"] = {"ok": False, "driver": self.options.vim, "error": str(exc)}
+        try:
+            report["store"] = {"ok": True, "revision": await asyncio.to_thread(self.db.revision)}
+        except EscError as exc:
+            report["store"] = {"ok": False, "error": str(exc)}
+        return report
+
     async def stop(self) -> None:
         if self._ssh is not None:
             await asyncio.to_thread(self._ssh.stop)

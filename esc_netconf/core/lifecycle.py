@@ -104,6 +104,10 @@ class EscCore:
             while self._busy:
                 await asyncio.gather(*(w.task for w in list(self._busy.values())), return_exceptions=True)
 
+    async def monitor_once(self) -> None:
+        """Run one monitor pass now (the loop runs one every ``monitor_interval``)."""
+        await self._monitor.check_once()
+
     # ---- queries ----------------------------------------------------------------------------
 
     def tenants(self) -> list[TenantRecord]:

@@ -7,7 +7,7 @@ body (``None`` for ``<ok/>``) or raises :class:`NetconfError`. Only ``running`` 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -155,11 +155,11 @@ class BaseOperations:
             test_option=test_option,
             error_option=error_option,
         )
-        if result.changed:
-            self._publish_config_change(ctx, result.changed_paths)
+        if result.committed:
+            self._publish_config_change(ctx, result.changed_paths, result.paths_nsmap)
         return None
 
-    def _publish_config_change(self, ctx: SessionContext, targets: Iterable[str]) -> None:
+    def _publish_config_change(self, ctx: SessionContext, targets: Iterable[str], nsmap: Mapping[str, str]) -> None:
         ns = NC_NOTIFICATIONS_NS
         event = etree.Element(f"{{{ns}}}netconf-config-change", nsmap={None: ns})
         changed_by = etree.SubElement(event, f"{{{ns}}}changed-by")
@@ -169,7 +169,7 @@ class BaseOperations:
         etree.SubElement(event, f"{{{ns}}}datastore").text = "running"
         for target in targets:
             edit = etree.SubElement(event, f"{{{ns}}}edit")
-            etree.SubElement(edit, f"{{{ns}}}target").text = target
+            etree.SubElement(edit, f"{{{ns}}}target", nsmap=dict(nsmap) or None).text = target
             etree.SubElement(edit, f"{{{ns}}}operation").text = "merge"
         self.server.hub.publish("NETCONF", event)
 

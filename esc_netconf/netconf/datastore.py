@@ -87,6 +87,7 @@ class Datastore:
             raise StoredConfigError(f"the stored running configuration is not XML: {exc.message}") from exc
         if root.tag != DATA_TAG:
             raise StoredConfigError(f"the stored running configuration is <{root.tag}>, not <data>")
+        _strip_layout(root)
         try:
             self._model.validate_config(root)
         except NetconfError as exc:
@@ -126,12 +127,12 @@ class Datastore:
         new = apply_edit(old, config, self._model, default_operation=default_op, error_option=on_error)
         changed = changed_subtrees(old, new)
         if not changed:
-            return EditResult(changed=False, changed_subtrees=(), committed=False)
+            return EditResult.of((), self._model, committed=False)
         self._model.validate_config(new)
         for checker in self._checkers:
             checker(old, new)
         if test is TestOption.TEST_ONLY:
-            return EditResult(changed=True, changed_subtrees=changed, committed=False)
+            return EditResult.of(changed, self._model, committed=False)
         self._store.save_running(canonical_bytes(new))
         self._running = new
         for listener in self._listeners:
@@ -139,4 +140,16 @@ class Datastore:
                 listener(old, new)
             except Exception:  # a listener's bug must not hide the commit from the others
                 log.exception("commit listener %r failed", listener)
-        return EditResult(changed=True, changed_subtrees=changed, committed=True)
+        return EditResult.of(changed, self._model, committed=True)
+
+
+def _strip_layout(root: etree._Element) -> None:
+    """Drop the indentation of a hand-edited or pretty-printed file: whitespace between elements is
+    not data, and keeping it would make identical configurations compare different."""
+    for element in root.iter():
+        if len(element):
+            if element.text is not None and not element.text.strip():
+                element.text = None
+            for child in element:
+                if child.tail is not None and not child.tail.strip():
+                    child.tail = None

@@ -42,8 +42,8 @@ failed: the edit is one transaction.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import TypeVar
 
@@ -95,13 +95,29 @@ class EditResult:
     """What an edit did.
 
     ``changed_subtrees`` are the Clark names of the top-level nodes (e.g.
-    ``{http://www.cisco.com/esc/esc}esc_datamodel``) whose content differs; ``committed`` is
-    ``False`` for ``test-only`` and for an edit that changed nothing.
+    ``{http://www.cisco.com/esc/esc}esc_datamodel``) whose content differs; ``changed_paths`` are the
+    same nodes as instance-identifiers (``/esc:esc_datamodel``, the RFC 6470 netconf-config-change
+    ``<target>``) whose prefixes ``paths_nsmap`` declares. ``committed`` is ``False`` for
+    ``test-only`` and for an edit that changed nothing.
     """
 
     changed: bool
     changed_subtrees: tuple[str, ...]
     committed: bool
+    changed_paths: tuple[str, ...] = ()
+    paths_nsmap: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, changed: tuple[str, ...], model: YangModel, *, committed: bool) -> EditResult:
+        """The result for these changed top-level Clark names."""
+        paths: list[str] = []
+        nsmap: dict[str, str] = {}
+        for tag in changed:
+            qname = etree.QName(tag)
+            prefix = model.prefix(qname.namespace or "") or "ns"
+            nsmap[prefix] = qname.namespace or ""
+            paths.append(f"/{prefix}:{qname.localname}")
+        return cls(bool(changed), changed, committed and bool(changed), tuple(paths), nsmap)
 
 
 _E = TypeVar("_E", bound=Enum)
@@ -155,7 +171,7 @@ def canonical_bytes(data: etree._Element) -> bytes:
 def _by_tag(data: etree._Element) -> dict[str, list[bytes]]:
     out: dict[str, list[bytes]] = {}
     for child in _elements(data):
-        out.setdefault(str(child.tag), []).append(etree.tostring(child, method="c14n"))
+        out.setdefault(str(child.tag), []).append(etree.tostring(child, method="c14n", with_tail=False))
     return out
 
 

@@ -150,7 +150,6 @@ class NetconfServer:
         """Run one operation and queue its reply (the connection waits for this to return)."""
         ctx.counters.in_rpcs += 1
         self.stats_in_rpcs += 1
-        transport = ctx.transport
         qname = rpc.operation.tag if isinstance(rpc.operation.tag, str) else ""
         try:
             handler = self._handlers.get(qname)
@@ -160,22 +159,29 @@ class NetconfServer:
                 self.model.validate_rpc_input(rpc.operation)
             body = await handler(ctx, rpc.operation)
         except NetconfError as error:
-            ctx.counters.out_rpc_errors += 1
-            self.stats_out_rpc_errors += 1
-            ctx.after_reply = None
-            transport.reply_error(rpc.attributes, error)
+            self._reply_error(ctx, rpc, error)
             return
-        transport.reply(rpc.attributes, body)
+        except Exception:
+            log.exception("operation %s failed on session %d", qname, ctx.session_id)
+            self._reply_error(ctx, rpc, NetconfError(
+                ErrorTag.OPERATION_FAILED, "The server failed to carry out the operation; see its log."
+            ))
+            return
+        ctx.transport.reply(rpc.attributes, body)
         action, ctx.after_reply = ctx.after_reply, None
         if action is not None:
             action()
 
+    def _reply_error(self, ctx: SessionContext, rpc: Rpc | BadRpc, error: NetconfError) -> None:
+        ctx.counters.out_rpc_errors += 1
+        self.stats_out_rpc_errors += 1
+        ctx.after_reply = None
+        ctx.transport.reply_error(rpc.attributes, error)
+
     async def serve_bad_rpc(self, ctx: SessionContext, bad: BadRpc) -> None:
         ctx.counters.in_bad_rpcs += 1
-        ctx.counters.out_rpc_errors += 1
         self.stats_in_bad_rpcs += 1
-        self.stats_out_rpc_errors += 1
-        ctx.transport.reply_error(bad.attributes, bad.error)
+        self._reply_error(ctx, bad, bad.error)
 
     def _unsupported(self, operation: etree._Element) -> NetconfError:
         qname = etree.QName(operation)

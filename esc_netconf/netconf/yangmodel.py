@@ -21,8 +21,10 @@ malformed values and missing keys are caught there, during parsing (RFC 7950 sec
 constraints between nodes are then checked by yangson (section 8.3.3) and its exceptions
 translated by :func:`_translate` (RFC 7950 section 15).
 
-The model is immutable after :meth:`YangModel.load`; schema look-ups are cached, so one instance
-can be shared by every session.
+The model does not change after :meth:`YangModel.load`; schema look-ups and the digests of
+configurations found valid are cached. Validation must run on one thread at a time (in this
+server: the asyncio loop thread), because yangson keeps the message of the last failed type check
+on the shared type object.
 """
 
 from __future__ import annotations
@@ -53,6 +55,10 @@ from esc_netconf.errors import EscError
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError, NetconfErrors
 
 _VALID_CACHE_SIZE = 8
+
+# yangson's own wording for a broken range or length; anything else came from an error-message
+# statement in the module, which is written for operators and therefore shown as is.
+_YANGSON_MESSAGES = frozenset({"not in range", "invalid length"})
 
 _NODE_KINDS: dict[type, str] = {
     ys.ListNode: "list",
@@ -124,13 +130,14 @@ def quote(value: str) -> str:
 class YangModel:
     """The loaded modules; see the module docstring."""
 
-    def __init__(self, modules: tuple[ModuleInfo, ...], datamodel: DataModel, implemented: frozenset[str]) -> None:
+    def __init__(self, modules: tuple[ModuleInfo, ...], datamodel: DataModel) -> None:
         self.modules = modules
         self._dm = datamodel
-        self._implemented = implemented
-        self._by_ns = {m.namespace: m for m in modules if m.namespace}
+        self._by_ns: dict[str, ModuleInfo] = {}
+        for module in modules:  # modules come before submodules, which share their namespace
+            self._by_ns.setdefault(module.namespace, module)
         self._by_yname = {m.name: m for m in modules}
-        self._node_cache: dict[tuple[str, ...], SchemaNodeInfo | None] = {}
+        self._node_cache: dict[tuple[str, ...], SchemaNodeInfo] = {}
         # Digests of configurations already found valid: validating 200 deployments costs ~0.3 s,
         # and the same tree comes back often (a test-only edit then the same edit, a reload, a
         # <validate> of the running config).
@@ -164,9 +171,7 @@ class YangModel:
             datamodel = DataModel(json.dumps(library), dirs)
         except YangsonException as exc:
             raise YangModelError(f"yangson cannot load {yang_dir}: {exc!r}") from exc
-        implemented = frozenset(m["name"] for m in library["ietf-yang-library:modules-state"]["module"]
-                                if m["conformance-type"] == "implement")
-        return cls(modules, datamodel, implemented)
+        return cls(modules, datamodel)
 
     # ------------------------------------------------------------------ get-schema and hello
 
@@ -202,9 +207,12 @@ class YangModel:
     def node(self, path: Sequence[str]) -> SchemaNodeInfo | None:
         """The data node at ``path`` (Clark names from the top), or ``None`` if there is none."""
         key = tuple(path)
-        if key not in self._node_cache:
-            self._node_cache[key] = self._node_info(key)
-        return self._node_cache[key]
+        info = self._node_cache.get(key)
+        if info is None:
+            info = self._node_info(key)
+            if info is not None:  # only real nodes: a client's made-up names must not grow the cache
+                self._node_cache[key] = info
+        return info
 
     def _node_info(self, path: tuple[str, ...]) -> SchemaNodeInfo | None:
         sn: ys.SchemaNode = self._dm.schema
@@ -303,6 +311,10 @@ class YangModel:
         return rpc, inst
 
     # ------------------------------------------------------------------ error translation
+
+    def module_for(self, namespace: str) -> ModuleInfo | None:
+        """The module with this XML namespace, or ``None`` if no module has it."""
+        return self._by_ns.get(namespace)
 
     def prefix(self, namespace: str) -> str | None:
         """The prefix of the module with this XML namespace, or ``None`` if no module has it."""
@@ -420,7 +432,7 @@ class _RawBuilder:
             if not isinstance(child.tag, str):
                 continue  # comments and processing instructions carry no data
             qname = etree.QName(child)
-            module = self.model._by_ns.get(qname.namespace or "")
+            module = self.model.module_for(qname.namespace or "")
             if module is None:
                 self.errors.append(NetconfError(
                     ErrorTag.UNKNOWN_NAMESPACE, f"Unknown namespace '{qname.namespace}' of element '{qname.localname}'.",
@@ -504,7 +516,7 @@ def _target(dtype: yt.DataType) -> str:
 def _type_problem(dtype: yt.DataType) -> str:
     """The constraint a value broke, in an operator's words (the module's error-message if any)."""
     custom = dtype.error_message
-    if custom and custom != f"expected {dtype}" and not custom.startswith("pattern '"):
+    if custom and custom not in _YANGSON_MESSAGES and not custom.startswith(("expected ", "pattern '")):
         return custom
     return "expected " + _describe(dtype)
 
@@ -567,8 +579,7 @@ def _describe_modules(ctx: pyang_context.Context, own_files: set[Path]) -> tuple
     submodules: list[tuple[str, dict[str, str]]] = []
     for stmt in sorted(ctx.modules.values(), key=lambda s: (s.keyword, s.arg)):
         path = Path(stmt.pos.ref).resolve()
-        revision_stmt = stmt.search_one("revision")
-        revision = max((r.arg for r in stmt.search("revision")), default="") if revision_stmt else ""
+        revision = max((r.arg for r in stmt.search("revision")), default="")
         if stmt.keyword == "submodule":
             parent = stmt.search_one("belongs-to")
             parent_mod = ctx.get_module(parent.arg)

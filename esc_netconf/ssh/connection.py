@@ -16,7 +16,8 @@ hold up the others. Each connection goes through four phases on its thread:
 3. LINGER: after an EOF that was only a half-close, ``connection_lost`` is called, and writes keep
    working until the handler closes the writer, the client closes the channel, or ``eof_linger``
    passes, so ``ssh -s netconf < rpcs.xml`` still gets its replies.
-4. CLOSED: channel and transport are closed on this thread and the thread ends.
+4. CLOSED: the channel is closed (with exit status 0); the client gets up to ``_CLOSE_GRACE`` to
+   disconnect by itself, then the transport is closed on this thread and the thread ends.
 
 ``connection_lost`` is called exactly once, whatever ends the session.
 """
@@ -38,6 +39,7 @@ from esc_netconf.users import UserDB
 
 _RECV_SIZE = 256 * 1024
 _HANDSHAKE_POLL = 0.2
+_CLOSE_GRACE = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +206,10 @@ class Connection:
         if reason is None and not channel.closed:
             channel.status_event.wait(self._limits.eof_linger)  # set when the channel closes
         writer.close()
+        if not self._aborted:
+            # Let the client answer our channel close and disconnect first: closing the socket at
+            # once resets its last packets and OpenSSH's ssh then exits 255 ("Connection reset").
+            transport.join(_CLOSE_GRACE)
         log.info("netconf session ended (%s)", reason or "closed")
 
     def _pump(self, channel: paramiko.Channel, handler: SessionHandler, log: ContextLogger) -> str | None:

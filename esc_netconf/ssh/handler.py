@@ -47,9 +47,10 @@ class SessionHandler(Protocol):
         ...
 
     def connection_lost(self, reason: str | None) -> None:
-        """Called exactly once: ``None`` after a clean end (client EOF or close, ``ChannelWriter.close``,
-        server stop), otherwise a short description of the error. Writes still work during this call
-        when the client only half-closed (sent EOF), so a final reply can go out."""
+        """Called exactly once: ``None`` after a clean end (client EOF or close, ``ChannelWriter.close``),
+        ``"server shutdown"`` when ``SshServer.stop`` ended it, otherwise a short description of the
+        error. When the client only half-closed (sent EOF), writes keep working during and after this
+        call until the handler closes the writer or the linger time passes, so final replies go out."""
         ...
 
 

@@ -1,1 +1,72 @@
-"""esc_netconf.vim"""
+"""The VIM layer: the driver protocol (``base``), the simulated cloud (``sim``) and the factory.
+
+The core imports ``esc_netconf.vim.base`` only; the application wires a driver from
+``create_driver``.
+"""
+
+from esc_netconf.vim.base import (
+    BlockDevice,
+    BlockDeviceDestination,
+    BlockDeviceSource,
+    Flavor,
+    Image,
+    ImageStatus,
+    Network,
+    PortSpec,
+    Project,
+    RebootType,
+    Server,
+    ServerAddress,
+    ServerStatus,
+    Subnet,
+    VimCallCounter,
+    VimConflict,
+    VimDriver,
+    VimError,
+    VimFailure,
+    VimNotFound,
+    VimQuotaExceeded,
+    VimTimeout,
+    Volume,
+    VolumeAttachment,
+    VolumeSnapshot,
+    VolumeSnapshotStatus,
+    VolumeStatus,
+)
+from esc_netconf.vim.factory import create_driver
+from esc_netconf.vim.sim import FaultMode, SimCloud, SimSettings, SimSettingsError
+
+__all__ = [
+    "BlockDevice",
+    "BlockDeviceDestination",
+    "BlockDeviceSource",
+    "FaultMode",
+    "Flavor",
+    "Image",
+    "ImageStatus",
+    "Network",
+    "PortSpec",
+    "Project",
+    "RebootType",
+    "Server",
+    "ServerAddress",
+    "ServerStatus",
+    "SimCloud",
+    "SimSettings",
+    "SimSettingsError",
+    "Subnet",
+    "VimCallCounter",
+    "VimConflict",
+    "VimDriver",
+    "VimError",
+    "VimFailure",
+    "VimNotFound",
+    "VimQuotaExceeded",
+    "VimTimeout",
+    "Volume",
+    "VolumeAttachment",
+    "VolumeSnapshot",
+    "VolumeSnapshotStatus",
+    "VolumeStatus",
+    "create_driver",
+]

@@ -27,6 +27,7 @@ from esc_netconf.vim.base import (
     Server,
     ServerStatus,
     VimCallCounter,
+    VimFailure,
     Volume,
     VolumeAttachment,
     VolumeSnapshot,
@@ -71,7 +72,7 @@ class SimCloud:
     def _request(self, method: str) -> Request:
         self.calls.record(method)
         if self._closed:
-            raise messages.bad_request("the simulated cloud is closed")
+            raise VimFailure("The simulated cloud is closed.")
         return Request(store=self._store, settings=self._settings(), now=self._clock())
 
     async def close(self) -> None:

@@ -1,0 +1,131 @@
+"""What the backup subsystem keeps: snapshots it manages and its work in flight.
+
+Why two kinds of record: a ``SnapshotRecord`` lives as long as the snapshot exists in the VIM (it is what
+listings show and what delete and volume-from-snapshot refer to), while a ``BackupOperation`` lives only
+while something is being done (create, export, delete, volume from snapshot) and carries what a restart
+needs to resume it: its phase, when it started (for the timeout) and which events were already sent, so
+that each event goes out exactly once across a ``kill -9``.  Both are plain dataclasses persisted through
+``SnapshotStore`` as key columns plus ``to_dict()``, like the core's own records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any, Self
+
+from esc_netconf.core.serial import rebuild, to_plain
+
+__all__ = [
+    "BackupOperation",
+    "OperationKind",
+    "Phase",
+    "SnapshotRecord",
+    "SnapshotStatus",
+    "VolumeRequest",
+]
+
+
+class _Plain:
+    """``to_dict``/``from_dict`` through ``core.serial`` (the store never needs to know the fields)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        result: dict[str, Any] = to_plain(self)
+        return result
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        return rebuild(cls, data)
+
+
+class SnapshotStatus(str, Enum):
+    """``status`` of a snapshot as listings show it: Glance's image statuses plus our own phases."""
+
+    PENDING = "pending"          # validated, the VIM has not accepted the request yet
+    QUEUED = "queued"
+    SAVING = "saving"
+    ACTIVE = "active"
+    EXPORTING = "exporting"      # active in the VIM, image data being downloaded
+    ERROR = "error"              # the create (or export) failed
+    DELETING = "deleting"
+    ERROR_DELETING = "error_deleting"
+
+
+class OperationKind(str, Enum):
+    """What a ``BackupOperation`` does."""
+
+    CREATE = "CREATE"
+    DELETE = "DELETE"
+    CREATE_VOLUME = "CREATE_VOLUME"
+
+
+class Phase(str, Enum):
+    """Where an operation is: ``REQUEST`` = the VIM call may not have been made (or answered) yet;
+    ``POLL`` = the VIM accepted it and we wait for completion; ``EXPORT`` = downloading the image."""
+
+    REQUEST = "REQUEST"
+    POLL = "POLL"
+    EXPORT = "EXPORT"
+
+
+@dataclass(slots=True)
+class SnapshotRecord(_Plain):
+    """One snapshot this server manages, with the VM context its events carry.
+
+    ``id`` is ours (generated at validation, before the VIM is asked); ``image_id`` and
+    ``volume_snapshot_id`` are the VIM's, recorded as soon as it returns them.
+    """
+
+    id: str
+    name: str
+    tenant: str
+    generated_vm_name: str
+    vm_id: str
+    server_id: str
+    deployment: str
+    dep_id: str
+    vm_group: str
+    vim_id: str
+    tenant_id: str | None = None
+    host_id: str | None = None
+    hostname: str | None = None
+    image_id: str | None = None
+    volume_snapshot_id: str | None = None
+    disk_format: str | None = None
+    status: SnapshotStatus = SnapshotStatus.PENDING
+    status_message: str = ""
+    creation_start_date: datetime | None = None
+    creation_end_date: datetime | None = None
+    export_path: str | None = None
+
+
+@dataclass(slots=True)
+class VolumeRequest(_Plain):
+    """A bootable volume being made from a snapshot's volume snapshot (out of band once made)."""
+
+    id: str
+    snapshot_id: str
+    name: str
+    volume_type: str | None = None
+    multiattach: bool = False
+    bootable: bool = True
+    volume_id: str | None = None
+    size_gb: int | None = None
+    status: str = "pending"
+
+
+@dataclass(slots=True)
+class BackupOperation(_Plain):
+    """Work in flight, saved before the first VIM call and removed when its last event is sent."""
+
+    op_id: str
+    kind: OperationKind
+    snapshot_id: str
+    started: datetime
+    phase: Phase = Phase.REQUEST
+    transaction_id: str | None = None
+    export: bool = False
+    destination: str | None = None
+    events_sent: list[str] = field(default_factory=list)
+    volume: VolumeRequest | None = None

@@ -1,0 +1,55 @@
+"""Choose and build the VIM driver named on the command line (``--vim sim|openstack``).
+
+The OpenStack driver needs openstacksdk, an optional dependency: it is imported only when
+chosen, and its absence is reported with the command that fixes it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+
+from esc_netconf.vim.base import VimDriver, VimError
+from esc_netconf.vim.sim import SimCloud, SimSettings
+
+__all__ = ["DRIVER_KINDS", "SIM_STATE_SUBDIR", "create_driver"]
+
+DRIVER_KINDS = ("sim", "openstack")
+SIM_STATE_SUBDIR = "vim-sim"
+"""The simulated cloud lives in ``<data_dir>/vim-sim``."""
+
+
+def create_driver(
+    kind: str,
+    *,
+    data_dir: Path,
+    settings: Callable[[], SimSettings],
+    os_cloud: str | None,
+) -> VimDriver:
+    """The driver for ``kind``.
+
+    :raises VimError: unknown kind; openstacksdk not installed; the OpenStack driver not in this build.
+    """
+    if kind == "sim":
+        return SimCloud(data_dir / SIM_STATE_SUBDIR, settings)
+    if kind == "openstack":
+        return _openstack_driver(os_cloud)
+    raise VimError(f"Unknown VIM driver {kind!r}; choose one of: {', '.join(DRIVER_KINDS)}.", code=400)
+
+
+def _openstack_driver(os_cloud: str | None) -> VimDriver:
+    try:
+        importlib.import_module("openstack")
+    except ImportError:
+        raise VimError(
+            "The openstack VIM driver needs openstacksdk: pip install 'esc-netconf[openstack]'"
+        ) from None
+    try:
+        module = importlib.import_module("esc_netconf.vim.openstack")
+    except ModuleNotFoundError as exc:
+        if exc.name != "esc_netconf.vim.openstack":
+            raise
+        raise VimError("The openstack VIM driver is not available in this build.") from None
+    factory: Callable[[str | None], VimDriver] = module.create_driver
+    return factory(os_cloud)

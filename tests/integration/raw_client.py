@@ -1,0 +1,72 @@
+"""A byte-level NETCONF client for tests that must send what a well-behaved client never would."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import paramiko
+
+from esc_netconf.netconf.client_session import ClientSession
+from esc_netconf.netconf.messages import NEED_DATA, Closed, Hello, Notification, RpcReply
+
+BASE_10 = ["urn:ietf:params:netconf:base:1.0"]
+BASE_11 = ["urn:ietf:params:netconf:base:1.0", "urn:ietf:params:netconf:base:1.1"]
+
+
+class RawNetconf:
+    def __init__(self, port: int, *, capabilities: list[str] | None = None, username: str = "admin",
+                 password: str = "admin") -> None:
+        self.transport = paramiko.Transport(socket.create_connection(("127.0.0.1", port), timeout=10))
+        self.transport.connect(username=username, password=password)
+        self.channel = self.transport.open_session()
+        self.channel.settimeout(10)
+        self.channel.invoke_subsystem("netconf")
+        self.session = ClientSession()
+        self.channel.sendall(self.session.start(capabilities or BASE_11))
+        hello = self.next_event()
+        assert isinstance(hello, Hello), hello
+        self.hello = hello
+
+    def next_event(self, timeout: float = 10.0) -> object:
+        deadline = time.monotonic() + timeout
+        while True:
+            event = self.session.next_event()
+            if event is not NEED_DATA:
+                return event
+            if time.monotonic() > deadline:
+                raise TimeoutError("no NETCONF message in time")
+            try:
+                data = self.channel.recv(1 << 16)
+            except socket.timeout:
+                continue
+            self.session.receive_data(data)
+            if not data:
+                return self.session.next_event()
+
+    def call(self, operation: bytes) -> RpcReply:
+        self.channel.sendall(self.session.rpc(operation))
+        return self.reply()
+
+    def reply(self) -> RpcReply:
+        while True:
+            event = self.next_event()
+            if isinstance(event, RpcReply):
+                return event
+            if isinstance(event, Closed):
+                raise EOFError(event.reason)
+
+    def notification(self, timeout: float = 10.0) -> Notification:
+        while True:
+            event = self.next_event(timeout)
+            if isinstance(event, Notification):
+                return event
+            if isinstance(event, Closed):
+                raise EOFError(event.reason)
+
+    def send_raw(self, data: bytes) -> None:
+        self.channel.sendall(data)
+
+    def close(self) -> None:
+        self.channel.close()
+        self.transport.close()

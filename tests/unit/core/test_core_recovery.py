@@ -1,0 +1,100 @@
+"""Monitoring and recovery: out-of-band failures, the failure path, and recovery by hand."""
+
+from __future__ import annotations
+
+from esc_netconf.core.model import DeploymentRecord
+from esc_netconf.core.states import ActionType, ServiceState, VmState
+from esc_netconf.vim.base import ServerStatus
+from esc_netconf.vim.sim import FaultMode
+
+from .conftest import FAIL, OK, Harness, group, spec
+
+
+async def _deployed(harness: Harness) -> DeploymentRecord:
+    harness.core.apply_update("t1", None, spec(group("g", 2, 3)))
+    await harness.idle()
+    (dep,) = harness.core.deployments()
+    return dep
+
+
+async def test_vm_killed_out_of_band_is_recovered_by_reboot(harness: Harness) -> None:
+    dep = await _deployed(harness)
+    victim, other = harness.core.vms(dep.dep_id)
+    mark = len(harness.events)
+    assert victim.server_id is not None
+    await harness.sim.force_server_status(victim.server_id, ServerStatus.SHUTOFF)
+    await harness.wait_for(lambda: len(harness.events) >= mark + 2)
+    await harness.idle()
+    assert harness.kinds(mark) == [("VM_RECOVERY_INIT", OK, 200), ("VM_RECOVERY_COMPLETE", OK, 200)]
+    assert all(e.vm_source and e.vm_source.vmname == victim.name for e in harness.events[mark:])
+    assert "by reboot" in harness.events[-1].status_message
+    assert victim.state is VmState.ALIVE and victim.monitored and other.state is VmState.ALIVE
+    assert "monitor: VIM reports the server SHUTOFF" in [h.type for h in victim.history]
+    server = await harness.sim.get_server(victim.server_id)
+    assert server.status is ServerStatus.ACTIVE
+    assert dep.state is ServiceState.ACTIVE
+
+
+async def test_monitor_lists_once_per_project(harness: Harness) -> None:
+    await _deployed(harness)
+    before = harness.sim.calls.snapshot()
+    await harness.core.monitor_once()  # one pass over two monitored VMs of one tenant
+    after = harness.sim.calls.snapshot()
+    assert after.get("list_servers", 0) - before.get("list_servers", 0) == 1
+    assert after.get("get_server", 0) == before.get("get_server", 0)
+
+
+async def test_stopped_service_is_not_recovered(harness: Harness) -> None:
+    dep = await _deployed(harness)
+    harness.core.service_action("t1", "dep", ActionType.STOP)
+    await harness.idle()
+    mark = len(harness.events)
+    for vm in harness.core.vms(dep.dep_id):
+        assert vm.server_id is not None
+        await harness.sim.force_server_status(vm.server_id, ServerStatus.ERROR)
+    await harness.core.monitor_once()
+    await harness.idle()
+    assert harness.kinds(mark) == [] and dep.state is ServiceState.STOPPED
+
+
+async def test_recovery_failure(harness: Harness) -> None:
+    dep = await _deployed(harness)
+    victim = harness.core.vms(dep.dep_id)[0]
+    harness.faults["server.reboot"] = FaultMode.ERROR
+    harness.faults["server.create"] = FaultMode.ERROR
+    mark = len(harness.events)
+    assert victim.server_id is not None
+    await harness.sim.force_server_status(victim.server_id, ServerStatus.ERROR, fault="disk on fire")
+    await harness.wait_for(lambda: harness.has_event_type("VM_RECOVERY_COMPLETE", mark))
+    await harness.idle()
+    assert harness.kinds(mark) == [("VM_RECOVERY_INIT", OK, 200), ("VM_RECOVERY_COMPLETE", FAIL, 500)]
+    assert "No valid host" in harness.events[-1].status_message
+    assert victim.state is VmState.ERROR and not victim.monitored
+    assert dep.state is ServiceState.ERROR
+    names = [s.name for s in await harness.servers()]
+    assert names.count(victim.name) == 1  # the failed rebuild, never two
+
+
+async def test_image_change_then_manual_recovery_redeploys(harness: Harness) -> None:
+    dep = await _deployed(harness)
+    vm = harness.core.vms(dep.dep_id)[0]
+    old_server = vm.server_id
+    new = spec(group("g", 2, 3, image="ubuntu-22.04"))
+    old = dep.spec
+    harness.core.check_update("t1", old, new)
+    mark = len(harness.events)
+    harness.core.apply_update("t1", old, new)
+    await harness.idle()
+    assert harness.kinds(mark) == [("SERVICE_UPDATED", OK, 200)]
+    assert vm.image == "cirros" and vm.server_id == old_server
+
+    mark = len(harness.events)
+    harness.core.recovery_vm_action(vm.name)
+    await harness.idle()
+    assert harness.kinds(mark) == [("VM_RECOVERY_INIT", OK, 200), ("VM_RECOVERY_COMPLETE", OK, 200)]
+    assert "by redeploy" in harness.events[-1].status_message
+    assert vm.server_id != old_server and vm.image == "ubuntu-22.04" and vm.state is VmState.ALIVE
+    server = await harness.sim.get_server(vm.server_id)  # type: ignore[arg-type]
+    (ubuntu,) = await harness.sim.list_images(name="ubuntu-22.04")
+    assert server.image_id == ubuntu.id and server.name == vm.name
+    assert len(await harness.servers()) == 2

@@ -1,0 +1,197 @@
+"""Datastore: validation, commit checkers, persistence, listeners, and all-or-nothing edits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from esc_netconf.netconf.datastore import Datastore, StoredConfigError
+from esc_netconf.netconf.editconfig import canonical_bytes
+from esc_netconf.netconf.errors import BASE_NS, ErrorTag, NetconfError, NetconfErrors
+from esc_netconf.netconf.yangmodel import YangModel
+
+YANG_DIR = Path(__file__).resolve().parents[3] / "yang"
+ESC = "http://www.cisco.com/esc/esc"
+T = f"{{{ESC}}}"
+
+
+class FakeConfigStore:
+    """An in-memory ConfigStore that records every save."""
+
+    def __init__(self, stored: bytes | None = None, *, fail: bool = False) -> None:
+        self.stored = stored
+        self.saves: list[bytes] = []
+        self.fail = fail
+
+    def load_running(self) -> bytes | None:
+        return self.stored
+
+    def save_running(self, xml: bytes) -> None:
+        if self.fail:
+            raise OSError("disk full")
+        self.stored = xml
+        self.saves.append(xml)
+
+
+@pytest.fixture(scope="module")
+def model() -> YangModel:
+    return YangModel.load(YANG_DIR)
+
+
+@pytest.fixture
+def store() -> FakeConfigStore:
+    return FakeConfigStore()
+
+
+@pytest.fixture
+def ds(model: YangModel, store: FakeConfigStore) -> Datastore:
+    return Datastore(model, store)
+
+
+def config(deployments: str, *, tenant: str = "t") -> etree._Element:
+    return etree.fromstring(
+        f'<config xmlns="{BASE_NS}" xmlns:nc="{BASE_NS}"><esc_datamodel xmlns="{ESC}"><tenants><tenant>'
+        f"<name>{tenant}</name><deployments>{deployments}</deployments></tenant></tenants></esc_datamodel></config>")
+
+
+def dep(name: str = "d", *, min_active: int = 1, max_active: int = 1, attrs: str = "") -> str:
+    return (f"<deployment{attrs}><name>{name}</name><vm_group><name>g</name><image>i</image><flavor>f</flavor>"
+            f"<scaling><min_active>{min_active}</min_active><max_active>{max_active}</max_active></scaling>"
+            "</vm_group></deployment>")
+
+
+def names(tree: etree._Element) -> list[str]:
+    return [d.findtext(f"{T}name") or "" for d in tree.iter(f"{T}deployment")]
+
+
+def snapshot(ds: Datastore) -> bytes:
+    return canonical_bytes(ds.get_config())
+
+
+def test_fresh_datastore_is_empty(ds: Datastore) -> None:
+    tree = ds.get_config()
+    assert tree.tag == f"{{{BASE_NS}}}data" and len(tree) == 0
+
+
+def test_edit_commits_persists_and_reloads(model: YangModel, ds: Datastore, store: FakeConfigStore) -> None:
+    result = ds.edit(config(dep("d1")))
+    assert (result.changed, result.committed, result.changed_subtrees) == (True, True, (f"{T}esc_datamodel",))
+    assert (result.changed_paths, result.paths_nsmap) == (("/esc:esc_datamodel",), {"esc": ESC})
+    assert store.saves == [snapshot(ds)]
+    reloaded = Datastore(model, store)
+    assert snapshot(reloaded) == snapshot(ds)
+    assert names(reloaded.get_config()) == ["d1"]
+
+
+def test_get_config_is_a_copy(ds: Datastore) -> None:
+    ds.edit(config(dep()))
+    ds.get_config().clear()
+    assert names(ds.get_config()) == ["d"]
+
+
+def test_noop_edit_changes_nothing(ds: Datastore, store: FakeConfigStore) -> None:
+    ds.edit(config(dep()))
+    heard: list[object] = []
+    ds.add_commit_listener(lambda old, new: heard.append(new))
+    result = ds.edit(config(dep()))
+    assert (result.changed, result.committed) == (False, False)
+    assert len(store.saves) == 1 and heard == []
+
+
+def test_test_only_validates_without_committing(ds: Datastore, store: FakeConfigStore) -> None:
+    result = ds.edit(config(dep()), test_option="test-only")
+    assert (result.changed, result.committed) == (True, False)
+    assert store.saves == [] and names(ds.get_config()) == []
+    with pytest.raises(NetconfError) as caught:
+        ds.edit(config(dep(min_active=2)), test_option="test-only")
+    assert caught.value.tag is ErrorTag.OPERATION_FAILED
+
+
+@pytest.mark.parametrize("test_option", ["test-then-set", "set"])
+def test_failed_edit_leaves_datastore_byte_identical(ds: Datastore, store: FakeConfigStore, test_option: str) -> None:
+    ds.edit(config(dep("keep")))
+    before, saves = snapshot(ds), list(store.saves)
+    with pytest.raises(NetconfError) as caught:
+        ds.edit(config(dep("keep", min_active=5) + dep("new")), test_option=test_option)
+    assert caught.value.message == "scaling: min_active must be less than or equal to max_active"
+    assert snapshot(ds) == before and store.saves == saves
+
+
+def test_continue_on_error_reports_all_and_applies_nothing(ds: Datastore, store: FakeConfigStore) -> None:
+    edit = config(dep("new") + dep("a", attrs=' nc:operation="delete"') + dep("b", attrs=' nc:operation="delete"'))
+    with pytest.raises(NetconfErrors) as caught:
+        ds.edit(edit, error_option="continue-on-error")
+    assert [e.tag for e in caught.value] == [ErrorTag.DATA_MISSING, ErrorTag.DATA_MISSING]
+    assert names(ds.get_config()) == [] and store.saves == []
+
+
+def test_bad_options_are_refused(ds: Datastore) -> None:
+    for option in ({"default_operation": "merge-ish"}, {"test_option": "maybe"}, {"error_option": "ignore"}):
+        with pytest.raises(NetconfError) as caught:
+            ds.edit(config(dep()), **option)
+        assert caught.value.tag is ErrorTag.INVALID_VALUE
+
+
+def test_commit_checker_can_refuse(ds: Datastore, store: FakeConfigStore) -> None:
+    seen: list[tuple[list[str], list[str]]] = []
+
+    def no_more_than_two(old: etree._Element, new: etree._Element) -> None:
+        seen.append((names(old), names(new)))
+        if len(names(new)) > 2:
+            raise NetconfError(ErrorTag.RESOURCE_DENIED, "At most two deployments.", info={"error_code": "409"})
+
+    ds.add_commit_checker(no_more_than_two)
+    ds.edit(config(dep("a") + dep("b")))
+    before = snapshot(ds)
+    with pytest.raises(NetconfError) as caught:
+        ds.edit(config(dep("c")))
+    assert caught.value.info == {"error_code": "409"}
+    assert snapshot(ds) == before and len(store.saves) == 1
+    assert seen == [([], ["a", "b"]), (["a", "b"], ["a", "b", "c"])]
+
+
+def test_listeners_run_after_persisting(ds: Datastore, store: FakeConfigStore) -> None:
+    calls: list[tuple[list[str], list[str], int]] = []
+
+    def broken(old: etree._Element, new: etree._Element) -> None:
+        raise RuntimeError("listener bug")
+
+    ds.add_commit_listener(broken)
+    ds.add_commit_listener(lambda old, new: calls.append((names(old), names(new), len(store.saves))))
+    ds.edit(config(dep("a")))
+    ds.edit(config(dep("a", attrs=' nc:operation="delete"')))
+    assert calls == [([], ["a"], 1), (["a"], [], 2)]
+    assert names(ds.get_config()) == []
+
+
+def test_failed_save_changes_nothing(model: YangModel) -> None:
+    store = FakeConfigStore(fail=True)
+    ds = Datastore(model, store)
+    heard: list[object] = []
+    ds.add_commit_listener(lambda old, new: heard.append(new))
+    with pytest.raises(OSError):
+        ds.edit(config(dep()))
+    assert names(ds.get_config()) == [] and heard == []
+
+
+@pytest.mark.parametrize("stored", [
+    b"not xml at all",
+    f'<config xmlns="{BASE_NS}"/>'.encode(),
+    f'<data xmlns="{BASE_NS}"><esc_datamodel xmlns="{ESC}"><bogus/></esc_datamodel></data>'.encode(),
+])
+def test_unusable_stored_config_is_refused(model: YangModel, stored: bytes) -> None:
+    with pytest.raises(StoredConfigError):
+        Datastore(model, FakeConfigStore(stored))
+
+
+def test_stored_config_round_trip_is_canonical(model: YangModel) -> None:
+    pretty = (f'<data xmlns="{BASE_NS}">\n  <esc_datamodel xmlns="{ESC}"><tenants><tenant><name>t</name>'
+              "</tenant></tenants></esc_datamodel>\n</data>").encode()
+    store = FakeConfigStore(pretty)
+    ds = Datastore(model, store)
+    assert [t.findtext(f"{T}name") for t in ds.get_config().iter(f"{T}tenant")] == ["t"]
+    ds.edit(config(dep()))
+    assert b"\n" not in store.saves[0]
+    assert Datastore(model, store).edit(config(dep())).changed is False

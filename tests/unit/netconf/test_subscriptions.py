@@ -1,0 +1,317 @@
+"""NotificationHub: RFC 5277 request rules, replay, stop time, filters, with a fake clock and log."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from lxml import etree
+
+from esc_netconf.netconf.errors import ErrorTag, LocalProtocolError, NetconfError
+from esc_netconf.netconf.filters import parse_filter
+from esc_netconf.netconf.messages import NOTIFICATION_NS
+from esc_netconf.netconf.subscriptions import (
+    NETMOD_NOTIFICATION_NS,
+    NotificationHub,
+    StreamInfo,
+    SubscriptionRequest,
+)
+
+ESC = "http://www.cisco.com/esc/esc"
+T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+
+
+class MemoryReplayLog:
+    """The ReplayLog protocol in memory."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, datetime, bytes]] = []
+
+    def append(self, stream: str, event_time: datetime, xml: bytes) -> int:
+        self.rows.append((stream, event_time, xml))
+        return len(self.rows)
+
+    def read(self, stream: str, start: datetime, stop: datetime | None) -> Iterator[tuple[datetime, bytes]]:
+        for s, t, xml in self.rows:
+            if s == stream and t >= start and (stop is None or t < stop):
+                yield t, xml
+
+    def oldest(self, stream: str) -> datetime | None:
+        return min((t for s, t, _ in self.rows if s == stream), default=None)
+
+    def prune(self, keep_last: int) -> None:
+        self.rows = self.rows[-keep_last:]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[datetime, etree._Element]] = []
+        self.completed = 0
+
+    def deliver(self, event_time: datetime, payload: etree._Element) -> None:
+        self.events.append((event_time, payload))
+
+    def complete(self) -> None:
+        self.completed += 1
+
+    def names(self) -> list[str]:
+        out = []
+        for _, payload in self.events:
+            status = payload.findtext(f"{{{ESC}}}status")
+            out.append(status if status is not None else etree.QName(payload).localname)
+        return out
+
+
+def esc_event(status: str) -> etree._Element:
+    event = etree.Element(f"{{{ESC}}}escEvent", nsmap={None: ESC})
+    etree.SubElement(event, f"{{{ESC}}}status").text = status
+    return event
+
+
+def make_hub() -> tuple[NotificationHub, MemoryReplayLog, Clock]:
+    log, clock = MemoryReplayLog(), Clock()
+    hub = NotificationHub(
+        log,
+        [StreamInfo("NETCONF", "default", False), StreamInfo("escEvent", "ESC events", True)],
+        clock,
+    )
+    return hub, log, clock
+
+
+def request_xml(inner: str) -> etree._Element:
+    return etree.fromstring(f'<create-subscription xmlns="{NOTIFICATION_NS}">{inner}</create-subscription>'.encode())
+
+
+# -- parse_request -------------------------------------------------------------------------------
+
+
+def test_parse_request_defaults_and_times_with_offsets() -> None:
+    hub, _, _ = make_hub()
+    assert hub.parse_request(request_xml("")) == SubscriptionRequest("NETCONF", None, None, None)
+    req = hub.parse_request(request_xml(
+        "<stream>escEvent</stream><startTime>2026-01-01T13:00:00+01:00</startTime>"
+        "<stopTime>2026-01-01T12:30:00.5Z</stopTime>"
+        f'<filter type="subtree"><escEvent xmlns="{ESC}"/></filter>'
+    ))
+    assert req.stream == "escEvent"
+    assert req.start_time == T0 and req.stop_time == T0 + timedelta(minutes=30, milliseconds=500)
+    assert req.filter is not None
+
+
+@pytest.mark.parametrize(
+    ("inner", "tag"),
+    [
+        ("<startTime>yesterday</startTime>", ErrorTag.INVALID_VALUE),
+        ("<stopTime>2026-13-01T00:00:00Z</stopTime>", ErrorTag.INVALID_VALUE),
+        ("<color>red</color>", ErrorTag.UNKNOWN_ELEMENT),
+        ('<filter type="xpath"/>', ErrorTag.MISSING_ATTRIBUTE),
+    ],
+)
+def test_parse_request_errors(inner: str, tag: ErrorTag) -> None:
+    hub, _, _ = make_hub()
+    with pytest.raises(NetconfError) as info:
+        hub.parse_request(request_xml(inner))
+    assert info.value.tag is tag
+
+
+# -- subscribe errors ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("request_", "tag", "bad_element"),
+    [
+        (SubscriptionRequest("nope"), ErrorTag.INVALID_VALUE, "stream"),
+        (SubscriptionRequest("escEvent", stop_time=T0), ErrorTag.MISSING_ELEMENT, "startTime"),
+        (SubscriptionRequest("escEvent", start_time=T0, stop_time=T0 - timedelta(seconds=1)), ErrorTag.BAD_ELEMENT,
+         "stopTime"),
+        (SubscriptionRequest("escEvent", start_time=T0 + timedelta(seconds=1)), ErrorTag.BAD_ELEMENT, "startTime"),
+        (SubscriptionRequest("NETCONF", start_time=T0), ErrorTag.OPERATION_FAILED, None),
+    ],
+)
+def test_subscribe_rfc_errors(request_: SubscriptionRequest, tag: ErrorTag, bad_element: str | None) -> None:
+    hub, _, _ = make_hub()
+    rec = Recorder()
+    with pytest.raises(NetconfError) as info:
+        hub.subscribe(request_, rec.deliver, rec.complete)
+    assert info.value.tag is tag
+    assert info.value.info.get("bad-element") == bad_element
+    assert rec.events == [] and rec.completed == 0
+
+
+def test_invalid_xpath_filter_is_refused_at_subscribe() -> None:
+    hub, _, _ = make_hub()
+    spec = parse_filter(etree.fromstring(b'<filter type="xpath" select="escEvent["/>'))
+    with pytest.raises(NetconfError) as info:
+        hub.subscribe(SubscriptionRequest("escEvent", spec), Recorder().deliver, lambda: None)
+    assert info.value.tag is ErrorTag.INVALID_VALUE
+
+
+# -- publish, live delivery, filters ---------------------------------------------------------------
+
+
+def test_publish_logs_replayable_streams_and_delivers_live() -> None:
+    hub, log, clock = make_hub()
+    rec = Recorder()
+    sub = hub.subscribe(SubscriptionRequest("escEvent"), rec.deliver, rec.complete)
+    clock.advance(5)
+    event = esc_event("SUCCESS")
+    hub.publish("escEvent", event)
+    hub.publish("NETCONF", etree.Element("{urn:x}config-change"))
+    assert [(s, t) for s, t, _ in log.rows] == [("escEvent", T0 + timedelta(seconds=5))]
+    assert b"SUCCESS" in log.rows[0][2]
+    assert rec.names() == ["SUCCESS"] and rec.events[0][0] == clock.now
+    assert rec.events[0][1] is not event  # each subscriber gets its own copy
+    explicit = T0 + timedelta(hours=1)
+    hub.publish("escEvent", esc_event("FAILURE"), event_time=explicit)
+    assert rec.events[-1][0] == explicit
+    sub.cancel()
+    hub.publish("escEvent", esc_event("AFTER"))
+    assert rec.names() == ["SUCCESS", "FAILURE"] and rec.completed == 0 and not sub.active
+
+
+def test_publish_on_unknown_stream_is_a_bug() -> None:
+    hub, _, _ = make_hub()
+    with pytest.raises(LocalProtocolError):
+        hub.publish("nope", esc_event("X"))
+
+
+@pytest.mark.parametrize(
+    "filter_xml",
+    [
+        f'<filter type="subtree"><escEvent xmlns="{ESC}"><status>FAILURE</status></escEvent></filter>',
+        '<filter type="xpath" select="escEvent[status=\'FAILURE\']"/>',
+        '<filter type="xpath" select="/escEvent/status[. = \'FAILURE\']"/>',
+    ],
+)
+def test_filters_select_which_events_are_delivered(filter_xml: str) -> None:
+    hub, _, _ = make_hub()
+    rec = Recorder()
+    spec = parse_filter(etree.fromstring(filter_xml.encode()))
+    hub.subscribe(SubscriptionRequest("escEvent", spec), rec.deliver, rec.complete)
+    for status in ("SUCCESS", "FAILURE", "SUCCESS", "FAILURE"):
+        hub.publish("escEvent", esc_event(status))
+    assert rec.names() == ["FAILURE", "FAILURE"]
+    assert all(len(p) == 1 for _, p in rec.events)  # delivered whole
+
+
+# -- replay and stop time ------------------------------------------------------------------------
+
+
+def _seed(hub: NotificationHub, clock: Clock) -> None:
+    for i, status in enumerate(("OLD", "A", "B", "C")):
+        clock.now = T0 + timedelta(minutes=i)
+        hub.publish("escEvent", esc_event(status))
+    clock.now = T0 + timedelta(minutes=10)
+
+
+def test_replay_then_replay_complete_then_live() -> None:
+    hub, _, clock = make_hub()
+    _seed(hub, clock)
+    rec = Recorder()
+    spec = parse_filter(etree.fromstring(b'<filter type="xpath" select="escEvent[status != \'B\']"/>'))
+    sub = hub.subscribe(SubscriptionRequest("escEvent", spec, start_time=T0 + timedelta(minutes=1)),
+                        rec.deliver, rec.complete)
+    assert rec.names() == ["A", "C", "replayComplete"]
+    assert [t for t, _ in rec.events[:2]] == [T0 + timedelta(minutes=1), T0 + timedelta(minutes=3)]
+    assert etree.QName(rec.events[-1][1]).namespace == NETMOD_NOTIFICATION_NS
+    hub.publish("escEvent", esc_event("LIVE"))
+    assert rec.names()[-1] == "LIVE" and sub.active and rec.completed == 0
+
+
+def test_replay_window_in_the_past_completes_at_once() -> None:
+    hub, _, clock = make_hub()
+    _seed(hub, clock)
+    rec = Recorder()
+    sub = hub.subscribe(
+        SubscriptionRequest("escEvent", start_time=T0 + timedelta(minutes=1), stop_time=T0 + timedelta(minutes=3)),
+        rec.deliver, rec.complete,
+    )
+    assert rec.names() == ["A", "B", "replayComplete", "notificationComplete"]
+    assert rec.completed == 1 and not sub.active
+    hub.publish("escEvent", esc_event("LATE"))
+    assert rec.names()[-1] == "notificationComplete"
+
+
+async def test_stop_time_expires_without_new_events() -> None:
+    hub, _, clock = make_hub()
+    rec = Recorder()
+    done = asyncio.Event()
+
+    def complete() -> None:
+        rec.complete()
+        done.set()
+
+    hub.subscribe(SubscriptionRequest("escEvent", start_time=T0, stop_time=T0 + timedelta(seconds=0.05)),
+                  rec.deliver, complete)
+    assert rec.names() == ["replayComplete"]
+    hub.publish("escEvent", esc_event("IN-TIME"))
+    await asyncio.wait_for(done.wait(), timeout=5)
+    assert rec.names() == ["replayComplete", "IN-TIME", "notificationComplete"] and rec.completed == 1
+
+
+async def test_event_after_stop_time_ends_the_subscription() -> None:
+    hub, _, clock = make_hub()
+    rec = Recorder()
+    sub = hub.subscribe(SubscriptionRequest("escEvent", start_time=T0, stop_time=T0 + timedelta(hours=1)),
+                        rec.deliver, rec.complete)
+    hub.publish("escEvent", esc_event("LATE"), event_time=T0 + timedelta(hours=2))
+    assert rec.names() == ["replayComplete", "notificationComplete"] and rec.completed == 1
+    assert not sub.active
+    await asyncio.sleep(0)
+
+
+async def test_cancel_stops_the_timer() -> None:
+    hub, _, _ = make_hub()
+    rec = Recorder()
+    sub = hub.subscribe(SubscriptionRequest("escEvent", start_time=T0, stop_time=T0 + timedelta(seconds=0.02)),
+                        rec.deliver, rec.complete)
+    sub.cancel()
+    await asyncio.sleep(0.1)
+    assert rec.names() == ["replayComplete"] and rec.completed == 0
+
+
+def test_stop_time_without_a_loop_is_refused() -> None:
+    hub, _, _ = make_hub()
+    with pytest.raises(LocalProtocolError):
+        hub.subscribe(SubscriptionRequest("escEvent", start_time=T0, stop_time=T0 + timedelta(hours=1)),
+                      Recorder().deliver, lambda: None)
+
+
+def test_unreadable_replay_rows_are_skipped() -> None:
+    hub, log, _ = make_hub()
+    log.append("escEvent", T0, b"<broken")
+    log.append("escEvent", T0, etree.tostring(esc_event("OK")))
+    rec = Recorder()
+    hub.subscribe(SubscriptionRequest("escEvent", start_time=T0), rec.deliver, rec.complete)
+    assert rec.names() == ["OK", "replayComplete"]
+
+
+# -- streams for <get> -----------------------------------------------------------------------------
+
+
+def test_streams_element() -> None:
+    hub, _, clock = make_hub()
+    clock.advance(60)
+    hub.publish("escEvent", esc_event("X"))
+    root = hub.streams_element()
+    ns = {"n": NETMOD_NOTIFICATION_NS}
+    assert root.tag == f"{{{NETMOD_NOTIFICATION_NS}}}netconf"
+    streams = root.findall("n:streams/n:stream", ns)
+    assert [s.findtext("n:name", namespaces=ns) for s in streams] == ["NETCONF", "escEvent"]
+    assert [s.findtext("n:replaySupport", namespaces=ns) for s in streams] == ["false", "true"]
+    assert streams[0].find("n:replayLogCreationTime", ns) is None
+    assert streams[1].findtext("n:description", namespaces=ns) == "ESC events"
+    assert streams[1].findtext("n:replayLogCreationTime", namespaces=ns) == "2026-01-01T12:00:00Z"
