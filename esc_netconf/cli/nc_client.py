@@ -146,16 +146,19 @@ class NetconfClient:
         assert isinstance(reply, RpcReply)
         return reply
 
-    def notifications(self, stream: str) -> Iterator[Notification]:
-        """Subscribe to ``stream`` and yield its notifications as they arrive, without a timeout.
+    def subscribe(self, stream: str) -> None:
+        """``create-subscription`` to ``stream``; from now on the session carries its notifications.
 
-        :raises SubscriptionRefused: the subscription was refused (the reply is attached).
+        :raises SubscriptionRefused: the server answered with an ``<rpc-error>`` (the reply is attached).
         """
         subscribe = etree.Element(f"{{{NOTIFICATION_NS}}}create-subscription", nsmap={None: NOTIFICATION_NS})
         etree.SubElement(subscribe, f"{{{NOTIFICATION_NS}}}stream").text = stream
         reply = self.call(subscribe)
         if not reply.ok:
             raise SubscriptionRefused(reply)
+
+    def notifications(self) -> Iterator[Notification]:
+        """The notifications of the subscription, as they arrive; waits without a timeout."""
         self._channel.settimeout(None)
         while True:
             event = self._next(Notification)

@@ -11,7 +11,7 @@ Groups go up in ``startup_waves`` order: a group is deployed only when every gro
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from uuid import uuid4
 
 from esc_netconf.core import vmsteps
@@ -185,5 +185,3 @@ async def update(ctx: CoreContext, dep: DeploymentRecord) -> None:
         return
     ctx.service_event(dep, EventType.SERVICE_UPDATED, "Service updated successfully.")
 
-
-Workflow = Callable[[CoreContext, DeploymentRecord], Awaitable[None]]

@@ -25,7 +25,7 @@ from uuid import uuid4
 
 from esc_netconf.core import deploy, operations, recovery
 from esc_netconf.core.context import Clock, CoreContext, CoreSettings, utc_now
-from esc_netconf.core.errors import IllegalTransition, InvalidRequest, NotFound, StateConflict
+from esc_netconf.core.errors import IllegalTransition, NotFound, StateConflict
 from esc_netconf.core.events import EventBus, EventType
 from esc_netconf.core.model import DeploymentRecord, DeploymentSpec, OperationRecord, TenantRecord, VmRecord
 from esc_netconf.core.monitor import Monitor
@@ -149,6 +149,10 @@ class EscCore:
     def check_update(self, tenant: str, old: DeploymentSpec | None, new: DeploymentSpec | None) -> None:
         """Refuse a config change of one deployment that the core cannot carry out; changes nothing.
 
+        ``old``/``new`` are the deployment's spec before and after the commit (``None``: absent).  The core
+        compares ``new`` with its own record, so replaying the whole running config at start-up
+        (``old=None`` for every deployment) is harmless: an unchanged deployment is left alone.
+
         :raises InvalidRequest: the new spec is invalid (min above max, pool too small, bad depends_on).
         :raises StateConflict: the deployment is busy, stopped (for scaling), or still being undeployed.
         """
@@ -159,8 +163,10 @@ class EscCore:
         if dep is None:
             return
         where = f"Deployment [{tenant}/{new.name}]"
-        if dep.state is ServiceState.UNDEPLOYING or old is None:
+        if dep.state is ServiceState.UNDEPLOYING:
             raise StateConflict(f"{where} is still being undeployed; try again when it finishes.")
+        if new == dep.spec:
+            return
         self._refuse_if_busy(dep)
         for group in new.vm_groups:
             count = len(deploy.members(self._ctx, dep, group.name))

@@ -80,7 +80,7 @@ class NetconfError(EscError):
         tag: ErrorTag,
         message: str,
         *,
-        type: ErrorType = ErrorType.APPLICATION,  # noqa: A002 - the RFC's own word, fixed by INTERFACES.md
+        type: ErrorType = ErrorType.APPLICATION,  # the RFC's own word, fixed by INTERFACES.md
         path: str | None = None,
         info: Mapping[str, str] | None = None,
         app_tag: str | None = None,

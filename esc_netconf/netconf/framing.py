@@ -153,7 +153,7 @@ class FrameDecoder:
             return None
         if end - self._pos > self.max_message_size:
             raise self._fail(f"message larger than {self.max_message_size} bytes", ErrorTag.TOO_BIG)
-        message = bytes(buf[self._pos : end])
+        message = self._copy(self._pos, end)
         self._pos = self._eom_scan = end + len(EOM_DELIMITER)
         return message
 
@@ -163,7 +163,7 @@ class FrameDecoder:
             if self._chunk_left:
                 take = min(self._chunk_left, len(buf) - self._pos)
                 if take:
-                    self._parts.append(bytes(buf[self._pos : self._pos + take]))
+                    self._parts.append(self._copy(self._pos, self._pos + take))
                     self._pos += take
                     self._chunk_left -= take
                 if self._chunk_left:
@@ -193,6 +193,11 @@ class FrameDecoder:
             self._read_chunk_header(pos, avail)
             if not self._chunk_left:
                 return None
+
+    def _copy(self, start: int, stop: int) -> bytes:
+        """One copy out of the buffer (slicing the bytearray first would make two)."""
+        with memoryview(self._buf)[start:stop] as view:  # released at once: feed() may resize
+            return bytes(view)
 
     def _skip_whitespace(self) -> bool:
         """Skip whitespace before a message; False if undecidable until more bytes arrive."""

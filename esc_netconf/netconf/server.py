@@ -4,7 +4,8 @@ It lives on the asyncio loop thread. A connection (``connection.py``) hands it o
 :meth:`NetconfServer.serve_rpc` looks up the operation's qualified name in a dispatch table (asyncssh's
 ``_packet_handlers`` shape, not an if/elif chain), runs the handler, and queues exactly one reply. The
 base operations live in ``base_operations.py``; anything else (the ESC RPCs) is registered by the
-northbound with :meth:`register_rpc`, and its input is validated against the YANG model first.
+northbound with :meth:`register_rpc`; its input is validated against the YANG model first and the
+handler receives it with the model's defaults filled in.
 """
 
 from __future__ import annotations
@@ -155,9 +156,10 @@ class NetconfServer:
             handler = self._handlers.get(qname)
             if handler is None:
                 raise self._unsupported(rpc.operation)
+            operation = rpc.operation
             if qname in self._model_rpcs:
-                self.model.validate_rpc_input(rpc.operation)
-            body = await handler(ctx, rpc.operation)
+                operation = self.model.rpc_input_with_defaults(operation)
+            body = await handler(ctx, operation)
         except NetconfError as error:
             self._reply_error(ctx, rpc, error)
             return

@@ -435,7 +435,8 @@ class _RawBuilder:
             module = self.model.module_for(qname.namespace or "")
             if module is None:
                 self.errors.append(NetconfError(
-                    ErrorTag.UNKNOWN_NAMESPACE, f"Unknown namespace '{qname.namespace}' of element '{qname.localname}'.",
+                    ErrorTag.UNKNOWN_NAMESPACE,
+                    f"Unknown namespace '{qname.namespace}' of element '{qname.localname}'.",
                     path=str(path) if path.steps else None, path_nsmap=path.nsmap,
                     info={"bad-element": qname.localname, "bad-namespace": qname.namespace or ""}))
                 continue
@@ -572,7 +573,9 @@ def _pyang_errors(ctx: pyang_context.Context) -> str:
     return "; ".join(found)
 
 
-def _describe_modules(ctx: pyang_context.Context, own_files: set[Path]) -> tuple[tuple[ModuleInfo, ...], dict[str, Any]]:
+def _describe_modules(
+    ctx: pyang_context.Context, own_files: set[Path]
+) -> tuple[tuple[ModuleInfo, ...], dict[str, Any]]:
     """ModuleInfo for every parsed module and submodule, and the RFC 7895 library yangson reads."""
     infos: list[ModuleInfo] = []
     entries: dict[str, dict[str, Any]] = {}

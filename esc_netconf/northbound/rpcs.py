@@ -1,7 +1,7 @@
 """The ESC RPCs over NETCONF: read the (already validated) input, call the core, translate refusals.
 
-The server validated the input against the YANG model before calling these handlers, so enum values,
-lengths and mandatory leaves are known to be good; defaults are applied here from the model.
+The server validated the input against the YANG model and filled in its defaults before calling these
+handlers, so enum values, lengths and mandatory leaves are known to be good and optional leaves are present.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ def _q(name: str) -> str:
     return f"{{{ESC_NS}}}{name}"
 
 
-def _arg(op: etree._Element, name: str, default: str | None = None) -> str | None:
+def _arg(op: etree._Element, name: str) -> str | None:
     element = op.find(_q(name))
     if element is None or element.text is None:
-        return default
+        return None
     return element.text.strip()
 
 
@@ -55,7 +55,7 @@ class EscRpcs:
     async def vm_action(self, ctx: SessionContext, op: etree._Element) -> None:
         action = ActionType(_arg(op, "actionType"))
         vm_name = _arg(op, "vmName") or ""
-        force = _arg(op, "force", "false") in ("true", "1")
+        force = _arg(op, "force") in ("true", "1")
         self._call(lambda: self.core.vm_action(vm_name, action, force))
 
     async def recovery_vm_action(self, ctx: SessionContext, op: etree._Element) -> None:
@@ -65,7 +65,7 @@ class EscRpcs:
     async def vm_backup_action(self, ctx: SessionContext, op: etree._Element) -> None:
         snapshots = self._snapshots()
         vm_name, name = _arg(op, "vmName") or "", _arg(op, "backupName") or ""
-        export = _arg(op, "actionType", "SNAPSHOT") == "EXPORT"
+        export = _arg(op, "actionType") == "EXPORT"
         destination = _arg(op, "destination")
         self._call(lambda: snapshots.create_snapshot(vm_name, name, export, destination))
 

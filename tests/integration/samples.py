@@ -72,3 +72,10 @@ def tenant_only(tenant: str) -> str:
         f'<esc_datamodel xmlns="{ESC_NS}"><tenants><tenant><name>{tenant}</name></tenant></tenants>'
         "</esc_datamodel></config>"
     )
+
+
+def without_config_wrapper(config: str) -> str:
+    """The ``<esc_datamodel>`` document alone, as operators keep it in files for netconf-console."""
+    start = config.index("<esc_datamodel")
+    end = config.rindex("</config>")
+    return config[start:end]

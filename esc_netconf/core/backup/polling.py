@@ -7,7 +7,8 @@ see, a pure ``judge`` that turns what the VIM shows into an outcome (or ``None``
 ``expired`` check (the operation's timeout, read live from the settings) and its poll period (also
 read live).  One loop serves every watch: it sleeps until the earliest watch is due, then makes *one*
 ``list_images(ids=...)``, *one* ``list_volume_snapshots(ids=...)`` and *one* ``list_volumes(ids=...)``
-for all due watches together, and settles those whose judge (or timeout) has an answer.
+for all due watches together (a watch may ask to ``follow_volume_snapshots``: the Cinder snapshots named
+in its images' block device mappings are listed in the same round), and settles those whose judge (or timeout) has an answer.
 
 Due times are aligned to multiples of the period on the loop clock, so watches with the same period
 started at slightly different moments fall due at the same instant and share one listing: 100
@@ -53,6 +54,7 @@ class Watch(Generic[T]):
     image_ids: Sequence[str] = ()
     volume_snapshot_ids: Sequence[str] = ()
     volume_ids: Sequence[str] = ()
+    follow_volume_snapshots: bool = False
     due: float = 0.0
     future: asyncio.Future[T] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
@@ -113,12 +115,18 @@ class BatchPoller:
 
     async def _fetch(self, due: Sequence[Watch[object]]) -> VimView | None:
         images = sorted({i for w in due for i in w.image_ids})
-        snapshots = sorted({i for w in due for i in w.volume_snapshot_ids})
+        wanted = {i for w in due for i in w.volume_snapshot_ids}
         volumes = sorted({i for w in due for i in w.volume_ids})
         try:
             view = VimView()
             if images:
                 view.images.update((i.id, i) for i in await self._driver.list_images(ids=images))
+            for watch in due:
+                if watch.follow_volume_snapshots:
+                    for image_id in watch.image_ids:
+                        image = view.images.get(image_id)
+                        wanted.update(image.volume_snapshot_ids() if image is not None else ())
+            snapshots = sorted(wanted)
             if snapshots:
                 found = await self._driver.list_volume_snapshots(ids=snapshots)
                 view.volume_snapshots.update((s.id, s) for s in found)

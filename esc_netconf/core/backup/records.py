@@ -117,7 +117,11 @@ class VolumeRequest(_Plain):
 
 @dataclass(slots=True)
 class BackupOperation(_Plain):
-    """Work in flight, saved before the first VIM call and removed when its last event is sent."""
+    """Work in flight, saved before the first VIM call and removed when its last event is sent.
+
+    ``succeeded`` is set together with marking the final event sent (one write), so a restart that
+    finds it set only has to finish what follows the event (e.g. forget a deleted snapshot).
+    """
 
     op_id: str
     kind: OperationKind
@@ -128,4 +132,5 @@ class BackupOperation(_Plain):
     export: bool = False
     destination: str | None = None
     events_sent: list[str] = field(default_factory=list)
+    succeeded: bool | None = None
     volume: VolumeRequest | None = None

@@ -40,7 +40,9 @@ def _free_device(req: Request, server_id: str) -> str:
 
 
 def _attachment_to(timeline: Timeline, now: float, server_id: str, volume_id: str) -> dict[str, Any]:
-    found = [a for a in timeline.view(now).get("attachments", []) if a["server_id"] == server_id]
+    found: list[dict[str, Any]] = [
+        a for a in timeline.view(now).get("attachments", []) if a["server_id"] == server_id
+    ]
     if not found:
         raise messages.attachment_not_found(volume_id)
     return found[0]
@@ -61,12 +63,8 @@ def _take(req: Request, volume_id: str) -> tuple[Timeline, dict[str, Any]]:
 def attach_volume(req: Request, server_id: str, volume_id: str, device: str | None) -> VolumeAttachment:
     _server(req, server_id, "attach_volume")
     timeline, volume = _take(req, volume_id)
-    attachment = {
-        "id": str(uuid.uuid4()),
-        "server_id": server_id,
-        "device": device or _free_device(req, server_id),
-        "delete_on_termination": False,
-    }
+    attachment_id, chosen = str(uuid.uuid4()), device or _free_device(req, server_id)
+    attachment = {"id": attachment_id, "server_id": server_id, "device": chosen, "delete_on_termination": False}
     timeline.replace_future(
         req.now,
         (req.now, {"status": VolumeStatus.ATTACHING.value}),
@@ -74,7 +72,7 @@ def attach_volume(req: Request, server_id: str, volume_id: str, device: str | No
                                       "attachments": [*volume["attachments"], attachment]}),
     )
     req.save(Kind.VOLUME, timeline)
-    return VolumeAttachment(id=attachment["id"], server_id=server_id, volume_id=volume_id, device=attachment["device"])
+    return VolumeAttachment(id=attachment_id, server_id=server_id, volume_id=volume_id, device=chosen)
 
 
 def _detach_steps(req: Request, timeline: Timeline, server_id: str) -> None:

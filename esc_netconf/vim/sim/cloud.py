@@ -85,7 +85,7 @@ class SimCloud:
     async def ensure_project(self, name: str) -> Project:
         req = self._request("ensure_project")
         with self._store.transaction():
-            existing = self._store.list(Kind.PROJECT, req.now, name=name)
+            existing = self._store.select(Kind.PROJECT, req.now, name=name)
             if existing:
                 return to_project(existing[0][1].view(req.now))
             fields = {"id": uuid.uuid4().hex, "name": name, "description": None, "enabled": True}
@@ -95,7 +95,7 @@ class SimCloud:
         req = self._request("get_project")
         found = self._store.get(Kind.PROJECT, name_or_id, req.now)
         if found is None:
-            by_name = self._store.list(Kind.PROJECT, req.now, name=name_or_id)
+            by_name = self._store.select(Kind.PROJECT, req.now, name=name_or_id)
             if not by_name:
                 raise messages.project_not_found(name_or_id)
             found = by_name[0][1]
@@ -103,7 +103,7 @@ class SimCloud:
 
     async def list_projects(self) -> list[Project]:
         req = self._request("list_projects")
-        return [to_project(t.view(req.now)) for _, t in self._store.list(Kind.PROJECT, req.now)]
+        return [to_project(t.view(req.now)) for _, t in self._store.select(Kind.PROJECT, req.now)]
 
     # ---- catalog ----------------------------------------------------------------------------
 
@@ -266,7 +266,7 @@ class SimCloud:
 
     async def list_volumes(self, project_id: str | None = None, *, ids: Sequence[str] | None = None) -> list[Volume]:
         req = self._request("list_volumes")
-        rows = self._store.list(Kind.VOLUME, req.now, project_id=project_id, ids=ids)
+        rows = self._store.select(Kind.VOLUME, req.now, project_id=project_id, ids=ids)
         return [to_volume(t.view(req.now)) for _, t in rows]
 
     async def delete_volume(self, volume_id: str) -> None:
@@ -309,7 +309,7 @@ class SimCloud:
         self, project_id: str | None = None, *, ids: Sequence[str] | None = None
     ) -> list[VolumeSnapshot]:
         req = self._request("list_volume_snapshots")
-        rows = self._store.list(Kind.VOLUME_SNAPSHOT, req.now, project_id=project_id, ids=ids)
+        rows = self._store.select(Kind.VOLUME_SNAPSHOT, req.now, project_id=project_id, ids=ids)
         return [to_volume_snapshot(t.view(req.now)) for _, t in rows]
 
     async def delete_volume_snapshot(self, snapshot_id: str) -> None:

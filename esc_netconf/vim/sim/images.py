@@ -80,7 +80,7 @@ def get_image(req: Request, image_id: str) -> Image:
 
 
 def list_images(req: Request, ids: Sequence[str] | None, name: str | None) -> list[Image]:
-    rows = req.store.list(Kind.IMAGE, req.now, ids=list(ids) if ids is not None else None, name=name)
+    rows = req.store.select(Kind.IMAGE, req.now, ids=list(ids) if ids is not None else None, name=name)
     return [to_image(timeline.view(req.now)) for _, timeline in rows]
 
 

@@ -92,7 +92,7 @@ def get_server(req: Request, server_id: str) -> Server:
 
 
 def list_servers(req: Request, project_id: str | None) -> list[Server]:
-    rows = req.store.list(Kind.SERVER, req.now, project_id=project_id)
+    rows = req.store.select(Kind.SERVER, req.now, project_id=project_id)
     links = req.store.linked_volumes(req.now, server_project_id=project_id)
     by_server: dict[str, list[tuple[str, str, Timeline]]] = {}
     for link in links:

@@ -110,7 +110,7 @@ class SimStore:
         ).fetchone()
         return None if row is None else Timeline.from_json(json.loads(row[0]))
 
-    def list(
+    def select(
         self,
         kind: Kind,
         now: float,
@@ -120,7 +120,8 @@ class SimStore:
         name: str | None = None,
     ) -> list[tuple[str, Timeline]]:
         """Visible rows, filtered; in creation order (SQLite rowid)."""
-        clauses, params = [_VISIBLE], [now]
+        clauses: list[str] = [_VISIBLE]
+        params: list[object] = [now]
         if project_id is not None:
             clauses.append("project_id = ?")
             params.append(project_id)

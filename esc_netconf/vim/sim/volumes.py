@@ -100,7 +100,7 @@ def delete_volume(req: Request, volume_id: str) -> None:
     if volume["attachments"] or volume["status"] not in (VolumeStatus.AVAILABLE.value, VolumeStatus.ERROR.value):
         raise messages.volume_in_use_delete()
     dependents = [
-        s for _, s in req.store.list(Kind.VOLUME_SNAPSHOT, req.now, project_id=volume["project_id"])
+        s for _, s in req.store.select(Kind.VOLUME_SNAPSHOT, req.now, project_id=volume["project_id"])
         if s.base["volume_id"] == volume_id
     ]
     if dependents:

@@ -13,6 +13,7 @@ from esc_netconf.core.context import CoreSettings
 from esc_netconf.core.events import EscEvent, EventBus, EventStatus, EventType
 from esc_netconf.core.lifecycle import EscCore
 from esc_netconf.core.memory_store import MemoryStore
+from esc_netconf.core.store import Store
 from esc_netconf.core.model import DeploymentSpec, InterfaceSpec, IpPool, ScalingSpec, StartupPolicy, VmGroupSpec
 from esc_netconf.vim.base import Server
 from esc_netconf.vim.sim import FaultMode, SimCloud, SimSettings
@@ -26,7 +27,7 @@ class Harness:
     """One core over one simulated cloud; ``restart()`` replaces both as after kill -9."""
 
     sim_dir: Path
-    store: MemoryStore = field(default_factory=MemoryStore)
+    store: Store = field(default_factory=MemoryStore)
     events: list[EscEvent] = field(default_factory=list)
     faults: dict[str, FaultMode] = field(default_factory=dict)
     sim: SimCloud = field(init=False)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from esc_netconf.core.model import DeploymentRecord, OperationRecord, VmInterface, VmRecord
 from esc_netconf.core.states import ActionType, ServiceState, VmState
 from esc_netconf.vim.base import PortSpec, ServerStatus
+
+from esc_netconf.store import Database, SqlCoreStore
 
 from .conftest import OK, Harness, group, spec
 
@@ -63,3 +67,27 @@ async def test_restart_during_stop(harness: Harness) -> None:
     assert {s.status for s in await harness.servers()} == {ServerStatus.SHUTOFF}
     assert len(await harness.servers()) == 3
     assert harness.kinds()[-1] == ("SERVICE_STOPPED", OK, 200)
+
+
+async def test_restart_during_deploy_on_the_sql_store(tmp_path: Path) -> None:
+    """The same convergence with the real SQLite store a daemon uses (a new database handle on restart)."""
+    database = Database.open_data_dir(tmp_path / "var")
+    harness = Harness(tmp_path / "sim", store=SqlCoreStore(database))
+    await harness.core.start()
+    try:
+        harness.core.apply_update("t1", None, THREE)
+        dep_id = harness.core.deployments()[0].dep_id
+        await harness.wait_for(lambda: any(v.server_id for v in harness.core.vms(dep_id)))
+        await harness.core.stop()
+        database.close()
+        database = Database.open_data_dir(tmp_path / "var")
+        harness.store = SqlCoreStore(database)
+        await harness.restart()
+        await harness.idle()
+        assert harness.core.deployments()[0].state is ServiceState.ACTIVE
+        assert len(await harness.servers()) == 3
+        assert {v.server_id for v in harness.core.vms(dep_id)} == {s.id for s in await harness.servers()}
+    finally:
+        await harness.core.stop()
+        await harness.sim.close()
+        database.close()

@@ -77,3 +77,16 @@ async def test_group_added_after_its_dependency_and_removed(harness: Harness) ->
     kinds = await _update(harness, dep, spec(group("a")))
     assert kinds == [("VM_UNDEPLOYED", OK, 200), ("SERVICE_UPDATED", OK, 200)]
     assert [v.group for v in harness.core.vms(dep.dep_id)] == ["a"] and len(await harness.servers()) == 1
+
+
+async def test_replaying_an_unchanged_config_does_nothing(harness: Harness) -> None:
+    dep = await _deployed(harness, spec(group("g")))
+    mark = len(harness.events)
+    harness.core.check_update("t1", None, dep.spec)
+    harness.core.apply_update("t1", None, dep.spec)
+    assert not harness.core.is_busy(dep.dep_id) and harness.kinds(mark) == []
+    harness.core.apply_update("t1", dep.spec, None)
+    with pytest.raises(StateConflict, match="still being undeployed"):
+        harness.core.check_update("t1", None, spec(group("g", 1, 3)))
+    await harness.idle()
+    harness.core.check_update("t1", None, spec(group("g", 1, 3)))

@@ -154,7 +154,8 @@ def test_delete_and_remove(model: YangModel) -> None:
 
 
 def test_operation_at_depth_inside_merge(model: YangModel) -> None:
-    data = apply(model, EMPTY, config(tenant(deployments=deployment(body=group(extra="<bootup_time>60</bootup_time>")))))
+    body = group(extra="<bootup_time>60</bootup_time>")
+    data = apply(model, EMPTY, config(tenant(deployments=deployment(body=body))))
     result = apply(model, data, config(tenant(deployments=deployment(
         body='<vm_group><name>g</name><bootup_time nc:operation="delete"/><flavor>big</flavor></vm_group>'))))
     g = result.find(f".//{T}vm_group")
@@ -222,7 +223,8 @@ def test_missing_key_in_edit(model: YangModel) -> None:
 
 
 def test_state_data_cannot_be_edited(model: YangModel) -> None:
-    edit = etree.fromstring(f'<config xmlns="{BASE_NS}"><esc_datamodel xmlns="{ESC}"><opdata/></esc_datamodel></config>')
+    edit = etree.fromstring(
+        f'<config xmlns="{BASE_NS}"><esc_datamodel xmlns="{ESC}"><opdata/></esc_datamodel></config>')
     assert fail(model, EMPTY, edit).tag is ErrorTag.UNKNOWN_ELEMENT
 
 

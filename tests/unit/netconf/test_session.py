@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
@@ -10,7 +10,12 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from esc_netconf.netconf.client_session import ClientSession
-from esc_netconf.netconf.errors import ErrorTag, ErrorType, LocalProtocolError, NetconfError
+from esc_netconf.netconf.errors import (
+    ErrorTag,
+    ErrorType,
+    LocalProtocolError,
+    NetconfError,
+)
 from esc_netconf.netconf.framing import Framing, encode_message
 from esc_netconf.netconf.messages import (
     BASE_NS,
@@ -260,7 +265,7 @@ def test_notification_round_trip() -> None:
     (event,) = pair.client_events(data)
     assert isinstance(event, Notification) and event.event_time == when
     assert event.payload is not None and event.payload.findtext("{http://www.cisco.com/esc/esc}status") == "SUCCESS"
-    utc = pair.server.notification(datetime(2024, 1, 1, tzinfo=timezone.utc), etree.Element("x"))
+    utc = pair.server.notification(datetime(2024, 1, 1, tzinfo=UTC), etree.Element("x"))
     assert b"<eventTime>2024-01-01T00:00:00Z</eventTime>" in utc
 
 
@@ -282,7 +287,7 @@ def test_illegal_calls_raise_and_change_nothing() -> None:
     with pytest.raises(LocalProtocolError):
         server.start()
     with pytest.raises(LocalProtocolError):
-        server.notification(datetime.now(timezone.utc), etree.Element("x"))
+        server.notification(datetime.now(UTC), etree.Element("x"))
     assert server.state is SessionState.HELLO_SENT
     client = ClientSession()
     with pytest.raises(LocalProtocolError):

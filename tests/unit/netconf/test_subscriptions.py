@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from lxml import etree
@@ -20,7 +20,7 @@ from esc_netconf.netconf.subscriptions import (
 )
 
 ESC = "http://www.cisco.com/esc/esc"
-T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 
 
 class MemoryReplayLog:
@@ -246,7 +246,7 @@ def test_replay_window_in_the_past_completes_at_once() -> None:
 
 
 async def test_stop_time_expires_without_new_events() -> None:
-    hub, _, clock = make_hub()
+    hub, _, _ = make_hub()
     rec = Recorder()
     done = asyncio.Event()
 
@@ -263,7 +263,7 @@ async def test_stop_time_expires_without_new_events() -> None:
 
 
 async def test_event_after_stop_time_ends_the_subscription() -> None:
-    hub, _, clock = make_hub()
+    hub, _, _ = make_hub()
     rec = Recorder()
     sub = hub.subscribe(SubscriptionRequest("escEvent", start_time=T0, stop_time=T0 + timedelta(hours=1)),
                         rec.deliver, rec.complete)

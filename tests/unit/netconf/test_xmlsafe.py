@@ -10,12 +10,15 @@ import pytest
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
 from esc_netconf.netconf.xmlsafe import parse_xml
 
+
+def _level(i: int) -> bytes:
+    inner = b"&lol;" if i == 1 else b"&lol%d;" % (i - 1)
+    return b'<!ENTITY lol%d "%s">' % (i, inner * 10)
+
+
 BILLION_LAUGHS = (
     b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-    + b"".join(
-        b'<!ENTITY lol%d "%s">' % (i, b"".join(b"&lol%s;" % (b"" if i == 1 else str(i - 1).encode()) for _ in range(10)))
-        for i in range(1, 10)
-    )
+    + b"".join(_level(i) for i in range(1, 10))
     + b"]><lolz>&lol9;</lolz>"
 )
 
