@@ -49,7 +49,7 @@ def command_listing() -> str:
     """What ``esc_nc_cli help`` prints: the usage line, then one ``Title : syntax`` entry per command."""
     lines = [f"Usage: {USAGE}", "", "Commands:"]
     for command in COMMANDS:
-        lines.extend(f"  {line}" for line in command.help_lines())
+        lines.extend(command.help_lines())
     return "\n".join(lines)
 
 

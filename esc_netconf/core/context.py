@@ -53,6 +53,9 @@ class CoreContext:
         self.settings = settings
         self.state = CoreState()
         self.poller = ServerPoller(driver, settings.poll_interval)
+        #: VMs whose intent was recorded by this process and not yet sent to the VIM: no server can exist
+        #: for them, so looking one up by name (needed after a restart) is skipped.
+        self.fresh: set[str] = set()
 
     # ---- lookups ----------------------------------------------------------------------------
 

@@ -49,6 +49,7 @@ def new_vm(ctx: CoreContext, dep: DeploymentRecord, group: VmGroupSpec) -> VmRec
                   index=index, name=vm_name(dep.name, group.name, index, vm_id), image=group.image,
                   flavor=group.flavor, interfaces=allocate_interfaces(group, siblings))
     ctx.save_vm(vm)
+    ctx.fresh.add(vm_id)
     return vm
 
 

@@ -26,6 +26,8 @@ async def _project(ctx: CoreContext, vm: VmRecord) -> str:
 
 async def find_server(ctx: CoreContext, vm: VmRecord) -> Server | None:
     """The VM's server: by id when known, else by its unique name (a create that was never recorded)."""
+    if vm.server_id is None and vm.vm_id in ctx.fresh:
+        return None
     try:
         if vm.server_id is not None:
             return await ctx.driver.get_server(vm.server_id)
@@ -101,6 +103,8 @@ async def build(ctx: CoreContext, vm: VmRecord, group: VmGroupSpec) -> Server:
                 metadata={"esc_vm_id": vm.vm_id, "esc_deployment": vm.deployment})
         except VimError as exc:
             raise VimOperationFailed(exc.message) from exc
+        finally:
+            ctx.fresh.discard(vm.vm_id)
         vm.server_id = server.id
         ctx.save_vm(vm)
     elif vm.server_id != server.id:

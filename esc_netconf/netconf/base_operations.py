@@ -7,7 +7,7 @@ body (``None`` for ``<ok/>``) or raises :class:`NetconfError`. Only ``running`` 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -121,19 +121,24 @@ class BaseOperations:
                 info={"session-id": str(holder)},
             )
 
+    def _list_keys(self, path: Sequence[str]) -> Sequence[str]:
+        """List keys for the filters, so selected entries keep their keys (RFC 6241 6.2.5)."""
+        node = self.server.model.node(path)
+        return node.keys if node is not None else ()
+
     async def get(self, ctx: SessionContext, op: etree._Element) -> list[etree._Element]:
         spec = parse_filter(_child(op, "filter"))
         data = self.server.datastore.get_config()
         merge_top_level(data, self.server.state_elements())
         data.append(netconf_state(self.server, self.server.started))
         data.append(self.server.hub.streams_element())
-        return [apply_filter(data, spec) if spec is not None else data]
+        return [apply_filter(data, spec, keys=self._list_keys) if spec is not None else data]
 
     async def get_config(self, ctx: SessionContext, op: etree._Element) -> list[etree._Element]:
         _datastore_name(op, "source")
         spec = parse_filter(_child(op, "filter"))
         data = self.server.datastore.get_config()
-        return [apply_filter(data, spec) if spec is not None else data]
+        return [apply_filter(data, spec, keys=self._list_keys) if spec is not None else data]
 
     async def edit_config(self, ctx: SessionContext, op: etree._Element) -> None:
         _datastore_name(op, "target")

@@ -9,7 +9,9 @@ list entry it is looking at.
 
 Subtree rules (RFC 6241 section 6.2), for a data node D matched by a filter node F
 (same local name; same namespace unless F has none, which matches any, as ESC clients write
-filters without ``xmlns``; and every attribute of F present on D with the same value):
+filters without ``xmlns``; an unqualified F that inherited the NETCONF base or notification
+namespace from the enclosing ``<rpc>``/``<create-subscription>`` counts as having none, since those
+namespaces hold no data; and every attribute of F present on D with the same value):
 
 * F has no child elements: a *selection node*, D is returned whole (if F has text it is a content
   match node, tested one level up);
@@ -45,7 +47,7 @@ from enum import Enum
 from lxml import etree
 
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
-from esc_netconf.netconf.messages import BASE_NS
+from esc_netconf.netconf.messages import BASE_NS, NOTIFICATION_NS
 
 KeyLookup = Callable[[tuple[str, ...]], Sequence[str]]
 """Path of Clark names from the top of the data -> the Clark names of that list's keys (or ())."""
@@ -144,9 +146,15 @@ def _children(element: etree._Element) -> list[etree._Element]:
     return list(element.iterchildren(tag=etree.Element))
 
 
+# Filter nodes in these namespaces match data in any namespace: an unqualified node inside
+# <rpc xmlns="...base:1.0"> or <create-subscription xmlns="...notification:1.0"> inherits one of
+# them, and neither namespace defines any data node, so the client cannot have meant them.
+_ANY_NAMESPACE = frozenset({None, BASE_NS, NOTIFICATION_NS})
+
+
 def _names_match(filter_node: etree._Element, data_node: etree._Element) -> bool:
     f, d = etree.QName(filter_node), etree.QName(data_node)
-    return f.localname == d.localname and (f.namespace is None or f.namespace == d.namespace)
+    return f.localname == d.localname and (f.namespace in _ANY_NAMESPACE or f.namespace == d.namespace)
 
 
 def _attributes_match(filter_node: etree._Element, data_node: etree._Element) -> bool:

@@ -102,6 +102,11 @@ class FrameDecoder:
             self._pos = 0
         self._buf += data
 
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes received and not yet returned as (part of) a message."""
+        return len(self._buf) - self._pos + sum(len(part) for part in self._parts)
+
     def has_partial_message(self) -> bool:
         """True when bytes of an unfinished message are buffered (what EOF would cut off)."""
         if self._in_message or self._chunk_left:
@@ -134,9 +139,13 @@ class FrameDecoder:
         buf, pos, end = self._buf, self._pos, len(self._buf)
         while pos < end and buf[pos] in _WHITESPACE:
             if buf[pos] == _LF and pos + 1 < end and buf[pos + 1] == _HASH:
+                self._pos = pos
                 return Framing.CHUNKED
             pos += 1
         if pos == end:
+            # Only whitespace so far: drop it (a peer must not grow our buffer with blanks),
+            # but keep a final LF, which may be the start of a chunk header.
+            self._pos = end - 1 if buf[end - 1 : end] == b"\n" else end
             return None
         return Framing.EOM
 

@@ -33,15 +33,18 @@ hello is decoded with the new framing.
 What closes the session (the ``Closed`` event, state ``CLOSED``): EOF; a framing violation or a
 message over ``max_message_size`` (:class:`RemoteProtocolError`, kept in ``close_error`` for the one
 log line); a hello that is not XML, is not ``<hello>``, lacks base:1.0 and base:1.1, or (from a
-client) carries a session-id (RFC 6241 section 8.1: "the server MUST terminate the session"); a
-second ``<hello>`` after the exchange; and ``close()`` after ``close-session``/``kill-session``.
+client) carries a session-id (RFC 6241 section 8.1 requires the server to terminate the session
+then); a second ``<hello>`` after the exchange (the hello exchange happens once, so a peer that
+sends another has lost track of the session); and ``close()`` after ``close-session`` or
+``kill-session``.
 
 What does *not* close it (a :class:`BadRpc`, answered with an ``<rpc-error>``): a message that is
 not XML (malformed-message), an ``<rpc>`` without ``message-id`` (missing-attribute, RFC 6241
 section 4.1), an ``<rpc>`` without exactly one operation, and a well-formed message that is not an
-``<rpc>``. RFC 6241 only says a server must answer what it cannot parse with malformed-message;
-libnetconf2 (Netopeer2) does exactly that for unexpected top-level elements and keeps the session,
-so a confused client gets an error it can read instead of a dropped connection.
+``<rpc>`` (answered with malformed-message, echoing its message-id attribute if it has one).
+RFC 6241 defines malformed-message for exactly "a message that could not be handled because it
+failed to be parsed correctly"; answering keeps the session, so a confused client gets an error it
+can read instead of a dropped connection, and the framing is still intact, so nothing is lost.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ duplicate:
 
 ``Subscription.cancel()`` (the session ended) stops everything silently.
 
-The request is checked as RFC 5277 section 2.1.1 and Netopeer2 do: an unknown stream is
+The request is checked against RFC 5277 section 2.1.1: an unknown stream is
 ``invalid-value``; ``stopTime`` without ``startTime`` is ``missing-element``; ``startTime`` in the
 future or ``stopTime`` earlier than ``startTime`` is ``bad-element``; replay on a stream without
 replay support is ``operation-failed``; a filter that cannot be applied is refused up front
@@ -24,7 +24,8 @@ replay support is ``operation-failed``; a filter that cannot be applied is refus
 
 Filters select *which* events a subscriber gets: the filter is applied to the event as if the
 payload element were the only top-level node, and an event is delivered, whole, when the filter
-selects anything in it (RFC 5277 section 3.6 filters events, it does not trim them).
+selects anything in it (the RFC 5277 filter "indicates which subset of all possible events is of
+interest": it picks events, it does not trim them).
 
 The callbacks (``deliver(event_time, payload)``, ``complete()``) must not block; the server's
 ``deliver`` only enqueues bytes on the session's writer. Each subscriber gets its own copy of a

@@ -244,7 +244,10 @@ async def test_power_cycle_and_conflicts(
     driver: VimDriver, catalog: Catalog, project: Project, settle_timeout: float
 ) -> None:
     server = await _active_server(driver, catalog, project, settle_timeout)
-    fetch = lambda: driver.get_server(server.id)  # noqa: E731
+
+    async def fetch() -> Server:
+        return await driver.get_server(server.id)
+
     await driver.stop_server(server.id)
     await _status(fetch, settle_timeout, ServerStatus.SHUTOFF)
     with pytest.raises(VimConflict, match="stop"):

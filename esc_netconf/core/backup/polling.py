@@ -98,9 +98,12 @@ class BatchPoller:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        while self._watches:
+        while True:
+            pending = [w for w in self._watches if not w.future.done()]
+            if not pending:
+                return  # settled watches leave on their own; a new one restarts the loop
             self._changed.clear()
-            delay = min(w.due for w in self._watches) - loop.time()
+            delay = min(w.due for w in pending) - loop.time()
             if delay > 0:
                 try:
                     await asyncio.wait_for(self._changed.wait(), delay)

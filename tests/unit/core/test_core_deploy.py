@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 from .conftest import FAIL, OK, Harness, group, spec
 
@@ -97,3 +98,15 @@ async def test_vim_failure_on_create(harness: Harness) -> None:
     (dep,) = harness.core.deployments()
     assert dep.state is ServiceState.ERROR
     assert harness.core.vms(dep.dep_id)[0].state is VmState.ERROR
+
+
+async def test_waiting_is_batched(harness: Harness) -> None:
+    started = time.monotonic()
+    harness.core.apply_update("t1", None, spec(group("g", 4, 4)))
+    await harness.idle()
+    elapsed = time.monotonic() - started
+    calls = harness.sim.calls
+    assert calls["create_server"] == 4 and calls["get_server"] == 0
+    # one list per poll interval (0.01 s) for all four VMs, plus the monitor's (0.03 s); polling per VM
+    # would need four times the poller's share
+    assert calls["list_servers"] <= elapsed / 0.01 + elapsed / 0.03 + 3

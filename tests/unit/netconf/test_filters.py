@@ -16,7 +16,7 @@ from esc_netconf.netconf.filters import (
     subtree_filter,
     xpath_filter,
 )
-from esc_netconf.netconf.messages import BASE_NS
+from esc_netconf.netconf.messages import BASE_NS, NOTIFICATION_NS
 
 T = "http://example.com/schema/1.2/config"
 ESC = "http://www.cisco.com/esc/esc"
@@ -128,6 +128,15 @@ def test_namespace_selection() -> None:
     unqualified = subtree_filter(data(), flt('<top xmlns=""><users/></top>'))
     assert shape(unqualified) == users(ROOT, FRED, BARNEY)
     assert etree.QName(unqualified[0]).namespace == T
+
+
+def test_unqualified_filter_inside_an_rpc_inherits_no_namespace() -> None:
+    rpc = etree.fromstring(f'<rpc xmlns="{BASE_NS}"><get><filter><top><users/></top></filter></get></rpc>'.encode())
+    result = subtree_filter(data(), rpc[0][0])
+    assert shape(result) == users(ROOT, FRED, BARNEY)
+    sub = etree.fromstring(f'<filter xmlns="{NOTIFICATION_NS}"><top><users><user><name>fred</name></user>'
+                           '</users></top></filter>'.encode())
+    assert shape(subtree_filter(data(), sub)) == users(FRED)
 
 
 def test_content_match_on_missing_entry_selects_nothing() -> None:

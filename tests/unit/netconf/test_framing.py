@@ -74,6 +74,18 @@ def test_hello_in_chunked_framing_is_detected() -> None:
     assert decode_all(decoder, [b"\n", b"#7\n<hello>", b"\n##\n"]) == [b"<hello>"]
 
 
+@pytest.mark.parametrize("framing", [None, *Framing])
+def test_endless_whitespace_does_not_grow_the_buffer(framing: Framing | None) -> None:
+    decoder = FrameDecoder(framing, max_message_size=1000)
+    try:
+        for _ in range(2000):
+            decoder.feed(b" \r\n\t" * 64)
+            assert decoder.next_message() is None
+            assert decoder.buffered_bytes <= 1000 + 6
+    except RemoteProtocolError as exc:  # EOM counts blanks as message bytes and refuses them
+        assert framing is Framing.EOM and exc.error_tag is ErrorTag.TOO_BIG
+
+
 def test_whitespace_between_chunked_messages_is_skipped() -> None:
     data = b"\n#1\na\n##\n\r\n \n#1\nb\n##\n"
     assert decode_all(FrameDecoder(Framing.CHUNKED), [data]) == [b"a", b"b"]

@@ -134,6 +134,24 @@ def test_bad_client_hello_closes(hello: bytes, reason: str) -> None:
     assert server.next_event() == event
 
 
+def test_client_reads_the_server_hello_before_sending_its_own() -> None:
+    server = ServerSession(9, BOTH)
+    client = ClientSession()
+    client.receive_data(server.start())
+    hello = client.next_event()
+    assert isinstance(hello, Hello) and hello.session_id == 9 and client.session_id == 9
+    assert client.state is SessionState.HELLO_RECEIVED
+    with pytest.raises(LocalProtocolError):
+        client.rpc(b"<get/>")
+    server.receive_data(client.start((CAP_BASE_10,)))
+    assert client.state is SessionState.ESTABLISHED and client.framing is Framing.EOM
+    assert isinstance(server.next_event(), Hello) and server.framing is Framing.EOM
+    assert drain(server) == []
+    server.receive_data(client.rpc(b"<get/>"))
+    rpc = server.next_event()
+    assert isinstance(rpc, Rpc) and rpc.message_id == "1"
+
+
 def test_server_hello_without_session_id_closes_the_client() -> None:
     client = ClientSession()
     client.start()
