@@ -56,6 +56,9 @@ class CoreContext:
         #: VMs whose intent was recorded by this process and not yet sent to the VIM: no server can exist
         #: for them, so looking one up by name (needed after a restart) is skipped.
         self.fresh: set[str] = set()
+        #: The transaction id (given by a REST request) of the operation running on each deployment: every
+        #: event published about the deployment while it runs carries it, so callbacks can be routed.
+        self.transactions: dict[str, str] = {}
 
     # ---- lookups ----------------------------------------------------------------------------
 
@@ -136,4 +139,5 @@ class CoreContext:
             vm_group=group,
             vm_source=source,
             event_time=self.clock(),
+            transaction_id=self.transactions.get(dep.dep_id),
         ))

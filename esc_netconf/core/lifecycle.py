@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from uuid import uuid4
@@ -207,8 +208,11 @@ class EscCore:
 
     # ---- RPCs -------------------------------------------------------------------------------
 
-    def service_action(self, tenant: str, deployment: str, action: ActionType) -> None:
+    def service_action(self, tenant: str, deployment: str, action: ActionType, *,
+                       transaction_id: str | None = None) -> None:
         """``serviceAction``: validate, apply the first transition, start the work; returns at once.
+
+        ``transaction_id`` (from a REST request) is carried by every event the operation publishes.
 
         :raises NotFound: no such deployment.
         :raises StateConflict: busy, or the action does not apply in the current state.
@@ -225,9 +229,10 @@ class EscCore:
             if dep.state is not ServiceState.ACTIVE or not vms:
                 raise StateConflict(f"Service [{dep.name}] has no VM whose monitoring can be "
                                     f"{'enabled' if enable else 'disabled'} in {dep.state.value}.")
-            operations.set_monitoring(ctx, dep, vms, enable)
-            ctx.service_event(dep, EventType.SERVICE_MONITOR_SET if enable else EventType.SERVICE_MONITOR_UNSET,
-                              f"Service monitoring {'enabled' if enable else 'disabled'}.")
+            with _transaction(ctx, dep, transaction_id):
+                operations.set_monitoring(ctx, dep, vms, enable)
+                ctx.service_event(dep, EventType.SERVICE_MONITOR_SET if enable else EventType.SERVICE_MONITOR_UNSET,
+                                  f"Service monitoring {'enabled' if enable else 'disabled'}.")
             return
         trigger = {ActionType.START: ServiceTrigger.START, ActionType.STOP: ServiceTrigger.STOP,
                    ActionType.REBOOT: ServiceTrigger.REBOOT}[action]
@@ -236,10 +241,13 @@ class EscCore:
         except IllegalTransition:
             raise StateConflict(_service_refusal(dep, action)) from None
         ctx.service_to(dep, trigger)
-        self._begin(dep, OpKind.SERVICE_ACTION, params={"action": action.value})
+        self._begin(dep, OpKind.SERVICE_ACTION, params=_params(action, transaction_id))
 
-    def vm_action(self, vm_name: str, action: ActionType, force: bool = False) -> None:
+    def vm_action(self, vm_name: str, action: ActionType, force: bool = False, *,
+                  transaction_id: str | None = None) -> None:
         """``vmAction`` on one VM; stopping below the group's ``min_active`` needs ``force``.
+
+        ``transaction_id`` (from a REST request) is carried by every event the operation publishes.
 
         :raises NotFound: no such VM.
         :raises StateConflict: busy, the service is stopped, or the action does not apply to the VM's state.
@@ -265,9 +273,10 @@ class EscCore:
                                     f"{len(running) - 1} running VM(s), below min_active {minimum}; "
                                     f"use force to stop it anyway.")
         if action in (ActionType.ENABLE_MONITOR, ActionType.DISABLE_MONITOR):
-            operations.set_monitoring(self._ctx, dep, [vm], action is ActionType.ENABLE_MONITOR)
+            with _transaction(self._ctx, dep, transaction_id):
+                operations.set_monitoring(self._ctx, dep, [vm], action is ActionType.ENABLE_MONITOR)
             return
-        self._begin(dep, OpKind.VM_ACTION, vm_id=vm.vm_id, params={"action": action.value})
+        self._begin(dep, OpKind.VM_ACTION, vm_id=vm.vm_id, params=_params(action, transaction_id))
 
     def recovery_vm_action(self, vm_name: str) -> None:
         """``recoveryVmAction DO``: recover one VM by hand (reboot, else redeploy from the current spec).
@@ -336,11 +345,14 @@ class EscCore:
 
     def _launch(self, dep: DeploymentRecord, op: OperationRecord, workflow: Callable[[], Awaitable[None]],
                 after: asyncio.Task[None] | None = None) -> None:
+        transaction = op.params.get("transaction_id")
+
         async def run() -> None:
             if after is not None:
                 await asyncio.gather(after, return_exceptions=True)
             try:
-                await workflow()
+                with _transaction(self._ctx, dep, transaction):
+                    await workflow()
             except asyncio.CancelledError:
                 if not self._stopping:  # interrupted by undeploy; on shutdown the record stays for resume
                     self._finish(op)
@@ -359,6 +371,27 @@ class EscCore:
 
 async def _nothing() -> None:
     return None
+
+
+def _params(action: ActionType, transaction_id: str | None) -> dict[str, str]:
+    params = {"action": action.value}
+    if transaction_id is not None:
+        params["transaction_id"] = transaction_id
+    return params
+
+
+@contextmanager
+def _transaction(ctx: CoreContext, dep: DeploymentRecord, transaction_id: str | None) -> Iterator[None]:
+    """Stamp the events published about ``dep`` meanwhile with ``transaction_id`` (or with none)."""
+    if transaction_id is None:
+        ctx.transactions.pop(dep.dep_id, None)
+    else:
+        ctx.transactions[dep.dep_id] = transaction_id
+    try:
+        yield
+    finally:
+        if ctx.transactions.get(dep.dep_id) == transaction_id:
+            ctx.transactions.pop(dep.dep_id, None)
 
 
 def _service_refusal(dep: DeploymentRecord, action: ActionType) -> str:

@@ -117,3 +117,30 @@ core_operations = Table(
     Column("kind", String(64), nullable=False),
     Column("data", JSON, nullable=False),
 )
+
+# --- core.backup: managed snapshots and the backup operations in flight (revision 0003) --------------
+# Same shape as the core's tables (``esc_netconf.core.backup.store.SnapshotStore``): key columns for
+# the listings (tenant, generated VM name, name) plus the record's ``to_dict()``; ``created_us`` keeps
+# "oldest first" the same on SQLite and PostgreSQL.
+
+backup_snapshots = Table(
+    "backup_snapshots",
+    metadata,
+    Column("id", KEY, primary_key=True),
+    Column("tenant", KEY, nullable=False, index=True),
+    Column("generated_vm_name", KEY, nullable=False, index=True),
+    Column("name", KEY, nullable=False, index=True),
+    Column("status", String(64), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("data", JSON, nullable=False),
+)
+
+backup_operations = Table(
+    "backup_operations",
+    metadata,
+    Column("op_id", KEY, primary_key=True),
+    Column("snapshot_id", KEY, nullable=False, index=True),
+    Column("kind", String(64), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("data", JSON, nullable=False),
+)
