@@ -76,8 +76,9 @@ class EchoHandler:
 
 class RawClient:
     def __init__(self, port: int) -> None:
-        self.transport = paramiko.Transport(socket.create_connection(("127.0.0.1", port)))
-        self.transport.get_security_options()
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # else each login pays a delayed ACK
+        self.transport = paramiko.Transport(sock)
         self.transport.connect(username="admin", password="admin")
         self.channel = self.transport.open_session()
         self.channel.invoke_subsystem("netconf")

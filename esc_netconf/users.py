@@ -44,6 +44,7 @@ _SCRYPT_P = 1
 _SALT_BYTES = 16
 _DK_BYTES = 32
 _MAX_SCRYPT_MEMORY = 2**30
+_VERIFIED_CACHE_SIZE = 1024
 _USER_FIELDS = frozenset({"name", "password_hash", "authorized_keys", "authorized_keys_file"})
 _KEY_LINE = re.compile(r"^(?P<type>[A-Za-z0-9@._-]+)\s+(?P<blob>[A-Za-z0-9+/]+={0,3})(?:\s+.*)?$")
 
@@ -155,6 +156,8 @@ class UserDB:
         self._users: dict[str, User] = {user.name: user for user in users}
         self._is_default = is_default
         self._dummy = _parse_password_hash(hash_password(secrets.token_hex(8)))
+        self._cache_key = secrets.token_bytes(32)
+        self._verified: set[bytes] = set()
 
     @classmethod
     def from_toml(cls, path: Path | str) -> UserDB:
@@ -201,13 +204,26 @@ class UserDB:
         return tuple(sorted(self._users))
 
     def check_password(self, username: str, password: str | bytes) -> bool:
-        """True when ``password`` is right for ``username``; costs one key derivation either way."""
+        """True when ``password`` is right for ``username``.
+
+        A wrong password always costs one key derivation (a dummy one for an unknown user). A password
+        that was verified before is recognised by an HMAC under a key that lives only in this process,
+        so a script opening many short sessions (``esc_nc_cli``) does not pay ~50 ms of scrypt per login.
+        """
         secret = password.encode("utf-8") if isinstance(password, str) else password
         user = self._users.get(username)
         if user is None or user.password is None:
             self._dummy.matches(secret)
             return False
-        return user.password.matches(secret)
+        token = hmac.new(self._cache_key, username.encode("utf-8") + b"\0" + secret, hashlib.sha256).digest()
+        if token in self._verified:
+            return True
+        if not user.password.matches(secret):
+            return False
+        if len(self._verified) >= _VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified.add(token)
+        return True
 
     def check_public_key(self, username: str, key: paramiko.PKey) -> bool:
         """True when ``key`` (its public half) is one of ``username``'s authorized keys."""

@@ -80,28 +80,41 @@ class NetconfConnection:
     def data_received(self, data: bytes) -> None:
         with self._lock:
             self._session.receive_data(data)
-        while not self._closing.is_set():
+        batch: list[Hello | Rpc | BadRpc] = []
+        closed: Closed | None = None
+        while True:
             with self._lock:
                 event = self._session.next_event()
             if event is NEED_DATA:
+                break
+            if isinstance(event, Closed):
+                closed = event
+                break
+            batch.append(event)
+        if batch:
+            self._call(self._serve(batch))
+        if closed is not None:
+            self._log.info("session %s closed: %s", self.context.session_id, closed.reason)
+            reason = TerminationReason.OTHER if self.context.established else TerminationReason.BAD_HELLO
+            self.terminate(reason if "EOF" not in closed.reason else TerminationReason.DROPPED)
+
+    async def _serve(self, events: list[Hello | Rpc | BadRpc]) -> None:
+        """Everything one read produced, in order, in one hop to the loop (pipelined RPCs cost one hop)."""
+        for event in events:
+            if self._closing.is_set():
                 return
             if isinstance(event, Hello):
-                self._call(self._server.session_established(self.context, event.capabilities))
+                await self._server.session_established(self.context, event.capabilities)
             elif isinstance(event, Rpc):
-                self._call(self._server.serve_rpc(self.context, event))
-            elif isinstance(event, BadRpc):
-                self._call(self._server.serve_bad_rpc(self.context, event))
-            elif isinstance(event, Closed):
-                self._log.info("session %s closed: %s", self.context.session_id, event.reason)
-                reason = TerminationReason.OTHER if self.context.established else TerminationReason.BAD_HELLO
-                self.terminate(reason if "EOF" not in event.reason else TerminationReason.DROPPED)
-                return
+                await self._server.serve_rpc(self.context, event)
+            else:
+                await self._server.serve_bad_rpc(self.context, event)
 
     def connection_lost(self, reason: str | None) -> None:
         self.terminate(TerminationReason.DROPPED)
 
     def _call(self, coro: object) -> None:
-        """Run one handler on the loop and wait for it: RPCs of a session are serial."""
+        """Run handlers on the loop and wait for them: the RPCs of a session are serial."""
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)  # type: ignore[arg-type]
         try:
             future.result()
@@ -156,12 +169,21 @@ class NetconfConnection:
             pass
 
     def _drain(self) -> None:
-        while True:
-            data = self._queue.get()
-            if data is None:
+        done = False
+        while not done:
+            parts = [self._queue.get()]
+            while True:  # coalesce what is already queued into one write
+                try:
+                    parts.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            if None in parts:
+                parts = parts[: parts.index(None)]
+                done = True
+            if not parts:
                 break
             try:
-                self._writer.write(data)
+                self._writer.write(b"".join(parts))  # type: ignore[arg-type]
             except Exception as exc:  # the peer went away; the reader sees EOF too
                 self._log.info("write failed: %s", exc)
                 self._closing.set()

@@ -17,7 +17,9 @@ BASE_11 = ["urn:ietf:params:netconf:base:1.0", "urn:ietf:params:netconf:base:1.1
 class RawNetconf:
     def __init__(self, port: int, *, capabilities: list[str] | None = None, username: str = "admin",
                  password: str = "admin") -> None:
-        self.transport = paramiko.Transport(socket.create_connection(("127.0.0.1", port), timeout=10))
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.transport = paramiko.Transport(sock)
         self.transport.connect(username=username, password=password)
         self.channel = self.transport.open_session()
         self.channel.settimeout(10)
