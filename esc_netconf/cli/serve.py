@@ -62,6 +62,12 @@ async def _serve(args: argparse.Namespace) -> int:
         raise
     print(f"NETCONF listening on {args.host}:{app.netconf_port} (ssh -s netconf, user admin)", flush=True)
     print(f"REST listening on http://{args.host}:{app.rest_port}/ESCManager/v0", flush=True)
+    print(
+        f"Try: netconf-console2 --host {args.host} --port {app.netconf_port} -u admin -p admin --hello\n"
+        f"     esc_nc_cli --port {app.netconf_port} get-config\n"
+        f"     curl http://{args.host}:{app.rest_port}/ESCManager/v0/deployments",
+        flush=True,
+    )
     await stop.wait()
     print("Shutting down.", flush=True)
     await app.stop()
@@ -78,16 +84,23 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         return asyncio.run(_serve(args))
-    except PermissionError as exc:
-        return _fail(f"Cannot bind a port below 1024 without root ({exc}); try: make run NETCONF_PORT=2830 REST_PORT=8081")
     except OSError as exc:
-        if exc.errno == errno.EACCES:
-            return _fail(f"Cannot bind a port below 1024 without root; try: make run NETCONF_PORT=2830 REST_PORT=8081")
-        if exc.errno == errno.EADDRINUSE:
-            return _fail(f"{exc}; another server is running there, or pick other ports: make run NETCONF_PORT=2830 REST_PORT=8081")
-        raise
+        explained = explain_bind_error(exc)
+        if explained is None:
+            raise
+        return _fail(explained)
     except EscError as exc:
         return _fail(str(exc))
+
+
+def explain_bind_error(exc: OSError) -> str | None:
+    """One line an operator can act on, for the bind errors ``make run`` meets; None for others."""
+    hint = "make run NETCONF_PORT=2830 REST_PORT=8081"
+    if exc.errno == errno.EACCES:
+        return f"Cannot bind a port below 1024 without root ({exc}); use other ports: {hint}"
+    if exc.errno == errno.EADDRINUSE:
+        return f"A port is already in use ({exc}); stop the other server or use other ports: {hint}"
+    return None
 
 
 def _fail(message: str) -> int:
