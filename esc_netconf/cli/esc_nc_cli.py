@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 import tempfile
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
@@ -18,15 +19,7 @@ from typing import TextIO
 from lxml import etree
 
 from esc_netconf.cli.errors import CliError, UsageError
-from esc_netconf.cli.nc_client import (
-    DEFAULT_HOST,
-    DEFAULT_PORT,
-    DEFAULT_TIMEOUT,
-    DEFAULT_USER,
-    ConnectOptions,
-    NetconfClient,
-    SubscriptionRefused,
-)
+from esc_netconf.cli.nc_options import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TIMEOUT, DEFAULT_USER, ConnectOptions
 from esc_netconf.cli.nc_commands import BY_NAME, COMMANDS, Command
 from esc_netconf.cli.nc_render import console_command, error_document, pretty, rpc_errors, rpc_option
 from esc_netconf.cli.nc_requests import NotificationsRequest, RpcRequest
@@ -40,8 +33,10 @@ EPILOG = """\
 Exit status: 0 done; 1 the server refused the request (the <error> document is on stdout);
 2 bad arguments (nothing was sent); 3 the server could not be reached or the session failed.
 
-Each command opens one NETCONF session over SSH, sends one request and prints the reply; see
-`esc_nc_cli <command> --help`. The server's host key is accepted without a known_hosts check.
+Connection options (--host, --port, --user, --password or --privKeyFile, --timeout, --keep-rpc)
+go before the command; `esc_nc_cli --help` describes them. Each command opens one NETCONF session
+over SSH, sends one request and prints the reply. The server's host key is accepted without a
+known_hosts check.
 """
 
 
@@ -76,8 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     for command in COMMANDS:
         child = sub.add_parser(
             command.name,
+            prog=f"{PROG} {command.name}",
             help=command.title,
-            description="\n".join(command.help_lines()) + "\n\n" + command.description,
+            description="\n".join(command.help_lines()) + "\n\n" + textwrap.fill(command.description, 79),
             formatter_class=argparse.RawDescriptionHelpFormatter,
             epilog=EPILOG,
         )
@@ -103,6 +99,8 @@ def _write_rpc_file(operation: etree._Element) -> Path:
 
 def run_rpc(command: Command, request: RpcRequest, options: ConnectOptions, keep_rpc: bool,
             out: TextIO, err: TextIO) -> int:
+    from esc_netconf.cli.nc_client import NetconfClient
+
     operation = request.to_element()
     rpc_file = _write_rpc_file(operation)
     try:
@@ -124,6 +122,8 @@ def run_rpc(command: Command, request: RpcRequest, options: ConnectOptions, keep
 def run_notifications(command: Command, request: NotificationsRequest, options: ConnectOptions,
                       out: TextIO, err: TextIO) -> int:
     """Print each event as it arrives (flushed at once, for pipes); Ctrl-C ends it with status 0."""
+    from esc_netconf.cli.nc_client import NetconfClient, SubscriptionRefused
+
     header = f"{command.title}\n{console_command(options, f'--create-subscription={request.stream}')}"
     try:
         with NetconfClient(options) as client:
@@ -168,6 +168,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
 
 def console_main() -> None:
     """The ``esc_nc_cli`` console script."""
+    # paramiko imports the optional `invoke` package (60 ms) only to run ssh_config "Match exec" lines,
+    # which this client never reads; marking it absent makes every command start that much sooner.
+    sys.modules.setdefault("invoke", None)  # type: ignore[arg-type]
     try:
         status = main()
         sys.stdout.flush()

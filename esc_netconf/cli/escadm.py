@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from esc_netconf.cli.admin_client import DEFAULT_URL, AdminClient
 from esc_netconf.cli.errors import CliError, UsageError
@@ -69,19 +70,34 @@ def vimmanager_restart(client: AdminClient, args: argparse.Namespace, out: TextI
     return 0
 
 
+STATUS_PARTS = ("netconf", "rest", "vim", "store")
+
+
+def format_status(report: dict[str, Any]) -> list[str]:
+    """One line per part: name, OK or DOWN, then the facts the server gave (``port=830 sessions=2``)."""
+    lines = []
+    for part in STATUS_PARTS:
+        facts = report.get(part)
+        facts = facts if isinstance(facts, dict) else {"error": "not reported"}
+        details = " ".join(f"{key}={value}" for key, value in facts.items() if key != "ok")
+        lines.append(f"{part.upper():<8}{'OK' if facts.get('ok') is True else 'DOWN':<6}{details}".rstrip())
+    return lines
+
+
+def status_healthy(http_status: int, report: dict[str, Any]) -> bool:
+    return http_status == 200 and all(
+        isinstance(report.get(part), dict) and report[part].get("ok") is True for part in STATUS_PARTS
+    )
+
+
 def status(client: AdminClient, args: argparse.Namespace, out: TextIO) -> int:
     answer = client.status()
-    report = answer.body if isinstance(answer.body, dict) else {}
+    report: dict[str, Any] = answer.body if isinstance(answer.body, dict) else {}
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True), file=out)
     else:
-        for part in ("netconf", "rest", "vim", "store"):
-            facts = report.get(part) or {}
-            healthy = bool(facts.get("ok"))
-            details = " ".join(f"{k}={v}" for k, v in facts.items() if k != "ok")
-            print(f"{part.upper():<8}{'OK' if healthy else 'DOWN':<6}{details}".rstrip(), file=out)
-    healthy = answer.status == 200 and all(bool((report.get(p) or {}).get("ok")) for p in report)
-    return 0 if healthy and report else 1
+        print("\n".join(format_status(report)), file=out)
+    return 0 if status_healthy(answer.status, report) else 1
 
 
 def backup(args: argparse.Namespace, out: TextIO) -> int:
@@ -106,8 +122,20 @@ def restore(args: argparse.Namespace, out: TextIO) -> int:
 # --- the parser ------------------------------------------------------------------------------------------
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions wrapped paragraph by paragraph (blank lines kept), examples left as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        paragraphs = text.split("\n\n")
+        return "\n\n".join(
+            p if p.startswith("example:") else textwrap.fill(p, min(width, 79), initial_indent=indent,
+                                                             subsequent_indent=indent)
+            for p in paragraphs
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    raw = argparse.RawDescriptionHelpFormatter
+    raw = _HelpFormatter
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Administer an ESC-compatible controller: VIM manager settings, health, database backup.",

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -21,27 +20,11 @@ import paramiko
 from lxml import etree
 
 from esc_netconf.cli.errors import RequestRefused, ServerUnreachable, UsageError
+from esc_netconf.cli.nc_options import DEFAULT_PASSWORD, ConnectOptions
 from esc_netconf.netconf.client_session import ClientSession
 from esc_netconf.netconf.messages import NEED_DATA, Closed, Hello, Notification, RpcReply
 
 NOTIFICATION_NS = "urn:ietf:params:xml:ns:netconf:notification:1.0"
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 830
-DEFAULT_USER = "admin"
-DEFAULT_PASSWORD = "admin"
-DEFAULT_TIMEOUT = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectOptions:
-    """Where and as whom to connect; the defaults are those of ``make run``."""
-
-    host: str = DEFAULT_HOST
-    port: int = DEFAULT_PORT
-    user: str = DEFAULT_USER
-    password: str | None = None
-    priv_key_file: Path | None = None
-    timeout: float = DEFAULT_TIMEOUT
 
 
 def load_private_key(path: Path) -> paramiko.PKey:
@@ -91,8 +74,12 @@ class NetconfClient:
             self._transport.close()
             raise ServerUnreachable(f"SSH session with {where} failed: {exc}") from None
         self._session = ClientSession()
-        self._send(self._session.start())
-        self._next(Hello)
+        try:
+            self._send(self._session.start())
+            self._next(Hello)
+        except BaseException:
+            self._transport.close()
+            raise
 
     def _authenticate(self, key: paramiko.PKey | None, where: str) -> None:
         user = self._options.user
@@ -129,6 +116,8 @@ class NetconfClient:
         self._session.receive_data(data)
 
     def _next(self, kind: type[Hello] | type[RpcReply] | type[Notification]) -> Hello | RpcReply | Notification:
+        """The next event of ``kind``, reading as needed; one command never has two requests in flight,
+        so anything else the server sends meanwhile is not for us and is passed over."""
         while True:
             event = self._session.next_event()
             if event is NEED_DATA:

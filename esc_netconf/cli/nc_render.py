@@ -31,7 +31,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from esc_netconf.cli.nc_client import ConnectOptions
+from esc_netconf.cli.nc_options import ConnectOptions
 
 BASE_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'

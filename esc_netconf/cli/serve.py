@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if logging.getLogger().level > logging.DEBUG:
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+        for noisy in ("alembic", "paramiko"):  # their INFO lines repeat what our own log says
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return asyncio.run(_serve(args))
     except OSError as exc:

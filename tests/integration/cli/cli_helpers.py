@@ -61,3 +61,12 @@ def wait_for(client: EscClient, tenant: str, dep: str, service_state: str, timeo
         if time.monotonic() > deadline:
             raise TimeoutError(f"{tenant}/{dep} did not reach {service_state}")
         time.sleep(0.05)
+
+
+def wait_vm(client: EscClient, tenant: str, dep: str, vm: str, vm_state: str, timeout: float = 30.0) -> None:
+    """Poll opdata until ``vm`` is in ``vm_state``."""
+    deadline = time.monotonic() + timeout
+    while client.vm_states(tenant, dep).get(vm) != vm_state:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{vm} did not reach {vm_state}: {client.vm_states(tenant, dep)}")
+        time.sleep(0.05)

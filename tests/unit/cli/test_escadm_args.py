@@ -8,7 +8,7 @@ import pytest
 
 from esc_netconf.cli.admin_client import base_url
 from esc_netconf.cli.errors import UsageError
-from esc_netconf.cli.escadm import main, parse_assignments
+from esc_netconf.cli.escadm import format_status, main, parse_assignments, status_healthy
 
 
 def test_assignments_keep_the_order_given() -> None:
@@ -52,7 +52,24 @@ def test_a_bad_assignment_exits_2_before_contacting_anyone() -> None:
     assert out.getvalue() == ""
 
 
-def test_an_unreachable_server_exits_3() -> None:
-    out, err = io.StringIO(), io.StringIO()
-    assert main(["--url", "http://127.0.0.1:1", "--timeout", "5", "vimmanager", "show"], out, err) == 3
-    assert "Cannot reach" in err.getvalue()
+def test_status_lines_name_each_part_and_its_facts() -> None:
+    report = {
+        "netconf": {"ok": True, "port": 830, "sessions": 2},
+        "rest": {"ok": True, "port": 8080},
+        "vim": {"ok": False, "driver": "openstack", "error": "Keystone unreachable"},
+        "store": {"ok": True, "revision": "0002_core"},
+    }
+    assert format_status(report) == [
+        "NETCONF OK    port=830 sessions=2",
+        "REST    OK    port=8080",
+        "VIM     DOWN  driver=openstack error=Keystone unreachable",
+        "STORE   OK    revision=0002_core",
+    ]
+    assert not status_healthy(503, report)
+    report["vim"] = {"ok": True}
+    assert status_healthy(200, report)
+    assert not status_healthy(200, {"netconf": {"ok": True}})
+
+
+def test_a_part_missing_from_the_report_is_down() -> None:
+    assert format_status({})[0] == "NETCONF DOWN  error=not reported"
