@@ -69,7 +69,8 @@ async def run(vms: int, poll_secs: float, delay_scale: float, use_sql: bool, wor
     else:
         store = MemorySnapshotStore()
     values = {f"vim.asyncpoller.{op}.{what}": (poll_secs if what == "poll.secs" else 20.0)
-              for op in ("snapshot.create", "snapshot.delete", "volume.create") for what in ("poll.secs", "timeout.mins")}
+              for op in ("snapshot.create", "snapshot.delete", "volume.create")
+              for what in ("poll.secs", "timeout.mins")}
     sim = SimCloud(work / "sim", lambda: settings)
     bus = EventBus()
     completes: list[EscEvent] = []

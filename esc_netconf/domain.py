@@ -2,7 +2,7 @@
 
 Kept apart from ``app.py`` so that the protocol half (store, model, datastore, listeners) reads on its
 own. The event bus is the one fan-out point: every ``EscEvent`` goes to the NETCONF ``escEvent`` stream
-unless it is callback-only, and to REST callbacks once REST subscribes.
+unless it is callback-only, and to the REST callbacks of the transaction that caused it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from lxml import etree
 
+from esc_netconf.core.backup import SnapshotManager
 from esc_netconf.core.context import CoreSettings
 from esc_netconf.core.events import EscEvent, EventBus
 from esc_netconf.core.lifecycle import EscCore
@@ -21,7 +23,10 @@ from esc_netconf.northbound.config_specs import GroupDefaults
 from esc_netconf.northbound.event_xml import esc_event_element
 from esc_netconf.northbound.opdata import opdata_element
 from esc_netconf.northbound.rpcs import EscRpcs
+from esc_netconf.northbound.snapshot_xml import snapshots_element
+from esc_netconf.rest.escmanager import add_escmanager_routes
 from esc_netconf.store import SqlCoreStore
+from esc_netconf.store.snapshot_store import SqlSnapshotStore
 from esc_netconf.vim.base import VimDriver
 from esc_netconf.vim.factory import create_driver
 from esc_netconf.vim.sim.settings import SimSettings
@@ -36,13 +41,15 @@ log = logging.getLogger("esc_netconf.domain")
 class Domain:
     driver: VimDriver
     core: EscCore
+    snapshots: SnapshotManager
     bus: EventBus
 
     def add_rest_routes(self, web_app: web.Application) -> None:
-        """REST routes that reach the core (none yet beyond the admin routes)."""
-        return None
+        """The ESCManager API and its callbacks, on the same core and bus."""
+        add_escmanager_routes(web_app, core=self.core, snapshots=self.snapshots, bus=self.bus)
 
     async def stop(self) -> None:
+        await self.snapshots.stop()
         await self.core.stop()
         close = getattr(self.driver, "close", None)
         if close is not None:
@@ -74,12 +81,21 @@ async def start_domain(app: Application) -> Domain:
             app.hub.publish("escEvent", esc_event_element(event), event.event_time)
 
     bus.subscribe(to_netconf)
+    snapshots = SnapshotManager(
+        core, driver, SqlSnapshotStore(app.db), bus,
+        setting=settings.number, export_dir=options.data_dir / "exports",
+    )
     await core.start()
+    await snapshots.start()
 
     bridge = ConfigBridge(core, GroupDefaults.from_model(app.model))
     app.datastore.add_commit_checker(bridge.check)
     app.datastore.add_commit_listener(bridge.apply)
     bridge.reconcile(app.datastore.get_config())
-    app.netconf.add_state_provider(lambda: [opdata_element(core)])
-    EscRpcs(core).register(app.netconf)
-    return Domain(driver, core, bus)
+
+    def add_snapshots(opdata: etree._Element) -> None:
+        opdata.append(snapshots_element(snapshots.list_snapshots()))
+
+    app.netconf.add_state_provider(lambda: [opdata_element(core, extra=[add_snapshots])])
+    EscRpcs(core, snapshots).register(app.netconf)
+    return Domain(driver, core, snapshots, bus)

@@ -7,10 +7,10 @@ handlers, so enum values, lengths and mandatory leaves are known to be good and 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Protocol
 
 from lxml import etree
 
+from esc_netconf.core.backup import SnapshotManager
 from esc_netconf.core.errors import LifecycleError
 from esc_netconf.core.lifecycle import EscCore
 from esc_netconf.core.states import ActionType
@@ -34,16 +34,8 @@ def _arg(op: etree._Element, name: str) -> str | None:
     return element.text.strip()
 
 
-class SnapshotService(Protocol):
-    """What the backup RPCs need (provided by the snapshot subsystem when it is wired)."""
-
-    def create_snapshot(self, vm_name: str, name: str, export: bool, destination: str | None) -> str: ...
-
-    def delete_snapshot(self, reference: str) -> str: ...
-
-
 class EscRpcs:
-    def __init__(self, core: EscCore, snapshots: SnapshotService | None = None) -> None:
+    def __init__(self, core: EscCore, snapshots: SnapshotManager) -> None:
         self.core = core
         self.snapshots = snapshots
 
@@ -63,23 +55,14 @@ class EscRpcs:
         self._call(lambda: self.core.recovery_vm_action(vm_name))
 
     async def vm_backup_action(self, ctx: SessionContext, op: etree._Element) -> None:
-        snapshots = self._snapshots()
         vm_name, name = _arg(op, "vmName") or "", _arg(op, "backupName") or ""
         export = _arg(op, "actionType") == "EXPORT"
         destination = _arg(op, "destination")
-        self._call(lambda: snapshots.create_snapshot(vm_name, name, export, destination))
+        self._call(lambda: self.snapshots.create_snapshot(vm_name, name, export=export, destination=destination))
 
     async def snapshot_action(self, ctx: SessionContext, op: etree._Element) -> None:
-        snapshots = self._snapshots()
         reference = _arg(op, "snapshot") or ""
-        self._call(lambda: snapshots.delete_snapshot(reference))
-
-    def _snapshots(self) -> SnapshotService:
-        if self.snapshots is None:
-            from esc_netconf.netconf.errors import ErrorTag, NetconfError
-
-            raise NetconfError(ErrorTag.OPERATION_NOT_SUPPORTED, "VM snapshots are not available on this server.")
-        return self.snapshots
+        self._call(lambda: self.snapshots.delete_snapshot(reference))
 
     @staticmethod
     def _call(action: Callable[[], object]) -> None:
@@ -93,9 +76,8 @@ class EscRpcs:
             "serviceAction": self.service_action,
             "vmAction": self.vm_action,
             "recoveryVmAction": self.recovery_vm_action,
+            "vmBackupAction": self.vm_backup_action,
+            "snapshotAction": self.snapshot_action,
         }
-        if self.snapshots is not None:
-            table["vmBackupAction"] = self.vm_backup_action
-            table["snapshotAction"] = self.snapshot_action
         for name, handler in table.items():
             server.register_rpc(_q(name), handler)

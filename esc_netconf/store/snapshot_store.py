@@ -46,18 +46,14 @@ class SqlSnapshotStore:
         return [SnapshotRecord.from_dict(data) for data in rows]
 
     def save_snapshot(self, snapshot: SnapshotRecord) -> None:
-        data = snapshot.to_dict()
-        row = {
-            "id": data["id"],
-            "tenant": data["tenant"],
-            "generated_vm_name": data["generated_vm_name"],
-            "name": data["name"],
-            "status": str(data["status"]),
-            "created_us": _micros(data.get("creation_start_date")),
-            "data": data,
-        }
         with self._database.write() as connection:
-            _upsert(connection, backup_snapshots, "id", row)
+            _upsert(connection, backup_snapshots, "id", _snapshot_row(snapshot))
+
+    def save_progress(self, snapshot: SnapshotRecord, operation: BackupOperation) -> None:
+        """Both records in one transaction."""
+        with self._database.write() as connection:
+            _upsert(connection, backup_snapshots, "id", _snapshot_row(snapshot))
+            _upsert(connection, backup_operations, "op_id", _operation_row(operation))
 
     def delete_snapshot(self, snapshot_id: str) -> None:
         with self._database.write() as connection:
@@ -70,16 +66,8 @@ class SqlSnapshotStore:
         return [BackupOperation.from_dict(data) for data in rows]
 
     def save_operation(self, operation: BackupOperation) -> None:
-        data = operation.to_dict()
-        row = {
-            "op_id": data["op_id"],
-            "snapshot_id": data["snapshot_id"],
-            "kind": str(data["kind"]),
-            "created_us": _micros(data.get("started")),
-            "data": data,
-        }
         with self._database.write() as connection:
-            _upsert(connection, backup_operations, "op_id", row)
+            _upsert(connection, backup_operations, "op_id", _operation_row(operation))
 
     def finish_operation(self, op_id: str) -> None:
         with self._database.write() as connection:
@@ -98,3 +86,27 @@ class SqlSnapshotStore:
         with self._database.read() as connection:
             rows = connection.execute(query).scalars().all()
         return [SnapshotRecord.from_dict(data) for data in rows]
+
+
+def _snapshot_row(snapshot: SnapshotRecord) -> dict[str, Any]:
+    data = snapshot.to_dict()
+    return {
+        "id": data["id"],
+        "tenant": data["tenant"],
+        "generated_vm_name": data["generated_vm_name"],
+        "name": data["name"],
+        "status": str(data["status"]),
+        "created_us": _micros(data.get("creation_start_date")),
+        "data": data,
+    }
+
+
+def _operation_row(operation: BackupOperation) -> dict[str, Any]:
+    data = operation.to_dict()
+    return {
+        "op_id": data["op_id"],
+        "snapshot_id": data["snapshot_id"],
+        "kind": str(data["kind"]),
+        "created_us": _micros(data.get("started")),
+        "data": data,
+    }

@@ -57,20 +57,34 @@ class BackupContext:
     def save_op(self, op: BackupOperation) -> None:
         self.store.save_operation(op)
 
+    def progress(self, snapshot: SnapshotRecord, op: BackupOperation) -> None:
+        """Write a snapshot and its operation together (one transaction)."""
+        self.snapshots[snapshot.id] = snapshot
+        self.store.save_progress(snapshot, op)
+
     # ---- events -------------------------------------------------------------------------------
 
     def emit(self, op: BackupOperation, snapshot: SnapshotRecord, type_: EventType, message: str, *,
-             ok: bool = True, final: bool = False, parameters: Mapping[str, str | None] | None = None) -> None:
+             ok: bool = True, final: bool = False, snapshot_changed: bool = False,
+             parameters: Mapping[str, str | None] | None = None) -> None:
         """Publish ``type_`` unless this operation already sent it; record it first.
 
-        ``final``: this is the operation's last event; ``op.succeeded`` is recorded in the same write.
+        The operation (with the event marked, and ``op.succeeded`` when ``final``) is written in one
+        transaction together with the snapshot when ``snapshot_changed``: a step, its record and its
+        event mark are durable together or not at all.
         """
         if type_.value in op.events_sent:
+            if snapshot_changed:
+                self.save(snapshot)
             return
         op.events_sent.append(type_.value)
         if final:
             op.succeeded = ok
-        self.store.save_operation(op)
+        if snapshot_changed:
+            self.snapshots[snapshot.id] = snapshot
+            self.store.save_progress(snapshot, op)
+        else:
+            self.store.save_operation(op)
         self.bus.publish(snapshot_event(snapshot, type_, message, ok=ok, time=self.clock(),
                                         transaction_id=op.transaction_id, parameters=parameters))
 

@@ -59,9 +59,8 @@ async def run_create(ctx: BackupContext, op: BackupOperation, snapshot: Snapshot
             return
         snapshot.status = SnapshotStatus.EXPORTING
         snapshot.status_message = f"Snapshot image for VM [{snapshot.generated_vm_name}] is being exported."
-        ctx.save(snapshot)
         op.phase = Phase.EXPORT
-        ctx.save_op(op)
+        ctx.progress(snapshot, op)
     if op.phase is Phase.EXPORT:
         await _export(ctx, op, snapshot)
 
@@ -79,11 +78,10 @@ async def _request(ctx: BackupContext, op: BackupOperation, snapshot: SnapshotRe
     snapshot.image_id = image_id
     snapshot.status = SnapshotStatus.QUEUED
     snapshot.status_message = f"Snapshot image [{image_id}] for VM [{snapshot.generated_vm_name}] is being created."
-    ctx.save(snapshot)
     op.phase = Phase.POLL
-    ctx.save_op(op)
     ctx.emit(op, snapshot, EventType.VM_BACKUP_CREATED,
-             f"Snapshot image [{image_id}] for VM [{snapshot.generated_vm_name}] was accepted by the VIM.")
+             f"Snapshot image [{image_id}] for VM [{snapshot.generated_vm_name}] was accepted by the VIM.",
+             snapshot_changed=True)
     return True
 
 
@@ -119,5 +117,4 @@ def _complete(ctx: BackupContext, op: BackupOperation, snapshot: SnapshotRecord,
     snapshot.status = SnapshotStatus.ACTIVE if ok or image_usable else SnapshotStatus.ERROR
     snapshot.status_message = message
     snapshot.creation_end_date = ctx.clock()
-    ctx.save(snapshot)
-    ctx.emit(op, snapshot, EventType.VM_BACKUP_COMPLETE, message, ok=ok, final=True)
+    ctx.emit(op, snapshot, EventType.VM_BACKUP_COMPLETE, message, ok=ok, final=True, snapshot_changed=True)

@@ -59,8 +59,8 @@ def finish_delete(ctx: BackupContext, op: BackupOperation, snapshot: SnapshotRec
     if not outcome.ok:
         snapshot.status = SnapshotStatus.ERROR_DELETING
         snapshot.status_message = outcome.message
-        ctx.save(snapshot)
-    ctx.emit(op, snapshot, EventType.VM_SNAPSHOT_DELETED, outcome.message, ok=outcome.ok, final=True)
+    ctx.emit(op, snapshot, EventType.VM_SNAPSHOT_DELETED, outcome.message, ok=outcome.ok, final=True,
+             snapshot_changed=not outcome.ok)
     if outcome.ok:
         ctx.forget(snapshot.id)
 

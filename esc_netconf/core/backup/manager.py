@@ -65,7 +65,6 @@ class SnapshotManager:
                                   export_dir=export_dir)
         self._operations: dict[str, BackupOperation] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._stopping = False
 
     # ---- lifetime -----------------------------------------------------------------------------
 
@@ -82,7 +81,6 @@ class SnapshotManager:
 
     async def stop(self) -> None:
         """Cancel every task; the records keep the work in flight for the next ``start``."""
-        self._stopping = True
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
@@ -116,11 +114,6 @@ class SnapshotManager:
         """
         return SnapshotRecord.from_dict(self._resolve(reference).to_dict())
 
-    def in_flight(self, snapshot_id: str) -> list[BackupOperation]:
-        """The operations running on a snapshot (copies)."""
-        return [BackupOperation.from_dict(op.to_dict()) for op in self._operations.values()
-                if op.snapshot_id == snapshot_id]
-
     # ---- requests -----------------------------------------------------------------------------
 
     def create_snapshot(self, vm_name: str, name: str, *, export: bool = False, destination: str | None = None,
@@ -142,10 +135,11 @@ class SnapshotManager:
                                 f"{VmState.ALIVE.value} or {VmState.SHUTOFF.value}.")
         if vm.server_id is None:
             raise StateConflict(f"VM [{vm.name}] has no server in the VIM yet; a snapshot is not possible.")
-        busy = next((s for s in self._ctx.snapshots.values() if s.vm_id == vm.vm_id and any(
-            op.kind is OperationKind.CREATE and op.snapshot_id == s.id for op in self._operations.values())), None)
+        creating = {op.snapshot_id for op in self._operations.values() if op.kind is OperationKind.CREATE}
+        busy = next((sid for sid in creating if getattr(self._ctx.snapshots.get(sid), "vm_id", None) == vm.vm_id),
+                    None)
         if busy is not None:
-            raise StateConflict(f"VM [{vm.name}] is already being snapshotted (snapshot [{busy.id}]); "
+            raise StateConflict(f"VM [{vm.name}] is already being snapshotted (snapshot [{busy}]); "
                                 f"try again when it finishes.")
         tenant = next((t for t in self._core.tenants() if t.name == vm.tenant), None)
         now = self._ctx.clock()
@@ -157,10 +151,9 @@ class SnapshotManager:
             status_message=f"Snapshot of VM [{vm.name}] requested.")
         op = BackupOperation(str(uuid4()), OperationKind.CREATE, snapshot.id, now, transaction_id=transaction_id,
                              export=export, destination=destination)
-        self._ctx.save(snapshot)
-        self._ctx.save_op(op)
         self._ctx.emit(op, snapshot, EventType.VM_BACKUP_INIT,
-                       f"Snapshot [{name}] of VM [{vm.name}] validated; snapshot id [{snapshot.id}].")
+                       f"Snapshot [{name}] of VM [{vm.name}] validated; snapshot id [{snapshot.id}].",
+                       snapshot_changed=True)
         self._launch(op, snapshot, resumed=False)
         return SnapshotRecord.from_dict(snapshot.to_dict())
 
@@ -181,9 +174,7 @@ class SnapshotManager:
                              transaction_id=transaction_id)
         snapshot.status = SnapshotStatus.DELETING
         snapshot.status_message = f"Snapshot image [{snapshot.id}] is being deleted."
-        self._ctx.save(snapshot)
-        self._ctx.save_op(op)
-        self._ctx.emit(op, snapshot, EventType.VM_SNAPSHOT_DELETING, snapshot.status_message)
+        self._ctx.emit(op, snapshot, EventType.VM_SNAPSHOT_DELETING, snapshot.status_message, snapshot_changed=True)
         self._launch(op, snapshot, resumed=False)
         return SnapshotRecord.from_dict(snapshot.to_dict())
 
@@ -211,7 +202,6 @@ class SnapshotManager:
         request = VolumeRequest(str(uuid4()), snapshot_id, name, volume_type, multiattach, bootable)
         op = BackupOperation(str(uuid4()), OperationKind.CREATE_VOLUME, snapshot_id, self._ctx.clock(),
                              transaction_id=transaction_id, volume=request)
-        self._ctx.save_op(op)
         self._ctx.emit(op, snapshot, EventType.VM_VOLUME_ACCEPTED_EVENT, "Create volume snapshot request accepted",
                        parameters=volume_parameters(snapshot, request))
         self._launch(op, snapshot, resumed=False)

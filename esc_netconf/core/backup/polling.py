@@ -7,8 +7,9 @@ see, a pure ``judge`` that turns what the VIM shows into an outcome (or ``None``
 ``expired`` check (the operation's timeout, read live from the settings) and its poll period (also
 read live).  One loop serves every watch: it sleeps until the earliest watch is due, then makes *one*
 ``list_images(ids=...)``, *one* ``list_volume_snapshots(ids=...)`` and *one* ``list_volumes(ids=...)``
-for all due watches together (a watch may ask to ``follow_volume_snapshots``: the Cinder snapshots named
-in its images' block device mappings are listed in the same round), and settles those whose judge (or timeout) has an answer.
+for all due watches together (a watch may ask to ``follow_volume_snapshots``: the Cinder snapshots
+named in its images' block device mappings are listed in the same round), and settles those whose
+judge (or timeout) has an answer.
 
 Due times are aligned to multiples of the period on the loop clock, so watches with the same period
 started at slightly different moments fall due at the same instant and share one listing: 100

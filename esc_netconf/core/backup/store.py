@@ -38,6 +38,10 @@ class SnapshotStore(Protocol):
         """Insert or replace the operation ``operation.op_id``."""
         ...
 
+    def save_progress(self, snapshot: SnapshotRecord, operation: BackupOperation) -> None:
+        """``save_snapshot`` and ``save_operation`` in one transaction (a step and its event mark)."""
+        ...
+
     def finish_operation(self, op_id: str) -> None:
         """The operation ended (its last event is sent): forget it."""
         ...
