@@ -19,21 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from esc_netconf.errors import EscError
-
-FAULT_OPERATIONS = (
-    "server.create",
-    "server.stop",
-    "server.start",
-    "server.reboot",
-    "server.delete",
-    "image.create",
-    "image.delete",
-    "volume.create",
-    "volume.snapshot",
-    "volume.snapshot.delete",
-)
-FAULT_MODES = ("error", "timeout", "none")
-
+from esc_netconf.vim.sim.settings import SimSettings, SimSettingsError
 
 class SettingsError(EscError):
     """A key or value that the VIM manager does not accept; ``key`` names it."""
@@ -53,20 +39,12 @@ def _positive_number(key: str, raw: str) -> str:
     return raw
 
 
-def _non_negative_number(key: str, raw: str) -> str:
+def _simulated_vim(key: str, raw: str) -> str:
+    """The simulated cloud owns the meaning of its keys; its parser is the one check."""
     try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(key, f"VimManager configuration [{key}] must be a number, not [{raw}].") from None
-    if not math.isfinite(value) or value < 0:
-        raise SettingsError(key, f"VimManager configuration [{key}] must be 0 or more, not [{raw}].")
-    return raw
-
-
-def _fault_mode(key: str, raw: str) -> str:
-    if raw not in FAULT_MODES:
-        allowed = "|".join(FAULT_MODES)
-        raise SettingsError(key, f"VimManager configuration [{key}] must be one of {allowed}, not [{raw}].")
+        SimSettings.from_properties({key: raw})
+    except SimSettingsError as exc:
+        raise SettingsError(key, f"VimManager configuration [{key}] {exc.message}.") from None
     return raw
 
 
@@ -95,13 +73,8 @@ def _specs() -> dict[str, SettingSpec]:
     specs["vim.monitor.poll.secs"] = SettingSpec(
         "15", _positive_number, "seconds between the monitor's listings of each project's servers"
     )
-    specs["vim.sim.delay.scale"] = SettingSpec(
-        "1", _non_negative_number, "factor applied to every step delay of the simulated VIM"
-    )
-    for op in FAULT_OPERATIONS:
-        specs[f"vim.sim.fault.{op}"] = SettingSpec(
-            "none", _fault_mode, f"fault injected into the simulated VIM's {op} operation"
-        )
+    for key, default in SimSettings().to_properties().items():
+        specs[key] = SettingSpec(default, _simulated_vim, "simulated VIM: step delay factor or injected fault")
     return specs
 
 

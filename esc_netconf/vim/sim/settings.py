@@ -63,6 +63,7 @@ class SimSettingsError(EscError, ValueError):
     def __init__(self, key: str, message: str) -> None:
         super().__init__(f"{key}: {message}")
         self.key = key
+        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
