@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from esc_netconf.settings import SettingsError, VimManagerSettings, parse_properties
+
+CREATE_POLL = "vim.asyncpoller.snapshot.create.poll.secs"
+
+
+def test_defaults_are_the_seeds() -> None:
+    settings = VimManagerSettings(None).snapshot()
+    for op in ("snapshot.create", "snapshot.delete", "volume.create"):
+        assert settings[f"vim.asyncpoller.{op}.poll.secs"] == "15"
+        assert settings[f"vim.asyncpoller.{op}.timeout.mins"] == "20"
+    assert settings["vim.sim.delay.scale"] == "1"
+    assert settings["vim.sim.fault.image.create"] == "none"
+
+
+def test_file_overrides_defaults_and_accepts_comments_and_fractions(tmp_path: Path) -> None:
+    path = tmp_path / "application.properties"
+    path.write_text(f"# tuned\n! also a comment\n\n{CREATE_POLL}=0.5\nvim.sim.delay.scale: 0.05\n")
+    settings = VimManagerSettings(path)
+    assert settings.number(CREATE_POLL) == 0.5
+    assert settings.number("vim.sim.delay.scale") == 0.05
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "words"),
+    [
+        ("no.such.key=1\n", "no.such.key", "not a known key"),
+        (f"{CREATE_POLL}=soon\n", CREATE_POLL, "must be a number"),
+        (f"{CREATE_POLL}=0\n", CREATE_POLL, "greater than 0"),
+        ("vim.sim.fault.server.stop=sometimes\n", "vim.sim.fault.server.stop", "error, timeout or none"),
+        ("just words\n", "", "expected key=value"),
+    ],
+)
+def test_bad_files_are_refused_naming_key_and_line(text: str, key: str, words: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        parse_properties(text, "app.properties")
+    assert info.value.key == key
+    assert words in str(info.value) and "app.properties:1" in str(info.value)
+
+
+def test_runtime_changes_are_all_or_nothing_and_dropped_by_reload(tmp_path: Path) -> None:
+    path = tmp_path / "application.properties"
+    path.write_text(f"{CREATE_POLL}=5\n")
+    settings = VimManagerSettings(path)
+    seen: list[str] = []
+    settings.add_listener(lambda values: seen.append(values[CREATE_POLL]))
+    with pytest.raises(SettingsError):
+        settings.set_many({CREATE_POLL: "200", "vim.asyncpoller.snapshot.create.timeout.mins": "-1"})
+    assert settings.get(CREATE_POLL) == "5" and seen == []
+    settings.set_many({CREATE_POLL: "200"})
+    assert settings.get(CREATE_POLL) == "200"
+    settings.reload()
+    assert settings.get(CREATE_POLL) == "5"
+    assert seen == ["200", "5"]
