@@ -14,11 +14,11 @@ import asyncio
 from collections.abc import Awaitable
 from uuid import uuid4
 
-from esc_netconf.core import vmsteps
+from esc_netconf.core import restore, vmsteps
 from esc_netconf.core.context import CoreContext
 from esc_netconf.core.errors import VimOperationFailed
 from esc_netconf.core.events import EventType
-from esc_netconf.core.model import DeploymentRecord, VmGroupSpec, VmRecord
+from esc_netconf.core.model import DeploymentRecord, OperationRecord, VmGroupSpec, VmRecord
 from esc_netconf.core.planning import allocate_interfaces, next_index, plan_group, startup_waves, vm_name
 from esc_netconf.core.states import ServiceState, ServiceTrigger, VmState, VmTrigger
 
@@ -163,9 +163,11 @@ def _group_jobs(ctx: CoreContext, dep: DeploymentRecord, group: VmGroupSpec) -> 
     return jobs
 
 
-async def update(ctx: CoreContext, dep: DeploymentRecord) -> None:
-    """Make the VMs match ``dep.spec`` (already saved): scale out/in per group, drop removed groups,
-    then SERVICE_UPDATED.  Changes such as ``image`` only affect VMs built from now on."""
+async def update(ctx: CoreContext, dep: DeploymentRecord, op: OperationRecord | None = None) -> None:
+    """Make the VMs match ``dep.spec`` (already saved): swap the volumes recorded in ``op`` (see
+    ``restore``), scale out/in per group, drop removed groups, then SERVICE_UPDATED (FAILURE if any step
+    failed).  Changes such as ``image`` only affect VMs built from now on."""
+    swapped = await restore.swap_volumes(ctx, dep, op) if op is not None else restore.SwapResult()
     try:
         groups = {g.name for g in dep.spec.vm_groups}
         dropped = [vm for vm in ctx.vms_of(dep.dep_id) if vm.group not in groups]
@@ -183,6 +185,11 @@ async def update(ctx: CoreContext, dep: DeploymentRecord) -> None:
         if dep.state is ServiceState.ACTIVE:
             ctx.service_to(dep, ServiceTrigger.FAIL)
         ctx.service_event(dep, EventType.SERVICE_UPDATED, exc.message, ok=False)
+        return
+    if swapped.failures:
+        if swapped.vm_broken and dep.state is ServiceState.ACTIVE:
+            ctx.service_to(dep, ServiceTrigger.FAIL)
+        ctx.service_event(dep, EventType.SERVICE_UPDATED, swapped.failures[0].message, ok=False)
         return
     ctx.service_event(dep, EventType.SERVICE_UPDATED, "Service updated successfully.")
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from enum import Enum
 from uuid import uuid4
 
-from esc_netconf.core import deploy, operations, recovery
+from esc_netconf.core import deploy, operations, recovery, restore
 from esc_netconf.core.context import Clock, CoreContext, CoreSettings, utc_now
 from esc_netconf.core.errors import IllegalTransition, NotFound, StateConflict
 from esc_netconf.core.events import EventBus, EventType
@@ -169,6 +169,7 @@ class EscCore:
         if new == dep.spec:
             return
         self._refuse_if_busy(dep)
+        restore.check_volume_swaps(self._ctx, dep, new)
         for group in new.vm_groups:
             count = len(deploy.members(self._ctx, dep, group.name))
             plan = plan_group(group, count)
@@ -195,9 +196,10 @@ class EscCore:
             ctx.save_dep(dep)
             self._begin(dep, OpKind.DEPLOY)
         elif new != dep.spec:
+            params = restore.swap_intent(dep, new)  # needs the old spec: before it is replaced
             dep.spec = new
             ctx.save_dep(dep)
-            self._begin(dep, OpKind.UPDATE)
+            self._begin(dep, OpKind.UPDATE, params=params)
 
     def _start_undeploy(self, dep: DeploymentRecord) -> None:
         running = self._busy.pop(dep.dep_id, None)
@@ -336,7 +338,9 @@ class EscCore:
             return lambda: operations.run_vm_action(ctx, dep, vm, op.params["action"])
         if kind is OpKind.RECOVERY:
             return lambda: recovery.recover(ctx, dep, op.params["vms"].split(","))
-        simple = {OpKind.DEPLOY: deploy.deploy, OpKind.UNDEPLOY: deploy.undeploy, OpKind.UPDATE: deploy.update}
+        if kind is OpKind.UPDATE:
+            return lambda: deploy.update(ctx, dep, op)
+        simple = {OpKind.DEPLOY: deploy.deploy, OpKind.UNDEPLOY: deploy.undeploy}
         return lambda: simple[kind](ctx, dep)
 
     def _finish(self, op: OperationRecord) -> None:

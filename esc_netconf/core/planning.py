@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from esc_netconf.core.errors import InvalidRequest
-from esc_netconf.core.model import DeploymentSpec, IpPool, VmGroupSpec, VmInterface, VmRecord
+from esc_netconf.core.model import DeploymentSpec, IpPool, VmGroupSpec, VmInterface, VmRecord, VolumeSpec
 
 
 def validate_spec(tenant: str, spec: DeploymentSpec) -> None:
@@ -123,3 +123,68 @@ def plan_group(new: VmGroupSpec, active: int) -> GroupPlan:
 def vm_name(deployment: str, group: str, index: int, vm_id: str) -> str:
     """The generated name ``<deployment>_<group>_<index>_<uuid>`` (also the VIM server name)."""
     return f"{deployment}_{group}_{index}_{vm_id}"
+
+
+def volume_build_order(volumes: tuple[VolumeSpec, ...]) -> list[VolumeSpec]:
+    """A group's volumes in the order a server gets them (boot volume first, data volumes after).
+
+    ``vmsteps`` builds the block devices in this order and the VIM hands out devices in it, so the n-th
+    volume here is the volume on a server's n-th attached device: that is how a spec entry is matched with
+    the VIM volume it became.
+    """
+    return sorted(volumes, key=lambda v: (v.boot_index is None, v.boot_index or 0, v.name))
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeSwap:
+    """A service update replacing volume ``old`` of a group's VMs by the existing VIM volume of ``new``.
+
+    ``slot`` is the position of ``old`` in ``volume_build_order`` of the group *before* the update.
+    """
+
+    group: str
+    slot: int
+    old: VolumeSpec
+    new: VolumeSpec
+
+
+def plan_volume_swaps(old: VmGroupSpec, new: VmGroupSpec) -> tuple[VolumeSwap, ...]:
+    """The volume swaps a service update of one group asks for (the seed's restore from a volume).
+
+    A swap is either a deleted volume plus an added one naming an ``external_id`` with the same
+    ``boot_index`` (the seed's shape: "a delete operation against the named original volume, and a create
+    operation specifying the new, bootable volume"), or an entry kept under its name whose ``external_id``
+    changes.  Other volume changes are not swaps: like ``image`` they only affect VMs built later.
+
+    :raises InvalidRequest: an added external volume replaces no deleted volume, or several (ambiguous),
+        or two swaps name the same external volume.
+    """
+    where = f"vm_group [{new.name}]"
+    before = {v.name: v for v in old.volumes}
+    after = {v.name: v for v in new.volumes}
+    order = [v.name for v in volume_build_order(old.volumes)]
+    removed = [v for v in old.volumes if v.name not in after]
+    pairs: list[tuple[VolumeSpec, VolumeSpec]] = []
+    for volume in new.volumes:
+        previous = before.get(volume.name)
+        if previous is not None:
+            if volume.external_id and volume.external_id != previous.external_id:
+                pairs.append((previous, volume))
+            continue
+        if not volume.external_id:
+            continue
+        partners = [r for r in removed if r.boot_index == volume.boot_index]
+        if len(partners) != 1:
+            index = "no boot_index" if volume.boot_index is None else f"boot_index {volume.boot_index}"
+            raise InvalidRequest(
+                f"{where}: volume [{volume.name}] names external volume [{volume.external_id}] but "
+                f"{'no' if not partners else 'more than one'} deleted volume with {index} is replaced by it; "
+                f"delete exactly one original volume with the same boot_index in the same update.")
+        pairs.append((partners[0], volume))
+    used = [old_spec.name for old_spec, _ in pairs]
+    if len(set(used)) != len(used):
+        raise InvalidRequest(f"{where}: one original volume is replaced by several external volumes.")
+    externals = [new_spec.external_id for _, new_spec in pairs]
+    if len(set(externals)) != len(externals):
+        raise InvalidRequest(f"{where}: one external volume replaces several volumes.")
+    return tuple(VolumeSwap(new.name, order.index(o.name), o, n) for o, n in pairs)

@@ -14,8 +14,9 @@ import math
 from esc_netconf.core.context import CoreContext
 from esc_netconf.core.errors import VimOperationFailed
 from esc_netconf.core.model import VmGroupSpec, VmInterface, VmRecord
+from esc_netconf.core.planning import volume_build_order
 from esc_netconf.vim.base import (BlockDevice, BlockDeviceSource, PortSpec, RebootType, Server, ServerStatus,
-                                  VimConflict, VimError, VimNotFound)
+                                  VimConflict, VimError, VimNotFound, VolumeStatus)
 
 _GIB = {"GiB": 1.0, "GB": 1.0, "MiB": 1 / 1024, "MB": 1 / 1024, "TiB": 1024.0, "TB": 1024.0}
 
@@ -49,13 +50,34 @@ async def _image_id(ctx: CoreContext, name: str) -> str:
         raise VimOperationFailed(f"Image [{name}] not found.") from None
 
 
+async def _volume_exists(ctx: CoreContext, volume_id: str) -> bool:
+    """Whether the VIM still has the volume (one being deleted counts as gone).
+
+    A volume swapped in under a server inherits the old root disk's ``delete_on_termination`` (Nova keeps
+    the block device mapping's flag on swap), so the redeploy that deleted the old server also deleted it:
+    then the VM is rebuilt from its image, as a VM whose volume was made by ESC.
+    """
+    try:
+        volume = await ctx.driver.get_volume(volume_id)
+    except VimNotFound:
+        return False
+    except VimError as exc:
+        raise VimOperationFailed(exc.message) from exc
+    return volume.status not in (VolumeStatus.DELETING, VolumeStatus.ERROR_DELETING)
+
+
 async def _block_devices(ctx: CoreContext, group: VmGroupSpec, image: str) -> tuple[str | None, list[BlockDevice]]:
     """The image to boot from (None when a volume with boot_index 0 is the root disk) and the volumes."""
     boot_image: str | None = await _image_id(ctx, image)
     devices: list[BlockDevice] = []
-    for volume in sorted(group.volumes, key=lambda v: (v.boot_index is None, v.boot_index or 0, v.name)):
+    for volume in volume_build_order(group.volumes):
         size = max(1, math.ceil((volume.size or 1) * _GIB.get(volume.sizeunit or "GiB", 1.0)))
-        if volume.boot_index == 0:
+        if volume.boot_index == 0 and volume.external_id and await _volume_exists(ctx, volume.external_id):
+            # a restored boot volume: boot from it as it is
+            devices.append(BlockDevice(BlockDeviceSource.VOLUME, volume.external_id, boot_index=0,
+                                       disk_bus=volume.bus))
+            boot_image = None
+        elif volume.boot_index == 0:
             source_image = await _image_id(ctx, volume.image) if volume.image else boot_image
             devices.append(BlockDevice(BlockDeviceSource.IMAGE, source_image, boot_index=0, volume_size_gb=size,
                                        delete_on_termination=True, disk_bus=volume.bus, volume_type=volume.type))
