@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     if logging.getLogger().level > logging.DEBUG:
         for noisy in ("alembic", "paramiko"):  # their INFO lines repeat what our own log says
             logging.getLogger(noisy).setLevel(logging.WARNING)
+        # a malformed HTTP request is the client's problem: aiohttp logs it with a traceback at ERROR
+        logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     try:
         return asyncio.run(_serve(args))
     except OSError as exc:

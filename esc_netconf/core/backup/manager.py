@@ -19,6 +19,7 @@ once, and send only the events they have not sent (``BackupOperation.events_sent
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -104,7 +105,7 @@ class SnapshotManager:
                  if (tenant is None or s.tenant == tenant)
                  and (generated_vm_name is None or s.generated_vm_name == generated_vm_name)]
         found.sort(key=lambda s: (s.creation_start_date.timestamp() if s.creation_start_date else 0.0, s.id))
-        return [SnapshotRecord.from_dict(s.to_dict()) for s in found]
+        return [copy.copy(s) for s in found]  # every field is immutable: a shallow copy is a safe copy
 
     def get_snapshot(self, reference: str) -> SnapshotRecord:
         """A managed snapshot by id, or by name when exactly one snapshot has that name (a copy).
@@ -112,7 +113,7 @@ class SnapshotManager:
         :raises NotFound: ``Snapshot image [<reference>] not found.``
         :raises InvalidRequest: several snapshots have that name.
         """
-        return SnapshotRecord.from_dict(self._resolve(reference).to_dict())
+        return copy.copy(self._resolve(reference))
 
     # ---- requests -----------------------------------------------------------------------------
 

@@ -1,0 +1,180 @@
+"""Callback bodies and headers, the registry, and the dispatcher's ordering, retries and give-up (a fake sender)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from datetime import datetime, timezone
+
+import pytest
+
+from esc_netconf.core.events import EscEvent, EventBus, EventStatus, EventType, VmSource
+from esc_netconf.rest.callback_events import callback_body, callback_headers, header_value
+from esc_netconf.rest.callbacks import (CallbackDispatcher, CallbackRegistry, CallbackRouter, DestinationState,
+                                        RetryPolicy)
+
+FAST = RetryPolicy(first_delay=0.01, max_delay=0.02, give_up_after=0.1)
+
+
+def event(type_: EventType = EventType.VM_VOLUME_CREATED_EVENT, *, tid: str | None = "tid-1", ok: bool = True,
+          message: str = "Create volume snapshot request completed",
+          parameters: Mapping[str, str | None] | None = None) -> EscEvent:
+    return EscEvent(type_, EventStatus.SUCCESS if ok else EventStatus.FAILURE, 201 if ok else 500, message,
+                    "dep", "t", "proj", "dep-1", "g", VmSource(vmid="vm-1", vmname="dep_g_0_x"),
+                    datetime(2021, 9, 14, 12, 18, 39, 836000, tzinfo=timezone.utc), transaction_id=tid,
+                    callback_only=True, parameters=dict(parameters or {}))
+
+
+def test_body_follows_the_seed_volume_created_event() -> None:
+    body = callback_body(event(parameters={"external_volume_id": "c3cd", "size": "2", "name": "v"}))
+    seed_keys = {"escTransactionId", "eventType", "eventSourceContext", "eventTargetContext", "message",
+                 "stateMachineEventNBInfo", "escParameter", "vmUpdateType", "requestDetails", "statusCode",
+                 "notificationOnlyEvent"}
+    assert seed_keys <= set(body)
+    assert body["escTransactionId"] == "tid-1" and body["statusCode"] == "201"
+    assert body["escParameter"] == {"external_volume_id": "c3cd", "size": "2", "name": "v"}
+    assert set(body["stateMachineEventNBInfo"]) == {"id", "message", "logNames", "keywords", "actionInfo",
+                                                    "stackTrace"}
+    assert body["eventTime"] == "2021-09-14T12:18:39.836+00:00"
+    json.dumps(body)
+
+
+def test_events_without_parameters_carry_the_netconf_fields() -> None:
+    body = callback_body(event(EventType.VM_STOPPED, ok=False, message="boom"))
+    assert body["escParameter"]["status"] == "FAILURE" and body["escParameter"]["vmname"] == "dep_g_0_x"
+    assert body["statusCode"] == "500" and body["escParameter"]["hostname"] is None
+
+
+def test_headers_are_single_line_latin1() -> None:
+    headers = callback_headers(event(message="line one\r\nline two \u2603"))
+    assert headers["ESC-Transaction-Id"] == "tid-1" and headers["ESC-Status-Code"] == "201"
+    assert headers["ESC-Status-Message"] == "line one??line two ?"
+    assert len(header_value("x" * 5000)) == 1024
+
+
+def test_registry_dedupes_expires_and_is_bounded() -> None:
+    now = [0.0]
+    registry = CallbackRegistry(ttl=10, capacity=2, clock=lambda: now[0])
+    registry.register("a", ["http://x", "http://x", "http://y"])
+    assert registry.destinations("a") == ("http://x", "http://y")
+    registry.register("none", [])
+    assert registry.destinations("none") == () and registry.destinations(None) == ()
+    now[0] = 9
+    assert registry.destinations("a")  # use keeps it alive
+    now[0] = 18
+    assert registry.destinations("a")
+    now[0] = 29
+    assert registry.destinations("a") == ()
+    for name in ("b", "c", "d"):
+        registry.register(name, ["http://z"])
+    assert len(registry) == 2 and registry.destinations("b") == ()
+    registry.forget("d")
+    assert registry.destinations("d") == ()
+
+
+class FakeSender:
+    """Answers from a script per URL (an int status, or an exception to raise); records what it got."""
+
+    def __init__(self, script: dict[str, list[int | Exception]] | None = None, delay: float = 0.0) -> None:
+        self.script = script or {}
+        self.delay = delay
+        self.calls: list[tuple[str, bytes]] = []
+
+    async def __call__(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
+        self.calls.append((url, body))
+        await asyncio.sleep(self.delay)
+        answers = self.script.get(url, [])
+        answer = answers.pop(0) if answers else 200
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+async def test_in_order_per_url_with_retries() -> None:
+    sender = FakeSender({"http://a": [503, ConnectionRefusedError("refused"), 200]})
+    dispatcher = CallbackDispatcher(sender, policy=FAST)
+    for n in range(3):
+        dispatcher.submit("http://a", str(n).encode(), {})
+    dispatcher.submit("http://b", b"b", {})
+    await dispatcher.drain(2)
+    a_calls = [body for url, body in sender.calls if url == "http://a"]
+    assert a_calls == [b"0", b"0", b"0", b"1", b"2"]
+    assert dispatcher.delivered == 4 and dispatcher.dropped == 0
+    assert dispatcher.state("http://a") is DestinationState.UP
+    await dispatcher.close()
+
+
+async def test_dead_receiver_goes_down_logs_once_and_gets_one_try_per_event(
+        caplog: pytest.LogCaptureFixture) -> None:
+    sender = FakeSender({"http://dead": [OSError("unreachable")] * 100})
+    dispatcher = CallbackDispatcher(sender, policy=FAST)
+    dispatcher.submit("http://dead", b"first", {})
+    await dispatcher.drain(2)
+    assert dispatcher.state("http://dead") is DestinationState.DOWN
+    tries_for_first = len(sender.calls)
+    assert tries_for_first > 2
+    for n in range(5):
+        dispatcher.submit("http://dead", str(n).encode(), {})
+    await dispatcher.drain(2)
+    assert len(sender.calls) == tries_for_first + 5
+    assert dispatcher.dropped == 6
+    assert len([r for r in caplog.records if r.levelname == "WARNING"]) == 1
+    sender.script["http://dead"] = [200]
+    dispatcher.submit("http://dead", b"back", {})
+    await dispatcher.drain(2)
+    assert dispatcher.state("http://dead") is DestinationState.UP and dispatcher.delivered == 1
+    await dispatcher.close()
+
+
+async def test_client_errors_are_final_but_408_and_429_are_retried() -> None:
+    sender = FakeSender({"http://a": [404], "http://b": [429, 200]})
+    dispatcher = CallbackDispatcher(sender, policy=FAST)
+    dispatcher.submit("http://a", b"x", {})
+    dispatcher.submit("http://b", b"y", {})
+    await dispatcher.drain(2)
+    assert [u for u, _ in sender.calls].count("http://a") == 1
+    assert [u for u, _ in sender.calls].count("http://b") == 2
+    assert dispatcher.dropped == 1 and dispatcher.delivered == 1
+    await dispatcher.close()
+
+
+async def test_submit_never_waits_and_queues_are_bounded() -> None:
+    sender = FakeSender(delay=0.05)
+    dispatcher = CallbackDispatcher(sender, policy=FAST, queue_limit=3)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for n in range(10):
+        dispatcher.submit("http://slow", str(n).encode(), {})
+    assert loop.time() - started < 0.01
+    await dispatcher.drain(2)
+    assert dispatcher.delivered == 3 and dispatcher.dropped == 7
+    await dispatcher.close()
+
+
+async def test_idle_workers_end() -> None:
+    dispatcher = CallbackDispatcher(FakeSender(), policy=FAST, idle_exit=0.02)
+    dispatcher.submit("http://a", b"x", {})
+    await dispatcher.drain(1)
+    await asyncio.sleep(0.1)
+    assert dispatcher.state("http://a") is None
+    dispatcher.submit("http://a", b"y", {})
+    await dispatcher.drain(1)
+    assert dispatcher.delivered == 2
+    await dispatcher.close()
+
+
+async def test_router_sends_only_registered_transactions() -> None:
+    sender = FakeSender()
+    registry = CallbackRegistry()
+    dispatcher = CallbackDispatcher(sender, policy=FAST)
+    bus = EventBus()
+    bus.subscribe(CallbackRouter(registry, dispatcher))
+    registry.register("tid-1", ["http://a", "http://b"])
+    bus.publish(event(tid="tid-1"))
+    bus.publish(event(tid="other"))
+    bus.publish(event(tid=None))
+    await dispatcher.drain(1)
+    assert sorted(url for url, _ in sender.calls) == ["http://a", "http://b"]
+    assert json.loads(sender.calls[0][1])["escTransactionId"] == "tid-1"
+    await dispatcher.close()
