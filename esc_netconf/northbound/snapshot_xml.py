@@ -38,9 +38,11 @@ def _leaf(parent: etree._Element, name: str, value: str | None) -> None:
         etree.SubElement(parent, _q(name)).text = value
 
 
-def snapshot_element(record: SnapshotRecord) -> etree._Element:
-    """One ``<snapshot>`` (list entry keyed by ``id``)."""
-    element = etree.Element(_q("snapshot"), nsmap={None: ESC_NS})
+def snapshot_element(record: SnapshotRecord, parent: etree._Element | None = None) -> etree._Element:
+    """One ``<snapshot>`` (list entry keyed by ``id``), built in place under ``parent`` when given
+    (moving a finished element into another tree costs lxml a namespace walk per element)."""
+    tag = _q("snapshot")
+    element = etree.SubElement(parent, tag) if parent is not None else etree.Element(tag, nsmap={None: ESC_NS})
     _leaf(element, "id", record.id)
     _leaf(element, "name", record.name)
     _leaf(element, "creation_start_date", _date(record.creation_start_date))
@@ -58,5 +60,5 @@ def snapshots_element(records: Iterable[SnapshotRecord]) -> etree._Element:
     """``<snapshots>`` with one ``<snapshot>`` per record, in the order given."""
     container = etree.Element(_q("snapshots"), nsmap={None: ESC_NS})
     for record in records:
-        container.append(snapshot_element(record))
+        snapshot_element(record, container)
     return container
