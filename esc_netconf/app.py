@@ -12,7 +12,7 @@ import asyncio
 import ipaddress
 import logging
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -29,7 +29,8 @@ from esc_netconf.users import UserDB
 
 log = logging.getLogger("esc_netconf.app")
 
-REPLAY_KEEP_LAST = 100_000
+REPLAY_KEEP_LAST = 100_000  # events kept per stream for replay; older ones are pruned
+REPLAY_PRUNE_SECONDS = 600.0
 
 
 class StartupError(EscError):
@@ -70,7 +71,8 @@ class Options:
     config: Path | None = None
     yang_dir: Path | None = None
     monitor_interval: float | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    replay_keep_last: int = REPLAY_KEEP_LAST
+    replay_prune_seconds: float = REPLAY_PRUNE_SECONDS
 
 
 def load_users(options: Options) -> UserDB:
@@ -107,8 +109,10 @@ class Application:
         self.db = Database.open(data_dir / "esc.db")
         self.model = YangModel.load(options.yang_dir or default_yang_dir())
         self.datastore = Datastore(self.model, SqlConfigStore(self.db))
+        self.replay_log = SqlReplayLog(self.db)
+        self._retention = loop.create_task(self._keep_replay_bounded(), name="replay-retention")
         self.hub = NotificationHub(
-            SqlReplayLog(self.db),
+            self.replay_log,
             [
                 StreamInfo("NETCONF", "Default NETCONF event stream (RFC 6470 events)", True),
                 StreamInfo("escEvent", "ESC lifecycle events", True),
@@ -130,6 +134,12 @@ class Application:
         self.netconf_port = await asyncio.to_thread(self._ssh.start)
         await self._start_rest(users)
         log.info("NETCONF on %s:%d, REST on %s:%d", options.host, self.netconf_port, options.host, self.rest_port)
+
+    async def _keep_replay_bounded(self) -> None:
+        """Bounded retention of the replay log: prune at start and then periodically, off the loop."""
+        while True:
+            await asyncio.to_thread(self.replay_log.prune, self.options.replay_keep_last)
+            await asyncio.sleep(self.options.replay_prune_seconds)
 
     async def _start_domain(self) -> None:
         """The VIM driver, the core and the northbound adapters (wired in ``domain.py``)."""
@@ -162,6 +172,10 @@ class Application:
         return report
 
     async def stop(self) -> None:
+        retention = getattr(self, "_retention", None)
+        if retention is not None:
+            retention.cancel()
+            await asyncio.gather(retention, return_exceptions=True)
         if self._ssh is not None:
             await asyncio.to_thread(self._ssh.stop)
         rest = getattr(self, "rest", None)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from esc_netconf.rest.server import APPLICATION_KEY
 from esc_netconf.settings import SettingsError
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ STATUS_PATH = "/ESCManager/admin/status"
 
 
 def _app(request: web.Request) -> Application:
-    return request.app["application"]  # type: ignore[no-any-return]
+    return request.app[APPLICATION_KEY]
 
 
 async def show_settings(request: web.Request) -> web.Response:

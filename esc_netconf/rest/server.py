@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from esc_netconf.app import Application
 
 MAX_BODY_BYTES = 1 * 2**20
+APPLICATION_KEY: web.AppKey[Application] = web.AppKey("application")
 ADMIN_PREFIX = "/ESCManager/admin/"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -73,7 +74,7 @@ async def start_rest(app: Application, users: UserDB) -> RestServer:
         client_max_size=MAX_BODY_BYTES,
         middlewares=[auth_middleware(users, open_on_loopback=is_loopback(app.options.host))],
     )
-    web_app["application"] = app
+    web_app[APPLICATION_KEY] = app
     add_admin_routes(web_app)
     extra = getattr(app, "domain", None)
     if extra is not None:

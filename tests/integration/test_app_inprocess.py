@@ -1,0 +1,38 @@
+"""The application wired in-process (no subprocess): what is easier to observe from inside."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from lxml import etree
+
+from esc_netconf.app import Application, Options
+
+
+async def test_replay_log_is_pruned_to_its_bound(tmp_path: Path) -> None:
+    app = Application(Options(netconf_port=0, rest_port=0, data_dir=tmp_path, replay_keep_last=5,
+                              replay_prune_seconds=0.05))
+    await app.start()
+    try:
+        for i in range(30):
+            app.hub.publish("NETCONF", etree.Element("{urn:example}tick", n=str(i)))
+        for _ in range(100):
+            if app.replay_log.count("NETCONF") <= 5:
+                break
+            await asyncio.sleep(0.05)
+        assert app.replay_log.count("NETCONF") == 5
+    finally:
+        await app.stop()
+
+
+async def test_health_reports_every_part(tmp_path: Path) -> None:
+    app = Application(Options(netconf_port=0, rest_port=0, data_dir=tmp_path))
+    await app.start()
+    try:
+        report = await app.health()
+        assert set(report) == {"netconf", "rest", "vim", "store"}
+        assert all(part["ok"] for part in report.values()), report
+        assert report["netconf"]["port"] == app.netconf_port
+    finally:
+        await app.stop()
