@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("esc_netconf.netconf.connection")
 
 MAX_QUEUED_MESSAGES = 10_000
+HELLO_TIMEOUT_SECONDS = 60.0
 
 
 class Writer(Protocol):
@@ -57,6 +58,8 @@ class NetconfConnection:
         writer: Writer,
         username: str,
         source_host: str,
+        *,
+        hello_timeout: float | None = None,
     ) -> None:
         self._server = server
         self._loop = loop
@@ -74,6 +77,16 @@ class NetconfConnection:
         )
         self._writer_thread.start()
         self.send_message(self._session.start)
+        # a client that never says hello must not hold a session (and its threads) forever
+        timeout = HELLO_TIMEOUT_SECONDS if hello_timeout is None else hello_timeout
+        self._hello_timer = threading.Timer(timeout, self._hello_expired)
+        self._hello_timer.daemon = True
+        self._hello_timer.start()
+
+    def _hello_expired(self) -> None:
+        if not self.context.established:
+            self._log.info("session %s: no hello within the time limit; closing", self.context.session_id)
+            self.terminate(TerminationReason.BAD_HELLO)
 
     # -- the transport's side ------------------------------------------------------------------
 
@@ -104,6 +117,7 @@ class NetconfConnection:
             if self._closing.is_set():
                 return
             if isinstance(event, Hello):
+                self._hello_timer.cancel()
                 await self._server.session_established(self.context, event.capabilities)
             elif isinstance(event, Rpc):
                 await self._server.serve_rpc(self.context, event)
@@ -157,6 +171,7 @@ class NetconfConnection:
         self._end(reason)
 
     def _end(self, reason: TerminationReason) -> None:
+        self._hello_timer.cancel()
         with self._lock:
             if self._ended:
                 return

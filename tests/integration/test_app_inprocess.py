@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from lxml import etree
 
 from esc_netconf.app import Application, Options
@@ -34,5 +35,35 @@ async def test_health_reports_every_part(tmp_path: Path) -> None:
         assert set(report) == {"netconf", "rest", "vim", "store"}
         assert all(part["ok"] for part in report.values()), report
         assert report["netconf"]["port"] == app.netconf_port
+    finally:
+        await app.stop()
+
+
+async def test_a_client_that_never_says_hello_is_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    import paramiko
+
+    from esc_netconf.netconf import connection
+
+    monkeypatch.setattr(connection, "HELLO_TIMEOUT_SECONDS", 0.5)
+    app = Application(Options(netconf_port=0, rest_port=0, data_dir=tmp_path))
+    await app.start()
+    try:
+        def silent_client() -> bytes:
+            transport = paramiko.Transport(socket.create_connection(("127.0.0.1", app.netconf_port or 0)))
+            transport.connect(username="admin", password="admin")
+            channel = transport.open_session()
+            channel.settimeout(10)
+            channel.invoke_subsystem("netconf")
+            received = b""
+            while chunk := channel.recv(65536):  # our hello, then EOF when the server gives up
+                received += chunk
+            transport.close()
+            return received
+
+        received = await asyncio.wait_for(asyncio.to_thread(silent_client), 15)
+        assert b"<hello" in received
+        assert app.netconf.sessions == {}
     finally:
         await app.stop()
