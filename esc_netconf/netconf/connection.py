@@ -108,8 +108,10 @@ class NetconfConnection:
             self._call(self._serve(batch))
         if closed is not None:
             self._log.info("session %s closed: %s", self.context.session_id, closed.reason)
-            reason = TerminationReason.OTHER if self.context.established else TerminationReason.BAD_HELLO
-            self.terminate(reason if "EOF" not in closed.reason else TerminationReason.DROPPED)
+            if closed.eof:
+                self.terminate(TerminationReason.DROPPED)
+            else:
+                self.terminate(TerminationReason.OTHER if self.context.established else TerminationReason.BAD_HELLO)
 
     async def _serve(self, events: list[Hello | Rpc | BadRpc]) -> None:
         """Everything one read produced, in order, in one hop to the loop (pipelined RPCs cost one hop)."""

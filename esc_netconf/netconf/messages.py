@@ -100,9 +100,13 @@ class Notification:
 
 @dataclass(frozen=True, slots=True)
 class Closed:
-    """The session is over: EOF, a fatal framing error, a bad hello, or a close we asked for."""
+    """The session is over: EOF, a fatal framing error, a bad hello, or a close we asked for.
+
+    ``eof`` tells a peer that went away (RFC 6470 ``dropped``) from one that broke the protocol.
+    """
 
     reason: str
+    eof: bool = False
 
 
 ServerEvent = Hello | Rpc | BadRpc | Closed | NeedData

@@ -223,14 +223,14 @@ class SessionCore:
             raise LocalProtocolError(f"cannot send a message in state {self._state.value}")
         return encode_message(message, self._framing)
 
-    def close(self, reason: str = "session closed") -> None:
+    def close(self, reason: str = "session closed", *, eof: bool = False) -> None:
         """Close the session (after ``close-session``, ``kill-session`` or a transport error)."""
         self._fire(_Trigger.CLOSE)
         if self._closed is None:
-            self._closed = Closed(reason)
+            self._closed = Closed(reason, eof)
 
-    def _close_event(self, reason: str) -> Closed:
-        self.close(reason)
+    def _close_event(self, reason: str, *, eof: bool = False) -> Closed:
+        self.close(reason, eof=eof)
         assert self._closed is not None
         return self._closed
 
@@ -247,7 +247,7 @@ class SessionCore:
             return message
         if self._eof:
             partial = self._decoder.has_partial_message()
-            return self._close_event("EOF in the middle of a message" if partial else "EOF")
+            return self._close_event("EOF in the middle of a message" if partial else "EOF", eof=True)
         return None
 
     def _receive_hello(self, message: bytes) -> Hello | Closed:

@@ -317,7 +317,7 @@ def test_eof_closes() -> None:
     pair = established()
     pair.server.receive_data(b"")
     event = pair.server.next_event()
-    assert event == Closed("EOF") and pair.server.state is SessionState.CLOSED
+    assert event == Closed("EOF", eof=True) and pair.server.state is SessionState.CLOSED
     with pytest.raises(LocalProtocolError):
         pair.server.reply({"message-id": "1"}, None)
     pair.server.receive_data(b"more bytes after close are dropped")
