@@ -71,11 +71,11 @@ def netconf_state(server: NetconfServer, started: datetime) -> etree._Element:
 
     stats = etree.SubElement(state, _q("statistics"))
     _leaf(stats, "netconf-start-time", rfc3339(started))
-    _leaf(stats, "in-bad-hellos", server.stats_in_bad_hellos)
-    _leaf(stats, "in-sessions", server.stats_in_sessions)
-    _leaf(stats, "dropped-sessions", server.stats_dropped_sessions)
-    _leaf(stats, "in-rpcs", server.stats_in_rpcs)
-    _leaf(stats, "in-bad-rpcs", server.stats_in_bad_rpcs)
-    _leaf(stats, "out-rpc-errors", server.stats_out_rpc_errors)
+    _leaf(stats, "in-bad-hellos", server.stats.in_bad_hellos)
+    _leaf(stats, "in-sessions", server.stats.in_sessions)
+    _leaf(stats, "dropped-sessions", server.stats.dropped_sessions)
+    _leaf(stats, "in-rpcs", server.stats.in_rpcs)
+    _leaf(stats, "in-bad-rpcs", server.stats.in_bad_rpcs)
+    _leaf(stats, "out-rpc-errors", server.stats.out_rpc_errors)
     _leaf(stats, "out-notifications", sum(c.counters.out_notifications for c in server.sessions.values()))
     return state

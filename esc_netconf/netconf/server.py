@@ -13,12 +13,14 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from lxml import etree
 
+from esc_netconf.netconf.base_operations import register_base_operations
 from esc_netconf.netconf.context import SessionContext, TerminationReason
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
 from esc_netconf.netconf.messages import BadRpc, Rpc
@@ -46,6 +48,18 @@ PROTOCOL_CAPABILITIES = (
     "urn:ietf:params:netconf:capability:notification:1.0",
     "urn:ietf:params:netconf:capability:interleave:1.0",
 )
+
+@dataclass(slots=True)
+class ServerCounters:
+    """The server-wide ``/netconf-state/statistics`` of RFC 6022."""
+
+    in_bad_hellos: int = 0
+    in_sessions: int = 0
+    dropped_sessions: int = 0
+    in_rpcs: int = 0
+    in_bad_rpcs: int = 0
+    out_rpc_errors: int = 0
+
 
 RpcHandler = Callable[[SessionContext, etree._Element], Awaitable[list[etree._Element] | None]]
 StateProvider = Callable[[], Iterable[etree._Element]]
@@ -76,14 +90,7 @@ class NetconfServer:
         self._model_rpcs: set[str] = set()
         self._state_providers: list[StateProvider] = []
         self._capabilities = [*PROTOCOL_CAPABILITIES, *model.capabilities()]
-        self.stats_in_bad_hellos = 0
-        self.stats_in_sessions = 0
-        self.stats_dropped_sessions = 0
-        self.stats_in_rpcs = 0
-        self.stats_in_bad_rpcs = 0
-        self.stats_out_rpc_errors = 0
-        from esc_netconf.netconf.base_operations import register_base_operations
-
+        self.stats = ServerCounters()
         register_base_operations(self)
 
     # -- registration -------------------------------------------------------------------------------
@@ -113,14 +120,14 @@ class NetconfServer:
     async def session_established(self, ctx: SessionContext, client_capabilities: Sequence[str]) -> None:
         ctx.established = True
         self.sessions[ctx.session_id] = ctx
-        self.stats_in_sessions += 1
+        self.stats.in_sessions += 1
         log.info("session %d established for %s from %s", ctx.session_id, ctx.username, ctx.source_host)
         self._publish_session_event("netconf-session-start", ctx)
 
     async def session_ended(self, ctx: SessionContext, reason: TerminationReason) -> None:
         if self.sessions.pop(ctx.session_id, None) is None:
             if not ctx.established:
-                self.stats_in_bad_hellos += 1
+                self.stats.in_bad_hellos += 1
             return
         if self.lock_holder == ctx.session_id:
             self.lock_holder = None
@@ -128,7 +135,7 @@ class NetconfServer:
             ctx.subscription.cancel()
             ctx.subscription = None
         if reason is TerminationReason.DROPPED:
-            self.stats_dropped_sessions += 1
+            self.stats.dropped_sessions += 1
         log.info("session %d ended (%s)", ctx.session_id, reason.value)
         self._publish_session_event("netconf-session-end", ctx, reason)
 
@@ -150,7 +157,7 @@ class NetconfServer:
     async def serve_rpc(self, ctx: SessionContext, rpc: Rpc) -> None:
         """Run one operation and queue its reply (the connection waits for this to return)."""
         ctx.counters.in_rpcs += 1
-        self.stats_in_rpcs += 1
+        self.stats.in_rpcs += 1
         qname = rpc.operation.tag if isinstance(rpc.operation.tag, str) else ""
         try:
             handler = self._handlers.get(qname)
@@ -176,13 +183,13 @@ class NetconfServer:
 
     def _reply_error(self, ctx: SessionContext, rpc: Rpc | BadRpc, error: NetconfError) -> None:
         ctx.counters.out_rpc_errors += 1
-        self.stats_out_rpc_errors += 1
+        self.stats.out_rpc_errors += 1
         ctx.after_reply = None
         ctx.transport.reply_error(rpc.attributes, error)
 
     async def serve_bad_rpc(self, ctx: SessionContext, bad: BadRpc) -> None:
         ctx.counters.in_bad_rpcs += 1
-        self.stats_in_bad_rpcs += 1
+        self.stats.in_bad_rpcs += 1
         self._reply_error(ctx, bad, bad.error)
 
     def _unsupported(self, operation: etree._Element) -> NetconfError:
