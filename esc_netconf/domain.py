@@ -24,8 +24,10 @@ from esc_netconf.northbound.event_xml import esc_event_element
 from esc_netconf.northbound.opdata import opdata_element
 from esc_netconf.northbound.rpcs import EscRpcs
 from esc_netconf.northbound.snapshot_xml import snapshots_element
+from esc_netconf.rest.callbacks import CallbackService
 from esc_netconf.rest.escmanager import add_escmanager_routes
 from esc_netconf.store import SqlCoreStore
+from esc_netconf.store.callback_store import SqlCallbackStore
 from esc_netconf.store.snapshot_store import SqlSnapshotStore
 from esc_netconf.vim.base import VimDriver
 from esc_netconf.vim.factory import create_driver
@@ -43,10 +45,12 @@ class Domain:
     core: EscCore
     snapshots: SnapshotManager
     bus: EventBus
+    callbacks: CallbackService
 
     def add_rest_routes(self, web_app: web.Application) -> None:
         """The ESCManager API and its callbacks, on the same core and bus."""
-        add_escmanager_routes(web_app, core=self.core, snapshots=self.snapshots, bus=self.bus)
+        add_escmanager_routes(web_app, core=self.core, snapshots=self.snapshots, bus=self.bus,
+                              callbacks=self.callbacks)
 
     async def stop(self) -> None:
         await self.snapshots.stop()
@@ -81,6 +85,8 @@ async def start_domain(app: Application) -> Domain:
             app.hub.publish("escEvent", esc_event_element(event), event.event_time)
 
     bus.subscribe(to_netconf)
+    callbacks = CallbackService(SqlCallbackStore(app.db))
+    callbacks.start(bus)  # before the core resumes its operations, so their events find their callbacks
     snapshots = SnapshotManager(
         core, driver, SqlSnapshotStore(app.db), bus,
         setting=settings.number, export_dir=options.data_dir / "exports",
@@ -98,4 +104,4 @@ async def start_domain(app: Application) -> Domain:
 
     app.netconf.add_state_provider(lambda: [opdata_element(core, extra=[add_snapshots])])
     EscRpcs(core, snapshots).register(app.netconf)
-    return Domain(driver, core, snapshots, bus)
+    return Domain(driver, core, snapshots, bus, callbacks)

@@ -3,6 +3,8 @@
 Each handler reads the path and body into a typed request (``payloads``), registers its callbacks under a
 fresh transaction id, calls the core, and answers with the status the contract fixes; the transaction id
 goes back in the ``ESC-Transaction-Id`` header and is carried by every event the operation publishes.
+Registrations and undelivered events are durable (``callbacks.CallbackService`` over a ``CallbackStore``),
+so the events of an operation the core resumes after a restart still reach the request's callbacks.
 Refusals are raised, never returned: ``error_middleware`` turns any ``EscError`` into the status chosen
 by ``errors.http_status`` and a body in the client's format (``negotiate``), and keeps unexpected
 exceptions from leaking a traceback (500, logged).  Routes live under ``/ESCManager/v0``; the middleware
@@ -27,7 +29,8 @@ from esc_netconf.core.events import EventBus
 from esc_netconf.core.lifecycle import EscCore
 from esc_netconf.errors import EscError
 from esc_netconf.rest import payloads
-from esc_netconf.rest.callbacks import CallbackDispatcher, CallbackRegistry, CallbackRouter, HttpSender, RetryPolicy
+from esc_netconf.rest.callback_store import CallbackStore, MemoryCallbackStore
+from esc_netconf.rest.callbacks import CallbackDispatcher, CallbackRegistry, CallbackService, RetryPolicy
 from esc_netconf.rest.errors import BadRequest, NotFoundError, http_status
 from esc_netconf.rest.negotiate import Format, content_format, preferred_format
 from esc_netconf.rest.render import deployments_response, error_response, snapshots_response
@@ -84,8 +87,15 @@ class EscManagerApi:
 
     core: EscCore
     snapshots: SnapshotManager
-    registry: CallbackRegistry
-    dispatcher: CallbackDispatcher
+    callbacks: CallbackService
+
+    @property
+    def registry(self) -> CallbackRegistry:
+        return self.callbacks.registry
+
+    @property
+    def dispatcher(self) -> CallbackDispatcher:
+        return self.callbacks.dispatcher
 
     # ---- helpers ----------------------------------------------------------------------------------
 
@@ -107,12 +117,21 @@ class EscManagerApi:
         self.registry.register(transaction_id, urls)
         return transaction_id
 
-    def _run(self, transaction_id: str, action: Callable[[], object]) -> None:
+    def _run(self, transaction_id: str, action: Callable[[], object], dep_id: str | None = None) -> None:
+        """Call the core; a refusal forgets the registration.  For a deployment operation the registration
+        is finished as soon as the core is no longer busy with ``dep_id`` (at once for the synchronous
+        monitoring actions); other transactions finish when their events stop (see ``callbacks``)."""
         try:
             action()
         except BaseException:
             self.registry.forget(transaction_id)
             raise
+        if dep_id is None:
+            return
+        if self.core.is_busy(dep_id):
+            self.registry.track(transaction_id, lambda: self.core.is_busy(dep_id))
+        else:
+            self.registry.finish([transaction_id])
 
     @staticmethod
     def _accepted(status: int, transaction_id: str) -> web.Response:
@@ -126,9 +145,10 @@ class EscManagerApi:
         operation = payloads.service_operation(
             payloads.read_fields(body, request.content_type, "service_operation"))
         self._require_tenant(tenant)
+        dep = self.core.find_deployment(tenant, deployment)
         transaction_id = self._transaction(request)
         self._run(transaction_id, lambda: self.core.service_action(
-            tenant, deployment, operation.action, transaction_id=transaction_id))
+            tenant, deployment, operation.action, transaction_id=transaction_id), dep.dep_id if dep else None)
         return self._accepted(200, transaction_id)
 
     async def vm_operation(self, request: web.Request) -> web.Response:
@@ -141,7 +161,7 @@ class EscManagerApi:
             raise NotFound(f"VM [{vm_name}] not found in tenant [{tenant}].")
         transaction_id = self._transaction(request)
         self._run(transaction_id, lambda: self.core.vm_action(
-            vm.name, operation.action, operation.force, transaction_id=transaction_id))
+            vm.name, operation.action, operation.force, transaction_id=transaction_id), vm.dep_id)
         return self._accepted(200, transaction_id)
 
     async def list_deployments(self, request: web.Request) -> web.Response:
@@ -223,13 +243,25 @@ def _snapshot_filters(request: web.Request) -> tuple[str | None, str | None]:
 
 
 def add_escmanager_routes(web_app: web.Application, *, core: EscCore, snapshots: SnapshotManager, bus: EventBus,
-                          retry: RetryPolicy = RetryPolicy()) -> EscManagerApi:
+                          retry: RetryPolicy = RetryPolicy(), callbacks: CallbackService | None = None,
+                          store: CallbackStore | None = None) -> EscManagerApi:
     """Add the ``/ESCManager/v0`` routes and their error middleware to ``web_app`` (before it starts),
-    and route the events of REST transactions to their callbacks.  Callback delivery stops, and the bus
-    subscription ends, when the web application is cleaned up."""
-    sender = HttpSender()
-    api = EscManagerApi(core, snapshots, CallbackRegistry(), CallbackDispatcher(sender, policy=retry))
-    unsubscribe = bus.subscribe(CallbackRouter(api.registry, api.dispatcher))
+    and route the events of REST transactions to their callbacks.
+
+    ``callbacks``: a ``CallbackService`` already started on ``bus`` (the server starts it before the core
+    resumes its operations); without one, a service over ``store`` (default: in memory, nothing survives
+    a restart) with ``retry`` is made here and started when the web application starts.  Callback
+    delivery stops, and the bus subscription ends, when the web application is cleaned up; undelivered
+    events stay in the store's outbox for the next start."""
+    if callbacks is None:
+        callbacks = CallbackService(store if store is not None else MemoryCallbackStore(), policy=retry)
+    service = callbacks
+    api = EscManagerApi(core, snapshots, service)
+    if not service.started:
+        async def start(_: web.Application) -> None:
+            service.start(bus)
+
+        web_app.on_startup.append(start)
     web_app[API_KEY] = api
     web_app.middlewares.append(error_middleware)
     p = API_PREFIX
@@ -245,9 +277,7 @@ def add_escmanager_routes(web_app: web.Application, *, core: EscCore, snapshots:
     router.add_get(p + "/openapi.yaml", api.openapi)
 
     async def cleanup(_: web.Application) -> None:
-        unsubscribe()
-        await api.dispatcher.close()
-        await sender.close()
+        await service.close()
 
     web_app.on_cleanup.append(cleanup)
     return api

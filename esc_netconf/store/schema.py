@@ -144,3 +144,33 @@ backup_operations = Table(
     Column("created_us", BigInteger, nullable=False),
     Column("data", JSON, nullable=False),
 )
+
+# --- rest: durable callback delivery (revision 0004) -------------------------------------------------
+# ``esc_netconf.rest.callback_store.CallbackStore``: which URLs want a transaction's events
+# (``callback_registrations``), and the outbox of POSTs not yet delivered (``callback_outbox``). An
+# outbox row is written before the first attempt and deleted once delivered or given up, so a restart
+# resumes what was pending; ``seq`` (never reused) is the delivery order per URL and the row's id.
+
+callback_registrations = Table(
+    "callback_registrations",
+    metadata,
+    Column("transaction_id", KEY, primary_key=True),
+    Column("urls", JSON, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("last_event_us", BigInteger, nullable=False),
+    # NULL while the transaction's operation may still publish events; pruning reads this column.
+    Column("finished_us", BigInteger, nullable=True, index=True),
+)
+
+callback_outbox = Table(
+    "callback_outbox",
+    metadata,
+    Column("seq", SequenceId, primary_key=True, autoincrement=True),
+    Column("transaction_id", KEY, nullable=False, index=True),
+    Column("event_id", KEY, nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("headers", JSON, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    sqlite_autoincrement=True,
+)

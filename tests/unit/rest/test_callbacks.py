@@ -11,8 +11,9 @@ import pytest
 
 from esc_netconf.core.events import EscEvent, EventBus, EventStatus, EventType, VmSource
 from esc_netconf.rest.callback_events import callback_body, callback_headers, header_value
-from esc_netconf.rest.callbacks import (CallbackDispatcher, CallbackRegistry, CallbackRouter, DestinationState,
-                                        RetryPolicy)
+from esc_netconf.rest.callback_store import MemoryCallbackStore
+from esc_netconf.rest.callbacks import (EVENT_ID_HEADER, CallbackDispatcher, CallbackRegistry, CallbackRouter,
+                                        CallbackService, DestinationState, RetryPolicy)
 
 FAST = RetryPolicy(first_delay=0.01, max_delay=0.02, give_up_after=0.1)
 
@@ -53,24 +54,48 @@ def test_headers_are_single_line_latin1() -> None:
     assert len(header_value("x" * 5000)) == 1024
 
 
-def test_registry_dedupes_expires_and_is_bounded() -> None:
+def test_registry_dedupes_finishes_prunes_and_is_bounded() -> None:
     now = [0.0]
-    registry = CallbackRegistry(ttl=10, capacity=2, clock=lambda: now[0])
+    store = MemoryCallbackStore()
+    registry = CallbackRegistry(store, quiet_after=10, retention=5, capacity=3, clock=lambda: now[0])
     registry.register("a", ["http://x", "http://x", "http://y"])
     assert registry.destinations("a") == ("http://x", "http://y")
+    assert store.registrations["a"].urls == ("http://x", "http://y")
     registry.register("none", [])
     assert registry.destinations("none") == () and registry.destinations(None) == ()
+    assert "none" not in store.registrations
+    busy = [True]
+    registry.register("b", ["http://z"])
+    registry.track("b", lambda: busy[0])
     now[0] = 9
-    assert registry.destinations("a")  # use keeps it alive
+    assert registry.destinations("a")  # an event: "a" is not quiet
+    registry.sweep()
+    assert store.registrations["a"].finished is None and store.registrations["b"].finished is None
+    busy[0] = False
     now[0] = 18
-    assert registry.destinations("a")
-    now[0] = 29
-    assert registry.destinations("a") == ()
-    for name in ("b", "c", "d"):
+    registry.sweep()  # "b" ended (not quiet: tracked), "a" still within quiet_after of its last event
+    assert store.registrations["b"].finished == 18 and store.registrations["a"].finished is None
+    now[0] = 20
+    registry.sweep()  # "a" quiet since 9
+    assert store.registrations["a"].finished == 20
+    assert registry.destinations("b") == ("http://z",)  # finished but kept: a late event still goes out
+    now[0] = 24
+    registry.sweep()  # "b" finished 6 s ago > retention 5; "a" 4 s ago
+    assert registry.destinations("b") == () and "b" not in store.registrations and "a" in store.registrations
+    for name in ("c", "d", "e"):
         registry.register(name, ["http://z"])
-    assert len(registry) == 2 and registry.destinations("b") == ()
-    registry.forget("d")
-    assert registry.destinations("d") == ()
+    assert len(registry) == 3 and registry.destinations("a") == () and "a" not in store.registrations
+    registry.forget("e")
+    assert registry.destinations("e") == () and "e" not in store.registrations
+
+
+def test_registry_loads_what_the_store_kept() -> None:
+    store = MemoryCallbackStore()
+    CallbackRegistry(store, clock=lambda: 100.0).register("tid", ["http://a"])
+    reborn = CallbackRegistry(store, clock=lambda: 200.0)
+    assert reborn.destinations("tid") == ()
+    reborn.load()
+    assert reborn.destinations("tid") == ("http://a",)
 
 
 class FakeSender:
@@ -80,9 +105,11 @@ class FakeSender:
         self.script = script or {}
         self.delay = delay
         self.calls: list[tuple[str, bytes]] = []
+        self.headers: list[Mapping[str, str]] = []
 
     async def __call__(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
         self.calls.append((url, body))
+        self.headers.append(headers)
         await asyncio.sleep(self.delay)
         answers = self.script.get(url, [])
         answer = answers.pop(0) if answers else 200
@@ -178,3 +205,55 @@ async def test_router_sends_only_registered_transactions() -> None:
     assert sorted(url for url, _ in sender.calls) == ["http://a", "http://b"]
     assert json.loads(sender.calls[0][1])["escTransactionId"] == "tid-1"
     await dispatcher.close()
+
+
+async def test_router_writes_the_outbox_first_and_settles_when_done() -> None:
+    sender = FakeSender({"http://gone": [404]})
+    store = MemoryCallbackStore()
+    registry = CallbackRegistry(store)
+    seen_in_outbox: list[int] = []
+
+    async def send(url: str, body: bytes, headers: Mapping[str, str]) -> int:
+        seen_in_outbox.append(len(store.outbox))  # written before the first attempt
+        return await sender(url, body, headers)
+
+    dispatcher = CallbackDispatcher(send, policy=FAST, settle=store.settle)
+    bus = EventBus()
+    bus.subscribe(CallbackRouter(registry, dispatcher))
+    registry.register("tid-1", ["http://a", "http://gone"])
+    bus.publish(event(tid="tid-1"))
+    assert [d.url for d in store.load_outbox()] == ["http://a", "http://gone"]
+    await dispatcher.drain(1)
+    assert store.outbox == {} and seen_in_outbox and seen_in_outbox[0] >= 1
+    event_ids = {h[EVENT_ID_HEADER] for h in sender.headers}
+    assert len(event_ids) == 1
+    assert json.loads(sender.calls[0][1])["stateMachineEventNBInfo"]["id"] in event_ids
+    await dispatcher.close()
+
+
+async def test_a_closed_dispatcher_leaves_the_outbox_and_a_new_service_resumes_it_in_order() -> None:
+    store = MemoryCallbackStore()
+    slow = FakeSender(delay=10)
+    first = CallbackService(store, sender=slow, policy=FAST)
+    bus = EventBus()
+    first.start(bus)
+    first.registry.register("tid-1", ["http://a"])
+    for n in range(3):
+        bus.publish(event(tid="tid-1", message=f"m{n}"))
+    await asyncio.sleep(0.01)
+    await first.close()  # as if killed: nothing was delivered
+    assert len(store.outbox) == 3
+    bus.publish(event(tid="tid-1", message="after close"))
+    assert len(store.outbox) == 3  # unsubscribed
+
+    pending = store.load_outbox()
+    sender = FakeSender()
+    second = CallbackService(store, sender=sender, policy=FAST)
+    bus2 = EventBus()
+    assert second.start(bus2) == 3
+    bus2.publish(event(tid="tid-1", message="m3"))  # the registration came back too
+    await second.dispatcher.drain(2)
+    assert [json.loads(body)["message"] for _, body in sender.calls] == ["m0", "m1", "m2", "m3"]
+    assert [h[EVENT_ID_HEADER] for h in sender.headers[:3]] == [d.headers[EVENT_ID_HEADER] for d in pending]
+    assert store.outbox == {}
+    await second.close()

@@ -29,6 +29,8 @@ ALL_TABLES = {
     "core_operations",
     "backup_snapshots",
     "backup_operations",
+    "callback_registrations",
+    "callback_outbox",
 }
 
 
@@ -40,7 +42,7 @@ def _schema_sql(path: Path) -> list[tuple[str, str, str | None]]:
 def test_fresh_file_is_migrated_to_head(database: Database, data_dir: Path) -> None:
     assert database.path == data_dir / "esc.db"
     assert database.path.is_file()
-    assert database.revision() == Database.head_revision() == "0003_snapshots"
+    assert database.revision() == Database.head_revision() == "0004_callbacks"
     assert set(inspect(database.engine).get_table_names()) == ALL_TABLES
 
 
@@ -58,7 +60,7 @@ def test_reopen_at_head_changes_nothing(data_dir: Path) -> None:
     assert path is not None
     before = _schema_sql(path)
     with Database.open_data_dir(data_dir) as second:
-        assert second.revision() == "0003_snapshots"
+        assert second.revision() == "0004_callbacks"
         with second.read() as connection:
             assert connection.execute(select(running_config.c.version)).scalar_one() == 7
     assert _schema_sql(path) == before
@@ -77,7 +79,7 @@ def test_an_old_file_is_upgraded_and_keeps_its_data(tmp_path: Path) -> None:
     old.close()
 
     with Database.open(path) as upgraded:
-        assert upgraded.revision() == "0003_snapshots"
+        assert upgraded.revision() == "0004_callbacks"
         assert "core_vms" in inspect(upgraded.engine).get_table_names()
         with upgraded.read() as connection:
             assert connection.execute(select(running_config.c.xml)).scalar_one() == b"<data>x</data>"
@@ -171,7 +173,7 @@ def test_urls_and_paths(tmp_path: Path) -> None:
         assert by_url.path == tmp_path / "d" / "esc.db"
     with Database.open(tmp_path / "d" / "esc.db") as by_path:
         assert by_path.url == url
-        assert by_path.revision() == "0003_snapshots"
+        assert by_path.revision() == "0004_callbacks"
     with Database.open(str(tmp_path / "nested" / "dirs" / "x.db")) as created:
         assert created.path is not None and created.path.is_file()
 
@@ -194,8 +196,8 @@ BROKEN_REVISION = '''
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_broken"
-down_revision = "0003_snapshots"
+revision = "0004_broken"
+down_revision = "0004_callbacks"
 branch_labels = None
 depends_on = None
 
@@ -215,7 +217,7 @@ def test_a_failing_migration_leaves_the_file_as_it_was(
 ) -> None:
     scripts = tmp_path / "migrations"
     shutil.copytree(database_module.MIGRATIONS_DIR, scripts, ignore=shutil.ignore_patterns("__pycache__"))
-    (scripts / "versions" / "0003_broken.py").write_text(BROKEN_REVISION)
+    (scripts / "versions" / "0004_broken.py").write_text(BROKEN_REVISION)
     monkeypatch.setattr(database_module, "MIGRATIONS_DIR", scripts)
     path = tmp_path / "esc.db"
     with pytest.raises(MigrationError, match="no_such_function"):
