@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 DATA_DIR ?= ./var
 PYTEST_ARGS ?=
 
-.PHONY: run test setup bench lint clean
+.PHONY: run test setup bench lint clean openstack-up openstack-down test-openstack
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +32,22 @@ bench: $(BIN)/.installed
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
+
+# The functional tier against a real OpenStack Zed on 127.0.0.1 (root, Debian 12; see scripts/local-openstack/README.md).
+OS_ROOT ?= /tmp/local-openstack
+OS_CLOUD_CONFIG ?= $(OS_ROOT)/clouds.yaml
+
+openstack-up:
+	OSREAL_ROOT=$(OS_ROOT) scripts/local-openstack/up.sh
+
+openstack-down:
+	OSREAL_ROOT=$(OS_ROOT) scripts/local-openstack/down.sh --purge
+
+$(BIN)/.openstacksdk: $(BIN)/.installed
+	$(BIN)/python -m pip install -q -e '.[test,openstack]'
+	touch $@
+
+test-openstack: $(BIN)/.openstacksdk
+	@config=$${OS_CLIENT_CONFIG_FILE:-$(OS_CLOUD_CONFIG)}; test -f "$$config" || \
+	  { echo "no cloud at $$config: run 'make openstack-up' first (or set OS_CLIENT_CONFIG_FILE)"; exit 2; }
+	OS_CLIENT_CONFIG_FILE=$${OS_CLIENT_CONFIG_FILE:-$(OS_CLOUD_CONFIG)} $(BIN)/python -m pytest -m openstack tests/functional $(PYTEST_ARGS)

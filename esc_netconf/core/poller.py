@@ -82,12 +82,15 @@ class ServerPoller:
 
     async def _poll_once(self) -> None:
         for project_id in {w.project_id for w in self._waiters}:
+            # Only the waiters that exist before the listing is asked for may be judged by it: a server
+            # created while the call is in flight is not in its answer (a real VIM takes 0.1-0.8 s).
+            asked = [w for w in self._waiters if w.project_id == project_id]
             try:
                 servers = {s.id: s for s in await self._driver.list_servers(project_id)}
             except VimError as exc:
                 log.warning("listing servers of project %s failed: %s", project_id, exc.message)
                 continue
-            for waiter in [w for w in self._waiters if w.project_id == project_id]:
+            for waiter in asked:
                 if not waiter.future.done():
                     _settle(waiter, servers.get(waiter.server_id))
 

@@ -29,7 +29,7 @@ def create_driver(
 ) -> VimDriver:
     """The driver for ``kind``.
 
-    :raises VimError: unknown kind; openstacksdk not installed; the OpenStack driver not in this build.
+    :raises VimError: unknown kind; openstacksdk not installed; the cloud ``os_cloud`` not configured.
     """
     if kind == "sim":
         return SimCloud(data_dir / SIM_STATE_SUBDIR, settings)
@@ -39,17 +39,16 @@ def create_driver(
 
 
 def _openstack_driver(os_cloud: str | None) -> VimDriver:
+    """The openstacksdk-backed driver for the ``clouds.yaml`` entry ``os_cloud``.
+
+    openstacksdk is imported only here, so ``--vim sim`` (and the test suite) never needs it.
+    """
     try:
         importlib.import_module("openstack")
     except ImportError:
         raise VimError(
             "The openstack VIM driver needs openstacksdk: pip install 'esc-netconf[openstack]'"
         ) from None
-    try:
-        module = importlib.import_module("esc_netconf.vim.openstack")
-    except ModuleNotFoundError as exc:
-        if exc.name != "esc_netconf.vim.openstack":
-            raise
-        raise VimError("The openstack VIM driver is not available in this build.") from None
+    module = importlib.import_module("esc_netconf.vim.openstack")
     factory: Callable[[str | None], VimDriver] = module.create_driver
     return factory(os_cloud)

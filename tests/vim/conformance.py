@@ -63,6 +63,7 @@ __all__ = [
     "test_swap_volume",
     "test_volume_from_image",
     "test_volume_snapshots",
+    "test_unknown_volume_type",
 ]
 
 T = TypeVar("T")
@@ -502,6 +503,19 @@ async def test_snapshot_volume_backed_server_and_restore(
     # booting the snapshot image restores the server from new volumes
     await settled(lambda: driver.get_server(server.id), lambda s: s.task_state is None, settle_timeout)
     restored = await _active_server(driver, catalog, project, settle_timeout, image_id=image_id)
-    assert restored.image_id is None and len(restored.volumes_attached) == 1
+    assert restored.image_id == image_id and len(restored.volumes_attached) == 1  # as Nova shows it
     root = await driver.get_volume(restored.volumes_attached[0])
     assert root.source_snapshot_id == snapshot_id and root.status is VolumeStatus.IN_USE
+
+
+async def test_unknown_volume_type(driver: VimDriver, catalog: Catalog, project: Project) -> None:
+    """Cinder refuses a volume type it does not define, directly and in a boot request (via Nova)."""
+    with pytest.raises(VimNotFound, match="Volume type with name no-such-type could not be found"):
+        await driver.create_volume(_unique("vol"), project_id=project.id, size_gb=1, volume_type="no-such-type")
+    image = await _image(driver, catalog)
+    root = BlockDevice(BlockDeviceSource.IMAGE, image.id, volume_size_gb=1, volume_type="no-such-type")
+    with pytest.raises(VimNotFound, match="Volume type no-such-type could not be found"):
+        await driver.create_server(
+            _unique("vm"), project_id=project.id, flavor=catalog.flavor, image_id=None, networks=[], block_devices=[root]
+        )
+    assert await driver.list_servers(project.id) == [] and await driver.list_volumes(project.id) == []

@@ -20,10 +20,12 @@ __all__ = [
     "COMPUTE_HOSTS",
     "FLAVORS",
     "NETWORKS",
+    "VOLUME_TYPES",
     "CatalogImage",
     "catalog_id",
     "find_flavor",
     "find_network",
+    "find_volume_type",
     "subnet_of",
 ]
 
@@ -80,6 +82,10 @@ NETWORKS: tuple[Network, ...] = (
     _network("net-data", "10.20.0.0/16"),
 )
 
+VOLUME_TYPES: tuple[str, ...] = ("__DEFAULT__", "LVM")
+"""Cinder volume types: Cinder's default and the ``LVM`` the seed's deployments name. A real Cinder
+refuses any other name (checked against Cinder 21 / Nova 26), so the simulator does too."""
+
 COMPUTE_HOSTS: tuple[str, ...] = tuple(f"sim-compute-{n:02d}" for n in range(1, 9))
 
 
@@ -102,3 +108,10 @@ def find_network(name_or_id: str) -> Network:
     if network is None:
         raise messages.network_not_found(name_or_id)
     return network
+
+
+def find_volume_type(name: str, *, via_nova: bool = False) -> str:
+    """:raises VimNotFound: no volume type has that name (worded as Cinder, or as Nova for a boot request)."""
+    if name not in VOLUME_TYPES:
+        raise messages.volume_type_not_found(name, via_nova=via_nova)
+    return name

@@ -19,6 +19,12 @@ def image_not_found(image_id: str) -> VimNotFound:
     return VimNotFound(f"No image found with ID {image_id}")
 
 
+def boot_image_not_found(image_id: str) -> VimNotFound:
+    """Nova's answer to a boot request naming an unknown image (it does not name the image; the
+    ``openstack`` driver appends the id it asked for, and so does this)."""
+    return VimNotFound(f"Can not find requested image ({image_id})")
+
+
 def volume_not_found(volume_id: str) -> VimNotFound:
     return VimNotFound(f"Volume {volume_id} could not be found.")
 
@@ -37,6 +43,13 @@ def network_not_found(network: str) -> VimNotFound:
 
 def project_not_found(project: str) -> VimNotFound:
     return VimNotFound(f"Could not find project: {project}.")
+
+
+def volume_type_not_found(name: str, *, via_nova: bool = False) -> VimNotFound:
+    """Cinder's ``VolumeTypeNotFoundByName``, or Nova's wording when a boot request names the type."""
+    if via_nova:
+        return VimNotFound(f"Volume type {name} could not be found.")
+    return VimNotFound(f"Volume type with name {name} could not be found.")
 
 
 def attachment_not_found(volume_id: str) -> VimNotFound:

@@ -34,7 +34,7 @@ from esc_netconf.vim.base import (
     VolumeStatus,
 )
 from esc_netconf.vim.sim import messages
-from esc_netconf.vim.sim.catalog import COMPUTE_HOSTS, find_flavor, find_network
+from esc_netconf.vim.sim.catalog import COMPUTE_HOSTS, find_flavor, find_network, find_volume_type
 from esc_netconf.vim.sim.context import Request
 from esc_netconf.vim.sim.ipam import allocate_ip, mac_for_port
 from esc_netconf.vim.sim.records import to_image, to_server
@@ -107,10 +107,15 @@ def list_servers(req: Request, project_id: str | None) -> list[Server]:
 
 
 def _boot_devices(req: Request, image_id: str | None, devices: Sequence[BlockDevice]) -> tuple[str | None, list[BlockDevice]]:
-    """The image the server shows and its block devices, unfolding a volume-backed snapshot image."""
+    """The image the server shows and its block devices, unfolding a volume-backed snapshot image.
+
+    Like Nova, a server booted from a volume-backed snapshot image still shows that image (its
+    root disk is a new volume from the image's Cinder snapshot); only a server booted with no
+    ``imageRef`` at all shows none. Checked against Nova 26 (Zed).
+    """
     if image_id is None:
         return None, list(devices)
-    image = to_image(req.view(Kind.IMAGE, image_id, messages.image_not_found))
+    image = to_image(req.view(Kind.IMAGE, image_id, messages.boot_image_not_found))
     if image.status is not ImageStatus.ACTIVE:
         raise messages.image_not_active(image_id)
     mapping = image.block_device_mapping()
@@ -128,7 +133,7 @@ def _boot_devices(req: Request, image_id: str | None, devices: Sequence[BlockDev
         for entry in mapping
         if entry.get("source_type") == "snapshot" and entry.get("snapshot_id")
     ]
-    return None, unfolded + list(devices)
+    return image_id, unfolded + list(devices)
 
 
 def _int_or_none(value: object) -> int | None:
@@ -215,6 +220,9 @@ def create_server(
 ) -> Server:
     flavor_entry = find_flavor(flavor)
     shown_image, devices = _boot_devices(req, image_id, block_devices)
+    for device in devices:
+        if device.volume_type is not None:
+            find_volume_type(device.volume_type, via_nova=True)
     if shown_image is None and not any(d.boot_index == 0 for d in devices):
         raise messages.bad_request(
             "Block Device Mapping is Invalid: Boot sequence for the instance and image/block device "

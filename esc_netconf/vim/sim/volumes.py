@@ -15,6 +15,7 @@ from typing import Any
 
 from esc_netconf.vim.base import ImageStatus, VolumeSnapshotStatus, VolumeStatus
 from esc_netconf.vim.sim import messages
+from esc_netconf.vim.sim.catalog import find_volume_type
 from esc_netconf.vim.sim.context import Request
 from esc_netconf.vim.sim.settings import FaultMode, SimOperation
 from esc_netconf.vim.sim.store import Kind
@@ -49,6 +50,8 @@ def new_volume_fields(
         raise messages.bad_request(f"Volume size '{size_gb}' must be an integer and greater than 0")
     if image_id is not None and snapshot_id is not None:
         raise messages.bad_request("Cannot create a volume from both an image and a snapshot.")
+    if volume_type is not None:
+        find_volume_type(volume_type)
     source_bootable = False
     if image_id is not None:
         image = req.view(Kind.IMAGE, image_id, messages.image_not_found)

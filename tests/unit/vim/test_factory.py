@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,16 +27,36 @@ def test_unknown_kind(tmp_path: Path) -> None:
         create_driver("vmware", data_dir=tmp_path, settings=SimSettings, os_cloud=None)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("openstack") is not None, reason="openstacksdk is installed")
-def test_openstack_without_sdk_says_how_to_install(tmp_path: Path) -> None:
+def test_openstack_without_sdk_says_how_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "openstack", None)  # makes ``import openstack`` fail
     with pytest.raises(VimError, match=r"pip install 'esc-netconf\[openstack\]'"):
         create_driver("openstack", data_dir=tmp_path, settings=SimSettings, os_cloud="mycloud")
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("openstack") is None or importlib.util.find_spec("esc_netconf.vim.openstack") is not None,
-    reason="needs openstacksdk installed and no openstack driver in this build",
-)
-def test_openstack_driver_not_in_this_build(tmp_path: Path) -> None:
-    with pytest.raises(VimError, match="not available in this build"):
-        create_driver("openstack", data_dir=tmp_path, settings=SimSettings, os_cloud="mycloud")
+_CLOUDS_YAML = """\
+clouds:
+  mycloud:
+    auth:
+      auth_url: http://127.0.0.1:1/v3
+      username: u
+      password: p
+      project_name: p
+      user_domain_name: Default
+      project_domain_name: Default
+    region_name: RegionOne
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("openstack") is None, reason="needs openstacksdk (the openstack extra)")
+async def test_openstack_driver_from_clouds_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "clouds.yaml"
+    config.write_text(_CLOUDS_YAML)
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(config))
+    driver = create_driver("openstack", data_dir=tmp_path, settings=SimSettings, os_cloud="mycloud")
+    try:
+        assert isinstance(driver, VimDriver) and type(driver).__name__ == "OpenStackDriver"
+        assert driver.calls.total == 0  # building it sends nothing
+    finally:
+        await driver.close()
+    with pytest.raises(VimError, match="nosuchcloud"):
+        create_driver("openstack", data_dir=tmp_path, settings=SimSettings, os_cloud="nosuchcloud")
