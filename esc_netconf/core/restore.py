@@ -245,7 +245,8 @@ async def _check_external(ctx: CoreContext, vm: VmRecord, server: Server, swap: 
 
 async def _call_swap(ctx: CoreContext, server: Server, old_id: str, new_id: str) -> None:
     try:
-        await ctx.driver.swap_volume(server.id, old_id, new_id)
+        # the restored volume is the operator's (out of band): deleting the server must not delete it
+        await ctx.driver.swap_volume(server.id, old_id, new_id, delete_on_termination=False)
     except VimError as exc:
         raise VimOperationFailed(exc.message) from exc
 

@@ -53,9 +53,9 @@ async def _image_id(ctx: CoreContext, name: str) -> str:
 async def _volume_exists(ctx: CoreContext, volume_id: str) -> bool:
     """Whether the VIM still has the volume (one being deleted counts as gone).
 
-    A volume swapped in under a server inherits the old root disk's ``delete_on_termination`` (Nova keeps
-    the block device mapping's flag on swap), so the redeploy that deleted the old server also deleted it:
-    then the VM is rebuilt from its image, as a VM whose volume was made by ESC.
+    A restored volume is swapped in with ``delete_on_termination`` off, so a redeploy that deletes the
+    old server leaves it for the new one; if someone deleted it out of band meanwhile, the VM is rebuilt
+    from its image, as a VM whose volume was made by ESC.
     """
     try:
         volume = await ctx.driver.get_volume(volume_id)

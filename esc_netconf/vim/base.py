@@ -755,10 +755,15 @@ class VimDriver(Protocol):
         """
         ...
 
-    async def swap_volume(self, server_id: str, old_volume_id: str, new_volume_id: str) -> None:
+    async def swap_volume(
+        self, server_id: str, old_volume_id: str, new_volume_id: str, *, delete_on_termination: bool | None = None
+    ) -> None:
         """Replace an attached volume by another on the same device (Nova swap-volume); the old
-        one becomes ``available``, the new one ``in-use``.
-        ``conn.compute.update_volume_attachment(server, old_volume_id, volume_id=new_volume_id)``.
+        one becomes ``available``, the new one ``in-use``. The new attachment keeps the old one's
+        ``delete_on_termination`` unless it is given (``False`` for a volume the server must not take
+        with it when it is deleted, such as an operator's restored boot volume).
+        ``conn.compute.update_volume_attachment(server, old_volume_id, volume_id=new_volume_id,
+        delete_on_termination=...)`` (compute microversion 2.85 for the flag).
 
         :raises VimNotFound: no such server or volume, or ``old`` is not attached to the server.
         :raises VimConflict: ``new`` is not ``available``.

@@ -511,14 +511,20 @@ class OpenStackDriver:
             self._conn.compute.delete_volume_attachment, server_id, volume_id, ignore_missing=False, subject=volume_id
         )
 
-    async def swap_volume(self, server_id: str, old_volume_id: str, new_volume_id: str) -> None:
+    async def swap_volume(
+        self, server_id: str, old_volume_id: str, new_volume_id: str, *, delete_on_termination: bool | None = None
+    ) -> None:
         self.calls.record("swap_volume")
+        attrs: dict[str, Any] = {}
+        if delete_on_termination is not None:
+            attrs["delete_on_termination"] = delete_on_termination
         await self._call(
             self._conn.compute.update_volume_attachment,
             server_id,
             old_volume_id,
             volume_id=new_volume_id,
             subject=old_volume_id,
+            **attrs,
         )
 
     # ---- volume snapshots --------------------------------------------------------------------

@@ -61,6 +61,7 @@ __all__ = [
     "test_snapshot_image_backed_server",
     "test_snapshot_volume_backed_server_and_restore",
     "test_swap_volume",
+    "test_swapped_in_root_volume_can_outlive_the_server",
     "test_volume_from_image",
     "test_volume_snapshots",
     "test_unknown_volume_type",
@@ -468,6 +469,23 @@ async def test_boot_from_volume(driver: VimDriver, catalog: Catalog, project: Pr
         )
 
 
+async def test_swapped_in_root_volume_can_outlive_the_server(
+    driver: VimDriver, catalog: Catalog, project: Project, settle_timeout: float
+) -> None:
+    """The restore path: an operator's bootable volume replaces the root disk and must survive the server."""
+    server = await _bfv_server(driver, catalog, project, settle_timeout)
+    root_id = server.volumes_attached[0]
+    restored = await _volume(driver, project, settle_timeout, image_id=(await _image(driver, catalog)).id)
+    await driver.swap_volume(server.id, root_id, restored.id, delete_on_termination=False)
+    await _status(lambda: driver.get_volume(restored.id), settle_timeout, VolumeStatus.IN_USE)
+    await _status(lambda: driver.get_volume(root_id), settle_timeout, VolumeStatus.AVAILABLE)
+    await driver.delete_server(server.id)
+    await gone(lambda: driver.get_server(server.id), settle_timeout)
+    await _status(lambda: driver.get_volume(restored.id), settle_timeout, VolumeStatus.AVAILABLE)
+    await driver.delete_volume(root_id)
+    await driver.delete_volume(restored.id)
+
+
 async def test_delete_server_releases_volumes(
     driver: VimDriver, catalog: Catalog, project: Project, settle_timeout: float
 ) -> None:
@@ -519,3 +537,8 @@ async def test_unknown_volume_type(driver: VimDriver, catalog: Catalog, project:
             _unique("vm"), project_id=project.id, flavor=catalog.flavor, image_id=None, networks=[], block_devices=[root]
         )
     assert await driver.list_servers(project.id) == [] and await driver.list_volumes(project.id) == []
+
+
+# every test written here must be exported, or the runners that star-import this module skip it silently
+_unexported = {name for name in list(globals()) if name.startswith("test_")} - set(__all__)
+assert not _unexported, f"add to __all__: {sorted(_unexported)}"

@@ -95,7 +95,8 @@ def detach_volume(req: Request, server_id: str, volume_id: str) -> None:
     req.save(Kind.VOLUME, timeline)
 
 
-def swap_volume(req: Request, server_id: str, old_volume_id: str, new_volume_id: str) -> None:
+def swap_volume(req: Request, server_id: str, old_volume_id: str, new_volume_id: str,
+                delete_on_termination: bool | None = None) -> None:
     _server(req, server_id, "swap_volume")
     old = req.load(Kind.VOLUME, old_volume_id, messages.volume_not_found)
     attachment = _attachment_to(old, req.now, server_id, old_volume_id)
@@ -103,6 +104,8 @@ def swap_volume(req: Request, server_id: str, old_volume_id: str, new_volume_id:
         raise messages.volume_invalid_status(new_volume_id, VolumeStatus.IN_USE.value, "available")
     new, new_volume = _take(req, new_volume_id)
     swapped = {**attachment, "id": str(uuid.uuid4())}
+    if delete_on_termination is not None:  # Nova 2.85: the flag can be set in the same update
+        swapped["delete_on_termination"] = delete_on_termination
     _detach_steps(req, old, server_id)
     new.replace_future(
         req.now,

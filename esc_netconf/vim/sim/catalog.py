@@ -69,7 +69,7 @@ FLAVORS: tuple[Flavor, ...] = tuple(
 
 def _network(name: str, cidr: str) -> Network:
     network_id = catalog_id("network", name)
-    gateway = str(next(ipaddress.ip_network(cidr).hosts()))
+    gateway = str(next(iter(ipaddress.ip_network(cidr).hosts())))  # hosts() is a list for a /31 or /32
     subnet = Subnet(
         id=catalog_id("subnet", name), name=f"{name}-subnet", network_id=network_id, cidr=cidr, gateway_ip=gateway
     )

@@ -285,10 +285,12 @@ class SimCloud:
         with self._store.transaction():
             attachments.detach_volume(req, server_id, volume_id)
 
-    async def swap_volume(self, server_id: str, old_volume_id: str, new_volume_id: str) -> None:
+    async def swap_volume(
+        self, server_id: str, old_volume_id: str, new_volume_id: str, *, delete_on_termination: bool | None = None
+    ) -> None:
         req = self._request("swap_volume")
         with self._store.transaction():
-            attachments.swap_volume(req, server_id, old_volume_id, new_volume_id)
+            attachments.swap_volume(req, server_id, old_volume_id, new_volume_id, delete_on_termination)
 
     # ---- volume snapshots -------------------------------------------------------------------
 

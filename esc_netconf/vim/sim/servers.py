@@ -353,7 +353,9 @@ def delete_server(req: Request, server_id: str) -> None:
 def _release_volumes(req: Request, server_id: str, at: float) -> None:
     """At ``at`` the server's volumes are detached; ``delete_on_termination`` ones are deleted."""
     for _, _, timeline in req.store.linked_volumes(req.now, server_id=server_id):
-        fields = [timeline.base, *(changes for _, changes in timeline.steps)]
+        # what is attached now or is about to be (an attach in flight), not what was attached once: a
+        # volume swapped out earlier is no longer the server's and must not go with it
+        fields = [timeline.view(req.now), *(changes for when, changes in timeline.steps if when > req.now)]
         mine = [a for f in fields for a in f.get("attachments", []) if a["server_id"] == server_id]
         if not mine:
             continue
