@@ -24,8 +24,11 @@ run: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# YANG modules by pyang's strict RFC 7950 checks; then the type hints of esc_netconf/ by mypy --strict
+# (configured in pyproject.toml's [tool.mypy]).
 lint: $(BIN)/.installed
 	$(BIN)/pyang --strict -p yang yang/*.yang
+	$(BIN)/mypy
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/netconf_roundtrips.py

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import paramiko
+from paramiko.pkey import UnknownKeyType
 
 from esc_netconf.errors import EscError
 
@@ -133,7 +134,7 @@ def parse_authorized_key(line: str) -> paramiko.PKey:
     try:
         blob = base64.b64decode(match["blob"], validate=True)
         key = paramiko.PKey.from_type_string(key_type, blob)
-    except (binascii.Error, paramiko.SSHException, paramiko.UnknownKeyType, ValueError, TypeError) as exc:
+    except (binascii.Error, paramiko.SSHException, UnknownKeyType, ValueError, TypeError) as exc:
         raise ValueError(f"unusable {key_type} key ({exc.__class__.__name__}: {exc})") from exc
     if key.get_name() != key_type:
         raise ValueError(f"key blob is a {key.get_name()} key, the line says {key_type}")

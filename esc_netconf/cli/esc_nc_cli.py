@@ -170,7 +170,7 @@ def console_main() -> None:
     """The ``esc_nc_cli`` console script."""
     # paramiko imports the optional `invoke` package (60 ms) only to run ssh_config "Match exec" lines,
     # which this client never reads; marking it absent makes every command start that much sooner.
-    sys.modules.setdefault("invoke", None)  # type: ignore[arg-type]
+    sys.modules.setdefault("invoke", None)  # type: ignore[arg-type]  # typeshed: None blocks an import (documented)
     try:
         status = main()
         sys.stdout.flush()

@@ -23,6 +23,7 @@ from esc_netconf.cli.errors import RequestRefused, ServerUnreachable, UsageError
 from esc_netconf.cli.nc_options import DEFAULT_PASSWORD, ConnectOptions
 from esc_netconf.netconf.client_session import ClientSession
 from esc_netconf.netconf.messages import NEED_DATA, Closed, Hello, Notification, RpcReply
+from esc_netconf.nsmap import default_namespace
 
 NOTIFICATION_NS = "urn:ietf:params:xml:ns:netconf:notification:1.0"
 
@@ -140,7 +141,7 @@ class NetconfClient:
 
         :raises SubscriptionRefused: the server answered with an ``<rpc-error>`` (the reply is attached).
         """
-        subscribe = etree.Element(f"{{{NOTIFICATION_NS}}}create-subscription", nsmap={None: NOTIFICATION_NS})
+        subscribe = etree.Element(f"{{{NOTIFICATION_NS}}}create-subscription", nsmap=default_namespace(NOTIFICATION_NS))
         etree.SubElement(subscribe, f"{{{NOTIFICATION_NS}}}stream").text = stream
         reply = self.call(subscribe)
         if not reply.ok:

@@ -32,6 +32,7 @@ from pathlib import Path
 from lxml import etree
 
 from esc_netconf.cli.nc_options import ConnectOptions
+from esc_netconf.nsmap import default_namespace
 
 BASE_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
@@ -124,7 +125,7 @@ def error_document(reply: etree._Element) -> str:
     several problems reports each of them).
     """
     errors = rpc_errors(reply)
-    document = etree.Element(_base("error"), nsmap={None: BASE_NS})
+    document = etree.Element(_base("error"), nsmap=default_namespace(BASE_NS))
     etree.SubElement(document, _base("error_code")).text = _error_code(errors[0]) if errors else "500"
     messages = [_error_message(error) for error in errors] or ["The server answered with an error."]
     etree.SubElement(document, _base("error_message")).text = " ".join(messages)

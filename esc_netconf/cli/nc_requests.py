@@ -18,6 +18,7 @@ from lxml import etree
 from esc_netconf.cli.errors import UsageError
 from esc_netconf.netconf.errors import NetconfError
 from esc_netconf.netconf.xmlsafe import parse_xml
+from esc_netconf.nsmap import default_namespace
 
 BASE_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 ESC_NS = "http://www.cisco.com/esc/esc"
@@ -59,7 +60,7 @@ def _esc(name: str) -> str:
 
 
 def _esc_rpc(name: str, leaves: list[tuple[str, str]]) -> etree._Element:
-    element = etree.Element(_esc(name), nsmap={None: ESC_NS})
+    element = etree.Element(_esc(name), nsmap=default_namespace(ESC_NS))
     for leaf, value in leaves:
         etree.SubElement(element, _esc(leaf)).text = value
     return element
@@ -191,7 +192,7 @@ class EditConfigRequest:
     config: etree._Element
 
     def to_element(self) -> etree._Element:
-        element = etree.Element(_base("edit-config"), nsmap={None: BASE_NS})
+        element = etree.Element(_base("edit-config"), nsmap=default_namespace(BASE_NS))
         etree.SubElement(etree.SubElement(element, _base("target")), _base("running"))
         element.append(self.config)
         return element
@@ -199,8 +200,9 @@ class EditConfigRequest:
 
 def delete_deployment_config(tenant: str, deployment: str) -> etree._Element:
     """The ``<config>`` that deletes one deployment (``nc:operation="delete"`` on it)."""
-    config = etree.Element(_base("config"), nsmap={None: BASE_NS, "nc": BASE_NS})
-    tenants = etree.SubElement(etree.SubElement(config, _esc("esc_datamodel"), nsmap={None: ESC_NS}), _esc("tenants"))
+    config = etree.Element(_base("config"), nsmap=default_namespace(BASE_NS, nc=BASE_NS))
+    datamodel = etree.SubElement(config, _esc("esc_datamodel"), nsmap=default_namespace(ESC_NS))
+    tenants = etree.SubElement(datamodel, _esc("tenants"))
     tenant_element = etree.SubElement(tenants, _esc("tenant"))
     etree.SubElement(tenant_element, _esc("name")).text = tenant
     dep = etree.SubElement(etree.SubElement(tenant_element, _esc("deployments")), _esc("deployment"))
@@ -213,7 +215,7 @@ def as_config(root: etree._Element) -> etree._Element:
     """An edit-config payload: a ``<config>`` as given, anything else (``<esc_datamodel>``) wrapped in one."""
     if root.tag == _base("config"):
         return root
-    config = etree.Element(_base("config"), nsmap={None: BASE_NS})
+    config = etree.Element(_base("config"), nsmap=default_namespace(BASE_NS))
     config.append(root)
     return config
 
@@ -226,7 +228,7 @@ class GetRequest:
     config_only: bool
 
     def to_element(self) -> etree._Element:
-        element = etree.Element(_base("get-config" if self.config_only else "get"), nsmap={None: BASE_NS})
+        element = etree.Element(_base("get-config" if self.config_only else "get"), nsmap=default_namespace(BASE_NS))
         if self.config_only:
             etree.SubElement(etree.SubElement(element, _base("source")), _base("running"))
         if self.xpath is not None:

@@ -17,6 +17,7 @@ from esc_netconf.netconf.context import SessionContext
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
 from esc_netconf.netconf.filters import apply_filter, parse_filter
 from esc_netconf.netconf.monitoring import netconf_state
+from esc_netconf.nsmap import default_namespace
 
 if TYPE_CHECKING:
     from esc_netconf.netconf.server import NetconfServer
@@ -166,7 +167,7 @@ class BaseOperations:
 
     def _publish_config_change(self, ctx: SessionContext, targets: Iterable[str], nsmap: Mapping[str, str]) -> None:
         ns = NC_NOTIFICATIONS_NS
-        event = etree.Element(f"{{{ns}}}netconf-config-change", nsmap={None: ns})
+        event = etree.Element(f"{{{ns}}}netconf-config-change", nsmap=default_namespace(ns))
         changed_by = etree.SubElement(event, f"{{{ns}}}changed-by")
         etree.SubElement(changed_by, f"{{{ns}}}username").text = ctx.username
         etree.SubElement(changed_by, f"{{{ns}}}session-id").text = str(ctx.session_id)
@@ -267,7 +268,7 @@ class BaseOperations:
                     info={"bad-element": "format"},
                 )
         text = self.server.model.schema_text(identifier.strip(), version or None)
-        data = etree.Element(f"{{{MONITORING_NS}}}data", nsmap={None: MONITORING_NS})
+        data = etree.Element(f"{{{MONITORING_NS}}}data", nsmap=default_namespace(MONITORING_NS))
         data.text = text
         return [data]
 

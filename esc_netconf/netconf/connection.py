@@ -20,9 +20,9 @@ import asyncio
 import logging
 import queue
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lxml import etree
 
@@ -129,9 +129,9 @@ class NetconfConnection:
     def connection_lost(self, reason: str | None) -> None:
         self.terminate(TerminationReason.DROPPED)
 
-    def _call(self, coro: object) -> None:
+    def _call(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run handlers on the loop and wait for them: the RPCs of a session are serial."""
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)  # type: ignore[arg-type]
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         try:
             future.result()
         except Exception:  # a bug in a handler must not kill the transport thread silently
@@ -194,13 +194,16 @@ class NetconfConnection:
                     parts.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            if None in parts:
-                parts = parts[: parts.index(None)]
-                done = True
-            if not parts:
+            chunks: list[bytes] = []
+            for part in parts:
+                if part is None:  # the end mark: write what came before it, then close
+                    done = True
+                    break
+                chunks.append(part)
+            if not chunks:
                 break
             try:
-                self._writer.write(b"".join(parts))  # type: ignore[arg-type]
+                self._writer.write(b"".join(chunks))
             except Exception as exc:  # the peer went away; the reader sees EOF too
                 self._log.info("write failed: %s", exc)
                 self._closing.set()

@@ -49,6 +49,7 @@ from esc_netconf.netconf.errors import BASE_NS, NetconfError
 from esc_netconf.netconf.persistence import ConfigStore
 from esc_netconf.netconf.xmlsafe import parse_xml
 from esc_netconf.netconf.yangmodel import YangModel
+from esc_netconf.nsmap import default_namespace
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class Datastore:
     def _load(self) -> etree._Element:
         stored = self._store.load_running()
         if not stored:
-            return etree.Element(DATA_TAG, nsmap={None: BASE_NS})
+            return etree.Element(DATA_TAG, nsmap=default_namespace(BASE_NS))
         try:
             root = parse_xml(stored)
         except NetconfError as exc:

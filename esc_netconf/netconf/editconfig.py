@@ -51,6 +51,7 @@ from lxml import etree
 
 from esc_netconf.netconf.errors import BASE_NS, ErrorTag, ErrorType, NetconfError, NetconfErrors
 from esc_netconf.netconf.yangmodel import DataPath, SchemaNodeInfo, YangModel, quote
+from esc_netconf.nsmap import default_namespace
 
 OPERATION_ATTR = f"{{{BASE_NS}}}operation"
 
@@ -128,7 +129,7 @@ def parse_option(enum: type[_E], value: str | _E, parameter: str) -> _E:
     try:
         return enum(value)
     except ValueError:
-        allowed = ", ".join(str(m.value) for m in enum)  # type: ignore[attr-defined]
+        allowed = ", ".join(str(m.value) for m in enum)
         raise NetconfError(ErrorTag.INVALID_VALUE, f"Invalid {parameter} '{value}': expected one of {allowed}.",
                            type=ErrorType.PROTOCOL, info={"bad-element": parameter}) from None
 
@@ -341,7 +342,7 @@ def _insert(parent: etree._Element, tag: str) -> etree._Element:
     """A new child, after its last same-named sibling (list entries stay together), declaring its
     namespace as the default one where it changes so that get-config output stays prefix-free."""
     namespace = etree.QName(tag).namespace
-    nsmap = None if parent.nsmap.get(None) == namespace else {None: namespace}
+    nsmap = None if parent.nsmap.get(None) == namespace else default_namespace(namespace)
     element = etree.Element(tag, nsmap=nsmap)
     siblings = list(parent.iterchildren(tag))
     if siblings:

@@ -23,6 +23,7 @@ from enum import Enum
 from lxml import etree
 
 from esc_netconf.errors import EscError
+from esc_netconf.nsmap import default_namespace
 
 BASE_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 XML_NS = "http://www.w3.org/XML/1998/namespace"
@@ -106,7 +107,7 @@ class NetconfError(EscError):
 
     def to_element(self) -> etree._Element:
         """Render one ``<rpc-error>`` element in the base:1.0 namespace."""
-        err = etree.Element(_base("rpc-error"), nsmap={None: BASE_NS})
+        err = etree.Element(_base("rpc-error"), nsmap=default_namespace(BASE_NS))
         etree.SubElement(err, _base("error-type")).text = self.error_type.value
         etree.SubElement(err, _base("error-tag")).text = self.tag.value
         etree.SubElement(err, _base("error-severity")).text = self.severity

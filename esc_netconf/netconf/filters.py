@@ -48,6 +48,7 @@ from lxml import etree
 
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
 from esc_netconf.netconf.messages import BASE_NS, NOTIFICATION_NS
+from esc_netconf.nsmap import default_namespace
 
 KeyLookup = Callable[[tuple[str, ...]], Sequence[str]]
 """Path of Clark names from the top of the data -> the Clark names of that list's keys (or ())."""
@@ -219,7 +220,8 @@ def xpath_filter(
     namespaces = {prefix: ns for prefix, ns in nsmap.items() if prefix}
     try:
         compiled = etree.XPath(rewrite_xpath(select), namespaces=namespaces)
-        result = compiled(data, **{_DATA_VARIABLE: data})
+        # lxml-stubs: an element is a valid XPath variable (a node-set of one), as well as a list.
+        result = compiled(data, **{_DATA_VARIABLE: data})  # type: ignore[arg-type]
     except (etree.XPathError, ValueError) as exc:
         raise _invalid_xpath(select, str(exc)) from exc
     if not isinstance(result, list):
@@ -326,7 +328,7 @@ def _build(data: etree._Element, selection: _Selection, keys: KeyLookup | None) 
     for element in list(selection.selected):
         selection.keep_path(element, data)
     root_ns = etree.QName(data).namespace
-    out = etree.Element(data.tag, nsmap={None: root_ns} if root_ns else None)
+    out = etree.Element(data.tag, nsmap=default_namespace(root_ns) if root_ns else None)
     _copy_children(data, out, selection, keys, (), root_ns)
     return out
 
@@ -345,8 +347,10 @@ def _copy_children(
             target.append(deepcopy(child))
         elif child in selection.kept:
             ns = etree.QName(child).namespace
-            nsmap = {None: ns} if ns and ns != default_ns else None
-            copy = etree.SubElement(target, child.tag, attrib=dict(child.attrib), nsmap=nsmap)
+            nsmap = default_namespace(ns) if ns and ns != default_ns else None
+            # lxml-stubs: attribute names and values are str here, never bytes.
+            attrib = dict(child.attrib)  # type: ignore[misc]
+            copy = etree.SubElement(target, child.tag, attrib=attrib, nsmap=nsmap)
             _copy_children(child, copy, selection, keys, (*path, child.tag), ns or default_ns)
         elif child.tag in key_names:
             target.append(deepcopy(child))

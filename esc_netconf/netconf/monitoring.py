@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
+from esc_netconf.nsmap import default_namespace
+
 if TYPE_CHECKING:
     from esc_netconf.netconf.server import NetconfServer
 
@@ -32,7 +34,7 @@ def rfc3339(moment: datetime) -> str:
 
 
 def netconf_state(server: NetconfServer, started: datetime) -> etree._Element:
-    state = etree.Element(_q("netconf-state"), nsmap={None: NS})
+    state = etree.Element(_q("netconf-state"), nsmap=default_namespace(NS))
     caps = etree.SubElement(state, _q("capabilities"))
     for capability in server.capabilities():
         _leaf(caps, "capability", capability)

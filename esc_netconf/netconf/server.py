@@ -24,6 +24,7 @@ from esc_netconf.netconf.base_operations import register_base_operations
 from esc_netconf.netconf.context import SessionContext, TerminationReason
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
 from esc_netconf.netconf.messages import BadRpc, Rpc
+from esc_netconf.nsmap import default_namespace
 
 if TYPE_CHECKING:
     from esc_netconf.netconf.datastore import Datastore
@@ -142,7 +143,7 @@ class NetconfServer:
     def _publish_session_event(
         self, name: str, ctx: SessionContext, reason: TerminationReason | None = None
     ) -> None:
-        event = etree.Element(f"{{{NC_NOTIFICATIONS_NS}}}{name}", nsmap={None: NC_NOTIFICATIONS_NS})
+        event = etree.Element(f"{{{NC_NOTIFICATIONS_NS}}}{name}", nsmap=default_namespace(NC_NOTIFICATIONS_NS))
         etree.SubElement(event, f"{{{NC_NOTIFICATIONS_NS}}}username").text = ctx.username
         etree.SubElement(event, f"{{{NC_NOTIFICATIONS_NS}}}session-id").text = str(ctx.session_id)
         etree.SubElement(event, f"{{{NC_NOTIFICATIONS_NS}}}source-host").text = ctx.source_host

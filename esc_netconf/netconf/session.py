@@ -78,6 +78,7 @@ from esc_netconf.netconf.messages import (
     format_event_time,
 )
 from esc_netconf.netconf.xmlsafe import parse_xml
+from esc_netconf.nsmap import default_namespace
 
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 
@@ -127,7 +128,7 @@ def serialize(element: etree._Element) -> bytes:
 
 def build_hello(capabilities: Sequence[str], session_id: int | None) -> bytes:
     """A serialized ``<hello>`` (not framed)."""
-    hello = etree.Element(_HELLO, nsmap={None: BASE_NS})
+    hello = etree.Element(_HELLO, nsmap=default_namespace(BASE_NS))
     caps = etree.SubElement(hello, f"{{{BASE_NS}}}capabilities")
     for capability in capabilities:
         etree.SubElement(caps, f"{{{BASE_NS}}}capability").text = capability
@@ -350,7 +351,7 @@ class ServerSession(SessionCore):
             raise LocalProtocolError(f"cannot reply in state {self._state.value}")
 
     def _reply_element(self, rpc_attributes: Mapping[str, str]) -> etree._Element:
-        reply = etree.Element(f"{{{BASE_NS}}}rpc-reply", nsmap={None: BASE_NS})
+        reply = etree.Element(f"{{{BASE_NS}}}rpc-reply", nsmap=default_namespace(BASE_NS))
         for name, value in rpc_attributes.items():
             reply.set(name, value)
         return reply
@@ -382,7 +383,7 @@ class ServerSession(SessionCore):
     def notification(self, event_time: datetime, payload: etree._Element) -> bytes:
         """A framed RFC 5277 ``<notification>`` with ``<eventTime>`` and the payload element."""
         self._require_established()
-        note = etree.Element(f"{{{NOTIFICATION_NS}}}notification", nsmap={None: NOTIFICATION_NS})
+        note = etree.Element(f"{{{NOTIFICATION_NS}}}notification", nsmap=default_namespace(NOTIFICATION_NS))
         etree.SubElement(note, f"{{{NOTIFICATION_NS}}}eventTime").text = format_event_time(event_time)
         adopt(note, payload)
         return encode_message(serialize(note), self._framing)

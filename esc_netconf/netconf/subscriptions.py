@@ -48,6 +48,7 @@ from esc_netconf.netconf.filters import FilterSpec, apply_filter, parse_filter
 from esc_netconf.netconf.messages import NOTIFICATION_NS, format_event_time, parse_event_time
 from esc_netconf.netconf.persistence import ReplayLog
 from esc_netconf.netconf.xmlsafe import parse_xml
+from esc_netconf.nsmap import default_namespace
 
 log = logging.getLogger("esc_netconf.netconf.subscriptions")
 
@@ -86,7 +87,7 @@ def _bad(tag: ErrorTag, element: str, message: str, type_: ErrorType = ErrorType
 
 
 def _marker(name: str) -> etree._Element:
-    return etree.Element(f"{{{NETMOD_NOTIFICATION_NS}}}{name}", nsmap={None: NETMOD_NOTIFICATION_NS})
+    return etree.Element(f"{{{NETMOD_NOTIFICATION_NS}}}{name}", nsmap=default_namespace(NETMOD_NOTIFICATION_NS))
 
 
 class Subscription:
@@ -281,7 +282,7 @@ class NotificationHub:
     def streams_element(self) -> etree._Element:
         """RFC 5277 ``<netconf><streams>…`` for ``<get>``."""
         ns = NETMOD_NOTIFICATION_NS
-        root = etree.Element(f"{{{ns}}}netconf", nsmap={None: ns})
+        root = etree.Element(f"{{{ns}}}netconf", nsmap=default_namespace(ns))
         streams = etree.SubElement(root, f"{{{ns}}}streams")
         for info in self._streams.values():
             stream = etree.SubElement(streams, f"{{{ns}}}stream")

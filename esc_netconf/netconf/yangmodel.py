@@ -53,6 +53,7 @@ from yangson.instance import ArrayEntry, InstanceNode
 
 from esc_netconf.errors import EscError
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError, NetconfErrors
+from esc_netconf.nsmap import default_namespace
 
 _VALID_CACHE_SIZE = 8
 
@@ -282,7 +283,7 @@ class YangModel:
         """A validated copy of ``operation`` where every absent leaf with a default is filled in,
         so a handler reads ``force`` without knowing that its default is ``false``."""
         rpc, inst = self._cooked_rpc_input(operation)
-        result = etree.Element(operation.tag, nsmap={None: self._by_yname[rpc.ns].namespace})
+        result = etree.Element(operation.tag, nsmap=default_namespace(self._by_yname[rpc.ns].namespace))
         result.extend(_copy_element(c) for c in operation if isinstance(c.tag, str))
         present = {c.tag for c in result}
         values = inst.value
@@ -516,7 +517,7 @@ def _target(dtype: yt.DataType) -> str:
 
 def _type_problem(dtype: yt.DataType) -> str:
     """The constraint a value broke, in an operator's words (the module's error-message if any)."""
-    custom = dtype.error_message
+    custom: str | None = dtype.error_message
     if custom and custom not in _YANGSON_MESSAGES and not custom.startswith(("expected ", "pattern '")):
         return custom
     return "expected " + _describe(dtype)

@@ -64,5 +64,6 @@ class ConfigBridge:
             try:
                 self.core.apply_update(tenant, before, after)
             except LifecycleError as error:
+                changed = after or before
                 log.warning("could not reconcile deployment %s/%s at start-up: %s",
-                            tenant, (after or before).name if (after or before) else "?", error.message)
+                            tenant, changed.name if changed else "?", error.message)

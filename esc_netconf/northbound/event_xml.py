@@ -9,6 +9,7 @@ from __future__ import annotations
 from lxml import etree
 
 from esc_netconf.core.events import EscEvent
+from esc_netconf.nsmap import default_namespace
 
 ESC_NS = "http://www.cisco.com/esc/esc"
 
@@ -23,7 +24,7 @@ def _leaf(parent: etree._Element, name: str, value: object | None) -> None:
 
 
 def esc_event_element(event: EscEvent) -> etree._Element:
-    root = etree.Element(_q("escEvent"), nsmap={None: ESC_NS})
+    root = etree.Element(_q("escEvent"), nsmap=default_namespace(ESC_NS))
     _leaf(root, "status", event.status.value)
     _leaf(root, "status_code", event.status_code)
     _leaf(root, "status_message", event.status_message)

@@ -13,6 +13,7 @@ from lxml import etree
 
 from esc_netconf.core.lifecycle import EscCore
 from esc_netconf.core.model import DeploymentRecord, VmRecord
+from esc_netconf.nsmap import default_namespace
 
 ESC_NS = "http://www.cisco.com/esc/esc"
 
@@ -74,7 +75,7 @@ def _deployment(parent: etree._Element, dep: DeploymentRecord, vms: list[VmRecor
 
 def opdata_element(core: EscCore, extra: Iterable[Callable[[etree._Element], None]] = ()) -> etree._Element:
     """``<esc_datamodel><opdata>…`` for every tenant the core knows; ``extra`` adds sibling subtrees."""
-    root = etree.Element(_q("esc_datamodel"), nsmap={None: ESC_NS})
+    root = etree.Element(_q("esc_datamodel"), nsmap=default_namespace(ESC_NS))
     opdata = etree.SubElement(root, _q("opdata"))
     tenants_el = etree.SubElement(opdata, _q("tenants"))
     for tenant in core.tenants():

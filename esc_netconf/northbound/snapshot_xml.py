@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from lxml import etree
 
 from esc_netconf.core.backup import SnapshotRecord
+from esc_netconf.nsmap import default_namespace
 
 __all__ = ["ESC_NS", "snapshot_element", "snapshots_element"]
 
@@ -42,7 +43,10 @@ def snapshot_element(record: SnapshotRecord, parent: etree._Element | None = Non
     """One ``<snapshot>`` (list entry keyed by ``id``), built in place under ``parent`` when given
     (moving a finished element into another tree costs lxml a namespace walk per element)."""
     tag = _q("snapshot")
-    element = etree.SubElement(parent, tag) if parent is not None else etree.Element(tag, nsmap={None: ESC_NS})
+    if parent is not None:
+        element = etree.SubElement(parent, tag)
+    else:
+        element = etree.Element(tag, nsmap=default_namespace(ESC_NS))
     _leaf(element, "id", record.id)
     _leaf(element, "name", record.name)
     _leaf(element, "creation_start_date", _date(record.creation_start_date))
@@ -58,7 +62,7 @@ def snapshot_element(record: SnapshotRecord, parent: etree._Element | None = Non
 
 def snapshots_element(records: Iterable[SnapshotRecord]) -> etree._Element:
     """``<snapshots>`` with one ``<snapshot>`` per record, in the order given."""
-    container = etree.Element(_q("snapshots"), nsmap={None: ESC_NS})
+    container = etree.Element(_q("snapshots"), nsmap=default_namespace(ESC_NS))
     for record in records:
         snapshot_element(record, container)
     return container

@@ -22,6 +22,7 @@ from esc_netconf.core.backup import SnapshotRecord
 from esc_netconf.core.lifecycle import EscCore
 from esc_netconf.core.model import DeploymentRecord, VmRecord
 from esc_netconf.northbound.snapshot_xml import snapshots_element
+from esc_netconf.nsmap import default_namespace
 from esc_netconf.rest.negotiate import Format
 
 __all__ = [
@@ -76,7 +77,7 @@ def error_response(status: int, message: str, fmt: Format) -> web.Response:
     """``<error><error_code>404</error_code><error_message>…`` or ``{"error_code": 404, "error_message": …}``."""
     if fmt is Format.JSON:
         return _json({"error_code": status, "error_message": message}, status)
-    root = etree.Element(f"{{{ERROR_NS}}}error", nsmap={None: ERROR_NS})
+    root = etree.Element(f"{{{ERROR_NS}}}error", nsmap=default_namespace(ERROR_NS))
     etree.SubElement(root, f"{{{ERROR_NS}}}error_code").text = str(status)
     etree.SubElement(root, f"{{{ERROR_NS}}}error_message").text = xml_text(message)
     return _xml(root, status)

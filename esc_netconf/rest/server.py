@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from esc_netconf.users import UserDB
 
@@ -40,7 +41,7 @@ def _credentials(request: web.Request) -> tuple[str, str] | None:
     return (user, password) if sep else None
 
 
-def auth_middleware(users: UserDB, open_on_loopback: bool) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def auth_middleware(users: UserDB, open_on_loopback: bool) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         needs_auth = request.path.startswith(ADMIN_PREFIX) or not open_on_loopback

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import paramiko
+from paramiko.pkey import UnknownKeyType
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
@@ -85,7 +86,7 @@ def _load_key(path: Path) -> paramiko.PKey:
         key = paramiko.PKey.from_path(path)
     except OSError as exc:
         raise HostKeyError(path, f"cannot read: {exc.strerror or exc}") from exc
-    except (ValueError, TypeError, paramiko.SSHException, paramiko.UnknownKeyType) as exc:
+    except (ValueError, TypeError, paramiko.SSHException, UnknownKeyType) as exc:
         raise HostKeyError(path, f"not a usable private key ({exc.__class__.__name__})") from exc
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         _log.warning("SSH host key %s is readable by other users (mode %o)", path, stat.S_IMODE(mode))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 
 import paramiko
+from paramiko.common import AUTH_FAILED, AUTH_SUCCESSFUL, OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED, OPEN_SUCCEEDED
 
 from esc_netconf.ssh.logcontext import ContextLogger
 from esc_netconf.users import UserDB
@@ -44,18 +45,18 @@ class ConnectionPolicy(paramiko.ServerInterface):
         return (self._banner, "en-US") if self._banner else (None, None)
 
     def check_auth_none(self, username: str) -> int:
-        return paramiko.AUTH_FAILED
+        return AUTH_FAILED
 
     def check_auth_password(self, username: str, password: str | bytes) -> int:
         if not self.gave_up and self._users.check_password(username, password):
-            return paramiko.AUTH_SUCCESSFUL
+            return AUTH_SUCCESSFUL
         return self._failed(username, "password")
 
     def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
         # Called once to ask whether the key would do, then again with the signature verified by
         # paramiko; only the second success logs the user in.
         if not self.gave_up and self._users.check_public_key(username, key):
-            return paramiko.AUTH_SUCCESSFUL
+            return AUTH_SUCCESSFUL
         return self._failed(username, f"publickey {key.get_name()} {key.fingerprint}")
 
     def _failed(self, username: str, method: str) -> int:
@@ -67,15 +68,15 @@ class ConnectionPolicy(paramiko.ServerInterface):
             self._log.warning("too many failed logins; disconnecting")
             self.gave_up = True
             self.ready.set()
-        return paramiko.AUTH_FAILED
+        return AUTH_FAILED
 
     # -- channels ------------------------------------------------------------------------------
 
     def check_channel_request(self, kind: str, chanid: int) -> int:
         if kind == "session" and self.channel is None and not self.gave_up:
-            return paramiko.OPEN_SUCCEEDED
+            return OPEN_SUCCEEDED
         self._log.info("refused %s channel", kind)
-        return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+        return OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
 
     def check_channel_pty_request(self, channel: paramiko.Channel, term: bytes, width: int, height: int,
                                   pixelwidth: int, pixelheight: int, modes: bytes) -> bool:

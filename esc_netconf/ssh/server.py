@@ -71,7 +71,7 @@ class SshServer:
         if self._accept_thread is not None or self._stopping:
             raise ServerStateError("SSH server already started")
         self._listener = self._bind()
-        port = self._listener.getsockname()[1]
+        port: int = self._listener.getsockname()[1]
         self._accept_thread = threading.Thread(target=self._accept_loop, name="esc-ssh-accept", daemon=True)
         self._accept_thread.start()
         self._log.info("NETCONF/SSH listening on %s port %d", self._host, port)

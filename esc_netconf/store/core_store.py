@@ -14,14 +14,14 @@ two steps cannot race.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table, delete, insert, select, update
 
 from esc_netconf.core.model import CoreState, DeploymentRecord, OperationRecord, TenantRecord, VmRecord
 from esc_netconf.store.database import Database
-from esc_netconf.store.schema import core_deployments, core_operations, core_tenants, core_vms
+from esc_netconf.store.schema import RecordData, core_deployments, core_operations, core_tenants, core_vms
 
 __all__ = ["SqlCoreStore"]
 
@@ -48,10 +48,10 @@ class SqlCoreStore:
     def load(self) -> CoreState:
         """Everything saved and not deleted, read in one snapshot, as fresh objects."""
         with self._database.read() as connection:
-            tenants = connection.execute(select(core_tenants.c.data)).scalars().all()
-            deployments = connection.execute(select(core_deployments.c.data)).scalars().all()
-            vms = connection.execute(select(core_vms.c.data)).scalars().all()
-            operations = connection.execute(select(core_operations.c.data)).scalars().all()
+            tenants: Sequence[RecordData] = connection.execute(select(core_tenants.c.data)).scalars().all()
+            deployments: Sequence[RecordData] = connection.execute(select(core_deployments.c.data)).scalars().all()
+            vms: Sequence[RecordData] = connection.execute(select(core_vms.c.data)).scalars().all()
+            operations: Sequence[RecordData] = connection.execute(select(core_operations.c.data)).scalars().all()
         state = CoreState()
         for data in tenants:
             tenant = TenantRecord.from_dict(data)
@@ -161,13 +161,13 @@ class SqlCoreStore:
         if name is not None:
             query = query.where(core_deployments.c.name == name)
         with self._database.read() as connection:
-            rows = connection.execute(query.order_by(core_deployments.c.dep_id)).scalars().all()
+            rows: Sequence[RecordData] = connection.execute(query.order_by(core_deployments.c.dep_id)).scalars().all()
         return [DeploymentRecord.from_dict(data) for data in rows]
 
     def vms_in_state(self, state: str) -> list[VmRecord]:
         """The VMs whose state value is ``state`` (e.g. ``"VM_ERROR_STATE"``), by VM id."""
         with self._database.read() as connection:
-            rows = connection.execute(
+            rows: Sequence[RecordData] = connection.execute(
                 select(core_vms.c.data).where(core_vms.c.state == state).order_by(core_vms.c.vm_id)
             ).scalars().all()
         return [VmRecord.from_dict(data) for data in rows]

@@ -321,9 +321,12 @@ class Database:
             partial.unlink(missing_ok=True)
             raw = self._engine.raw_connection()
             try:
+                driver = raw.driver_connection  # None only once the pool has invalidated it
+                if driver is None:
+                    raise BackupError(f"the connection to {self.url} was invalidated before the backup")
                 target = sqlite3.connect(partial, isolation_level=None)
                 try:
-                    raw.driver_connection.backup(target)  # type: ignore[union-attr]
+                    driver.backup(target)
                     target.execute("PRAGMA journal_mode = DELETE")
                     verdict = target.execute("PRAGMA quick_check").fetchone()[0]
                 finally:

@@ -21,7 +21,7 @@ log into memory.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from sqlalchemy import and_, delete, func, insert, or_, select
@@ -126,7 +126,7 @@ class SqlReplayLog:
             raise StoreValueError(f"keep_last must not be negative, not {keep_last}")
         table = replay_events.c
         with self._database.write() as connection:
-            streams = connection.execute(select(table.stream).distinct()).scalars().all()
+            streams: Sequence[str] = connection.execute(select(table.stream).distinct()).scalars().all()
             for stream in streams:
                 if keep_last == 0:
                     connection.execute(delete(replay_events).where(table.stream == stream))

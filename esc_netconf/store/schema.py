@@ -17,6 +17,8 @@ before its deployment, and a constraint the in-memory store does not have would 
 
 from __future__ import annotations
 
+from typing import Any, TypeAlias
+
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -29,6 +31,10 @@ from sqlalchemy import (
     String,
     Table,
 )
+
+RecordData: TypeAlias = dict[str, Any]
+"""What a ``data`` JSON column holds: one record's ``to_dict()``. ``Table.c`` types every column as
+``Column[Any]``, so a query's rows are annotated with this where they are read."""
 
 NAMING_CONVENTION: dict[str, str] = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

@@ -8,7 +8,7 @@ Loads are oldest first (``created_us``: the snapshot's creation start, the opera
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Table, delete, insert, select, update
 
 from esc_netconf.core.backup import BackupOperation, SnapshotRecord
 from esc_netconf.store.database import Database
-from esc_netconf.store.schema import backup_operations, backup_snapshots
+from esc_netconf.store.schema import RecordData, backup_operations, backup_snapshots
 from esc_netconf.store.utc import to_micros
 
 __all__ = ["SqlSnapshotStore"]
@@ -42,7 +42,7 @@ class SqlSnapshotStore:
     def load_snapshots(self) -> list[SnapshotRecord]:
         query = select(backup_snapshots.c.data).order_by(backup_snapshots.c.created_us, backup_snapshots.c.id)
         with self._database.read() as connection:
-            rows = connection.execute(query).scalars().all()
+            rows: Sequence[RecordData] = connection.execute(query).scalars().all()
         return [SnapshotRecord.from_dict(data) for data in rows]
 
     def save_snapshot(self, snapshot: SnapshotRecord) -> None:
@@ -62,7 +62,7 @@ class SqlSnapshotStore:
     def load_operations(self) -> list[BackupOperation]:
         query = select(backup_operations.c.data).order_by(backup_operations.c.created_us, backup_operations.c.op_id)
         with self._database.read() as connection:
-            rows = connection.execute(query).scalars().all()
+            rows: Sequence[RecordData] = connection.execute(query).scalars().all()
         return [BackupOperation.from_dict(data) for data in rows]
 
     def save_operation(self, operation: BackupOperation) -> None:
@@ -84,7 +84,7 @@ class SqlSnapshotStore:
             query = query.where(backup_snapshots.c.generated_vm_name == generated_vm_name)
         query = query.order_by(backup_snapshots.c.created_us, backup_snapshots.c.id)
         with self._database.read() as connection:
-            rows = connection.execute(query).scalars().all()
+            rows: Sequence[RecordData] = connection.execute(query).scalars().all()
         return [SnapshotRecord.from_dict(data) for data in rows]
 
 

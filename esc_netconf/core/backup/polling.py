@@ -25,7 +25,7 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from esc_netconf.vim.base import Image, VimDriver, VimError, Volume, VolumeSnapshot
 
@@ -65,7 +65,7 @@ class BatchPoller:
 
     def __init__(self, driver: VimDriver) -> None:
         self._driver = driver
-        self._watches: set[Watch[object]] = set()
+        self._watches: set[Watch[Any]] = set()  # each with its own outcome type
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -76,14 +76,14 @@ class BatchPoller:
         """
         loop = asyncio.get_running_loop()
         watch.due = loop.time() if immediately else _next_tick(loop.time(), watch.period())
-        self._watches.add(watch)  # type: ignore[arg-type]
+        self._watches.add(watch)
         self._changed.set()
         if self._task is None or self._task.done():
             self._task = loop.create_task(self._run(), name="backup-poller")
         try:
             return await asyncio.shield(watch.future)
         finally:
-            self._watches.discard(watch)  # type: ignore[arg-type]
+            self._watches.discard(watch)
 
     @property
     def watching(self) -> int:
