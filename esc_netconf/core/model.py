@@ -19,8 +19,8 @@ from esc_netconf.core.states import ServiceState, VmState
 HISTORY_LIMIT = 50
 
 
-class _Plain:
-    """``to_dict``/``from_dict`` for the dataclasses below."""
+class PlainRecord:
+    """``to_dict``/``from_dict`` through ``core.serial``: the store keeps records without knowing their fields."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible dict (see ``core.serial``)."""
@@ -37,7 +37,7 @@ class _Plain:
 
 
 @dataclass(frozen=True, slots=True)
-class InterfaceSpec(_Plain):
+class InterfaceSpec(PlainRecord):
     """``interfaces/interface[nicid]``: a NIC on ``network``, with a fixed address or one from the pool."""
 
     nicid: int
@@ -46,7 +46,7 @@ class InterfaceSpec(_Plain):
 
 
 @dataclass(frozen=True, slots=True)
-class VolumeSpec(_Plain):
+class VolumeSpec(PlainRecord):
     """``volumes/volume[name]``; ``boot_index == 0`` means the VM boots from a volume made from ``image``."""
 
     name: str
@@ -61,7 +61,7 @@ class VolumeSpec(_Plain):
 
 
 @dataclass(frozen=True, slots=True)
-class IpPool(_Plain):
+class IpPool(PlainRecord):
     """``scaling/static_ip_address_pool[network]``: the addresses VMs of the group take on ``network``."""
 
     network: str
@@ -71,7 +71,7 @@ class IpPool(_Plain):
 
 
 @dataclass(frozen=True, slots=True)
-class ScalingSpec(_Plain):
+class ScalingSpec(PlainRecord):
     """``scaling``: how many VMs the group keeps."""
 
     min_active: int = 1
@@ -81,7 +81,7 @@ class ScalingSpec(_Plain):
 
 
 @dataclass(frozen=True, slots=True)
-class KpiSpec(_Plain):
+class KpiSpec(PlainRecord):
     """``kpi_data/kpi[event_name]``: a monitored metric (re-armed by START)."""
 
     event_name: str
@@ -95,7 +95,7 @@ class KpiSpec(_Plain):
 
 
 @dataclass(frozen=True, slots=True)
-class RuleSpec(_Plain):
+class RuleSpec(PlainRecord):
     """``rules/admin_rules/rule[event_name]``: what to do when a KPI fires."""
 
     event_name: str
@@ -103,7 +103,7 @@ class RuleSpec(_Plain):
 
 
 @dataclass(frozen=True, slots=True)
-class VmGroupSpec(_Plain):
+class VmGroupSpec(PlainRecord):
     """``vm_group[name]``."""
 
     name: str
@@ -125,7 +125,7 @@ class VmGroupSpec(_Plain):
 
 
 @dataclass(frozen=True, slots=True)
-class StartupPolicy(_Plain):
+class StartupPolicy(PlainRecord):
     """``policies/startup[target_vm_group_ref]/depends_on[vm_group_ref]``."""
 
     target: str
@@ -133,7 +133,7 @@ class StartupPolicy(_Plain):
 
 
 @dataclass(frozen=True, slots=True)
-class DeploymentSpec(_Plain):
+class DeploymentSpec(PlainRecord):
     """``deployments/deployment[name]`` of one tenant."""
 
     name: str
@@ -157,7 +157,7 @@ class DeploymentSpec(_Plain):
 
 
 @dataclass(slots=True)
-class TenantRecord(_Plain):
+class TenantRecord(PlainRecord):
     """A tenant and the VIM project that holds its servers."""
 
     name: str
@@ -166,7 +166,7 @@ class TenantRecord(_Plain):
 
 
 @dataclass(slots=True)
-class HistoryEntry(_Plain):
+class HistoryEntry(PlainRecord):
     """One line of a VM's lifecycle history, shown in opdata."""
 
     seq: int
@@ -176,7 +176,7 @@ class HistoryEntry(_Plain):
 
 
 @dataclass(slots=True)
-class VmInterface(_Plain):
+class VmInterface(PlainRecord):
     """An interface of a deployed VM as the VIM reported it."""
 
     nicid: int
@@ -187,7 +187,7 @@ class VmInterface(_Plain):
 
 
 @dataclass(slots=True)
-class VmRecord(_Plain):
+class VmRecord(PlainRecord):
     """One VM of a deployment.
 
     ``server_id`` is written as soon as the VIM returns it; a record with ``server_id is None`` is an intent
@@ -220,7 +220,7 @@ class VmRecord(_Plain):
 
 
 @dataclass(slots=True)
-class DeploymentRecord(_Plain):
+class DeploymentRecord(PlainRecord):
     """A deployment: its current spec and service state."""
 
     dep_id: str
@@ -232,7 +232,7 @@ class DeploymentRecord(_Plain):
 
 
 @dataclass(slots=True)
-class OperationRecord(_Plain):
+class OperationRecord(PlainRecord):
     """Work in flight, recorded before the first VIM call and removed when it ends.
 
     ``kind`` is one of ``operations.OpKind``'s values; ``params`` holds what a resumed operation needs
@@ -249,7 +249,7 @@ class OperationRecord(_Plain):
 
 
 @dataclass(slots=True)
-class CoreState(_Plain):
+class CoreState(PlainRecord):
     """Everything ``Store.load`` returns, keyed by name (tenants) or id."""
 
     tenants: dict[str, TenantRecord] = field(default_factory=dict)

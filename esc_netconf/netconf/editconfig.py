@@ -49,7 +49,7 @@ from typing import TypeVar
 
 from lxml import etree
 
-from esc_netconf.netconf.errors import BASE_NS, ErrorTag, ErrorType, NetconfError, NetconfErrors
+from esc_netconf.netconf.errors import BASE_NS, ErrorTag, ErrorType, NetconfError, raise_collected
 from esc_netconf.netconf.yangmodel import DataPath, SchemaNodeInfo, YangModel, quote
 from esc_netconf.nsmap import default_namespace
 
@@ -189,10 +189,7 @@ class _Editor:
         self.errors: list[NetconfError] = []
 
     def raise_errors(self) -> None:
-        if len(self.errors) == 1:
-            raise self.errors[0]
-        if self.errors:
-            raise NetconfErrors(self.errors)
+        raise_collected(self.errors)
 
     def children(self, target: etree._Element, edit: etree._Element, spath: tuple[str, ...],
                  path: DataPath, op: EditOperation, *, prune: bool, skip: frozenset[str] = frozenset()) -> None:

@@ -191,3 +191,11 @@ class LocalProtocolError(ProtocolError):
 
 class RemoteProtocolError(ProtocolError):
     """The peer broke the framing or the hello rules; the session must be closed."""
+
+
+def raise_collected(errors: Sequence[NetconfError]) -> None:
+    """Raise what a pass that keeps going after an error collected: nothing, the one error, or all of them."""
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise NetconfErrors(errors)

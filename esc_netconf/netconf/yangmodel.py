@@ -52,7 +52,7 @@ from yangson.exceptions import SchemaError, SemanticError, ValidationError, Yang
 from yangson.instance import ArrayEntry, InstanceNode
 
 from esc_netconf.errors import EscError
-from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError, NetconfErrors
+from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError, raise_collected
 from esc_netconf.nsmap import default_namespace
 
 _VALID_CACHE_SIZE = 8
@@ -422,10 +422,7 @@ class _RawBuilder:
         self.errors: list[NetconfError] = []
 
     def raise_errors(self) -> None:
-        if len(self.errors) == 1:
-            raise self.errors[0]
-        if self.errors:
-            raise NetconfErrors(self.errors)
+        raise_collected(self.errors)
 
     def object(self, sn: ys.InternalNode, element: etree._Element, path: DataPath) -> dict[str, Any]:
         raw: dict[str, Any] = {}

@@ -13,9 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any, Self
-
-from esc_netconf.core.serial import rebuild, to_plain
+from esc_netconf.core.model import PlainRecord
 
 __all__ = [
     "BackupOperation",
@@ -25,18 +23,6 @@ __all__ = [
     "SnapshotStatus",
     "VolumeRequest",
 ]
-
-
-class _Plain:
-    """``to_dict``/``from_dict`` through ``core.serial`` (the store never needs to know the fields)."""
-
-    def to_dict(self) -> dict[str, Any]:
-        result: dict[str, Any] = to_plain(self)
-        return result
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        return rebuild(cls, data)
 
 
 class SnapshotStatus(str, Enum):
@@ -70,7 +56,7 @@ class Phase(str, Enum):
 
 
 @dataclass(slots=True)
-class SnapshotRecord(_Plain):
+class SnapshotRecord(PlainRecord):
     """One snapshot this server manages, with the VM context its events carry.
 
     ``id`` is ours (generated at validation, before the VIM is asked); ``image_id`` and
@@ -101,7 +87,7 @@ class SnapshotRecord(_Plain):
 
 
 @dataclass(slots=True)
-class VolumeRequest(_Plain):
+class VolumeRequest(PlainRecord):
     """A bootable volume being made from a snapshot's volume snapshot (out of band once made)."""
 
     id: str
@@ -116,7 +102,7 @@ class VolumeRequest(_Plain):
 
 
 @dataclass(slots=True)
-class BackupOperation(_Plain):
+class BackupOperation(PlainRecord):
     """Work in flight, saved before the first VIM call and removed when its last event is sent.
 
     ``succeeded`` is set together with marking the final event sent (one write), so a restart that
