@@ -29,6 +29,7 @@ test: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/pyang --strict -p yang yang/*.yang
 	$(BIN)/mypy
+	$(BIN)/ruff check esc_netconf tests bench
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/netconf_roundtrips.py

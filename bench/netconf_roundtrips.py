@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 import paramiko
-from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -63,7 +62,7 @@ class EchoHandler:
 
     def data_received(self, data: bytes) -> None:
         self._decoder.feed(data)
-        while (message := self._decoder.next_message()) is not None:
+        while self._decoder.next_message() is not None:
             if not self._hello_done:
                 self._hello_done = True
                 self._decoder.framing = Framing.CHUNKED

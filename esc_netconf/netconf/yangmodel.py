@@ -48,7 +48,7 @@ from yangson import DataModel
 from yangson import datatype as yt
 from yangson import schemanode as ys
 from yangson.enumerations import ContentType, ValidationScope
-from yangson.exceptions import SchemaError, SemanticError, ValidationError, YangsonException, YangTypeError
+from yangson.exceptions import SchemaError, ValidationError, YangsonException, YangTypeError
 from yangson.instance import ArrayEntry, InstanceNode
 
 from esc_netconf.errors import EscError

@@ -200,7 +200,7 @@ async def test_error_codes_for_each_resource(stack: Stack, receiver: CallbackRec
                          json={"operation": "snapshot", "name": "n" * 256}))[0] == 400
     assert (await status("POST", "/snapshots/x/volumes", json={"name": "v", "bootable": "maybe"}))[0] == 400
     assert (await status("POST", "/snapshots/x/volumes", json={"name": "v" * 256}))[0] == 400
-    assert (await status("POST", f"/snapshot-tenant/deployments/service/dep", data=b'{"operation": "stop"}',
+    assert (await status("POST", "/snapshot-tenant/deployments/service/dep", data=b'{"operation": "stop"}',
                          headers={"callback": "ftp://example"}))[0] == 400
     # 409: a snapshot being created cannot be deleted; two snapshots named alike need the id (400)
     r = await client.post(f"{V0}/snapshot-tenant/deployments/snapshot-vm/{vm.name}", **snap)
