@@ -29,7 +29,7 @@ from esc_netconf.users import UserDB
 
 log = logging.getLogger("esc_netconf.app")
 
-REPLAY_KEEP_LAST = 100_000  # events kept per stream for replay; older ones are pruned
+REPLAY_KEEP_LAST = 10_000  # events kept per stream for replay (a full replay stays below the session queue bound)
 REPLAY_PRUNE_SECONDS = 600.0
 
 
@@ -136,9 +136,18 @@ class Application:
         log.info("NETCONF on %s:%d, REST on %s:%d", options.host, self.netconf_port, options.host, self.rest_port)
 
     async def _keep_replay_bounded(self) -> None:
-        """Bounded retention of the replay log: prune at start and then periodically, off the loop."""
+        """Bounded retention of the replay log: prune at start and then periodically, off the loop.
+
+        A failed prune (database locked past the busy timeout, disk full, a bug) is logged and tried again
+        at the next period: a task that died on its first error would let the log grow without bound,
+        silently.
+        """
         while True:
-            await asyncio.to_thread(self.replay_log.prune, self.options.replay_keep_last)
+            try:
+                await asyncio.to_thread(self.replay_log.prune, self.options.replay_keep_last)
+            except Exception:
+                log.exception("Could not prune the replay log; trying again in %.0f s",
+                              self.options.replay_prune_seconds)
             await asyncio.sleep(self.options.replay_prune_seconds)
 
     async def _start_domain(self) -> None:

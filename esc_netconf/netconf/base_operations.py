@@ -37,7 +37,29 @@ def _b(name: str) -> str:
 
 
 def _child(op: etree._Element, name: str, ns: str = BASE_NS) -> etree._Element | None:
-    return op.find(f"{{{ns}}}{name}")
+    """A parameter of an operation; unqualified ones count as the operation's namespace.
+
+    ncclient passes a caller's ``<config xmlns:xc="...">`` or ``<filter type="subtree">`` string through as
+    it is, without a default namespace; RFC 6241 clients in the wild rely on servers accepting that.
+    """
+    found = op.find(f"{{{ns}}}{name}")
+    return found if found is not None else op.find(name)
+
+
+def _only_parameters(op: etree._Element, allowed: frozenset[str], ns: str = BASE_NS) -> None:
+    """Refuse a parameter the operation does not define, instead of silently ignoring it."""
+    for child in op:
+        if not isinstance(child.tag, str):
+            continue
+        qname = etree.QName(child)
+        if qname.localname not in allowed or qname.namespace not in (None, ns):
+            raise NetconfError(
+                ErrorTag.UNKNOWN_ELEMENT,
+                f"'{etree.QName(op).localname}' has no parameter <{qname.localname}>"
+                + (f" in namespace '{qname.namespace}'." if qname.namespace else "."),
+                type=ErrorType.PROTOCOL,
+                info={"bad-element": qname.localname},
+            )
 
 
 def _required(op: etree._Element, name: str, ns: str = BASE_NS) -> etree._Element:
@@ -128,6 +150,7 @@ class BaseOperations:
         return node.keys if node is not None else ()
 
     async def get(self, ctx: SessionContext, op: etree._Element) -> list[etree._Element]:
+        _only_parameters(op, frozenset({"filter"}))
         spec = parse_filter(_child(op, "filter"))
         data = self.server.datastore.get_config()
         merge_top_level(data, self.server.state_elements())
@@ -136,12 +159,14 @@ class BaseOperations:
         return [apply_filter(data, spec, keys=self._list_keys) if spec is not None else data]
 
     async def get_config(self, ctx: SessionContext, op: etree._Element) -> list[etree._Element]:
+        _only_parameters(op, frozenset({"source", "filter"}))
         _datastore_name(op, "source")
         spec = parse_filter(_child(op, "filter"))
         data = self.server.datastore.get_config()
         return [apply_filter(data, spec, keys=self._list_keys) if spec is not None else data]
 
     async def edit_config(self, ctx: SessionContext, op: etree._Element) -> None:
+        _only_parameters(op, frozenset({"target", "default-operation", "test-option", "error-option", "config", "url"}))
         _datastore_name(op, "target")
         default_operation = _text_choice(op, "default-operation", EDIT_DEFAULT_OPERATIONS, "merge")
         test_option = _text_choice(op, "test-option", EDIT_TEST_OPTIONS, "test-then-set")
@@ -180,6 +205,7 @@ class BaseOperations:
         self.server.hub.publish("NETCONF", event)
 
     async def lock(self, ctx: SessionContext, op: etree._Element) -> None:
+        _only_parameters(op, frozenset({"target"}))
         _datastore_name(op, "target")
         holder = self.server.lock_holder
         if holder is not None:
@@ -194,6 +220,7 @@ class BaseOperations:
         return None
 
     async def unlock(self, ctx: SessionContext, op: etree._Element) -> None:
+        _only_parameters(op, frozenset({"target"}))
         _datastore_name(op, "target")
         holder = self.server.lock_holder
         if holder != ctx.session_id:
@@ -214,6 +241,7 @@ class BaseOperations:
         return None
 
     async def kill_session(self, ctx: SessionContext, op: etree._Element) -> None:
+        _only_parameters(op, frozenset({"session-id"}))
         raw = (_required(op, "session-id").text or "").strip()
         if not raw.isdigit():
             raise NetconfError(
@@ -244,6 +272,7 @@ class BaseOperations:
         return None
 
     async def validate(self, ctx: SessionContext, op: etree._Element) -> None:
+        _only_parameters(op, frozenset({"source"}))
         which = _datastore_name(op, "source", allow_config=True)
         if which == "running":
             self.server.model.validate_config(self.server.datastore.get_config())
@@ -254,6 +283,7 @@ class BaseOperations:
         return None
 
     async def get_schema(self, ctx: SessionContext, op: etree._Element) -> list[etree._Element]:
+        _only_parameters(op, frozenset({"identifier", "version", "format"}), MONITORING_NS)
         identifier = _required(op, "identifier", MONITORING_NS).text or ""
         version_el = _child(op, "version", MONITORING_NS)
         version = (version_el.text or "").strip() if version_el is not None else None
@@ -286,10 +316,12 @@ class BaseOperations:
             ctx.subscription = None
 
         try:
-            ctx.subscription = self.server.hub.subscribe(request, ctx.send_notification, complete)
+            subscription = self.server.hub.subscribe(request, ctx.send_notification, complete)
         except BaseException:
             ctx.release_notifications()
             raise
+        if subscription.active:  # a replay-only subscription (stopTime past) is already complete
+            ctx.subscription = subscription
         self.server.after_reply(ctx, ctx.release_notifications)
         return None
 

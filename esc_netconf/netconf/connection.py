@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("esc_netconf.netconf.connection")
 
-MAX_QUEUED_MESSAGES = 10_000
+MAX_QUEUED_MESSAGES = 50_000  # above a full replay (app.REPLAY_KEEP_LAST per stream)
 HELLO_TIMEOUT_SECONDS = 60.0
 
 
@@ -70,7 +70,7 @@ class NetconfConnection:
         self._ended = False
         session_id = server.allocate_session_id()
         self._session = ServerSession(session_id, server.capabilities(), max_message_size=server.max_message_size)
-        self.context = SessionContext(session_id, username, source_host, self)
+        self.context = SessionContext(session_id, username, source_host, self, server_counters=server.stats)
         self._log = logging.LoggerAdapter(log, {"session": session_id})
         self._writer_thread = threading.Thread(
             target=self._drain, name=f"netconf-writer-{session_id}", daemon=True
@@ -127,7 +127,8 @@ class NetconfConnection:
                 await self._server.serve_bad_rpc(self.context, event)
 
     def connection_lost(self, reason: str | None) -> None:
-        self.terminate(TerminationReason.DROPPED)
+        # the transport says "server shutdown" when we ended it; anything else is the peer or the network
+        self.terminate(TerminationReason.OTHER if reason == "server shutdown" else TerminationReason.DROPPED)
 
     def _call(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run handlers on the loop and wait for them: the RPCs of a session are serial."""

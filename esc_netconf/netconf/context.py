@@ -33,6 +33,19 @@ class TerminationReason(str, Enum):
 
 
 @dataclass(slots=True)
+class ServerCounters:
+    """The server-wide ``/netconf-state/statistics`` of RFC 6022."""
+
+    in_bad_hellos: int = 0
+    in_sessions: int = 0
+    dropped_sessions: int = 0
+    in_rpcs: int = 0
+    in_bad_rpcs: int = 0
+    out_rpc_errors: int = 0
+    out_notifications: int = 0
+
+
+@dataclass(slots=True)
 class SessionCounters:
     """The per-session statistics of ietf-netconf-monitoring."""
 
@@ -79,6 +92,7 @@ class SessionContext:
     killed_by: int | None = None
     after_reply: Callable[[], None] | None = None
     lock_time: datetime | None = None
+    server_counters: ServerCounters | None = None
     _held: list[tuple[datetime, etree._Element]] | None = None
 
     def hold_notifications(self) -> None:
@@ -98,4 +112,6 @@ class SessionContext:
             self._held.append((event_time, payload))
             return
         self.counters.out_notifications += 1
+        if self.server_counters is not None:
+            self.server_counters.out_notifications += 1
         self.transport.send_message(lambda: self.transport.notification_bytes(event_time, payload))

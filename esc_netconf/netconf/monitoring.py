@@ -79,5 +79,5 @@ def netconf_state(server: NetconfServer, started: datetime) -> etree._Element:
     _leaf(stats, "in-rpcs", server.stats.in_rpcs)
     _leaf(stats, "in-bad-rpcs", server.stats.in_bad_rpcs)
     _leaf(stats, "out-rpc-errors", server.stats.out_rpc_errors)
-    _leaf(stats, "out-notifications", sum(c.counters.out_notifications for c in server.sessions.values()))
+    _leaf(stats, "out-notifications", server.stats.out_notifications)
     return state

@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 from esc_netconf.netconf.base_operations import register_base_operations
-from esc_netconf.netconf.context import SessionContext, TerminationReason
+from esc_netconf.netconf.context import ServerCounters, SessionContext, TerminationReason
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
 from esc_netconf.netconf.messages import BadRpc, Rpc
 from esc_netconf.nsmap import default_namespace
@@ -49,18 +48,6 @@ PROTOCOL_CAPABILITIES = (
     "urn:ietf:params:netconf:capability:notification:1.0",
     "urn:ietf:params:netconf:capability:interleave:1.0",
 )
-
-@dataclass(slots=True)
-class ServerCounters:
-    """The server-wide ``/netconf-state/statistics`` of RFC 6022."""
-
-    in_bad_hellos: int = 0
-    in_sessions: int = 0
-    dropped_sessions: int = 0
-    in_rpcs: int = 0
-    in_bad_rpcs: int = 0
-    out_rpc_errors: int = 0
-
 
 RpcHandler = Callable[[SessionContext, etree._Element], Awaitable[list[etree._Element] | None]]
 StateProvider = Callable[[], Iterable[etree._Element]]

@@ -8,6 +8,7 @@ against the NETCONF users elsewhere, and always for the admin routes that change
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
@@ -47,7 +48,8 @@ def auth_middleware(users: UserDB, open_on_loopback: bool) -> Middleware:
         needs_auth = request.path.startswith(ADMIN_PREFIX) or not open_on_loopback
         if needs_auth:
             creds = _credentials(request)
-            if creds is None or not users.check_password(*creds):
+            # a wrong password costs a full scrypt (~50 ms): never on the loop that serves every session
+            if creds is None or not await asyncio.to_thread(users.check_password, *creds):
                 return web.Response(
                     status=401,
                     text="Authentication required: HTTP basic auth with a configured user.\n",

@@ -209,3 +209,21 @@ def test_create_and_delete_operations(nc: manager.Manager) -> None:
     assert info.value.tag == "data-missing"
     remove = create.replace('nc:operation="create"', 'nc:operation="remove"')
     nc.edit_config(target="running", config=remove)  # remove of a missing entry is not an error
+
+
+def test_unqualified_config_and_filter_strings_as_ncclient_documents_them(nc: manager.Manager) -> None:
+    config = (
+        '<config xmlns:xc="urn:ietf:params:xml:ns:netconf:base:1.0">'
+        f'<esc_datamodel xmlns="{ESC}"><tenants><tenant><name>unqualified</name></tenant></tenants></esc_datamodel>'
+        "</config>"
+    )
+    nc.edit_config(target="running", config=config)
+    reply = nc.get(filter=f'<filter type="subtree"><netconf-state xmlns="{MON}"><statistics/></netconf-state></filter>')
+    assert reply.data_ele.find(f"{{{ESC}}}esc_datamodel") is None, "the filter must apply"
+    assert reply.data_ele.find(f"{{{MON}}}netconf-state/{{{MON}}}statistics") is not None
+
+
+def test_unknown_parameter_is_refused(nc: manager.Manager) -> None:
+    with pytest.raises(RPCError) as info:
+        nc.dispatch(etree.fromstring(f'<get-config xmlns="{BASE}"><source><running/></source><bogus/></get-config>'))
+    assert info.value.tag == "unknown-element"

@@ -138,3 +138,17 @@ def test_netconf_streams_are_listed(server: ServerProcess) -> None:
         assert support == ["true", "true"]
     finally:
         client.close()
+
+
+def test_a_finished_replay_frees_the_session_for_another_subscription(server: ServerProcess) -> None:
+    client = RawNetconf(server.netconf_port)
+    try:
+        start = datetime.now(timezone.utc) - timedelta(minutes=1)
+        assert subscribe(client, start=start, stop=datetime.now(timezone.utc)).ok
+        names = [payload_name(client.notification())]
+        while names[-1] != f"{{{NETMOD}}}notificationComplete":
+            names.append(payload_name(client.notification()))
+        assert f"{{{NETMOD}}}replayComplete" in names
+        assert subscribe(client).ok
+    finally:
+        client.close()
