@@ -338,6 +338,6 @@ def register_base_operations(server: NetconfServer) -> None:
         ("kill-session", ops.kill_session),
         ("validate", ops.validate),
     ):
-        server.register_rpc(_b(name), handler)
-    server.register_rpc(f"{{{MONITORING_NS}}}get-schema", ops.get_schema)
-    server.register_rpc(f"{{{NOTIF_NS}}}create-subscription", ops.create_subscription)
+        server.register_rpc(_b(name), handler, validate_input=False)
+    server.register_rpc(f"{{{MONITORING_NS}}}get-schema", ops.get_schema, validate_input=False)
+    server.register_rpc(f"{{{NOTIF_NS}}}create-subscription", ops.create_subscription, validate_input=False)

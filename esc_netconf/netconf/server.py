@@ -83,10 +83,15 @@ class NetconfServer:
 
     # -- registration -------------------------------------------------------------------------------
 
-    def register_rpc(self, qname: str, handler: RpcHandler) -> None:
-        """Add an operation, keyed by its Clark name (``{namespace}local-name``)."""
+    def register_rpc(self, qname: str, handler: RpcHandler, *, validate_input: bool = True) -> None:
+        """Add an operation, keyed by its Clark name (``{namespace}local-name``).
+
+        With ``validate_input`` (the default) and an RPC the YANG model defines, the input is validated and
+        completed with its defaults before the handler runs. The protocol's own operations check their
+        parameters themselves (their inputs hold anyxml and choices the model cannot complete).
+        """
         self._handlers[qname] = handler
-        if self.model.has_rpc(qname):
+        if validate_input and self.model.has_rpc(qname):
             self._model_rpcs.add(qname)
 
     def add_state_provider(self, provider: StateProvider) -> None:

@@ -71,6 +71,10 @@ _NODE_KINDS: dict[type, str] = {
 }
 
 
+PROTOCOL_MODULES = ("ietf-netconf-monitoring", "ietf-netconf-notifications")
+"""Modules of the protocol itself that the server implements (RFC 6022, RFC 6470)."""
+
+
 class YangModelError(EscError):
     """The YANG modules themselves are broken (a build problem, never a client's fault)."""
 
@@ -147,18 +151,26 @@ class YangModel:
     # ------------------------------------------------------------------ loading
 
     @classmethod
-    def load(cls, yang_dir: Path) -> YangModel:
-        """Parse every module in ``yang_dir`` and the IETF modules they import.
+    def load(cls, yang_dir: Path, protocol_modules: Sequence[str] = PROTOCOL_MODULES) -> YangModel:
+        """Parse every module in ``yang_dir``, the IETF protocol modules the server implements
+        (``protocol_modules``, from pyang's bundled modules, so they are announced in the hello and served
+        by get-schema), and the modules they import.
 
         :raises YangModelError: when a module does not parse or validate.
         """
         yang_dir = Path(yang_dir)
-        search = os.pathsep.join([str(yang_dir), *(str(d) for d in _bundled_module_dirs())])
+        bundled = _bundled_module_dirs()
+        search = os.pathsep.join([str(yang_dir), *(str(d) for d in bundled)])
         ctx = pyang_context.Context(pyang_repository.FileRepository(search, use_env=False))
         ctx.strict = True
         files = sorted(yang_dir.glob("*.yang"))
         if not files:
             raise YangModelError(f"no YANG modules in {yang_dir}")
+        for name in protocol_modules:
+            found = [p for d in bundled for p in sorted(Path(d).glob(f"{name}.yang"))]
+            if not found:
+                raise YangModelError(f"the protocol module {name} is not among pyang's bundled modules")
+            files.append(found[0])
         for file in files:
             if ctx.add_module(str(file), file.read_text(encoding="utf-8")) is None:
                 raise YangModelError(f"cannot parse {file}: {_pyang_errors(ctx)}")

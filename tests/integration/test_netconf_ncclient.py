@@ -227,3 +227,10 @@ def test_unknown_parameter_is_refused(nc: manager.Manager) -> None:
     with pytest.raises(RPCError) as info:
         nc.dispatch(etree.fromstring(f'<get-config xmlns="{BASE}"><source><running/></source><bogus/></get-config>'))
     assert info.value.tag == "unknown-element"
+
+
+def test_protocol_modules_are_announced_and_served(nc: manager.Manager) -> None:
+    caps = list(nc.server_capabilities)
+    for module in ("ietf-netconf-monitoring", "ietf-netconf-notifications"):
+        assert any(f"module={module}&" in c for c in caps), module
+        assert f"module {module}" in nc.get_schema(module).data
