@@ -36,7 +36,7 @@ import asyncio
 import json
 from dataclasses import dataclass
 
-from esc_netconf.core import vmsteps
+from esc_netconf.core import deploy, vmsteps  # deploy imports this module: use it by module
 from esc_netconf.core.context import CoreContext
 from esc_netconf.core.errors import InvalidRequest, StateConflict, VimOperationFailed
 from esc_netconf.core.events import EventType
@@ -51,10 +51,6 @@ SWAPS_PARAM = "volume_swaps"
 SWAPPABLE = frozenset({VmState.ALIVE, VmState.MONITOR_DISABLED, VmState.INERT, VmState.SHUTOFF})
 #: History entry type of a done swap (opdata shows it).
 HISTORY_TYPE = "volume swapped"
-
-
-def _members(ctx: CoreContext, dep: DeploymentRecord, group: str) -> list[VmRecord]:
-    return [vm for vm in ctx.vms_of(dep.dep_id, group) if vm.state is not VmState.UNDEPLOYING]
 
 
 def planned_swaps(dep: DeploymentRecord, new: DeploymentSpec) -> list[VolumeSwap]:
@@ -82,7 +78,7 @@ def check_volume_swaps(ctx: CoreContext, dep: DeploymentRecord, new: DeploymentS
     """
     where = f"Deployment [{dep.tenant}/{dep.name}]"
     for swap in planned_swaps(dep, new):
-        vms = _members(ctx, dep, swap.group)
+        vms = deploy.members(ctx, dep, swap.group)
         group = new.group(swap.group)
         assert group is not None
         plan = plan_group(group, len(vms))
@@ -132,7 +128,7 @@ async def swap_volumes(ctx: CoreContext, dep: DeploymentRecord, op: OperationRec
     failures: list[VimOperationFailed] = []
     broken = False
     for swap in _intended(op):
-        vms = _members(ctx, dep, swap.group)
+        vms = deploy.members(ctx, dep, swap.group)
         for vm in vms:
             try:
                 await _swap_one(ctx, dep, op, vm, swap, sharing=len(vms))

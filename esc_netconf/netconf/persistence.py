@@ -34,7 +34,7 @@ class ReplayLog(Protocol):
         ...
 
     def read(self, stream: str, start: datetime, stop: datetime | None) -> Iterator[tuple[datetime, bytes]]:
-        """The notifications of ``stream`` with ``start <= event_time`` (and ``< stop``), oldest first."""
+        """The notifications of ``stream`` with ``start <= event_time`` (and ``<= stop``: RFC 5277 excludes only later events), oldest first."""
         ...
 
     def oldest(self, stream: str) -> datetime | None:

@@ -16,6 +16,7 @@ from sqlalchemy import delete, insert, select, update
 from esc_netconf.rest.callback_store import OutgoingPost, PendingDelivery, Registration
 from esc_netconf.store.database import Database
 from esc_netconf.store.schema import callback_outbox, callback_registrations
+from esc_netconf.store.upsert import upsert
 
 __all__ = ["SqlCallbackStore"]
 
@@ -48,18 +49,15 @@ class SqlCallbackStore:
                 for row in rows]
 
     def save_registration(self, registration: Registration) -> None:
-        t = callback_registrations
-        values = {
+        row = {
+            "transaction_id": registration.transaction_id,
             "urls": list(registration.urls),
             "created_us": _us(registration.created),
             "last_event_us": _us(registration.last_event),
             "finished_us": None if registration.finished is None else _us(registration.finished),
         }
         with self._database.write() as connection:
-            updated = connection.execute(
-                update(t).where(t.c.transaction_id == registration.transaction_id).values(values))
-            if updated.rowcount == 0:
-                connection.execute(insert(t).values(transaction_id=registration.transaction_id, **values))
+            upsert(connection, callback_registrations, "transaction_id", row)
 
     def delete_registration(self, transaction_id: str) -> None:
         t = callback_registrations

@@ -14,23 +14,17 @@ two steps cannot race.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy import delete, select
 
 from esc_netconf.core.model import CoreState, DeploymentRecord, OperationRecord, TenantRecord, VmRecord
 from esc_netconf.store.database import Database
 from esc_netconf.store.schema import RecordData, core_deployments, core_operations, core_tenants, core_vms
+from esc_netconf.store.upsert import upsert
 
 __all__ = ["SqlCoreStore"]
-
-
-def _upsert(connection: Connection, table: Table, key: str, row: Mapping[str, Any]) -> None:
-    values = {name: value for name, value in row.items() if name != key}
-    updated = connection.execute(update(table).where(table.c[key] == row[key]).values(values))
-    if updated.rowcount == 0:
-        connection.execute(insert(table).values(dict(row)))
 
 
 def _text(value: Any) -> str | None:
@@ -71,7 +65,7 @@ class SqlCoreStore:
         """Insert or replace the tenant named ``tenant.name``."""
         data = tenant.to_dict()
         with self._database.write() as connection:
-            _upsert(connection, core_tenants, "name", {"name": data["name"], "data": data})
+            upsert(connection, core_tenants, "name", {"name": data["name"], "data": data})
 
     def delete_tenant(self, name: str) -> None:
         """Forget a tenant (absent is fine)."""
@@ -89,7 +83,7 @@ class SqlCoreStore:
             "data": data,
         }
         with self._database.write() as connection:
-            _upsert(connection, core_deployments, "dep_id", row)
+            upsert(connection, core_deployments, "dep_id", row)
 
     def delete_deployment(self, dep_id: str) -> None:
         """Forget a deployment with its VMs and operations, in one transaction."""
@@ -112,7 +106,7 @@ class SqlCoreStore:
             "data": data,
         }
         with self._database.write() as connection:
-            _upsert(connection, core_vms, "vm_id", row)
+            upsert(connection, core_vms, "vm_id", row)
 
     def delete_vm(self, vm_id: str) -> None:
         """Forget a VM (absent is fine)."""
@@ -130,30 +124,14 @@ class SqlCoreStore:
             "data": data,
         }
         with self._database.write() as connection:
-            _upsert(connection, core_operations, "op_id", row)
+            upsert(connection, core_operations, "op_id", row)
 
     def finish_operation(self, op_id: str) -> None:
         """The operation ended: forget it (absent is fine)."""
         with self._database.write() as connection:
             connection.execute(delete(core_operations).where(core_operations.c.op_id == op_id))
 
-    # --- lookups by the indexed columns (for tools and the core's restart) ---------------------------
-
-    def vm_by_name(self, name: str) -> VmRecord | None:
-        """The VM whose generated name is ``name``, if one is stored."""
-        with self._database.read() as connection:
-            data = connection.execute(
-                select(core_vms.c.data).where(core_vms.c.name == name).limit(1)
-            ).scalar_one_or_none()
-        return None if data is None else VmRecord.from_dict(data)
-
-    def vm_by_server_id(self, server_id: str) -> VmRecord | None:
-        """The VM the VIM knows as ``server_id``, if one is stored."""
-        with self._database.read() as connection:
-            data = connection.execute(
-                select(core_vms.c.data).where(core_vms.c.server_id == server_id).limit(1)
-            ).scalar_one_or_none()
-        return None if data is None else VmRecord.from_dict(data)
+    # --- lookups by the indexed columns (for tools) ---------------------------------------------------
 
     def deployments_of(self, tenant: str, name: str | None = None) -> list[DeploymentRecord]:
         """The tenant's deployments (only those called ``name`` if given), by deployment id."""
@@ -163,11 +141,3 @@ class SqlCoreStore:
         with self._database.read() as connection:
             rows: Sequence[RecordData] = connection.execute(query.order_by(core_deployments.c.dep_id)).scalars().all()
         return [DeploymentRecord.from_dict(data) for data in rows]
-
-    def vms_in_state(self, state: str) -> list[VmRecord]:
-        """The VMs whose state value is ``state`` (e.g. ``"VM_ERROR_STATE"``), by VM id."""
-        with self._database.read() as connection:
-            rows: Sequence[RecordData] = connection.execute(
-                select(core_vms.c.data).where(core_vms.c.state == state).order_by(core_vms.c.vm_id)
-            ).scalars().all()
-        return [VmRecord.from_dict(data) for data in rows]

@@ -13,7 +13,8 @@ about 2,100-2,300 appends/s through SQLAlchemy (raw sqlite3: about 5,000/s), abo
 events/s an ESC produces in a burst, so appends are not batched: batching would buy throughput we do
 not need at the price of events that were sent but could be lost in a crash.
 
-Pruning keeps the newest ``keep_last`` events (by sequence) of each stream. Reads page through the
+Pruning keeps the newest ``keep_last`` events (by sequence) of each stream, deleting the rest in
+batches of short transactions so that other writers are never held up for long. Reads page through the
 log in short transactions (keyset on ``(event time, seq)``), so a replay of a large log neither holds
 a snapshot open while the subscriber drains it (which would stop WAL checkpoints) nor loads the whole
 log into memory.
@@ -21,6 +22,7 @@ log into memory.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
@@ -34,17 +36,34 @@ from esc_netconf.store.utc import from_micros, to_micros
 __all__ = ["SqlReplayLog"]
 
 READ_PAGE_SIZE = 500
+PRUNE_BATCH_SIZE = 1_000
+"""Rows deleted per prune transaction: a few milliseconds of write lock, then other writers get a turn."""
+PRUNE_PAUSE_SECONDS = 0.002
+"""Pause between prune batches, so a writer waiting on the busy handler takes the lock before the next batch."""
 MAX_STREAM_NAME = 255
 
 
 class SqlReplayLog:
     """Implements ``esc_netconf.netconf.persistence.ReplayLog`` on a :class:`Database`."""
 
-    def __init__(self, database: Database, *, page_size: int = READ_PAGE_SIZE) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        page_size: int = READ_PAGE_SIZE,
+        prune_batch_size: int = PRUNE_BATCH_SIZE,
+        prune_pause: float = PRUNE_PAUSE_SECONDS,
+    ) -> None:
         if page_size < 1:
             raise StoreValueError(f"page_size must be positive, not {page_size}")
+        if prune_batch_size < 1:
+            raise StoreValueError(f"prune_batch_size must be positive, not {prune_batch_size}")
+        if prune_pause < 0:
+            raise StoreValueError(f"prune_pause must not be negative, not {prune_pause}")
         self._database = database
         self._page_size = page_size
+        self._prune_batch_size = prune_batch_size
+        self._prune_pause = prune_pause
 
     def append(self, stream: str, event_time: datetime, xml: bytes) -> int:
         """Record one event; return its sequence id (increasing across all streams).
@@ -63,7 +82,7 @@ class SqlReplayLog:
     def read(
         self, stream: str, start: datetime, stop: datetime | None
     ) -> Iterator[tuple[datetime, bytes]]:
-        """The events of ``stream`` with ``start <= event time < stop`` (``stop=None``: no upper
+        """The events of ``stream`` with ``start <= event time <= stop`` (``stop=None``: no upper
         bound), oldest first, as ``(event time in UTC, xml)``."""
         return ((event_time, xml) for _seq, event_time, xml in self.read_with_seq(stream, start, stop))
 
@@ -75,7 +94,7 @@ class SqlReplayLog:
         table = replay_events.c
         window = [table.stream == stream, table.event_time_us >= to_micros(start)]
         if stop is not None:
-            window.append(table.event_time_us < to_micros(stop))
+            window.append(table.event_time_us <= to_micros(stop))  # RFC 5277: only later events are excluded
         query = (
             select(table.seq, table.event_time_us, table.xml)
             .where(*window)
@@ -121,27 +140,61 @@ class SqlReplayLog:
             )
 
     def prune(self, keep_last: int) -> None:
-        """Delete all but the newest ``keep_last`` events of every stream (0 empties the log)."""
+        """Delete all but the newest ``keep_last`` events of every stream (0 empties the log).
+
+        Why in batches: every other writer (core records, callbacks) shares SQLite's one write lock, and
+        one transaction deleting a long backlog would stall them all, up to the busy timeout.  So the
+        bound of each stream (the oldest ``seq`` to keep) is found first, and rows below it are then
+        deleted ``prune_batch_size`` at a time, each batch its own short transaction, with a short pause
+        between batches so a waiting writer gets the lock.  Events appended meanwhile have a higher
+        ``seq`` than the bound and are kept; the next prune trims them.
+        """
         if keep_last < 0:
             raise StoreValueError(f"keep_last must not be negative, not {keep_last}")
         table = replay_events.c
-        with self._database.write() as connection:
+        with self._database.read() as connection:
             streams: Sequence[str] = connection.execute(select(table.stream).distinct()).scalars().all()
-            for stream in streams:
-                if keep_last == 0:
-                    connection.execute(delete(replay_events).where(table.stream == stream))
-                    continue
-                cutoff = connection.execute(
-                    select(table.seq)
-                    .where(table.stream == stream)
-                    .order_by(table.seq.desc())
-                    .offset(keep_last - 1)
-                    .limit(1)
+        for stream in streams:
+            bound = self._prune_bound(stream, keep_last)
+            if bound is not None:
+                self._delete_below(stream, bound)
+
+    def _prune_bound(self, stream: str, keep_last: int) -> int | None:
+        """The lowest ``seq`` of ``stream`` to keep (everything below goes), or ``None``: nothing to prune."""
+        table = replay_events.c
+        with self._database.read() as connection:
+            if keep_last == 0:
+                newest = connection.execute(
+                    select(func.max(table.seq)).where(table.stream == stream)
                 ).scalar_one_or_none()
-                if cutoff is not None:
-                    connection.execute(
-                        delete(replay_events).where(table.stream == stream, table.seq < cutoff)
-                    )
+                return None if newest is None else int(newest) + 1
+            bound = connection.execute(
+                select(table.seq)
+                .where(table.stream == stream)
+                .order_by(table.seq.desc())
+                .offset(keep_last - 1)
+                .limit(1)
+            ).scalar_one_or_none()
+        return None if bound is None else int(bound)
+
+    def _delete_below(self, stream: str, bound: int) -> int:
+        """Delete the events of ``stream`` with ``seq < bound``, oldest first, one short transaction per batch."""
+        table = replay_events.c
+        batch = (
+            select(table.seq)
+            .where(table.stream == stream, table.seq < bound)
+            .order_by(table.seq)
+            .limit(self._prune_batch_size)
+            .scalar_subquery()
+        )
+        deleted = 0
+        while True:
+            with self._database.write() as connection:
+                count = connection.execute(delete(replay_events).where(table.seq.in_(batch))).rowcount
+            deleted += count
+            if count < self._prune_batch_size:
+                return deleted
+            time.sleep(self._prune_pause)
 
 
 def _check_stream(stream: str) -> None:

@@ -8,25 +8,19 @@ Loads are oldest first (``created_us``: the snapshot's creation start, the opera
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy import delete, select
 
 from esc_netconf.core.backup import BackupOperation, SnapshotRecord
 from esc_netconf.store.database import Database
 from esc_netconf.store.schema import RecordData, backup_operations, backup_snapshots
+from esc_netconf.store.upsert import upsert
 from esc_netconf.store.utc import to_micros
 
 __all__ = ["SqlSnapshotStore"]
-
-
-def _upsert(connection: Connection, table: Table, key: str, row: Mapping[str, Any]) -> None:
-    values = {name: value for name, value in row.items() if name != key}
-    updated = connection.execute(update(table).where(table.c[key] == row[key]).values(values))
-    if updated.rowcount == 0:
-        connection.execute(insert(table).values(dict(row)))
 
 
 def _micros(iso: str | None) -> int:
@@ -47,13 +41,13 @@ class SqlSnapshotStore:
 
     def save_snapshot(self, snapshot: SnapshotRecord) -> None:
         with self._database.write() as connection:
-            _upsert(connection, backup_snapshots, "id", _snapshot_row(snapshot))
+            upsert(connection, backup_snapshots, "id", _snapshot_row(snapshot))
 
     def save_progress(self, snapshot: SnapshotRecord, operation: BackupOperation) -> None:
         """Both records in one transaction."""
         with self._database.write() as connection:
-            _upsert(connection, backup_snapshots, "id", _snapshot_row(snapshot))
-            _upsert(connection, backup_operations, "op_id", _operation_row(operation))
+            upsert(connection, backup_snapshots, "id", _snapshot_row(snapshot))
+            upsert(connection, backup_operations, "op_id", _operation_row(operation))
 
     def delete_snapshot(self, snapshot_id: str) -> None:
         with self._database.write() as connection:
@@ -67,7 +61,7 @@ class SqlSnapshotStore:
 
     def save_operation(self, operation: BackupOperation) -> None:
         with self._database.write() as connection:
-            _upsert(connection, backup_operations, "op_id", _operation_row(operation))
+            upsert(connection, backup_operations, "op_id", _operation_row(operation))
 
     def finish_operation(self, op_id: str) -> None:
         with self._database.write() as connection:

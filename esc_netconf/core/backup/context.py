@@ -14,7 +14,7 @@ from pathlib import Path
 from esc_netconf.core.backup.decide import Outcome, timed_out
 from esc_netconf.core.backup.notify import snapshot_event
 from esc_netconf.core.backup.polling import BatchPoller
-from esc_netconf.core.backup.records import BackupOperation, SnapshotRecord
+from esc_netconf.core.backup.records import BackupOperation, OperationKind, Phase, SnapshotRecord, SnapshotStatus
 from esc_netconf.core.backup.store import SnapshotStore
 from esc_netconf.core.events import EventBus, EventType
 from esc_netconf.vim.base import VimDriver
@@ -87,6 +87,31 @@ class BackupContext:
             self.store.save_operation(op)
         self.bus.publish(snapshot_event(snapshot, type_, message, ok=ok, time=self.clock(),
                                         transaction_id=op.transaction_id, parameters=parameters))
+
+    def fail_internally(self, op: BackupOperation, snapshot: SnapshotRecord, final_event: EventType,
+                        message: str) -> None:
+        """End ``op`` after an unexpected exception: its FAILURE ``final_event`` and a settled snapshot
+        status, durable together (one ``emit`` with ``snapshot_changed``).
+
+        Without the status change the snapshot would stay queued/saving/deleting for good: listings would
+        show it in progress and volume creation would refuse it.  A create fails to ``error`` (or stays
+        ``active`` when it broke while exporting: the image itself is complete, as ``create`` decides for a
+        failed export); a delete fails to ``error_deleting``; a volume leaves its snapshot as it is.  If the
+        final event was already sent, the outcome is settled and nothing changes.
+        """
+        if final_event.value in op.events_sent:
+            return
+        changed = op.kind is not OperationKind.CREATE_VOLUME
+        if op.kind is OperationKind.CREATE:
+            snapshot.status = SnapshotStatus.ACTIVE if op.phase is Phase.EXPORT else SnapshotStatus.ERROR
+            snapshot.creation_end_date = self.clock()
+        elif op.kind is OperationKind.DELETE:
+            snapshot.status = SnapshotStatus.ERROR_DELETING
+        elif op.volume is not None:
+            op.volume.status = "error"
+        if changed:
+            snapshot.status_message = message
+        self.emit(op, snapshot, final_event, message, ok=False, final=True, snapshot_changed=changed)
 
     # ---- settings -----------------------------------------------------------------------------
 

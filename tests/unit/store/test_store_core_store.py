@@ -124,18 +124,14 @@ def test_vm_round_trip_with_intent_and_server_id(store: SqlCoreStore) -> None:
     intent = vm(server_id=None)
     store.save_vm(intent)
     assert store.load().vms["vm-1"] == intent
-    assert store.vm_by_name("dep_g1_0_abcd") == intent
-    assert store.vm_by_server_id("srv-1") is None
     intent.server_id = "srv-1"
     intent.remember(WHEN, "stopped")
     store.save_vm(intent)
     loaded = store.load().vms["vm-1"]
-    assert loaded == intent and loaded.history[-1].seq == 3
-    assert store.vm_by_server_id("srv-1") == intent
-    assert [v.vm_id for v in store.vms_in_state("VM_ALIVE_STATE")] == ["vm-1"]
+    assert loaded == intent and loaded.history[-1].seq == 3 and loaded.server_id == "srv-1"
     store.delete_vm("vm-1")
     store.delete_vm("vm-1")
-    assert store.load().vms == {} and store.vm_by_name("dep_g1_0_abcd") is None
+    assert store.load().vms == {}
 
 
 def test_operation_round_trip(store: SqlCoreStore) -> None:

@@ -44,10 +44,10 @@ def test_oldest_first_even_when_clocks_step_back_and_ties_in_append_order(memory
     assert [xml for _t, xml in log.read("s", at(0), None)] == [b"<early/>", b"<late/>", b"<late-again/>"]
 
 
-def test_time_window_includes_start_and_excludes_stop(memory_database: Database) -> None:
+def test_time_window_includes_start_and_stop(memory_database: Database) -> None:
     log = SqlReplayLog(memory_database)
     fill(log, "s", 10)
-    assert [t for t, _ in log.read("s", at(3), at(6))] == [at(3), at(4), at(5)]
+    assert [t for t, _ in log.read("s", at(3), at(6))] == [at(3), at(4), at(5), at(6)]  # RFC 5277
     assert [t for t, _ in log.read("s", at(8), None)] == [at(8), at(9)]
     assert [t for t, _ in log.read("s", at(3.5), at(3.9))] == []
     assert [t for t, _ in log.read("s", at(4), at(4) + timedelta(microseconds=1))] == [at(4)]
