@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
+from esc_netconf.core.errors import VimOperationFailed
 from esc_netconf.core.events import EscEvent, EventBus, EventStatus, EventType, VmSource
 from esc_netconf.core.model import CoreState, DeploymentRecord, TenantRecord, VmRecord
 from esc_netconf.core.poller import ServerPoller
 from esc_netconf.core.states import ServiceTrigger, VmTrigger, service_transition, vm_transition
 from esc_netconf.core.store import Store
-from esc_netconf.vim.base import VimDriver
+from esc_netconf.vim.base import VimDriver, VimError
 
 Clock = Callable[[], datetime]
 
@@ -72,10 +73,17 @@ class CoreContext:
         return record.project_id if record else None
 
     async def ensure_tenant(self, tenant: str) -> TenantRecord:
-        """The tenant's record, creating its VIM project the first time."""
+        """The tenant's record, creating its VIM project the first time.
+
+        :raises VimOperationFailed: the VIM refused or failed (e.g. Keystone unreachable); workflows report
+            that like any other VIM failure.
+        """
         record = self.state.tenants.get(tenant)
         if record is None:
-            project = await self.driver.ensure_project(tenant)
+            try:
+                project = await self.driver.ensure_project(tenant)
+            except VimError as exc:
+                raise VimOperationFailed(exc.message) from exc
             record = TenantRecord(tenant, project.id, self.settings.vim_id)
             self.state.tenants[tenant] = record
             self.store.save_tenant(record)

@@ -9,16 +9,25 @@ applies its first transition at once (so opdata shows e.g. SERVICE_STOPPING_STAT
 and reports through the ``EventBus``.
 
 A deployment runs at most one operation at a time (``busy``): a second request is refused with 409 naming
-the operation in progress.  The single exception is undeploy (deleting the deployment from the config): it
-cancels whatever runs (a start, a reboot, a deploy...) and takes over.  On ``start()`` every operation
-still recorded is resumed by running its workflow again; workflows converge from the persisted records.
+the operation in progress.  Others may keep a deployment busy too, through ``add_busy_check``: while a
+snapshot of one of its VMs is being captured the VIM refuses to stop, start or reboot the server, so
+actions, manual recovery and config updates are refused naming the snapshot, and the monitor does not
+start recovery.  The single exception is undeploy (deleting the deployment from the config): it cancels
+whatever runs (a start, a reboot, a deploy...), finishes its record at once, and takes over.
+
+On ``start()`` the operation still recorded for each deployment (an UNDEPLOY if there is one, since it
+overrides the rest) is resumed by running its workflow again; workflows converge from the persisted
+records, and one whose service or VM already left the operation's working state had concluded before the
+process died: its record is finished without running anything.  An operation that ends with an exception
+other than a VIM failure (a bug, a store error) still ends: the FAIL transition is applied where legal
+and the operation's final event is published with FAILURE, so an operator learns what happened.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
@@ -50,6 +59,38 @@ class OpKind(str, Enum):
     RECOVERY = "RECOVERY"
 
 
+BusyCheck = Callable[[str], str | None]
+"""Given a deployment id, a label of what else keeps it busy (e.g. ``"SNAPSHOT of VM [x]"``), or None."""
+
+#: The service state each kind of operation works in; a resumed operation whose deployment is in none of
+#: them had concluded (succeeded or failed) before the process died.
+_WORKING_SERVICE: dict[tuple[str, str], frozenset[ServiceState]] = {
+    (OpKind.DEPLOY.value, ""): frozenset({ServiceState.DEPLOYING, ServiceState.INERT}),
+    (OpKind.SERVICE_ACTION.value, "START"): frozenset({ServiceState.STARTING}),
+    (OpKind.SERVICE_ACTION.value, "STOP"): frozenset({ServiceState.STOPPING}),
+    (OpKind.SERVICE_ACTION.value, "REBOOT"): frozenset({ServiceState.REBOOTING}),
+}
+#: The VM state a VM action ends in when it succeeded.
+_VM_TARGET = {"START": VmState.ALIVE, "STOP": VmState.SHUTOFF, "REBOOT": VmState.ALIVE}
+#: VM states in the middle of some operation: an operation that crashed leaves its VMs there, so they fail.
+_IN_FLIGHT = frozenset({VmState.DEPLOYING, VmState.INERT, VmState.STOPPING, VmState.STARTING, VmState.REBOOTING,
+                        VmState.UNDEPLOYING, VmState.RECOVERY_REBOOTING, VmState.RECOVERY_UNDEPLOYING,
+                        VmState.RECOVERY_DEPLOYING})
+#: The event each operation ends with (service-level; VM-level for VM_ACTION and RECOVERY).
+_FINAL_EVENT: dict[tuple[str, str], EventType] = {
+    (OpKind.DEPLOY.value, ""): EventType.SERVICE_ALIVE,
+    (OpKind.UNDEPLOY.value, ""): EventType.SERVICE_UNDEPLOYED,
+    (OpKind.UPDATE.value, ""): EventType.SERVICE_UPDATED,
+    (OpKind.SERVICE_ACTION.value, "START"): EventType.SERVICE_ALIVE,
+    (OpKind.SERVICE_ACTION.value, "STOP"): EventType.SERVICE_STOPPED,
+    (OpKind.SERVICE_ACTION.value, "REBOOT"): EventType.SERVICE_REBOOTED,
+    (OpKind.VM_ACTION.value, "START"): EventType.VM_STARTED,
+    (OpKind.VM_ACTION.value, "STOP"): EventType.VM_STOPPED,
+    (OpKind.VM_ACTION.value, "REBOOT"): EventType.VM_REBOOTED,
+    (OpKind.RECOVERY.value, ""): EventType.VM_RECOVERY_COMPLETE,
+}
+
+
 @dataclass(eq=False)
 class _Work:
     op: OperationRecord
@@ -67,7 +108,8 @@ class EscCore:
                  settings: CoreSettings | None = None) -> None:
         self._ctx = CoreContext(driver, store, bus, clock, settings or CoreSettings())
         self._busy: dict[str, _Work] = {}
-        self._monitor = Monitor(self._ctx, self.is_busy, self._start_recovery)
+        self._busy_checks: list[BusyCheck] = []
+        self._monitor = Monitor(self._ctx, self._occupied, self._start_recovery)
         self._monitor_task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -77,12 +119,19 @@ class EscCore:
         """Load the records, resume the work in flight, start the monitor."""
         ctx = self._ctx
         ctx.state = ctx.store.load()
+        by_dep: dict[str, list[OperationRecord]] = {}
         for op in list(ctx.state.operations.values()):
-            dep = ctx.state.deployments.get(op.dep_id)
-            if dep is None:
-                ctx.store.finish_operation(op.op_id)
+            if op.dep_id not in ctx.state.deployments:
+                self._finish(op)
                 continue
-            self._launch(dep, op, self._workflow(dep, op))
+            by_dep.setdefault(op.dep_id, []).append(op)
+        for dep_id, ops in by_dep.items():
+            dep = ctx.state.deployments[dep_id]
+            chosen = _resumable(ops)
+            for op in ops:
+                if op is not chosen:
+                    self._finish(op)
+            self._launch(dep, chosen, self._workflow(dep, chosen, resumed=True))
         self._monitor_task = asyncio.get_running_loop().create_task(self._monitor.run(), name="esc-monitor")
 
     async def stop(self) -> None:
@@ -145,6 +194,26 @@ class EscCore:
         work = self._busy.get(dep_id)
         return work.label if work else None
 
+    def add_busy_check(self, fn: BusyCheck) -> None:
+        """Let another part (the snapshot manager) keep deployments busy.
+
+        ``fn(dep_id)`` returns a label such as ``"SNAPSHOT of VM [x]"`` while something outside the core
+        must not be disturbed, else None.  Meanwhile actions, manual recovery and config updates of that
+        deployment are refused with 409 naming the label, and the monitor starts no recovery; undeploy
+        still goes ahead.  ``fn`` is called synchronously and must not block.
+        """
+        self._busy_checks.append(fn)
+
+    def _held_by(self, dep_id: str) -> str | None:
+        """What keeps the deployment busy: our operation, else the first busy check that answers."""
+        work = self._busy.get(dep_id)
+        if work is not None:
+            return work.label
+        return next((label for label in (fn(dep_id) for fn in self._busy_checks) if label is not None), None)
+
+    def _occupied(self, dep_id: str) -> bool:
+        return self._held_by(dep_id) is not None
+
     # ---- config changes ---------------------------------------------------------------------
 
     def check_update(self, tenant: str, old: DeploymentSpec | None, new: DeploymentSpec | None) -> None:
@@ -205,6 +274,9 @@ class EscCore:
         running = self._busy.pop(dep.dep_id, None)
         if running is not None:
             running.task.cancel()
+            # Finish its record now, not when the task gets to handle the cancellation: a restart in between
+            # would otherwise find both operations and resume both.
+            self._finish(running.op)
         self._ctx.service_to(dep, ServiceTrigger.UNDEPLOY)
         self._begin(dep, OpKind.UNDEPLOY, after=running.task if running else None)
 
@@ -278,6 +350,7 @@ class EscCore:
             with _transaction(self._ctx, dep, transaction_id):
                 operations.set_monitoring(self._ctx, dep, [vm], action is ActionType.ENABLE_MONITOR)
             return
+        operations.begin_vm_action(self._ctx, vm, action.value)
         self._begin(dep, OpKind.VM_ACTION, vm_id=vm.vm_id, params=_params(action, transaction_id))
 
     def recovery_vm_action(self, vm_name: str) -> None:
@@ -306,13 +379,13 @@ class EscCore:
         return vm, dep
 
     def _refuse_if_busy(self, dep: DeploymentRecord) -> None:
-        work = self._busy.get(dep.dep_id)
-        if work is not None:
-            raise StateConflict(f"Deployment [{dep.tenant}/{dep.name}] is busy with {work.label}; "
+        label = self._held_by(dep.dep_id)
+        if label is not None:
+            raise StateConflict(f"Deployment [{dep.tenant}/{dep.name}] is busy with {label}; "
                                 f"try again when it finishes.")
 
     def _start_recovery(self, dep: DeploymentRecord, vm_ids: list[str]) -> None:
-        if self.is_busy(dep.dep_id):
+        if self._occupied(dep.dep_id):
             return
         self._begin(dep, OpKind.RECOVERY, params={"vms": ",".join(vm_ids)})
 
@@ -324,9 +397,17 @@ class EscCore:
         self._ctx.store.save_operation(op)
         self._launch(dep, op, self._workflow(dep, op), after)
 
-    def _workflow(self, dep: DeploymentRecord, op: OperationRecord) -> Callable[[], Awaitable[None]]:
+    def _workflow(self, dep: DeploymentRecord, op: OperationRecord, *,
+                  resumed: bool = False) -> Callable[[], Awaitable[None]]:
+        """The coroutine function that carries ``op`` out (``resumed``: found in the store at start-up)."""
         ctx = self._ctx
         kind = OpKind(op.kind)
+        if resumed and _concluded(ctx, dep, op):
+            return _nothing
+        if kind is OpKind.RECOVERY and resumed:  # VMs recovered before the process died are left alone
+            vm_ids = [i for i in op.params["vms"].split(",") if i in ctx.state.vms
+                      and not _recovered_since(ctx.state.vms[i], op)]
+            return lambda: recovery.recover(ctx, dep, vm_ids)
         if kind is OpKind.SERVICE_ACTION:
             run = {"START": operations.start_service, "STOP": operations.stop_service,
                    "REBOOT": operations.reboot_service}[op.params["action"]]
@@ -356,13 +437,18 @@ class EscCore:
                 await asyncio.gather(after, return_exceptions=True)
             try:
                 with _transaction(self._ctx, dep, transaction):
-                    await workflow()
+                    try:
+                        await workflow()
+                    except Exception as exc:  # not a VIM failure: workflows report those themselves
+                        log.exception("%s on deployment %s/%s failed", op.kind, dep.tenant, dep.name)
+                        _report_crash(self._ctx, dep, op, exc)
             except asyncio.CancelledError:
                 if not self._stopping:  # interrupted by undeploy; on shutdown the record stays for resume
                     self._finish(op)
                 raise
             except Exception:
-                log.exception("%s on deployment %s/%s failed", op.kind, dep.tenant, dep.name)
+                log.exception("reporting the failure of %s on deployment %s/%s failed", op.kind, dep.tenant,
+                              dep.name)
             finally:
                 if self._busy.get(dep.dep_id) is work:
                     del self._busy[dep.dep_id]
@@ -375,6 +461,73 @@ class EscCore:
 
 async def _nothing() -> None:
     return None
+
+
+def _resumable(ops: Sequence[OperationRecord]) -> OperationRecord:
+    """The one operation of a deployment to resume: its UNDEPLOY (which overrides all else), else the latest."""
+    undeploy = next((op for op in ops if op.kind == OpKind.UNDEPLOY.value), None)
+    if undeploy is not None:
+        return undeploy
+    return max(ops, key=lambda op: op.started.timestamp() if op.started else 0.0)
+
+
+def _concluded(ctx: CoreContext, dep: DeploymentRecord, op: OperationRecord) -> bool:
+    """Whether a recorded operation had already ended when the process died (only its record remained).
+
+    Every service operation is recorded after its first transition, so a deployment outside the
+    operation's working state means the operation got past its last transition; a VM action is over when
+    its VM reached the action's target.  Running such a workflow again would attempt a transition that
+    no longer applies (e.g. ALIVE from ACTIVE).
+    """
+    action = op.params.get("action", "")
+    working = _WORKING_SERVICE.get((op.kind, action if op.kind == OpKind.SERVICE_ACTION.value else ""))
+    if working is not None:
+        return dep.state not in working
+    if op.kind == OpKind.VM_ACTION.value:
+        vm = ctx.state.vms.get(op.vm_id or "")
+        return vm is not None and vm.state is _VM_TARGET.get(action)
+    return False
+
+
+def _recovered_since(vm: VmRecord, op: OperationRecord) -> bool:
+    """Whether the VM is ALIVE again through this recovery (not merely ALIVE, as a VM whose manual recovery
+    was recorded but had not begun)."""
+    if vm.state is not VmState.ALIVE:
+        return False
+    return any(entry.type.startswith(recovery.RECOVERED) and (op.started is None or entry.time >= op.started)
+               for entry in vm.history)
+
+
+def _report_crash(ctx: CoreContext, dep: DeploymentRecord, op: OperationRecord, exc: Exception) -> None:
+    """End an operation that raised something other than a VIM failure as the workflow would have ended it
+    on a VIM failure: FAIL where legal (its VMs still in flight, then the service), and its final event."""
+    message = f"Internal error: {exc}"
+    kind = OpKind(op.kind)
+    action = op.params.get("action", "") if kind in (OpKind.SERVICE_ACTION, OpKind.VM_ACTION) else ""
+    final = _FINAL_EVENT[(op.kind, action)]
+    if kind is OpKind.VM_ACTION:
+        vms = [ctx.state.vms[op.vm_id]] if op.vm_id in ctx.state.vms else []
+    elif kind is OpKind.RECOVERY:
+        vms = [ctx.state.vms[i] for i in op.params.get("vms", "").split(",") if i in ctx.state.vms]
+    else:
+        vms = ctx.vms_of(dep.dep_id)
+    failed = []
+    for vm in vms:
+        if vm.state in _IN_FLIGHT:
+            ctx.vm_to(vm, VmTrigger.FAIL, f"failed: {message}")
+            failed.append(vm)
+    if kind is OpKind.VM_ACTION or kind is OpKind.RECOVERY:
+        for vm in failed or vms:
+            ctx.vm_event(dep, vm, final, message, ok=False)
+        if kind is OpKind.RECOVERY and dep.state is ServiceState.ACTIVE:
+            ctx.service_to(dep, ServiceTrigger.FAIL)
+        return
+    if dep.dep_id in ctx.state.deployments:
+        try:
+            ctx.service_to(dep, ServiceTrigger.FAIL)
+        except IllegalTransition:
+            pass  # e.g. an update of a stopped service: the state stays, the event still says FAILURE
+    ctx.service_event(dep, final, message, ok=False)
 
 
 def _params(action: ActionType, transaction_id: str | None) -> dict[str, str]:

@@ -3,8 +3,10 @@
 Every ``monitor_interval`` it lists the servers of each tenant's project once (batched: one call per
 project, never one per VM), and a monitored ALIVE VM whose server is SHUTOFF, ERROR or gone goes to
 VM_MONITOR_UNSET_STATE (trigger LOST).  VMs in that state in a deployment that is not busy are then passed to
-``start_recovery``.  Deployments that are stopped, or busy with an operation of ours, are skipped: their
-servers are down on purpose or about to change.
+``start_recovery``.  Deployments that are stopped, or busy (an operation of ours, or a snapshot of one of
+their VMs being captured), are skipped: their servers are down on purpose or about to change.  A VM is
+judged only if nothing happened to it while the listing was in flight (its state, server and last history
+entry are those recorded just before the call), since the listing describes the moment it was asked for.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 from collections.abc import Callable
 
 from esc_netconf.core.context import CoreContext
-from esc_netconf.core.model import DeploymentRecord
+from esc_netconf.core.model import DeploymentRecord, VmRecord
 from esc_netconf.core.states import ServiceState, VmState, VmTrigger
 from esc_netconf.vim.base import ServerStatus, VimError
 
@@ -50,15 +52,18 @@ class Monitor:
     async def check_once(self) -> None:
         """One pass: mark lost VMs, then start recovery where it is due."""
         ctx = self._ctx
-        deps = self._watched()
         by_tenant: dict[str, list[DeploymentRecord]] = {}
-        for dep in deps:
-            if any(vm.monitored and vm.state is VmState.ALIVE for vm in ctx.vms_of(dep.dep_id)):
+        for dep in self._watched():
+            if any(_candidate(vm) for vm in ctx.vms_of(dep.dep_id)):
                 by_tenant.setdefault(dep.tenant, []).append(dep)
         for tenant, tenant_deps in by_tenant.items():
             project_id = ctx.project_id(tenant)
             if project_id is None:
                 continue
+            # Only what exists before the listing is asked for may be judged by it (as ``ServerPoller``'s
+            # ``asked``): a VM started, rebooted or recovered while the call is in flight was seen down
+            # by a VIM that answered about the past.
+            asked = {vm.vm_id: _mark(vm) for dep in tenant_deps for vm in ctx.vms_of(dep.dep_id) if _candidate(vm)}
             try:
                 servers = {s.id: s for s in await ctx.driver.list_servers(project_id)}
             except VimError as exc:
@@ -68,7 +73,7 @@ class Monitor:
                 if self._is_busy(dep.dep_id):
                     continue
                 for vm in ctx.vms_of(dep.dep_id):
-                    if not vm.monitored or vm.state is not VmState.ALIVE or vm.server_id is None:
+                    if asked.get(vm.vm_id) != _mark(vm) or vm.server_id is None:
                         continue
                     server = servers.get(vm.server_id)
                     if server is None or (server.status in DOWN and not server.task_state):
@@ -78,3 +83,13 @@ class Monitor:
             lost = [vm.vm_id for vm in ctx.vms_of(dep.dep_id) if vm.state is VmState.MONITOR_UNSET]
             if lost:
                 self._start_recovery(dep, lost)
+
+
+def _candidate(vm: VmRecord) -> bool:
+    """A VM the monitor watches: monitored, ALIVE, with a server."""
+    return vm.monitored and vm.state is VmState.ALIVE and vm.server_id is not None
+
+
+def _mark(vm: VmRecord) -> tuple[VmState, bool, str | None, int]:
+    """What changes whenever anything happens to the VM (every transition adds a history entry)."""
+    return vm.state, vm.monitored, vm.server_id, vm.history[-1].seq if vm.history else 0

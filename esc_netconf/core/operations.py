@@ -34,11 +34,27 @@ def _timeout(dep: DeploymentRecord, vm: VmRecord) -> float:
     return float(group.bootup_time if group else 300)
 
 
+def begin_vm_action(ctx: CoreContext, vm: VmRecord, action: str) -> None:
+    """Apply the first transition of a VM STOP/START/REBOOT (the caller validated it) and persist it.
+
+    ``EscCore.vm_action`` calls this before it returns, so opdata shows the VM STOPPING at once and no other
+    request (a snapshot, another action) can slip into the gap; the workflows below call it only for a VM
+    that is not in that state yet (a service action, or a record written before the transition).
+    """
+    if action == "START":
+        ctx.vm_to(vm, VmTrigger.START, "starting")
+        return
+    vm.monitored = False
+    if action == "STOP":
+        ctx.vm_to(vm, VmTrigger.STOP, "stopping, monitoring unset")
+    else:
+        ctx.vm_to(vm, VmTrigger.REBOOT, "rebooting, monitoring unset")
+
+
 async def stop_vm(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> None:
     """Power one VM off: VM_STOPPED (FAILURE and VM_ERROR_STATE if the VIM fails)."""
     if vm.state is not VmState.STOPPING:
-        vm.monitored = False
-        ctx.vm_to(vm, VmTrigger.STOP, "stopping, monitoring unset")
+        begin_vm_action(ctx, vm, "STOP")
     try:
         await vmsteps.power_off(ctx, vm, _timeout(dep, vm))
     except VimOperationFailed as exc:
@@ -52,7 +68,7 @@ async def stop_vm(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> None
 async def start_vm(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> None:
     """Power one VM on and re-arm monitoring: VM_STARTED then VM_ALIVE."""
     if vm.state is VmState.SHUTOFF:
-        ctx.vm_to(vm, VmTrigger.START, "starting")
+        begin_vm_action(ctx, vm, "START")
     try:
         await vmsteps.power_on(ctx, vm, _timeout(dep, vm))
     except VimOperationFailed as exc:
@@ -68,8 +84,7 @@ async def start_vm(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> Non
 async def reboot_vm(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> None:
     """Stop then start one VM with monitoring off meanwhile: VM_REBOOTED then VM_ALIVE."""
     if vm.state is not VmState.REBOOTING:
-        vm.monitored = False
-        ctx.vm_to(vm, VmTrigger.REBOOT, "rebooting, monitoring unset")
+        begin_vm_action(ctx, vm, "REBOOT")
     try:
         await vmsteps.power_off(ctx, vm, _timeout(dep, vm))
         await vmsteps.power_on(ctx, vm, _timeout(dep, vm))

@@ -18,6 +18,9 @@ from esc_netconf.core.events import EventType
 from esc_netconf.core.model import DeploymentRecord, VmRecord
 from esc_netconf.core.states import ServiceState, ServiceTrigger, VmState, VmTrigger
 
+#: How the history entry of a successful recovery begins (a resumed recovery looks for it).
+RECOVERED = "recovered by"
+
 RECOVERING = frozenset({VmState.RECOVERY_REBOOTING, VmState.RECOVERY_UNDEPLOYING, VmState.RECOVERY_DEPLOYING})
 
 
@@ -35,7 +38,7 @@ async def recover_vm(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> N
             if vm.image == group.image and await _rebooted(ctx, vm, float(group.recovery_wait_time or
                                                                           group.bootup_time)):
                 vm.monitored = True
-                ctx.vm_to(vm, VmTrigger.ALIVE, "recovered by reboot, monitoring set")
+                ctx.vm_to(vm, VmTrigger.ALIVE, f"{RECOVERED} reboot, monitoring set")
                 ctx.vm_event(dep, vm, EventType.VM_RECOVERY_COMPLETE,
                              f"Recovery: Successfully recovered VM [{vm.name}] by reboot.")
                 return
@@ -54,7 +57,7 @@ async def recover_vm(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> N
                      f"Recovery: Recovery completed with errors for VM [{vm.name}]: {exc.message}", ok=False)
         raise
     vm.monitored = True
-    ctx.vm_to(vm, VmTrigger.ALIVE, "recovered by redeploy, monitoring set")
+    ctx.vm_to(vm, VmTrigger.ALIVE, f"{RECOVERED} redeploy, monitoring set")
     ctx.vm_event(dep, vm, EventType.VM_RECOVERY_COMPLETE,
                  f"Recovery: Successfully recovered VM [{vm.name}] by redeploy.")
 

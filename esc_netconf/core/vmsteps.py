@@ -4,12 +4,14 @@ Each step is written to be *resumable*: it can be called again after a restart w
 persisted and it continues rather than repeats.  ``build`` adopts a server found by the VM's unique name when
 the record has no server id yet (the process died between the VIM's answer and the write), ``power_off`` of a
 server that is already SHUTOFF just waits, and so on.  VIM errors leave here as ``VimOperationFailed``
-carrying the VIM's own message.
+carrying the VIM's own message; a 409 on a power action is an error unless the server turns out to be
+heading where we want it already.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from esc_netconf.core.context import CoreContext
 from esc_netconf.core.errors import VimOperationFailed
@@ -165,14 +167,40 @@ async def _server_or_fail(ctx: CoreContext, vm: VmRecord) -> Server:
     return server
 
 
-async def power_off(ctx: CoreContext, vm: VmRecord, timeout: float) -> None:
-    """Stop the server and wait for SHUTOFF (a server already stopping or stopped is just awaited)."""
+def _heading_off(server: Server) -> bool:
+    return server.status is ServerStatus.SHUTOFF or server.task_state == "powering-off"
+
+
+def _heading_on(server: Server) -> bool:
+    return server.status is not ServerStatus.SHUTOFF or server.task_state == "powering-on"
+
+
+async def _after_conflict(ctx: CoreContext, vm: VmRecord, conflict: VimConflict,
+                          heading: Callable[[Server], bool]) -> None:
+    """The VIM refused a power action with 409: go on only if the server is already where we want it.
+
+    Why: a 409 means either that someone else's identical request won the race (the server is already
+    powering off/on: waiting is right) or that the server is busy with something else, e.g. a snapshot
+    (``task_state=image_snapshot``): then the status we would wait for never comes, so fail now with the
+    VIM's own message rather than after ``bootup_time`` of silence.
+    """
     server = await _server_or_fail(ctx, vm)
-    if server.status is not ServerStatus.SHUTOFF and server.task_state != "powering-off":
+    if not heading(server):
+        raise VimOperationFailed(conflict.message) from conflict
+
+
+async def power_off(ctx: CoreContext, vm: VmRecord, timeout: float) -> None:
+    """Stop the server and wait for SHUTOFF (a server already stopping or stopped is just awaited).
+
+    :raises VimOperationFailed: the VIM refused (a 409 only when the server is not powering off anyway),
+        the server went to ERROR, or ``timeout`` passed.
+    """
+    server = await _server_or_fail(ctx, vm)
+    if not _heading_off(server):
         try:
             await ctx.driver.stop_server(server.id)
-        except VimConflict:
-            pass
+        except VimConflict as exc:
+            await _after_conflict(ctx, vm, exc, _heading_off)
         except VimError as exc:
             raise VimOperationFailed(exc.message) from exc
     await ctx.poller.wait(server.project_id, server.id, {ServerStatus.SHUTOFF}, timeout=timeout,
@@ -180,13 +208,16 @@ async def power_off(ctx: CoreContext, vm: VmRecord, timeout: float) -> None:
 
 
 async def power_on(ctx: CoreContext, vm: VmRecord, timeout: float) -> None:
-    """Start the server and wait for ACTIVE (a server already starting or running is just awaited)."""
+    """Start the server and wait for ACTIVE (a server already starting or running is just awaited).
+
+    :raises VimOperationFailed: as ``power_off``.
+    """
     server = await _server_or_fail(ctx, vm)
-    if server.status is ServerStatus.SHUTOFF and server.task_state != "powering-on":
+    if not _heading_on(server):
         try:
             await ctx.driver.start_server(server.id)
-        except VimConflict:
-            pass
+        except VimConflict as exc:
+            await _after_conflict(ctx, vm, exc, _heading_on)
         except VimError as exc:
             raise VimOperationFailed(exc.message) from exc
     ready = await ctx.poller.wait(server.project_id, server.id, {ServerStatus.ACTIVE}, timeout=timeout,

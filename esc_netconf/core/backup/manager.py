@@ -30,8 +30,8 @@ from esc_netconf.core.backup.context import BackupContext, Setting
 from esc_netconf.core.backup.create import run_create
 from esc_netconf.core.backup.delete import run_delete
 from esc_netconf.core.backup.notify import volume_parameters
-from esc_netconf.core.backup.records import (BackupOperation, OperationKind, SnapshotRecord, SnapshotStatus,
-                                             VolumeRequest)
+from esc_netconf.core.backup.records import (BackupOperation, OperationKind, Phase, SnapshotRecord,
+                                             SnapshotStatus, VolumeRequest)
 from esc_netconf.core.backup.store import SnapshotStore
 from esc_netconf.core.context import utc_now
 from esc_netconf.core.errors import InvalidRequest, NotFound, StateConflict
@@ -66,6 +66,7 @@ class SnapshotManager:
                                   export_dir=export_dir)
         self._operations: dict[str, BackupOperation] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        core.add_busy_check(self.capturing)
 
     # ---- lifetime -----------------------------------------------------------------------------
 
@@ -115,6 +116,23 @@ class SnapshotManager:
         """
         return copy.copy(self._resolve(reference))
 
+    def capturing(self, dep_id: str) -> str | None:
+        """``"SNAPSHOT of VM [<name>]"`` while a snapshot of one of the deployment's VMs is being taken.
+
+        The core consults this (``EscCore.add_busy_check``): until the image is complete the VIM refuses to
+        stop, start or reboot the server (``task_state=image_snapshot``), so the core refuses actions and
+        updates of the deployment and the monitor waits.  An export (the image is complete) does not count.
+        """
+        for op in self._operations.values():
+            task = self._tasks.get(op.op_id)
+            if task is None or task.done():  # cancelled before it ran (stop): not capturing in this process
+                continue
+            if op.kind is OperationKind.CREATE and op.phase in (Phase.REQUEST, Phase.POLL):
+                snapshot = self._ctx.snapshots.get(op.snapshot_id)
+                if snapshot is not None and snapshot.dep_id == dep_id:
+                    return f"SNAPSHOT of VM [{snapshot.generated_vm_name}]"
+        return None
+
     # ---- requests -----------------------------------------------------------------------------
 
     def create_snapshot(self, vm_name: str, name: str, *, export: bool = False, destination: str | None = None,
@@ -123,7 +141,8 @@ class SnapshotManager:
 
         :raises InvalidRequest: the name is empty or longer than 255 characters; a bad destination.
         :raises NotFound: no VM has that generated name.
-        :raises StateConflict: the VM is not alive or stopped, or is being snapshotted already.
+        :raises StateConflict: an operation runs on the VM's deployment, the VM is not alive or stopped, or
+            it is being snapshotted already.
         """
         _check_name("Snapshot", name)
         if destination is not None and (not destination.strip() or "\0" in destination):
@@ -136,6 +155,10 @@ class SnapshotManager:
                                 f"{VmState.ALIVE.value} or {VmState.SHUTOFF.value}.")
         if vm.server_id is None:
             raise StateConflict(f"VM [{vm.name}] has no server in the VIM yet; a snapshot is not possible.")
+        operation = self._core.busy_with(vm.dep_id)
+        if operation is not None:
+            raise StateConflict(f"Deployment [{vm.tenant}/{vm.deployment}] is busy with {operation}; a snapshot "
+                                f"of VM [{vm.name}] can be taken when it finishes.")
         creating = {op.snapshot_id for op in self._operations.values() if op.kind is OperationKind.CREATE}
         busy = next((sid for sid in creating if getattr(self._ctx.snapshots.get(sid), "vm_id", None) == vm.vm_id),
                     None)
@@ -234,7 +257,7 @@ class SnapshotManager:
                 raise  # shutdown (or kill): the record stays for the next start
             except Exception as exc:
                 log.exception("%s of snapshot %s failed", op.kind.value, snapshot.id)
-                self._ctx.emit(op, snapshot, _FINAL_EVENT[op.kind], f"Internal error: {exc}", ok=False, final=True)
+                self._ctx.fail_internally(op, snapshot, _FINAL_EVENT[op.kind], f"Internal error: {exc}")
             finally:
                 self._tasks.pop(op.op_id, None)
                 self._operations.pop(op.op_id, None)
