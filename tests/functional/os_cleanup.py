@@ -7,6 +7,7 @@ with them), then images and volume snapshots (a volume with snapshots cannot be 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -21,10 +22,8 @@ async def _until_empty(fetch: Callable[[], Awaitable[list[object]]], deadline: f
 
 
 async def _quietly(call: Awaitable[None]) -> None:
-    try:
+    with contextlib.suppress(VimError):  # already gone or busy: the next pass or the deadline deals with it
         await call
-    except VimError:  # already gone or busy: the next pass or the deadline deals with it
-        pass
 
 
 async def purge_projects(driver: VimDriver, project_ids: Sequence[str], timeout: float = CLEANUP_TIMEOUT) -> None:

@@ -53,8 +53,8 @@ def test_password_publickey_and_refusals(start_server, client_key) -> None:
     with pytest.raises(paramiko.AuthenticationException):
         connect(port, username="nobody", password=PASSWORD)
     other = paramiko.Ed25519Key.from_path(client_key.path)  # same key works ...
-    with connect(port, password=None, pkey=other):
-        pass
+    with connect(port, password=None, pkey=other) as by_key:
+        assert by_key.get_transport().is_authenticated()
     stranger = paramiko.RSAKey.generate(1024)  # ... an unknown one does not
     with pytest.raises(paramiko.AuthenticationException):
         connect(port, password=None, pkey=stranger)
@@ -240,9 +240,10 @@ def test_silent_client_does_not_block_others_and_is_dropped(start_server) -> Non
         assert time.monotonic() - started < 1.5  # served while the silent one still waits
         assert silent.recv(100).startswith(b"SSH-2.0-")  # our banner; then the handshake timeout
         deadline = time.monotonic() + 5
-        while silent.recv(100) and time.monotonic() < deadline:
-            pass
-        assert time.monotonic() < deadline
+        received = [b"?"]
+        while received[-1] and time.monotonic() < deadline:
+            received.append(silent.recv(100))
+        assert received[-1] == b"" and time.monotonic() < deadline  # the server hung up in time
         assert wait_until(lambda: server.connection_count == 0)
     finally:
         silent.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import time
 from itertools import pairwise
 
@@ -237,7 +239,7 @@ def test_fuzz_garbage_never_hangs_or_raises_foreign_errors(
     seeds = [b"\n#", b"\n##\n", b"]]>]]>", b"\n#1\n", b"\n#4294967295\n", b"\n"]
     mixed = garbage + data.draw(st.sampled_from(seeds)) + data.draw(st.binary(max_size=50))
     decoder = FrameDecoder(framing, max_message_size=64)
-    try:
+    with contextlib.suppress(RemoteProtocolError):  # our error type is an allowed outcome; nothing else is
         for piece in data.draw(split_points(mixed)):
             decoder.feed(piece)
             for _ in range(len(mixed) + 2):  # each call consumes bytes or asks for more
@@ -245,5 +247,3 @@ def test_fuzz_garbage_never_hangs_or_raises_foreign_errors(
                     break
             else:
                 raise AssertionError("decoder returned messages without consuming input")
-    except RemoteProtocolError:
-        pass

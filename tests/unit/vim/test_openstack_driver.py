@@ -175,8 +175,7 @@ async def test_download_streams_active_images_only(driver: OpenStackDriver, conn
     assert [c async for c in driver.download_image("i1", chunk_size=3)] == [b"abc", b"def"]
     image.status = "queued"
     with pytest.raises(VimConflict, match="has status queued"):
-        async for _ in driver.download_image("i1"):
-            pass
+        assert [chunk async for chunk in driver.download_image("i1")] == []
 
 
 async def test_closed_driver_refuses(conn: FakeConnection) -> None:

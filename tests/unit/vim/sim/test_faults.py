@@ -212,8 +212,7 @@ async def test_stuck_image_cannot_be_downloaded(cloud: SimCloud, project: Projec
     clock.advance(LONG)
     assert (await cloud.get_image(image_id)).status is ImageStatus.SAVING
     with pytest.raises(VimConflict, match="saving"):
-        async for _ in cloud.download_image(image_id):
-            pass
+        assert [chunk async for chunk in cloud.download_image(image_id)] == []
 
 
 async def test_volume_snapshot_error_still_lets_volume_be_snapshot_again(
