@@ -10,8 +10,9 @@ heading where we want it already.
 
 from __future__ import annotations
 
+import asyncio
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from esc_netconf.core.context import CoreContext
 from esc_netconf.core.errors import VimOperationFailed
@@ -94,6 +95,30 @@ async def _block_devices(ctx: CoreContext, group: VmGroupSpec, image: str) -> tu
     return boot_image, devices
 
 
+CREATE_ANSWER_GRACE = 120.0
+"""How long a cancelled deploy still waits for the VIM's answer to a create it had sent."""
+
+
+async def _create_recorded(ctx: CoreContext, vm: VmRecord, request: Awaitable[Server]) -> Server:
+    """Send a create; if we are cancelled meanwhile (an undeploy took over), still record the server.
+
+    A real driver's call runs on a thread that cannot be interrupted: the VIM creates the server whether
+    or not we still wait. Recording its id before giving in to the cancel lets the undeploy that cancelled
+    us find and delete it, instead of leaving a server no record knows.
+    """
+    pending = asyncio.ensure_future(request)
+    try:
+        return await asyncio.shield(pending)
+    except asyncio.CancelledError:
+        try:
+            created = await asyncio.wait_for(pending, CREATE_ANSWER_GRACE)
+        except (VimError, TimeoutError):
+            raise asyncio.CancelledError() from None
+        vm.server_id = created.id
+        ctx.save_vm(vm)
+        raise
+
+
 def note_server(vm: VmRecord, server: Server) -> None:
     """Copy what the VIM says about the server into the record (host, addresses, volumes)."""
     vm.server_id = server.id
@@ -121,10 +146,10 @@ async def build(ctx: CoreContext, vm: VmRecord, group: VmGroupSpec) -> Server:
     if server is None:
         try:
             image_id, devices = await _block_devices(ctx, group, vm.image or group.image)
-            server = await ctx.driver.create_server(
+            server = await _create_recorded(ctx, vm, ctx.driver.create_server(
                 vm.name, project_id=project_id, flavor=vm.flavor or group.flavor, image_id=image_id,
                 networks=[PortSpec(i.network, i.ip_address) for i in vm.interfaces], block_devices=devices,
-                metadata={"esc_vm_id": vm.vm_id, "esc_deployment": vm.deployment})
+                metadata={"esc_vm_id": vm.vm_id, "esc_deployment": vm.deployment}))
         except VimError as exc:
             raise VimOperationFailed(exc.message) from exc
         finally:
