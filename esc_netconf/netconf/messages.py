@@ -113,6 +113,13 @@ ServerEvent = Hello | Rpc | BadRpc | Closed | NeedData
 ClientEvent = Hello | RpcReply | Notification | Closed | NeedData
 
 
+def format_date_and_time(moment: datetime) -> str:
+    """YANG ``date-and-time`` as ESC prints it: UTC, milliseconds, ``+00:00`` (naive means UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
 def format_event_time(moment: datetime) -> str:
     """RFC 3339 ``date-and-time`` as NETCONF peers print it: UTC shown as ``Z``; naive means UTC."""
     text = moment.isoformat() if moment.tzinfo else moment.isoformat() + "+00:00"

@@ -5,10 +5,12 @@ Rendered fresh for each ``get`` from the live server; nothing here is stored.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from lxml import etree
+
+from esc_netconf.netconf.messages import format_date_and_time
 
 from esc_netconf.nsmap import default_namespace
 
@@ -28,11 +30,6 @@ def _leaf(parent: etree._Element, name: str, text: object) -> etree._Element:
     return element
 
 
-def rfc3339(moment: datetime) -> str:
-    """``2021-09-14T12:18:39.836+00:00``: the spelling ESC's own notifications use."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
-
-
 def netconf_state(server: NetconfServer, started: datetime) -> etree._Element:
     state = etree.Element(_q("netconf-state"), nsmap=default_namespace(NS))
     caps = etree.SubElement(state, _q("capabilities"))
@@ -47,7 +44,7 @@ def netconf_state(server: NetconfServer, started: datetime) -> etree._Element:
         locks = etree.SubElement(running, _q("locks"))
         global_lock = etree.SubElement(locks, _q("global-lock"))
         _leaf(global_lock, "locked-by-session", holder.session_id)
-        _leaf(global_lock, "locked-time", rfc3339(holder.lock_time or started))
+        _leaf(global_lock, "locked-time", format_date_and_time(holder.lock_time or started))
 
     schemas = etree.SubElement(state, _q("schemas"))
     for module in server.model.modules:
@@ -65,14 +62,14 @@ def netconf_state(server: NetconfServer, started: datetime) -> etree._Element:
         _leaf(session, "transport", "netconf-ssh")
         _leaf(session, "username", ctx.username)
         _leaf(session, "source-host", ctx.source_host)
-        _leaf(session, "login-time", rfc3339(ctx.login_time))
+        _leaf(session, "login-time", format_date_and_time(ctx.login_time))
         _leaf(session, "in-rpcs", ctx.counters.in_rpcs)
         _leaf(session, "in-bad-rpcs", ctx.counters.in_bad_rpcs)
         _leaf(session, "out-rpc-errors", ctx.counters.out_rpc_errors)
         _leaf(session, "out-notifications", ctx.counters.out_notifications)
 
     stats = etree.SubElement(state, _q("statistics"))
-    _leaf(stats, "netconf-start-time", rfc3339(started))
+    _leaf(stats, "netconf-start-time", format_date_and_time(started))
     _leaf(stats, "in-bad-hellos", server.stats.in_bad_hellos)
     _leaf(stats, "in-sessions", server.stats.in_sessions)
     _leaf(stats, "dropped-sessions", server.stats.dropped_sessions)

@@ -24,18 +24,14 @@ from esc_netconf.core.model import (
     VmGroupSpec,
     VolumeSpec,
 )
+from esc_netconf.northbound.esc_xml import q
 
 if TYPE_CHECKING:
     from esc_netconf.netconf.yangmodel import YangModel
 
-ESC_NS = "http://www.cisco.com/esc/esc"
 T = TypeVar("T")
 
 DeploymentKey = tuple[str, str]  # (tenant, deployment name)
-
-
-def q(name: str) -> str:
-    return f"{{{ESC_NS}}}{name}"
 
 
 def _text(parent: etree._Element | None, name: str) -> str | None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from esc_netconf.core.errors import LifecycleError
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
+from esc_netconf.northbound.esc_xml import q
 
-ESC_NS = "http://www.cisco.com/esc/esc"
-ERROR_CODE = f"{{{ESC_NS}}}error_code"
+ERROR_CODE = q("error_code")
 
 _TAGS = {
     400: ErrorTag.INVALID_VALUE,

@@ -17,18 +17,14 @@ from esc_netconf.core.states import ActionType
 from esc_netconf.netconf.context import SessionContext
 from esc_netconf.netconf.server import NetconfServer
 from esc_netconf.northbound.errors import netconf_error
+from esc_netconf.northbound.esc_xml import q
 
-ESC_NS = "http://www.cisco.com/esc/esc"
 
 Handler = Callable[[SessionContext, etree._Element], Awaitable[None]]
 
 
-def _q(name: str) -> str:
-    return f"{{{ESC_NS}}}{name}"
-
-
 def _arg(op: etree._Element, name: str) -> str | None:
-    element = op.find(_q(name))
+    element = op.find(q(name))
     if element is None or element.text is None:
         return None
     return element.text.strip()
@@ -80,4 +76,4 @@ class EscRpcs:
             "snapshotAction": self.snapshot_action,
         }
         for name, handler in table.items():
-            server.register_rpc(_q(name), handler)
+            server.register_rpc(q(name), handler)

@@ -15,6 +15,7 @@ from typing import Any
 from uuid import uuid4
 
 from esc_netconf.core.events import EscEvent
+from esc_netconf.netconf.messages import format_date_and_time
 
 __all__ = ["callback_body", "callback_headers", "header_value"]
 
@@ -64,7 +65,7 @@ def callback_body(event: EscEvent) -> dict[str, Any]:
         "statusCode": str(event.status_code),
         "notificationOnlyEvent": event.callback_only,
         "status": event.status.value,
-        "eventTime": time.astimezone(timezone.utc).isoformat(timespec="milliseconds"),
+        "eventTime": format_date_and_time(time),
     }
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
 
 from aiohttp import web
 from lxml import etree
@@ -24,6 +23,7 @@ from esc_netconf.core.model import DeploymentRecord, VmRecord
 from esc_netconf.northbound.snapshot_xml import snapshots_element
 from esc_netconf.nsmap import default_namespace
 from esc_netconf.rest.negotiate import Format
+from esc_netconf.northbound.esc_xml import date_time
 
 __all__ = [
     "ERROR_NS",
@@ -49,14 +49,6 @@ def xml_text(text: str) -> str:
 def xml_bytes(element: etree._Element) -> bytes:
     """A whole XML document, with ESC's declaration."""
     return etree.tostring(element, xml_declaration=True, encoding="UTF-8", standalone=True)
-
-
-def _date(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def _json(data: object, status: int = 200) -> web.Response:
@@ -91,8 +83,8 @@ def snapshots_json(records: Iterable[SnapshotRecord]) -> dict[str, list[dict[str
     return {"snapshots": [{
         "id": r.id,
         "name": r.name,
-        "creation_start_date": _date(r.creation_start_date),
-        "creation_end_date": _date(r.creation_end_date),
+        "creation_start_date": date_time(r.creation_start_date),
+        "creation_end_date": date_time(r.creation_end_date),
         "status": r.status.value,
         "status_message": r.status_message or None,
         "created_from_generated_vm_name": r.generated_vm_name,
