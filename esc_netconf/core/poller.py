@@ -61,7 +61,10 @@ class ServerPoller:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="server-poller")
         try:
-            return await asyncio.wait_for(asyncio.shield(waiter.future), timeout)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that arrives as the server
+            # settles, and the cancelled operation (e.g. a START an undeploy took over) would go on
+            async with asyncio.timeout(timeout):
+                return await asyncio.shield(waiter.future)
         except TimeoutError:
             wanted = "deleted" if gone_ok and not want else "/".join(sorted(s.value for s in want))
             raise ServerWaitTimeout(f"The {what} did not become {wanted} within {timeout:g} seconds.") from None

@@ -21,6 +21,7 @@ their timeouts still apply.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -106,11 +107,10 @@ class BatchPoller:
             self._changed.clear()
             delay = min(w.due for w in pending) - loop.time()
             if delay > 0:
-                try:
-                    await asyncio.wait_for(self._changed.wait(), delay)
+                with contextlib.suppress(TimeoutError):  # asyncio.timeout never swallows a cancel (3.11 wait_for can)
+                    async with asyncio.timeout(delay):
+                        await self._changed.wait()
                     continue  # a new watch may be due earlier: recompute
-                except TimeoutError:
-                    pass
             now = loop.time()
             due = [w for w in self._watches if w.due <= now and not w.future.done()]
             if due:

@@ -57,7 +57,7 @@ async def test_restart_resumes_only_the_undeploy_of_a_deployment(harness: Harnes
     assert [op.kind for op in harness.store.load().operations.values()] == ["UNDEPLOY"]
     await harness.idle()
     kinds = harness.kinds(mark)
-    assert not any(k[0] in ("VM_STARTED", "SERVICE_ALIVE") for k in kinds)
+    assert not any(k[0] in ("VM_STARTED", "SERVICE_ALIVE") for k in kinds), kinds
     assert kinds[-1] == ("SERVICE_UNDEPLOYED", OK, 200) and harness.core.deployments() == []
     assert not harness.store.load().operations
 
