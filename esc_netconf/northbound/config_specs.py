@@ -134,8 +134,10 @@ def _range_ends(start_text: str, end_text: str) -> tuple[Address, Address] | str
     """The two ends of a range, or why they do not make one."""
     try:
         start, end = ipaddress.ip_address(start_text), ipaddress.ip_address(end_text)
-    except ValueError:  # the YANG type admits a zone suffix (fe80::1%eth0), which has no successor
+    except ValueError:  # an IPv4 address with a zone suffix, which the YANG type admits
         return "a range needs plain addresses, without a zone"
+    if any(isinstance(a, ipaddress.IPv6Address) and a.scope_id for a in (start, end)):
+        return "a range needs plain addresses, without a zone"  # a zoned address has no successor
     if start.version != end.version:
         return "start and end are not of the same IP version"
     if int(end) < int(start):
