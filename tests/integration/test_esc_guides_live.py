@@ -118,6 +118,7 @@ def test_guide_deployment_is_accepted_deployed_and_read_back(
         stored = returned.find("e:esc_datamodel", NS)
         assert stored is not None, etree.tostring(returned)
         assert canonical(stored) == canonical(sent), etree.tostring(stored).decode()
+        assert_libyang_accepts(stored, tmp_path / "returned.xml")
         opdata = EscClient(server.netconf_port)
         try:
             assert opdata.service_state(tenant, dep) == "SERVICE_ACTIVE_STATE"
@@ -126,6 +127,22 @@ def test_guide_deployment_is_accepted_deployed_and_read_back(
         undeploy(server, watcher, tenant, dep)
     finally:
         watcher.close()
+
+
+def assert_libyang_accepts(config: etree._Element, path: Path) -> None:
+    """libyang's yanglint, a validator independent of ours, accepts ``config`` (when it is installed)."""
+    if shutil.which("yanglint") is None:
+        return  # test_guide_files_are_valid_for_libyang reports the skip once
+    path.write_bytes(etree.tostring(config))
+    result = subprocess.run(["yanglint", "-p", str(YANG_DIR), "-t", "config", str(YANG_DIR / "esc.yang"), str(path)],
+                            capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", ""), path.read_text()
+
+
+def test_get_schema_serves_the_configuration_submodule(server: ServerProcess) -> None:
+    with connect(server) as nc:
+        text = nc.get_schema("esc-config").data
+    assert text == (YANG_DIR / "esc-config.yang").read_text(encoding="utf-8")
 
 
 def test_guide_files_are_valid_for_libyang(tmp_path: Path) -> None:
