@@ -164,6 +164,10 @@ def _group(body: str) -> str:
             "</esc_datamodel></config>")
 
 
+def _policies(body: str) -> str:
+    return _group("").replace("</vm_group>", f"</vm_group><policies>{body}</policies>")
+
+
 def _kpi(**fields: str) -> str:
     values = {"event_name": "VM_ALIVE", "metric_value": "1", "metric_cond": "GT", "metric_type": "UINT32"} | fields
     return "<kpi_data><kpi>" + "".join(f"<{k}>{v}</{k}>" for k, v in values.items()) + "</kpi></kpi_data>"
@@ -187,6 +191,12 @@ BAD_DOCUMENTS = {
                                      "data-missing", "val"),
     "extension property": (_group("<extensions><extension><name>NSO</name><properties><property><value>1</value>"
                                   "</property></properties></extension></extensions>"), "missing-element", "name"),
+    "placement on itself": (_policies("<placement><target_vm_group_ref>g</target_vm_group_ref><type>affinity</type>"
+                                      "<vm_group_ref>g</vm_group_ref></placement>"),
+                            "operation-failed", "cannot refer a vm_group to itself"),
+    "placement group of an unknown group": (_policies("<placement_group><name>pg</name><type>anti_affinity</type>"
+                                                      "<vm_group>nope</vm_group></placement_group>"),
+                                            "data-missing", "nope"),
     "reversed address range": (_group(
         "<interfaces><interface><nicid>0</nicid><network>net-mgmt</network></interface></interfaces>"
         "<scaling><static_ip_address_pool><network>net-mgmt</network><ip_address_range><start>10.10.9.9</start>"
