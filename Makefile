@@ -29,10 +29,14 @@ test: $(BIN)/.installed
 test-wheel: $(BIN)/.installed
 	$(BIN)/python -m pytest -m wheel tests/packaging $(PYTEST_ARGS)
 
-# YANG modules by pyang's strict RFC 7950 checks; then the type hints of esc_netconf/ by mypy --strict
+# YANG modules by pyang's strict RFC 7950 checks and by libyang's yanglint (silent, or lint fails); then
+# the type hints of esc_netconf/ by mypy --strict
 # (configured in pyproject.toml's [tool.mypy]).
 lint: $(BIN)/.installed
 	$(BIN)/pyang --strict -p yang yang/*.yang yang/ietf/*.yang
+	@if command -v yanglint >/dev/null; then out=$$(yanglint -p yang -p yang/ietf yang/esc.yang 2>&1); \
+	  if [ -n "$$out" ]; then echo "$$out"; exit 1; fi; \
+	else echo "yanglint (libyang2-tools) not installed: libyang check of yang/ skipped"; fi
 	$(BIN)/mypy
 	$(BIN)/ruff check esc_netconf tests bench
 
