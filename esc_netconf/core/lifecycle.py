@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from enum import Enum
 from uuid import uuid4
 
-from esc_netconf.core import deploy, operations, recovery, restore
+from esc_netconf.core import deploy, jobs, operations, recovery, restore
 from esc_netconf.core.context import Clock, CoreContext, CoreSettings, utc_now
 from esc_netconf.core.errors import IllegalTransition, NotFound, StateConflict
 from esc_netconf.core.events import EventBus, EventType
@@ -240,7 +240,7 @@ class EscCore:
         self._refuse_if_busy(dep)
         restore.check_volume_swaps(self._ctx, dep, new)
         for group in new.vm_groups:
-            count = len(deploy.members(self._ctx, dep, group.name))
+            count = len(jobs.members(self._ctx, dep, group.name))
             plan = plan_group(group, count)
             if (plan.scale_out or plan.scale_in) and dep.state is ServiceState.STOPPED:
                 raise StateConflict(f"{where} is stopped; scaling vm_group [{group.name}] is not possible "

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from esc_netconf.core import vmsteps
 from esc_netconf.core.context import CoreContext
-from esc_netconf.core.deploy import gather_failures
+from esc_netconf.core.jobs import gather_failures
 from esc_netconf.core.errors import VimOperationFailed
 from esc_netconf.core.events import EventType
 from esc_netconf.core.model import DeploymentRecord, VmRecord
