@@ -45,7 +45,8 @@ async def bring_up(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, group:
         if vm.state is VmState.DEPLOYING:
             await vmsteps.build(ctx, vm, group)
             ctx.vm_to(vm, VmTrigger.DEPLOYED, "deployed")
-            ctx.vm_event(dep, vm, EventType.VM_DEPLOYED, "VM has been deployed.")
+            ctx.vm_event(dep, vm, EventType.VM_DEPLOYED,
+                         f"OpenStack Driver: VM successfully created, VM Name: [{vm.name}]")
     except VimOperationFailed as exc:
         ctx.vm_to(vm, VmTrigger.FAIL, f"deployment failed: {exc.message}")
         ctx.vm_event(dep, vm, EventType.VM_DEPLOYED, exc.message, ok=False)
@@ -53,7 +54,7 @@ async def bring_up(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, group:
     if vm.state is VmState.INERT:
         vm.monitored = True
         ctx.vm_to(vm, VmTrigger.ALIVE, "alive, monitoring set")
-        ctx.vm_event(dep, vm, EventType.VM_ALIVE, "VM_Alive event received.")
+        ctx.vm_event(dep, vm, EventType.VM_ALIVE, f"VM_Alive event received, VM ID: [{vm.name}]")
 
 
 async def take_down(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> None:

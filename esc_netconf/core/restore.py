@@ -177,7 +177,7 @@ async def _swap_one(ctx: CoreContext, dep: DeploymentRecord, op: OperationRecord
     group = dep.spec.group(vm.group)
     timeout = float(group.bootup_time if group else 300)
     await _wait_swapped(ctx, vm, server, entry["old"], entry["new"], timeout)
-    vmsteps.note_server(vm, await _get_server(ctx, server.id))
+    await vmsteps.note_server(ctx, vm, await _get_server(ctx, server.id))
     vm.remember(ctx.clock(), HISTORY_TYPE, f"{entry['old']} -> {entry['new']}")
     ctx.save_vm(vm)
     _record(ctx, op, key, {**entry, "done": "yes"})
