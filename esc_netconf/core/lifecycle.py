@@ -147,13 +147,14 @@ class EscCore:
         await self._ctx.poller.close()
 
     async def wait_idle(self, timeout: float) -> None:
-        """Wait until no operation is running (for tests and orderly shutdown).
+        """Wait until no operation (nor tenant creation or deletion) is running (for tests and orderly shutdown).
 
         :raises TimeoutError: still busy after ``timeout`` seconds.
         """
         async with asyncio.timeout(timeout):
-            while self._busy:
-                await asyncio.gather(*(w.task for w in list(self._busy.values())), return_exceptions=True)
+            while self._busy or self._tenant_tasks:
+                tasks = [w.task for w in list(self._busy.values())] + list(self._tenant_tasks)
+                await asyncio.gather(*tasks, return_exceptions=True)
 
     async def monitor_once(self) -> None:
         """Run one monitor pass now (the loop runs one every ``monitor_interval``)."""

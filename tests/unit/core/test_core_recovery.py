@@ -110,3 +110,19 @@ async def test_image_change_then_manual_recovery_redeploys(harness: Harness) -> 
     (ubuntu,) = await harness.sim.list_images(name="ubuntu-22.04")
     assert server.image_id == ubuntu.id and server.name == vm.name
     assert len(await harness.servers()) == 2
+
+
+async def test_an_undeploy_cancels_a_recovery_with_an_event(harness: Harness) -> None:
+    dep = await _deployed(harness)
+    victim = harness.core.vms(dep.dep_id)[0]
+    harness.faults["server.reboot"] = FaultMode.TIMEOUT  # the reboot never finishes: recovery stays in flight
+    mark = len(harness.events)
+    harness.core.recovery_vm_action(victim.name)
+    await harness.wait_for(lambda: harness.has_event_type("VM_RECOVERY_INIT", mark))
+    harness.core.apply_update("t1", dep.spec, None)
+    await harness.idle()
+    kinds = harness.kinds(mark)
+    assert kinds[:2] == [("VM_RECOVERY_INIT", OK, 200), ("VM_RECOVERY_CANCELLED", OK, 200)]
+    assert kinds[-1] == ("SERVICE_UNDEPLOYED", OK, 200)
+    assert "VM_RECOVERY_COMPLETE" not in [k for k, _, _ in kinds]
+    assert harness.events[mark + 1].status_message == f"Recovery of VM [{victim.name}] cancelled by undeploy."
