@@ -15,6 +15,8 @@ Revises: 0004_callbacks
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from typing import Any, cast
 
 import sqlalchemy as sa
 from alembic import op
@@ -39,17 +41,17 @@ def upgrade() -> None:
                     ["tenant", "name", "service_name", "service_version"])
     bind = op.get_bind()
     for dep_id, data in bind.execute(sa.select(_deployments.c.dep_id, _deployments.c.data)).all():
-        record = dict(data)
+        record: dict[str, Any] = dict(cast(Mapping[str, Any], data))
         record.setdefault("service_name", _NO_SERVICE)
         record.setdefault("service_version", _NO_SERVICE)
         if not record.get("service_id"):
             record["service_id"] = str(uuid.uuid4())
         bind.execute(sa.update(_deployments).where(_deployments.c.dep_id == dep_id).values(data=record))
     for name, data in bind.execute(sa.select(_tenants.c.name, _tenants.c.data)).all():
-        record = dict(data)
-        record.setdefault("vim_project", name)
-        record.setdefault("managed", True)
-        bind.execute(sa.update(_tenants).where(_tenants.c.name == name).values(data=record))
+        tenant: dict[str, Any] = dict(cast(Mapping[str, Any], data))
+        tenant.setdefault("vim_project", name)
+        tenant.setdefault("managed", True)
+        bind.execute(sa.update(_tenants).where(_tenants.c.name == name).values(data=tenant))
 
 
 def downgrade() -> None:
