@@ -12,7 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import shutil
+import subprocess
+import uuid
 from pathlib import Path
+
+import pytest
+from lxml import etree
 
 from esc_netconf.vim.base import ServerStatus, Subnet
 from esc_netconf.vim.sim import SimCloud, SimSettings
@@ -88,6 +94,28 @@ def nic0(part: dict[str, object]) -> dict[str, str]:
     return interface
 
 
+YANG_DIR = Path(__file__).resolve().parents[2] / "yang"
+
+
+def yanglint(kind: str, document: etree._Element, tmp_path: Path) -> None:
+    """libyang's yanglint, an independent validator, accepts ``document`` (a notification or get data)."""
+    tool = shutil.which("yanglint")
+    if tool is None:
+        pytest.skip("yanglint (Debian libyang2-tools) is not installed; .ci/run installs it")
+    path = tmp_path / f"doc-{uuid.uuid4().hex}.xml"
+    path.write_bytes(etree.tostring(document))
+    result = subprocess.run([tool, "-t", kind, str(YANG_DIR / "esc.yang"), str(path)], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, (result.stdout, result.stderr, etree.tostring(document))
+
+
+def full_opdata(client: EscClient) -> etree._Element:
+    reply = client.call(f'<get xmlns="{BASE}"><filter type="xpath" select="esc_datamodel/opdata"/></get>')
+    found = reply.find(".//e:esc_datamodel", namespaces=NS)
+    assert found is not None
+    return found
+
+
 def recovery_steps(events: list[Event]) -> list[tuple[str, str]]:
     return [(e.type, e.status) for e in events if e.type.startswith("VM_RECOVERY")]
 
@@ -152,6 +180,7 @@ def test_a_subscriber_follows_a_vnf_through_deploy_recoveries_and_tenant_life(tm
                 assert event.vmname == name
         opdata = vm_instance(client, name)
         assert opdata["vm_id"] == second_id
+        yanglint("get", full_opdata(client), tmp_path)
         assert nic0(events[-1].fields["vm_target"])["ip_address"] == opdata["ip_address"]
         assert escadm(server.rest_url, "vimmanager", "set", "--config",
                       "vim.sim.fault.server.reboot=none").returncode == 0
@@ -190,6 +219,8 @@ def test_a_subscriber_follows_a_vnf_through_deploy_recoveries_and_tenant_life(tm
                                 'select="esc_datamodel/opdata/tenants"/></get>')
         assert remaining.find(".//e:tenant", namespaces=NS) is None
         assert {e.type for e in watcher.events} <= ESC_TYPES, "only ESC's event types are ever sent"
+        for payload in watcher.payloads:
+            yanglint("notif", payload, tmp_path)
     finally:
         client.close()
         watcher.close()
