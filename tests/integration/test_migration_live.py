@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import time
 from pathlib import Path
 
 from esc_netconf.store.database import Database
@@ -44,6 +45,13 @@ def _deployment(client: EscClient) -> tuple[str, str, str, dict[str, str]]:
             dep.findtext("e:state_machine/e:state", namespaces=NS) or "", instances)
 
 
+def _network_ids(client: EscClient) -> list[str]:
+    reply = client.call(
+        '<get xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><filter type="xpath" select="esc_datamodel/opdata/'
+        "tenants/tenant[name='legacy']/deployments/vm_group/vm_instance/interfaces/interface/network\"/></get>")
+    return [n for n in reply.xpath(".//e:network/text()", namespaces=NS) if n != "net-mgmt"]
+
+
 def test_a_data_dir_from_before_the_change_shows_its_deployment_with_esc_keys(tmp_path: Path) -> None:
     data = tmp_path / "data"
     shutil.copytree(FIXTURE, data)
@@ -57,6 +65,11 @@ def test_a_data_dir_from_before_the_change_shows_its_deployment_with_esc_keys(tm
         assert len(service_id) == 36  # a UUID given by the migration
         servers = _servers(data)
         assert instances and all(servers[name] == vm_id for name, vm_id in instances.items()), (instances, servers)
+        # the monitor's first passes fill in the NIC facts the old record did not have (the network's VIM id)
+        deadline = time.monotonic() + 20
+        while not _network_ids(client):
+            assert time.monotonic() < deadline, "NIC network ids never filled in"
+            time.sleep(0.2)
         status = client.call('<get xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><filter type="xpath" '
                              'select="esc_datamodel/opdata/status"/></get>')
         assert status.findtext(".//e:opdata/e:status", namespaces=NS) == "OPER_UP"
