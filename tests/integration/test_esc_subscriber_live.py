@@ -24,7 +24,7 @@ from esc_netconf.vim.base import ServerStatus, Subnet
 from esc_netconf.vim.sim import SimCloud, SimSettings
 from tests.integration import samples
 from tests.integration.cli.cli_helpers import escadm
-from tests.integration.esc_client import BASE, NS, EscClient, Event, EventWatcher
+from tests.integration.esc_client import BASE, NS, EscClient, Event, EventWatcher, RpcFailed
 from tests.integration.server_process import ServerProcess
 
 TENANT, DEP = "nso-tenant", "vnf"
@@ -207,6 +207,13 @@ def test_a_subscriber_follows_a_vnf_through_deploy_recoveries_and_tenant_life(tm
         assert client.vm_states(TENANT, DEP)[name] == "VM_ERROR_STATE"
         assert escadm(server.rest_url, "vimmanager", "set", "--config",
                       "vim.sim.fault.server.reboot=none").returncode == 0
+
+        # names whose generated VM names would exceed the 255 characters of vmName are refused, never cut
+        with pytest.raises(RpcFailed) as refused:
+            client.edit(samples.deployment(TENANT, "d" * 150, [samples.vm_group("g" * 57)]))
+        assert refused.value.tag == "invalid-value" and refused.value.error_code == "400"
+        assert "at most 206 characters together (they have 207)" in (refused.value.message or "")
+        assert client.vm_states(TENANT, DEP) == {name: "VM_ERROR_STATE"}  # nothing else changed
 
         # deleting the tenant undeploys its deployment, then deletes the tenant
         client.edit(f'<config xmlns="{BASE}"><esc_datamodel xmlns="{samples.ESC_NS}"><tenants>'
