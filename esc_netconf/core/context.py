@@ -8,17 +8,19 @@ store a faithful copy of memory at every ``await``, which a restart after ``kill
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
 from esc_netconf.core.errors import VimOperationFailed
-from esc_netconf.core.events import EscEvent, EventBus, EventStatus, EventType, VmSource
-from esc_netconf.core.model import CoreState, DeploymentRecord, TenantRecord, VmRecord
+from esc_netconf.core.events import EscEvent, EventBus, EventInterface, EventStatus, EventType, VmSource, VmTarget
+from esc_netconf.core.model import CoreState, DeploymentRecord, ServerFacts, TenantRecord, VmInterface, VmRecord
 from esc_netconf.core.poller import ServerPoller
 from esc_netconf.core.states import ServiceTrigger, VmTrigger, service_transition, vm_transition
 from esc_netconf.core.store import Store
-from esc_netconf.vim.base import VimDriver, VimError
+from esc_netconf.vim.base import Subnet, VimDriver, VimError, VimNotFound
 
 Clock = Callable[[], datetime]
 
@@ -60,6 +62,8 @@ class CoreContext:
         #: The transaction id (given by a REST request) of the operation running on each deployment: every
         #: event published about the deployment while it runs carries it, so callbacks can be routed.
         self.transactions: dict[str, str] = {}
+        self._tenant_creations: dict[str, asyncio.Future[TenantRecord]] = {}
+        self._subnets: dict[tuple[str, str], Subnet] = {}
 
     # ---- lookups ----------------------------------------------------------------------------
 
@@ -72,22 +76,55 @@ class CoreContext:
         record = self.state.tenants.get(tenant)
         return record.project_id if record else None
 
-    async def ensure_tenant(self, tenant: str) -> TenantRecord:
-        """The tenant's record, creating its VIM project the first time.
+    async def ensure_tenant(self, tenant: str, *, managed: bool = True) -> TenantRecord:
+        """The tenant's record, creating it (and its VIM project) the first time, with CREATE_TENANT.
 
-        :raises VimOperationFailed: the VIM refused or failed (e.g. Keystone unreachable); workflows report
-            that like any other VIM failure.
+        Concurrent callers (a tenant created by config while one of its deployments starts) share one
+        creation, so the project is made and the event sent once.  ``managed`` false: the project named
+        after the tenant must exist already and is not ESC's to create or delete.
+
+        :raises VimOperationFailed: the VIM refused or failed (e.g. Keystone unreachable, or an unmanaged
+            tenant's project does not exist); CREATE_TENANT FAILURE was published and workflows report it
+            like any other VIM failure.
         """
         record = self.state.tenants.get(tenant)
-        if record is None:
-            try:
+        if record is not None:
+            return record
+        pending = self._tenant_creations.get(tenant)
+        if pending is None:
+            pending = asyncio.ensure_future(self._create_tenant(tenant, managed))
+            self._tenant_creations[tenant] = pending
+            pending.add_done_callback(lambda _: self._tenant_creations.pop(tenant, None))
+        return await asyncio.shield(pending)
+
+    async def _create_tenant(self, tenant: str, managed: bool) -> TenantRecord:
+        try:
+            if managed:
                 project = await self.driver.ensure_project(tenant)
-            except VimError as exc:
-                raise VimOperationFailed(exc.message) from exc
-            record = TenantRecord(tenant, project.id, self.settings.vim_id)
-            self.state.tenants[tenant] = record
-            self.store.save_tenant(record)
+            else:
+                project = await self.driver.get_project(tenant)
+        except VimError as exc:
+            message = (f"Tenant [{tenant}] is not managed by ESC and VIM project [{tenant}] does not exist."
+                       if isinstance(exc, VimNotFound) and not managed else exc.message)
+            self.tenant_event(tenant, None, EventType.CREATE_TENANT, message, ok=False)
+            raise VimOperationFailed(message) from exc
+        record = TenantRecord(tenant, project.id, self.settings.vim_id, vim_project=project.name, managed=managed)
+        self.state.tenants[tenant] = record
+        self.store.save_tenant(record)
+        self.tenant_event(tenant, project.id, EventType.CREATE_TENANT, "Tenant successfully created")
         return record
+
+    async def subnet(self, network_id: str, subnet_id: str) -> Subnet | None:
+        """The VIM subnet (cidr, gateway) of a NIC, cached: subnets do not change under a running VM."""
+        key = (network_id, subnet_id)
+        if key not in self._subnets:
+            try:
+                network = await self.driver.get_network(network_id)
+            except VimError:
+                return None  # the address facts are informative: a VIM hiccup must not fail a workflow
+            for sub in network.subnets:
+                self._subnets[(network_id, sub.id)] = sub
+        return self._subnets.get(key)
 
     # ---- changes ----------------------------------------------------------------------------
 
@@ -118,22 +155,39 @@ class CoreContext:
     # ---- events -----------------------------------------------------------------------------
 
     def vm_event(self, dep: DeploymentRecord, vm: VmRecord, type_: EventType, message: str,
-                 *, ok: bool = True, code: int = 200) -> None:
-        """Publish an event about one VM (failures carry FAILURE and 500)."""
+                 *, ok: bool = True, code: int = 200, before: ServerFacts | None = None) -> None:
+        """Publish an event about one VM (failures carry FAILURE and 500).
+
+        ``before``: the server the VM had before a recovery replaced it; it becomes ``vm_source`` and the
+        VM as it is now becomes ``vm_target``.
+        """
         tenant = self.state.tenants.get(dep.tenant)
-        source = VmSource(vmid=vm.vm_id, vmname=vm.name, generated_vmname=vm.name,
-                          vim_id=self.settings.vim_id, vim_project=dep.tenant,
+        old = before or vm.facts()
+        source = VmSource(vmid=old.server_id, vmname=vm.name, generated_vmname=vm.name,
+                          vim_id=self.settings.vim_id, vim_project=tenant.vim_project if tenant else dep.tenant,
                           vim_project_id=tenant.project_id if tenant else None,
-                          hostid=vm.host_id, hostname=vm.hostname)
-        self._publish(dep, type_, message, ok, code, vm.group, source)
+                          hostid=old.host_id, hostname=old.hostname, interfaces=_event_interfaces(old.interfaces))
+        target = None
+        if before is not None:
+            target = VmTarget(vmid=vm.server_id, hostid=vm.host_id, hostname=vm.hostname,
+                              interfaces=_event_interfaces(vm.interfaces))
+        self._publish(dep, type_, message, ok, code, vm.group, source, target)
 
     def service_event(self, dep: DeploymentRecord, type_: EventType, message: str,
                       *, ok: bool = True, code: int = 200) -> None:
         """Publish an event about the whole deployment."""
-        self._publish(dep, type_, message, ok, code, None, None)
+        self._publish(dep, type_, message, ok, code, None, None, None)
+
+    def tenant_event(self, tenant: str, tenant_id: str | None, type_: EventType, message: str,
+                     *, ok: bool = True) -> None:
+        """Publish CREATE_TENANT or DELETE_TENANT."""
+        self.bus.publish(EscEvent(
+            event_type=type_, status=EventStatus.SUCCESS if ok else EventStatus.FAILURE,
+            status_code=200 if ok else 500, status_message=message, depname=None, tenant=tenant,
+            tenant_id=tenant_id, depid=None, vm_group=None, vm_source=None, event_time=self.clock()))
 
     def _publish(self, dep: DeploymentRecord, type_: EventType, message: str, ok: bool, code: int,
-                 group: str | None, source: VmSource | None) -> None:
+                 group: str | None, source: VmSource | None, target: VmTarget | None) -> None:
         tenant = self.state.tenants.get(dep.tenant)
         self.bus.publish(EscEvent(
             event_type=type_,
@@ -148,4 +202,21 @@ class CoreContext:
             vm_source=source,
             event_time=self.clock(),
             transaction_id=self.transactions.get(dep.dep_id),
+            vm_target=target,
         ))
+
+
+def _event_interfaces(interfaces: list[VmInterface]) -> tuple[EventInterface, ...]:
+    return tuple(EventInterface(nicid=i.nicid, port_id=i.port_id, network=i.network_id or i.network,
+                                subnet=i.subnet_id, ip_address=i.ip_address, mac_address=i.mac_address,
+                                netmask=i.netmask, gateway=i.gateway)
+                 for i in sorted(interfaces, key=lambda i: i.nicid))
+
+
+def netmask_of(cidr: str) -> str | None:
+    """The dotted netmask of an IPv4 ``cidr`` (None for IPv6 or a malformed one)."""
+    try:
+        network = ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return None
+    return str(network.netmask) if network.version == 4 else None

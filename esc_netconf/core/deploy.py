@@ -10,7 +10,6 @@ Groups go up in ``startup_waves`` order: a group is deployed only when every gro
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable
 from uuid import uuid4
 
@@ -18,26 +17,10 @@ from esc_netconf.core import restore, vmsteps
 from esc_netconf.core.context import CoreContext
 from esc_netconf.core.errors import VimOperationFailed
 from esc_netconf.core.events import EventType
+from esc_netconf.core.jobs import gather_failures, members
 from esc_netconf.core.model import DeploymentRecord, OperationRecord, VmGroupSpec, VmRecord
 from esc_netconf.core.planning import allocate_interfaces, next_index, plan_group, startup_waves, vm_name
 from esc_netconf.core.states import ServiceState, ServiceTrigger, VmState, VmTrigger
-
-
-async def gather_failures(jobs: list[Awaitable[None]]) -> list[VimOperationFailed]:
-    """Run ``jobs`` together; return the VIM failures (anything else, e.g. cancellation, propagates)."""
-    results = await asyncio.gather(*jobs, return_exceptions=True)
-    failures: list[VimOperationFailed] = []
-    for result in results:
-        if isinstance(result, VimOperationFailed):
-            failures.append(result)
-        elif isinstance(result, BaseException):
-            raise result
-    return failures
-
-
-def members(ctx: CoreContext, dep: DeploymentRecord, group: str) -> list[VmRecord]:
-    """The VMs that count towards a group's size (all but those being undeployed)."""
-    return [vm for vm in ctx.vms_of(dep.dep_id, group) if vm.state is not VmState.UNDEPLOYING]
 
 
 def new_vm(ctx: CoreContext, dep: DeploymentRecord, group: VmGroupSpec) -> VmRecord:
@@ -62,7 +45,8 @@ async def bring_up(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, group:
         if vm.state is VmState.DEPLOYING:
             await vmsteps.build(ctx, vm, group)
             ctx.vm_to(vm, VmTrigger.DEPLOYED, "deployed")
-            ctx.vm_event(dep, vm, EventType.VM_DEPLOYED, "VM has been deployed.")
+            ctx.vm_event(dep, vm, EventType.VM_DEPLOYED,
+                         f"OpenStack Driver: VM successfully created, VM Name: [{vm.name}]")
     except VimOperationFailed as exc:
         ctx.vm_to(vm, VmTrigger.FAIL, f"deployment failed: {exc.message}")
         ctx.vm_event(dep, vm, EventType.VM_DEPLOYED, exc.message, ok=False)
@@ -70,7 +54,7 @@ async def bring_up(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, group:
     if vm.state is VmState.INERT:
         vm.monitored = True
         ctx.vm_to(vm, VmTrigger.ALIVE, "alive, monitoring set")
-        ctx.vm_event(dep, vm, EventType.VM_ALIVE, "VM_Alive event received.")
+        ctx.vm_event(dep, vm, EventType.VM_ALIVE, f"VM_Alive event received, VM ID: [{vm.name}]")
 
 
 async def take_down(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> None:

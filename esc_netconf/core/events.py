@@ -18,8 +18,13 @@ log = logging.getLogger(__name__)
 
 
 class EventType(str, Enum):
-    """``event/type`` values."""
+    """``event/type`` values: ESC's own and no others (CONTRACT section 3).
 
+    The two ``VM_VOLUME_*`` types go to REST callbacks only (``EscEvent.callback_only``), never to NETCONF.
+    """
+
+    CREATE_TENANT = "CREATE_TENANT"
+    DELETE_TENANT = "DELETE_TENANT"
     VM_DEPLOYED = "VM_DEPLOYED"
     VM_ALIVE = "VM_ALIVE"
     SERVICE_ALIVE = "SERVICE_ALIVE"
@@ -31,17 +36,22 @@ class EventType(str, Enum):
     SERVICE_STOPPED = "SERVICE_STOPPED"
     VM_STARTED = "VM_STARTED"
     VM_REBOOTED = "VM_REBOOTED"
-    SERVICE_REBOOTED = "SERVICE_REBOOTED"
     VM_MONITOR_SET = "VM_MONITOR_SET"
     VM_MONITOR_UNSET = "VM_MONITOR_UNSET"
-    SERVICE_MONITOR_SET = "SERVICE_MONITOR_SET"
     SERVICE_MONITOR_UNSET = "SERVICE_MONITOR_UNSET"
     VM_RECOVERY_INIT = "VM_RECOVERY_INIT"
+    VM_RECOVERY_REBOOT = "VM_RECOVERY_REBOOT"
+    VM_RECOVERY_UNDEPLOYED = "VM_RECOVERY_UNDEPLOYED"
+    VM_RECOVERY_DEPLOYED = "VM_RECOVERY_DEPLOYED"
     VM_RECOVERY_COMPLETE = "VM_RECOVERY_COMPLETE"
+    VM_RECOVERY_CANCELLED = "VM_RECOVERY_CANCELLED"
     VM_SCALE_OUT_INIT = "VM_SCALE_OUT_INIT"
+    VM_SCALE_OUT_DEPLOYED = "VM_SCALE_OUT_DEPLOYED"
     VM_SCALE_OUT_COMPLETE = "VM_SCALE_OUT_COMPLETE"
     VM_SCALE_IN_INIT = "VM_SCALE_IN_INIT"
     VM_SCALE_IN_COMPLETE = "VM_SCALE_IN_COMPLETE"
+    ESC_IN_SERVICE = "ESC_IN_SERVICE"
+    ESC_OUT_OF_SERVICE = "ESC_OUT_OF_SERVICE"
     VM_BACKUP_INIT = "VM_BACKUP_INIT"
     VM_BACKUP_CREATED = "VM_BACKUP_CREATED"
     VM_BACKUP_COMPLETE = "VM_BACKUP_COMPLETE"
@@ -59,8 +69,31 @@ class EventStatus(str, Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class EventInterface:
+    """``interfaces/interface[nicid]`` of ``vm_source``/``vm_target``: a NIC as the VIM built it.
+
+    ``network`` and ``subnet`` are the VIM's ids (the configured network name while the id is unknown);
+    ``netmask`` and ``gateway`` come from the subnet.  A subscriber learns a new VM's management address here.
+    """
+
+    nicid: int
+    type: str = "virtual"
+    port_id: str | None = None
+    network: str | None = None
+    subnet: str | None = None
+    ip_address: str | None = None
+    mac_address: str | None = None
+    netmask: str | None = None
+    gateway: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class VmSource:
-    """``vm_source``: the VM an event is about."""
+    """``vm_source``: the VM an event is about (before a recovery replaced it, for recovery events).
+
+    ``vmid`` is the VIM's server id (absent before the VIM made one); the generated name stays across a
+    redeploy while ``vmid`` changes.
+    """
 
     vmid: str | None = None
     vmname: str | None = None
@@ -70,6 +103,17 @@ class VmSource:
     vim_project_id: str | None = None
     hostid: str | None = None
     hostname: str | None = None
+    interfaces: tuple[EventInterface, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class VmTarget:
+    """``vm_target``: the VM after a recovery (or an update) that replaced the one in ``vm_source``."""
+
+    vmid: str | None = None
+    hostid: str | None = None
+    hostname: str | None = None
+    interfaces: tuple[EventInterface, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +131,7 @@ class EscEvent:
     vm_group: str | None
     vm_source: VmSource | None
     event_time: datetime
+    vm_target: VmTarget | None = None
     transaction_id: str | None = None
     callback_only: bool = False
     parameters: Mapping[str, str | None] = field(default_factory=dict)

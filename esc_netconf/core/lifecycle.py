@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from uuid import uuid4
 
-from esc_netconf.core import deploy, operations, recovery, restore
+from esc_netconf.core import deploy, jobs, operations, recovery, restore, tenants
 from esc_netconf.core.context import Clock, CoreContext, CoreSettings, utc_now
 from esc_netconf.core.errors import IllegalTransition, NotFound, StateConflict
 from esc_netconf.core.events import EventBus, EventType
@@ -83,7 +83,7 @@ _FINAL_EVENT: dict[tuple[str, str], EventType] = {
     (OpKind.UPDATE.value, ""): EventType.SERVICE_UPDATED,
     (OpKind.SERVICE_ACTION.value, "START"): EventType.SERVICE_ALIVE,
     (OpKind.SERVICE_ACTION.value, "STOP"): EventType.SERVICE_STOPPED,
-    (OpKind.SERVICE_ACTION.value, "REBOOT"): EventType.SERVICE_REBOOTED,
+    (OpKind.SERVICE_ACTION.value, "REBOOT"): EventType.SERVICE_ALIVE,
     (OpKind.VM_ACTION.value, "START"): EventType.VM_STARTED,
     (OpKind.VM_ACTION.value, "STOP"): EventType.VM_STOPPED,
     (OpKind.VM_ACTION.value, "REBOOT"): EventType.VM_REBOOTED,
@@ -111,6 +111,7 @@ class EscCore:
         self._busy_checks: list[BusyCheck] = []
         self._monitor = Monitor(self._ctx, self._occupied, self._start_recovery)
         self._monitor_task: asyncio.Task[None] | None = None
+        self._tenant_tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
 
     # ---- lifetime ---------------------------------------------------------------------------
@@ -141,7 +142,7 @@ class EscCore:
     async def stop(self) -> None:
         """Cancel the monitor and every task; records keep the work in flight for the next start."""
         self._stopping = True
-        tasks = [w.task for w in self._busy.values()]
+        tasks = [w.task for w in self._busy.values()] + list(self._tenant_tasks)
         if self._monitor_task is not None:
             tasks.append(self._monitor_task)
         for task in tasks:
@@ -150,13 +151,14 @@ class EscCore:
         await self._ctx.poller.close()
 
     async def wait_idle(self, timeout: float) -> None:
-        """Wait until no operation is running (for tests and orderly shutdown).
+        """Wait until no operation (nor tenant creation or deletion) is running (for tests and orderly shutdown).
 
         :raises TimeoutError: still busy after ``timeout`` seconds.
         """
         async with asyncio.timeout(timeout):
-            while self._busy:
-                await asyncio.gather(*(w.task for w in list(self._busy.values())), return_exceptions=True)
+            while self._busy or self._tenant_tasks:
+                tasks = [w.task for w in list(self._busy.values())] + list(self._tenant_tasks)
+                await asyncio.gather(*tasks, return_exceptions=True)
 
     async def monitor_once(self) -> None:
         """Run one monitor pass now (the loop runs one every ``monitor_interval``)."""
@@ -165,7 +167,7 @@ class EscCore:
     # ---- queries ----------------------------------------------------------------------------
 
     def tenants(self) -> list[TenantRecord]:
-        """Tenants known to the core (those that ever had a deployment)."""
+        """Tenants known to the core: created (by config, or by their first deployment) and not deleted."""
         return sorted(self._ctx.state.tenants.values(), key=lambda t: t.name)
 
     def deployments(self, tenant: str | None = None) -> list[DeploymentRecord]:
@@ -244,7 +246,7 @@ class EscCore:
         self._refuse_if_busy(dep)
         restore.check_volume_swaps(self._ctx, dep, new)
         for group in new.vm_groups:
-            count = len(deploy.members(self._ctx, dep, group.name))
+            count = len(jobs.members(self._ctx, dep, group.name))
             plan = plan_group(group, count)
             if (plan.scale_out or plan.scale_in) and dep.state is ServiceState.STOPPED:
                 raise StateConflict(f"{where} is stopped; scaling vm_group [{group.name}] is not possible "
@@ -265,7 +267,7 @@ class EscCore:
             return
         dep = self.find_deployment(tenant, new.name)
         if dep is None:
-            dep = DeploymentRecord(str(uuid4()), tenant, new.name, new, created=ctx.clock())
+            dep = DeploymentRecord(str(uuid4()), tenant, new.name, new, created=ctx.clock(), service_id=str(uuid4()))
             ctx.save_dep(dep)
             self._begin(dep, OpKind.DEPLOY)
         elif new != dep.spec:
@@ -281,8 +283,33 @@ class EscCore:
             # Finish its record now, not when the task gets to handle the cancellation: a restart in between
             # would otherwise find both operations and resume both.
             self._finish(running.op)
+            if running.op.kind == OpKind.RECOVERY.value:
+                self._recovery_cancelled(dep, running.op, "undeploy", fail=False)
         self._ctx.service_to(dep, ServiceTrigger.UNDEPLOY)
         self._begin(dep, OpKind.UNDEPLOY, after=running.task if running else None)
+
+    # ---- tenants ----------------------------------------------------------------------------
+
+    def create_tenant(self, name: str, *, managed: bool = True) -> None:
+        """A tenant was configured: create it (its VIM project, unless ``managed`` is false), then
+        CREATE_TENANT; returns at once.  Already known: nothing happens."""
+        if name in self._ctx.state.tenants:
+            return
+        self._tenant_task(tenants.create(self._ctx, name, managed), f"esc-tenant-create-{name}")
+
+    def delete_tenant(self, name: str) -> None:
+        """A tenant left the config: once its deployments are undeployed, delete its VIM project (if ESC
+        created it) and forget it, then DELETE_TENANT; returns at once."""
+        self._tenant_task(tenants.delete(self._ctx, name, self._wait_tenant_idle), f"esc-tenant-delete-{name}")
+
+    def _tenant_task(self, work: Coroutine[None, None, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(work, name=name)
+        self._tenant_tasks.add(task)
+        task.add_done_callback(self._tenant_tasks.discard)
+
+    async def _wait_tenant_idle(self, name: str) -> None:
+        while busy := [self._busy[d.dep_id].task for d in self.deployments(name) if d.dep_id in self._busy]:
+            await asyncio.gather(*busy, return_exceptions=True)
 
     # ---- RPCs -------------------------------------------------------------------------------
 
@@ -298,8 +325,15 @@ class EscCore:
         dep = self.find_deployment(tenant, deployment)
         if dep is None:
             raise NotFound(f"Deployment [{tenant}/{deployment}] not found.")
-        self._refuse_if_busy(dep)
         ctx = self._ctx
+        if action is ActionType.DISABLE_MONITOR and self._recovering(dep) is not None:
+            with _transaction(ctx, dep, transaction_id):
+                self._cancel_recovery(dep, "DISABLE_MONITOR")
+                vms = [vm for vm in ctx.vms_of(dep.dep_id) if vm.state is VmState.ALIVE]
+                operations.set_monitoring(ctx, dep, vms, False)
+                ctx.service_event(dep, EventType.SERVICE_MONITOR_UNSET, "Service group unset monitor successfully")
+            return
+        self._refuse_if_busy(dep)
         if action in (ActionType.ENABLE_MONITOR, ActionType.DISABLE_MONITOR):
             enable = action is ActionType.ENABLE_MONITOR
             wanted = VmState.MONITOR_DISABLED if enable else VmState.ALIVE
@@ -309,8 +343,10 @@ class EscCore:
                                     f"{'enabled' if enable else 'disabled'} in {dep.state.value}.")
             with _transaction(ctx, dep, transaction_id):
                 operations.set_monitoring(ctx, dep, vms, enable)
-                ctx.service_event(dep, EventType.SERVICE_MONITOR_SET if enable else EventType.SERVICE_MONITOR_UNSET,
-                                  f"Service monitoring {'enabled' if enable else 'disabled'}.")
+                if enable:  # ESC ends an ENABLE_MONITOR with SERVICE_ALIVE
+                    ctx.service_event(dep, EventType.SERVICE_ALIVE, "Service group set monitor successfully")
+                else:
+                    ctx.service_event(dep, EventType.SERVICE_MONITOR_UNSET, "Service group unset monitor successfully")
             return
         trigger = {ActionType.START: ServiceTrigger.START, ActionType.STOP: ServiceTrigger.STOP,
                    ActionType.REBOOT: ServiceTrigger.REBOOT}[action]
@@ -331,6 +367,11 @@ class EscCore:
         :raises StateConflict: busy, the service is stopped, or the action does not apply to the VM's state.
         """
         vm, dep = self._vm_and_dep(vm_name)
+        recovery = self._recovering(dep)
+        if action is ActionType.DISABLE_MONITOR and recovery is not None and vm.vm_id in _recovery_vms(recovery.op):
+            with _transaction(self._ctx, dep, transaction_id):
+                self._cancel_recovery(dep, "DISABLE_MONITOR")
+            return
         self._refuse_if_busy(dep)
         if dep.state in (ServiceState.STOPPED, ServiceState.UNDEPLOYING):
             raise StateConflict(f"Service [{dep.name}] is in {dep.state.value}; VM [{vm.name}] cannot be "
@@ -381,6 +422,35 @@ class EscCore:
         if vm is None or dep is None:
             raise NotFound(f"VM [{vm_name}] not found.")
         return vm, dep
+
+    def _recovering(self, dep: DeploymentRecord) -> _Work | None:
+        """The recovery running on the deployment, if that is what runs."""
+        work = self._busy.get(dep.dep_id)
+        return work if work is not None and work.op.kind == OpKind.RECOVERY.value else None
+
+    def _cancel_recovery(self, dep: DeploymentRecord, reason: str) -> None:
+        """Stop the recovery running on ``dep`` (a DISABLE_MONITOR asked for it): its VMs not yet recovered
+        go to VM_ERROR_STATE with monitoring off, each with VM_RECOVERY_CANCELLED."""
+        work = self._busy.pop(dep.dep_id)
+        work.task.cancel()
+        self._finish(work.op)
+        self._recovery_cancelled(dep, work.op, reason, fail=True)
+
+    def _recovery_cancelled(self, dep: DeploymentRecord, op: OperationRecord, reason: str, *, fail: bool) -> None:
+        ctx = self._ctx
+        for vm_id in _recovery_vms(op):
+            vm = ctx.state.vms.get(vm_id)
+            if vm is None or vm.state is VmState.ALIVE:
+                continue  # gone, or recovered already
+            before, vm.recovery_source = vm.recovery_source, None
+            vm.monitored = False
+            if fail and vm.state is not VmState.ERROR:  # an undeploy moves the VM on itself
+                ctx.vm_to(vm, VmTrigger.FAIL, f"recovery cancelled by {reason}, monitoring unset")
+            else:
+                vm.remember(ctx.clock(), f"recovery cancelled by {reason}")
+                ctx.save_vm(vm)
+            ctx.vm_event(dep, vm, EventType.VM_RECOVERY_CANCELLED,
+                         f"Recovery of VM [{vm.name}] cancelled by {reason}.", before=before)
 
     def _refuse_if_busy(self, dep: DeploymentRecord) -> None:
         label = self._held_by(dep.dep_id)
@@ -532,6 +602,11 @@ def _report_crash(ctx: CoreContext, dep: DeploymentRecord, op: OperationRecord, 
         except IllegalTransition:
             pass  # e.g. an update of a stopped service: the state stays, the event still says FAILURE
     ctx.service_event(dep, final, message, ok=False)
+
+
+def _recovery_vms(op: OperationRecord) -> list[str]:
+    """The VM ids a RECOVERY operation works on."""
+    return [i for i in op.params.get("vms", "").split(",") if i]
 
 
 def _params(action: ActionType, transaction_id: str | None) -> dict[str, str]:

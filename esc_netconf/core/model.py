@@ -17,6 +17,8 @@ from esc_netconf.core.states import ServiceState, VmState
 
 #: How many lifecycle history entries each VM keeps (older ones are dropped).
 HISTORY_LIMIT = 50
+#: ``service_name``/``service_version`` of a deployment without a service registration (ESC shows ``-``).
+NO_SERVICE = "-"
 
 
 class PlainRecord:
@@ -161,11 +163,18 @@ class DeploymentSpec(PlainRecord):
 
 @dataclass(slots=True)
 class TenantRecord(PlainRecord):
-    """A tenant and the VIM project that holds its servers."""
+    """A tenant and the VIM project that holds its servers.
+
+    A tenant is one VIM project, named after the tenant (``vim_project``): ESC creates it when the tenant is
+    created and deletes it with the tenant (``managed``), unless the tenant says ``managed_resource`` false,
+    in which case the project must already exist and is left alone.  ``project_id`` is shown as ``tenant_id``.
+    """
 
     name: str
     project_id: str
     vim_id: str = "default_openstack_vim"
+    vim_project: str | None = None
+    managed: bool = True
 
 
 @dataclass(slots=True)
@@ -180,13 +189,32 @@ class HistoryEntry(PlainRecord):
 
 @dataclass(slots=True)
 class VmInterface(PlainRecord):
-    """An interface of a deployed VM as the VIM reported it."""
+    """An interface of a deployed VM as the VIM reported it.
+
+    ``network`` is the configured network (name or id, as the operator wrote it); ``network_id``,
+    ``subnet_id``, ``netmask`` and ``gateway`` are what the VIM built it on, known once the server exists.
+    """
 
     nicid: int
     network: str
     ip_address: str | None = None
     mac_address: str | None = None
     port_id: str | None = None
+    network_id: str | None = None
+    subnet_id: str | None = None
+    netmask: str | None = None
+    gateway: str | None = None
+
+
+@dataclass(slots=True)
+class ServerFacts(PlainRecord):
+    """What a VM's server looked like (id, host, NICs): kept while a recovery replaces the server, so the
+    events that end the recovery can show the old VM as ``vm_source`` and the new one as ``vm_target``."""
+
+    server_id: str | None = None
+    host_id: str | None = None
+    hostname: str | None = None
+    interfaces: list[VmInterface] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -214,6 +242,12 @@ class VmRecord(PlainRecord):
     interfaces: list[VmInterface] = field(default_factory=list)
     volume_ids: list[str] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
+    recovery_source: ServerFacts | None = None
+
+    def facts(self) -> ServerFacts:
+        """The server as it is now (a copy)."""
+        return ServerFacts(self.server_id, self.host_id, self.hostname,
+                           [VmInterface.from_dict(i.to_dict()) for i in self.interfaces])
 
     def remember(self, time: datetime, type_: str, detail: str = "") -> None:
         """Append a history entry, keeping the last ``HISTORY_LIMIT``."""
@@ -224,7 +258,11 @@ class VmRecord(PlainRecord):
 
 @dataclass(slots=True)
 class DeploymentRecord(PlainRecord):
-    """A deployment: its current spec and service state."""
+    """A deployment: its current spec and service state.
+
+    Opdata keys it by ``name``, ``service_name`` and ``service_version`` (both ``-``: we have no service
+    registration); ``service_id`` is a UUID given at creation (``0005_esc_opdata`` gave older records one).
+    """
 
     dep_id: str
     tenant: str
@@ -232,6 +270,9 @@ class DeploymentRecord(PlainRecord):
     spec: DeploymentSpec
     state: ServiceState = ServiceState.DEPLOYING
     created: datetime | None = None
+    service_name: str = NO_SERVICE
+    service_version: str = NO_SERVICE
+    service_id: str = ""
 
 
 @dataclass(slots=True)

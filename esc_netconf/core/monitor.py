@@ -7,6 +7,7 @@ VM_MONITOR_UNSET_STATE (trigger LOST).  VMs in that state in a deployment that i
 their VMs being captured), are skipped: their servers are down on purpose or about to change.  A VM is
 judged only if nothing happened to it while the listing was in flight (its state, server and last history
 entry are those recorded just before the call), since the listing describes the moment it was asked for.
+A healthy VM recorded before NICs carried their network and subnet ids gets them from the same listing.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from esc_netconf.core import vmsteps
 from esc_netconf.core.context import CoreContext
 from esc_netconf.core.model import DeploymentRecord, VmRecord
 from esc_netconf.core.states import ServiceState, VmState, VmTrigger
@@ -79,6 +81,10 @@ class Monitor:
                     if server is None or (server.status in DOWN and not server.task_state):
                         seen = server.status.value if server else "gone"
                         ctx.vm_to(vm, VmTrigger.LOST, f"monitor: VIM reports the server {seen}")
+                    elif any(nic.network_id is None for nic in vm.interfaces):
+                        # recorded before NICs carried their network and subnet ids (an older data dir)
+                        await vmsteps.note_server(ctx, vm, server)
+                        ctx.save_vm(vm)
         for dep in self._watched():
             lost = [vm.vm_id for vm in ctx.vms_of(dep.dep_id) if vm.state is VmState.MONITOR_UNSET]
             if lost:

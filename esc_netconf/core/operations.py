@@ -16,7 +16,7 @@ from collections.abc import Awaitable
 
 from esc_netconf.core import vmsteps
 from esc_netconf.core.context import CoreContext
-from esc_netconf.core.deploy import gather_failures
+from esc_netconf.core.jobs import gather_failures
 from esc_netconf.core.errors import VimOperationFailed
 from esc_netconf.core.events import EventType
 from esc_netconf.core.model import DeploymentRecord, VmRecord
@@ -62,7 +62,7 @@ async def stop_vm(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> None
         ctx.vm_event(dep, vm, EventType.VM_STOPPED, exc.message, ok=False)
         raise
     ctx.vm_to(vm, VmTrigger.STOPPED, "stopped")
-    ctx.vm_event(dep, vm, EventType.VM_STOPPED, "VM Stopped successfully.")
+    ctx.vm_event(dep, vm, EventType.VM_STOPPED, "VM successfully stopped")
 
 
 async def start_vm(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> None:
@@ -77,8 +77,8 @@ async def start_vm(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> Non
         raise
     vm.monitored = True
     ctx.vm_to(vm, VmTrigger.ALIVE, "started, monitoring set")
-    ctx.vm_event(dep, vm, EventType.VM_STARTED, "VM Started successfully.")
-    ctx.vm_event(dep, vm, EventType.VM_ALIVE, "VM_Alive event received.")
+    ctx.vm_event(dep, vm, EventType.VM_STARTED, "VM successfully started")
+    ctx.vm_event(dep, vm, EventType.VM_ALIVE, f"VM_Alive event received after started, VM ID: [{vm.name}]")
 
 
 async def reboot_vm(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> None:
@@ -94,8 +94,8 @@ async def reboot_vm(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> No
         raise
     vm.monitored = True
     ctx.vm_to(vm, VmTrigger.ALIVE, "rebooted, monitoring set")
-    ctx.vm_event(dep, vm, EventType.VM_REBOOTED, "VM Rebooted successfully.")
-    ctx.vm_event(dep, vm, EventType.VM_ALIVE, "VM_Alive event received.")
+    ctx.vm_event(dep, vm, EventType.VM_REBOOTED, "VM successfully rebooted")
+    ctx.vm_event(dep, vm, EventType.VM_ALIVE, f"VM_Alive event received after rebooted, VM ID: [{vm.name}]")
 
 
 async def stop_service(ctx: CoreContext, dep: DeploymentRecord) -> None:
@@ -135,15 +135,15 @@ async def start_service(ctx: CoreContext, dep: DeploymentRecord) -> None:
 
 
 async def reboot_service(ctx: CoreContext, dep: DeploymentRecord) -> None:
-    """Reboot the running VMs in startup order; SERVICE_REBOOTED and SERVICE_ALIVE (or FAILURE)."""
+    """Reboot the running VMs in startup order; SERVICE_ALIVE (or FAILURE), as ESC ends a service reboot."""
     failures = await _by_waves(ctx, dep, REBOOTABLE, starting=False)
     if failures:
         ctx.service_to(dep, ServiceTrigger.FAIL)
-        ctx.service_event(dep, EventType.SERVICE_REBOOTED, failures[0].message, ok=False)
+        ctx.service_event(dep, EventType.SERVICE_ALIVE, f"Service group reboot failed: {failures[0].message}",
+                          ok=False)
         return
     ctx.service_to(dep, ServiceTrigger.ALIVE)
-    ctx.service_event(dep, EventType.SERVICE_REBOOTED, "Service rebooted successfully.")
-    ctx.service_event(dep, EventType.SERVICE_ALIVE, "Service is alive.")
+    ctx.service_event(dep, EventType.SERVICE_ALIVE, "Service group reboot completed successfully.")
 
 
 def set_monitoring(ctx: CoreContext, dep: DeploymentRecord, vms: list[VmRecord], enable: bool) -> None:

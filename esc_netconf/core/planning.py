@@ -25,6 +25,7 @@ def validate_spec(tenant: str, spec: DeploymentSpec) -> None:
     if len(set(names)) != len(names):
         raise InvalidRequest(f"{where} names a vm_group twice.")
     for group in spec.vm_groups:
+        check_vm_name_length(where, spec.name, group.name)
         scaling = group.scaling
         if scaling.min_active < 0 or scaling.max_active < 1:
             raise InvalidRequest(f"{where} vm_group [{group.name}]: min_active must be at least 0 "
@@ -120,9 +121,42 @@ def plan_group(new: VmGroupSpec, active: int) -> GroupPlan:
     return GroupPlan(new.name)
 
 
+#: The longest VM name the VM RPCs accept (``vmName`` is an ``esc_name``, 1..255 characters).
+VM_NAME_LIMIT = 255
+#: What a generated name adds to the deployment and group names: three ``_``, a UUID (36) and an index
+#: counted as up to 10 digits (no group ever reaches ten billion VMs).
+_GENERATED_PART = 3 + 36 + 10
+#: The most characters a deployment name and a group name may have together.
+NAME_PAIR_LIMIT = VM_NAME_LIMIT - _GENERATED_PART
+
+
+def check_vm_name_length(where: str, deployment: str, group: str) -> None:
+    """Refuse names whose generated VM names could exceed what the VM RPCs accept.
+
+    Why refuse rather than shorten: a truncated name could collide with another VM's, and an operator
+    could not address a VM whose name the RPCs reject.
+
+    :raises InvalidRequest: ``deployment`` and ``group`` together are longer than ``NAME_PAIR_LIMIT``.
+    """
+    if len(deployment) + len(group) > NAME_PAIR_LIMIT:
+        raise InvalidRequest(
+            f"{where} vm_group [{group[:40]}{'...' if len(group) > 40 else ''}]: the generated VM names "
+            f"<deployment>_<group>_<index>_<uuid> would exceed the {VM_NAME_LIMIT} characters the VM RPCs "
+            f"accept; the deployment and vm_group names may have at most {NAME_PAIR_LIMIT} characters "
+            f"together (they have {len(deployment) + len(group)}).")
+
+
 def vm_name(deployment: str, group: str, index: int, vm_id: str) -> str:
-    """The generated name ``<deployment>_<group>_<index>_<uuid>`` (also the VIM server name)."""
-    return f"{deployment}_{group}_{index}_{vm_id}"
+    """The generated name ``<deployment>_<group>_<index>_<uuid>`` (also the VIM server name).
+
+    :raises InvalidRequest: the name would be longer than ``VM_NAME_LIMIT`` (``validate_spec`` refuses such
+        names first; this guards every other path, never truncating).
+    """
+    name = f"{deployment}_{group}_{index}_{vm_id}"
+    if len(name) > VM_NAME_LIMIT:
+        raise InvalidRequest(f"Generated VM name of vm_group [{group}] would have {len(name)} characters, "
+                             f"more than the {VM_NAME_LIMIT} the VM RPCs accept.")
+    return name
 
 
 def volume_build_order(volumes: tuple[VolumeSpec, ...]) -> list[VolumeSpec]:

@@ -5,17 +5,23 @@ Theory of operation: the VM walks RECOVERY_REBOOTING -> (ALIVE | RECOVERY_UNDEPL
 it was in.  A redeploy keeps the VM's id and generated name but builds a new server from the group's
 *current* spec: that is how a service update of ``image`` reaches a VM.  When the image changed since the
 VM was built, the reboot is skipped (it could not apply the new image) and recovery redeploys directly.
-Events: VM_RECOVERY_INIT, then VM_RECOVERY_COMPLETE with SUCCESS, or FAILURE (VM and service go to ERROR).
+Events, as ESC's guides show them: VM_RECOVERY_INIT; then VM_RECOVERY_REBOOT (SUCCESS, or FAILURE when the
+reboot did not bring the VM back and a redeploy follows), or VM_RECOVERY_UNDEPLOYED and VM_RECOVERY_DEPLOYED
+for a redeploy; then VM_RECOVERY_COMPLETE with SUCCESS, or FAILURE (VM and service go to ERROR).  Before a
+redeploy deletes the old server its facts are kept in the record (``recovery_source``), so DEPLOYED and
+COMPLETE show the old VM as ``vm_source`` and the new one (a new server id, the same generated name) as
+``vm_target``, also after a restart in between.  ``lifecycle`` sends VM_RECOVERY_CANCELLED when an undeploy
+or a DISABLE_MONITOR interrupts a recovery.
 """
 
 from __future__ import annotations
 
 from esc_netconf.core import vmsteps
 from esc_netconf.core.context import CoreContext
-from esc_netconf.core.deploy import gather_failures
+from esc_netconf.core.jobs import gather_failures
 from esc_netconf.core.errors import VimOperationFailed
 from esc_netconf.core.events import EventType
-from esc_netconf.core.model import DeploymentRecord, VmRecord
+from esc_netconf.core.model import DeploymentRecord, ServerFacts, VmRecord
 from esc_netconf.core.states import ServiceState, ServiceTrigger, VmState, VmTrigger
 
 #: How the history entry of a successful recovery begins (a resumed recovery looks for it).
@@ -30,44 +36,60 @@ async def recover_vm(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> N
     if group is None:
         raise VimOperationFailed(f"VM [{vm.name}] belongs to no vm_group of deployment [{dep.name}].")
     if vm.state not in RECOVERING and vm.state is not VmState.INERT:
-        ctx.vm_event(dep, vm, EventType.VM_RECOVERY_INIT, f"Recovery event for VM [{vm.name}] triggered.")
+        ctx.vm_event(dep, vm, EventType.VM_RECOVERY_INIT, f"Recovery event for VM [{vm.name}] triggered. "
+                                                          f"Processing Auto healing. Proceeding with Recovery.")
         vm.monitored = False
+        vm.recovery_source = vm.facts()
         ctx.vm_to(vm, VmTrigger.RECOVER, "recovery started, monitoring unset")
+    before = vm.recovery_source or vm.facts()
     try:
         if vm.state is VmState.RECOVERY_REBOOTING:
-            if vm.image == group.image and await _rebooted(ctx, vm, float(group.recovery_wait_time or
-                                                                          group.bootup_time)):
-                vm.monitored = True
-                ctx.vm_to(vm, VmTrigger.ALIVE, f"{RECOVERED} reboot, monitoring set")
-                ctx.vm_event(dep, vm, EventType.VM_RECOVERY_COMPLETE,
-                             f"Recovery: Successfully recovered VM [{vm.name}] by reboot.")
-                return
+            if vm.image == group.image:
+                failure = await _reboot(ctx, vm, float(group.recovery_wait_time or group.bootup_time))
+                if failure is None:
+                    ctx.vm_event(dep, vm, EventType.VM_RECOVERY_REBOOT, f"VM [{vm.name}] is rebooted.")
+                    _recovered(ctx, dep, vm, before, "reboot")
+                    return
+                ctx.vm_event(dep, vm, EventType.VM_RECOVERY_REBOOT,
+                             f"VM [{vm.name}] failed to be rebooted: {failure}", ok=False)
             ctx.vm_to(vm, VmTrigger.REDEPLOY, "recovery redeploying")
         if vm.state is VmState.RECOVERY_UNDEPLOYING:
             await vmsteps.destroy(ctx, vm)
             vm.server_id = None
             vm.image, vm.flavor = group.image, group.flavor
             ctx.vm_to(vm, VmTrigger.UNDEPLOYED, "old server deleted")
+            ctx.vm_event(dep, vm, EventType.VM_RECOVERY_UNDEPLOYED, f"VM [{vm.name}] has been undeployed.",
+                         before=before)
         if vm.state is VmState.RECOVERY_DEPLOYING:
             await vmsteps.build(ctx, vm, group)
             ctx.vm_to(vm, VmTrigger.DEPLOYED, f"redeployed from image {vm.image}")
+            ctx.vm_event(dep, vm, EventType.VM_RECOVERY_DEPLOYED, f"VM [{vm.name}] has been deployed.",
+                         before=before)
     except VimOperationFailed as exc:
+        vm.recovery_source = None
         ctx.vm_to(vm, VmTrigger.FAIL, f"recovery failed: {exc.message}")
         ctx.vm_event(dep, vm, EventType.VM_RECOVERY_COMPLETE,
-                     f"Recovery: Recovery completed with errors for VM [{vm.name}]: {exc.message}", ok=False)
+                     f"Recovery: Recovery completed with errors for VM [{vm.name}]: {exc.message}", ok=False,
+                     before=before)
         raise
+    _recovered(ctx, dep, vm, before, "redeploy")
+
+
+def _recovered(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, before: ServerFacts, how: str) -> None:
     vm.monitored = True
-    ctx.vm_to(vm, VmTrigger.ALIVE, f"{RECOVERED} redeploy, monitoring set")
-    ctx.vm_event(dep, vm, EventType.VM_RECOVERY_COMPLETE,
-                 f"Recovery: Successfully recovered VM [{vm.name}] by redeploy.")
+    vm.recovery_source = None
+    ctx.vm_to(vm, VmTrigger.ALIVE, f"{RECOVERED} {how}, monitoring set")
+    ctx.vm_event(dep, vm, EventType.VM_RECOVERY_COMPLETE, f"Recovery: Successfully recovered VM [{vm.name}].",
+                 before=before)
 
 
-async def _rebooted(ctx: CoreContext, vm: VmRecord, wait: float) -> bool:
+async def _reboot(ctx: CoreContext, vm: VmRecord, wait: float) -> str | None:
+    """Hard-reboot and wait for ACTIVE: None when it worked, else why not."""
     try:
         await vmsteps.hard_reboot(ctx, vm, wait)
-    except VimOperationFailed:
-        return False
-    return True
+    except VimOperationFailed as exc:
+        return exc.message
+    return None
 
 
 async def recover(ctx: CoreContext, dep: DeploymentRecord, vm_ids: list[str]) -> None:
@@ -82,4 +104,4 @@ async def recover(ctx: CoreContext, dep: DeploymentRecord, vm_ids: list[str]) ->
                   for vm in ctx.vms_of(dep.dep_id))
     if dep.state is ServiceState.ERROR and healthy:
         ctx.service_to(dep, ServiceTrigger.ALIVE)
-        ctx.service_event(dep, EventType.SERVICE_ALIVE, "Service is alive again after recovery.")
+        ctx.service_event(dep, EventType.SERVICE_ALIVE, "Service group is alive again after recovery.")

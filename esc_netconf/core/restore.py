@@ -36,7 +36,8 @@ import asyncio
 import json
 from dataclasses import dataclass
 
-from esc_netconf.core import deploy, vmsteps  # deploy imports this module: use it by module
+from esc_netconf.core import vmsteps
+from esc_netconf.core.jobs import members
 from esc_netconf.core.context import CoreContext
 from esc_netconf.core.errors import InvalidRequest, StateConflict, VimOperationFailed
 from esc_netconf.core.events import EventType
@@ -78,7 +79,7 @@ def check_volume_swaps(ctx: CoreContext, dep: DeploymentRecord, new: DeploymentS
     """
     where = f"Deployment [{dep.tenant}/{dep.name}]"
     for swap in planned_swaps(dep, new):
-        vms = deploy.members(ctx, dep, swap.group)
+        vms = members(ctx, dep, swap.group)
         group = new.group(swap.group)
         assert group is not None
         plan = plan_group(group, len(vms))
@@ -128,7 +129,7 @@ async def swap_volumes(ctx: CoreContext, dep: DeploymentRecord, op: OperationRec
     failures: list[VimOperationFailed] = []
     broken = False
     for swap in _intended(op):
-        vms = deploy.members(ctx, dep, swap.group)
+        vms = members(ctx, dep, swap.group)
         for vm in vms:
             try:
                 await _swap_one(ctx, dep, op, vm, swap, sharing=len(vms))
@@ -176,7 +177,7 @@ async def _swap_one(ctx: CoreContext, dep: DeploymentRecord, op: OperationRecord
     group = dep.spec.group(vm.group)
     timeout = float(group.bootup_time if group else 300)
     await _wait_swapped(ctx, vm, server, entry["old"], entry["new"], timeout)
-    vmsteps.note_server(vm, await _get_server(ctx, server.id))
+    await vmsteps.note_server(ctx, vm, await _get_server(ctx, server.id))
     vm.remember(ctx.clock(), HISTORY_TYPE, f"{entry['old']} -> {entry['new']}")
     ctx.save_vm(vm)
     _record(ctx, op, key, {**entry, "done": "yes"})

@@ -14,7 +14,7 @@ import asyncio
 import math
 from collections.abc import Awaitable, Callable
 
-from esc_netconf.core.context import CoreContext
+from esc_netconf.core.context import CoreContext, netmask_of
 from esc_netconf.core.errors import VimOperationFailed
 from esc_netconf.core.model import VmGroupSpec, VmInterface, VmRecord
 from esc_netconf.core.planning import volume_build_order
@@ -120,19 +120,26 @@ async def _create_recorded(ctx: CoreContext, vm: VmRecord, request: Awaitable[Se
         raise
 
 
-def note_server(vm: VmRecord, server: Server) -> None:
-    """Copy what the VIM says about the server into the record (host, addresses, volumes)."""
+async def note_server(ctx: CoreContext, vm: VmRecord, server: Server) -> None:
+    """Copy what the VIM says about the server into the record: its id, host, volumes, and per NIC the
+    address, MAC, port, network and subnet ids, with the subnet's netmask and gateway."""
     vm.server_id = server.id
     vm.host_id = server.host_id or None
     vm.hostname = server.hostname or None
     vm.volume_ids = list(server.volumes_attached)
     addresses = {a.nic: a for a in server.addresses}
-    vm.interfaces = [
-        VmInterface(i.nicid, i.network, addresses[i.nicid].fixed_ip if i.nicid in addresses else i.ip_address,
-                    addresses[i.nicid].mac if i.nicid in addresses else None,
-                    addresses[i.nicid].port_id if i.nicid in addresses else None)
-        for i in vm.interfaces
-    ]
+    interfaces: list[VmInterface] = []
+    for nic in vm.interfaces:
+        address = addresses.get(nic.nicid)
+        if address is None:
+            interfaces.append(VmInterface(nic.nicid, nic.network, nic.ip_address))
+            continue
+        subnet = await ctx.subnet(address.network_id, address.subnet_id) if address.subnet_id else None
+        interfaces.append(VmInterface(
+            nic.nicid, nic.network, address.fixed_ip, address.mac, address.port_id,
+            network_id=address.network_id or None, subnet_id=address.subnet_id or None,
+            netmask=netmask_of(subnet.cidr) if subnet else None, gateway=subnet.gateway_ip if subnet else None))
+    vm.interfaces = interfaces
 
 
 async def build(ctx: CoreContext, vm: VmRecord, group: VmGroupSpec) -> Server:
@@ -163,7 +170,7 @@ async def build(ctx: CoreContext, vm: VmRecord, group: VmGroupSpec) -> Server:
     ready = await ctx.poller.wait(project_id, server.id, {ServerStatus.ACTIVE}, timeout=group.bootup_time,
                                   what=f"VM [{vm.name}]")
     assert ready is not None
-    note_server(vm, ready)
+    await note_server(ctx, vm, ready)
     ctx.save_vm(vm)
     return ready
 
@@ -249,7 +256,7 @@ async def power_on(ctx: CoreContext, vm: VmRecord, timeout: float) -> None:
     ready = await ctx.poller.wait(server.project_id, server.id, {ServerStatus.ACTIVE}, timeout=timeout,
                                   what=f"VM [{vm.name}]")
     assert ready is not None
-    note_server(vm, ready)
+    await note_server(ctx, vm, ready)
 
 
 async def hard_reboot(ctx: CoreContext, vm: VmRecord, timeout: float) -> None:
@@ -262,4 +269,4 @@ async def hard_reboot(ctx: CoreContext, vm: VmRecord, timeout: float) -> None:
     ready = await ctx.poller.wait(server.project_id, server.id, {ServerStatus.ACTIVE}, timeout=timeout,
                                   what=f"VM [{vm.name}]")
     assert ready is not None
-    note_server(vm, ready)
+    await note_server(ctx, vm, ready)

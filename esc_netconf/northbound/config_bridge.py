@@ -1,4 +1,4 @@
-"""From a committed ``esc_datamodel`` change to core calls: deploy, undeploy, service update.
+"""From a committed ``esc_datamodel`` change to core calls: tenants, deploy, undeploy, service update.
 
 The datastore calls :meth:`ConfigBridge.check` inside the commit, before anything is persisted: a
 refusal from the core (above ``max_active``, a pool too small, a busy deployment) becomes an
@@ -15,7 +15,7 @@ from lxml import etree
 from esc_netconf.core.errors import LifecycleError
 from esc_netconf.core.lifecycle import EscCore
 from esc_netconf.core.model import DeploymentSpec
-from esc_netconf.northbound.config_specs import DeploymentKey, GroupDefaults, deployments_of
+from esc_netconf.northbound.config_specs import DeploymentKey, GroupDefaults, deployments_of, tenants_of
 from esc_netconf.northbound.errors import netconf_error
 
 log = logging.getLogger("esc_netconf.northbound.config")
@@ -44,14 +44,24 @@ class ConfigBridge:
                 raise netconf_error(error) from None
 
     def apply(self, old: etree._Element, new: etree._Element) -> None:
-        for tenant, before, after in self.changes(old, new):
-            self.core.apply_update(tenant, before, after)
+        """Create new tenants, then deploy/undeploy/update, then delete removed tenants (which waits for
+        their undeploys)."""
+        before, after = tenants_of(old), tenants_of(new)
+        for tenant in sorted(set(after) - set(before)):
+            self.core.create_tenant(tenant, managed=after[tenant])
+        for tenant, old_spec, new_spec in self.changes(old, new):
+            self.core.apply_update(tenant, old_spec, new_spec)
+        for tenant in sorted(set(before) - set(after)):
+            self.core.delete_tenant(tenant)
 
     def reconcile(self, running: etree._Element) -> None:
         """At start-up: deployments configured but unknown to the core (or the reverse) are brought in line.
 
         This covers a crash between the datastore's commit and the core recording the new work.
         """
+        tenants = tenants_of(running)
+        for tenant in sorted(tenants):
+            self.core.create_tenant(tenant, managed=tenants[tenant])
         configured = deployments_of(running, self.defaults)
         known = {(d.tenant, d.name): d.spec for d in self.core.deployments()}
         pending: list[Change] = [
@@ -67,3 +77,6 @@ class ConfigBridge:
                 changed = after or before
                 log.warning("could not reconcile deployment %s/%s at start-up: %s",
                             tenant, changed.name if changed else "?", error.message)
+        for record in self.core.tenants():
+            if record.name not in tenants:
+                self.core.delete_tenant(record.name)

@@ -269,5 +269,7 @@ def deployments_of(data: etree._Element, defaults: GroupDefaults) -> dict[Deploy
     return result
 
 
-def tenants_of(data: etree._Element) -> set[str]:
-    return {_text(t, "name") or "" for t in _path(data, "esc_datamodel", "tenants", "tenant")}
+def tenants_of(data: etree._Element) -> dict[str, bool]:
+    """Every configured tenant, with whether ESC manages its VIM project (``managed_resource``, default true)."""
+    return {_text(t, "name") or "": (_text(t, "managed_resource") or "true") != "false"
+            for t in _path(data, "esc_datamodel", "tenants", "tenant")}

@@ -1,5 +1,10 @@
 """``esc_datamodel/opdata``: the core's records rendered as the YANG model's state tree.
 
+Shaped as ESC shows it: ``status`` (``OPER_UP``); each tenant from the moment it exists, with its VIM project
+id as ``tenant_id``; ``deployments`` keyed by name, ``service_name`` and ``service_version`` (``-`` without a
+service registration) with ``deployment_id`` and ``service_id``; each ``vm_instance`` keyed by the VIM's
+server id, its NICs with their network and subnet ids.
+
 Built fresh on each ``get`` from the core's in-memory records (no store access), so it is always the
 state the core acts on.
 """
@@ -17,8 +22,10 @@ from esc_netconf.northbound.esc_xml import ESC_NS, date_time, leaf, q
 
 
 def _vm_instance(parent: etree._Element, vm: VmRecord) -> None:
+    if vm.server_id is None:
+        return  # no server yet: the VM shows in vm_state_machines only (vm_id is the VIM's server id)
     instance = etree.SubElement(parent, q("vm_instance"))
-    leaf(instance, "vm_id", vm.vm_id)
+    leaf(instance, "vm_id", vm.server_id)
     leaf(instance, "name", vm.name)
     leaf(instance, "host_id", vm.host_id)
     leaf(instance, "hostname", vm.hostname)
@@ -27,9 +34,13 @@ def _vm_instance(parent: etree._Element, vm: VmRecord) -> None:
         for nic in sorted(vm.interfaces, key=lambda n: n.nicid):
             interface = etree.SubElement(interfaces, q("interface"))
             leaf(interface, "nicid", nic.nicid)
+            leaf(interface, "port_id", nic.port_id)
+            leaf(interface, "network", nic.network_id or nic.network)
+            leaf(interface, "subnet", nic.subnet_id)
             leaf(interface, "ip_address", nic.ip_address)
             leaf(interface, "mac_address", nic.mac_address)
-            leaf(interface, "port_id", nic.port_id)
+            leaf(interface, "netmask", nic.netmask)
+            leaf(interface, "gateway", nic.gateway)
     if vm.history:
         history = etree.SubElement(instance, q("history"))
         for entry in vm.history:
@@ -43,7 +54,10 @@ def _vm_instance(parent: etree._Element, vm: VmRecord) -> None:
 def _deployment(parent: etree._Element, dep: DeploymentRecord, vms: list[VmRecord]) -> None:
     element = etree.SubElement(parent, q("deployments"))
     leaf(element, "deployment_name", dep.name)
+    leaf(element, "service_name", dep.service_name)
+    leaf(element, "service_version", dep.service_version)
     leaf(element, "deployment_id", dep.dep_id)
+    leaf(element, "service_id", dep.service_id or None)
     machine = etree.SubElement(element, q("state_machine"))
     leaf(machine, "state", dep.state.value)
     if vms:
@@ -62,10 +76,15 @@ def _deployment(parent: etree._Element, dep: DeploymentRecord, vms: list[VmRecor
             _vm_instance(group, vm)
 
 
+#: ``opdata/status`` while the server serves (it renders opdata only then).
+OPER_UP = "OPER_UP"
+
+
 def opdata_element(core: EscCore, extra: Iterable[Callable[[etree._Element], None]] = ()) -> etree._Element:
     """``<esc_datamodel><opdata>…`` for every tenant the core knows; ``extra`` adds sibling subtrees."""
     root = etree.Element(q("esc_datamodel"), nsmap=default_namespace(ESC_NS))
     opdata = etree.SubElement(root, q("opdata"))
+    leaf(opdata, "status", OPER_UP)
     tenants_el = etree.SubElement(opdata, q("tenants"))
     for tenant in core.tenants():
         tenant_el = etree.SubElement(tenants_el, q("tenant"))

@@ -2,7 +2,8 @@
 
 The body follows the seed's ``VM_VOLUME_CREATED_EVENT`` example key for key (``escTransactionId``,
 ``eventType``, ``message``, ``stateMachineEventNBInfo``, ``escParameter``, ``statusCode`` as a string,
-``notificationOnlyEvent``...).  ``escParameter`` is the event's own parameters when it has some (the
+``notificationOnlyEvent``...).  ``eventSourceContext`` and ``eventTargetContext`` carry the NETCONF event's
+``vm_source`` and ``vm_target`` (with their ``interfaces``) when it has them, null otherwise.  ``escParameter`` is the event's own parameters when it has some (the
 volume events); for the other events it carries what the NETCONF ``escEvent`` carries (status,
 deployment, VM source), so a REST-only orchestrator learns as much as a NETCONF one.  A few keys are
 ours and documented in the OpenAPI description: ``status``, ``eventTime``.
@@ -14,7 +15,7 @@ from datetime import timezone
 from typing import Any
 from uuid import uuid4
 
-from esc_netconf.core.events import EscEvent
+from esc_netconf.core.events import EscEvent, EventInterface
 from esc_netconf.netconf.messages import format_date_and_time
 
 __all__ = ["callback_body", "callback_headers", "header_value"]
@@ -42,14 +43,37 @@ def _event_parameters(event: EscEvent) -> dict[str, str | None]:
     return parameters
 
 
+def _interfaces(interfaces: tuple[EventInterface, ...]) -> list[dict[str, Any]]:
+    return [{"nicid": i.nicid, "type": i.type, "port_id": i.port_id, "network": i.network, "subnet": i.subnet,
+             "ip_address": i.ip_address, "mac_address": i.mac_address, "netmask": i.netmask,
+             "gateway": i.gateway} for i in interfaces]
+
+
+def _source_context(event: EscEvent) -> dict[str, Any] | None:
+    source = event.vm_source
+    if source is None:
+        return None
+    context: dict[str, Any] = {name: getattr(source, name) for name in _SOURCE_FIELDS}
+    context["interfaces"] = _interfaces(source.interfaces)
+    return context
+
+
+def _target_context(event: EscEvent) -> dict[str, Any] | None:
+    target = event.vm_target
+    if target is None:
+        return None
+    return {"vmid": target.vmid, "hostid": target.hostid, "hostname": target.hostname,
+            "interfaces": _interfaces(target.interfaces)}
+
+
 def callback_body(event: EscEvent) -> dict[str, Any]:
     """The JSON object POSTed to the callback URLs for ``event``."""
     time = event.event_time if event.event_time.tzinfo else event.event_time.replace(tzinfo=timezone.utc)
     return {
         "escTransactionId": event.transaction_id,
         "eventType": event.event_type.value,
-        "eventSourceContext": None,
-        "eventTargetContext": None,
+        "eventSourceContext": _source_context(event),
+        "eventTargetContext": _target_context(event),
         "message": event.status_message,
         "stateMachineEventNBInfo": {
             "id": str(uuid4()),

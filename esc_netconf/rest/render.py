@@ -107,15 +107,15 @@ def snapshots_response(records: Sequence[SnapshotRecord], fmt: Format) -> web.Re
 def _vm_json(vm: VmRecord) -> dict[str, object]:
     return {
         "name": vm.name,
-        "vm_id": vm.vm_id,
+        "vm_id": vm.server_id,
         "vm_group": vm.group,
         "state": vm.state.value,
         "monitored": vm.monitored,
-        "server_id": vm.server_id,
         "host_id": vm.host_id,
         "hostname": vm.hostname,
-        "interfaces": [{"nicid": i.nicid, "network": i.network, "ip_address": i.ip_address,
-                        "mac_address": i.mac_address, "port_id": i.port_id} for i in vm.interfaces],
+        "interfaces": [{"nicid": i.nicid, "network": i.network_id or i.network, "subnet": i.subnet_id,
+                        "ip_address": i.ip_address, "mac_address": i.mac_address, "port_id": i.port_id,
+                        "netmask": i.netmask, "gateway": i.gateway} for i in vm.interfaces],
     }
 
 
@@ -123,7 +123,10 @@ def _deployment_json(core: EscCore, dep: DeploymentRecord) -> dict[str, object]:
     return {
         "tenant": dep.tenant,
         "name": dep.name,
+        "service_name": dep.service_name,
+        "service_version": dep.service_version,
         "deployment_id": dep.dep_id,
+        "service_id": dep.service_id or None,
         "state": dep.state.value,
         "busy_with": core.busy_with(dep.dep_id),
         "vms": [_vm_json(vm) for vm in core.vms(dep.dep_id)],

@@ -80,6 +80,8 @@ class SqlCoreStore:
             "tenant": data["tenant"],
             "name": data["name"],
             "state": str(data["state"]),
+            "service_name": data["service_name"],
+            "service_version": data["service_version"],
             "data": data,
         }
         with self._database.write() as connection:

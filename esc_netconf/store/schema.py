@@ -98,8 +98,13 @@ core_deployments = Table(
     Column("name", KEY, nullable=False),
     Column("state", String(64), nullable=False, index=True),
     Column("data", JSON, nullable=False),
+    # revision 0005: the last two keys of opdata's deployments ('-' without a service registration)
+    Column("service_name", KEY, nullable=False, server_default="-"),
+    Column("service_version", KEY, nullable=False, server_default="-"),
 )
 Index("ix_core_deployments_tenant_name", core_deployments.c.tenant, core_deployments.c.name)
+Index("ix_core_deployments_tenant_name_service", core_deployments.c.tenant, core_deployments.c.name,
+      core_deployments.c.service_name, core_deployments.c.service_version)
 
 core_vms = Table(
     "core_vms",

@@ -282,7 +282,8 @@ class BlockDevice:
 
 @dataclass(frozen=True, slots=True)
 class ServerAddress:
-    """A server's NIC: Nova ``addresses`` joined with the Neutron port behind it."""
+    """A server's NIC: Nova ``addresses`` joined with the Neutron port behind it (``subnet_id`` is the
+    subnet of the port's fixed IP, ``""`` when unknown)."""
 
     nic: int
     network: str
@@ -290,6 +291,7 @@ class ServerAddress:
     fixed_ip: str
     mac: str
     port_id: str
+    subnet_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -536,6 +538,14 @@ class VimDriver(Protocol):
 
     async def list_projects(self) -> list[Project]:
         """``conn.identity.projects()``."""
+        ...
+
+    async def delete_project(self, project_id: str) -> None:
+        """``conn.identity.delete_project(project_id, ignore_missing=False)`` (a tenant ESC created is
+        deleted with it).
+
+        :raises VimNotFound: no such project.
+        """
         ...
 
     # ---- catalog ----------------------------------------------------------------------------

@@ -186,6 +186,10 @@ class OpenStackDriver:
         project = await self._call(self._conn.identity.find_project, name_or_id, ignore_missing=False, subject=name_or_id)
         return project_of(project)
 
+    async def delete_project(self, project_id: str) -> None:
+        self.calls.record("delete_project")
+        await self._call(self._conn.identity.delete_project, project_id, ignore_missing=False, subject=project_id)
+
     async def list_projects(self) -> list[Project]:
         self.calls.record("list_projects")
         return await self._call(lambda: [project_of(p) for p in self._conn.identity.projects()])

@@ -128,12 +128,13 @@ def network_of(resource: object, subnets: Iterable[Subnet]) -> Network:
 
 
 class PortInfo:
-    """The Neutron facts about one port that a ``ServerAddress`` needs (``port_id`` and network id)."""
+    """The Neutron facts about one port that a ``ServerAddress`` needs (``port_id``, network and subnet ids)."""
 
-    __slots__ = ("device_id", "id", "mac", "network_id")
+    __slots__ = ("device_id", "id", "mac", "network_id", "subnet_id")
 
-    def __init__(self, id: str, device_id: str, mac: str, network_id: str) -> None:
+    def __init__(self, id: str, device_id: str, mac: str, network_id: str, subnet_id: str = "") -> None:
         self.id, self.device_id, self.mac, self.network_id = id, device_id, mac, network_id
+        self.subnet_id = subnet_id
 
 
 def port_info(resource: object) -> PortInfo:
@@ -142,7 +143,17 @@ def port_info(resource: object) -> PortInfo:
         device_id=str(_get(resource, "device_id", default="")),
         mac=str(_get(resource, "mac_address", default="")).lower(),
         network_id=str(_get(resource, "network_id", default="")),
+        subnet_id=_first_subnet(_get(resource, "fixed_ips", default=None)),
     )
+
+
+def _first_subnet(fixed_ips: object) -> str:
+    """The subnet of a port's first fixed IP (Neutron ``fixed_ips: [{"subnet_id", "ip_address"}]``)."""
+    if isinstance(fixed_ips, (list, tuple)):
+        for entry in fixed_ips:
+            if isinstance(entry, Mapping) and entry.get("subnet_id"):
+                return str(entry["subnet_id"])
+    return ""
 
 
 def _addresses(raw: Mapping[str, Any] | None, ports: Iterable[PortInfo]) -> tuple[ServerAddress, ...]:
@@ -167,6 +178,7 @@ def _addresses(raw: Mapping[str, Any] | None, ports: Iterable[PortInfo]) -> tupl
                     fixed_ip=str(entry.get("addr", "")),
                     mac=mac,
                     port_id=port.id if port else "",
+                    subnet_id=port.subnet_id if port else "",
                 )
             )
     return tuple(result)

@@ -21,7 +21,7 @@ import pytest
 from tests.functional.conftest import configured_cloud, record_scenario
 from tests.functional.os_cleanup import purge_projects
 from tests.integration import samples
-from tests.integration.esc_client import ESC, EscClient, Event, EventWatcher
+from tests.integration.esc_client import ESC, NS, EscClient, Event, EventWatcher
 from tests.integration.rest.live_helpers import http
 from tests.integration.server_process import ServerProcess
 
@@ -166,6 +166,9 @@ async def test_composite_vnf_lifecycle(
     assert set(cloud) == set(vms) and {s.status for s in cloud.values()} == {ServerStatus.ACTIVE}
     shown = cloud[source["vmname"]]
     assert source["hostid"] == shown.host_id and source["hostname"] == shown.hostname
+    assert source["vmid"] == shown.id  # escEvent's vmid is Nova's server id
+    opdata_ids = client.opdata(tenant, dep).xpath("e:vm_group/e:vm_instance/e:vm_id/text()", namespaces=NS)
+    assert sorted(opdata_ids) == sorted(s.id for s in cloud.values())  # and so is opdata's vm_id
     web_ips = sorted(s.addresses[0].fixed_ip for n, s in cloud.items() if vms[n] == "web")
     assert web_ips == pool[:2]
     assert client.service_state(tenant, dep) == "SERVICE_ACTIVE_STATE"

@@ -110,6 +110,7 @@ class EventWatcher:
         reply = self.nc.call(f'<create-subscription xmlns="{NOTIF}"><stream>escEvent</stream></create-subscription>'.encode())
         assert reply.ok
         self.events: list[Event] = []
+        self.payloads: list[etree._Element] = []  # each escEvent as received, for independent validation
 
     def until(self, event_type: str, *, count: int = 1, timeout: float = 30.0) -> list[Event]:
         """Every event received until ``count`` events of ``event_type`` have arrived; returns the new ones."""
@@ -122,6 +123,7 @@ class EventWatcher:
                 raise TimeoutError(f"waiting for {count} x {event_type}; got {got}")
             notification = self.nc.notification(remaining)
             assert notification.payload is not None
+            self.payloads.append(notification.payload)
             self.events.append(parse_event(notification.payload))
         return self.events[start:]
 

@@ -58,7 +58,8 @@ def deployed(server: ServerProcess) -> Iterator[tuple[ServerProcess, EscClient, 
 
 def test_deploy_composite_in_dependency_order(deployed: tuple[ServerProcess, EscClient, EventWatcher, dict[str, str]]) -> None:
     server, client, watcher, vms = deployed
-    events = watcher.events
+    created, *events = watcher.events
+    assert (created.type, created.status, created.fields["tenant"]) == ("CREATE_TENANT", "SUCCESS", TENANT)
     assert_success(events)
     assert types(events).count("VM_DEPLOYED") == 3 and types(events).count("VM_ALIVE") == 3
     assert types(events)[-1] == "SERVICE_ALIVE"
@@ -150,7 +151,7 @@ def test_vm_killed_out_of_band_is_recovered(deployed: tuple[ServerProcess, EscCl
     asyncio.run(kill())
     events = watcher.until("VM_RECOVERY_COMPLETE", timeout=60)
     recovery = [e for e in events if e.type.startswith("VM_RECOVERY")]
-    assert types(recovery) == ["VM_RECOVERY_INIT", "VM_RECOVERY_COMPLETE"]
+    assert types(recovery) == ["VM_RECOVERY_INIT", "VM_RECOVERY_REBOOT", "VM_RECOVERY_COMPLETE"]
     assert all(e.vmname == db and e.status == "SUCCESS" for e in recovery)
     assert client.vm_states(TENANT, DEP)[db] == "VM_ALIVE_STATE"
 

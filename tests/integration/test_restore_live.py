@@ -101,8 +101,9 @@ def test_restore_from_a_snapshot_image_by_redeploy(server: ServerProcess,
 
     client.recovery(vm)
     complete = only(watcher.until("VM_RECOVERY_COMPLETE", timeout=60), "VM_RECOVERY_COMPLETE")
-    assert complete.status == "SUCCESS" and "by redeploy" in complete.status_message, complete
+    assert complete.status == "SUCCESS", complete
     rebuilt = vim_server(server, vm)
+    assert complete.fields["vm_source"]["vmid"] == before.id and complete.fields["vm_target"]["vmid"] == rebuilt.id
     assert rebuilt.id != before.id and rebuilt.image_id == image.id and before.image_id != image.id
     assert client.vm_states(TENANT, "restore-image") == {vm: "VM_ALIVE_STATE"}
 

@@ -64,12 +64,13 @@ def test_contract_enums(esc_module: object) -> None:
     assert _enum(esc_module, "action_type") == ["START", "STOP", "REBOOT", "ENABLE_MONITOR", "DISABLE_MONITOR"]
     assert _enum(esc_module, "status") == ["SUCCESS", "FAILURE"]
     events = set(_enum(esc_module, "event_type"))
-    required = """VM_DEPLOYED VM_ALIVE SERVICE_ALIVE VM_UNDEPLOYED SERVICE_UNDEPLOYED SERVICE_UPDATED VM_STOPPED
-        SERVICE_STOPPED VM_STARTED VM_REBOOTED VM_MONITOR_SET VM_MONITOR_UNSET SERVICE_MONITOR_UNSET
-        VM_RECOVERY_INIT VM_RECOVERY_COMPLETE VM_SCALE_OUT_INIT VM_SCALE_OUT_COMPLETE VM_SCALE_IN_INIT
-        VM_SCALE_IN_COMPLETE VM_BACKUP_INIT VM_BACKUP_CREATED VM_BACKUP_COMPLETE VM_SNAPSHOT_DELETING
-        VM_SNAPSHOT_DELETED SERVICE_MONITOR_SET VM_UPDATED SERVICE_REBOOTED""".split()
-    assert set(required) <= events
+    esc_types = """CREATE_TENANT DELETE_TENANT VM_DEPLOYED VM_ALIVE SERVICE_ALIVE VM_UNDEPLOYED SERVICE_UNDEPLOYED
+        SERVICE_UPDATED VM_UPDATED VM_STOPPED SERVICE_STOPPED VM_STARTED VM_REBOOTED VM_MONITOR_SET
+        VM_MONITOR_UNSET SERVICE_MONITOR_UNSET VM_RECOVERY_INIT VM_RECOVERY_REBOOT VM_RECOVERY_UNDEPLOYED
+        VM_RECOVERY_DEPLOYED VM_RECOVERY_COMPLETE VM_RECOVERY_CANCELLED VM_SCALE_OUT_INIT VM_SCALE_OUT_DEPLOYED
+        VM_SCALE_OUT_COMPLETE VM_SCALE_IN_INIT VM_SCALE_IN_COMPLETE ESC_IN_SERVICE ESC_OUT_OF_SERVICE
+        VM_BACKUP_INIT VM_BACKUP_CREATED VM_BACKUP_COMPLETE VM_SNAPSHOT_DELETING VM_SNAPSHOT_DELETED""".split()
+    assert events == set(esc_types)  # ESC's own types and no others (CONTRACT section 3)
 
 
 def test_rpcs_and_notification(esc_module: object) -> None:
@@ -90,3 +91,7 @@ def test_rpcs_and_notification(esc_module: object) -> None:
     source = {leaf.arg for leaf in notification.search_one("container", "vm_source").search("leaf")}
     assert source == {"vmid", "vmname", "generated_vmname", "vim_id", "vim_project", "vim_project_id",
                       "hostid", "hostname"}
+    target = notification.search_one("container", "vm_target")
+    assert {leaf.arg for leaf in target.search("leaf")} == {"vmid", "hostid", "hostname"}
+    for parent in (notification.search_one("container", "vm_source"), target):
+        assert parent.search_one("uses").arg == "event_interfaces"

@@ -49,6 +49,7 @@ __all__ = [
     "test_create_server_bad_references",
     "test_create_server_reaches_active",
     "test_delete_server_releases_volumes",
+    "test_delete_project",
     "test_delete_server",
     "test_fixed_ip_conflicts",
     "test_flavors",
@@ -58,6 +59,7 @@ __all__ = [
     "test_not_found_everywhere",
     "test_power_cycle_and_conflicts",
     "test_projects",
+    "test_server_addresses_name_their_subnet",
     "test_snapshot_image_backed_server",
     "test_snapshot_volume_backed_server_and_restore",
     "test_swap_volume",
@@ -170,6 +172,30 @@ async def test_projects(driver: VimDriver) -> None:
     assert first in await driver.list_projects()
     with pytest.raises(VimNotFound):
         await driver.get_project(_unique("nobody"))
+
+
+async def test_delete_project(driver: VimDriver) -> None:
+    project = await driver.ensure_project(_unique("gone"))
+    await driver.delete_project(project.id)
+    with pytest.raises(VimNotFound):
+        await driver.get_project(project.id)
+    assert project.id not in {p.id for p in await driver.list_projects()}
+    with pytest.raises(VimNotFound):
+        await driver.delete_project(project.id)
+
+
+async def test_server_addresses_name_their_subnet(
+    driver: VimDriver, catalog: Catalog, project: Project, settle_timeout: float
+) -> None:
+    """Each NIC carries the subnet of its fixed IP, one of its network's subnets (opdata/escEvent show it)."""
+    network = await driver.get_network(catalog.network)
+    server = await _active_server(driver, catalog, project, settle_timeout)
+    try:
+        nic = server.address(0)
+        assert nic is not None and nic.network_id == network.id
+        assert nic.subnet_id in {s.id for s in network.subnets}
+    finally:
+        await driver.delete_server(server.id)
 
 
 async def test_flavors(driver: VimDriver, catalog: Catalog) -> None:

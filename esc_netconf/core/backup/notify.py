@@ -35,7 +35,7 @@ def snapshot_event(snapshot: SnapshotRecord, type_: EventType, message: str, *, 
                    transaction_id: str | None,
                    parameters: Mapping[str, str | None] | None = None) -> EscEvent:
     """The event ``type_`` about ``snapshot`` (FAILURE/500 unless ``ok``)."""
-    source = VmSource(vmid=snapshot.vm_id, vmname=snapshot.generated_vm_name,
+    source = VmSource(vmid=snapshot.server_id, vmname=snapshot.generated_vm_name,
                       generated_vmname=snapshot.generated_vm_name, vim_id=snapshot.vim_id,
                       vim_project=snapshot.tenant, vim_project_id=snapshot.tenant_id,
                       hostid=snapshot.host_id, hostname=snapshot.hostname)

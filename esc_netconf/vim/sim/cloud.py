@@ -39,6 +39,7 @@ from esc_netconf.vim.sim.context import Request
 from esc_netconf.vim.sim.records import to_project, to_volume, to_volume_snapshot
 from esc_netconf.vim.sim.settings import SimSettings
 from esc_netconf.vim.sim.store import Kind, SimStore
+from esc_netconf.vim.sim.timeline import GONE
 
 __all__ = ["SimCloud"]
 
@@ -100,6 +101,13 @@ class SimCloud:
                 raise messages.project_not_found(name_or_id)
             found = by_name[0][1]
         return to_project(found.view(req.now))
+
+    async def delete_project(self, project_id: str) -> None:
+        req = self._request("delete_project")
+        with self._store.transaction():
+            timeline = req.load(Kind.PROJECT, project_id, messages.project_not_found)
+            timeline.replace_future(req.now, (req.now, {GONE: True}))
+            req.save(Kind.PROJECT, timeline)
 
     async def list_projects(self) -> list[Project]:
         req = self._request("list_projects")

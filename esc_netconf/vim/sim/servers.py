@@ -34,7 +34,7 @@ from esc_netconf.vim.base import (
     VolumeStatus,
 )
 from esc_netconf.vim.sim import messages
-from esc_netconf.vim.sim.catalog import COMPUTE_HOSTS, find_flavor, find_network, find_volume_type
+from esc_netconf.vim.sim.catalog import COMPUTE_HOSTS, find_flavor, find_network, find_volume_type, subnet_of
 from esc_netconf.vim.sim.context import Request
 from esc_netconf.vim.sim.ipam import allocate_ip, mac_for_port
 from esc_netconf.vim.sim.records import to_image, to_server
@@ -241,6 +241,7 @@ def create_server(
                 "fixed_ip": allocate_ip(req.store, network, spec.fixed_ip, server_id),
                 "mac": mac_for_port(port_id),
                 "port_id": port_id,
+                "subnet_id": subnet_of(network).id,
             }
         )
     mode = req.fault(SimOperation.SERVER_CREATE)

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.timeout(120)
 
 TENANT = "durable-callbacks"
 ACTIVE = "SERVICE_ACTIVE_STATE"
-REBOOT_EVENTS = ["VM_REBOOTED", "VM_ALIVE", "SERVICE_REBOOTED", "SERVICE_ALIVE"]
+REBOOT_EVENTS = ["VM_REBOOTED", "VM_ALIVE", "SERVICE_ALIVE"]
 #: A reboot is a stop (1.5 s nominal) then a start (1.5 s): about 1.2 s at this scale, long enough to kill.
 SLOW = {**FAST_PROPERTIES, "vim.sim.delay.scale": "0.4"}
 

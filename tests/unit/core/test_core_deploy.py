@@ -24,6 +24,10 @@ async def test_deploy_composite_in_dependency_order(harness: Harness) -> None:
     await harness.idle()
 
     kinds = harness.kinds()
+    assert kinds[0] == ("CREATE_TENANT", OK, 200)  # the tenant's first deployment creates it
+    assert harness.events[0].tenant == "t1" and harness.events[0].tenant_id == harness.core.tenants()[0].project_id
+    del harness.events[0]
+    kinds = harness.kinds()
     assert kinds[:2] == [("VM_DEPLOYED", OK, 200), ("VM_ALIVE", OK, 200)]
     assert sorted(kinds[2:6]) == sorted([("VM_DEPLOYED", OK, 200), ("VM_ALIVE", OK, 200)] * 2)
     assert kinds[6:] == [("SERVICE_ALIVE", OK, 200)]
@@ -92,9 +96,9 @@ async def test_vim_failure_on_create(harness: Harness) -> None:
     harness.faults["server.create"] = FaultMode.ERROR
     harness.core.apply_update("t1", None, spec(group("g")))
     await harness.idle()
-    assert harness.kinds() == [("VM_DEPLOYED", FAIL, 500), ("SERVICE_ALIVE", FAIL, 500)]
-    assert "No valid host" in harness.events[0].status_message
-    assert harness.events[1].status_message == harness.events[0].status_message
+    assert harness.kinds() == [("CREATE_TENANT", OK, 200), ("VM_DEPLOYED", FAIL, 500), ("SERVICE_ALIVE", FAIL, 500)]
+    assert "No valid host" in harness.events[1].status_message
+    assert harness.events[2].status_message == harness.events[1].status_message
     (dep,) = harness.core.deployments()
     assert dep.state is ServiceState.ERROR
     assert harness.core.vms(dep.dep_id)[0].state is VmState.ERROR

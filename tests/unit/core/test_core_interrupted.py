@@ -72,8 +72,10 @@ async def test_a_vim_error_creating_the_project_fails_the_deploy_with_an_event(
     await harness.idle()
     (dep,) = harness.core.deployments()
     assert dep.state is ServiceState.ERROR and not harness.core.is_busy(dep.dep_id)
-    assert harness.kinds() == [("SERVICE_ALIVE", FAIL, 500)]
+    assert harness.kinds() == [("CREATE_TENANT", FAIL, 500), ("SERVICE_ALIVE", FAIL, 500)]
+    assert harness.events[0].tenant == "t1" and harness.events[0].status_message == "Keystone is unreachable (503)"
     assert harness.events[-1].status_message == "Keystone is unreachable (503)"
+    assert harness.core.tenants() == []  # not created: not in opdata
     assert not harness.store.load().operations
 
 
@@ -176,5 +178,6 @@ async def test_a_resumed_recovery_that_had_not_begun_is_carried_out(harness: Har
     mark = len(harness.events)
     await harness.restart()
     await harness.idle()
-    assert harness.kinds(mark) == [("VM_RECOVERY_INIT", OK, 200), ("VM_RECOVERY_COMPLETE", OK, 200)]
+    assert harness.kinds(mark) == [("VM_RECOVERY_INIT", OK, 200), ("VM_RECOVERY_REBOOT", OK, 200),
+                                   ("VM_RECOVERY_COMPLETE", OK, 200)]
     assert harness.core.vms(dep.dep_id)[0].state is VmState.ALIVE

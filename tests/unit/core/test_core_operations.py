@@ -54,7 +54,7 @@ async def test_stop_start_reboot_service(harness: Harness) -> None:
     await harness.idle()
     kinds = harness.kinds(mark)
     assert sorted(kinds[:4]) == sorted([("VM_REBOOTED", OK, 200), ("VM_ALIVE", OK, 200)] * 2)
-    assert kinds[4:] == [("SERVICE_REBOOTED", OK, 200), ("SERVICE_ALIVE", OK, 200)]
+    assert kinds[4:] == [("SERVICE_ALIVE", OK, 200)]  # ESC ends a service reboot with SERVICE_ALIVE
     vm = harness.core.vms(dep.dep_id)[0]
     assert [h.type for h in vm.history][-2:] == ["rebooting, monitoring unset", "rebooted, monitoring set"]
     assert {v.server_id for v in harness.core.vms(dep.dep_id)} == server_ids
@@ -145,4 +145,5 @@ async def test_monitoring_on_and_off(harness: Harness) -> None:
     assert harness.kinds(mark) == [("VM_MONITOR_SET", OK, 200)] and vm.state is VmState.ALIVE and vm.monitored
     mark = len(harness.events)
     harness.core.service_action("t1", "dep", ActionType.ENABLE_MONITOR)
-    assert harness.kinds(mark) == [("VM_MONITOR_SET", OK, 200), ("SERVICE_MONITOR_SET", OK, 200)]
+    assert harness.kinds(mark) == [("VM_MONITOR_SET", OK, 200), ("SERVICE_ALIVE", OK, 200)]
+    assert harness.events[-1].status_message == "Service group set monitor successfully"

@@ -56,3 +56,19 @@ def test_indices_plans_and_names() -> None:
     assert plan_group(_group("a", 1, 2), 4) == GroupPlan("a", scale_in=2)
     assert plan_group(_group("a", 1, 3), 2) == GroupPlan("a")
     assert vm_name("dep", "grp", 0, "u-1") == "dep_grp_0_u-1"
+
+
+def test_names_whose_vm_names_would_exceed_255_are_refused_not_truncated() -> None:
+    from esc_netconf.core.planning import NAME_PAIR_LIMIT, VM_NAME_LIMIT, validate_spec, vm_name
+
+    uuid = "12345678-1234-1234-1234-123456789012"
+    fits = DeploymentSpec("d" * (NAME_PAIR_LIMIT - 100), (_group("g" * 100),))
+    validate_spec("t", fits)
+    assert len(vm_name(fits.name, "g" * 100, 9_999_999_999, uuid)) == VM_NAME_LIMIT
+    too_long = DeploymentSpec("d" * (NAME_PAIR_LIMIT - 100), (_group("g" * 101),))
+    with pytest.raises(InvalidRequest) as refused:
+        validate_spec("t", too_long)
+    assert "255 characters the VM RPCs accept" in refused.value.message
+    assert f"at most {NAME_PAIR_LIMIT} characters together (they have {NAME_PAIR_LIMIT + 1})" in refused.value.message
+    with pytest.raises(InvalidRequest):
+        vm_name("d" * 200, "g" * 20, 0, uuid)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Mapping
 from datetime import datetime, timezone
 
 import pytest
 
-from esc_netconf.core.events import EscEvent, EventBus, EventStatus, EventType, VmSource
+from esc_netconf.core.events import EscEvent, EventBus, EventInterface, EventStatus, EventType, VmSource, VmTarget
 from esc_netconf.rest.callback_events import callback_body, callback_headers, header_value
 from esc_netconf.rest.callback_store import MemoryCallbackStore
 from esc_netconf.rest.callbacks import (EVENT_ID_HEADER, CallbackDispatcher, CallbackRegistry, CallbackRouter,
@@ -38,6 +39,22 @@ def test_body_follows_the_seed_volume_created_event() -> None:
     assert set(body["stateMachineEventNBInfo"]) == {"id", "message", "logNames", "keywords", "actionInfo",
                                                     "stackTrace"}
     assert body["eventTime"] == "2021-09-14T12:18:39.836+00:00"
+    json.dumps(body)
+
+
+def test_recovery_events_carry_vm_source_and_vm_target_with_interfaces() -> None:
+    nic = EventInterface(nicid=0, port_id="p-1", network="n-1", subnet="s-1", ip_address="10.0.0.5",
+                         mac_address="fa:16:3e:00:00:01", netmask="255.255.255.0", gateway="10.0.0.1")
+    recovered = dataclasses.replace(event(EventType.VM_RECOVERY_COMPLETE), vm_target=VmTarget(
+        vmid="vm-2", hostid="h", hostname="compute-1", interfaces=(nic,)))
+    body = callback_body(recovered)
+    assert body["eventSourceContext"]["vmid"] == "vm-1" and body["eventSourceContext"]["interfaces"] == []
+    target = body["eventTargetContext"]
+    assert (target["vmid"], target["hostname"]) == ("vm-2", "compute-1")
+    assert target["interfaces"] == [{"nicid": 0, "type": "virtual", "port_id": "p-1", "network": "n-1",
+                                     "subnet": "s-1", "ip_address": "10.0.0.5", "mac_address": "fa:16:3e:00:00:01",
+                                     "netmask": "255.255.255.0", "gateway": "10.0.0.1"}]
+    assert callback_body(event(EventType.VM_STOPPED))["eventTargetContext"] is None
     json.dumps(body)
 
 

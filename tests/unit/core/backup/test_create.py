@@ -31,7 +31,7 @@ async def test_snapshot_of_alive_vm_sends_init_created_complete(backup: Backup) 
         assert not event.callback_only
         source = event.vm_source
         assert source is not None
-        assert (source.vmid, source.vmname, source.generated_vmname) == (vm.vm_id, vm.name, vm.name)
+        assert (source.vmid, source.vmname, source.generated_vmname) == (vm.server_id, vm.name, vm.name)
         assert (source.vim_id, source.vim_project, source.vim_project_id) == (
             "default_openstack_vim", "t1", tenant.project_id)
         assert (source.hostid, source.hostname) == (vm.host_id, vm.hostname)
