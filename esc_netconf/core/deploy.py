@@ -16,6 +16,7 @@ from uuid import uuid4
 
 from esc_netconf.core import restore, vmsteps
 from esc_netconf.core.context import CoreContext
+from esc_netconf.core.day0 import pools
 from esc_netconf.core.errors import VimOperationFailed
 from esc_netconf.core.events import EventType
 from esc_netconf.core.model import DeploymentRecord, OperationRecord, VmGroupSpec, VmRecord
@@ -48,6 +49,7 @@ def new_vm(ctx: CoreContext, dep: DeploymentRecord, group: VmGroupSpec) -> VmRec
     vm = VmRecord(vm_id=vm_id, dep_id=dep.dep_id, tenant=dep.tenant, deployment=dep.name, group=group.name,
                   index=index, name=vm_name(dep.name, group.name, index, vm_id), image=group.image,
                   flavor=group.flavor, interfaces=allocate_interfaces(group, siblings))
+    pools.allocate(group, vm, siblings)
     ctx.save_vm(vm)
     ctx.fresh.add(vm_id)
     return vm

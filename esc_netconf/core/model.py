@@ -103,6 +103,31 @@ class RuleSpec(PlainRecord):
 
 
 @dataclass(frozen=True, slots=True)
+class Day0Variable(PlainRecord):
+    """``config_data/configuration/variable[name]``: one ``val`` is shared by every VM of the group; several
+    are a pool, handed out one per VM (see ``core.day0.pools``)."""
+
+    name: str
+    values: tuple[str, ...] = ()
+
+    @property
+    def is_pool(self) -> bool:
+        """Several values: each VM gets its own."""
+        return len(self.values) > 1
+
+
+@dataclass(frozen=True, slots=True)
+class Day0Configuration(PlainRecord):
+    """``config_data/configuration[dst]``: a template (``file`` URL or inline ``data``) rendered per VM and
+    given to the server as ``dst`` (``--user-data``: Nova user data; anything else: a config-drive file)."""
+
+    dst: str
+    file: str | None = None
+    data: str | None = None
+    variables: tuple[Day0Variable, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class VmGroupSpec(PlainRecord):
     """``vm_group[name]``."""
 
@@ -118,6 +143,7 @@ class VmGroupSpec(PlainRecord):
     rules: tuple[RuleSpec, ...] = ()
     vim_id: str | None = None
     vim_project: str | None = None
+    config_data: tuple[Day0Configuration, ...] = ()
 
     def with_changes(self, **changes: Any) -> VmGroupSpec:
         """A copy with some fields replaced."""
@@ -211,6 +237,9 @@ class VmRecord(PlainRecord):
     interfaces: list[VmInterface] = field(default_factory=list)
     volume_ids: list[str] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
+    #: Day-0 pool values this VM holds: ``{dst: {variable: value}}``.  Saved with the VM before its server is
+    #: requested, so no restart hands a value out twice; forgetting the VM (scale-in) returns them.
+    day0_values: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def remember(self, time: datetime, type_: str, detail: str = "") -> None:
         """Append a history entry, keeping the last ``HISTORY_LIMIT``."""

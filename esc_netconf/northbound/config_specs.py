@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, TypeVar
 from lxml import etree
 
 from esc_netconf.core.model import (
+    Day0Configuration,
+    Day0Variable,
     DeploymentSpec,
     InterfaceSpec,
     IpPool,
@@ -169,6 +171,23 @@ def _rules(group: etree._Element) -> tuple[RuleSpec, ...]:
     )
 
 
+def _config_data(group: etree._Element) -> tuple[Day0Configuration, ...]:
+    """``config_data/configuration[dst]``; ``data`` keeps its text exactly (a template's whitespace matters)."""
+    result = []
+    for config in _path(group, "config_data", "configuration"):
+        data = config.find(q("data"))
+        result.append(Day0Configuration(
+            dst=_text(config, "dst") or "",
+            file=_text(config, "file"),
+            data=None if data is None else data.text or "",
+            variables=tuple(
+                Day0Variable(name=_text(v, "name") or "", values=tuple(val.text or "" for val in v.findall(q("val"))))
+                for v in config.findall(q("variable"))
+            ),
+        ))
+    return tuple(result)
+
+
 def vm_group_spec(group: etree._Element, defaults: GroupDefaults) -> VmGroupSpec:
     locator = group.find(q("locator"))
     return VmGroupSpec(
@@ -184,6 +203,7 @@ def vm_group_spec(group: etree._Element, defaults: GroupDefaults) -> VmGroupSpec
         rules=_rules(group),
         vim_id=_text(locator, "vim_id"),
         vim_project=_text(locator, "vim_project"),
+        config_data=_config_data(group),
     )
 
 

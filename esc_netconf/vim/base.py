@@ -575,12 +575,22 @@ class VimDriver(Protocol):
         block_devices: Sequence[BlockDevice] = (),
         metadata: Mapping[str, str] | None = None,
         user_data: str | None = None,
+        config_drive: bool = False,
+        files: Mapping[str, str] | None = None,
     ) -> Server:
         """Request a server; it comes back in ``BUILD`` and becomes ``ACTIVE`` (or ``ERROR`` with
         ``fault``) later. ``flavor`` is a name or id; ``image_id`` may be ``None`` when a
         ``BlockDevice`` with ``boot_index=0`` supplies the root disk (boot from volume).
         ``conn.compute.create_server(name=..., flavor_id=..., image_id=..., networks=[{"uuid":
-        ..., "fixed_ip": ...}], block_device_mapping_v2=[...], metadata=..., user_data=...)``.
+        ..., "fixed_ip": ...}], block_device_mapping_v2=[...], metadata=..., user_data=...,
+        config_drive=True, personality=[{"path": ..., "contents": ...}])``.
+
+        Day-0 content: ``user_data`` (text; the driver base64-encodes it) is Nova's user data, which
+        the guest reads from the metadata service or, with ``config_drive``, from the config drive
+        (``openstack/latest/user_data``). ``files`` (guest path -> text) are written to the config
+        drive; Nova takes them as ``personality``, which it accepts only up to compute API
+        microversion 2.56, so a driver sends a create with files at that microversion (see the
+        ``openstack`` driver) and a create without files at its usual one.
 
         :raises VimNotFound: unknown flavor, image, network, volume or snapshot.
         :raises VimConflict: a requested fixed IP is already in use, or outside the subnet

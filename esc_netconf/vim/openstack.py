@@ -256,6 +256,8 @@ class OpenStackDriver:
         block_devices: Sequence[BlockDevice] = (),
         metadata: Mapping[str, str] | None = None,
         user_data: str | None = None,
+        config_drive: bool = False,
+        files: Mapping[str, str] | None = None,
     ) -> Server:
         self.calls.record("create_server")
 
@@ -281,8 +283,14 @@ class OpenStackDriver:
                 body["block_device_mapping"] = [device.to_nova() for device in block_devices]
             if user_data is not None:
                 body["user_data"] = base64.b64encode(user_data.encode()).decode("ascii")
+            if config_drive:
+                body["config_drive"] = True
             try:
-                created = self._project_conn(project_id).compute.create_server(**body)
+                compute = self._project_conn(project_id).compute
+                if files:
+                    created = _create_with_files(compute, body, files)
+                else:
+                    created = compute.create_server(**body)
             except Exception as exc:  # Nova's "Can not find requested image" does not say which one
                 raise vim_error(exc, image_id) from exc
             now = datetime.now(UTC)
@@ -569,6 +577,27 @@ class OpenStackDriver:
     async def delete_volume_snapshot(self, snapshot_id: str) -> None:
         self.calls.record("delete_volume_snapshot")
         await self._call(self._conn.block_storage.delete_snapshot, snapshot_id, ignore_missing=False, subject=snapshot_id)
+
+
+PERSONALITY_MICROVERSION = "2.56"
+"""The last compute API microversion that takes ``personality`` (files for the config drive)."""
+
+
+def _create_with_files(compute: Any, body: dict[str, Any], files: Mapping[str, str]) -> Any:
+    """Create a server with config-drive files: Nova's ``personality``, sent at microversion 2.56.
+
+    Why this way: microversion 2.57 removed ``personality`` from the API (files go through user data
+    since), but every Nova still serves older microversions per request, and an ESC day-0 file must
+    appear on the config drive at its ``dst`` path (``openstack/content/*`` listed in
+    ``meta_data.json``) for VNFs that read it from there. Only creates that carry files pin the
+    microversion; Nova's injected-files quotas (count, bytes per file) apply and are reported verbatim.
+    """
+    from openstack.compute.v2 import server as sdk_server
+
+    personality = [{"path": path, "contents": base64.b64encode(text.encode()).decode("ascii")}
+                   for path, text in files.items()]
+    resource = sdk_server.Server.new(personality=personality, **body)
+    return resource.create(compute, microversion=PERSONALITY_MICROVERSION)
 
 
 def _ports_by_device(ports: Iterable[PortInfo]) -> dict[str, list[PortInfo]]:

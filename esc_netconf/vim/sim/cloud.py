@@ -136,6 +136,8 @@ class SimCloud:
         block_devices: Sequence[BlockDevice] = (),
         metadata: Mapping[str, str] | None = None,
         user_data: str | None = None,
+        config_drive: bool = False,
+        files: Mapping[str, str] | None = None,
     ) -> Server:
         req = self._request("create_server")
         with self._store.transaction():
@@ -148,8 +150,15 @@ class SimCloud:
                 networks=networks,
                 block_devices=block_devices,
                 metadata=metadata,
-                user_data=user_data,
+                boot=servers.BootData(user_data, config_drive, dict(files or {})),
             )
+
+    async def server_boot_data(self, server_id: str) -> servers.BootData:
+        """What the server was given for its guest (user data, config drive, files); sim only.
+
+        :raises VimNotFound: no such server.
+        """
+        return servers.boot_data(self._request("server_boot_data"), server_id)
 
     async def get_server(self, server_id: str) -> Server:
         return servers.get_server(self._request("get_server"), server_id)
