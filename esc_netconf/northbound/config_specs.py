@@ -172,10 +172,15 @@ def _rules(group: etree._Element) -> tuple[RuleSpec, ...]:
 
 
 def _config_data(group: etree._Element) -> tuple[Day0Configuration, ...]:
-    """``config_data/configuration[dst]``; ``data`` keeps its text exactly (a template's whitespace matters)."""
+    """``config_data/configuration[dst]``; ``data`` keeps its text exactly (a template's whitespace matters).
+
+    ``encrypted_data`` is read as an inline template like ``data`` (it is stored as sent, not encrypted).
+    """
     result = []
     for config in _path(group, "config_data", "configuration"):
         data = config.find(q("data"))
+        if data is None:
+            data = config.find(q("encrypted_data"))
         result.append(Day0Configuration(
             dst=_text(config, "dst") or "",
             file=_text(config, "file"),
