@@ -594,10 +594,13 @@ def _create_with_files(compute: Any, body: dict[str, Any], files: Mapping[str, s
     """
     from openstack.compute.v2 import server as sdk_server
 
-    personality = [{"path": path, "contents": base64.b64encode(text.encode()).decode("ascii")}
-                   for path, text in files.items()]
-    resource = sdk_server.Server.new(personality=personality, **body)
+    resource = sdk_server.Server.new(personality=personality(files), **body)
     return resource.create(compute, microversion=PERSONALITY_MICROVERSION)
+
+
+def personality(files: Mapping[str, str]) -> list[dict[str, str]]:
+    """Nova's ``personality``: each file's path and its UTF-8 text, base64-encoded."""
+    return [{"path": path, "contents": base64.b64encode(text.encode()).decode("ascii")} for path, text in files.items()]
 
 
 def _ports_by_device(ports: Iterable[PortInfo]) -> dict[str, list[PortInfo]]:
