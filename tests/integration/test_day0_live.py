@@ -24,7 +24,7 @@ from esc_netconf.cli.admin_client import AdminClient
 from esc_netconf.vim.sim import SimCloud, SimSettings
 from tests.integration import samples
 from tests.integration.conftest import FAST_PROPERTIES
-from tests.integration.esc_client import EscClient, EventWatcher
+from tests.integration.esc_client import EscClient, EventWatcher, RpcFailed
 from tests.integration.server_process import ServerProcess
 
 TENANT = "day0"
@@ -168,6 +168,11 @@ def test_an_unreachable_template_fails_the_deployment_naming_the_url(tmp_path: P
     proc = ServerProcess(tmp_path / "data", properties=FAST_PROPERTIES).start()
     watcher, client = EventWatcher(proc.netconf_port), EscClient(proc.netconf_port)
     try:
+        with pytest.raises(RpcFailed) as refused:  # a URL no fetch can ever read is refused at commit
+            client.edit(deployment("ftp://127.0.0.1/day0.cfg", file_url, min_active=1))
+        assert (refused.value.tag, refused.value.error_code) == ("invalid-value", "400")
+        assert refused.value.message is not None and "day-0 configuration [iosxe_config.txt]: Day-0 template URL " \
+            "[ftp://127.0.0.1/day0.cfg] must be an http, https or file URL." in refused.value.message
         client.edit(deployment(dead_url, file_url, min_active=1))
         events = watcher.until("SERVICE_ALIVE")
         failed = [(e.type, e.status, e.status_code) for e in events]

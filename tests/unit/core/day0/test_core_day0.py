@@ -3,12 +3,14 @@ restarts, and the failures (unfetchable template, exhausted pool) that fail a VM
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from esc_netconf.core.day0.fetch import TemplateFetchError
+from esc_netconf.core.errors import InvalidRequest
 from esc_netconf.core.model import Day0Configuration, Day0Variable, DeploymentRecord, DeploymentSpec, VmRecord
 from esc_netconf.core.states import ServiceState, VmState
 
@@ -126,3 +128,28 @@ async def test_an_unfetchable_template_fails_the_deployment_naming_the_url(day0:
     assert "Cannot connect to host" in message and "[/config/day0.cfg]" in message
     assert dep.state is ServiceState.ERROR and day0.core.vms(dep.dep_id)[0].state is VmState.ERROR
     assert await day0.servers() == []  # nothing half-done in the VIM
+
+
+async def test_a_redeployed_vm_gets_the_same_rendering(day0: Harness) -> None:
+    dep = await deployed(day0, day0_spec(2, 3))
+    vm = day0.core.vms(dep.dep_id)[1]
+    before, old_server = await boot_of(day0, vm), vm.server_id
+    new = day0_spec(2, 3)
+    new = spec(new.vm_groups[0].with_changes(image="ubuntu-22.04"))  # a changed image: recovery redeploys
+    await update(day0, dep, new)
+    day0.core.recovery_vm_action(vm.name)
+    await day0.idle()
+    assert vm.server_id != old_server and vm.state is VmState.ALIVE
+    assert await boot_of(day0, vm) == before and before[0] is not None and "vnf-b" in before[0]
+
+
+@pytest.mark.parametrize(("config", "reason"), [
+    (Day0Configuration("/a", file="ftp://host/x"), "must be an http, https or file URL"),
+    (Day0Configuration("/a"), "needs exactly one of file (a URL) or data (inline)"),
+])
+async def test_a_config_that_can_never_work_is_refused_at_commit(day0: Harness, config: Day0Configuration,
+                                                                 reason: str) -> None:
+    bad = spec(group("g").with_changes(config_data=(config,)))
+    with pytest.raises(InvalidRequest, match=re.escape("vm_group [g] day-0 configuration [/a]") + ".*" + re.escape(reason)):
+        day0.core.check_update("t1", None, bad)
+    assert day0.core.deployments() == []
