@@ -110,9 +110,18 @@ async def test_allocations_survive_a_restart(day0: Harness) -> None:
         "vnf-a", "vnf-b", "vnf-c"]
 
 
+def file_only(the_spec: DeploymentSpec) -> DeploymentSpec:
+    """Only the ``file`` template: its references are known at deployment, not at commit."""
+    (g,) = the_spec.vm_groups
+    return spec(g.with_changes(config_data=g.config_data[1:]))
+
+
 async def test_an_exhausted_pool_fails_the_scale_out_with_a_sentence(day0: Harness) -> None:
-    dep = await deployed(day0, day0_spec(1, 3, names=("vnf-a", "vnf-z")))
-    kinds = await update(day0, dep, day0_spec(3, 3, names=("vnf-a", "vnf-z")))
+    dep = await deployed(day0, file_only(day0_spec(1, 3, names=("vnf-a", "vnf-z"))))
+    with pytest.raises(InvalidRequest, match=re.escape(  # an inline template's pool is checked at commit
+            "day-0 configuration [--user-data]: variable [HOSTNAME] has 2 value(s), too few for min_active 3")):
+        day0.core.check_update("t1", dep.spec, day0_spec(3, 3, names=("vnf-a", "vnf-z")))
+    kinds = await update(day0, dep, file_only(day0_spec(3, 3, names=("vnf-a", "vnf-z"))))
     assert ("VM_DEPLOYED", FAIL, 500) in kinds and kinds[-1] == ("SERVICE_UPDATED", FAIL, 500)
     failed = next(e for e in day0.events if e.event_type.value == "VM_DEPLOYED" and e.status.value == "FAILURE")
     assert "Day-0 variable [HOSTNAME] of vm_group [g] has no value left" in failed.status_message
