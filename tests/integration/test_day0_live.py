@@ -12,6 +12,8 @@ import asyncio
 import functools
 import http.server
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +29,7 @@ from tests.integration.conftest import FAST_PROPERTIES
 from tests.integration.esc_client import EscClient, EventWatcher, RpcFailed
 from tests.integration.server_process import ServerProcess
 
+NETCONF_CONSOLE = Path(sys.executable).parent / "netconf-console2"
 TENANT = "day0"
 HOSTNAMES = ("vnf-a", "vnf-b", "vnf-c")
 ADDRESSES = ("10.10.5.1", "10.10.5.2", "10.10.5.3")
@@ -184,3 +187,29 @@ def test_an_unreachable_template_fails_the_deployment_naming_the_url(tmp_path: P
         client.close()
         watcher.close()
         proc.stop()
+
+
+def test_guide_style_file_through_netconf_console2(server: ServerProcess, tmp_path: Path,
+                                                   templates: tuple[str, str]) -> None:
+    """The deployment kept in a file as operators keep it, sent with netconf-console2, read back unchanged."""
+    http_url, file_url = templates
+    document = tmp_path / "dep.xml"
+    document.write_text(samples.without_config_wrapper(deployment(http_url, file_url, min_active=1)))
+    watcher = EventWatcher(server.netconf_port)
+    try:
+        edit = subprocess.run([str(NETCONF_CONSOLE), "--host", "127.0.0.1", "--port", str(server.netconf_port),
+                               "-u", "admin", "-p", "admin", "--edit-config", str(document)],
+                              capture_output=True, text=True, timeout=60)
+        assert edit.returncode == 0, edit.stderr + edit.stdout
+        assert watcher.until("SERVICE_ALIVE")[-1].status == "SUCCESS"
+    finally:
+        watcher.close()
+    got = subprocess.run([str(NETCONF_CONSOLE), "--host", "127.0.0.1", "--port", str(server.netconf_port),
+                          "-u", "admin", "-p", "admin", "--get-config", "-x",
+                          "esc_datamodel/tenants/tenant/deployments/deployment/vm_group/config_data"],
+                         capture_output=True, text=True, timeout=60)
+    assert got.returncode == 0, got.stderr
+    assert "<val>vnf-a</val>\n" in got.stdout and got.stdout.index("vnf-a") < got.stdout.index("vnf-c")
+    assert f"<file>{http_url}</file>" in got.stdout and "<dst>--user-data</dst>" in got.stdout
+    (boot,) = boot_data(server).values()
+    assert boot["user_data"] == "#cloud-config\nhostname: vnf-a\nfqdn: vnf-a.cisco.com\n"
