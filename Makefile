@@ -24,10 +24,14 @@ run: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# YANG modules by pyang's strict RFC 7950 checks; then the type hints of esc_netconf/ by mypy --strict
+# YANG modules by pyang's strict RFC 7950 checks and by libyang's yanglint (silent, or lint fails); then
+# the type hints of esc_netconf/ by mypy --strict
 # (configured in pyproject.toml's [tool.mypy]).
 lint: $(BIN)/.installed
 	$(BIN)/pyang --strict -p yang yang/*.yang
+	@if command -v yanglint >/dev/null; then out=$$(yanglint -p yang yang/esc.yang 2>&1); \
+	  if [ -n "$$out" ]; then echo "$$out"; exit 1; fi; \
+	else echo "yanglint (libyang2-tools) not installed: libyang check of yang/ skipped"; fi
 	$(BIN)/mypy
 	$(BIN)/ruff check esc_netconf tests bench
 

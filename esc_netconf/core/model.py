@@ -82,10 +82,13 @@ class ScalingSpec(PlainRecord):
 
 @dataclass(frozen=True, slots=True)
 class KpiSpec(PlainRecord):
-    """``kpi_data/kpi[event_name]``: a monitored metric (re-armed by START)."""
+    """``kpi_data/kpi[event_name]``: a monitored metric (re-armed by START).
+
+    ``metric_value`` is text, as in ESC's model: its meaning depends on ``metric_type`` (a number, or a
+    string for STRING metrics)."""
 
     event_name: str
-    metric_value: int | None = None
+    metric_value: str | None = None
     metric_cond: str | None = None
     metric_type: str | None = None
     collector_type: str | None = None

@@ -68,6 +68,8 @@ def from_plain(tp: Any, data: Any) -> Any:
         return datetime.fromisoformat(data)
     if tp is float:
         return float(data)
+    if tp is str and isinstance(data, (int, float)) and not isinstance(data, bool):
+        return str(data)  # a field that became text (KpiSpec.metric_value) reads its stored numbers
     return data
 
 

@@ -23,7 +23,8 @@ from esc_netconf.core.planning import volume_build_order
 from esc_netconf.vim.base import (BlockDevice, BlockDeviceSource, PortSpec, RebootType, Server, ServerStatus,
                                   VimConflict, VimError, VimNotFound, VolumeStatus)
 
-_GIB = {"GiB": 1.0, "GB": 1.0, "MiB": 1 / 1024, "MB": 1 / 1024, "TiB": 1024.0, "TB": 1024.0}
+_GIB = {"GiB": 1.0, "GB": 1.0, "MiB": 1 / 1024, "MB": 1 / 1024, "TiB": 1024.0, "TB": 1024.0,
+        "PiB": 1024.0**2, "EiB": 1024.0**3}
 
 
 async def _project(ctx: CoreContext, vm: VmRecord) -> str:

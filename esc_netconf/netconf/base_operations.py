@@ -179,6 +179,15 @@ class BaseOperations:
                 info={"bad-element": "url"},
             )
         config = _required(op, "config")
+        operation = self.server.config_operation(config)
+        if operation is not None:
+            # An action sent as configuration (ESC's guides do this): it changes no datastore, so the
+            # running lock does not apply, exactly as for the same action sent as an <rpc>.
+            if test_option == "test-only":
+                self.server.model.validate_rpc_input(operation)
+            else:
+                await self.server.run_operation(ctx, operation)
+            return None
         self._check_not_locked_by_other(ctx)
         result = self.server.datastore.edit(
             config,

@@ -5,7 +5,9 @@ It lives on the asyncio loop thread. A connection (``connection.py``) hands it o
 ``_packet_handlers`` shape, not an if/elif chain), runs the handler, and queues exactly one reply. The
 base operations live in ``base_operations.py``; anything else (the ESC RPCs) is registered by the
 northbound with :meth:`register_rpc`; its input is validated against the YANG model first and the
-handler receives it with the model's defaults filled in.
+handler receives it with the model's defaults filled in. An operation registered with ``in_edit_config``
+is also accepted as the content of an ``<edit-config>``'s ``<config>`` (some controllers' clients send
+their actions that way); it then runs through the same validation and handler as the ``<rpc>`` form.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ class NetconfServer:
         self._ids_lock = threading.Lock()
         self._handlers: dict[str, RpcHandler] = {}
         self._model_rpcs: set[str] = set()
+        self._config_operations: set[str] = set()
         self._state_providers: list[StateProvider] = []
         self._capabilities = [*PROTOCOL_CAPABILITIES, *model.capabilities()]
         self.stats = ServerCounters()
@@ -83,16 +86,22 @@ class NetconfServer:
 
     # -- registration -------------------------------------------------------------------------------
 
-    def register_rpc(self, qname: str, handler: RpcHandler, *, validate_input: bool = True) -> None:
+    def register_rpc(
+        self, qname: str, handler: RpcHandler, *, validate_input: bool = True, in_edit_config: bool = False
+    ) -> None:
         """Add an operation, keyed by its Clark name (``{namespace}local-name``).
 
         With ``validate_input`` (the default) and an RPC the YANG model defines, the input is validated and
         completed with its defaults before the handler runs. The protocol's own operations check their
         parameters themselves (their inputs hold anyxml and choices the model cannot complete).
+        With ``in_edit_config``, the operation element may also arrive as the content of an
+        ``<edit-config>``'s ``<config>``; its handler must answer ``<ok/>`` (return ``None``).
         """
         self._handlers[qname] = handler
         if validate_input and self.model.has_rpc(qname):
             self._model_rpcs.add(qname)
+        if in_edit_config:
+            self._config_operations.add(qname)
 
     def add_state_provider(self, provider: StateProvider) -> None:
         """Add a source of ``config false`` data for ``get`` (top-level elements, merged by name)."""
@@ -153,13 +162,7 @@ class NetconfServer:
         self.stats.in_rpcs += 1
         qname = rpc.operation.tag if isinstance(rpc.operation.tag, str) else ""
         try:
-            handler = self._handlers.get(qname)
-            if handler is None:
-                raise self._unsupported(rpc.operation)
-            operation = rpc.operation
-            if qname in self._model_rpcs:
-                operation = self.model.rpc_input_with_defaults(operation)
-            body = await handler(ctx, operation)
+            body = await self.run_operation(ctx, rpc.operation)
         except NetconfError as error:
             self._reply_error(ctx, rpc, error)
             return
@@ -173,6 +176,39 @@ class NetconfServer:
         action, ctx.after_reply = ctx.after_reply, None
         if action is not None:
             action()
+
+    async def run_operation(self, ctx: SessionContext, operation: etree._Element) -> list[etree._Element] | None:
+        """Validate ``operation`` (when the model defines it) and run its handler: the one path of an
+        operation, whether it came as an ``<rpc>`` or inside an ``<edit-config>``."""
+        qname = operation.tag if isinstance(operation.tag, str) else ""
+        handler = self._handlers.get(qname)
+        if handler is None:
+            raise self._unsupported(operation)
+        if qname in self._model_rpcs:
+            operation = self.model.rpc_input_with_defaults(operation)
+        return await handler(ctx, operation)
+
+    def config_operation(self, config: etree._Element) -> etree._Element | None:
+        """The operation an ``<edit-config>``'s ``<config>`` carries instead of data, if it carries one.
+
+        :raises NetconfError: when such an operation shares the ``<config>`` with anything else: it is
+            one operation or data, so that nothing is half done.
+        """
+        children = [c for c in config if isinstance(c.tag, str)]
+        operations = [c for c in children if c.tag in self._config_operations]
+        if not operations:
+            return None
+        operation = operations[0]
+        if len(children) > 1:
+            names = ", ".join(etree.QName(c).localname for c in children)
+            other = next(c for c in children if c is not operation)
+            raise NetconfError(
+                ErrorTag.BAD_ELEMENT,
+                f"An edit-config that carries the operation '{etree.QName(operation).localname}' must carry "
+                f"nothing else; this one holds: {names}.",
+                info={"bad-element": etree.QName(other).localname},
+            )
+        return operation
 
     def _reply_error(self, ctx: SessionContext, rpc: Rpc | BadRpc, error: NetconfError) -> None:
         ctx.counters.out_rpc_errors += 1

@@ -7,7 +7,8 @@ the YANG defaults.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import ipaddress
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
@@ -26,6 +27,7 @@ from esc_netconf.core.model import (
     VmGroupSpec,
     VolumeSpec,
 )
+from esc_netconf.netconf.errors import ErrorTag, NetconfError
 from esc_netconf.northbound.esc_xml import q
 
 if TYPE_CHECKING:
@@ -122,6 +124,55 @@ def _volumes(group: etree._Element) -> tuple[VolumeSpec, ...]:
     )
 
 
+#: The most addresses one ``ip_address_range`` may hold: a pool is handed out one address per VM, so a
+#: bigger range is a typo (a /8 written as a range), not a plan.
+MAX_RANGE_ADDRESSES = 65536
+
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _range_ends(start_text: str, end_text: str) -> tuple[Address, Address] | str:
+    """The two ends of a range, or why they do not make one."""
+    try:
+        start, end = ipaddress.ip_address(start_text), ipaddress.ip_address(end_text)
+    except ValueError:  # an IPv4 address with a zone suffix, which the YANG type admits
+        return "a range needs plain addresses, without a zone"
+    if any(isinstance(a, ipaddress.IPv6Address) and a.scope_id for a in (start, end)):
+        return "a range needs plain addresses, without a zone"  # a zoned address has no successor
+    if start.version != end.version:
+        return "start and end are not of the same IP version"
+    if int(end) < int(start):
+        return "start is after end"
+    if int(end) - int(start) + 1 > MAX_RANGE_ADDRESSES:
+        return f"the range holds more than {MAX_RANGE_ADDRESSES} addresses"
+    return start, end
+
+
+def _range_addresses(network: str, start_text: str, end_text: str) -> Iterator[str]:
+    """The addresses of ``ip_address_range[start end]``, both ends included.
+
+    :raises NetconfError: ``invalid-value`` when the ends are of different families, reversed, zoned,
+        or span more than :data:`MAX_RANGE_ADDRESSES`.
+    """
+    ends = _range_ends(start_text, end_text)
+    if isinstance(ends, str):
+        raise NetconfError(
+            ErrorTag.INVALID_VALUE,
+            f"static_ip_address_pool [{network}]: ip_address_range {start_text}..{end_text}: {ends}.",
+            info={"bad-element": "ip_address_range"})
+    start, end = ends
+    return (str(start + n) for n in range(int(end) - int(start) + 1))
+
+
+def _pool_addresses(pool: etree._Element, network: str) -> tuple[str, ...]:
+    """Single addresses first, then the ranges in document order, each address once."""
+    addresses = [(a.text or "").strip() for a in pool.findall(q("ip_address"))]
+    for span in pool.findall(q("ip_address_range")):
+        addresses.extend(_range_addresses(network, _text(span, "start") or "", _text(span, "end") or ""))
+    return tuple(dict.fromkeys(addresses))
+
+
 def _scaling(group: etree._Element, defaults: GroupDefaults) -> ScalingSpec:
     scaling = group.find(q("scaling"))
     pools = tuple(
@@ -129,7 +180,7 @@ def _scaling(group: etree._Element, defaults: GroupDefaults) -> ScalingSpec:
             network=_text(p, "network") or "",
             gateway=_text(p, "gateway"),
             netmask=_text(p, "netmask"),
-            ip_addresses=tuple((a.text or "").strip() for a in p.findall(q("ip_address"))),
+            ip_addresses=_pool_addresses(p, _text(p, "network") or ""),
         )
         for p in _path(scaling, "static_ip_address_pool")
     )
@@ -149,7 +200,7 @@ def _kpis(group: etree._Element) -> tuple[KpiSpec, ...]:
         result.append(
             KpiSpec(
                 event_name=_text(kpi, "event_name") or "",
-                metric_value=_opt(kpi, "metric_value", int),
+                metric_value=_text(kpi, "metric_value"),
                 metric_cond=_text(kpi, "metric_cond"),
                 metric_type=_text(kpi, "metric_type"),
                 collector_type=_text(collector, "type"),

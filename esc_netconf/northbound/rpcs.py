@@ -30,6 +30,10 @@ def _arg(op: etree._Element, name: str) -> str | None:
     return element.text.strip()
 
 
+#: The actions ESC's developer guides send inside ``<edit-config><config>`` as well as as RPCs.
+IN_EDIT_CONFIG = frozenset({"serviceAction", "vmAction", "recoveryVmAction"})
+
+
 class EscRpcs:
     def __init__(self, core: EscCore, snapshots: SnapshotManager) -> None:
         self.core = core
@@ -76,4 +80,4 @@ class EscRpcs:
             "snapshotAction": self.snapshot_action,
         }
         for name, handler in table.items():
-            server.register_rpc(q(name), handler)
+            server.register_rpc(q(name), handler, in_edit_config=name in IN_EDIT_CONFIG)

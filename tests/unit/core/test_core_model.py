@@ -20,7 +20,7 @@ def _spec() -> DeploymentSpec:
         interfaces=(InterfaceSpec(0, "net-mgmt"), InterfaceSpec(1, "net-data", "10.0.0.9")),
         volumes=(VolumeSpec("root", size=2, sizeunit="GiB", boot_index=0, image="cirros"),),
         scaling=ScalingSpec(1, 3, True, (IpPool("net-mgmt", "10.1.0.1", "255.255.255.0", ("10.1.0.5", "10.1.0.6")),)),
-        kpis=(KpiSpec("VM_ALIVE", 1, "GT", "UINT32", "ICMPPing", 0, 3, "seconds"),),
+        kpis=(KpiSpec("VM_ALIVE", "1", "GT", "UINT32", "ICMPPing", 0, 3, "seconds"),),
         rules=(RuleSpec("VM_ALIVE", ("ALWAYS log", "TRUE servicebooted.sh")),))
     return DeploymentSpec("dep", (group, VmGroupSpec("g2", "cirros", "m1.small")), (StartupPolicy("g2", ("g1",)),))
 
@@ -31,6 +31,15 @@ def test_deployment_round_trip_through_json() -> None:
     assert again == dep
     assert again.spec.depends_on("g2") == ("g1",) and again.spec.depends_on("g1") == ()
     assert again.state is ServiceState.STOPPED
+
+
+def test_a_threshold_stored_as_a_number_reads_back_as_text() -> None:
+    """Deployments stored before metric_value became text keep comparing equal to their config."""
+    stored = DeploymentRecord("id-1", "t", "dep", _spec(), ServiceState.ACTIVE, NOW).to_dict()
+    stored["spec"]["vm_groups"][0]["kpis"][0]["metric_value"] = 1
+    again = DeploymentRecord.from_dict(json.loads(json.dumps(stored)))
+    assert again.spec == _spec()
+    assert again.spec.vm_groups[0].kpis[0].metric_value == "1"
 
 
 def test_vm_round_trip_and_bounded_history() -> None:

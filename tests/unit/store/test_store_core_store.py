@@ -42,7 +42,7 @@ def spec(name: str = "dep") -> DeploymentSpec:
         interfaces=(InterfaceSpec(0, "net-mgmt"), InterfaceSpec(1, "net-data", "10.0.0.5")),
         volumes=(VolumeSpec(name="v1", size=2, sizeunit="GiB", boot_index=0, image="cirros"),),
         scaling=ScalingSpec(1, 3, True, (IpPool("net-data", "10.0.0.1", "255.255.255.0", ("10.0.0.5", "10.0.0.6")),)),
-        kpis=(KpiSpec("VM_ALIVE", 1, "GT", "UINT32", "ICMPPing", 0, 3, "seconds"),),
+        kpis=(KpiSpec("VM_ALIVE", "1", "GT", "UINT32", "ICMPPing", 0, 3, "seconds"),),
         rules=(RuleSpec("VM_ALIVE", ("ALWAYS log", "FALSE recover autohealing")),),
         vim_project="p1",
     )
