@@ -17,6 +17,7 @@ from uuid import uuid4
 from esc_netconf.core import restore, vmsteps
 from esc_netconf.core.context import CoreContext
 from esc_netconf.core.day0 import pools
+from esc_netconf.core.day0.ports import release_ports
 from esc_netconf.core.errors import VimOperationFailed
 from esc_netconf.core.events import EventType
 from esc_netconf.core.model import DeploymentRecord, OperationRecord, VmGroupSpec, VmRecord
@@ -85,6 +86,7 @@ async def take_down(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> No
         ctx.vm_to(vm, VmTrigger.UNDEPLOY, "undeploying")
     try:
         await vmsteps.destroy(ctx, vm)
+        await release_ports(ctx, vm)
     except VimOperationFailed as exc:
         ctx.vm_to(vm, VmTrigger.FAIL, f"undeployment failed: {exc.message}")
         ctx.vm_event(dep, vm, EventType.VM_UNDEPLOYED, exc.message, ok=False)

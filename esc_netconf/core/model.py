@@ -206,13 +206,18 @@ class HistoryEntry(PlainRecord):
 
 @dataclass(slots=True)
 class VmInterface(PlainRecord):
-    """An interface of a deployed VM as the VIM reported it."""
+    """An interface of a deployed VM as the VIM reported it.
+
+    ``reserved_port``: ``port_id`` is a port the core made ahead of the server (its day-0 templates needed
+    the address or MAC before the server existed); it outlives a redeploy and is deleted with the VM.
+    """
 
     nicid: int
     network: str
     ip_address: str | None = None
     mac_address: str | None = None
     port_id: str | None = None
+    reserved_port: bool = False
 
 
 @dataclass(slots=True)

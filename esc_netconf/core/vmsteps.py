@@ -131,8 +131,9 @@ def note_server(vm: VmRecord, server: Server) -> None:
     addresses = {a.nic: a for a in server.addresses}
     vm.interfaces = [
         VmInterface(i.nicid, i.network, addresses[i.nicid].fixed_ip if i.nicid in addresses else i.ip_address,
-                    addresses[i.nicid].mac if i.nicid in addresses else None,
-                    addresses[i.nicid].port_id if i.nicid in addresses else None)
+                    addresses[i.nicid].mac if i.nicid in addresses else i.mac_address if i.reserved_port else None,
+                    addresses[i.nicid].port_id if i.nicid in addresses else i.port_id if i.reserved_port else None,
+                    i.reserved_port)
         for i in vm.interfaces
     ]
 
@@ -154,7 +155,8 @@ async def build(ctx: CoreContext, vm: VmRecord, group: VmGroupSpec) -> Server:
             image_id, devices = await _block_devices(ctx, group, vm.image or group.image)
             server = await _create_recorded(ctx, vm, ctx.driver.create_server(
                 vm.name, project_id=project_id, flavor=vm.flavor or group.flavor, image_id=image_id,
-                networks=[PortSpec(i.network, i.ip_address) for i in vm.interfaces], block_devices=devices,
+                networks=[PortSpec(i.network, i.ip_address, i.port_id) if i.reserved_port else
+                          PortSpec(i.network, i.ip_address) for i in vm.interfaces], block_devices=devices,
                 metadata={"esc_vm_id": vm.vm_id, "esc_deployment": vm.deployment},
                 user_data=day0.user_data, config_drive=day0.config_drive, files=day0.files or None))
         except VimError as exc:

@@ -45,6 +45,7 @@ __all__ = [
     "Image",
     "ImageStatus",
     "Network",
+    "Port",
     "PortSpec",
     "Project",
     "RebootType",
@@ -229,10 +230,13 @@ class PortSpec:
 
     ``network`` is a network name or id; ``fixed_ip`` asks for that address on the network's
     subnet (Nova ``networks=[{"uuid": ..., "fixed_ip": ...}]``), ``None`` lets the VIM allocate.
+    ``port_id`` plugs a port made with ``create_port`` instead (Nova ``networks=[{"port": ...}]``);
+    such a port outlives the server (Nova detaches it) and is deleted with ``delete_port``.
     """
 
     network: str
     fixed_ip: str | None = None
+    port_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +294,17 @@ class ServerAddress:
     fixed_ip: str
     mac: str
     port_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Port:
+    """A Neutron port made ahead of its server, so its address and MAC are known before the server
+    exists (ESC's day-0 tokens ``NICID_n_IP_ADDRESS``/``NICID_n_MAC_ADDRESS`` need them)."""
+
+    id: str
+    network_id: str
+    fixed_ip: str
+    mac: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -597,6 +612,22 @@ class VimDriver(Protocol):
             (Neutron ``IpAddressAlreadyAllocated``/``InvalidIpForNetwork``), or a volume to boot
             from is not ``available``.
         :raises VimQuotaExceeded: the project's instance/cores/ram quota would be exceeded.
+        """
+        ...
+
+    async def create_port(self, *, project_id: str, network: str, name: str, fixed_ip: str | None = None) -> Port:
+        """A port on ``network`` (name or id) owned by the project, with ``fixed_ip`` or an address the
+        VIM picks: ``conn.network.create_port(network_id=..., name=..., fixed_ips=[{"ip_address": ...}])``.
+
+        :raises VimNotFound: unknown network.
+        :raises VimConflict: the fixed IP is taken or outside the subnet; the subnet is full.
+        """
+        ...
+
+    async def delete_port(self, port_id: str) -> None:
+        """``conn.network.delete_port(port_id, ignore_missing=False)`` (a port in use is unplugged).
+
+        :raises VimNotFound: no such port.
         """
         ...
 

@@ -52,6 +52,7 @@ from esc_netconf.vim.base import (
     Image,
     ImageStatus,
     Network,
+    Port,
     PortSpec,
     Project,
     RebootType,
@@ -265,6 +266,9 @@ class OpenStackDriver:
             resolved_flavor = self._flavor(flavor)
             nics: list[dict[str, str]] = []
             for spec in networks:
+                if spec.port_id is not None:
+                    nics.append({"port": spec.port_id})
+                    continue
                 network = self._network(spec.network)
                 nic = {"uuid": network.id}
                 if spec.fixed_ip is not None:
@@ -311,6 +315,25 @@ class OpenStackDriver:
             )
 
         return await self._call(work)
+
+    async def create_port(self, *, project_id: str, network: str, name: str, fixed_ip: str | None = None) -> Port:
+        self.calls.record("create_port")
+
+        def work() -> Port:
+            resolved = self._network(network)
+            body: dict[str, Any] = {"network_id": resolved.id, "name": name}
+            if fixed_ip is not None:
+                _check_fixed_ip(resolved, fixed_ip)
+                body["fixed_ips"] = [{"ip_address": fixed_ip}]
+            raw = self._project_conn(project_id).network.create_port(**body)
+            return Port(id=str(raw.id), network_id=resolved.id, fixed_ip=str(raw.fixed_ips[0]["ip_address"]),
+                        mac=str(raw.mac_address))
+
+        return await self._call(work, subject=network)
+
+    async def delete_port(self, port_id: str) -> None:
+        self.calls.record("delete_port")
+        await self._call(self._conn.network.delete_port, port_id, ignore_missing=False, subject=port_id)
 
     async def get_server(self, server_id: str) -> Server:
         self.calls.record("get_server")

@@ -542,3 +542,26 @@ async def test_unknown_volume_type(driver: VimDriver, catalog: Catalog, project:
 # every test written here must be exported, or the runners that star-import this module skip it silently
 _unexported = {name for name in list(globals()) if name.startswith("test_")} - set(__all__)
 assert not _unexported, f"add to __all__: {sorted(_unexported)}"
+
+
+async def test_port_made_ahead_of_its_server(
+    driver: VimDriver, catalog: Catalog, project: Project, settle_timeout: float
+) -> None:
+    """A port created first gives its address and MAC to the server it is plugged into, and outlives it."""
+    port = await driver.create_port(project_id=project.id, network=catalog.network, name=_unique("port"))
+    try:
+        assert port.fixed_ip and port.mac
+        with pytest.raises(VimConflict, match=port.fixed_ip.replace(".", r"\.")):
+            await driver.create_port(project_id=project.id, network=catalog.network, name=_unique("port"),
+                                     fixed_ip=port.fixed_ip)
+        for _ in range(2):  # the second server plugs the same port: deleting the first left it
+            server = await _active_server(driver, catalog, project, settle_timeout,
+                                          networks=[PortSpec(catalog.network, port_id=port.id)])
+            nic = server.address(0)
+            assert nic is not None and (nic.port_id, nic.fixed_ip, nic.mac) == (port.id, port.fixed_ip, port.mac)
+            await driver.delete_server(server.id)
+            await gone(lambda: driver.get_server(server.id), settle_timeout)
+    finally:
+        await driver.delete_port(port.id)
+    with pytest.raises(VimNotFound):
+        await driver.delete_port(port.id)

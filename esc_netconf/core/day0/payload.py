@@ -1,6 +1,7 @@
 """The day-0 payload of one VM: every ``config_data/configuration`` rendered for it, ready for the VIM.
 
-Called by ``vmsteps.build`` just before the server is requested (on every build: first deploy, scale-out
+Called by ``vmsteps.build`` just before the server is requested (after making the ports whose address or
+MAC a template needs, see ``ports``) (on every build: first deploy, scale-out
 and a recovery's redeploy, which renders the same pool values again).  The destination decides how the
 content reaches the guest: ``--user-data`` (ESC's spelling) becomes the server's Nova user data; any other
 ``dst`` becomes a file on the config drive at that path.  Whenever there is day-0 content the server gets a
@@ -16,7 +17,8 @@ from dataclasses import dataclass, field
 from esc_netconf.core.context import CoreContext
 from esc_netconf.core.day0.fetch import TemplateFetchError
 from esc_netconf.core.day0.pools import variable_values
-from esc_netconf.core.day0.template import TemplateError, render
+from esc_netconf.core.day0.ports import reserve_ports
+from esc_netconf.core.day0.template import TemplateError, referenced_names, render
 from esc_netconf.core.day0.tokens import builtin_tokens
 from esc_netconf.core.errors import VimOperationFailed
 from esc_netconf.core.model import Day0Configuration, VmGroupSpec, VmRecord
@@ -76,11 +78,12 @@ async def build_payload(ctx: CoreContext, vm: VmRecord, group: VmGroupSpec) -> D
     """
     if not group.config_data:
         return Day0Payload()
+    templates = [(config, await _template(ctx, vm, config)) for config in group.config_data]
+    await reserve_ports(ctx, vm, set().union(*(referenced_names(t) for _, t in templates)))
     tokens, unknown_tokens = builtin_tokens(vm, group, await _networks(ctx, vm))
     user_data: str | None = None
     files: dict[str, str] = {}
-    for config in group.config_data:
-        template = await _template(ctx, vm, config)
+    for config, template in templates:
         values, missing = variable_values(config, vm)
         unavailable = {name: reason for name, reason in unknown_tokens.items() if name not in values}
         for name, size in missing.items():

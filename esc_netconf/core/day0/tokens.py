@@ -8,9 +8,10 @@ network address) and ``NICID_n_CIDR_PREFIX`` (its prefix length); on an IPv6 sub
 ``VM_GROUP_NAME``, ``DEPLOYMENT_NAME`` and ``TENANT`` name the VM (a day-0 variable of the same name wins).
 
 The server does not exist yet when its day-0 files are rendered: an address the VIM will pick (an
-interface without ``ip_address`` or pool) and a MAC address are not known then.  Those tokens are
-*unavailable*, with a sentence saying why, so a template using them is refused rather than rendered
-with a hole (ESC creates the Neutron ports first; this project lets Nova create them).
+interface without ``ip_address`` or pool) and a MAC address are only known once a port exists.  For a
+template that refers to them, ``payload`` first makes the port (``ports.reserve_ports``), which fills the
+interface in; a token still unknown here is *unavailable*, with a sentence saying why, so a template using
+it is refused rather than rendered with a hole.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from esc_netconf.vim.base import (
     Flavor,
     Image,
     Network,
+    Port,
     PortSpec,
     Project,
     RebootType,
@@ -32,7 +33,7 @@ from esc_netconf.vim.base import (
     VolumeAttachment,
     VolumeSnapshot,
 )
-from esc_netconf.vim.sim import attachments, images, messages, servers, volumes
+from esc_netconf.vim.sim import attachments, images, messages, ports, servers, volumes
 from esc_netconf.vim.sim.catalog import FLAVORS, NETWORKS, find_flavor, find_network
 from esc_netconf.vim.sim.content import content_md5, iter_content
 from esc_netconf.vim.sim.context import Request
@@ -152,6 +153,16 @@ class SimCloud:
                 metadata=metadata,
                 boot=servers.BootData(user_data, config_drive, dict(files or {})),
             )
+
+    async def create_port(self, *, project_id: str, network: str, name: str, fixed_ip: str | None = None) -> Port:
+        req = self._request("create_port")
+        with self._store.transaction():
+            return ports.create_port(req, project_id=project_id, network=network, name=name, fixed_ip=fixed_ip)
+
+    async def delete_port(self, port_id: str) -> None:
+        req = self._request("delete_port")
+        with self._store.transaction():
+            ports.delete_port(req, port_id)
 
     async def server_boot_data(self, server_id: str) -> servers.BootData:
         """What the server was given for its guest (user data, config drive, files); sim only.

@@ -34,7 +34,7 @@ from esc_netconf.vim.base import (
     ServerStatus,
     VolumeStatus,
 )
-from esc_netconf.vim.sim import messages
+from esc_netconf.vim.sim import messages, ports
 from esc_netconf.vim.sim.catalog import COMPUTE_HOSTS, find_flavor, find_network, find_volume_type
 from esc_netconf.vim.sim.context import Request
 from esc_netconf.vim.sim.ipam import allocate_ip, mac_for_port
@@ -251,10 +251,14 @@ def create_server(
             "Block Device Mapping is Invalid: Boot sequence for the instance and image/block device "
             "mapping combination is not valid."
         )
-    resolved = [(spec, find_network(spec.network)) for spec in networks]
+    resolved = [(spec, find_network(spec.network) if spec.port_id is None else None) for spec in networks]
     server_id = str(uuid.uuid4())
     addresses = []
     for nic, (spec, network) in enumerate(resolved):
+        if spec.port_id is not None or network is None:
+            assert spec.port_id is not None
+            addresses.append(ports.plug(req, spec.port_id, server_id, nic))
+            continue
         port_id = str(uuid.uuid4())
         addresses.append(
             {
@@ -363,6 +367,7 @@ def delete_server(req: Request, server_id: str) -> None:
     if mode is FaultMode.NONE:
         timeline.replace_future(req.now, (req.now, {"task_state": "deleting"}), (done, {GONE: True}))
         req.store.release_ports(server_id)
+        ports.unplug(req, timeline.view(req.now))
         _release_volumes(req, server_id, done)
     elif mode is FaultMode.ERROR:
         timeline.replace_future(

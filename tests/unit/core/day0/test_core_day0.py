@@ -13,6 +13,7 @@ from esc_netconf.core.day0.fetch import TemplateFetchError
 from esc_netconf.core.errors import InvalidRequest
 from esc_netconf.core.model import Day0Configuration, Day0Variable, DeploymentRecord, DeploymentSpec, VmRecord
 from esc_netconf.core.states import ServiceState, VmState
+from esc_netconf.vim.base import VimNotFound
 
 from ..conftest import FAIL, OK, Harness, group, spec
 
@@ -162,3 +163,29 @@ async def test_a_config_that_can_never_work_is_refused_at_commit(day0: Harness, 
     with pytest.raises(InvalidRequest, match=re.escape("vm_group [g] day-0 configuration [/a]") + ".*" + re.escape(reason)):
         day0.core.check_update("t1", None, bad)
     assert day0.core.deployments() == []
+
+
+async def test_address_and_mac_of_a_dhcp_interface_come_from_a_port_made_first(day0: Harness) -> None:
+    config = Day0Configuration("--user-data", data="ip ${NICID_0_IP_ADDRESS} mac $NICID_0_MAC_ADDRESS\n")
+    the_spec = spec(group("g", 1, 2).with_changes(config_data=(config,)))  # no pool: the VIM picks the address
+    dep = await deployed(day0, the_spec)
+    (vm,) = day0.core.vms(dep.dep_id)
+    (nic,) = vm.interfaces
+    assert nic.reserved_port and nic.port_id is not None
+    server = await day0.sim.get_server(vm.server_id)  # type: ignore[arg-type]
+    address = server.address(0)
+    assert address is not None and address.port_id == nic.port_id
+    assert (await boot_of(day0, vm))[0] == f"ip {address.fixed_ip} mac {address.mac}\n"
+
+    old_server = vm.server_id  # a redeploy plugs the same port: the rendered files stay true
+    redeployed = spec(the_spec.vm_groups[0].with_changes(image="ubuntu-22.04"))
+    await update(day0, dep, redeployed)
+    day0.core.recovery_vm_action(vm.name)
+    await day0.idle()
+    assert vm.server_id != old_server and vm.interfaces[0].port_id == nic.port_id
+    assert (await boot_of(day0, vm))[0] == f"ip {address.fixed_ip} mac {address.mac}\n"
+
+    day0.core.apply_update("t1", redeployed, None)  # undeploy deletes the port
+    await day0.idle()
+    with pytest.raises(VimNotFound):
+        await day0.sim.delete_port(nic.port_id)
