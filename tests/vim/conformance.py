@@ -56,6 +56,7 @@ __all__ = [
     "test_list_servers_per_project",
     "test_networks",
     "test_not_found_everywhere",
+    "test_port_made_ahead_of_its_server",
     "test_power_cycle_and_conflicts",
     "test_projects",
     "test_snapshot_image_backed_server",
@@ -539,11 +540,6 @@ async def test_unknown_volume_type(driver: VimDriver, catalog: Catalog, project:
     assert await driver.list_servers(project.id) == [] and await driver.list_volumes(project.id) == []
 
 
-# every test written here must be exported, or the runners that star-import this module skip it silently
-_unexported = {name for name in list(globals()) if name.startswith("test_")} - set(__all__)
-assert not _unexported, f"add to __all__: {sorted(_unexported)}"
-
-
 async def test_port_made_ahead_of_its_server(
     driver: VimDriver, catalog: Catalog, project: Project, settle_timeout: float
 ) -> None:
@@ -565,3 +561,8 @@ async def test_port_made_ahead_of_its_server(
         await driver.delete_port(port.id)
     with pytest.raises(VimNotFound):
         await driver.delete_port(port.id)
+
+
+# every test written here must be exported, or the runners that star-import this module skip it silently
+_unexported = {name for name in list(globals()) if name.startswith("test_")} - set(__all__)
+assert not _unexported, f"add to __all__: {sorted(_unexported)}"
