@@ -244,8 +244,12 @@ def _config_data(group: etree._Element) -> tuple[Day0Configuration, ...]:
     return tuple(result)
 
 
-def vm_group_spec(group: etree._Element, defaults: GroupDefaults) -> VmGroupSpec:
+def vm_group_spec(group: etree._Element, defaults: GroupDefaults,
+                  deployment_locator: etree._Element | None = None) -> VmGroupSpec:
+    """The group's spec; where the group has no ``locator`` of its own, the deployment's applies."""
     locator = group.find(q("locator"))
+    if locator is None:
+        locator = deployment_locator
     return VmGroupSpec(
         name=_text(group, "name") or "",
         image=_text(group, "image") or "",
@@ -273,7 +277,8 @@ def deployment_spec(deployment: etree._Element, defaults: GroupDefaults) -> Depl
     )
     return DeploymentSpec(
         name=_text(deployment, "name") or "",
-        vm_groups=tuple(vm_group_spec(g, defaults) for g in deployment.findall(q("vm_group"))),
+        vm_groups=tuple(vm_group_spec(g, defaults, deployment.find(q("locator")))
+                        for g in deployment.findall(q("vm_group"))),
         startup=startup,
     )
 

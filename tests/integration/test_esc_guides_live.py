@@ -118,6 +118,7 @@ def test_guide_deployment_is_accepted_deployed_and_read_back(
         stored = returned.find("e:esc_datamodel", NS)
         assert stored is not None, etree.tostring(returned)
         assert canonical(stored) == canonical(sent), etree.tostring(stored).decode()
+        assert_libyang_accepts(stored, tmp_path / "returned.xml")
         opdata = EscClient(server.netconf_port)
         try:
             assert opdata.service_state(tenant, dep) == "SERVICE_ACTIVE_STATE"
@@ -126,6 +127,22 @@ def test_guide_deployment_is_accepted_deployed_and_read_back(
         undeploy(server, watcher, tenant, dep)
     finally:
         watcher.close()
+
+
+def assert_libyang_accepts(config: etree._Element, path: Path) -> None:
+    """libyang's yanglint, a validator independent of ours, accepts ``config`` (when it is installed)."""
+    if shutil.which("yanglint") is None:
+        return  # test_guide_files_are_valid_for_libyang reports the skip once
+    path.write_bytes(etree.tostring(config))
+    result = subprocess.run(["yanglint", "-p", str(YANG_DIR), "-t", "config", str(YANG_DIR / "esc.yang"), str(path)],
+                            capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", ""), path.read_text()
+
+
+def test_get_schema_serves_the_configuration_submodule(server: ServerProcess) -> None:
+    with connect(server) as nc:
+        text = nc.get_schema("esc-config").data
+    assert text == (YANG_DIR / "esc-config.yang").read_text(encoding="utf-8")
 
 
 def test_guide_files_are_valid_for_libyang(tmp_path: Path) -> None:
@@ -145,6 +162,10 @@ def _group(body: str) -> str:
             "<deployments><deployment><name>bad-dep</name><vm_group><name>g</name><image>cirros</image>"
             f"<flavor>m1.tiny</flavor>{body}</vm_group></deployment></deployments></tenant></tenants>"
             "</esc_datamodel></config>")
+
+
+def _policies(body: str) -> str:
+    return _group("").replace("</vm_group>", f"</vm_group><policies>{body}</policies>")
 
 
 def _kpi(**fields: str) -> str:
@@ -170,6 +191,12 @@ BAD_DOCUMENTS = {
                                      "data-missing", "val"),
     "extension property": (_group("<extensions><extension><name>NSO</name><properties><property><value>1</value>"
                                   "</property></properties></extension></extensions>"), "missing-element", "name"),
+    "placement on itself": (_policies("<placement><target_vm_group_ref>g</target_vm_group_ref><type>affinity</type>"
+                                      "<vm_group_ref>g</vm_group_ref></placement>"),
+                            "operation-failed", "cannot refer a vm_group to itself"),
+    "placement group of an unknown group": (_policies("<placement_group><name>pg</name><type>anti_affinity</type>"
+                                                      "<vm_group>nope</vm_group></placement_group>"),
+                                            "data-missing", "nope"),
     "reversed address range": (_group(
         "<interfaces><interface><nicid>0</nicid><network>net-mgmt</network></interface></interfaces>"
         "<scaling><static_ip_address_pool><network>net-mgmt</network><ip_address_range><start>10.10.9.9</start>"

@@ -90,3 +90,18 @@ def test_every_guide_file_maps_to_a_deployment(defaults: GroupDefaults, name: st
     assert len(specs) == 1
     (spec,) = specs.values()
     assert spec.vm_groups and all(g.image and g.flavor for g in spec.vm_groups)
+
+
+def test_a_group_without_a_locator_takes_the_deployments(defaults: GroupDefaults) -> None:
+    tree = data("")
+    deployment = tree.find(f".//{{{ESC}}}deployment")
+    assert deployment is not None
+    deployment.insert(1, etree.fromstring(
+        f'<locator xmlns="{ESC}"><vim_id>vim-b</vim_id><vim_project>proj-b</vim_project></locator>'))
+    own = etree.fromstring(
+        f'<vm_group xmlns="{ESC}"><name>h</name><image>cirros</image><flavor>m1.tiny</flavor>'
+        "<locator><vim_id>vim-c</vim_id></locator></vm_group>")
+    deployment.append(own)
+    (spec,) = deployments_of(tree, defaults).values()
+    assert [(g.name, g.vim_id, g.vim_project) for g in spec.vm_groups] == [
+        ("g", "vim-b", "proj-b"), ("h", "vim-c", None)]
