@@ -18,6 +18,7 @@ from esc_netconf.core.backup import SnapshotManager
 from esc_netconf.core.context import CoreSettings
 from esc_netconf.core.events import EscEvent, EventBus
 from esc_netconf.core.lifecycle import EscCore
+from esc_netconf.day0_fetch import FetchLimits, UrlTemplateFetcher
 from esc_netconf.northbound.config_bridge import ConfigBridge
 from esc_netconf.northbound.config_specs import GroupDefaults
 from esc_netconf.northbound.event_xml import esc_event_element
@@ -78,6 +79,8 @@ async def start_domain(app: Application) -> Domain:
         SqlCoreStore(app.db),
         bus,
         settings=CoreSettings(poll_interval=min(2.0, monitor_interval), monitor_interval=monitor_interval),
+        fetcher=UrlTemplateFetcher(lambda: FetchLimits(int(settings.number("day0.fetch.max.bytes")),
+                                                       settings.number("day0.fetch.timeout.secs"))),
     )
 
     def to_netconf(event: EscEvent) -> None:

@@ -70,6 +70,12 @@ def _common_specs() -> dict[str, SettingSpec]:
         specs[f"vim.asyncpoller.{op}.timeout.mins"] = SettingSpec(
             "20", _positive_number, f"minutes a {what} operation may take before it fails"
         )
+    specs["day0.fetch.max.bytes"] = SettingSpec(
+        "1048576", _positive_number, "largest day-0 template (config_data file URL) fetched, in bytes"
+    )
+    specs["day0.fetch.timeout.secs"] = SettingSpec(
+        "30", _positive_number, "seconds fetching one day-0 template may take before the VM's deployment fails"
+    )
     specs["vim.monitor.poll.secs"] = SettingSpec(
         "15", _positive_number, "seconds between the monitor's listings of each project's servers"
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
+from esc_netconf.core.day0.fetch import TemplateFetcher
 from esc_netconf.core.errors import VimOperationFailed
 from esc_netconf.core.events import EscEvent, EventBus, EventInterface, EventStatus, EventType, VmSource, VmTarget
 from esc_netconf.core.model import CoreState, DeploymentRecord, ServerFacts, TenantRecord, VmInterface, VmRecord
@@ -48,8 +49,10 @@ class CoreContext:
     """Shared state of one ``EscCore``; only the core's event loop touches it."""
 
     def __init__(self, driver: VimDriver, store: Store, bus: EventBus, clock: Clock,
-                 settings: CoreSettings) -> None:
+                 settings: CoreSettings, fetcher: TemplateFetcher | None = None) -> None:
         self.driver = driver
+        #: Reads day-0 templates named by URL (None: a ``file`` template fails the VM's deployment).
+        self.fetcher = fetcher
         self.store = store
         self.bus = bus
         self.clock = clock

@@ -15,6 +15,8 @@ from uuid import uuid4
 
 from esc_netconf.core import restore, vmsteps
 from esc_netconf.core.context import CoreContext
+from esc_netconf.core.day0 import pools
+from esc_netconf.core.day0.ports import release_ports
 from esc_netconf.core.errors import VimOperationFailed
 from esc_netconf.core.events import EventType
 from esc_netconf.core.jobs import gather_failures, members
@@ -31,6 +33,7 @@ def new_vm(ctx: CoreContext, dep: DeploymentRecord, group: VmGroupSpec) -> VmRec
     vm = VmRecord(vm_id=vm_id, dep_id=dep.dep_id, tenant=dep.tenant, deployment=dep.name, group=group.name,
                   index=index, name=vm_name(dep.name, group.name, index, vm_id), image=group.image,
                   flavor=group.flavor, interfaces=allocate_interfaces(group, siblings))
+    pools.allocate(group, vm, siblings)
     ctx.save_vm(vm)
     ctx.fresh.add(vm_id)
     return vm
@@ -67,6 +70,7 @@ async def take_down(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> No
         ctx.vm_to(vm, VmTrigger.UNDEPLOY, "undeploying")
     try:
         await vmsteps.destroy(ctx, vm)
+        await release_ports(ctx, vm)
     except VimOperationFailed as exc:
         ctx.vm_to(vm, VmTrigger.FAIL, f"undeployment failed: {exc.message}")
         ctx.vm_event(dep, vm, EventType.VM_UNDEPLOYED, exc.message, ok=False)

@@ -35,6 +35,7 @@ from uuid import uuid4
 
 from esc_netconf.core import deploy, jobs, operations, recovery, restore, tenants
 from esc_netconf.core.context import Clock, CoreContext, CoreSettings, utc_now
+from esc_netconf.core.day0.fetch import TemplateFetcher
 from esc_netconf.core.errors import IllegalTransition, NotFound, StateConflict
 from esc_netconf.core.events import EventBus, EventType
 from esc_netconf.core.model import DeploymentRecord, DeploymentSpec, OperationRecord, TenantRecord, VmRecord
@@ -105,8 +106,8 @@ class EscCore:
     """Tenants, deployments and VMs, driven through a ``VimDriver``, persisted in a ``Store``."""
 
     def __init__(self, driver: VimDriver, store: Store, bus: EventBus, *, clock: Clock = utc_now,
-                 settings: CoreSettings | None = None) -> None:
-        self._ctx = CoreContext(driver, store, bus, clock, settings or CoreSettings())
+                 settings: CoreSettings | None = None, fetcher: TemplateFetcher | None = None) -> None:
+        self._ctx = CoreContext(driver, store, bus, clock, settings or CoreSettings(), fetcher)
         self._busy: dict[str, _Work] = {}
         self._busy_checks: list[BusyCheck] = []
         self._monitor = Monitor(self._ctx, self._occupied, self._start_recovery)

@@ -108,6 +108,31 @@ class RuleSpec(PlainRecord):
 
 
 @dataclass(frozen=True, slots=True)
+class Day0Variable(PlainRecord):
+    """``config_data/configuration/variable[name]``: one ``val`` is shared by every VM of the group; several
+    are a pool, handed out one per VM (see ``core.day0.pools``)."""
+
+    name: str
+    values: tuple[str, ...] = ()
+
+    @property
+    def is_pool(self) -> bool:
+        """Several values: each VM gets its own."""
+        return len(self.values) > 1
+
+
+@dataclass(frozen=True, slots=True)
+class Day0Configuration(PlainRecord):
+    """``config_data/configuration[dst]``: a template (``file`` URL or inline ``data``) rendered per VM and
+    given to the server as ``dst`` (``--user-data``: Nova user data; anything else: a config-drive file)."""
+
+    dst: str
+    file: str | None = None
+    data: str | None = None
+    variables: tuple[Day0Variable, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class VmGroupSpec(PlainRecord):
     """``vm_group[name]``."""
 
@@ -123,6 +148,7 @@ class VmGroupSpec(PlainRecord):
     rules: tuple[RuleSpec, ...] = ()
     vim_id: str | None = None
     vim_project: str | None = None
+    config_data: tuple[Day0Configuration, ...] = ()
 
     def with_changes(self, **changes: Any) -> VmGroupSpec:
         """A copy with some fields replaced."""
@@ -193,6 +219,9 @@ class VmInterface(PlainRecord):
 
     ``network`` is the configured network (name or id, as the operator wrote it); ``network_id``,
     ``subnet_id``, ``netmask`` and ``gateway`` are what the VIM built it on, known once the server exists.
+
+    ``reserved_port``: ``port_id`` is a port the core made ahead of the server (its day-0 templates needed
+    the address or MAC before the server existed); it outlives a redeploy and is deleted with the VM.
     """
 
     nicid: int
@@ -204,6 +233,7 @@ class VmInterface(PlainRecord):
     subnet_id: str | None = None
     netmask: str | None = None
     gateway: str | None = None
+    reserved_port: bool = False
 
 
 @dataclass(slots=True)
@@ -248,6 +278,9 @@ class VmRecord(PlainRecord):
         """The server as it is now (a copy)."""
         return ServerFacts(self.server_id, self.host_id, self.hostname,
                            [VmInterface.from_dict(i.to_dict()) for i in self.interfaces])
+    #: Day-0 pool values this VM holds: ``{dst: {variable: value}}``.  Saved with the VM before its server is
+    #: requested, so no restart hands a value out twice; forgetting the VM (scale-in) returns them.
+    day0_values: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def remember(self, time: datetime, type_: str, detail: str = "") -> None:
         """Append a history entry, keeping the last ``HISTORY_LIMIT``."""

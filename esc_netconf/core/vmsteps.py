@@ -15,6 +15,8 @@ import math
 from collections.abc import Awaitable, Callable
 
 from esc_netconf.core.context import CoreContext, netmask_of
+from esc_netconf.core.day0 import pools
+from esc_netconf.core.day0.payload import build_payload
 from esc_netconf.core.errors import VimOperationFailed
 from esc_netconf.core.model import VmGroupSpec, VmInterface, VmRecord
 from esc_netconf.core.planning import volume_build_order
@@ -132,13 +134,18 @@ async def note_server(ctx: CoreContext, vm: VmRecord, server: Server) -> None:
     for nic in vm.interfaces:
         address = addresses.get(nic.nicid)
         if address is None:
-            interfaces.append(VmInterface(nic.nicid, nic.network, nic.ip_address))
+            # A port made ahead (day-0) keeps its MAC and id while the server is away; otherwise only the address.
+            interfaces.append(VmInterface(
+                nic.nicid, nic.network, nic.ip_address,
+                nic.mac_address if nic.reserved_port else None, nic.port_id if nic.reserved_port else None,
+                reserved_port=nic.reserved_port))
             continue
         subnet = await ctx.subnet(address.network_id, address.subnet_id) if address.subnet_id else None
         interfaces.append(VmInterface(
             nic.nicid, nic.network, address.fixed_ip, address.mac, address.port_id,
             network_id=address.network_id or None, subnet_id=address.subnet_id or None,
-            netmask=netmask_of(subnet.cidr) if subnet else None, gateway=subnet.gateway_ip if subnet else None))
+            netmask=netmask_of(subnet.cidr) if subnet else None, gateway=subnet.gateway_ip if subnet else None,
+            reserved_port=nic.reserved_port))
     vm.interfaces = interfaces
 
 
@@ -153,11 +160,16 @@ async def build(ctx: CoreContext, vm: VmRecord, group: VmGroupSpec) -> Server:
     server = await find_server(ctx, vm)
     if server is None:
         try:
+            if pools.allocate(group, vm, ctx.vms_of(vm.dep_id, vm.group)):  # a VM recorded before it had pools
+                ctx.save_vm(vm)
+            day0 = await build_payload(ctx, vm, group)
             image_id, devices = await _block_devices(ctx, group, vm.image or group.image)
             server = await _create_recorded(ctx, vm, ctx.driver.create_server(
                 vm.name, project_id=project_id, flavor=vm.flavor or group.flavor, image_id=image_id,
-                networks=[PortSpec(i.network, i.ip_address) for i in vm.interfaces], block_devices=devices,
-                metadata={"esc_vm_id": vm.vm_id, "esc_deployment": vm.deployment}))
+                networks=[PortSpec(i.network, i.ip_address, i.port_id) if i.reserved_port else
+                          PortSpec(i.network, i.ip_address) for i in vm.interfaces], block_devices=devices,
+                metadata={"esc_vm_id": vm.vm_id, "esc_deployment": vm.deployment},
+                user_data=day0.user_data, config_drive=day0.config_drive, files=day0.files or None))
         except VimError as exc:
             raise VimOperationFailed(exc.message) from exc
         finally:

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, TypeVar
 from lxml import etree
 
 from esc_netconf.core.model import (
+    Day0Configuration,
+    Day0Variable,
     DeploymentSpec,
     InterfaceSpec,
     IpPool,
@@ -220,6 +222,28 @@ def _rules(group: etree._Element) -> tuple[RuleSpec, ...]:
     )
 
 
+def _config_data(group: etree._Element) -> tuple[Day0Configuration, ...]:
+    """``config_data/configuration[dst]``; ``data`` keeps its text exactly (a template's whitespace matters).
+
+    ``encrypted_data`` is read as an inline template like ``data`` (it is stored as sent, not encrypted).
+    """
+    result = []
+    for config in _path(group, "config_data", "configuration"):
+        data = config.find(q("data"))
+        if data is None:
+            data = config.find(q("encrypted_data"))
+        result.append(Day0Configuration(
+            dst=_text(config, "dst") or "",
+            file=_text(config, "file"),
+            data=None if data is None else data.text or "",
+            variables=tuple(
+                Day0Variable(name=_text(v, "name") or "", values=tuple(val.text or "" for val in v.findall(q("val"))))
+                for v in config.findall(q("variable"))
+            ),
+        ))
+    return tuple(result)
+
+
 def vm_group_spec(group: etree._Element, defaults: GroupDefaults,
                   deployment_locator: etree._Element | None = None) -> VmGroupSpec:
     """The group's spec; where the group has no ``locator`` of its own, the deployment's applies."""
@@ -239,6 +263,7 @@ def vm_group_spec(group: etree._Element, defaults: GroupDefaults,
         rules=_rules(group),
         vim_id=_text(locator, "vim_id"),
         vim_project=_text(locator, "vim_project"),
+        config_data=_config_data(group),
     )
 
 

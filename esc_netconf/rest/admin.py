@@ -1,4 +1,5 @@
-"""Admin routes used by ``escadm``: VIM manager settings (show, set, restart) and server status.
+"""Admin routes used by ``escadm``: VIM manager settings (show, set, restart) and server status; and, with
+the simulated VIM, what a server was booted with (user data, config drive, files), for day-0 checks.
 
 ``escadm vimmanager set`` changes the running server only; ``restart`` rereads application.properties,
 dropping runtime changes, as ESC's VIM manager service restart does.
@@ -13,6 +14,8 @@ from aiohttp import web
 
 from esc_netconf.rest.server import APPLICATION_KEY
 from esc_netconf.settings import SettingsError
+from esc_netconf.vim.base import VimNotFound
+from esc_netconf.vim.sim import SimCloud
 
 if TYPE_CHECKING:
     from esc_netconf.app import Application
@@ -20,6 +23,7 @@ if TYPE_CHECKING:
 SETTINGS_PATH = "/ESCManager/admin/vimmanager/settings"
 RELOAD_PATH = "/ESCManager/admin/vimmanager/reload"
 STATUS_PATH = "/ESCManager/admin/status"
+SIM_BOOT_PATH = "/ESCManager/admin/sim/servers/{server_id}/boot"
 
 
 def _app(request: web.Request) -> Application:
@@ -59,8 +63,22 @@ async def status(request: web.Request) -> web.Response:
     return web.json_response(report, status=code)
 
 
+async def sim_boot_data(request: web.Request) -> web.Response:
+    """``{"config_drive": bool, "user_data": str|null, "files": {path: text}}`` of one simulated server."""
+    driver = _app(request).domain.driver
+    server_id = request.match_info["server_id"]
+    if not isinstance(driver, SimCloud):
+        return web.json_response({"error": "Boot data is kept by the simulated VIM only (--vim sim)."}, status=404)
+    try:
+        boot = await driver.server_boot_data(server_id)
+    except VimNotFound as exc:
+        return web.json_response({"error": exc.message}, status=404)
+    return web.json_response({"config_drive": boot.config_drive, "user_data": boot.user_data, "files": boot.files})
+
+
 def add_admin_routes(web_app: web.Application) -> None:
     web_app.router.add_get(SETTINGS_PATH, show_settings)
     web_app.router.add_put(SETTINGS_PATH, put_settings)
     web_app.router.add_post(RELOAD_PATH, reload_settings)
     web_app.router.add_get(STATUS_PATH, status)
+    web_app.router.add_get(SIM_BOOT_PATH, sim_boot_data)

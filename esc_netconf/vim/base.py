@@ -45,6 +45,7 @@ __all__ = [
     "Image",
     "ImageStatus",
     "Network",
+    "Port",
     "PortSpec",
     "Project",
     "RebootType",
@@ -229,10 +230,13 @@ class PortSpec:
 
     ``network`` is a network name or id; ``fixed_ip`` asks for that address on the network's
     subnet (Nova ``networks=[{"uuid": ..., "fixed_ip": ...}]``), ``None`` lets the VIM allocate.
+    ``port_id`` plugs a port made with ``create_port`` instead (Nova ``networks=[{"port": ...}]``);
+    such a port outlives the server (Nova detaches it) and is deleted with ``delete_port``.
     """
 
     network: str
     fixed_ip: str | None = None
+    port_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +296,17 @@ class ServerAddress:
     mac: str
     port_id: str
     subnet_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Port:
+    """A Neutron port made ahead of its server, so its address and MAC are known before the server
+    exists (ESC's day-0 tokens ``NICID_n_IP_ADDRESS``/``NICID_n_MAC_ADDRESS`` need them)."""
+
+    id: str
+    network_id: str
+    fixed_ip: str
+    mac: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -585,18 +600,44 @@ class VimDriver(Protocol):
         block_devices: Sequence[BlockDevice] = (),
         metadata: Mapping[str, str] | None = None,
         user_data: str | None = None,
+        config_drive: bool = False,
+        files: Mapping[str, str] | None = None,
     ) -> Server:
         """Request a server; it comes back in ``BUILD`` and becomes ``ACTIVE`` (or ``ERROR`` with
         ``fault``) later. ``flavor`` is a name or id; ``image_id`` may be ``None`` when a
         ``BlockDevice`` with ``boot_index=0`` supplies the root disk (boot from volume).
         ``conn.compute.create_server(name=..., flavor_id=..., image_id=..., networks=[{"uuid":
-        ..., "fixed_ip": ...}], block_device_mapping_v2=[...], metadata=..., user_data=...)``.
+        ..., "fixed_ip": ...}], block_device_mapping_v2=[...], metadata=..., user_data=...,
+        config_drive=True, personality=[{"path": ..., "contents": ...}])``.
+
+        Day-0 content: ``user_data`` (text; the driver base64-encodes it) is Nova's user data, which
+        the guest reads from the metadata service or, with ``config_drive``, from the config drive
+        (``openstack/latest/user_data``). ``files`` (guest path -> text) are written to the config
+        drive; Nova takes them as ``personality``, which it accepts only up to compute API
+        microversion 2.56, so a driver sends a create with files at that microversion (see the
+        ``openstack`` driver) and a create without files at its usual one.
 
         :raises VimNotFound: unknown flavor, image, network, volume or snapshot.
         :raises VimConflict: a requested fixed IP is already in use, or outside the subnet
             (Neutron ``IpAddressAlreadyAllocated``/``InvalidIpForNetwork``), or a volume to boot
             from is not ``available``.
         :raises VimQuotaExceeded: the project's instance/cores/ram quota would be exceeded.
+        """
+        ...
+
+    async def create_port(self, *, project_id: str, network: str, name: str, fixed_ip: str | None = None) -> Port:
+        """A port on ``network`` (name or id) owned by the project, with ``fixed_ip`` or an address the
+        VIM picks: ``conn.network.create_port(network_id=..., name=..., fixed_ips=[{"ip_address": ...}])``.
+
+        :raises VimNotFound: unknown network.
+        :raises VimConflict: the fixed IP is taken or outside the subnet; the subnet is full.
+        """
+        ...
+
+    async def delete_port(self, port_id: str) -> None:
+        """``conn.network.delete_port(port_id, ignore_missing=False)`` (a port in use is unplugged).
+
+        :raises VimNotFound: no such port.
         """
         ...
 

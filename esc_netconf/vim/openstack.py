@@ -52,6 +52,7 @@ from esc_netconf.vim.base import (
     Image,
     ImageStatus,
     Network,
+    Port,
     PortSpec,
     Project,
     RebootType,
@@ -260,6 +261,8 @@ class OpenStackDriver:
         block_devices: Sequence[BlockDevice] = (),
         metadata: Mapping[str, str] | None = None,
         user_data: str | None = None,
+        config_drive: bool = False,
+        files: Mapping[str, str] | None = None,
     ) -> Server:
         self.calls.record("create_server")
 
@@ -267,6 +270,9 @@ class OpenStackDriver:
             resolved_flavor = self._flavor(flavor)
             nics: list[dict[str, str]] = []
             for spec in networks:
+                if spec.port_id is not None:
+                    nics.append({"port": spec.port_id})
+                    continue
                 network = self._network(spec.network)
                 nic = {"uuid": network.id}
                 if spec.fixed_ip is not None:
@@ -285,8 +291,14 @@ class OpenStackDriver:
                 body["block_device_mapping"] = [device.to_nova() for device in block_devices]
             if user_data is not None:
                 body["user_data"] = base64.b64encode(user_data.encode()).decode("ascii")
+            if config_drive:
+                body["config_drive"] = True
             try:
-                created = self._project_conn(project_id).compute.create_server(**body)
+                compute = self._project_conn(project_id).compute
+                if files:
+                    created = _create_with_files(compute, body, files)
+                else:
+                    created = compute.create_server(**body)
             except Exception as exc:  # Nova's "Can not find requested image" does not say which one
                 raise vim_error(exc, image_id) from exc
             now = datetime.now(UTC)
@@ -307,6 +319,25 @@ class OpenStackDriver:
             )
 
         return await self._call(work)
+
+    async def create_port(self, *, project_id: str, network: str, name: str, fixed_ip: str | None = None) -> Port:
+        self.calls.record("create_port")
+
+        def work() -> Port:
+            resolved = self._network(network)
+            body: dict[str, Any] = {"network_id": resolved.id, "name": name}
+            if fixed_ip is not None:
+                _check_fixed_ip(resolved, fixed_ip)
+                body["fixed_ips"] = [{"ip_address": fixed_ip}]
+            raw = self._project_conn(project_id).network.create_port(**body)
+            return Port(id=str(raw.id), network_id=resolved.id, fixed_ip=str(raw.fixed_ips[0]["ip_address"]),
+                        mac=str(raw.mac_address))
+
+        return await self._call(work, subject=network)
+
+    async def delete_port(self, port_id: str) -> None:
+        self.calls.record("delete_port")
+        await self._call(self._conn.network.delete_port, port_id, ignore_missing=False, subject=port_id)
 
     async def get_server(self, server_id: str) -> Server:
         self.calls.record("get_server")
@@ -573,6 +604,30 @@ class OpenStackDriver:
     async def delete_volume_snapshot(self, snapshot_id: str) -> None:
         self.calls.record("delete_volume_snapshot")
         await self._call(self._conn.block_storage.delete_snapshot, snapshot_id, ignore_missing=False, subject=snapshot_id)
+
+
+PERSONALITY_MICROVERSION = "2.56"
+"""The last compute API microversion that takes ``personality`` (files for the config drive)."""
+
+
+def _create_with_files(compute: Any, body: dict[str, Any], files: Mapping[str, str]) -> Any:
+    """Create a server with config-drive files: Nova's ``personality``, sent at microversion 2.56.
+
+    Why this way: microversion 2.57 removed ``personality`` from the API (files go through user data
+    since), but every Nova still serves older microversions per request, and an ESC day-0 file must
+    appear on the config drive at its ``dst`` path (``openstack/content/*`` listed in
+    ``meta_data.json``) for VNFs that read it from there. Only creates that carry files pin the
+    microversion; Nova's injected-files quotas (count, bytes per file) apply and are reported verbatim.
+    """
+    from openstack.compute.v2 import server as sdk_server
+
+    resource = sdk_server.Server.new(personality=personality(files), **body)
+    return resource.create(compute, microversion=PERSONALITY_MICROVERSION)
+
+
+def personality(files: Mapping[str, str]) -> list[dict[str, str]]:
+    """Nova's ``personality``: each file's path and its UTF-8 text, base64-encoded."""
+    return [{"path": path, "contents": base64.b64encode(text.encode()).decode("ascii")} for path, text in files.items()]
 
 
 def _ports_by_device(ports: Iterable[PortInfo]) -> dict[str, list[PortInfo]]:

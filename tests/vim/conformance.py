@@ -57,6 +57,7 @@ __all__ = [
     "test_list_servers_per_project",
     "test_networks",
     "test_not_found_everywhere",
+    "test_port_made_ahead_of_its_server",
     "test_power_cycle_and_conflicts",
     "test_projects",
     "test_server_addresses_name_their_subnet",
@@ -563,6 +564,29 @@ async def test_unknown_volume_type(driver: VimDriver, catalog: Catalog, project:
             _unique("vm"), project_id=project.id, flavor=catalog.flavor, image_id=None, networks=[], block_devices=[root]
         )
     assert await driver.list_servers(project.id) == [] and await driver.list_volumes(project.id) == []
+
+
+async def test_port_made_ahead_of_its_server(
+    driver: VimDriver, catalog: Catalog, project: Project, settle_timeout: float
+) -> None:
+    """A port created first gives its address and MAC to the server it is plugged into, and outlives it."""
+    port = await driver.create_port(project_id=project.id, network=catalog.network, name=_unique("port"))
+    try:
+        assert port.fixed_ip and port.mac
+        with pytest.raises(VimConflict, match=port.fixed_ip.replace(".", r"\.")):
+            await driver.create_port(project_id=project.id, network=catalog.network, name=_unique("port"),
+                                     fixed_ip=port.fixed_ip)
+        for _ in range(2):  # the second server plugs the same port: deleting the first left it
+            server = await _active_server(driver, catalog, project, settle_timeout,
+                                          networks=[PortSpec(catalog.network, port_id=port.id)])
+            nic = server.address(0)
+            assert nic is not None and (nic.port_id, nic.fixed_ip, nic.mac) == (port.id, port.fixed_ip, port.mac)
+            await driver.delete_server(server.id)
+            await gone(lambda: driver.get_server(server.id), settle_timeout)
+    finally:
+        await driver.delete_port(port.id)
+    with pytest.raises(VimNotFound):
+        await driver.delete_port(port.id)
 
 
 # every test written here must be exported, or the runners that star-import this module skip it silently

@@ -21,6 +21,7 @@ from esc_netconf.vim.base import (
     Flavor,
     Image,
     Network,
+    Port,
     PortSpec,
     Project,
     RebootType,
@@ -32,7 +33,7 @@ from esc_netconf.vim.base import (
     VolumeAttachment,
     VolumeSnapshot,
 )
-from esc_netconf.vim.sim import attachments, images, messages, servers, volumes
+from esc_netconf.vim.sim import attachments, images, messages, ports, servers, volumes
 from esc_netconf.vim.sim.catalog import FLAVORS, NETWORKS, find_flavor, find_network
 from esc_netconf.vim.sim.content import content_md5, iter_content
 from esc_netconf.vim.sim.context import Request
@@ -144,6 +145,8 @@ class SimCloud:
         block_devices: Sequence[BlockDevice] = (),
         metadata: Mapping[str, str] | None = None,
         user_data: str | None = None,
+        config_drive: bool = False,
+        files: Mapping[str, str] | None = None,
     ) -> Server:
         req = self._request("create_server")
         with self._store.transaction():
@@ -156,8 +159,25 @@ class SimCloud:
                 networks=networks,
                 block_devices=block_devices,
                 metadata=metadata,
-                user_data=user_data,
+                boot=servers.BootData(user_data, config_drive, dict(files or {})),
             )
+
+    async def create_port(self, *, project_id: str, network: str, name: str, fixed_ip: str | None = None) -> Port:
+        req = self._request("create_port")
+        with self._store.transaction():
+            return ports.create_port(req, project_id=project_id, network=network, name=name, fixed_ip=fixed_ip)
+
+    async def delete_port(self, port_id: str) -> None:
+        req = self._request("delete_port")
+        with self._store.transaction():
+            ports.delete_port(req, port_id)
+
+    async def server_boot_data(self, server_id: str) -> servers.BootData:
+        """What the server was given for its guest (user data, config drive, files); sim only.
+
+        :raises VimNotFound: no such server.
+        """
+        return servers.boot_data(self._request("server_boot_data"), server_id)
 
     async def get_server(self, server_id: str) -> Server:
         return servers.get_server(self._request("get_server"), server_id)

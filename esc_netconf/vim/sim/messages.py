@@ -37,6 +37,14 @@ def flavor_not_found(flavor: str) -> VimNotFound:
     return VimNotFound(f"Flavor {flavor} could not be found.")
 
 
+def port_not_found(port_id: str) -> VimNotFound:
+    return VimNotFound(f"Port {port_id} could not be found.")
+
+
+def port_in_use(port_id: str, device_id: str) -> VimConflict:
+    return VimConflict(f"Port {port_id} is still in use by device {device_id}.")
+
+
 def network_not_found(network: str) -> VimNotFound:
     return VimNotFound(f"Network {network} could not be found.")
 

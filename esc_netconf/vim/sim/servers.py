@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from esc_netconf.vim.base import (
@@ -33,7 +34,7 @@ from esc_netconf.vim.base import (
     ServerStatus,
     VolumeStatus,
 )
-from esc_netconf.vim.sim import messages
+from esc_netconf.vim.sim import messages, ports
 from esc_netconf.vim.sim.catalog import COMPUTE_HOSTS, find_flavor, find_network, find_volume_type, subnet_of
 from esc_netconf.vim.sim.context import Request
 from esc_netconf.vim.sim.ipam import allocate_ip, mac_for_port
@@ -44,6 +45,8 @@ from esc_netconf.vim.sim.timeline import GONE, Timeline
 from esc_netconf.vim.sim.volumes import new_volume_fields
 
 __all__ = [
+    "BootData",
+    "boot_data",
     "create_server",
     "delete_server",
     "force_server_status",
@@ -206,6 +209,26 @@ def _boot_volume_size(req: Request, device: BlockDevice) -> int:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class BootData:
+    """What a server was created with for its guest: Nova user data, config drive, files on the drive.
+
+    The simulated cloud keeps it with the server so tests (and operators, through the admin REST
+    route) can read back what each VM received, as ``openstack server show`` shows ``config_drive``
+    and ``OS-EXT-SRV-ATTR:user_data`` on a real cloud.
+    """
+
+    user_data: str | None = None
+    config_drive: bool = False
+    files: dict[str, str] = field(default_factory=dict)
+
+
+def boot_data(req: Request, server_id: str) -> BootData:
+    """The boot data of a server (deleted servers are not found, as in Nova)."""
+    server = req.view(Kind.SERVER, server_id, messages.server_not_found)
+    return BootData(server.get("user_data"), bool(server.get("config_drive")), dict(server.get("files") or {}))
+
+
 def create_server(
     req: Request,
     name: str,
@@ -216,7 +239,7 @@ def create_server(
     networks: Sequence[PortSpec],
     block_devices: Sequence[BlockDevice],
     metadata: Mapping[str, str] | None,
-    user_data: str | None,
+    boot: BootData,
 ) -> Server:
     flavor_entry = find_flavor(flavor)
     shown_image, devices = _boot_devices(req, image_id, block_devices)
@@ -228,10 +251,14 @@ def create_server(
             "Block Device Mapping is Invalid: Boot sequence for the instance and image/block device "
             "mapping combination is not valid."
         )
-    resolved = [(spec, find_network(spec.network)) for spec in networks]
+    resolved = [(spec, find_network(spec.network) if spec.port_id is None else None) for spec in networks]
     server_id = str(uuid.uuid4())
     addresses = []
     for nic, (spec, network) in enumerate(resolved):
+        if spec.port_id is not None or network is None:
+            assert spec.port_id is not None
+            addresses.append(ports.plug(req, spec.port_id, server_id, nic))
+            continue
         port_id = str(uuid.uuid4())
         addresses.append(
             {
@@ -262,7 +289,9 @@ def create_server(
         "host_id": hashlib.sha224((project_id + host).encode()).hexdigest(),
         "hostname": host,
         "metadata": dict(metadata or {}),
-        "user_data": user_data,
+        "user_data": boot.user_data,
+        "config_drive": boot.config_drive,
+        "files": dict(boot.files),
     }
     steps: list[tuple[float, dict[str, Any]]] = []
     if mode is FaultMode.NONE:
@@ -339,6 +368,7 @@ def delete_server(req: Request, server_id: str) -> None:
     if mode is FaultMode.NONE:
         timeline.replace_future(req.now, (req.now, {"task_state": "deleting"}), (done, {GONE: True}))
         req.store.release_ports(server_id)
+        ports.unplug(req, timeline.view(req.now))
         _release_volumes(req, server_id, done)
     elif mode is FaultMode.ERROR:
         timeline.replace_future(

@@ -33,6 +33,7 @@ class Kind(str, Enum):
     VOLUME = "volumes"
     VOLUME_SNAPSHOT = "volume_snapshots"
     PROJECT = "projects"
+    PORT = "neutron_ports"
 
 
 _SCHEMA = [

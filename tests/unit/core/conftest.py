@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from esc_netconf.core.context import CoreSettings
+from esc_netconf.core.day0.fetch import TemplateFetcher
 from esc_netconf.core.events import EscEvent, EventBus, EventStatus, EventType
 from esc_netconf.core.lifecycle import EscCore
 from esc_netconf.core.memory_store import MemoryStore
@@ -30,6 +31,7 @@ class Harness:
     store: Store = field(default_factory=MemoryStore)
     events: list[EscEvent] = field(default_factory=list)
     faults: dict[str, FaultMode] = field(default_factory=dict)
+    fetcher: TemplateFetcher | None = None
     sim: SimCloud = field(init=False)
     core: EscCore = field(init=False)
 
@@ -43,7 +45,7 @@ class Harness:
         self.sim = SimCloud(self.sim_dir, self._settings)
         bus = EventBus()
         bus.subscribe(self.events.append)
-        self.core = EscCore(self.sim, self.store, bus, settings=FAST)
+        self.core = EscCore(self.sim, self.store, bus, settings=FAST, fetcher=self.fetcher)
 
     async def restart(self) -> None:
         await self.core.stop()

@@ -24,7 +24,7 @@ from esc_netconf.vim.base import (
     VimNotFound,
     VolumeStatus,
 )
-from esc_netconf.vim.openstack import OpenStackDriver
+from esc_netconf.vim.openstack import OpenStackDriver, personality
 
 NET = NS(id="net-1", name="net-mgmt", project_id="admin", is_shared=True, status="ACTIVE")
 SUBNET = NS(id="sub-1", name="net-mgmt-subnet", network_id="net-1", cidr="10.10.0.0/16", gateway_ip="10.10.0.1")
@@ -100,6 +100,21 @@ async def test_create_server_body_and_scope(driver: OpenStackDriver, conn: FakeC
     before = len(conn.log)
     await driver.create_server("vm2", project_id="p1", flavor="m1.tiny", image_id="img-1", networks=[PortSpec("net-1")])
     assert [n for n, _, _ in conn.log[before:]] == ["create_server"]
+
+
+async def test_day0_user_data_and_config_drive(driver: OpenStackDriver, conn: FakeConnection) -> None:
+    await driver.create_server("vm", project_id="p1", flavor="m1.tiny", image_id="img-1", networks=[],
+                               user_data="#cloud-config\nhostname: caf\u00e9\n", config_drive=True)
+    (_, body), = conn.calls("create_server")
+    assert body["config_drive"] is True and base64.b64decode(body["user_data"]).decode() == "#cloud-config\nhostname: caf\u00e9\n"
+    await driver.create_server("vm2", project_id="p1", flavor="m1.tiny", image_id="img-1", networks=[])
+    assert "config_drive" not in conn.calls("create_server")[1][1]
+
+
+def test_personality_carries_each_file_base64() -> None:
+    files = personality({"iosxe_config.txt": "hostname r1\n", "/etc/motd": "hi"})
+    assert files == [{"path": "iosxe_config.txt", "contents": base64.b64encode(b"hostname r1\n").decode()},
+                     {"path": "/etc/motd", "contents": "aGk="}]
 
 
 async def test_boot_from_volume_sends_no_image_and_none_networks(driver: OpenStackDriver, conn: FakeConnection) -> None:
