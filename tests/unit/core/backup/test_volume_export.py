@@ -111,7 +111,7 @@ async def _phase(backup: Backup, phase: Phase, field: str) -> None:
 async def test_restart_mid_export_resumes_with_the_same_temporaries(backup: Backup, phase: Phase,
                                                                    field: str) -> None:
     vm = await backup.deploy(boot_volume=True)
-    backup.delay_scale = 0.5  # steps of about a second: time to stop the manager mid-step
+    backup.delay_scale = 0.2  # steps of about 0.4 s: time to stop the manager mid-step
     record = backup.manager.create_snapshot(vm.name, "resumed", export=True)
     await _phase(backup, phase, field)
     await backup.restart()
@@ -149,4 +149,26 @@ async def test_restart_between_asking_and_recording_adopts_the_tagged_volume(
     await backup.idle()
     assert backup.kinds()[-1] == ("VM_BACKUP_COMPLETE", OK, 200)
     assert backup.sim.calls["create_volume"] == 0
+    assert await _temporaries(backup.sim) == ([], [])
+
+
+async def test_restart_during_cleanup_finishes_it_and_reports_once(
+        backup: Backup, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The outcome is decided and durable before the clean-up; a restart there cleans up and sends it once."""
+    vm = await backup.deploy(boot_volume=True)
+    hung = asyncio.Event()
+
+    async def hang(volume_id: str) -> None:
+        hung.set()
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(backup.sim, "delete_volume", hang)
+    backup.manager.create_snapshot(vm.name, "cleaned", export=True)
+    await backup.wait_for(hung.is_set)
+    (op,) = backup.store.load_operations()
+    assert op.phase is Phase.CLEANUP and op.outcome_ok is True and "exported to" in (op.outcome_message or "")
+    assert [k[0] for k in backup.kinds()] == ["VM_BACKUP_INIT", "VM_BACKUP_CREATED"]  # not reported yet
+    await backup.restart()
+    await backup.idle()
+    assert backup.kinds()[2:] == [("VM_BACKUP_COMPLETE", OK, 200)]
     assert await _temporaries(backup.sim) == ([], [])
