@@ -66,6 +66,7 @@ class Options:
     netconf_port: int = 830
     rest_port: int = 8080
     data_dir: Path = Path("var")
+    export_dir: Path | None = None  # EXPORT destinations are confined here; None: <data_dir>/exports
     vim: str = "sim"
     os_cloud: str | None = None
     properties: Path | None = None

@@ -92,7 +92,7 @@ async def start_domain(app: Application) -> Domain:
     callbacks.start(bus)  # before the core resumes its operations, so their events find their callbacks
     snapshots = SnapshotManager(
         core, driver, SqlSnapshotStore(app.db), bus,
-        setting=settings.number, export_dir=options.data_dir / "exports",
+        setting=settings.number, export_dir=options.export_dir or options.data_dir / "exports",
     )
     await core.start()
     await snapshots.start()

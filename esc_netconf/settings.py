@@ -59,16 +59,17 @@ class SettingSpec:
 
 def _common_specs() -> dict[str, SettingSpec]:
     specs: dict[str, SettingSpec] = {}
-    for op, what in (
-        ("snapshot.create", "create snapshot"),
-        ("snapshot.delete", "delete snapshot"),
-        ("volume.create", "create volume"),
+    for op, what, timeout in (
+        ("snapshot.create", "create snapshot", "20"),
+        ("snapshot.export", "export (of a volume-backed snapshot)", "60"),
+        ("snapshot.delete", "delete snapshot", "20"),
+        ("volume.create", "create volume", "20"),
     ):
         specs[f"vim.asyncpoller.{op}.poll.secs"] = SettingSpec(
             "15", _positive_number, f"seconds between polls of the VIM during a {what} operation"
         )
         specs[f"vim.asyncpoller.{op}.timeout.mins"] = SettingSpec(
-            "20", _positive_number, f"minutes a {what} operation may take before it fails"
+            timeout, _positive_number, f"minutes a {what} operation may take before it fails"
         )
     specs["day0.fetch.max.bytes"] = SettingSpec(
         "1048576", _positive_number, "largest day-0 template (config_data file URL) fetched, in bytes"

@@ -25,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--netconf-port", type=int, default=830, help="NETCONF over SSH port (default 830; 0 = any)")
     serve.add_argument("--rest-port", type=int, default=8080, help="REST port (default 8080; 0 = any)")
     serve.add_argument("--data-dir", type=Path, default=Path("var"), help="state directory (default ./var)")
+    serve.add_argument("--export-dir", type=Path,
+                       help="directory EXPORT may write to; destinations outside it are refused "
+                            "(default <data-dir>/exports)")
     serve.add_argument("--vim", choices=("sim", "openstack"), default="sim", help="VIM driver (default sim)")
     serve.add_argument("--os-cloud", help="clouds.yaml entry for the openstack driver")
     serve.add_argument("--properties", type=Path, help="application.properties (VIM manager settings)")
@@ -45,6 +48,7 @@ async def _serve(args: argparse.Namespace) -> int:
         netconf_port=args.netconf_port,
         rest_port=args.rest_port,
         data_dir=args.data_dir,
+        export_dir=args.export_dir,
         vim=args.vim,
         os_cloud=args.os_cloud,
         properties=args.properties,

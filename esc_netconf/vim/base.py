@@ -821,6 +821,31 @@ class VimDriver(Protocol):
         """
         ...
 
+    async def upload_volume_to_image(
+        self,
+        volume_id: str,
+        image_name: str,
+        *,
+        disk_format: str = "raw",
+        container_format: str = "bare",
+        force: bool = False,
+    ) -> str:
+        """Copy a volume's data into a new image (Cinder "upload to image"); returns the image id at once.
+
+        The image belongs to the volume's project and goes ``queued``/``saving`` to ``active`` with the
+        ``size`` and ``checksum`` (md5) of the data, or to ``killed`` (or away) when the copy fails. The
+        volume shows ``uploading`` meanwhile and returns to ``available`` (``in-use`` with ``force``)
+        when the copy ends, well or badly; deleting the image before it is ``active`` ends the copy.
+        This is how a volume's bytes reach Glance: a snapshot image of a volume-backed server holds
+        none (it only names Cinder snapshots).
+        ``conn.block_storage.upload_volume_to_image(volume, image_name, force=..., disk_format=...,
+        container_format=...)["image_id"]`` (the ``os-volume_upload_image`` action).
+
+        :raises VimNotFound: no such volume.
+        :raises VimConflict: the volume is not ``available`` (or ``in-use`` without ``force``).
+        """
+        ...
+
     # ---- volume snapshots -------------------------------------------------------------------
 
     async def create_volume_snapshot(

@@ -562,6 +562,31 @@ class OpenStackDriver:
             **attrs,
         )
 
+    async def upload_volume_to_image(
+        self,
+        volume_id: str,
+        image_name: str,
+        *,
+        disk_format: str = "raw",
+        container_format: str = "bare",
+        force: bool = False,
+    ) -> str:
+        """Through the volume's project, so the image belongs to the volume's owner (as with snapshots)."""
+        self.calls.record("upload_volume_to_image")
+
+        def work() -> str:
+            volume = self._conn.block_storage.get_volume(volume_id)
+            conn = self._project_conn(str(volume.project_id))
+            answer = conn.block_storage.upload_volume_to_image(
+                volume, image_name, force=force, disk_format=disk_format, container_format=container_format
+            )
+            image_id = answer.get("image_id") if isinstance(answer, Mapping) else None
+            if not image_id:
+                raise VimFailure(f"Cinder accepted the upload of volume {volume_id} but named no image: {answer!r}")
+            return str(image_id)
+
+        return await self._call(work, subject=volume_id)
+
     # ---- volume snapshots --------------------------------------------------------------------
 
     async def create_volume_snapshot(

@@ -43,6 +43,7 @@ STEP_TIMEOUT = 240.0
 PROPERTIES = {
     "vim.monitor.poll.secs": "1",
     "vim.asyncpoller.snapshot.create.poll.secs": "1",
+    "vim.asyncpoller.snapshot.export.poll.secs": "1",
     "vim.asyncpoller.snapshot.delete.poll.secs": "1",
     "vim.asyncpoller.volume.create.poll.secs": "1",
 }

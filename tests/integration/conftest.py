@@ -11,6 +11,7 @@ FAST_PROPERTIES = {
     "vim.sim.delay.scale": "0.02",
     "vim.monitor.poll.secs": "0.2",
     "vim.asyncpoller.snapshot.create.poll.secs": "0.1",
+    "vim.asyncpoller.snapshot.export.poll.secs": "0.1",
     "vim.asyncpoller.snapshot.delete.poll.secs": "0.1",
     "vim.asyncpoller.volume.create.poll.secs": "0.1",
 }

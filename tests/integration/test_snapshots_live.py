@@ -177,20 +177,103 @@ def test_vim_failure_and_timeout(tmp_path: Path) -> None:
         proc.stop()
 
 
-def test_export_writes_the_image_with_its_checksum(live: tuple[ServerProcess, EscClient, EventWatcher],
-                                                   tmp_path: Path) -> None:
+def test_export_writes_the_image_with_its_checksum(live: tuple[ServerProcess, EscClient, EventWatcher]) -> None:
     server, client, watcher = live
     vm = deploy(client, watcher, "exported")
-    target = tmp_path / "exported.qcow2"
+    target = server.data_dir / "exports" / "exported.qcow2"
     backup(client, vm, "exp", action="EXPORT", destination=str(target))
     complete = watcher.until("VM_BACKUP_COMPLETE")[-1]
     assert complete.status == "SUCCESS", complete
-    deadline = time.monotonic() + 10
-    while not target.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
     ((status, checksum),) = images_named(server, "exp")
     assert status == "active"
     assert hashlib.md5(target.read_bytes()).hexdigest() == checksum
+    assert target.stat().st_mode & 0o777 == 0o600
+
+
+def sim_temporaries(server: ServerProcess) -> tuple[list[str], list[str]]:
+    """Names of the temporary volumes (not yet deleting) and images an export made, still in the VIM."""
+    async def run() -> tuple[list[str], list[str]]:
+        cloud = SimCloud(server.data_dir / "vim-sim", lambda: SimSettings())
+        try:
+            volumes = [v.name for v in await cloud.list_volumes()
+                       if v.name.startswith("esc-export-") and v.status.value != "deleting"]
+            images = [i.name for i in await cloud.list_images() if i.name.startswith("esc-export-")]
+            return volumes, images
+        finally:
+            await cloud.close()
+
+    return asyncio.run(run())
+
+
+def test_volume_backed_export_writes_the_volume_data(live: tuple[ServerProcess, EscClient, EventWatcher]) -> None:
+    """The VM boots from a volume made from cirros: its snapshot image is empty, its export is not."""
+    server, client, watcher = live
+    vm = deploy(client, watcher, "bfv-export", boot_volume=True)
+    backup(client, vm, "bfv-exp", action="EXPORT", destination="bfv/out.raw")
+    complete = watcher.until("VM_BACKUP_COMPLETE")[-1]
+    assert (complete.status, complete.status_code) == ("SUCCESS", "200"), complete
+    ((status, checksum),) = images_named(server, "bfv-exp")
+    assert status == "active" and checksum == hashlib.md5(b"").hexdigest()  # the snapshot image holds nothing
+    target = server.data_dir / "exports" / "bfv" / "out.raw"
+    data = target.read_bytes()
+    ((_, cirros_md5),) = images_named(server, "cirros")
+    assert len(data) > 0 and hashlib.md5(data).hexdigest() == cirros_md5
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert f"md5 {cirros_md5} verified" in complete.status_message and "volume snapshot [" in complete.status_message
+    (entry,) = snapshots(client)
+    assert entry["status"] == "active" and entry["volume_snapshot_id"]
+    assert sim_temporaries(server) == ([], [])
+
+
+def test_export_destinations_are_confined(live: tuple[ServerProcess, EscClient, EventWatcher],
+                                          tmp_path: Path) -> None:
+    server, client, watcher = live
+    vm = deploy(client, watcher, "confined")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    exports = server.data_dir / "exports"
+    exports.mkdir(exist_ok=True)
+    (exports / "escape").symlink_to(outside)
+    for destination in (str(outside / "x.img"), "/etc/cron.d/x", "../esc.db", "a/../../../x.img", "escape/x.img"):
+        started = time.monotonic()
+        with pytest.raises(RpcFailed) as refused:
+            backup(client, vm, "nope", action="EXPORT", destination=destination)
+        assert time.monotonic() - started < 2
+        assert (refused.value.error_code, refused.value.tag) == ("400", "invalid-value")
+        assert refused.value.message == (
+            f"Export destination [{destination}] is outside the export directory [{exports.resolve()}]; "
+            f"exports may only be written inside it (relative paths are taken from it).")
+    assert snapshots(client) == [] and list(outside.iterdir()) == []
+    backup(client, vm, "inside", action="EXPORT", destination="escape-free/")  # a fresh subdirectory is fine
+    assert watcher.until("VM_BACKUP_COMPLETE")[-1].status == "SUCCESS"
+    assert [p.name for p in (exports / "escape-free").iterdir()] == ["inside.qcow2"]
+
+
+def test_failed_volume_export_reports_failure_and_cleans_up(tmp_path: Path) -> None:
+    """Fault injection: Cinder's upload fails (the image is killed). FAILURE, no file, no temporaries.
+    The server runs with --export-dir; an absolute destination inside it is accepted."""
+    export_dir = tmp_path / "custom-exports"
+    proc = ServerProcess(tmp_path / "data", properties={**FAST_PROPERTIES, "vim.sim.fault.volume.upload": "error"},
+                         extra_args=["--export-dir", str(export_dir)]).start()
+    client, watcher = EscClient(proc.netconf_port), EventWatcher(proc.netconf_port)
+    try:
+        vm = deploy(client, watcher, "upload-fails", boot_volume=True)
+        backup(client, vm, "doomed", action="EXPORT", destination=str(export_dir / "doomed.raw"))
+        events = watcher.until("VM_BACKUP_COMPLETE")
+        assert backup_events(events) == [("VM_BACKUP_INIT", "SUCCESS", "200"), ("VM_BACKUP_CREATED", "SUCCESS", "202"),
+                                         ("VM_BACKUP_COMPLETE", "FAILURE", "500")]
+        assert "failed in the VIM (image status killed)" in events[-1].status_message
+        assert not export_dir.exists() or list(export_dir.rglob("*")) == []
+        assert sim_temporaries(proc) == ([], [])
+        (entry,) = snapshots(client)
+        assert entry["status"] == "active"  # the snapshot itself is fine and can still be used
+        with pytest.raises(RpcFailed) as refused:  # the default directory is not the configured one
+            backup(client, vm, "elsewhere", action="EXPORT", destination=str(proc.data_dir / "exports" / "x.raw"))
+        assert refused.value.error_code == "400"
+    finally:
+        client.close()
+        watcher.close()
+        proc.stop()
 
 
 def test_snapshot_in_flight_survives_kill(tmp_path: Path) -> None:

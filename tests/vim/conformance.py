@@ -68,6 +68,8 @@ __all__ = [
     "test_volume_from_image",
     "test_volume_snapshots",
     "test_unknown_volume_type",
+    "test_upload_volume_to_image",
+    "test_volume_backed_snapshot_data_reaches_an_image",
 ]
 
 T = TypeVar("T")
@@ -354,6 +356,7 @@ async def test_not_found_everywhere(driver: VimDriver) -> None:
         lambda: driver.get_volume_snapshot(missing),
         lambda: driver.delete_volume_snapshot(missing),
         lambda: driver.create_volume_snapshot(missing, "x"),
+        lambda: driver.upload_volume_to_image(missing, "x"),
     ]
     for call in calls:
         with pytest.raises(VimNotFound) as info:
@@ -551,6 +554,56 @@ async def test_snapshot_volume_backed_server_and_restore(
     assert restored.image_id == image_id and len(restored.volumes_attached) == 1  # as Nova shows it
     root = await driver.get_volume(restored.volumes_attached[0])
     assert root.source_snapshot_id == snapshot_id and root.status is VolumeStatus.IN_USE
+
+
+async def _uploaded(driver: VimDriver, volume: Volume, timeout: float, **options: bool) -> Image:
+    """Upload ``volume`` to a new image and wait until it is active and the volume idle again."""
+    image_id = await driver.upload_volume_to_image(volume.id, _unique("upload"), **options)
+    busy = await driver.get_volume(volume.id)
+    assert busy.status in (VolumeStatus.UPLOADING, VolumeStatus.AVAILABLE, VolumeStatus.IN_USE)
+    image = await _status(lambda: driver.get_image(image_id), timeout, ImageStatus.ACTIVE)
+    await settled(lambda: driver.get_volume(volume.id), lambda v: v.status is not VolumeStatus.UPLOADING, timeout,
+                  "volume after its upload")
+    return image
+
+
+async def test_upload_volume_to_image(driver: VimDriver, catalog: Catalog, project: Project,
+                                      settle_timeout: float) -> None:
+    """Cinder "upload to image": the volume's bytes become an image of the volume's project, with data."""
+    volume = await _volume(driver, project, settle_timeout, image_id=(await _image(driver, catalog)).id)
+    image = await _uploaded(driver, volume, settle_timeout)
+    assert image.project_id == project.id and image.disk_format == "raw" and image.container_format == "bare"
+    assert image.size and image.checksum
+    assert await _download(driver.download_image(image.id)) == (image.size, image.checksum)
+    assert (await driver.get_volume(volume.id)).status is VolumeStatus.AVAILABLE
+    await driver.delete_image(image.id)
+    await gone(lambda: driver.get_image(image.id), settle_timeout)
+    await driver.delete_volume(volume.id)
+    await gone(lambda: driver.get_volume(volume.id), settle_timeout)
+
+
+async def test_volume_backed_snapshot_data_reaches_an_image(
+    driver: VimDriver, catalog: Catalog, project: Project, settle_timeout: float
+) -> None:
+    """The EXPORT path: a volume-backed server's snapshot image is empty; a volume made from its Cinder
+    snapshot uploads to an image that holds data. An attached volume uploads only with ``force``."""
+    server = await _bfv_server(driver, catalog, project, settle_timeout)
+    with pytest.raises(VimConflict):
+        await driver.upload_volume_to_image(server.volumes_attached[0], _unique("upload"))
+    image_id = await driver.create_server_image(server.id, "bfv-export")
+    empty = await _status(lambda: driver.get_image(image_id), settle_timeout, ImageStatus.ACTIVE)
+    assert empty.size == 0
+    (snapshot_id,) = empty.volume_snapshot_ids()
+    snapshot = await _status(
+        lambda: driver.get_volume_snapshot(snapshot_id), settle_timeout, VolumeSnapshotStatus.AVAILABLE
+    )
+    volume = await _volume(driver, project, settle_timeout, snapshot_id=snapshot_id, size_gb=snapshot.size_gb)
+    image = await _uploaded(driver, volume, settle_timeout)
+    assert image.size and image.checksum
+    assert await _download(driver.download_image(image.id)) == (image.size, image.checksum)
+    await driver.delete_image(image.id)
+    await driver.delete_volume(volume.id)
+    await gone(lambda: driver.get_volume(volume.id), settle_timeout)
 
 
 async def test_unknown_volume_type(driver: VimDriver, catalog: Catalog, project: Project) -> None:

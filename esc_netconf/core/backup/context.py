@@ -14,7 +14,8 @@ from pathlib import Path
 from esc_netconf.core.backup.decide import Outcome, timed_out
 from esc_netconf.core.backup.notify import snapshot_event
 from esc_netconf.core.backup.polling import BatchPoller
-from esc_netconf.core.backup.records import BackupOperation, OperationKind, Phase, SnapshotRecord, SnapshotStatus
+from esc_netconf.core.backup.records import (EXPORT_PHASES, BackupOperation, OperationKind, SnapshotRecord,
+                                             SnapshotStatus)
 from esc_netconf.core.backup.store import SnapshotStore
 from esc_netconf.core.events import EventBus, EventType
 from esc_netconf.vim.base import VimDriver
@@ -103,7 +104,7 @@ class BackupContext:
             return
         changed = op.kind is not OperationKind.CREATE_VOLUME
         if op.kind is OperationKind.CREATE:
-            snapshot.status = SnapshotStatus.ACTIVE if op.phase is Phase.EXPORT else SnapshotStatus.ERROR
+            snapshot.status = SnapshotStatus.ACTIVE if op.phase in EXPORT_PHASES else SnapshotStatus.ERROR
             snapshot.creation_end_date = self.clock()
         elif op.kind is OperationKind.DELETE:
             snapshot.status = SnapshotStatus.ERROR_DELETING
@@ -116,16 +117,20 @@ class BackupContext:
     # ---- settings -----------------------------------------------------------------------------
 
     def period(self, operation: str) -> Callable[[], float]:
-        """The live poll period of ``operation`` (``snapshot.create``, ``snapshot.delete``, ``volume.create``)."""
+        """The live poll period of ``operation`` (``snapshot.create``, ``snapshot.export``, ``snapshot.delete``,
+        ``volume.create``)."""
         key = setting_key(operation, "poll.secs")
         return lambda: self.setting(key)
 
-    def deadline(self, op: BackupOperation, operation: str, what: str) -> Callable[[], Outcome | None]:
-        """A check that fails ``op`` once it has run longer than the live ``<operation>.timeout.mins``."""
+    def deadline(self, op: BackupOperation, operation: str, what: str, *,
+                 since: datetime | None = None) -> Callable[[], Outcome | None]:
+        """A check that fails ``op`` once it has run longer than the live ``<operation>.timeout.mins``
+        (counted from ``since``, by default from the start of the operation)."""
         key = setting_key(operation, "timeout.mins")
+        start = since or op.started
 
         def expired() -> Outcome | None:
-            elapsed = (self.clock() - op.started).total_seconds()
+            elapsed = (self.clock() - start).total_seconds()
             return timed_out(elapsed, self.setting(key), what)
 
         return expired

@@ -4,10 +4,15 @@ Theory of operation
 -------------------
 Phases of the ``BackupOperation`` (``INIT`` was already sent when the request was validated)::
 
-    REQUEST --VIM accepted (image id recorded, CREATED)--> POLL --image active--> [EXPORT] --> COMPLETE
+    REQUEST --VIM accepted (image id recorded, CREATED)--> POLL --image active--> [export] --> COMPLETE
     REQUEST --VIM refused--> COMPLETE/FAILURE (the VIM's message)
     POLL --killed / volume snapshot error / timeout--> COMPLETE/FAILURE
-    EXPORT --download or checksum failed--> COMPLETE/FAILURE
+    export: [EXPORT_VOLUME --> EXPORT_UPLOAD -->] EXPORT --> CLEANUP --> COMPLETE (SUCCESS or FAILURE)
+
+An image-backed snapshot is exported by downloading its image (``EXPORT``).  A volume-backed one has an
+empty image, so its volume snapshot's data is first staged in a temporary image (``volume_export``);
+``CLEANUP`` deletes the temporaries before ``VM_BACKUP_COMPLETE``.  SUCCESS means a non-empty file whose
+md5 matched the VIM's checksum; anything less is a FAILURE (the snapshot itself stays ``active``).
 
 The image is requested with the metadata ``esc_snapshot_id = <our id>``: if we die between asking the
 VIM and recording its answer, a resumed REQUEST finds that image by name and tag instead of making a
@@ -23,7 +28,9 @@ from esc_netconf.core.backup.context import BackupContext
 from esc_netconf.core.backup.decide import Outcome, judge_create
 from esc_netconf.core.backup.export import ExportFailed, export_image, export_path
 from esc_netconf.core.backup.polling import Watch
-from esc_netconf.core.backup.records import BackupOperation, Phase, SnapshotRecord, SnapshotStatus
+from esc_netconf.core.backup.records import EXPORT_PHASES, BackupOperation, Phase, SnapshotRecord, SnapshotStatus
+from esc_netconf.core.backup.volume_export import discard_temporaries, stage_volume_image
+from esc_netconf.core.errors import InvalidRequest
 from esc_netconf.core.events import EventType
 from esc_netconf.vim.base import VimError
 
@@ -59,10 +66,11 @@ async def run_create(ctx: BackupContext, op: BackupOperation, snapshot: Snapshot
             return
         snapshot.status = SnapshotStatus.EXPORTING
         snapshot.status_message = f"Snapshot image for VM [{snapshot.generated_vm_name}] is being exported."
-        op.phase = Phase.EXPORT
+        op.phase = Phase.EXPORT_VOLUME if snapshot.volume_snapshot_id else Phase.EXPORT
+        op.export_started = ctx.clock()
         ctx.progress(snapshot, op)
-    if op.phase is Phase.EXPORT:
-        await _export(ctx, op, snapshot)
+    if op.phase in EXPORT_PHASES:
+        await _export(ctx, op, snapshot, resumed=resumed)
 
 
 async def _request(ctx: BackupContext, op: BackupOperation, snapshot: SnapshotRecord, *, resumed: bool) -> bool:
@@ -90,22 +98,51 @@ async def _existing_image(ctx: BackupContext, snapshot: SnapshotRecord) -> str |
     return next((i.id for i in images if i.properties.get(SNAPSHOT_TAG) == snapshot.id), None)
 
 
-async def _export(ctx: BackupContext, op: BackupOperation, snapshot: SnapshotRecord) -> None:
-    path = export_path(ctx.export_dir, op.destination, snapshot.name, snapshot.disk_format)
+async def _export(ctx: BackupContext, op: BackupOperation, snapshot: SnapshotRecord, *, resumed: bool) -> None:
+    """Export, then delete any temporaries, then report; the outcome is durable before the clean-up."""
+    if op.phase is not Phase.CLEANUP:
+        try:
+            ok, message = await _export_data(ctx, op, snapshot, resumed=resumed)
+        except Exception as exc:  # the temporaries must still go: decide a FAILURE, then clean up
+            log.exception("export of snapshot %s failed", snapshot.id)
+            ok, message = False, f"Export of snapshot [{snapshot.id}] failed: internal error: {exc}"
+        op.outcome_ok, op.outcome_message = ok, message
+        op.phase = Phase.CLEANUP
+        ctx.progress(snapshot, op)
+    leftover = await discard_temporaries(ctx, op)
+    message = op.outcome_message or f"Export of snapshot [{snapshot.id}] ended."
+    _complete(ctx, op, snapshot, ok=bool(op.outcome_ok), image_usable=True,
+              message=f"{message} {leftover}" if leftover else message)
+
+
+async def _export_data(ctx: BackupContext, op: BackupOperation, snapshot: SnapshotRecord, *,
+                       resumed: bool) -> tuple[bool, str]:
+    """Write the snapshot's data to its file; ``(ok, message)`` for ``VM_BACKUP_COMPLETE``.
+
+    An image-backed snapshot's own image is downloaded; a volume-backed one's data is first staged in a
+    temporary image (``volume_export``), because its own image is empty.
+    """
+    image_id = snapshot.image_id or ""
+    source = f"snapshot image [{image_id}]"
+    if snapshot.volume_snapshot_id:
+        staged = await stage_volume_image(ctx, op, snapshot, resumed=resumed)
+        if not staged.ok:
+            return False, staged.message
+        image_id = op.export_image_id or ""
+        source = f"volume snapshot [{snapshot.volume_snapshot_id}] via image [{image_id}]"
     try:
-        image = await ctx.driver.get_image(snapshot.image_id or "")
-        log.info("exporting snapshot %s (image %s, %s bytes) to %s", snapshot.id, image.id, image.size, path)
-        await export_image(ctx.driver, image.id, image.checksum, image.size, path)
+        image = await ctx.driver.get_image(image_id)
+        path = export_path(ctx.export_dir, op.destination, snapshot.name, image.disk_format)
+        log.info("exporting snapshot %s (%s, %s bytes) to %s", snapshot.id, source, image.size, path)
+        written = await export_image(ctx.driver, image.id, image.checksum, image.size, path,
+                                     export_dir=ctx.export_dir)
     except VimError as exc:
-        _complete(ctx, op, snapshot, ok=False, image_usable=True,
-                  message=f"Export of snapshot [{snapshot.id}] failed: {exc.message}")
-        return
-    except ExportFailed as exc:
-        _complete(ctx, op, snapshot, ok=False, image_usable=True, message=exc.message)
-        return
+        return False, f"Export of snapshot [{snapshot.id}] failed: {exc.message}"
+    except (ExportFailed, InvalidRequest) as exc:
+        return False, exc.message
     snapshot.export_path = str(path)
-    _complete(ctx, op, snapshot, ok=True,
-              message=f"Snapshot image for VM [{snapshot.generated_vm_name}] is active and exported to [{path}].")
+    return True, (f"Snapshot image for VM [{snapshot.generated_vm_name}] is active and exported to [{path}] "
+                  f"({written} bytes of {source}, md5 {image.checksum} verified).")
 
 
 def _complete(ctx: BackupContext, op: BackupOperation, snapshot: SnapshotRecord, *, ok: bool, message: str,

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from esc_netconf.core.backup.polling import VimView
 from esc_netconf.vim.base import Image, ImageStatus, Volume, VolumeSnapshotStatus, VolumeStatus
 
-__all__ = ["Outcome", "judge_create", "judge_delete", "judge_volume", "timed_out"]
+__all__ = ["Outcome", "judge_create", "judge_delete", "judge_export_volume", "judge_upload", "judge_volume",
+           "timed_out"]
 
 _IMAGE_FAILED = frozenset({ImageStatus.KILLED, ImageStatus.DEACTIVATED, ImageStatus.DELETED,
                            ImageStatus.PENDING_DELETE})
@@ -83,6 +84,39 @@ def judge_volume(view: VimView, volume_id: str, name: str) -> Outcome | None:
     if volume.status in (VolumeStatus.AVAILABLE, VolumeStatus.IN_USE):
         return Outcome(True, "Create volume snapshot request completed", volume=volume)
     return None
+
+
+def judge_export_volume(view: VimView, volume_id: str, snapshot_id: str) -> Outcome | None:
+    """The temporary volume an export reads is ready when ``available``; failed on ``error`` or gone."""
+    volume = view.volumes.get(volume_id)
+    if volume is None:
+        return Outcome(False, f"Temporary volume [{volume_id}] for the export of snapshot [{snapshot_id}] "
+                              f"disappeared from the VIM.")
+    if volume.status is VolumeStatus.ERROR:
+        return Outcome(False, f"Temporary volume [{volume_id}] for the export of snapshot [{snapshot_id}] "
+                              f"could not be created from its volume snapshot (status error).")
+    if volume.status is VolumeStatus.AVAILABLE:
+        return Outcome(True, "ready", volume=volume)
+    return None
+
+
+def judge_upload(view: VimView, image_id: str, volume_id: str, snapshot_id: str) -> Outcome | None:
+    """The upload of the temporary volume is done when its image is ``active`` with data and the volume
+    has left ``uploading``; failed when the image is killed, gone, or active without any data."""
+    image = view.images.get(image_id)
+    what = f"Upload of the volume of snapshot [{snapshot_id}] to image [{image_id}]"
+    if image is None:
+        return Outcome(False, f"{what} failed: the image disappeared from the VIM.")
+    if image.status in _IMAGE_FAILED:
+        return Outcome(False, f"{what} failed in the VIM (image status {image.status.value}).")
+    if image.status is not ImageStatus.ACTIVE:
+        return None
+    if not image.size or not image.checksum:
+        return Outcome(False, f"{what} produced an empty image (size {image.size or 0}, no data to export).")
+    volume = view.volumes.get(volume_id)
+    if volume is not None and volume.status is VolumeStatus.UPLOADING:
+        return None
+    return Outcome(True, "uploaded", image=image)
 
 
 def timed_out(elapsed_seconds: float, limit_minutes: float, what: str) -> Outcome | None:

@@ -29,6 +29,7 @@ from uuid import uuid4
 from esc_netconf.core.backup.context import BackupContext, Setting
 from esc_netconf.core.backup.create import run_create
 from esc_netconf.core.backup.delete import run_delete
+from esc_netconf.core.backup.export import confine
 from esc_netconf.core.backup.notify import volume_parameters
 from esc_netconf.core.backup.records import (BackupOperation, OperationKind, Phase, SnapshotRecord,
                                              SnapshotStatus, VolumeRequest)
@@ -141,14 +142,15 @@ class SnapshotManager:
                         transaction_id: str | None = None) -> SnapshotRecord:
         """``vmBackupAction`` (SNAPSHOT, or EXPORT with ``export``): validate, send ``VM_BACKUP_INIT``, start.
 
-        :raises InvalidRequest: the name is empty or longer than 255 characters; a bad destination.
+        :raises InvalidRequest: the name is empty or longer than 255 characters; a bad destination, or one
+            outside the export directory (``export.confine``).
         :raises NotFound: no VM has that generated name.
         :raises StateConflict: an operation runs on the VM's deployment, the VM is not alive or stopped, or
             it is being snapshotted already.
         """
         _check_name("Snapshot", name)
-        if destination is not None and (not destination.strip() or "\0" in destination):
-            raise InvalidRequest(f"Export destination [{destination}] is not a valid path.")
+        if destination is not None:
+            confine(self._ctx.export_dir, destination)
         vm = self._core.find_vm(vm_name)
         if vm is None:
             raise NotFound(f"VM [{vm_name}] not found.")

@@ -16,6 +16,7 @@ from enum import Enum
 from esc_netconf.core.model import PlainRecord
 
 __all__ = [
+    "EXPORT_PHASES",
     "BackupOperation",
     "OperationKind",
     "Phase",
@@ -48,11 +49,24 @@ class OperationKind(str, Enum):
 
 class Phase(str, Enum):
     """Where an operation is: ``REQUEST`` = the VIM call may not have been made (or answered) yet;
-    ``POLL`` = the VIM accepted it and we wait for completion; ``EXPORT`` = downloading the image."""
+    ``POLL`` = the VIM accepted it and we wait for completion; ``EXPORT`` = downloading the image.
+
+    Exporting a volume-backed snapshot first gets the volume's bytes into an image of their own:
+    ``EXPORT_VOLUME`` = a temporary volume made from the volume snapshot; ``EXPORT_UPLOAD`` = that
+    volume uploaded to a temporary image; then ``EXPORT`` downloads it and ``CLEANUP`` deletes both
+    before the final event (the outcome waits in ``BackupOperation.outcome_*``).
+    """
 
     REQUEST = "REQUEST"
     POLL = "POLL"
+    EXPORT_VOLUME = "EXPORT_VOLUME"
+    EXPORT_UPLOAD = "EXPORT_UPLOAD"
     EXPORT = "EXPORT"
+    CLEANUP = "CLEANUP"
+
+
+EXPORT_PHASES = frozenset({Phase.EXPORT_VOLUME, Phase.EXPORT_UPLOAD, Phase.EXPORT, Phase.CLEANUP})
+"""Phases in which the snapshot itself is complete and only its export is in progress."""
 
 
 @dataclass(slots=True)
@@ -107,6 +121,11 @@ class BackupOperation(PlainRecord):
 
     ``succeeded`` is set together with marking the final event sent (one write), so a restart that
     finds it set only has to finish what follows the event (e.g. forget a deleted snapshot).
+
+    ``export_*`` belong to the export of a volume-backed snapshot: when it began (for its timeout) and
+    the temporary volume and image, recorded as soon as the VIM names them so that a restart resumes
+    with them, or deletes them, instead of leaking them.  ``outcome_*`` is the end of a create decided
+    before ``CLEANUP``, sent once the temporaries are gone.
     """
 
     op_id: str
@@ -120,3 +139,8 @@ class BackupOperation(PlainRecord):
     events_sent: list[str] = field(default_factory=list)
     succeeded: bool | None = None
     volume: VolumeRequest | None = None
+    export_started: datetime | None = None
+    export_volume_id: str | None = None
+    export_image_id: str | None = None
+    outcome_ok: bool | None = None
+    outcome_message: str | None = None

@@ -33,7 +33,7 @@ from esc_netconf.vim.base import (
     VolumeAttachment,
     VolumeSnapshot,
 )
-from esc_netconf.vim.sim import attachments, images, messages, ports, servers, volumes
+from esc_netconf.vim.sim import attachments, images, messages, ports, servers, uploads, volumes
 from esc_netconf.vim.sim.catalog import FLAVORS, NETWORKS, find_flavor, find_network
 from esc_netconf.vim.sim.content import content_md5, iter_content
 from esc_netconf.vim.sim.context import Request
@@ -319,6 +319,26 @@ class SimCloud:
         req = self._request("swap_volume")
         with self._store.transaction():
             attachments.swap_volume(req, server_id, old_volume_id, new_volume_id, delete_on_termination)
+
+    async def upload_volume_to_image(
+        self,
+        volume_id: str,
+        image_name: str,
+        *,
+        disk_format: str = "raw",
+        container_format: str = "bare",
+        force: bool = False,
+    ) -> str:
+        req = self._request("upload_volume_to_image")
+        image_id = str(uuid.uuid4())
+        seed, size = uploads.upload_source(req, volume_id, force)
+        checksum = await asyncio.to_thread(content_md5, seed, size)
+        req = Request(store=self._store, settings=req.settings, now=self._clock())
+        with self._store.transaction():
+            return uploads.upload_volume_to_image(
+                req, volume_id, image_name, disk_format=disk_format, container_format=container_format,
+                force=force, image_id=image_id, checksum=checksum,
+            )
 
     # ---- volume snapshots -------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ NOMINAL_DELAYS: dict[str, float] = {
     "volume.delete": 1.0,
     "volume.snapshot": 2.0,
     "volume.snapshot.delete": 1.0,
+    "volume.upload": 2.0,
 }
 """Step delays in seconds at ``delay_scale = 1`` (each "at most a few seconds")."""
 

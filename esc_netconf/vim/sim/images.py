@@ -10,7 +10,8 @@ placeholder whose ``block_device_mapping`` property lists those snapshots; it be
 when the volume snapshots are taken. Booting a server from that image restores the volumes.
 
 Deleting is synchronous in Glance: the image is gone when the call returns (fault ``timeout``:
-it stays ``pending_delete``; ``error``: the call fails and nothing changes).
+it stays ``pending_delete``; ``error``: the call fails and nothing changes). Deleting an image that
+a volume upload is still filling ends that upload (``uploads.release_upload``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from esc_netconf.vim.sim.records import to_image
 from esc_netconf.vim.sim.settings import FaultMode, SimOperation
 from esc_netconf.vim.sim.store import Kind, SimStore
 from esc_netconf.vim.sim.timeline import GONE, Timeline
+from esc_netconf.vim.sim.uploads import release_upload
 from esc_netconf.vim.sim.volumes import create_volume_snapshot
 
 __all__ = [
@@ -199,6 +201,7 @@ def delete_image(req: Request, image_id: str) -> None:
     mode = req.fault(SimOperation.IMAGE_DELETE)
     if mode is FaultMode.ERROR:
         raise messages.image_delete_failed(image_id)
+    release_upload(req, timeline.view(req.now))
     if mode is FaultMode.TIMEOUT:
         timeline.replace_future(req.now, (req.now, {"status": ImageStatus.PENDING_DELETE.value}))
     else:

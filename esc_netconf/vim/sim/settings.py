@@ -55,6 +55,7 @@ class SimOperation(str, Enum):
     VOLUME_CREATE = "volume.create"
     VOLUME_SNAPSHOT = "volume.snapshot"
     VOLUME_SNAPSHOT_DELETE = "volume.snapshot.delete"
+    VOLUME_UPLOAD = "volume.upload"
 
 
 class SimSettingsError(EscError, ValueError):

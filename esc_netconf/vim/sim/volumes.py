@@ -5,6 +5,12 @@ attachments move it ``attaching -> in-use`` and back ``detaching -> available`` 
 ``attachments.py``); deletion goes ``deleting -> gone``. Snapshot lifecycle: ``creating ->
 available`` (or ``error``), deletion ``deleting -> gone`` (or ``error_deleting``).
 A volume keeps its attachments as ``{id, server_id, device, delete_on_termination}`` dicts.
+
+*Data.* Like an image, a volume's bytes are pseudo-content named by ``(content_seed, content_size)``
+(see ``content.py``): a volume made from an image holds that image's bytes, one made from a snapshot
+holds the bytes its volume held when the snapshot was taken, and a blank volume holds
+``BLANK_VOLUME_DATA`` bytes of its own. Upload-to-image (``images.upload_volume_to_image``) turns
+them into a downloadable image.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from esc_netconf.vim.sim.store import Kind
 from esc_netconf.vim.sim.timeline import GONE
 
 __all__ = [
+    "BLANK_VOLUME_DATA",
     "create_volume",
     "create_volume_snapshot",
     "delete_volume",
@@ -30,6 +37,9 @@ __all__ = [
 ]
 
 GIB = 1 << 30
+
+BLANK_VOLUME_DATA = 1 << 20
+"""Bytes of data a new blank volume holds (what a fresh file system would occupy)."""
 
 
 def new_volume_fields(
@@ -53,6 +63,8 @@ def new_volume_fields(
     if volume_type is not None:
         find_volume_type(volume_type)
     source_bootable = False
+    volume_id = str(uuid.uuid4())
+    content: tuple[str, int] = (volume_id, BLANK_VOLUME_DATA)
     if image_id is not None:
         image = req.view(Kind.IMAGE, image_id, messages.image_not_found)
         if image["status"] != ImageStatus.ACTIVE.value:
@@ -61,6 +73,7 @@ def new_volume_fields(
         if size_gb < needed:
             raise messages.volume_too_small(size_gb, needed, "image")
         source_bootable = True
+        content = (str(image.get("content_seed", image_id)), int(image.get("size") or 0))
     if snapshot_id is not None:
         snapshot = req.view(Kind.VOLUME_SNAPSHOT, snapshot_id, messages.snapshot_not_found)
         if snapshot["status"] != VolumeSnapshotStatus.AVAILABLE.value:
@@ -68,8 +81,9 @@ def new_volume_fields(
         if size_gb < int(snapshot["size_gb"]):
             raise messages.volume_too_small(size_gb, int(snapshot["size_gb"]), "snapshot")
         source_bootable = bool(snapshot.get("bootable", False))
+        content = (str(snapshot.get("content_seed", snapshot_id)), int(snapshot.get("content_size", BLANK_VOLUME_DATA)))
     return {
-        "id": str(uuid.uuid4()),
+        "id": volume_id,
         "name": name,
         "status": VolumeStatus.CREATING.value,
         "project_id": project_id,
@@ -81,6 +95,8 @@ def new_volume_fields(
         "source_snapshot_id": snapshot_id,
         "attachments": [],
         "description": description,
+        "content_seed": content[0],
+        "content_size": content[1],
     }
 
 
@@ -143,6 +159,8 @@ def create_volume_snapshot(
         "size_gb": volume["size_gb"],
         "bootable": bool(volume.get("bootable", False)),
         "description": description,
+        "content_seed": volume.get("content_seed", volume_id),
+        "content_size": int(volume.get("content_size", BLANK_VOLUME_DATA)),
     }
     return req.new(Kind.VOLUME_SNAPSHOT, fields, *snapshot_steps(req)).view(req.now)
 

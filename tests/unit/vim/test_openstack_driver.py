@@ -200,3 +200,18 @@ async def test_closed_driver_refuses(conn: FakeConnection) -> None:
     assert conn.closed
     with pytest.raises(VimFailure, match="closed"):
         await driver.list_flavors()
+
+
+async def test_upload_volume_to_image_goes_through_the_volume_project(driver: OpenStackDriver,
+                                                                      conn: FakeConnection) -> None:
+    volume = _volume("available", True)
+    conn.answers["get_volume"] = volume
+    conn.answers["upload_volume_to_image"] = {"id": "v1", "status": "uploading", "image_id": "img-9",
+                                              "image_name": "esc-export-x", "disk_format": "raw"}
+    assert await driver.upload_volume_to_image("v1", "esc-export-x") == "img-9"
+    assert conn.scoped == ["p1"] and driver.calls["upload_volume_to_image"] == 1
+    assert conn.calls("upload_volume_to_image") == [
+        ((volume, "esc-export-x"), {"force": False, "disk_format": "raw", "container_format": "bare"})]
+    conn.answers["upload_volume_to_image"] = {"id": "v1", "status": "uploading"}
+    with pytest.raises(VimFailure, match="named no image"):
+        await driver.upload_volume_to_image("v1", "esc-export-y")

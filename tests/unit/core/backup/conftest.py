@@ -26,6 +26,8 @@ DELAY_SCALE = 0.01
 FAST_SETTINGS: dict[str, float] = {
     "vim.asyncpoller.snapshot.create.poll.secs": 0.02,
     "vim.asyncpoller.snapshot.create.timeout.mins": 0.1,
+    "vim.asyncpoller.snapshot.export.poll.secs": 0.02,
+    "vim.asyncpoller.snapshot.export.timeout.mins": 0.1,
     "vim.asyncpoller.snapshot.delete.poll.secs": 0.02,
     "vim.asyncpoller.snapshot.delete.timeout.mins": 0.1,
     "vim.asyncpoller.volume.create.poll.secs": 0.02,
@@ -42,6 +44,7 @@ class Backup:
     store: SnapshotStore = field(default_factory=MemorySnapshotStore)
     settings: dict[str, float] = field(default_factory=lambda: dict(FAST_SETTINGS))
     faults: dict[str, FaultMode] = field(default_factory=dict)
+    delay_scale: float = DELAY_SCALE
     events: list[EscEvent] = field(default_factory=list)
     sim: SimCloud = field(init=False)
     manager: SnapshotManager = field(init=False)
@@ -50,7 +53,7 @@ class Backup:
         self._open()
 
     def _sim_settings(self) -> SimSettings:
-        return SimSettings(delay_scale=DELAY_SCALE, faults=dict(self.faults))
+        return SimSettings(delay_scale=self.delay_scale, faults=dict(self.faults))
 
     def _open(self) -> None:
         self.sim = SimCloud(self.h.sim_dir, self._sim_settings)

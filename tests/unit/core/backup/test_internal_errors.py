@@ -65,11 +65,12 @@ async def test_internal_error_while_exporting_leaves_the_complete_image_active(
         backup: Backup, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     vm = await backup.deploy()
     monkeypatch.setattr(backup.sim, "get_image", _aboom)  # only the export reads one image
-    record = backup.manager.create_snapshot(vm.name, "snap", export=True, destination=str(tmp_path / "x.img"))
+    record = backup.manager.create_snapshot(vm.name, "snap", export=True, destination="x.img")
     await backup.idle()
     assert backup.kinds()[-1] == ("VM_BACKUP_COMPLETE", FAIL, 500)
     listed = backup.manager.get_snapshot(record.id)
-    assert listed.status is SnapshotStatus.ACTIVE and listed.status_message == "Internal error: boom"
+    assert listed.status is SnapshotStatus.ACTIVE
+    assert listed.status_message == f"Export of snapshot [{record.id}] failed: internal error: boom"
     assert _stored(backup, record.id).status is SnapshotStatus.ACTIVE
 
 

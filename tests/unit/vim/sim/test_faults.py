@@ -137,6 +137,20 @@ async def _volume_snapshot_delete(cloud: SimCloud, project: Project, clock: Fake
     return (lambda: cloud.delete_volume_snapshot(snapshot.id)), probe
 
 
+async def _volume_upload(cloud: SimCloud, project: Project, clock: FakeClock) -> tuple[Action, Probe]:
+    volume = await cloud.create_volume("v", project_id=project.id, size_gb=1)
+    clock.advance(LONG)
+    ids: list[str] = []
+
+    async def act() -> None:
+        ids.append(await cloud.upload_volume_to_image(volume.id, "up"))
+
+    async def probe() -> tuple[str, str | None]:
+        return (await cloud.get_image(ids[0])).status.value, (await cloud.get_volume(volume.id)).status.value
+
+    return act, probe
+
+
 CASES = [
     Case(SimOperation.SERVER_CREATE, _server_create, ("ERROR", NO_VALID_HOST), ("BUILD", "scheduling")),
     Case(SimOperation.SERVER_STOP, _server_action(lambda c, s: c.stop_server(s)),
@@ -152,6 +166,7 @@ CASES = [
     Case(SimOperation.VOLUME_CREATE, _volume_create, ("error", None), ("creating", None)),
     Case(SimOperation.VOLUME_SNAPSHOT, _volume_snapshot, ("error", None), ("creating", None)),
     Case(SimOperation.VOLUME_SNAPSHOT_DELETE, _volume_snapshot_delete, ("error_deleting", None), ("deleting", None)),
+    Case(SimOperation.VOLUME_UPLOAD, _volume_upload, ("killed", "available"), ("saving", "uploading")),
 ]
 
 

@@ -24,7 +24,8 @@ def test_protocol_has_the_verbs_of_the_brief() -> None:
         "delete_server", "get_image", "list_images", "create_server_image", "delete_image", "download_image",
         "create_volume", "get_volume", "list_volumes", "delete_volume", "attach_volume", "detach_volume",
         "swap_volume", "create_volume_snapshot", "get_volume_snapshot", "list_volume_snapshots",
-        "delete_volume_snapshot", "ensure_project", "get_project", "list_projects", "delete_project", "get_network",
+        "delete_volume_snapshot", "upload_volume_to_image", "ensure_project", "get_project", "list_projects",
+        "delete_project", "get_network",
         "list_networks", "get_flavor", "list_flavors", "close",
         "create_port", "delete_port",  # day-0 tokens that need a port before its server
     }
