@@ -27,7 +27,7 @@ test: $(BIN)/.installed
 # YANG modules by pyang's strict RFC 7950 checks; then the type hints of esc_netconf/ by mypy --strict
 # (configured in pyproject.toml's [tool.mypy]).
 lint: $(BIN)/.installed
-	$(BIN)/pyang --strict -p yang yang/*.yang
+	$(BIN)/pyang --strict -p yang yang/*.yang yang/ietf/*.yang
 	$(BIN)/mypy
 	$(BIN)/ruff check esc_netconf tests bench
 

@@ -22,6 +22,7 @@ from esc_netconf.netconf.datastore import Datastore
 from esc_netconf.netconf.server import NetconfServer
 from esc_netconf.netconf.subscriptions import NotificationHub, StreamInfo
 from esc_netconf.netconf.yangmodel import YangModel
+from esc_netconf.packaged import PackageDataError, yang_dir
 from esc_netconf.settings import VimManagerSettings
 from esc_netconf.ssh import ChannelWriter, PeerInfo, SshServer, load_or_create_host_keys
 from esc_netconf.store import Database, SqlConfigStore, SqlReplayLog
@@ -38,12 +39,12 @@ class StartupError(EscError):
 
 
 def default_yang_dir() -> Path:
-    """``yang/`` beside the package in a checkout, or the copy installed inside the package."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "yang", here / "yang"):
-        if (candidate / "esc.yang").exists():
-            return candidate
-    raise StartupError("The YANG modules were not found (expected yang/esc.yang beside the package).")
+    """The shipped YANG modules: the package ``esc_netconf.yang``, which is ``yang/`` in a checkout or an
+    editable install, and the copy inside the package when installed from a wheel."""
+    try:
+        return yang_dir()
+    except PackageDataError as exc:
+        raise StartupError(f"The YANG modules were not found: {exc}.") from exc
 
 
 def is_loopback(host: str) -> bool:

@@ -7,25 +7,59 @@ body (``None`` for ``<ok/>``) or raises :class:`NetconfError`. Only ``running`` 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from lxml import etree
 
-from esc_netconf.netconf.context import SessionContext
+from esc_netconf.netconf.configchange import config_change_event, config_edits
+from esc_netconf.netconf.context import ServerCounters, SessionContext
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
 from esc_netconf.netconf.filters import apply_filter, parse_filter
 from esc_netconf.netconf.monitoring import netconf_state
 from esc_netconf.nsmap import default_namespace
 
 if TYPE_CHECKING:
-    from esc_netconf.netconf.server import NetconfServer
+    from esc_netconf.netconf.datastore import Datastore
+    from esc_netconf.netconf.subscriptions import NotificationHub
+    from esc_netconf.netconf.yangmodel import YangModel
+    from esc_netconf.netconf.yanglibrary import YangLibrary
 
 BASE_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 NOTIF_NS = "urn:ietf:params:xml:ns:netconf:notification:1.0"
 MONITORING_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"
-NC_NOTIFICATIONS_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
+
+RpcHandler = Callable[[SessionContext, etree._Element], Awaitable[list[etree._Element] | None]]
+"""An operation's handler: the reply body (``None`` for ``<ok/>``), or it raises :class:`NetconfError`."""
+
+
+class OperationsHost(Protocol):
+    """What the base operations need of the server that registers them.
+
+    :class:`~esc_netconf.netconf.server.NetconfServer` satisfies it structurally; naming it here instead
+    of importing the server keeps the modules free of an import circle (the server imports this one).
+    """
+
+    model: YangModel
+    datastore: Datastore
+    hub: NotificationHub
+    library: YangLibrary
+    sessions: dict[int, SessionContext]
+    lock_holder: int | None
+    started: datetime
+    stats: ServerCounters
+
+    def capabilities(self) -> list[str]: ...
+
+    def state_elements(self) -> list[etree._Element]: ...
+
+    def register_rpc(self, qname: str, handler: RpcHandler, *, validate_input: bool = True) -> None: ...
+
+    def after_reply(self, ctx: SessionContext, action: Callable[[], None]) -> None: ...
+
+    def terminate_session(self, target: SessionContext, killed_by: int) -> None: ...
+
 
 EDIT_DEFAULT_OPERATIONS = ("merge", "replace", "none")
 EDIT_TEST_OPTIONS = ("test-then-set", "set", "test-only")
@@ -131,7 +165,7 @@ def merge_top_level(data: etree._Element, elements: Iterable[etree._Element]) ->
 class BaseOperations:
     """Handlers of the base operations; bound to one server."""
 
-    def __init__(self, server: NetconfServer) -> None:
+    def __init__(self, server: OperationsHost) -> None:
         self.server = server
 
     def _check_not_locked_by_other(self, ctx: SessionContext) -> None:
@@ -154,8 +188,12 @@ class BaseOperations:
         spec = parse_filter(_child(op, "filter"))
         data = self.server.datastore.get_config()
         merge_top_level(data, self.server.state_elements())
-        data.append(netconf_state(self.server, self.server.started))
-        data.append(self.server.hub.streams_element())
+        server = self.server
+        data.append(netconf_state(capabilities=server.capabilities(), modules=server.model.modules,
+                                  sessions=server.sessions, lock_holder=server.lock_holder, stats=server.stats,
+                                  started=server.started))
+        data.append(server.hub.streams_element())
+        data.extend(server.library.elements())
         return [apply_filter(data, spec, keys=self._list_keys) if spec is not None else data]
 
     async def get_config(self, ctx: SessionContext, op: etree._Element) -> list[etree._Element]:
@@ -180,29 +218,18 @@ class BaseOperations:
             )
         config = _required(op, "config")
         self._check_not_locked_by_other(ctx)
-        result = self.server.datastore.edit(
+        datastore = self.server.datastore
+        before = datastore.running
+        result = datastore.edit(
             config,
             default_operation=default_operation,
             test_option=test_option,
             error_option=error_option,
         )
         if result.committed:
-            self._publish_config_change(ctx, result.changed_paths, result.paths_nsmap)
+            edits = config_edits(before, datastore.running, config, default_operation, self.server.model)
+            self.server.hub.publish("NETCONF", config_change_event(ctx, edits))
         return None
-
-    def _publish_config_change(self, ctx: SessionContext, targets: Iterable[str], nsmap: Mapping[str, str]) -> None:
-        ns = NC_NOTIFICATIONS_NS
-        event = etree.Element(f"{{{ns}}}netconf-config-change", nsmap=default_namespace(ns))
-        changed_by = etree.SubElement(event, f"{{{ns}}}changed-by")
-        etree.SubElement(changed_by, f"{{{ns}}}username").text = ctx.username
-        etree.SubElement(changed_by, f"{{{ns}}}session-id").text = str(ctx.session_id)
-        etree.SubElement(changed_by, f"{{{ns}}}source-host").text = ctx.source_host
-        etree.SubElement(event, f"{{{ns}}}datastore").text = "running"
-        for target in targets:
-            edit = etree.SubElement(event, f"{{{ns}}}edit")
-            etree.SubElement(edit, f"{{{ns}}}target", nsmap=dict(nsmap) or None).text = target
-            etree.SubElement(edit, f"{{{ns}}}operation").text = "merge"
-        self.server.hub.publish("NETCONF", event)
 
     async def lock(self, ctx: SessionContext, op: etree._Element) -> None:
         _only_parameters(op, frozenset({"target"}))
@@ -326,7 +353,7 @@ class BaseOperations:
         return None
 
 
-def register_base_operations(server: NetconfServer) -> None:
+def register_base_operations(server: OperationsHost) -> None:
     ops = BaseOperations(server)
     for name, handler in (
         ("get", ops.get),

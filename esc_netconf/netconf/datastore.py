@@ -99,6 +99,13 @@ class Datastore:
         """A copy of the running ``<data>`` tree, free for the caller to filter or modify."""
         return copy.deepcopy(self._running)
 
+    @property
+    def running(self) -> etree._Element:
+        """The running ``<data>`` tree itself, not a copy: read-only, like the trees hooks receive.
+        A commit replaces the tree rather than changing it, so a reference taken before an edit
+        still shows the configuration as it was (the config-change notification compares the two)."""
+        return self._running
+
     def add_commit_checker(self, fn: CommitHook) -> None:
         """Run ``fn(old, new)`` before every commit; a :class:`NetconfError` it raises refuses it."""
         self._checkers.append(fn)

@@ -5,17 +5,15 @@ Rendered fresh for each ``get`` from the live server; nothing here is stored.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from lxml import etree
 
+from esc_netconf.netconf.context import ServerCounters, SessionContext
 from esc_netconf.netconf.messages import format_date_and_time
-
+from esc_netconf.netconf.yangmodel import ModuleInfo
 from esc_netconf.nsmap import default_namespace
-
-if TYPE_CHECKING:
-    from esc_netconf.netconf.server import NetconfServer
 
 NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"
 
@@ -30,16 +28,29 @@ def _leaf(parent: etree._Element, name: str, text: object) -> etree._Element:
     return element
 
 
-def netconf_state(server: NetconfServer, started: datetime) -> etree._Element:
+def netconf_state(
+    *,
+    capabilities: Iterable[str],
+    modules: Iterable[ModuleInfo],
+    sessions: Mapping[int, SessionContext],
+    lock_holder: int | None,
+    stats: ServerCounters,
+    started: datetime,
+) -> etree._Element:
+    """``/netconf-state`` from the server's live state, passed in piece by piece so that this module
+    needs nothing of the server itself (which imports the operations that call it).
+
+    ``modules`` are those the server serves with get-schema, the same set the YANG library lists.
+    """
     state = etree.Element(_q("netconf-state"), nsmap=default_namespace(NS))
     caps = etree.SubElement(state, _q("capabilities"))
-    for capability in server.capabilities():
+    for capability in capabilities:
         _leaf(caps, "capability", capability)
 
     datastores = etree.SubElement(state, _q("datastores"))
     running = etree.SubElement(datastores, _q("datastore"))
     _leaf(running, "name", "running")
-    holder = server.sessions.get(server.lock_holder) if server.lock_holder is not None else None
+    holder = sessions.get(lock_holder) if lock_holder is not None else None
     if holder is not None:
         locks = etree.SubElement(running, _q("locks"))
         global_lock = etree.SubElement(locks, _q("global-lock"))
@@ -47,7 +58,7 @@ def netconf_state(server: NetconfServer, started: datetime) -> etree._Element:
         _leaf(global_lock, "locked-time", format_date_and_time(holder.lock_time or started))
 
     schemas = etree.SubElement(state, _q("schemas"))
-    for module in server.model.modules:
+    for module in modules:
         schema = etree.SubElement(schemas, _q("schema"))
         _leaf(schema, "identifier", module.name)
         _leaf(schema, "version", module.revision or "")
@@ -55,9 +66,9 @@ def netconf_state(server: NetconfServer, started: datetime) -> etree._Element:
         _leaf(schema, "namespace", module.namespace)
         _leaf(schema, "location", "NETCONF")
 
-    sessions = etree.SubElement(state, _q("sessions"))
-    for ctx in sorted(server.sessions.values(), key=lambda c: c.session_id):
-        session = etree.SubElement(sessions, _q("session"))
+    sessions_el = etree.SubElement(state, _q("sessions"))
+    for ctx in sorted(sessions.values(), key=lambda c: c.session_id):
+        session = etree.SubElement(sessions_el, _q("session"))
         _leaf(session, "session-id", ctx.session_id)
         _leaf(session, "transport", "netconf-ssh")
         _leaf(session, "username", ctx.username)
@@ -68,13 +79,13 @@ def netconf_state(server: NetconfServer, started: datetime) -> etree._Element:
         _leaf(session, "out-rpc-errors", ctx.counters.out_rpc_errors)
         _leaf(session, "out-notifications", ctx.counters.out_notifications)
 
-    stats = etree.SubElement(state, _q("statistics"))
-    _leaf(stats, "netconf-start-time", format_date_and_time(started))
-    _leaf(stats, "in-bad-hellos", server.stats.in_bad_hellos)
-    _leaf(stats, "in-sessions", server.stats.in_sessions)
-    _leaf(stats, "dropped-sessions", server.stats.dropped_sessions)
-    _leaf(stats, "in-rpcs", server.stats.in_rpcs)
-    _leaf(stats, "in-bad-rpcs", server.stats.in_bad_rpcs)
-    _leaf(stats, "out-rpc-errors", server.stats.out_rpc_errors)
-    _leaf(stats, "out-notifications", server.stats.out_notifications)
+    statistics = etree.SubElement(state, _q("statistics"))
+    _leaf(statistics, "netconf-start-time", format_date_and_time(started))
+    _leaf(statistics, "in-bad-hellos", stats.in_bad_hellos)
+    _leaf(statistics, "in-sessions", stats.in_sessions)
+    _leaf(statistics, "dropped-sessions", stats.dropped_sessions)
+    _leaf(statistics, "in-rpcs", stats.in_rpcs)
+    _leaf(statistics, "in-bad-rpcs", stats.in_bad_rpcs)
+    _leaf(statistics, "out-rpc-errors", stats.out_rpc_errors)
+    _leaf(statistics, "out-notifications", stats.out_notifications)
     return state

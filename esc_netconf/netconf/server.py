@@ -14,15 +14,17 @@ import itertools
 import logging
 import threading
 from datetime import datetime, timezone
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from lxml import etree
 
-from esc_netconf.netconf.base_operations import register_base_operations
+from esc_netconf.netconf.base_operations import RpcHandler, register_base_operations
+from esc_netconf.netconf.capabilities import PROTOCOL_CAPABILITIES
 from esc_netconf.netconf.context import ServerCounters, SessionContext, TerminationReason
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
 from esc_netconf.netconf.messages import BadRpc, Rpc
+from esc_netconf.netconf.yanglibrary import YangLibrary
 from esc_netconf.nsmap import default_namespace
 
 if TYPE_CHECKING:
@@ -32,24 +34,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("esc_netconf.netconf.server")
 
-BASE_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
-NOTIF_NS = "urn:ietf:params:xml:ns:netconf:notification:1.0"
-MONITORING_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"
 NC_NOTIFICATIONS_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
 
-PROTOCOL_CAPABILITIES = (
-    "urn:ietf:params:netconf:base:1.0",
-    "urn:ietf:params:netconf:base:1.1",
-    "urn:ietf:params:netconf:capability:writable-running:1.0",
-    "urn:ietf:params:netconf:capability:rollback-on-error:1.0",
-    "urn:ietf:params:netconf:capability:validate:1.0",
-    "urn:ietf:params:netconf:capability:validate:1.1",
-    "urn:ietf:params:netconf:capability:xpath:1.0",
-    "urn:ietf:params:netconf:capability:notification:1.0",
-    "urn:ietf:params:netconf:capability:interleave:1.0",
-)
-
-RpcHandler = Callable[[SessionContext, etree._Element], Awaitable[list[etree._Element] | None]]
 StateProvider = Callable[[], Iterable[etree._Element]]
 
 
@@ -77,7 +63,8 @@ class NetconfServer:
         self._handlers: dict[str, RpcHandler] = {}
         self._model_rpcs: set[str] = set()
         self._state_providers: list[StateProvider] = []
-        self._capabilities = [*PROTOCOL_CAPABILITIES, *model.capabilities()]
+        self.library = YangLibrary(model.modules)
+        self._capabilities = [*PROTOCOL_CAPABILITIES, self.library.capability(), *model.capabilities()]
         self.stats = ServerCounters()
         register_base_operations(self)
 
@@ -187,10 +174,7 @@ class NetconfServer:
 
     def _unsupported(self, operation: etree._Element) -> NetconfError:
         qname = etree.QName(operation)
-        if self.model.has_rpc(operation.tag):
-            message = f"The operation '{qname.localname}' is defined by the model but not available yet."
-        else:
-            message = f"The operation '{qname.localname}' in namespace '{qname.namespace}' is not supported."
+        message = f"The operation '{qname.localname}' in namespace '{qname.namespace}' is not supported."
         return NetconfError(
             ErrorTag.OPERATION_NOT_SUPPORTED,
             message,

@@ -4,9 +4,11 @@ Theory of operation
 -------------------
 Two libraries, each for what it does best:
 
-* **pyang** parses every module of ``yang/`` (plus the IETF modules they import, found in pyang's
-  own bundled module directory) and checks them. It gives us names, revisions, namespaces and
-  prefixes, which become the ``<hello>`` capabilities and the ``get-schema`` answers.
+* **pyang** parses every module of ``yang/`` and the standard modules the protocol implements
+  (:data:`~esc_netconf.netconf.capabilities.IMPLEMENTED_STANDARD_MODULES`, shipped in ``yang/ietf/``),
+  with every module they import, from those two directories only: the server serves exactly the
+  texts it loaded. It gives us names, revisions, namespaces, prefixes, features and deviations,
+  which become the ``<hello>`` capabilities, the YANG library and the ``get-schema`` answers.
 * **yangson** validates instance data with full RFC 7950 semantics (types, ranges, lengths,
   patterns, enums, mandatory, keys, unique, min/max-elements, must, when, leafref). It wants an
   RFC 7895 YANG-library document, which :meth:`YangModel.load` writes from what pyang found.
@@ -32,11 +34,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +52,10 @@ from yangson.exceptions import SchemaError, ValidationError, YangsonException, Y
 from yangson.instance import ArrayEntry, InstanceNode
 
 from esc_netconf.errors import EscError
+from esc_netconf.netconf.capabilities import IMPLEMENTED_STANDARD_MODULES, STANDARD_FEATURES
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError, raise_collected
 from esc_netconf.nsmap import default_namespace
+from esc_netconf.packaged import standard_yang_dir
 
 _VALID_CACHE_SIZE = 8
 
@@ -71,17 +73,18 @@ _NODE_KINDS: dict[type, str] = {
 }
 
 
-PROTOCOL_MODULES = ("ietf-netconf-monitoring", "ietf-netconf-notifications")
-"""Modules of the protocol itself that the server implements (RFC 6022, RFC 6470)."""
-
-
 class YangModelError(EscError):
     """The YANG modules themselves are broken (a build problem, never a client's fault)."""
 
 
 @dataclass(frozen=True, slots=True)
 class ModuleInfo:
-    """One YANG module or submodule as served by get-schema."""
+    """One YANG module or submodule as served by get-schema and listed by the YANG library.
+
+    ``implemented`` is RFC 7950 section 5.6.5's conformance (``False``: import-only); ``features`` are
+    the enabled ones; ``deviations`` name the modules that deviate this one; ``belongs_to`` is the
+    module of a submodule (``None`` for a module).
+    """
 
     name: str
     revision: str
@@ -89,6 +92,10 @@ class ModuleInfo:
     prefix: str
     text: str
     path: Path
+    implemented: bool = True
+    features: tuple[str, ...] = ()
+    deviations: tuple[str, ...] = ()
+    belongs_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,34 +158,46 @@ class YangModel:
     # ------------------------------------------------------------------ loading
 
     @classmethod
-    def load(cls, yang_dir: Path, protocol_modules: Sequence[str] = PROTOCOL_MODULES) -> YangModel:
-        """Parse every module in ``yang_dir``, the IETF protocol modules the server implements
-        (``protocol_modules``, from pyang's bundled modules, so they are announced in the hello and served
-        by get-schema), and the modules they import.
+    def load(
+        cls,
+        yang_dir: Path,
+        *,
+        standard_dir: Path | None = None,
+        standard_modules: Sequence[str] = IMPLEMENTED_STANDARD_MODULES,
+        standard_features: Mapping[str, Sequence[str]] = STANDARD_FEATURES,
+    ) -> YangModel:
+        """Parse every module in ``yang_dir`` (the application's, implemented with all their features),
+        the standard modules the server implements (``standard_modules`` from ``standard_dir``, the
+        shipped ``yang/ietf/`` by default, with ``standard_features`` enabled), and the modules they
+        import, found in those two directories and nowhere else.
 
-        :raises YangModelError: when a module does not parse or validate.
+        :raises YangModelError: when a module is missing, does not parse or does not validate.
         """
         yang_dir = Path(yang_dir)
-        bundled = _bundled_module_dirs()
-        search = os.pathsep.join([str(yang_dir), *(str(d) for d in bundled)])
+        standard_dir = Path(standard_dir) if standard_dir is not None else standard_yang_dir()
+        search = os.pathsep.join([str(yang_dir), str(standard_dir)])
         ctx = pyang_context.Context(pyang_repository.FileRepository(search, use_env=False))
         ctx.strict = True
         files = sorted(yang_dir.glob("*.yang"))
         if not files:
             raise YangModelError(f"no YANG modules in {yang_dir}")
-        for name in protocol_modules:
-            found = [p for d in bundled for p in sorted(Path(d).glob(f"{name}.yang"))]
+        own = [ctx.add_module(str(f), f.read_text(encoding="utf-8")) for f in files]
+        if any(m is None for m in own):
+            raise YangModelError(f"cannot parse the modules of {yang_dir}: {_pyang_errors(ctx)}")
+        features: dict[str, tuple[str, ...]] = {
+            m.arg: tuple(f.arg for f in m.search("feature")) for m in own if m.keyword == "module"}
+        for name in standard_modules:
+            found = sorted(standard_dir.glob(f"{name}.yang")) + sorted(standard_dir.glob(f"{name}@*.yang"))
             if not found:
-                raise YangModelError(f"the protocol module {name} is not among pyang's bundled modules")
-            files.append(found[0])
-        for file in files:
-            if ctx.add_module(str(file), file.read_text(encoding="utf-8")) is None:
-                raise YangModelError(f"cannot parse {file}: {_pyang_errors(ctx)}")
+                raise YangModelError(f"the standard module {name} is missing from {standard_dir}")
+            if ctx.add_module(str(found[-1]), found[-1].read_text(encoding="utf-8")) is None:
+                raise YangModelError(f"cannot parse {found[-1]}: {_pyang_errors(ctx)}")
+            features[name] = tuple(standard_features.get(name, ()))
         ctx.validate()
         problems = _pyang_errors(ctx)
         if problems:
-            raise YangModelError(f"invalid YANG in {yang_dir}: {problems}")
-        modules, library = _describe_modules(ctx, {f.resolve() for f in files})
+            raise YangModelError(f"invalid YANG in {yang_dir} or {standard_dir}: {problems}")
+        modules, library = _describe_modules(ctx, features)
         dirs = sorted({str(m.path.parent) for m in modules})
         try:
             datamodel = DataModel(json.dumps(library), dirs)
@@ -189,15 +208,26 @@ class YangModel:
     # ------------------------------------------------------------------ get-schema and hello
 
     def capabilities(self) -> list[str]:
-        """``ns?module=name&revision=rev`` for each module (RFC 6020 section 5.6.4)."""
-        return [f"{m.namespace}?module={m.name}&revision={m.revision}" for m in self.modules
-                if m.namespace and self._by_ns.get(m.namespace) is m]
+        """``ns?module=name&revision=rev[&features=a,b][&deviations=m]`` for each implemented module
+        (RFC 6020 section 5.6.4); import-only modules are listed by the YANG library only."""
+        caps = []
+        for m in self.modules:
+            if m.belongs_to is not None or not m.implemented:
+                continue
+            cap = f"{m.namespace}?module={m.name}" + (f"&revision={m.revision}" if m.revision else "")
+            if m.features:
+                cap += "&features=" + ",".join(m.features)
+            if m.deviations:
+                cap += "&deviations=" + ",".join(m.deviations)
+            caps.append(cap)
+        return caps
 
     def schema_text(self, identifier: str, version: str | None) -> str:
         """The YANG text of a module or submodule (RFC 6022 get-schema).
 
-        :raises NetconfError: ``invalid-value`` for an unknown identifier, ``data-missing`` for a
-            revision we do not have.
+        :raises NetconfError: as RFC 6022's module says: ``invalid-value`` when no schema matches (an
+            unknown identifier, or a revision we do not have), ``operation-failed`` with app-tag
+            ``data-not-unique`` when no version is given and several revisions match.
         """
         found = [m for m in self.modules if m.name == identifier]
         if not found:
@@ -206,10 +236,15 @@ class YangModel:
         if version:
             found = [m for m in found if m.revision == version]
             if not found:
-                raise NetconfError(ErrorTag.DATA_MISSING,
+                raise NetconfError(ErrorTag.INVALID_VALUE,
                                    f"Schema '{identifier}' has no revision '{version}'.",
                                    info={"bad-element": "version"})
-        return max(found, key=lambda m: m.revision).text
+        if len(found) > 1:
+            revisions = ", ".join(sorted(m.revision for m in found))
+            raise NetconfError(ErrorTag.OPERATION_FAILED,
+                               f"Schema '{identifier}' exists in several revisions ({revisions}); give a version.",
+                               app_tag="data-not-unique", info={"bad-element": "version"})
+        return found[0].text
 
     # ------------------------------------------------------------------ schema look-ups
 
@@ -558,25 +593,6 @@ def _copy_element(element: etree._Element) -> etree._Element:
     return copy
 
 
-def _bundled_module_dirs() -> list[Path]:
-    """Directories of the IETF/IANA modules pyang ships, found from pyang's installed files.
-
-    Never a hard-coded path: the virtualenv may live anywhere, so ask the package metadata
-    (falling back to ``sys.prefix/share/yang/modules``, where pyang's own search looks).
-    """
-    dirs: set[Path] = set()
-    try:
-        for file in metadata.files("pyang") or ():
-            if file.suffix == ".yang" and "share" in file.parts:
-                dirs.add(Path(str(file.locate())).resolve().parent)
-    except metadata.PackageNotFoundError:
-        pass
-    fallback = Path(sys.prefix) / "share" / "yang" / "modules"
-    if not dirs and fallback.is_dir():
-        dirs.update(p.parent for p in fallback.rglob("*.yang"))
-    return sorted(dirs)
-
-
 def _pyang_errors(ctx: pyang_context.Context) -> str:
     found = [f"{pos}: {pyang_error.err_to_str(tag, args)}" for pos, tag, args in ctx.errors
              if pyang_error.is_error(pyang_error.err_level(tag))]
@@ -584,29 +600,64 @@ def _pyang_errors(ctx: pyang_context.Context) -> str:
 
 
 def _describe_modules(
-    ctx: pyang_context.Context, own_files: set[Path]
+    ctx: pyang_context.Context, features: Mapping[str, tuple[str, ...]]
 ) -> tuple[tuple[ModuleInfo, ...], dict[str, Any]]:
-    """ModuleInfo for every parsed module and submodule, and the RFC 7895 library yangson reads."""
+    """ModuleInfo for every parsed module and submodule, and the RFC 7895 library yangson reads.
+
+    A module is implemented when ``features`` names it (the ones loaded on purpose), import-only when
+    it was loaded because another imports it.
+    """
+    deviations = _deviations(ctx)
     infos: list[ModuleInfo] = []
     entries: dict[str, dict[str, Any]] = {}
     submodules: list[tuple[str, dict[str, str]]] = []
     for stmt in sorted(ctx.modules.values(), key=lambda s: (s.keyword, s.arg)):
         path = Path(stmt.pos.ref).resolve()
         revision = max((r.arg for r in stmt.search("revision")), default="")
+        text = path.read_text(encoding="utf-8")
         if stmt.keyword == "submodule":
             parent = stmt.search_one("belongs-to")
             parent_mod = ctx.get_module(parent.arg)
             namespace = parent_mod.search_one("namespace").arg if parent_mod is not None else ""
             prefix = parent.search_one("prefix").arg
-            submodules.append((parent.arg, {"name": stmt.arg, "revision": revision, "namespace": namespace}))
-        else:
-            namespace = stmt.search_one("namespace").arg
-            prefix = stmt.search_one("prefix").arg
-            entries[stmt.arg] = {"name": stmt.arg, "revision": revision, "namespace": namespace,
-                                 "conformance-type": "implement" if path in own_files else "import"}
-        infos.append(ModuleInfo(stmt.arg, revision, namespace, prefix, path.read_text(encoding="utf-8"), path))
+            submodules.append((parent.arg, {"name": stmt.arg, "revision": revision}))
+            infos.append(ModuleInfo(stmt.arg, revision, namespace, prefix, text, path,
+                                    implemented=stmt.arg in features or parent.arg in features,
+                                    belongs_to=parent.arg))
+            continue
+        namespace = stmt.search_one("namespace").arg
+        prefix = stmt.search_one("prefix").arg
+        implemented = stmt.arg in features
+        enabled = features.get(stmt.arg, ())
+        deviated_by = tuple(sorted(deviations.get(stmt.arg, ())))
+        entry: dict[str, Any] = {"name": stmt.arg, "revision": revision, "namespace": namespace,
+                                 "conformance-type": "implement" if implemented else "import"}
+        if enabled:
+            entry["feature"] = list(enabled)
+        if deviated_by:
+            entry["deviation"] = [{"name": d, "revision": ctx.get_module(d).i_latest_revision or ""}
+                                  for d in deviated_by]
+        entries[stmt.arg] = entry
+        infos.append(ModuleInfo(stmt.arg, revision, namespace, prefix, text, path,
+                                implemented=implemented, features=enabled, deviations=deviated_by))
     for parent_name, sub in submodules:
         entries[parent_name].setdefault("submodule", []).append(sub)
     library = {"ietf-yang-library:modules-state": {"module-set-id": "esc-netconf",
                                                    "module": list(entries.values())}}
+    # modules before submodules (which share their namespace), each group by name
+    infos.sort(key=lambda m: (m.belongs_to is not None, m.name))
     return tuple(infos), library
+
+
+def _deviations(ctx: pyang_context.Context) -> dict[str, set[str]]:
+    """For each module, the modules with ``deviation`` statements that target its nodes."""
+    found: dict[str, set[str]] = {}
+    for stmt in ctx.modules.values():
+        for deviation in stmt.search("deviation"):
+            first = deviation.arg.strip("/").split("/", 1)[0]
+            prefix = first.split(":", 1)[0] if ":" in first else stmt.i_prefix
+            target = stmt.i_prefixes.get(prefix, (None,))[0]
+            owner = stmt.arg if stmt.keyword == "module" else stmt.search_one("belongs-to").arg
+            if target is not None and target != owner:
+                found.setdefault(target, set()).add(owner)
+    return found

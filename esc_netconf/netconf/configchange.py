@@ -1,0 +1,185 @@
+"""RFC 6470 ``netconf-config-change``: one ``<edit>`` per changed subtree, naming the node and the
+edit operation that changed it.
+
+Theory of operation
+-------------------
+What changed is found by comparing the running configuration before and after the commit, not by
+trusting the request: a merge that writes a leaf's current value changes nothing and is not reported,
+and a ``replace`` reports the nodes it dropped although the request never named them. The walk
+(:func:`changes`) descends both trees together, matching children as edit-config does (list entries
+by their keys, leaf-list entries by value, everything else by name), and stops at the topmost node
+that differs: a node only in the new tree was created, one only in the old tree was deleted, a leaf
+with another value was modified. A container or list entry whose content differs only in order is
+reported itself.
+
+The operation of each change is the request's own (RFC 6470: "the NETCONF edit operation performed"):
+the effective ``operation`` attribute of the deepest element of the ``<config>`` on the path to the
+changed node, inherited down from ``default-operation`` as in RFC 6241 section 7.2. A node dropped by
+a ``replace`` that did not name it gets that ``replace``. The target is the node's
+instance-identifier with module prefixes (``/esc:esc_datamodel/esc:tenants/esc:tenant[esc:name='t1']``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import Enum
+
+from lxml import etree
+
+from esc_netconf.netconf.context import SessionContext
+from esc_netconf.netconf.errors import BASE_NS
+from esc_netconf.netconf.yangmodel import DataPath, SchemaNodeInfo, YangModel, quote
+from esc_netconf.nsmap import default_namespace
+
+NC_NOTIFICATIONS_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
+OPERATION_ATTR = f"{{{BASE_NS}}}operation"
+
+_REPORTABLE = frozenset({"merge", "replace", "create", "delete", "remove"})
+"""The values of ietf-netconf's ``edit-operation-type``, which ``<operation>`` holds."""
+
+
+class ChangeKind(str, Enum):
+    CREATED = "created"
+    DELETED = "deleted"
+    MODIFIED = "modified"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One node on the path from the top: its tag and what tells it from its siblings."""
+
+    tag: str
+    keys: tuple[tuple[str, str], ...] = ()
+    value: str | None = None  # a leaf-list entry's value
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A changed subtree: where it is (``steps`` and the instance-identifier ``path``) and how."""
+
+    steps: tuple[Step, ...]
+    path: DataPath
+    kind: ChangeKind
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """One ``<edit>`` of the notification."""
+
+    target: DataPath
+    operation: str
+
+
+def changes(old: etree._Element, new: etree._Element, model: YangModel) -> list[Change]:
+    """The topmost nodes that differ between two ``<data>`` trees, in document order."""
+    return list(_diff(old, new, (), (), DataPath(), model))
+
+
+def config_edits(old: etree._Element, new: etree._Element, config: etree._Element,
+                 default_operation: str, model: YangModel) -> list[Edit]:
+    """The ``<edit>`` entries for a committed ``<edit-config>`` of ``config`` (see the module docstring)."""
+    return [Edit(c.path, _operation(c, config, default_operation, model)) for c in changes(old, new, model)]
+
+
+def config_change_event(ctx: SessionContext, edits: list[Edit], datastore: str = "running") -> etree._Element:
+    """The ``netconf-config-change`` notification for edits made by the session ``ctx``."""
+    ns = NC_NOTIFICATIONS_NS
+    event = etree.Element(f"{{{ns}}}netconf-config-change", nsmap=default_namespace(ns))
+    changed_by = etree.SubElement(event, f"{{{ns}}}changed-by")
+    etree.SubElement(changed_by, f"{{{ns}}}username").text = ctx.username
+    etree.SubElement(changed_by, f"{{{ns}}}session-id").text = str(ctx.session_id)
+    etree.SubElement(changed_by, f"{{{ns}}}source-host").text = ctx.source_host
+    etree.SubElement(event, f"{{{ns}}}datastore").text = datastore
+    for edit in edits:
+        entry = etree.SubElement(event, f"{{{ns}}}edit")
+        etree.SubElement(entry, f"{{{ns}}}target", nsmap=edit.target.nsmap or None).text = str(edit.target)
+        etree.SubElement(entry, f"{{{ns}}}operation").text = edit.operation
+    return event
+
+
+# ---------------------------------------------------------------------------------------- the diff
+
+def _diff(old: etree._Element, new: etree._Element, spath: tuple[str, ...], steps: tuple[Step, ...],
+          path: DataPath, model: YangModel) -> Iterator[Change]:
+    before = _children(old, spath, model)
+    after = _children(new, spath, model)
+    for identity, (node, step, info) in after.items():
+        previous = before.get(identity)
+        child_path = _child_path(path, step, info, model)
+        if previous is None:
+            yield Change((*steps, step), child_path, ChangeKind.CREATED)
+        elif _same(previous[0], node):
+            continue
+        elif info is None or info.kind in ("leaf", "leaf-list") or not len(node) or not len(previous[0]):
+            yield Change((*steps, step), child_path, ChangeKind.MODIFIED)
+        else:
+            below = list(_diff(previous[0], node, (*spath, step.tag), (*steps, step), child_path, model))
+            yield from below or [Change((*steps, step), child_path, ChangeKind.MODIFIED)]
+    for identity, (node, step, info) in before.items():
+        if identity not in after:
+            yield Change((*steps, step), _child_path(path, step, info, model), ChangeKind.DELETED)
+
+
+_Identity = tuple[str, ...]
+
+
+def _children(parent: etree._Element, spath: tuple[str, ...],
+              model: YangModel) -> dict[_Identity, tuple[etree._Element, Step, SchemaNodeInfo | None]]:
+    out: dict[_Identity, tuple[etree._Element, Step, SchemaNodeInfo | None]] = {}
+    for child in parent:
+        if not isinstance(child.tag, str):
+            continue
+        tag = str(child.tag)
+        info = model.node((*spath, tag))
+        step = _step(child, info)
+        identity = (tag, *(v for _, v in step.keys), *((step.value,) if step.value is not None else ()))
+        out.setdefault(identity, (child, step, info))
+    return out
+
+
+def _step(element: etree._Element, info: SchemaNodeInfo | None) -> Step:
+    tag = str(element.tag)
+    if info is not None and info.kind == "list":
+        return Step(tag, keys=tuple((k, (element.findtext(k) or "").strip()) for k in info.keys))
+    if info is not None and info.kind == "leaf-list":
+        return Step(tag, value=(element.text or "").strip())
+    return Step(tag)
+
+
+def _same(a: etree._Element, b: etree._Element) -> bool:
+    return etree.tostring(a, method="c14n") == etree.tostring(b, method="c14n")
+
+
+def _child_path(path: DataPath, step: Step, info: SchemaNodeInfo | None, model: YangModel) -> DataPath:
+    qname = etree.QName(step.tag)
+    namespace = qname.namespace or ""
+    child = path.child(model.prefix(namespace) or "ns", namespace, qname.localname)
+    if step.keys:
+        predicate = ""
+        for key, value in step.keys:
+            key_q = etree.QName(key)
+            predicate += f"[{model.prefix(key_q.namespace or '') or 'ns'}:{key_q.localname}={quote(value)}]"
+        return child.predicate(predicate)
+    if step.value is not None:
+        return child.predicate(f"[.={quote(step.value)}]")
+    return child
+
+
+# ---------------------------------------------------------------------------------------- the operation
+
+def _operation(change: Change, config: etree._Element, default_operation: str, model: YangModel) -> str:
+    """The effective operation of the deepest ``<config>`` element on the way to the changed node."""
+    operation = default_operation
+    level = config
+    spath: tuple[str, ...] = ()
+    for step in change.steps:
+        spath = (*spath, step.tag)
+        match = next((e for e in level.iterchildren(step.tag) if _step(e, model.node(spath)) == step), None)
+        if match is None:
+            break
+        operation = match.get(OPERATION_ATTR, operation)
+        level = match
+    if operation in _REPORTABLE:
+        return operation
+    return "delete" if change.kind is ChangeKind.DELETED else "merge"
