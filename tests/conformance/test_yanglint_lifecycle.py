@@ -107,7 +107,7 @@ def lifecycle(server: ServerProcess, journal: Journal, schema_dir: Path) -> tupl
     client.vm_action("STOP", vm, force=True)
     watcher.until("VM_STOPPED")
     client.vm_action("START", vm)
-    watcher.until("VM_STARTED")
+    watcher.until("VM_ALIVE")  # VM_STARTED, then VM_ALIVE once monitoring is re-armed: the action's end
 
     client.call(f'<vmBackupAction xmlns="{ESC}"><vmName>{vm}</vmName><backupName>conformance-snap</backupName>'
                 "<actionType>SNAPSHOT</actionType></vmBackupAction>")
@@ -156,6 +156,13 @@ def test_every_reply_and_notification_of_a_lifecycle_is_valid_for_yanglint(tmp_p
         server.stop()
     yanglint = Yanglint(schemas, tmp_path / "messages", executable)
     assert yanglint.check_schemas() is None, f"the served modules do not compile: {yanglint.check_schemas()}"
+    problems: list[str] = []
+    if "notifications" in schemas.modules:
+        # libyang 3 (netopeer2-cli 2.2 and later) types every notification's eventTime by this node of the
+        # served RFC 5277 module, and refuses every notification when it is not there.
+        missing = yanglint.run("-f", "tree", "-P", "/notifications:notification/eventTime")
+        if missing is not None:
+            problems.append(f"the served notifications module has no /notification/eventTime: {missing}")
 
     kinds = {m.operation.localname for m in journal.messages}
     assert {"get", "get-config", "get-schema", "edit-config", "serviceAction", "vmAction", "vmBackupAction",
@@ -166,10 +173,8 @@ def test_every_reply_and_notification_of_a_lifecycle_is_valid_for_yanglint(tmp_p
     assert tampered.xml != event.xml and yanglint.check(tampered) is not None, "yanglint must refuse a bad enum"
 
     edits = iter(operator.edits)
-    rejections = []
     for message in journal.messages:
         error = yanglint.check(message, config_change_context(message, edits))
         if error is not None:
-            rejections.append(Rejection(message, error))
-    assert not rejections, f"yanglint rejected {len(rejections)} of {len(journal.messages)} messages:\n" + "\n".join(
-        map(str, rejections))
+            problems.append(str(Rejection(message, error)))
+    assert not problems, f"{len(problems)} problems ({len(journal.messages)} messages checked):\n" + "\n".join(problems)
