@@ -10,7 +10,8 @@ and a ``replace`` reports the nodes it dropped although the request never named 
 by their keys, leaf-list entries by value, everything else by name), and stops at the topmost node
 that differs: a node only in the new tree was created, one only in the old tree was deleted, a leaf
 with another value was modified. A container or list entry whose content differs only in order is
-reported itself.
+reported itself. A non-presence container is never reported as created or deleted: YANG treats it as
+always there, so the walk goes on inside it and reports what its content gained or lost.
 
 The operation of each change is the request's own (RFC 6470: "the NETCONF edit operation performed"):
 the effective ``operation`` attribute of the deepest element of the ``<config>`` on the path to the
@@ -104,21 +105,29 @@ def _diff(old: etree._Element, new: etree._Element, spath: tuple[str, ...], step
           path: DataPath, model: YangModel) -> Iterator[Change]:
     before = _children(old, spath, model)
     after = _children(new, spath, model)
-    for identity, (node, step, info) in after.items():
-        previous = before.get(identity)
+    either = {**before, **after}
+    for identity in [*after, *(i for i in before if i not in after)]:
+        previous, current = before.get(identity), after.get(identity)
+        _, step, info = either[identity]
         child_path = _child_path(path, step, info, model)
-        if previous is None:
-            yield Change((*steps, step), child_path, ChangeKind.CREATED)
-        elif _same(previous[0], node):
+        here = (*steps, step)
+        if previous is not None and current is not None and _same(previous[0], current[0]):
             continue
-        elif info is None or info.kind in ("leaf", "leaf-list") or not len(node) or not len(previous[0]):
-            yield Change((*steps, step), child_path, ChangeKind.MODIFIED)
+        if info is not None and info.kind == "container" and not info.presence:
+            # YANG treats a non-presence container as always there: what changed is inside it
+            empty = etree.Element(step.tag)
+            below = list(_diff(previous[0] if previous else empty, current[0] if current else empty,
+                               (*spath, step.tag), here, child_path, model))
+            yield from below or [Change(here, child_path, ChangeKind.MODIFIED)]
+        elif previous is None:
+            yield Change(here, child_path, ChangeKind.CREATED)
+        elif current is None:
+            yield Change(here, child_path, ChangeKind.DELETED)
+        elif info is None or info.kind in ("leaf", "leaf-list"):
+            yield Change(here, child_path, ChangeKind.MODIFIED)
         else:
-            below = list(_diff(previous[0], node, (*spath, step.tag), (*steps, step), child_path, model))
-            yield from below or [Change((*steps, step), child_path, ChangeKind.MODIFIED)]
-    for identity, (node, step, info) in before.items():
-        if identity not in after:
-            yield Change((*steps, step), _child_path(path, step, info, model), ChangeKind.DELETED)
+            below = list(_diff(previous[0], current[0], (*spath, step.tag), here, child_path, model))
+            yield from below or [Change(here, child_path, ChangeKind.MODIFIED)]
 
 
 _Identity = tuple[str, ...]

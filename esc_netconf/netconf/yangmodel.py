@@ -318,6 +318,20 @@ class YangModel:
         if len(self._valid) > _VALID_CACHE_SIZE:
             self._valid.popitem(last=False)
 
+    def validate_data(self, data: etree._Element) -> None:
+        """Validate configuration and state data together (a ``<get>`` reply's ``<data>``): what the
+        server itself returns must belong to the modules it announces and satisfy them.
+
+        :raises NetconfError: as :meth:`validate_config`.
+        """
+        builder = _RawBuilder(self, config_only=False)
+        raw = builder.object(self._dm.schema, data, DataPath())
+        builder.raise_errors()
+        try:
+            self._dm.from_raw(raw).add_defaults().validate(ValidationScope.all, ContentType.all)
+        except ValidationError as exc:
+            raise self._translate(exc, rpc=None) from None
+
     def validate_rpc_input(self, operation: etree._Element) -> None:
         """Validate an RPC's input element (``<vmAction xmlns="...esc">...``), defaults included.
 
@@ -540,6 +554,8 @@ class _RawBuilder:
             return None
         text = element.text or ""
         dtype = sn.type
+        if isinstance(dtype, yt.IdentityrefType):
+            text = self._identity_name(text.strip(), element)
         value = dtype.parse_value(text)
         dtype.error_message = None  # yangson keeps the last failure's message on the shared type
         if value is None or value not in dtype:
@@ -549,6 +565,14 @@ class _RawBuilder:
                 path=str(path), path_nsmap=path.nsmap, info={"bad-element": sn.name}))
             return None
         return dtype.to_raw(value)
+
+
+    def _identity_name(self, text: str, element: etree._Element) -> str:
+        """An identityref value as yangson reads it (``module:identity``): in XML the prefix is a
+        namespace prefix in scope on the element, and no prefix means its default namespace."""
+        prefix, _, local = text.rpartition(":")
+        module = self.model.module_for(element.nsmap.get(prefix or None) or "")
+        return f"{module.name}:{local}" if module is not None else text
 
 
 def _target(dtype: yt.DataType) -> str:
