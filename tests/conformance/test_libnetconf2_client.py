@@ -10,6 +10,7 @@ get, lock, kill-session.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -68,6 +69,7 @@ def test_the_context_libnetconf2_builds_from_the_server_has_what_netopeer2_cli_n
         server: ServerProcess, tmp_path: Path) -> None:
     code, out = run(server.netconf_port, tmp_path / "schemas",
                     "module:esc", "module:ietf-netconf", "module:ietf-netconf-monitoring", "module:notifications",
+                    "module:nc-notifications", "module:ietf-yang-library",
                     "feature:ietf-netconf:writable-running", "feature:ietf-netconf:validate",
                     "feature:ietf-netconf:rollback-on-error", "feature:ietf-netconf:xpath")
     assert code == 0, out[-4000:]
@@ -100,7 +102,7 @@ def test_a_lifecycle_through_libnetconf2(server: ServerProcess, files: dict[str,
             f"rpc:{files['STOP']}", "notif:SERVICE_STOPPED:30",
             f"rpc:{files['START']}", "notif:SERVICE_ALIVE:30",
             "expect-error", f"rpc:{files['REBOOT']}",
-            "unlock", f"edit:{files['undeploy']}", "notif:SERVICE_UNDEPLOYED:30",
+            "unlock",
         )
         assert code == 0, out[-4000:]
         lines = out.splitlines()
@@ -111,6 +113,26 @@ def test_a_lifecycle_through_libnetconf2(server: ServerProcess, files: dict[str,
         assert len(alive) == 2 and f"<depname>{DEP}</depname>" in alive[0], out
         refused = next(line for line in lines if line.startswith("REPLY rpc:") and "rpc-error" in line)
         assert "<error_code" in refused and "404" in refused, refused
+
+        vm_alive = next(line for line in lines if line.startswith("NOTIF") and "<type>VM_ALIVE</type>" in line)
+        vm = re.findall(r"<vmname>([^<]+)</vmname>", vm_alive)[0]
+        esc = samples.ESC_NS
+        for name, rpc in {
+            "vm-stop": f"<actionType>STOP</actionType><vmName>{vm}</vmName><force>true</force>",
+            "vm-start": f"<actionType>START</actionType><vmName>{vm}</vmName>",
+            "recover": f"<actionType>DO</actionType><vmName>{vm}</vmName>",
+        }.items():
+            element = "recoveryVmAction" if name == "recover" else "vmAction"
+            (tmp_path / f"{name}.xml").write_text(f'<{element} xmlns="{esc}">{rpc}</{element}>')
+        code, out = run(
+            server.netconf_port, tmp_path / "schemas", "subscribe:escEvent",
+            f"rpc:{tmp_path / 'vm-stop.xml'}", "notif:VM_STOPPED:30",
+            f"rpc:{tmp_path / 'vm-start.xml'}", "notif:VM_ALIVE:30",
+            f"rpc:{tmp_path / 'recover.xml'}", "notif:VM_RECOVERY_COMPLETE:60",
+            f"edit:{files['undeploy']}", "notif:SERVICE_UNDEPLOYED:30",
+        )
+        assert code == 0, out[-4000:]
+        assert f"<vmname>{vm}</vmname>" in next(line for line in out.splitlines() if "VM_RECOVERY_COMPLETE" in line)
     finally:
         if victim.poll() is None:
             victim.kill()
