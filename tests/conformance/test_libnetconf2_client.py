@@ -27,13 +27,13 @@ TENANT, DEP = "lnc2-tenant", "lnc2-dep"
 
 
 def client_binary() -> Path:
-    """The cached client, built once by the make target; a skip only when the Debian packages are absent."""
-    have_library = subprocess.run(["pkg-config", "--exists", "libnetconf2", "libyang"], check=False).returncode == 0 \
-        if shutil.which("pkg-config") else False
-    if not CLIENT.exists():
-        if not (have_library and shutil.which("cc") and shutil.which("make")):
-            pytest.skip("libnetconf2-dev, libyang2-dev, pkg-config or a C compiler is not installed; .ci/run installs them")
+    """The client, (re)built by its make target when the sources changed; a skip only when it cannot be built."""
+    have_library = shutil.which("pkg-config") is not None and subprocess.run(
+        ["pkg-config", "--exists", "libnetconf2", "libyang"], check=False).returncode == 0
+    if have_library and shutil.which("cc") and shutil.which("make"):
         subprocess.run(["make", "-s", "lnc2-client"], cwd=ROOT, check=True, timeout=120)
+    elif not CLIENT.exists():
+        pytest.skip("libnetconf2-dev, libyang2-dev, pkg-config or a C compiler is not installed; .ci/run installs them")
     return CLIENT
 
 
