@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 DATA_DIR ?= ./var
 PYTEST_ARGS ?=
 
-.PHONY: run test setup bench lint clean openstack-up openstack-down test-openstack lnc2-client test-conformance
+.PHONY: run test test-wheel setup bench lint clean openstack-up openstack-down test-openstack lnc2-client test-conformance
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ run: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The package as users install it: build the wheel, install it into a fresh virtualenv, serve from there
+# (about a minute, mostly pip; dependencies come from the index through pip's cache).
+test-wheel: $(BIN)/.installed
+	$(BIN)/python -m pytest -m wheel tests/packaging $(PYTEST_ARGS)
 
 # YANG modules by pyang's strict RFC 7950 checks; then the type hints of esc_netconf/ by mypy --strict
 # (configured in pyproject.toml's [tool.mypy]).

@@ -131,7 +131,11 @@ class EscCore:
             for op in ops:
                 if op is not chosen:
                     self._finish(op)
-            self._launch(dep, chosen, self._workflow(dep, chosen, resumed=True))
+            workflow = self._workflow(dep, chosen, resumed=True)
+            if workflow is not _nothing:
+                log.info("resumed %s of %s/%s (interrupted at %s; started %s)", chosen.kind.lower(), dep.tenant,
+                         dep.name, dep.state.value, chosen.started.isoformat() if chosen.started else "unknown")
+            self._launch(dep, chosen, workflow)
         self._monitor_task = asyncio.get_running_loop().create_task(self._monitor.run(), name="esc-monitor")
 
     async def stop(self) -> None:

@@ -27,8 +27,14 @@ class ServerProcess:
         properties: Mapping[str, str] | None = None,
         extra_args: list[str] | None = None,
         host: str = "127.0.0.1",
+        command: list[str] | None = None,
+        cwd: Path | None = None,
     ) -> None:
+        """``command`` replaces ``python -m esc_netconf.cli.serve`` (e.g. the ``esc-netconf`` script of
+        another virtualenv), run in ``cwd``; the serve arguments follow it."""
         self.data_dir = data_dir
+        self.command = command or [sys.executable, "-m", "esc_netconf.cli.serve"]
+        self.cwd = cwd
         self.host = host
         self.properties_path = data_dir / "application.properties"
         self.extra_args = extra_args or []
@@ -45,7 +51,7 @@ class ServerProcess:
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
         args = [
-            sys.executable, "-m", "esc_netconf.cli.serve", "serve",
+            *self.command, "serve",
             "--host", self.host, "--netconf-port", "0", "--rest-port", "0",
             "--data-dir", str(self.data_dir), "--log-level", "WARNING",
         ]
@@ -54,7 +60,7 @@ class ServerProcess:
         args += self.extra_args
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self._proc = subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+            args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=self.cwd
         )
         deadline = time.monotonic() + timeout
         ports: dict[str, int] = {}

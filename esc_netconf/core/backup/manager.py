@@ -79,6 +79,8 @@ class SnapshotManager:
             if snapshot is None or op.succeeded is not None:
                 self._conclude(op, snapshot)
                 continue
+            log.info("resumed snapshot %s of %s (interrupted at %s; started %s)", op.kind.lower(), snapshot.name,
+                     op.phase.value, op.started.isoformat())
             self._launch(op, snapshot, resumed=True)
 
     async def stop(self) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+
+import pytest
 
 from esc_netconf.core.model import DeploymentRecord, OperationRecord, VmInterface, VmRecord
 from esc_netconf.core.states import ActionType, ServiceState, VmState
@@ -15,12 +18,16 @@ from .conftest import OK, Harness, group, spec
 THREE = spec(group("g", 3, 3))
 
 
-async def test_restart_during_deploy(harness: Harness) -> None:
+async def test_restart_during_deploy(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
     harness.core.apply_update("t1", None, THREE)
     dep_id = harness.core.deployments()[0].dep_id
     await harness.wait_for(lambda: any(v.server_id for v in harness.core.vms(dep_id)))
     assert harness.store.load().operations  # the deploy is recorded as work in flight
-    await harness.restart()
+    with caplog.at_level(logging.INFO, logger="esc_netconf.core.lifecycle"):
+        await harness.restart()
+    resumed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("resumed ")]
+    assert len(resumed) == 1 and resumed[0].startswith(
+        f"resumed deploy of t1/{harness.core.deployments()[0].name} (interrupted at SERVICE_DEPLOYING_STATE; started ")
     await harness.idle()
     (dep,) = harness.core.deployments()
     assert dep.dep_id == dep_id and dep.state is ServiceState.ACTIVE

@@ -7,6 +7,7 @@ store is the in-memory one and the SQL one on a file reopened for the new manage
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -64,14 +65,17 @@ def _count(backup: Backup, kind: str) -> int:
     return sum(1 for e in backup.events if e.event_type.value == kind)
 
 
-async def test_kill_while_polling_a_create(durable: Backup) -> None:
+async def test_kill_while_polling_a_create(durable: Backup, caplog: pytest.LogCaptureFixture) -> None:
     b = durable
     vm = await b.deploy(boot_volume=True)
     b.settings["vim.asyncpoller.snapshot.create.poll.secs"] = SLOW
     record = b.manager.create_snapshot(vm.name, "survivor", transaction_id="tx")
     await b.wait_for(lambda: _count(b, "VM_BACKUP_CREATED") == 1)
     b.settings["vim.asyncpoller.snapshot.create.poll.secs"] = 0.02
-    await b.restart()
+    with caplog.at_level(logging.INFO, logger="esc_netconf.core.backup.manager"):
+        await b.restart()
+    resumed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("resumed ")]
+    assert len(resumed) == 1 and resumed[0].startswith("resumed snapshot create of survivor (interrupted at POLL;")
     await b.idle()
     assert b.kinds() == [("VM_BACKUP_INIT", OK, 200), ("VM_BACKUP_CREATED", OK, 202), ("VM_BACKUP_COMPLETE", OK, 200)]
     assert b.events[-1].transaction_id == "tx"
