@@ -122,7 +122,7 @@ class Application:
         )
         self.netconf = NetconfServer(self.model, self.datastore, self.hub)
         properties = options.properties or data_dir / "vimmanager" / "application.properties"
-        self.settings = VimManagerSettings(properties)
+        self.settings = VimManagerSettings(properties, options.vim)
 
         await self._start_domain()
 

@@ -57,7 +57,7 @@ class SettingSpec:
     description: str
 
 
-def _specs() -> dict[str, SettingSpec]:
+def _common_specs() -> dict[str, SettingSpec]:
     specs: dict[str, SettingSpec] = {}
     for op, what in (
         ("snapshot.create", "create snapshot"),
@@ -73,23 +73,39 @@ def _specs() -> dict[str, SettingSpec]:
     specs["vim.monitor.poll.secs"] = SettingSpec(
         "15", _positive_number, "seconds between the monitor's listings of each project's servers"
     )
-    for key, default in SimSettings().to_properties().items():
-        specs[key] = SettingSpec(default, _simulated_vim, "simulated VIM: step delay factor or injected fault")
     return specs
 
 
-SPECS: Mapping[str, SettingSpec] = _specs()
+def _sim_specs() -> dict[str, SettingSpec]:
+    return {key: SettingSpec(default, _simulated_vim, "simulated VIM: step delay factor or injected fault")
+            for key, default in SimSettings().to_properties().items()}
 
 
-def validate(key: str, raw: str) -> str:
+COMMON_SPECS: Mapping[str, SettingSpec] = _common_specs()
+"""The keys every VIM driver reads (the pollers and the monitor)."""
+
+DRIVER_SPECS: Mapping[str, Mapping[str, SettingSpec]] = {"sim": _sim_specs(), "openstack": {}}
+"""The keys only one driver reads: a server shows and accepts those of the driver it runs, no others."""
+
+
+def specs_for(vim: str) -> dict[str, SettingSpec]:
+    """Every key the server running the VIM driver ``vim`` knows."""
+    return {**COMMON_SPECS, **DRIVER_SPECS.get(vim, {})}
+
+
+def validate(key: str, raw: str, vim: str = "sim") -> str:
     """Return the value as it will be stored, or raise SettingsError naming the key."""
-    spec = SPECS.get(key)
+    spec = specs_for(vim).get(key)
     if spec is None:
+        other = next((name for name, specs in DRIVER_SPECS.items() if key in specs), None)
+        if other is not None:
+            raise SettingsError(key, f"VimManager configuration [{key}] applies to the {other} VIM only; "
+                                     f"this server runs --vim {vim}.")
         raise SettingsError(key, f"VimManager configuration [{key}] is not a known key.")
     return spec.check(key, raw.strip())
 
 
-def parse_properties(text: str, source: str = "application.properties") -> dict[str, str]:
+def parse_properties(text: str, source: str = "application.properties", vim: str = "sim") -> dict[str, str]:
     """Parse and validate a properties document; the first bad line refuses the whole file."""
     values: dict[str, str] = {}
     for number, line in enumerate(text.splitlines(), start=1):
@@ -103,7 +119,7 @@ def parse_properties(text: str, source: str = "application.properties") -> dict[
         if raw.endswith("\\"):
             raise SettingsError(key, f"{source}:{number}: continuation lines are not supported.")
         try:
-            values[key] = validate(key, raw)
+            values[key] = validate(key, raw, vim)
         except SettingsError as exc:
             raise SettingsError(key, f"{source}:{number}: {exc}") from None
     return values
@@ -116,8 +132,10 @@ class VimManagerSettings:
     mapping under a lock, so a reader never sees half of a multi-key change.
     """
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, vim: str = "sim") -> None:
+        """``vim`` is the server's VIM driver: its own keys are known, another driver's are refused."""
         self._path = path
+        self._vim = vim
         self._lock = threading.Lock()
         self._values: dict[str, str] = self._read_file()
         self._listeners: list[Callable[[Mapping[str, str]], None]] = []
@@ -127,9 +145,9 @@ class VimManagerSettings:
         return self._path
 
     def _read_file(self) -> dict[str, str]:
-        values = {key: spec.default for key, spec in SPECS.items()}
+        values = {key: spec.default for key, spec in specs_for(self._vim).items()}
         if self._path is not None and self._path.exists():
-            values.update(parse_properties(self._path.read_text(encoding="utf-8"), str(self._path)))
+            values.update(parse_properties(self._path.read_text(encoding="utf-8"), str(self._path), self._vim))
         return values
 
     def snapshot(self) -> dict[str, str]:
@@ -145,7 +163,7 @@ class VimManagerSettings:
 
     def set_many(self, changes: Mapping[str, str]) -> dict[str, str]:
         """Validate every change first; apply all or none. Returns the stored values."""
-        checked = {key: validate(key, raw) for key, raw in changes.items()}
+        checked = {key: validate(key, raw, self._vim) for key, raw in changes.items()}
         with self._lock:
             self._values = {**self._values, **checked}
             current = dict(self._values)

@@ -29,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--os-cloud", help="clouds.yaml entry for the openstack driver")
     serve.add_argument("--properties", type=Path, help="application.properties (VIM manager settings)")
     serve.add_argument("--config", type=Path, help="TOML file with users (password hashes, authorized keys)")
-    serve.add_argument("--yang-dir", type=Path, help="directory of YANG modules (default: the bundled yang/)")
+    serve.add_argument("--yang-dir", type=Path,
+                       help="directory of the application's YANG modules (default: the shipped esc.yang); "
+                            "the standard IETF modules always come from the package")
     serve.add_argument("--monitor-interval", type=float, help="seconds between monitoring polls (overrides vim.monitor.poll.secs)")
     serve.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     return parser

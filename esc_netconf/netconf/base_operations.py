@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from lxml import etree
 
-from esc_netconf.netconf.configchange import config_change_event, config_edits
+from esc_netconf.netconf.nc_notifications import config_change_event, config_edits
 from esc_netconf.netconf.context import ServerCounters, SessionContext
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
 from esc_netconf.netconf.filters import apply_filter, parse_filter

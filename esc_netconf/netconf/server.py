@@ -24,8 +24,8 @@ from esc_netconf.netconf.capabilities import PROTOCOL_CAPABILITIES
 from esc_netconf.netconf.context import ServerCounters, SessionContext, TerminationReason
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
 from esc_netconf.netconf.messages import BadRpc, Rpc
+from esc_netconf.netconf.nc_notifications import session_event
 from esc_netconf.netconf.yanglibrary import YangLibrary
-from esc_netconf.nsmap import default_namespace
 
 if TYPE_CHECKING:
     from esc_netconf.netconf.datastore import Datastore
@@ -33,8 +33,6 @@ if TYPE_CHECKING:
     from esc_netconf.netconf.yangmodel import YangModel
 
 log = logging.getLogger("esc_netconf.netconf.server")
-
-NC_NOTIFICATIONS_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
 
 StateProvider = Callable[[], Iterable[etree._Element]]
 
@@ -122,15 +120,7 @@ class NetconfServer:
     def _publish_session_event(
         self, name: str, ctx: SessionContext, reason: TerminationReason | None = None
     ) -> None:
-        event = etree.Element(f"{{{NC_NOTIFICATIONS_NS}}}{name}", nsmap=default_namespace(NC_NOTIFICATIONS_NS))
-        etree.SubElement(event, f"{{{NC_NOTIFICATIONS_NS}}}username").text = ctx.username
-        etree.SubElement(event, f"{{{NC_NOTIFICATIONS_NS}}}session-id").text = str(ctx.session_id)
-        etree.SubElement(event, f"{{{NC_NOTIFICATIONS_NS}}}source-host").text = ctx.source_host
-        if reason is not None:
-            if ctx.killed_by is not None:
-                etree.SubElement(event, f"{{{NC_NOTIFICATIONS_NS}}}killed-by").text = str(ctx.killed_by)
-            etree.SubElement(event, f"{{{NC_NOTIFICATIONS_NS}}}termination-reason").text = reason.value
-        self.hub.publish("NETCONF", event)
+        self.hub.publish("NETCONF", session_event(name, ctx, reason))
 
     # -- dispatch ---------------------------------------------------------------------------------
 

@@ -77,7 +77,7 @@ class YangLibrary:
         return [s for s in self._submodules if s.belongs_to == module.name]
 
     def _render_yang_library(self) -> etree._Element:
-        root = etree.Element(_q("yang-library"), nsmap=default_namespace(YANG_LIBRARY_NS, ds=DATASTORES_NS))
+        root = etree.Element(_q("yang-library"), nsmap=default_namespace(YANG_LIBRARY_NS))
         module_set = etree.SubElement(root, _q("module-set"))
         _leaf(module_set, "name", MODULE_SET)
         for m in self._modules:
@@ -114,7 +114,8 @@ class YangLibrary:
         _leaf(schema, "module-set", MODULE_SET)
         for name in DATASTORES:
             datastore = etree.SubElement(root, _q("datastore"))
-            _leaf(datastore, "name", f"ds:{name}")
+            # the identity's prefix is declared on the leaf itself, so that every copy a filter makes keeps it
+            etree.SubElement(datastore, _q("name"), nsmap={"ds": DATASTORES_NS}).text = f"ds:{name}"
             _leaf(datastore, "schema", SCHEMA)
         _leaf(root, "content-id", self.module_set_id)
         return root

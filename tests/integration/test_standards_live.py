@@ -110,6 +110,20 @@ def test_modules_state_answers_the_xpath_filter_libnetconf2_sends(nc: manager.Ma
     assert reply.data_ele.find("yl:yang-library", NS) is None
 
 
+@pytest.mark.parametrize("how", ["subtree", "xpath", "none"])
+def test_datastore_identities_keep_their_prefix_through_filters(nc: manager.Manager, how: str) -> None:
+    """``ds:running`` is an identityref: its prefix must be declared wherever a filter copies the leaf."""
+    if how == "subtree":
+        data = nc.get(filter=("subtree", f'<yang-library xmlns="{YL}"><datastore/></yang-library>')).data_ele
+    elif how == "xpath":
+        data = nc.get(filter=("xpath", ({"yl": YL}, "/yl:yang-library/yl:datastore/yl:name"))).data_ele
+    else:
+        data = nc.get().data_ele
+    names = data.findall("yl:yang-library/yl:datastore/yl:name", NS)
+    assert [n.text for n in names] == ["ds:running", "ds:operational"]
+    assert all(n.nsmap.get("ds") == "urn:ietf:params:xml:ns:yang:ietf-datastores" for n in names)
+
+
 def test_get_schema_serves_every_module_and_the_set_parses_on_its_own(nc: manager.Manager, tmp_path: Path) -> None:
     library = library_modules(nc)
     assert len(library) >= 10

@@ -57,3 +57,18 @@ def test_runtime_changes_are_all_or_nothing_and_dropped_by_reload(tmp_path: Path
     settings.reload()
     assert settings.get(CREATE_POLL) == "5"
     assert seen == ["200", "5"]
+
+
+def test_each_driver_knows_only_its_own_keys(tmp_path: Path) -> None:
+    sim = VimManagerSettings(None, "sim").snapshot()
+    openstack = VimManagerSettings(None, "openstack").snapshot()
+    assert any(key.startswith("vim.sim.") for key in sim)
+    assert not any(key.startswith("vim.sim.") for key in openstack)
+    assert set(openstack) == {k for k in sim if not k.startswith("vim.sim.")}
+    with pytest.raises(SettingsError, match=r"\[vim.sim.delay.scale\] applies to the sim VIM only; "
+                                            r"this server runs --vim openstack"):
+        VimManagerSettings(None, "openstack").set_many({"vim.sim.delay.scale": "2"})
+    path = tmp_path / "application.properties"
+    path.write_text("vim.sim.fault.server.create=error\n")
+    with pytest.raises(SettingsError, match=r"application.properties:1: .*applies to the sim VIM only"):
+        VimManagerSettings(path, "openstack")

@@ -9,6 +9,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.integration import samples
 from tests.integration.cli.cli_helpers import escadm, escadm_local
 from tests.integration.conftest import FAST_PROPERTIES
@@ -192,3 +194,26 @@ def test_backup_under_load_restores_into_a_fresh_data_dir_with_nothing_lost(
     missing = [name for name in before_backup if name not in names]
     assert not missing, f"{len(missing)} acknowledged writes lost, e.g. {missing[:3]}"
     assert names <= set(acknowledged)
+
+
+def test_show_and_set_under_openstack_know_only_the_openstack_keys(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The simulator's keys mean nothing to the openstack driver: not shown, and refused by name. The cloud
+    here is an unreachable loopback endpoint; only the settings are exercised."""
+    pytest.importorskip("openstack")
+    clouds = tmp_path / "clouds.yaml"
+    clouds.write_text("clouds:\n  offline:\n    auth:\n      auth_url: http://127.0.0.1:9/v3\n"
+                      "      username: u\n      password: p\n      project_name: p\n"
+                      "      user_domain_name: Default\n      project_domain_name: Default\n")
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
+    server = ServerProcess(tmp_path / "data", extra_args=["--vim", "openstack", "--os-cloud", "offline"]).start()
+    try:
+        settings = show(server)
+        assert CREATE_POLL in settings and "vim.monitor.poll.secs" in settings
+        assert not [key for key in settings if key.startswith("vim.sim.")]
+        refused = escadm(server.rest_url, "vimmanager", "set", "--config", "vim.sim.fault.server.create=error")
+        assert refused.returncode == 1 and refused.stdout == ""
+        assert ("[vim.sim.fault.server.create] applies to the sim VIM only; this server runs --vim openstack"
+                in refused.stderr)
+    finally:
+        server.stop()

@@ -1,4 +1,4 @@
-"""RFC 6470 netconf-config-change: which nodes an edit changed, and with which operation."""
+"""RFC 6470 events: netconf-config-change (which nodes an edit changed, and with which operation)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from esc_netconf.netconf.configchange import Edit, config_change_event, config_edits
+from esc_netconf.netconf.nc_notifications import Edit, config_change_event, config_edits
 from esc_netconf.netconf.context import SessionContext
 from esc_netconf.netconf.datastore import Datastore
 from esc_netconf.netconf.errors import BASE_NS

@@ -1,5 +1,6 @@
-"""RFC 6470 ``netconf-config-change``: one ``<edit>`` per changed subtree, naming the node and the
-edit operation that changed it.
+"""The NETCONF stream's own events (RFC 6470, module ietf-netconf-notifications): session start and end,
+and ``netconf-config-change`` with one ``<edit>`` per changed subtree, naming the node and the edit
+operation that changed it.
 
 Theory of operation
 -------------------
@@ -28,7 +29,7 @@ from enum import Enum
 
 from lxml import etree
 
-from esc_netconf.netconf.context import SessionContext
+from esc_netconf.netconf.context import SessionContext, TerminationReason
 from esc_netconf.netconf.errors import BASE_NS
 from esc_netconf.netconf.yangmodel import DataPath, SchemaNodeInfo, YangModel, quote
 from esc_netconf.nsmap import default_namespace
@@ -96,6 +97,20 @@ def config_change_event(ctx: SessionContext, edits: list[Edit], datastore: str =
         entry = etree.SubElement(event, f"{{{ns}}}edit")
         etree.SubElement(entry, f"{{{ns}}}target", nsmap=edit.target.nsmap or None).text = str(edit.target)
         etree.SubElement(entry, f"{{{ns}}}operation").text = edit.operation
+    return event
+
+
+def session_event(name: str, ctx: SessionContext, reason: TerminationReason | None = None) -> etree._Element:
+    """``netconf-session-start`` or, with the ``reason``, ``netconf-session-end`` for the session ``ctx``."""
+    ns = NC_NOTIFICATIONS_NS
+    event = etree.Element(f"{{{ns}}}{name}", nsmap=default_namespace(ns))
+    etree.SubElement(event, f"{{{ns}}}username").text = ctx.username
+    etree.SubElement(event, f"{{{ns}}}session-id").text = str(ctx.session_id)
+    etree.SubElement(event, f"{{{ns}}}source-host").text = ctx.source_host
+    if reason is not None:
+        if ctx.killed_by is not None:
+            etree.SubElement(event, f"{{{ns}}}killed-by").text = str(ctx.killed_by)
+        etree.SubElement(event, f"{{{ns}}}termination-reason").text = reason.value
     return event
 
 
