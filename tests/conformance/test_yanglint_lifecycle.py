@@ -52,7 +52,9 @@ def config_change_context(message: Message, edits: Iterator[tuple[bytes, bytes]]
     """The datastore a netconf-config-change's targets exist in: after the edit, or before it for a delete."""
     if message.operation != etree.QName(NETCONF_NOTIFICATIONS, "netconf-config-change"):
         return None
-    before, after = next(edits)
+    pair = next(edits, None)
+    assert pair is not None, f"{message.label} has no accepted edit-config to come from"
+    before, after = pair
     operations = etree.fromstring(message.xml, PARSER).xpath(
         "//n:edit/n:operation/text()", namespaces={"n": NETCONF_NOTIFICATIONS})
     return before if {"delete", "remove"} & set(operations) else after
