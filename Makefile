@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 DATA_DIR ?= ./var
 PYTEST_ARGS ?=
 
-.PHONY: run test test-wheel setup bench lint clean openstack-up openstack-down test-openstack
+.PHONY: run test test-wheel setup bench lint clean openstack-up openstack-down test-openstack lnc2-client test-conformance
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +44,19 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/netconf_roundtrips.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache .cache
+
+# The conformance tier: independent tools judge the server (libyang's yanglint; a libnetconf2 client, built
+# once into .cache/ against Debian's libnetconf2-dev). Part of `make test`; this runs it alone.
+CACHE := .cache
+$(CACHE)/lnc2-client: tests/conformance/lnc2client/lnc2_client.c
+	mkdir -p $(CACHE)
+	$(CC) -std=gnu11 -Wall -Wextra -O2 -o $@ $< $$(pkg-config --cflags --libs libnetconf2 libyang)
+
+lnc2-client: $(CACHE)/lnc2-client
+
+test-conformance: $(BIN)/.installed
+	$(BIN)/python -m pytest tests/conformance $(PYTEST_ARGS)
 
 # The functional tier against a real OpenStack Zed on 127.0.0.1 (root, Debian 12; see scripts/local-openstack/README.md).
 OS_ROOT ?= /tmp/local-openstack

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,8 +58,8 @@ class RpcFailed(Exception):
 
 
 class EscClient:
-    def __init__(self, port: int) -> None:
-        self.nc = RawNetconf(port)
+    def __init__(self, port: int, connect: Callable[[int], RawNetconf] = RawNetconf) -> None:
+        self.nc = connect(port)
 
     def close(self) -> None:
         self.nc.close()
@@ -105,8 +106,8 @@ class EscClient:
 class EventWatcher:
     """A session subscribed to escEvent; collects events until a predicate holds."""
 
-    def __init__(self, port: int) -> None:
-        self.nc = RawNetconf(port)
+    def __init__(self, port: int, connect: Callable[[int], RawNetconf] = RawNetconf) -> None:
+        self.nc = connect(port)
         reply = self.nc.call(f'<create-subscription xmlns="{NOTIF}"><stream>escEvent</stream></create-subscription>'.encode())
         assert reply.ok
         self.events: list[Event] = []
