@@ -59,6 +59,13 @@ def library_modules(nc: manager.Manager) -> dict[str, tuple[str, bool]]:
     return found
 
 
+def library_submodules(nc: manager.Manager) -> dict[str, str]:
+    """name -> revision of the submodules /yang-library lists under their modules."""
+    tree = nc.get(filter=("subtree", f'<yang-library xmlns="{YL}"/>')).data_ele
+    return {entry.findtext("yl:name", namespaces=NS) or "": entry.findtext("yl:revision", namespaces=NS) or ""
+            for entry in tree.iterfind("yl:yang-library/yl:module-set/yl:module/yl:submodule", NS)}
+
+
 def test_hello_announces_exactly_what_the_server_implements(nc: manager.Manager, model: YangModel) -> None:
     caps = list(nc.server_capabilities)
     esc_revision = next(m.revision for m in model.modules if m.name == "esc")
@@ -100,7 +107,10 @@ def test_yang_library_agrees_with_the_hello_and_netconf_state(nc: manager.Manage
     assert legacy == library
     schemas = {(s.findtext("mon:identifier", namespaces=NS), s.findtext("mon:version", namespaces=NS))
                for s in data.iterfind("mon:netconf-state/mon:schemas/mon:schema", NS)}
-    assert schemas == {(name, revision) for name, (revision, _) in library.items()}
+    submodules = {(s.findtext("yl:name", namespaces=NS), s.findtext("yl:revision", namespaces=NS))
+                  for s in data.iterfind("yl:yang-library/yl:module-set/yl:module/yl:submodule", NS)}
+    assert any(name == "esc-config" for name, _ in submodules)
+    assert schemas == {(name, revision) for name, (revision, _) in library.items()} | submodules
 
 
 def test_modules_state_answers_the_xpath_filter_libnetconf2_sends(nc: manager.Manager) -> None:
@@ -127,7 +137,9 @@ def test_datastore_identities_keep_their_prefix_through_filters(nc: manager.Mana
 def test_get_schema_serves_every_module_and_the_set_parses_on_its_own(nc: manager.Manager, tmp_path: Path) -> None:
     library = library_modules(nc)
     assert len(library) >= 10
-    for name, (revision, _) in library.items():
+    submodules = library_submodules(nc)
+    assert "esc-config" in submodules
+    for name, revision in [(n, r) for n, (r, _) in library.items()] + list(submodules.items()):
         text = nc.get_schema(name, version=revision).data
         assert re.match(rf"\s*(module|submodule)\s+{re.escape(name)}\s*\{{", text), name
         assert nc.get_schema(name).data == text  # one revision each: no version needed
