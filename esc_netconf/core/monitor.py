@@ -16,10 +16,10 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from esc_netconf.core import vmsteps
 from esc_netconf.core.context import CoreContext
 from esc_netconf.core.model import DeploymentRecord, VmRecord
 from esc_netconf.core.states import ServiceState, VmState, VmTrigger
+from esc_netconf.core.vmsteps import note_server
 from esc_netconf.vim.base import ServerStatus, VimError
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class Monitor:
                         ctx.vm_to(vm, VmTrigger.LOST, f"monitor: VIM reports the server {seen}")
                     elif any(nic.network_id is None for nic in vm.interfaces):
                         # recorded before NICs carried their network and subnet ids (an older data dir)
-                        await vmsteps.note_server(ctx, vm, server)
+                        await note_server(ctx, vm, server)
                         ctx.save_vm(vm)
         for dep in self._watched():
             lost = [vm.vm_id for vm in ctx.vms_of(dep.dep_id) if vm.state is VmState.MONITOR_UNSET]

@@ -37,10 +37,10 @@ import json
 from dataclasses import dataclass
 
 from esc_netconf.core import vmsteps
-from esc_netconf.core.jobs import members
 from esc_netconf.core.context import CoreContext
 from esc_netconf.core.errors import InvalidRequest, StateConflict, VimOperationFailed
 from esc_netconf.core.events import EventType
+from esc_netconf.core.jobs import members
 from esc_netconf.core.model import DeploymentRecord, DeploymentSpec, OperationRecord, VmRecord, VolumeSpec
 from esc_netconf.core.planning import VolumeSwap, plan_group, plan_volume_swaps
 from esc_netconf.core.states import VmState, VmTrigger
