@@ -43,8 +43,9 @@ def test_ietf_netconf_features_follow_the_capabilities() -> None:
 
 
 def test_conformance_of_every_module(model: YangModel) -> None:
-    conformance = {m.name: m.implemented for m in model.modules}
+    conformance = {m.name: m.implemented for m in model.modules if m.belongs_to is None}
     assert conformance == {**{n: True for n in IMPLEMENTED}, **{n: False for n in IMPORT_ONLY}}
+    assert {m.name: m.belongs_to for m in model.modules if m.belongs_to is not None} == {"esc-config": "esc"}
 
 
 def test_module_capabilities_carry_revision_and_features(model: YangModel) -> None:
@@ -109,7 +110,8 @@ def test_the_module_set_id_changes_with_the_features(model: YangModel) -> None:
 def test_application_modules_have_all_their_features_and_deviations_are_listed(tmp_path: Path) -> None:
     app = tmp_path / "app"
     app.mkdir()
-    shutil.copy(YANG_DIR / "esc.yang", app / "esc.yang")
+    for name in ("esc.yang", "esc-config.yang"):  # the module and its submodule
+        shutil.copy(YANG_DIR / name, app / name)
     (app / "esc-dev.yang").write_text('''module esc-dev {
   yang-version 1.1;
   namespace "urn:example:esc-dev";

@@ -132,8 +132,8 @@ async def test_an_exhausted_pool_fails_the_scale_out_with_a_sentence(day0: Harne
 
 async def test_an_unfetchable_template_fails_the_deployment_naming_the_url(day0: Harness) -> None:
     dep = await deployed(day0, day0_spec(1, 1, url="http://templates.invalid/missing.cfg"))
-    assert day0.kinds() == [("VM_DEPLOYED", FAIL, 500), ("SERVICE_ALIVE", FAIL, 500)]
-    message = day0.events[0].status_message
+    assert day0.kinds() == [("CREATE_TENANT", "SUCCESS", 200), ("VM_DEPLOYED", FAIL, 500), ("SERVICE_ALIVE", FAIL, 500)]
+    message = day0.events[1].status_message
     assert "cannot fetch template [http://templates.invalid/missing.cfg]" in message
     assert "Cannot connect to host" in message and "[/config/day0.cfg]" in message
     assert dep.state is ServiceState.ERROR and day0.core.vms(dep.dep_id)[0].state is VmState.ERROR
