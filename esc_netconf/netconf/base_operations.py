@@ -15,7 +15,7 @@ from lxml import etree
 
 from esc_netconf.netconf.context import SessionContext
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
-from esc_netconf.netconf.filters import apply_filter, parse_filter
+from esc_netconf.netconf.filters import filter_data, parse_filter
 from esc_netconf.netconf.monitoring import netconf_state
 from esc_netconf.nsmap import default_namespace
 
@@ -156,14 +156,14 @@ class BaseOperations:
         merge_top_level(data, self.server.state_elements())
         data.append(netconf_state(self.server, self.server.started))
         data.append(self.server.hub.streams_element())
-        return [apply_filter(data, spec, keys=self._list_keys) if spec is not None else data]
+        return [await filter_data(data, spec, keys=self._list_keys) if spec is not None else data]
 
     async def get_config(self, ctx: SessionContext, op: etree._Element) -> list[etree._Element]:
         _only_parameters(op, frozenset({"source", "filter"}))
         _datastore_name(op, "source")
         spec = parse_filter(_child(op, "filter"))
         data = self.server.datastore.get_config()
-        return [apply_filter(data, spec, keys=self._list_keys) if spec is not None else data]
+        return [await filter_data(data, spec, keys=self._list_keys) if spec is not None else data]
 
     async def edit_config(self, ctx: SessionContext, op: etree._Element) -> None:
         _only_parameters(op, frozenset({"target", "default-operation", "test-option", "error-option", "config", "url"}))
@@ -180,7 +180,7 @@ class BaseOperations:
             )
         config = _required(op, "config")
         self._check_not_locked_by_other(ctx)
-        result = self.server.datastore.edit(
+        result = await self.server.datastore.edit_off_loop(
             config,
             default_operation=default_operation,
             test_option=test_option,
@@ -279,7 +279,7 @@ class BaseOperations:
         else:
             source = _required(op, "source")
             config = _required(source, "config")
-            self.server.datastore.edit(config, default_operation="replace", test_option="test-only")
+            await self.server.datastore.edit_off_loop(config, default_operation="replace", test_option="test-only")
         return None
 
     async def get_schema(self, ctx: SessionContext, op: etree._Element) -> list[etree._Element]:

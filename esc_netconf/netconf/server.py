@@ -22,6 +22,7 @@ from lxml import etree
 from esc_netconf.netconf.base_operations import register_base_operations
 from esc_netconf.netconf.context import ServerCounters, SessionContext, TerminationReason
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
+from esc_netconf.netconf.framing import PartialBuffers
 from esc_netconf.netconf.messages import BadRpc, Rpc
 from esc_netconf.nsmap import default_namespace
 
@@ -69,6 +70,7 @@ class NetconfServer:
         self.datastore = datastore
         self.hub = hub
         self.max_message_size = max_message_size
+        self.partial_buffers = PartialBuffers()
         self.sessions: dict[int, SessionContext] = {}
         self.lock_holder: int | None = None
         self.started = datetime.now(timezone.utc)
