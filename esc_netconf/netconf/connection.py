@@ -350,9 +350,10 @@ class NetconfConnection:
             payload = b"".join(chunks)
             try:
                 self._writer.write(payload)
-            except Exception as exc:  # the peer went away; the reader sees EOF too
+            except Exception as exc:  # the peer went away: stop its work now, not when the reader notices
                 self._log.info("write failed: %s", exc)
-                self._closing.set()
+                self._stop_reading()
+                self._end(TerminationReason.DROPPED)
                 break
             finally:
                 with outbox.cond:
