@@ -115,6 +115,7 @@ class NetconfConnection:
         self._closing = threading.Event()
         self._ended = False
         self._hello_seen = False
+        self._eof = False  # the transport reached end of file (guarded by _inbox_cond)
         session_id = server.allocate_session_id()
         self._session = ServerSession(session_id, server.capabilities(), max_message_size=server.max_message_size)
         self._partials: PartialBuffers = server.partial_buffers
@@ -205,7 +206,8 @@ class NetconfConnection:
                 with self._inbox_cond:
                     if not self._inbox or self._closing.is_set():
                         self._worker_running = False
-                        return
+                        eof = self._eof
+                        break
                     event = self._inbox.popleft()
                     self._inbox_cond.notify_all()
                 await self._serve(event)
@@ -215,6 +217,9 @@ class NetconfConnection:
         except Exception:  # a bug in a handler must not leave the session hanging silently
             self._log.exception("handler failed")
             self.terminate(TerminationReason.OTHER)
+            return
+        if eof:  # the client sent EOF while its RPCs were being answered: they are, now end
+            self.terminate(TerminationReason.DROPPED)
 
     async def _serve(self, event: Event) -> None:
         if isinstance(event, Hello):
@@ -225,6 +230,14 @@ class NetconfConnection:
             await self._server.serve_bad_rpc(self.context, event)
 
     def connection_lost(self, reason: str | None) -> None:
+        """A clean end of file (``ssh -s netconf < rpcs.xml``) still gets the replies to what was sent
+        before it: the worker ends the session when the inbox is empty. Any other end stops the work."""
+        if reason is None:
+            with self._inbox_cond:
+                self._eof = True
+                busy = self._worker_running
+            if busy:
+                return
         # the transport says "server shutdown" when we ended it; anything else is the peer or the network
         self.terminate(TerminationReason.OTHER if reason == "server shutdown" else TerminationReason.DROPPED)
 
