@@ -39,6 +39,7 @@ as the client's hello has been decoded, however busy the loop is at that moment.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import threading
 from collections import deque
@@ -64,6 +65,7 @@ MAX_NOTIFICATION_BYTES = 64 * 2**20
 MAX_OUTBOX_BYTES = 4 * 2**20
 MAX_INBOX_EVENTS = 16
 HELLO_TIMEOUT_SECONDS = 60.0
+_TRIM_AFTER_BYTES = 8 * 2**20
 
 Event = Hello | Rpc | BadRpc
 
@@ -116,6 +118,7 @@ class NetconfConnection:
         self._ended = False
         self._hello_seen = False
         self._eof = False  # the transport reached end of file (guarded by _inbox_cond)
+        self._peak_partial = 0
         session_id = server.allocate_session_id()
         self._session = ServerSession(session_id, server.capabilities(), max_message_size=server.max_message_size)
         self._partials: PartialBuffers = server.partial_buffers
@@ -167,6 +170,7 @@ class NetconfConnection:
     def _account_partial(self) -> None:
         with self._lock:
             held = self._session.buffered_bytes
+        self._peak_partial = max(self._peak_partial, held)
         if not self._partials.update(self.context.session_id, held):
             self._log.warning(
                 "session %s: %d bytes of partial messages would take all sessions over %d; closing it",
@@ -322,11 +326,14 @@ class NetconfConnection:
 
     def _end(self, reason: TerminationReason) -> None:
         self._hello_timer.cancel()
-        self._partials.release(self.context.session_id)
         with self._lock:
             if self._ended:
                 return
             self._ended = True
+            self._session.discard_input()  # a partial message will never complete now
+        self._partials.release(self.context.session_id)
+        if self._peak_partial >= _TRIM_AFTER_BYTES:
+            _return_free_memory()
         if self._loop.is_closed():
             return
         try:
@@ -398,3 +405,16 @@ def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
         return asyncio.get_running_loop() is loop
     except RuntimeError:
         return False
+
+
+def _return_free_memory() -> None:
+    """Give freed heap back to the system after a session that buffered a large partial message.
+
+    glibc keeps freed memory in its arenas (one per transport thread), so 20 sessions that each held
+    60 MB left the process 1.5 GB larger for good; ``malloc_trim`` releases the free pages. Elsewhere
+    (musl, macOS) this is a no-op.
+    """
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass

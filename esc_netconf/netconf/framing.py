@@ -104,6 +104,13 @@ class FrameDecoder:
             self._pos = 0
         self._buf += data
 
+    def discard(self) -> None:
+        """Drop everything buffered (the session is over: its partial message will never complete)."""
+        self._buf = bytearray()
+        self._parts = []
+        self._pos = self._eom_scan = self._size = self._chunk_left = 0
+        self._in_message = False
+
     @property
     def buffered_bytes(self) -> int:
         """Bytes received and not yet returned as (part of) a message."""

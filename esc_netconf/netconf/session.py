@@ -197,6 +197,11 @@ class SessionCore:
         """Bytes received and not yet decoded into a whole message."""
         return self._decoder.buffered_bytes
 
+    def discard_input(self) -> None:
+        """Drop the bytes of an unfinished message (the owner is ending the session); replies can
+        still be encoded."""
+        self._decoder.discard()
+
     def _fire(self, trigger: _Trigger) -> None:
         new = _TRANSITIONS[self._state].get(trigger)
         if new is None:
@@ -232,6 +237,7 @@ class SessionCore:
     def close(self, reason: str = "session closed", *, eof: bool = False) -> None:
         """Close the session (after ``close-session``, ``kill-session`` or a transport error)."""
         self._fire(_Trigger.CLOSE)
+        self._decoder.discard()
         if self._closed is None:
             self._closed = Closed(reason, eof)
 
