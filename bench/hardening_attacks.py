@@ -6,7 +6,8 @@ Usage (from the repository root, after ``make setup``)::
     .venv/bin/python bench/hardening_attacks.py [--only NAME ...] [--slow-reader-seconds 20]
 
 It starts ``esc-netconf serve`` itself (ports 0, a temporary data dir) and prints one line per attack.
-Attacks: xpath, exslt, attributes, edit3000, edit10000, pipeline, slow-reader, partial.
+Attacks: xpath, exslt, attributes, edit3000, edit10000, pipeline, slow-reader, partial, replay.
+``replay`` fills the replay log of a fresh data dir with 10,000 events and starts its own server.
 """
 
 from __future__ import annotations
@@ -18,10 +19,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from lxml import etree  # noqa: E402
+
+from esc_netconf.store import Database, SqlReplayLog  # noqa: E402
 from esc_netconf.netconf.framing import Framing, encode_message  # noqa: E402
 from tests.integration.hardening import BASE, Bystander, error_messages, error_tags, vm_rss_bytes  # noqa: E402
 from tests.integration.raw_client import RawNetconf  # noqa: E402
@@ -195,6 +200,47 @@ def attack_partial(report: Report, sessions: int = 20, size: int = 60 * MiB) -> 
                 bystander_worst=f"{bystander.worst:.2f}s")
 
 
+def attack_replay(subscribers: int = 40, events: int = 10_000) -> None:
+    """``subscribers`` sessions each replay ``events`` stored events at once; a bystander is timed.
+
+    The replay log is filled through the store before the server starts (publishing 10,000 events
+    through NETCONF would take minutes), then the server runs as its own process as for the others.
+    """
+    from tests.integration.test_hardening_replay import _replay_all
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp) / "data"
+        data_dir.mkdir()
+        database = Database.open(data_dir / "esc.db")
+        log = SqlReplayLog(database)
+        now = datetime.now(timezone.utc)
+        for i in range(events):
+            log.append("escEvent", now, etree.tostring(etree.Element("{urn:example}tick", n=str(i))))
+        database.close()
+        server = ServerProcess(data_dir).start()
+        try:
+            port = server.netconf_port
+            counts: list[int] = []
+            errors: list[BaseException] = []
+            peak = before = vm_rss_bytes(server.pid) / MiB
+            with Bystander(port) as bystander:
+                started = time.monotonic()
+                threads = [threading.Thread(target=_replay_all, args=(port, counts, errors, 600.0))
+                           for _ in range(subscribers)]
+                for thread in threads:
+                    thread.start()
+                while any(thread.is_alive() for thread in threads):
+                    peak = max(peak, vm_rss_bytes(server.pid) / MiB)
+                    time.sleep(0.1)
+                took = time.monotonic() - started
+            complete = sum(1 for count in counts if count == events)
+            Report(server).line("replay", subscribers=subscribers, events_each=events, complete=complete,
+                                seconds=f"{took:.2f}", bystander_worst=f"{bystander.worst:.2f}s",
+                                rss_before_mib=f"{before:.0f}", rss_peak_mib=f"{peak:.0f}")
+        finally:
+            server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="*", default=None)
@@ -210,6 +256,10 @@ def main() -> None:
         "slow-reader": lambda report: attack_slow_reader(report, args.slow_reader_seconds),
         "partial": attack_partial,
     }
+    if args.only is None or "replay" in args.only:
+        attack_replay()
+    if args.only is not None and not set(args.only) & set(attacks):
+        return
     with tempfile.TemporaryDirectory() as tmp:
         server = ServerProcess(Path(tmp) / "data", properties={"vim.sim.delay.scale": "0.02"}).start()
         try:

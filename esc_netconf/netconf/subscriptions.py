@@ -56,6 +56,7 @@ log = logging.getLogger("esc_netconf.netconf.subscriptions")
 NETMOD_NOTIFICATION_NS = "urn:ietf:params:xml:ns:netmod:notification"
 DEFAULT_STREAM = "NETCONF"
 REPLAY_PAGE = 200  # replayed events delivered between two yields to the loop
+MAX_CONCURRENT_REPLAYS = 2  # replays past their first page run a few at a time, the others wait
 MAX_EVENT_FILTER_NODES = 1_000
 
 Deliver = Callable[[datetime, etree._Element], None]
@@ -162,6 +163,7 @@ class NotificationHub:
         self._loop = loop
         self._created = self._now()
         self._subscriptions: dict[str, list[Subscription]] = {name: [] for name in self._streams}
+        self._replay_slots: asyncio.Semaphore | None = None
 
     @property
     def streams(self) -> tuple[StreamInfo, ...]:
@@ -301,12 +303,18 @@ class NotificationHub:
         return len(page) == REPLAY_PAGE
 
     async def _replay_rest(self, subscription: Subscription, events: Iterator[tuple[datetime, bytes]]) -> None:
-        """The pages after the first, with a yield to the loop between two (40 subscribers replaying
-        10,000 events each must not stall everyone else); live events wait in a backlog meanwhile."""
-        more = True
-        while more and subscription.active:
-            await asyncio.sleep(0)
-            more = self._replay_page(subscription, events)
+        """The pages after the first, with a yield to the loop between two, and at most
+        ``MAX_CONCURRENT_REPLAYS`` subscriptions at a time (40 subscribers replaying 10,000 events
+        each stalled the server for 24 s: every one of them keeps a writer thread and an SSH thread
+        busy, and the threads of a waiting client then wait for the GIL); live events wait in a
+        backlog meanwhile."""
+        if self._replay_slots is None:
+            self._replay_slots = asyncio.Semaphore(MAX_CONCURRENT_REPLAYS)
+        async with self._replay_slots:
+            more = True
+            while more and subscription.active:
+                await asyncio.sleep(0)
+                more = self._replay_page(subscription, events)
         if subscription.active:
             subscription._replay = None
             self._end_replay(subscription)

@@ -20,7 +20,7 @@ EVENTS = 3_000
 SUBSCRIBERS = 12
 
 
-def _replay_all(port: int, counts: list[int], errors: list[BaseException]) -> None:
+def _replay_all(port: int, counts: list[int], errors: list[BaseException], wait: float = 60.0) -> None:
     client = RawNetconf(port)
     try:
         reply = client.call(
@@ -30,7 +30,7 @@ def _replay_all(port: int, counts: list[int], errors: list[BaseException]) -> No
         assert not error_tags(reply), error_tags(reply)
         received = 0
         while True:
-            note = client.notification(timeout=60)
+            note = client.notification(timeout=wait)
             assert isinstance(note, Notification)
             payload = note.payload
             if payload is not None and etree.QName(payload).localname == "replayComplete":
