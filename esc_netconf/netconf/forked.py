@@ -96,6 +96,9 @@ def _child(compute: Callable[[], bytes], read_fd: int, write_fd: int) -> None:  
     status = 0
     try:
         os.close(read_fd)
+        # Inherited sockets would keep the parent's connections open (no FIN) while the child runs.
+        os.closerange(3, write_fd)
+        os.closerange(write_fd + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
         _limit_memory()
         try:
             payload = _OK + compute()
