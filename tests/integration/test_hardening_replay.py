@@ -20,9 +20,13 @@ EVENTS = 3_000
 SUBSCRIBERS = 12
 
 
-def _replay_all(port: int, counts: list[int], errors: list[BaseException], wait: float = 60.0) -> None:
-    client = RawNetconf(port)
+def _replay_all(
+    port: int, counts: list[int], errors: list[BaseException], wait: float = 60.0,
+    client: RawNetconf | None = None,
+) -> None:
+    """Subscribe with a replay of everything stored and count the events up to replayComplete."""
     try:
+        client = client or RawNetconf(port)
         reply = client.call(
             f'<create-subscription xmlns="{NOTIF}"><stream>escEvent</stream><startTime>2000-01-01T00:00:00Z</startTime>'
             "</create-subscription>".encode()
@@ -40,7 +44,8 @@ def _replay_all(port: int, counts: list[int], errors: list[BaseException], wait:
     except BaseException as exc:
         errors.append(exc)
     finally:
-        client.close()
+        if client is not None:
+            client.close()
 
 
 def _attack(port: int) -> tuple[list[int], list[BaseException], Bystander]:
