@@ -15,7 +15,7 @@ from pathlib import Path
 from tests.integration.raw_client import RawNetconf
 
 BASE = "urn:ietf:params:xml:ns:netconf:base:1.0"
-GET_SESSION_ID = (
+GET_STATISTICS = (
     f'<get xmlns="{BASE}"><filter type="subtree"><netconf-state '
     'xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"><statistics/></netconf-state>'
     "</filter></get>"
@@ -68,7 +68,7 @@ class Bystander:
         try:
             while not self._stop.is_set():
                 start = time.monotonic()
-                reply = self._client.call(GET_SESSION_ID)
+                reply = self._client.call(GET_STATISTICS)
                 self.times.append(time.monotonic() - start)
                 assert not error_tags(reply), error_tags(reply)
                 self._stop.wait(self._pause)
