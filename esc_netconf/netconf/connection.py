@@ -171,7 +171,10 @@ class NetconfConnection:
         with self._lock:
             held = self._session.buffered_bytes
         self._peak_partial = max(self._peak_partial, held)
-        if not self._partials.update(self.context.session_id, held):
+        within = self._partials.update(self.context.session_id, held)
+        if self._ended:  # _end released this session's share meanwhile: do not hold it again
+            self._partials.release(self.context.session_id)
+        elif not within:
             self._log.warning(
                 "session %s: %d bytes of partial messages would take all sessions over %d; closing it",
                 self.context.session_id, held, self._partials.limit,
