@@ -16,7 +16,7 @@ from lxml import etree
 from esc_netconf.netconf.nc_notifications import config_change_event, config_edits
 from esc_netconf.netconf.context import ServerCounters, SessionContext
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
-from esc_netconf.netconf.filters import apply_filter, parse_filter
+from esc_netconf.netconf.filters import filter_data, parse_filter
 from esc_netconf.netconf.monitoring import netconf_state
 from esc_netconf.nsmap import default_namespace
 
@@ -200,14 +200,14 @@ class BaseOperations:
                                   started=server.started))
         data.append(server.hub.streams_element())
         data.extend(server.library.elements())
-        return [apply_filter(data, spec, keys=self._list_keys) if spec is not None else data]
+        return [await filter_data(data, spec, keys=self._list_keys) if spec is not None else data]
 
     async def get_config(self, ctx: SessionContext, op: etree._Element) -> list[etree._Element]:
         _only_parameters(op, frozenset({"source", "filter"}))
         _datastore_name(op, "source")
         spec = parse_filter(_child(op, "filter"))
         data = self.server.datastore.get_config()
-        return [apply_filter(data, spec, keys=self._list_keys) if spec is not None else data]
+        return [await filter_data(data, spec, keys=self._list_keys) if spec is not None else data]
 
     async def edit_config(self, ctx: SessionContext, op: etree._Element) -> None:
         _only_parameters(op, frozenset({"target", "default-operation", "test-option", "error-option", "config", "url"}))
@@ -233,16 +233,14 @@ class BaseOperations:
                 await self.server.run_operation(ctx, operation)
             return None
         self._check_not_locked_by_other(ctx)
-        datastore = self.server.datastore
-        before = datastore.running
-        result = datastore.edit(
+        result = await self.server.datastore.edit_off_loop(
             config,
             default_operation=default_operation,
             test_option=test_option,
             error_option=error_option,
         )
-        if result.committed:
-            edits = config_edits(before, datastore.running, config, default_operation, self.server.model)
+        if result.committed and result.previous is not None and result.current is not None:
+            edits = config_edits(result.previous, result.current, config, default_operation, self.server.model)
             self.server.hub.publish("NETCONF", config_change_event(ctx, edits))
         return None
 
@@ -321,7 +319,7 @@ class BaseOperations:
         else:
             source = _required(op, "source")
             config = _required(source, "config")
-            self.server.datastore.edit(config, default_operation="replace", test_option="test-only")
+            await self.server.datastore.edit_off_loop(config, default_operation="replace", test_option="test-only")
         return None
 
     async def get_schema(self, ctx: SessionContext, op: etree._Element) -> list[etree._Element]:

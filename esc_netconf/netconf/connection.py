@@ -1,33 +1,57 @@
-"""Glue between one transport channel and the server: bytes in, whole messages out.
+"""Glue between one transport channel and the server: bytes in, whole messages out, bounded both ways.
 
 Theory of operation
 -------------------
-The transport calls :meth:`NetconfConnection.data_received` on the connection's own thread. Bytes go
-into the sans-IO :class:`ServerSession`; each complete ``<rpc>`` is handed to the asyncio loop with
-``run_coroutine_threadsafe`` and the transport thread waits for it, so the RPCs of one session run one
-after the other, in order, as RFC 6241 requires, while other sessions proceed in parallel.
+Three parties share a session, each on its own thread:
 
-Everything that leaves the server goes through one FIFO queue drained by one writer thread per session:
-replies (enqueued on the loop right after their handler finishes) and notifications (enqueued on the loop
-by the subscription). A single queue keeps the order the loop produced, and a single writer never
-interleaves two messages. The queue is bounded: a subscriber that stops reading is dropped with a log line
-instead of growing memory.
+* the **transport thread** calls :meth:`NetconfConnection.data_received` with what the channel read.
+  It feeds the sans-IO :class:`ServerSession`, which decodes and parses each message (the XML shape
+  limits of ``xmlsafe`` apply there), and puts the events in the session's *inbox*. Then it returns
+  and reads again, so it sees the client leave even while an RPC runs.
+* the **event loop** runs one *worker task* per session that takes events from the inbox one at a
+  time, in order (RFC 6241: the RPCs of a session are answered in order), and yields to the loop
+  between two of them: the loop's FIFO ready queue then interleaves the sessions, so one session's
+  100 pipelined ``<get/>`` cannot hold back another session's single RPC.
+* the **writer thread** takes messages from the *outbox* (a FIFO: replies and notifications in the
+  order the loop produced them), serializes them (a reply is queued as a closure, so a big reply is
+  turned into bytes on the writer thread, not on the loop) and writes them to the channel.
+
+Backpressure: ``data_received`` blocks, before it queues an event, while the inbox holds
+``MAX_INBOX_EVENTS`` events, or while the outbox holds a reply not serialized yet or more than
+``MAX_OUTBOX_BYTES`` not written. A blocked transport thread does not read the channel, so the
+SSH window is not reopened and the client can send at most one window more: a client that pipelines
+requests and does not read the replies stops itself. Notifications are queued by the loop, which must
+never block: a subscriber whose outbox holds more than ``MAX_NOTIFICATION_BYTES`` (or
+``MAX_QUEUED_MESSAGES`` messages) is dropped with a log line.
+
+When the session ends (EOF, kill-session, a write failure, shutdown) the inbox is emptied and the
+worker task is cancelled, which also stops the work of the RPC in progress (a filter evaluated in a
+child process is killed).
+
+Partial messages are bounded per session (``max_message_size`` in the frame decoder) and across all
+sessions (:class:`PartialBuffers`): the session whose unfinished message would push the total over
+the limit is closed.
+
+The hello timer judges the client, not the server: it is cancelled on the transport thread as soon
+as the client's hello has been decoded, however busy the loop is at that moment.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
-import queue
 import threading
-from collections.abc import Callable, Coroutine, Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from lxml import etree
 
 from esc_netconf.netconf.context import SessionContext, TerminationReason
 from esc_netconf.netconf.errors import NetconfError
+from esc_netconf.netconf.framing import PartialBuffers
 from esc_netconf.netconf.messages import NEED_DATA, BadRpc, Closed, Hello, Rpc
 from esc_netconf.netconf.session import ServerSession
 
@@ -36,8 +60,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("esc_netconf.netconf.connection")
 
-MAX_QUEUED_MESSAGES = 50_000  # above a full replay (app.REPLAY_KEEP_LAST per stream)
+MAX_QUEUED_MESSAGES = 50_000  # notifications: above a full replay page backlog
+MAX_NOTIFICATION_BYTES = 64 * 2**20
+MAX_OUTBOX_BYTES = 4 * 2**20
+MAX_INBOX_EVENTS = 16
 HELLO_TIMEOUT_SECONDS = 60.0
+_TRIM_AFTER_BYTES = 8 * 2**20
+
+Event = Hello | Rpc | BadRpc
 
 
 class Writer(Protocol):
@@ -46,6 +76,20 @@ class Writer(Protocol):
     def write(self, data: bytes) -> None: ...
 
     def close(self) -> None: ...
+
+
+class _Outbox:
+    """The FIFO between the loop and the writer thread, with the accounting backpressure needs."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.items: deque[Callable[[], bytes] | None] = deque()
+        self.unbuilt_replies = 0
+        self.unwritten_bytes = 0
+        self.closed = False
+
+    def has_room(self) -> bool:
+        return self.closed or (self.unbuilt_replies == 0 and self.unwritten_bytes <= MAX_OUTBOX_BYTES)
 
 
 class NetconfConnection:
@@ -65,18 +109,26 @@ class NetconfConnection:
         self._loop = loop
         self._writer = writer
         self._lock = threading.Lock()
-        self._queue: queue.Queue[bytes | None] = queue.Queue()
+        self._outbox = _Outbox()
+        self._inbox: deque[Event] = deque()
+        self._inbox_cond = threading.Condition()
+        self._worker_running = False  # a worker task is scheduled or running (guarded by _inbox_cond)
+        self._worker: asyncio.Task[None] | None = None
         self._closing = threading.Event()
         self._ended = False
+        self._hello_seen = False
+        self._eof = False  # the transport reached end of file (guarded by _inbox_cond)
+        self._peak_partial = 0
         session_id = server.allocate_session_id()
         self._session = ServerSession(session_id, server.capabilities(), max_message_size=server.max_message_size)
+        self._partials: PartialBuffers = server.partial_buffers
         self.context = SessionContext(session_id, username, source_host, self, server_counters=server.stats)
         self._log = logging.LoggerAdapter(log, {"session": session_id})
         self._writer_thread = threading.Thread(
             target=self._drain, name=f"netconf-writer-{session_id}", daemon=True
         )
         self._writer_thread.start()
-        self.send_message(self._session.start)
+        self._enqueue(self._session.start(), notification=False)
         # a client that never says hello must not hold a session (and its threads) forever
         timeout = HELLO_TIMEOUT_SECONDS if hello_timeout is None else hello_timeout
         self._hello_timer = threading.Timer(timeout, self._hello_expired)
@@ -84,7 +136,7 @@ class NetconfConnection:
         self._hello_timer.start()
 
     def _hello_expired(self) -> None:
-        if not self.context.established:
+        if not self._hello_seen:
             self._log.info("session %s: no hello within the time limit; closing", self.context.session_id)
             self.terminate(TerminationReason.BAD_HELLO)
 
@@ -93,85 +145,187 @@ class NetconfConnection:
     def data_received(self, data: bytes) -> None:
         with self._lock:
             self._session.receive_data(data)
-        batch: list[Hello | Rpc | BadRpc] = []
-        closed: Closed | None = None
-        while True:
+        while not self._closing.is_set():
             with self._lock:
                 event = self._session.next_event()
             if event is NEED_DATA:
                 break
             if isinstance(event, Closed):
-                closed = event
-                break
-            batch.append(event)
-        if batch:
-            self._call(self._serve(batch))
-        if closed is not None:
-            self._log.info("session %s closed: %s", self.context.session_id, closed.reason)
-            if closed.eof:
-                self.terminate(TerminationReason.DROPPED)
-            else:
-                self.terminate(TerminationReason.OTHER if self.context.established else TerminationReason.BAD_HELLO)
-
-    async def _serve(self, events: list[Hello | Rpc | BadRpc]) -> None:
-        """Everything one read produced, in order, in one hop to the loop (pipelined RPCs cost one hop)."""
-        for event in events:
-            if self._closing.is_set():
+                self._closed(event)
                 return
             if isinstance(event, Hello):
+                self._hello_seen = True  # judged on arrival, however busy the loop is
                 self._hello_timer.cancel()
-                await self._server.session_established(self.context, event.capabilities)
-            elif isinstance(event, Rpc):
-                await self._server.serve_rpc(self.context, event)
-            else:
-                await self._server.serve_bad_rpc(self.context, event)
+            self._wait_for_room()
+            self._submit(event)
+        self._account_partial()
 
-    def connection_lost(self, reason: str | None) -> None:
-        # the transport says "server shutdown" when we ended it; anything else is the peer or the network
-        self.terminate(TerminationReason.OTHER if reason == "server shutdown" else TerminationReason.DROPPED)
+    def _closed(self, closed: Closed) -> None:
+        self._log.info("session %s closed: %s", self.context.session_id, closed.reason)
+        if closed.eof:
+            self.terminate(TerminationReason.DROPPED)
+        else:
+            self.terminate(TerminationReason.OTHER if self._hello_seen else TerminationReason.BAD_HELLO)
 
-    def _call(self, coro: Coroutine[Any, Any, None]) -> None:
-        """Run handlers on the loop and wait for them: the RPCs of a session are serial."""
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+    def _account_partial(self) -> None:
+        with self._lock:
+            held = self._session.buffered_bytes
+        self._peak_partial = max(self._peak_partial, held)
+        within = self._partials.update(self.context.session_id, held)
+        if self._ended:  # _end released this session's share meanwhile: do not hold it again
+            self._partials.release(self.context.session_id)
+        elif not within:
+            self._log.warning(
+                "session %s: %d bytes of partial messages would take all sessions over %d; closing it",
+                self.context.session_id, held, self._partials.limit,
+            )
+            self.terminate(TerminationReason.OTHER)
+
+    def _wait_for_room(self) -> None:
+        """Backpressure: hold the transport thread (and so the channel) while this session is behind."""
+        with self._outbox.cond:
+            self._outbox.cond.wait_for(
+                lambda: self._outbox.has_room() or self._closing.is_set()
+            )
+        with self._inbox_cond:
+            self._inbox_cond.wait_for(lambda: len(self._inbox) < MAX_INBOX_EVENTS or self._closing.is_set())
+
+    def _submit(self, event: Event) -> None:
+        with self._inbox_cond:
+            if self._closing.is_set():
+                return
+            self._inbox.append(event)
+            start = not self._worker_running
+            self._worker_running = True
+        if start:
+            try:
+                self._loop.call_soon_threadsafe(self._start_worker)
+            except RuntimeError:  # loop closed: shutdown in progress
+                pass
+
+    def _start_worker(self) -> None:
+        self._worker = self._loop.create_task(self._work(), name=f"netconf-session-{self.context.session_id}")
+
+    async def _work(self) -> None:
+        """The session's RPCs, one at a time, yielding to the other sessions between two of them."""
         try:
-            future.result()
-        except Exception:  # a bug in a handler must not kill the transport thread silently
+            while True:
+                with self._inbox_cond:
+                    if not self._inbox or self._closing.is_set():
+                        self._worker_running = False
+                        eof = self._eof
+                        break
+                    event = self._inbox.popleft()
+                    self._inbox_cond.notify_all()
+                await self._serve(event)
+                await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a bug in a handler must not leave the session hanging silently
             self._log.exception("handler failed")
             self.terminate(TerminationReason.OTHER)
+            return
+        if eof:  # the client sent EOF while its RPCs were being answered: they are, now end
+            self.terminate(TerminationReason.DROPPED)
+
+    async def _serve(self, event: Event) -> None:
+        if isinstance(event, Hello):
+            await self._server.session_established(self.context, event.capabilities)
+        elif isinstance(event, Rpc):
+            await self._server.serve_rpc(self.context, event)
+        else:
+            await self._server.serve_bad_rpc(self.context, event)
+
+    def connection_lost(self, reason: str | None) -> None:
+        """A clean end of file (``ssh -s netconf < rpcs.xml``) still gets the replies to what was sent
+        before it: the worker ends the session when the inbox is empty. Any other end stops the work."""
+        if reason is None:
+            with self._inbox_cond:
+                self._eof = True
+                busy = self._worker_running
+            if busy:
+                return
+        # the transport says "server shutdown" when we ended it; anything else is the peer or the network
+        self.terminate(TerminationReason.OTHER if reason == "server shutdown" else TerminationReason.DROPPED)
 
     # -- the loop's side (Outbound) --------------------------------------------------------------
 
     def reply(self, attributes: Mapping[str, str], body: list[etree._Element] | None) -> None:
-        self.send_message(lambda: self._session.reply(attributes, body))
+        self._enqueue(lambda: self._build(lambda: self._session.reply(attributes, body)), notification=False)
 
     def reply_error(self, attributes: Mapping[str, str], error: NetconfError) -> None:
-        self.send_message(lambda: self._session.reply_error(attributes, error))
+        self._enqueue(lambda: self._build(lambda: self._session.reply_error(attributes, error)),
+                      notification=False)
 
     def send_message(self, build: Callable[[], bytes]) -> None:
-        if self._closing.is_set():
-            return
-        if self._queue.qsize() >= MAX_QUEUED_MESSAGES:
-            self._log.warning("session %s is not reading; dropping it", self.context.session_id)
-            self.terminate(TerminationReason.DROPPED)
-            return
+        self._enqueue(lambda: self._build(build), notification=True)
+
+    def _build(self, build: Callable[[], bytes]) -> bytes:
         with self._lock:
-            data = build()
-        self._queue.put(data)
+            return build()
+
+    def _enqueue(self, item: bytes | Callable[[], bytes], *, notification: bool) -> None:
+        outbox = self._outbox
+        with outbox.cond:
+            if self._closing.is_set():
+                return
+            if notification and (
+                len(outbox.items) >= MAX_QUEUED_MESSAGES or outbox.unwritten_bytes > MAX_NOTIFICATION_BYTES
+            ):
+                overflow = True
+            else:
+                overflow = False
+                if isinstance(item, bytes):
+                    data = item
+                    outbox.items.append(lambda: data)
+                elif notification:
+                    outbox.items.append(item)
+                else:
+                    outbox.unbuilt_replies += 1
+                    outbox.items.append(_Reply(item))
+                outbox.cond.notify_all()
+        if overflow:
+            self._log.warning("session %s is not reading its notifications; dropping it", self.context.session_id)
+            self.terminate(TerminationReason.DROPPED)
 
     def notification_bytes(self, event_time: datetime, payload: etree._Element) -> bytes:
         return self._session.notification(event_time, payload)
 
     def close_after_reply(self) -> None:
         """``close-session``: the ``<ok/>`` is already queued; the writer closes after sending it."""
-        self._closing.set()
-        self._queue.put(None)
+        self._stop_reading()
+        with self._outbox.cond:
+            self._outbox.items.append(None)
+            self._outbox.cond.notify_all()
         self._end(TerminationReason.CLOSED)
 
     def terminate(self, reason: TerminationReason) -> None:
-        if not self._closing.is_set():
-            self._closing.set()
-            self._queue.put(None)
+        if self._stop_reading():
+            with self._outbox.cond:
+                self._outbox.items.append(None)
+                self._outbox.cond.notify_all()
         self._end(reason)
+
+    def _stop_reading(self) -> bool:
+        """Mark the session closing, drop the RPCs not started, cancel the one in progress."""
+        with self._inbox_cond:
+            first = not self._closing.is_set()
+            self._closing.set()
+            self._inbox.clear()
+            self._inbox_cond.notify_all()
+            worker = self._worker
+        with self._outbox.cond:
+            self._outbox.cond.notify_all()
+        if worker is not None and not worker.done():
+            if _on_loop(self._loop):
+                if asyncio.current_task() is not worker:  # close-session runs inside the worker
+                    worker.cancel()
+            elif not self._loop.is_closed():
+                try:
+                    self._loop.call_soon_threadsafe(worker.cancel)
+                except RuntimeError:
+                    pass
+        return first
 
     def _end(self, reason: TerminationReason) -> None:
         self._hello_timer.cancel()
@@ -179,6 +333,10 @@ class NetconfConnection:
             if self._ended:
                 return
             self._ended = True
+            self._session.discard_input()  # a partial message will never complete now
+        self._partials.release(self.context.session_id)
+        if self._peak_partial >= _TRIM_AFTER_BYTES:
+            _return_free_memory()
         if self._loop.is_closed():
             return
         try:
@@ -187,29 +345,79 @@ class NetconfConnection:
             pass
 
     def _drain(self) -> None:
+        outbox = self._outbox
         done = False
         while not done:
-            parts = [self._queue.get()]
-            while True:  # coalesce what is already queued into one write
-                try:
-                    parts.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            with outbox.cond:
+                outbox.cond.wait_for(lambda: bool(outbox.items))
+                parts = list(outbox.items)
+                outbox.items.clear()
             chunks: list[bytes] = []
             for part in parts:
                 if part is None:  # the end mark: write what came before it, then close
                     done = True
                     break
-                chunks.append(part)
+                try:
+                    data = part()
+                except Exception:  # a message that cannot be built must not kill the writer
+                    self._log.exception("could not serialize an outgoing message")
+                    data = b""
+                chunks.append(data)
+                with outbox.cond:
+                    outbox.unwritten_bytes += len(data)
+                    if isinstance(part, _Reply):
+                        outbox.unbuilt_replies -= 1
+                    outbox.cond.notify_all()
             if not chunks:
                 break
+            payload = b"".join(chunks)
             try:
-                self._writer.write(b"".join(chunks))
-            except Exception as exc:  # the peer went away; the reader sees EOF too
+                self._writer.write(payload)
+            except Exception as exc:  # the peer went away: stop its work now, not when the reader notices
                 self._log.info("write failed: %s", exc)
-                self._closing.set()
+                self._stop_reading()
+                self._end(TerminationReason.DROPPED)
                 break
+            finally:
+                with outbox.cond:
+                    outbox.unwritten_bytes -= len(payload)
+                    outbox.cond.notify_all()
+        with outbox.cond:
+            outbox.closed = True
+            outbox.cond.notify_all()
         try:
             self._writer.close()
         except Exception:  # already closed by the peer
             pass
+
+
+class _Reply:
+    """A queued reply, built on the writer thread; counted so the reader waits until it is built."""
+
+    __slots__ = ("_build",)
+
+    def __init__(self, build: Callable[[], bytes]) -> None:
+        self._build = build
+
+    def __call__(self) -> bytes:
+        return self._build()
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
+def _return_free_memory() -> None:
+    """Give freed heap back to the system after a session that buffered a large partial message.
+
+    glibc keeps freed memory in its arenas (one per transport thread), so 20 sessions that each held
+    60 MB left the process 1.5 GB larger for good; ``malloc_trim`` releases the free pages. Elsewhere
+    (musl, macOS) this is a no-op.
+    """
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass

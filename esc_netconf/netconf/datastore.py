@@ -22,15 +22,19 @@ raises is logged and does not undo the commit: the change is already durable, an
 listeners must still hear about it.
 
 Threads: the datastore belongs to the asyncio loop thread and is only used from it (SSH threads
-hand RPCs to the loop), so it takes no locks; the NETCONF ``<lock>`` is a session-level matter.
+hand RPCs to the loop); the NETCONF ``<lock>`` is a session-level matter. Only steps 1 and 2, which
+read the running tree and build a new one, may run in a worker thread (:meth:`Datastore.edit_off_loop`);
+an asyncio lock keeps edits one at a time.
 Checkers and listeners receive the trees themselves, not copies, and must not modify them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from lxml import etree
 
@@ -76,6 +80,7 @@ class Datastore:
         self._store = store
         self._checkers: list[CommitHook] = []
         self._listeners: list[CommitHook] = []
+        self._edit_lock = asyncio.Lock()
         self._running = self._load()
 
     def _load(self) -> etree._Element:
@@ -122,24 +127,59 @@ class Datastore:
         test_option: str = "test-then-set",
         error_option: str = "stop-on-error",
     ) -> EditResult:
-        """Apply an ``<edit-config>``'s ``<config>`` element with RFC 6241 semantics.
+        """Apply an ``<edit-config>``'s ``<config>`` element with RFC 6241 semantics, on this thread.
 
         :raises NetconfError: ``invalid-value`` for a bad option; anything
             :func:`~esc_netconf.netconf.editconfig.apply_edit`, the model or a commit checker
             raises. Nothing has changed when it raises.
         """
+        candidate = self._prepare(self._running, config, default_operation, test_option, error_option)
+        return self._commit(candidate)
+
+    async def edit_off_loop(
+        self,
+        config: etree._Element,
+        *,
+        default_operation: str = "merge",
+        test_option: str = "test-then-set",
+        error_option: str = "stop-on-error",
+    ) -> EditResult:
+        """:meth:`edit`, with the CPU-heavy part (apply the edit to a copy, validate the copy against
+        the model: 1.5 s for 10,000 list entries) in a worker thread, so the loop keeps serving
+        everyone else. Edits are serialized; the commit (checkers, save, listeners) runs on the loop.
+        If the awaiting task is cancelled before the commit, nothing changes.
+        """
+        async with self._edit_lock:
+            old = self._running
+            candidate = await asyncio.to_thread(
+                self._prepare, old, config, default_operation, test_option, error_option
+            )
+            if self._running is not old:  # a synchronous edit() slipped in: start again on its result
+                candidate = self._prepare(self._running, config, default_operation, test_option, error_option)
+            return self._commit(candidate)
+
+    def _prepare(
+        self, old: etree._Element, config: etree._Element, default_operation: str, test_option: str,
+        error_option: str,
+    ) -> _Candidate:
+        """Steps 1 and 2: the new tree, validated; pure (reads ``old``, touches nothing shared)."""
         default_op = parse_option(DefaultOperation, default_operation, "default-operation")
         test = parse_option(TestOption, test_option, "test-option")
         on_error = parse_option(ErrorOption, error_option, "error-option")
-        old = self._running
         new = apply_edit(old, config, self._model, default_operation=default_op, error_option=on_error)
         changed = changed_subtrees(old, new)
+        if changed:
+            self._model.validate_config(new)
+        return _Candidate(old, new, changed, test)
+
+    def _commit(self, candidate: _Candidate) -> EditResult:
+        """Steps 3 to 5 (see the module docstring)."""
+        old, new, changed = candidate.old, candidate.new, candidate.changed
         if not changed:
             return EditResult.of((), self._model, committed=False)
-        self._model.validate_config(new)
         for checker in self._checkers:
             checker(old, new)
-        if test is TestOption.TEST_ONLY:
+        if candidate.test is TestOption.TEST_ONLY:
             return EditResult.of(changed, self._model, committed=False)
         self._store.save_running(canonical_bytes(new))
         self._running = new
@@ -148,7 +188,15 @@ class Datastore:
                 listener(old, new)
             except Exception:  # a listener's bug must not hide the commit from the others
                 log.exception("commit listener %r failed", listener)
-        return EditResult.of(changed, self._model, committed=True)
+        return EditResult.of(changed, self._model, committed=True, previous=old, current=new)
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    old: etree._Element
+    new: etree._Element
+    changed: tuple[str, ...]
+    test: TestOption
 
 
 def _strip_layout(root: etree._Element) -> None:

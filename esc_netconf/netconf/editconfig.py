@@ -42,7 +42,7 @@ failed: the edit is one transaction.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TypeVar
@@ -99,7 +99,9 @@ class EditResult:
     ``{http://www.cisco.com/esc/esc}esc_datamodel``) whose content differs; ``changed_paths`` are the
     same nodes as instance-identifiers (``/esc:esc_datamodel``, the RFC 6470 netconf-config-change
     ``<target>``) whose prefixes ``paths_nsmap`` declares. ``committed`` is ``False`` for
-    ``test-only`` and for an edit that changed nothing.
+    ``test-only`` and for an edit that changed nothing. ``previous`` and ``current`` are the running trees
+    before and after this edit (when it committed): other sessions' edits may commit just before or after,
+    so only these two tell what this edit, and no other, changed.
     """
 
     changed: bool
@@ -107,9 +109,12 @@ class EditResult:
     committed: bool
     changed_paths: tuple[str, ...] = ()
     paths_nsmap: Mapping[str, str] = field(default_factory=dict)
+    previous: etree._Element | None = None
+    current: etree._Element | None = None
 
     @classmethod
-    def of(cls, changed: tuple[str, ...], model: YangModel, *, committed: bool) -> EditResult:
+    def of(cls, changed: tuple[str, ...], model: YangModel, *, committed: bool,
+           previous: etree._Element | None = None, current: etree._Element | None = None) -> EditResult:
         """The result for these changed top-level Clark names."""
         paths: list[str] = []
         nsmap: dict[str, str] = {}
@@ -118,7 +123,7 @@ class EditResult:
             prefix = model.prefix(qname.namespace or "") or "ns"
             nsmap[prefix] = qname.namespace or ""
             paths.append(f"/{prefix}:{qname.localname}")
-        return cls(bool(changed), changed, committed and bool(changed), tuple(paths), nsmap)
+        return cls(bool(changed), changed, committed and bool(changed), tuple(paths), nsmap, previous, current)
 
 
 _E = TypeVar("_E", bound=Enum)
@@ -187,6 +192,7 @@ class _Editor:
         self.model = model
         self.continue_on_error = continue_on_error
         self.errors: list[NetconfError] = []
+        self.siblings = _Siblings()
 
     def raise_errors(self) -> None:
         raise_collected(self.errors)
@@ -234,7 +240,7 @@ class _Editor:
                                           f"{etree.QName(k).localname}={quote(v)}]" for k, v in keys))
         elif info.kind == "leaf-list":
             path = path.predicate(f"[.={quote(edit.text or '')}]")
-        current = _find(parent, edit, info, keys)
+        current = self.siblings.find(parent, edit, info, keys)
         self._apply(op, parent, current, edit, info, keys, spath, path)
 
     def _apply(self, op: EditOperation, parent: etree._Element, current: etree._Element | None,
@@ -243,7 +249,7 @@ class _Editor:
         name = etree.QName(edit).localname
         if op is EditOperation.REMOVE or (op is EditOperation.DELETE and current is not None):
             if current is not None:
-                parent.remove(current)
+                self.siblings.remove(parent, current, info)
             return
         if op is EditOperation.DELETE:
             raise NetconfError(ErrorTag.DATA_MISSING, f"Cannot delete '{name}': {path} does not exist.",
@@ -260,9 +266,7 @@ class _Editor:
                 raise NetconfError(ErrorTag.DATA_MISSING,
                                    f"{path} does not exist (default-operation is none).",
                                    path=str(path), path_nsmap=path.nsmap)
-            current = _insert(parent, str(edit.tag))
-            for key, value in keys:
-                etree.SubElement(current, key).text = value
+            current = self.siblings.insert(parent, edit, info, keys)
         if info.kind in ("leaf", "leaf-list"):
             if op is not EditOperation.NONE:
                 current.text = edit.text
@@ -308,8 +312,10 @@ class _Editor:
                 wanted.add(_identity(edit, info))
         for child in list(_elements(target)):
             info = self.model.node((*spath, str(child.tag)))
-            if info is None or _identity(child, info) not in wanted:
+            if info is None:
                 target.remove(child)
+            elif _identity(child, info) not in wanted:
+                self.siblings.remove(target, child, info)
 
 
 def _identity(element: etree._Element, info: SchemaNodeInfo) -> tuple[str, ...]:
@@ -320,33 +326,82 @@ def _identity(element: etree._Element, info: SchemaNodeInfo) -> tuple[str, ...]:
     return (str(element.tag),)
 
 
-def _find(parent: etree._Element, edit: etree._Element, info: SchemaNodeInfo,
-          keys: list[tuple[str, str]]) -> etree._Element | None:
-    """The data node an edit element stands for (RFC 6241: by keys for lists, by value for leaf-lists)."""
-    tag = str(edit.tag)
-    if info.kind == "list":
-        for candidate in parent.iterchildren(tag):
-            if all((candidate.findtext(k) or "").strip() == v for k, v in keys):
-                return candidate
-        return None
-    if info.kind == "leaf-list":
-        value = (edit.text or "").strip()
-        return next((c for c in parent.iterchildren(tag) if (c.text or "").strip() == value), None)
-    return next(parent.iterchildren(tag), None)
+class _SiblingIndex:
+    """The list entries (or leaf-list values) of one tag under one parent, by identity, plus the last
+    of them: finding an entry and inserting after the last are O(1), so an edit of n entries costs
+    O(n) instead of the O(n^2) of a sibling scan per entry (3,000 tenants took 29 s that way)."""
+
+    def __init__(self, parent: etree._Element, tag: str, identity: Callable[[etree._Element], tuple[str, ...]]) -> None:
+        self._identity = identity
+        self.entries: dict[tuple[str, ...], etree._Element] = {}
+        self.last: etree._Element | None = None
+        for child in parent.iterchildren(tag):
+            self.entries.setdefault(identity(child), child)
+            self.last = child
+
+    def add(self, element: etree._Element, identity: tuple[str, ...]) -> None:
+        self.entries[identity] = element
+        self.last = element
+
+    def discard(self, element: etree._Element) -> None:
+        identity = self._identity(element)
+        if self.entries.get(identity) is element:
+            del self.entries[identity]
+        if element is self.last:  # same-named siblings are contiguous: the previous one is next to it
+            self.last = next(element.itersiblings(str(element.tag), preceding=True), None)
 
 
-def _insert(parent: etree._Element, tag: str) -> etree._Element:
-    """A new child, after its last same-named sibling (list entries stay together), declaring its
-    namespace as the default one where it changes so that get-config output stays prefix-free."""
-    namespace = etree.QName(tag).namespace
-    nsmap = None if parent.nsmap.get(None) == namespace else default_namespace(namespace)
-    element = etree.Element(tag, nsmap=nsmap)
-    siblings = list(parent.iterchildren(tag))
-    if siblings:
-        siblings[-1].addnext(element)
-    else:
-        parent.append(element)
-    return element
+class _Siblings:
+    """Lazily built :class:`_SiblingIndex` per (parent, tag) for one edit; the work tree is only
+    changed through :meth:`insert` and :meth:`remove`, which keep the indexes true."""
+
+    def __init__(self) -> None:
+        self._indexes: dict[tuple[etree._Element, str], _SiblingIndex] = {}
+
+    def _index(self, parent: etree._Element, tag: str, info: SchemaNodeInfo) -> _SiblingIndex:
+        index = self._indexes.get((parent, tag))
+        if index is None:
+            index = _SiblingIndex(parent, tag, lambda element: _identity(element, info))
+            self._indexes[(parent, tag)] = index
+        return index
+
+    def find(self, parent: etree._Element, edit: etree._Element, info: SchemaNodeInfo,
+             keys: list[tuple[str, str]]) -> etree._Element | None:
+        """The data node an edit element stands for (RFC 6241: by keys for lists, by value for leaf-lists)."""
+        tag = str(edit.tag)
+        if info.kind == "list":
+            return self._index(parent, tag, info).entries.get((tag, *(v for _, v in keys)))
+        if info.kind == "leaf-list":
+            return self._index(parent, tag, info).entries.get((tag, (edit.text or "").strip()))
+        return next(parent.iterchildren(tag), None)
+
+    def insert(self, parent: etree._Element, edit: etree._Element, info: SchemaNodeInfo,
+               keys: list[tuple[str, str]]) -> etree._Element:
+        """A new child, after its last same-named sibling (list entries stay together), declaring its
+        namespace as the default one where it changes so that get-config output stays prefix-free."""
+        tag = str(edit.tag)
+        namespace = etree.QName(tag).namespace
+        nsmap = None if parent.nsmap.get(None) == namespace else default_namespace(namespace)
+        element = etree.Element(tag, nsmap=nsmap)
+        for key, value in keys:
+            etree.SubElement(element, key).text = value
+        if info.kind in ("list", "leaf-list"):
+            index = self._index(parent, tag, info)
+            last = index.last
+            identity = (tag, *(v for _, v in keys)) if info.kind == "list" else (tag, (edit.text or "").strip())
+            index.add(element, identity)
+        else:
+            last = next(parent.iterchildren(tag), None)
+        if last is not None:
+            last.addnext(element)
+        else:
+            parent.append(element)
+        return element
+
+    def remove(self, parent: etree._Element, element: etree._Element, info: SchemaNodeInfo) -> None:
+        if info.kind in ("list", "leaf-list"):
+            self._index(parent, str(element.tag), info).discard(element)
+        parent.remove(element)
 
 
 def _only_removes(edit: etree._Element) -> bool:

@@ -38,7 +38,9 @@ node types, operator names (``and``, ``div``...), literals and variables are lef
 
 from __future__ import annotations
 
+import asyncio
 import re
+from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from copy import deepcopy
 from dataclasses import dataclass, field
@@ -47,6 +49,7 @@ from enum import Enum
 from lxml import etree
 
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
+from esc_netconf.netconf.forked import ForkedFailure, ForkedTimeout, run_forked
 from esc_netconf.netconf.messages import BASE_NS, NOTIFICATION_NS
 from esc_netconf.nsmap import default_namespace
 
@@ -120,9 +123,25 @@ def apply_filter(data: etree._Element, spec: FilterSpec, keys: KeyLookup | None 
 class _Selection:
     """Data elements to return whole (``selected``) and ancestors to keep as a path (``kept``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_comparisons: int | None = None) -> None:
         self.selected: set[etree._Element] = set()
         self.kept: set[etree._Element] = set()
+        self._left = max_comparisons
+
+    def charge(self, comparisons: int) -> None:
+        """Count filter-node x data-node comparisons against the budget (a subtree filter with many
+        siblings against a long list is quadratic: 100,000 x 100,000 would run for hours)."""
+        if self._left is None:
+            return
+        self._left -= comparisons
+        if self._left < 0:
+            raise NetconfError(
+                ErrorTag.TOO_BIG,
+                "The subtree filter exceeded its budget of node comparisons and was stopped; "
+                "select fewer sibling nodes at one level.",
+                type=ErrorType.APPLICATION,
+                info={"bad-element": "filter"},
+            )
 
     def select(self, element: etree._Element) -> None:
         self.selected.add(element)
@@ -135,10 +154,17 @@ class _Selection:
 
 
 def subtree_filter(
-    data: etree._Element, filter_: etree._Element, *, keys: KeyLookup | None = None
+    data: etree._Element,
+    filter_: etree._Element,
+    *,
+    keys: KeyLookup | None = None,
+    max_comparisons: int | None = None,
 ) -> etree._Element:
-    """RFC 6241 section 6 subtree filtering of ``data`` (a ``<data>`` element) by ``<filter>``."""
-    selection = _Selection()
+    """RFC 6241 section 6 subtree filtering of ``data`` (a ``<data>`` element) by ``<filter>``.
+
+    :raises NetconfError: ``too-big`` after ``max_comparisons`` filter-node x data-node comparisons.
+    """
+    selection = _Selection(max_comparisons)
     _match_children(data, list(filter_.iterchildren(tag=etree.Element)), selection, top=True)
     return _build(data, selection, keys)
 
@@ -182,6 +208,7 @@ def _match_children(
     selectors = [f for f in filter_nodes if not len(f) and not _text(f)]
     containers = [f for f in filter_nodes if len(f)]
     children = _children(data_node)
+    selection.charge(len(filter_nodes) * max(1, len(children)))
     matched_content: list[etree._Element] = []
     for f in content:
         hits = [d for d in children if _matches(f, d) and _text(d) == _text(f)]
@@ -214,26 +241,116 @@ def xpath_filter(
 ) -> etree._Element:
     """Select with an XPath 1.0 expression and return the nodes with their ancestors in ``<data>``.
 
-    :raises NetconfError: ``invalid-value`` when the expression is not valid XPath, uses an unknown
-        prefix, or does not evaluate to a node-set.
+    This evaluates in the calling thread without a time limit: use it for small documents (one
+    notification); :func:`filter_data` is the bounded way for a datastore.
+
+    :raises NetconfError: ``invalid-value`` when the expression is not valid XPath, calls a function
+        outside the XPath 1.0 core library, uses an unknown prefix, or does not evaluate to a node-set.
     """
+    compiled = _compile(plan_xpath(select), nsmap, select)
+    return _build_from(data, _select(compiled, data, select), keys)
+
+
+def _compile(plan: XPathPlan, nsmap: Mapping[str, str], select: str) -> etree.XPath:
     namespaces = {prefix: ns for prefix, ns in nsmap.items() if prefix}
     try:
-        compiled = etree.XPath(rewrite_xpath(select), namespaces=namespaces)
+        # regexp=False: no EXSLT regular expressions, whatever prefix the client binds to them.
+        return etree.XPath(plan.expression, namespaces=namespaces, regexp=False)
+    except (etree.XPathError, ValueError) as exc:
+        raise _invalid_xpath(select, str(exc)) from exc
+
+
+def _select(compiled: etree.XPath, data: etree._Element, select: str) -> list[etree._Element]:
+    """The elements the expression selects (text and attribute results stand for their element)."""
+    try:
         # lxml-stubs: an element is a valid XPath variable (a node-set of one), as well as a list.
         result = compiled(data, **{_DATA_VARIABLE: data})  # type: ignore[arg-type]
     except (etree.XPathError, ValueError) as exc:
         raise _invalid_xpath(select, str(exc)) from exc
     if not isinstance(result, list):
         raise _invalid_xpath(select, "it does not select nodes")
+    return list(_elements(result))
+
+
+def _build_from(data: etree._Element, nodes: Iterable[etree._Element], keys: KeyLookup | None) -> etree._Element:
     selection = _Selection()
-    for node in _elements(result):
+    for node in nodes:
         if node is data:
             for child in _children(data):
                 selection.select(child)
         elif _is_below(node, data):
             selection.select(node)
     return _build(data, selection, keys)
+
+
+@dataclass(frozen=True, slots=True)
+class FilterLimits:
+    """The work one filter may cause (README "Limits")."""
+
+    xpath_seconds: float = 3.0
+    subtree_comparisons: int = 5_000_000
+
+
+async def filter_data(
+    data: etree._Element, spec: FilterSpec, *, keys: KeyLookup | None = None, limits: FilterLimits = FilterLimits()
+) -> etree._Element:
+    """Apply a filter to a datastore-sized ``<data>`` tree (owned by the caller) without holding the loop.
+
+    A subtree filter runs in a worker thread and counts its node comparisons; an XPath whose cost its
+    shape bounds (see :class:`XPathPlan`) runs in a worker thread; any other XPath runs in a forked
+    child under ``limits.xpath_seconds`` (:mod:`esc_netconf.netconf.forked`), which a cancelled task
+    (the client left) kills at once.
+
+    :raises NetconfError: the filter's own errors; ``too-big`` when it exceeds its budget.
+    """
+    if spec.type is FilterType.SUBTREE:
+        assert spec.element is not None
+        return await asyncio.to_thread(
+            subtree_filter, data, spec.element, keys=keys, max_comparisons=limits.subtree_comparisons
+        )
+    assert spec.select is not None
+    select = spec.select
+    plan = plan_xpath(select)
+    compiled = _compile(plan, spec.nsmap, select)
+    if plan.bounded:
+        nodes = await asyncio.to_thread(_select, compiled, data, select)
+    else:
+        nodes = await _select_forked(compiled, data, select, limits.xpath_seconds)
+    return await asyncio.to_thread(_build_from, data, nodes, keys)
+
+
+async def _select_forked(
+    compiled: etree.XPath, data: etree._Element, select: str, seconds: float
+) -> list[etree._Element]:
+    def compute() -> bytes:
+        chosen = _select(compiled, data, select)
+        position = {element: i for i, element in enumerate(data.iter(etree.Element))}
+        return array("I", sorted({position[e] for e in chosen if e in position})).tobytes()
+
+    try:
+        payload = await run_forked(compute, seconds)
+    except ForkedTimeout:
+        raise NetconfError(
+            ErrorTag.TOO_BIG,
+            f"The XPath filter {select[:200]!r} exceeded its budget of {seconds:g} s of evaluation and was "
+            "stopped; a predicate that scans the document (// or count(//...)) inside another costs N^k.",
+            type=ErrorType.APPLICATION,
+            info={"bad-attribute": "select", "bad-element": "filter"},
+        ) from None
+    except ForkedFailure as exc:
+        message = str(exc)
+        if message.startswith("NetconfError: "):  # _select's invalid-value, raised in the child
+            raise NetconfError(ErrorTag.INVALID_VALUE, message.removeprefix("NetconfError: "),
+                               type=ErrorType.PROTOCOL,
+                               info={"bad-attribute": "select", "bad-element": "filter"}) from None
+        raise NetconfError(
+            ErrorTag.OPERATION_FAILED, f"The XPath filter could not be evaluated: {message}",
+            type=ErrorType.APPLICATION,
+        ) from None
+    indices = array("I")
+    indices.frombytes(payload)
+    elements = list(data.iter(etree.Element))
+    return [elements[i] for i in indices]
 
 
 def _invalid_xpath(select: str, why: str) -> NetconfError:
@@ -270,11 +387,42 @@ _OPENERS = frozenset({"@", "::", "(", "[", ","})
 _ENDS_PATH = frozenset({")", "]", ",", "|", "+", "-", "=", "!=", "<", "<=", ">", ">="})
 
 
-def rewrite_xpath(select: str) -> str:
-    """Rewrite unprefixed name tests to match by local name, and anchor absolute paths at ``<data>``.
+XPATH_CORE_FUNCTIONS = frozenset({
+    "last", "position", "count", "id", "local-name", "namespace-uri", "name",
+    "string", "concat", "starts-with", "contains", "substring-before", "substring-after", "substring",
+    "string-length", "normalize-space", "translate",
+    "boolean", "not", "true", "false", "lang",
+    "number", "sum", "floor", "ceiling", "round",
+})
+"""The XPath 1.0 core function library (XPath 1.0 section 4): the only functions a filter may call.
 
-    :raises ValueError: on a character that cannot start any XPath token.
+lxml would also offer EXSLT (``re:test`` runs a backtracking regular expression: 33 s for 28
+characters) and its own extensions; none of them is XPath 1.0, which is what ``:xpath:1.0`` announces.
+"""
+_NODE_TYPES = frozenset({"node", "text", "comment", "processing-instruction"})
+_SCANNING_AXES = frozenset({
+    "descendant", "descendant-or-self", "ancestor", "ancestor-or-self",
+    "following", "following-sibling", "preceding", "preceding-sibling",
+})
+MAX_XPATH_LENGTH = 16 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class XPathPlan:
+    """A checked XPath filter: the rewritten expression, and whether its cost is bounded by its shape.
+
+    ``bounded`` is True when no predicate holds a path that scans the document (``//``, an absolute
+    path, a variable, or an axis other than child/self/parent/attribute/namespace). Such an
+    expression costs at most (number of steps) x N^2 node visits for N nodes, whatever its nesting; one
+    that scans inside a predicate multiplies N by itself once per level (nested ``count(//*)``: N^k),
+    so it is only evaluated under a time limit.
     """
+
+    expression: str
+    bounded: bool
+
+
+def _tokenize(select: str) -> list[tuple[str, str]]:
     tokens: list[tuple[str, str]] = []
     pos = 0
     while pos < len(select):
@@ -285,6 +433,69 @@ def rewrite_xpath(select: str) -> str:
         if kind != "ws":
             tokens.append((kind, match.group()))
         pos = match.end()
+    return tokens
+
+
+def plan_xpath(select: str) -> XPathPlan:
+    """Check an XPath filter and rewrite it (see :func:`rewrite_xpath`).
+
+    :raises NetconfError: ``invalid-value`` for a function outside the XPath 1.0 core library (the
+        message names it), an expression longer than ``MAX_XPATH_LENGTH``, or bad syntax.
+    """
+    if len(select) > MAX_XPATH_LENGTH:
+        raise _invalid_xpath(select[:80] + "...", f"it is longer than {MAX_XPATH_LENGTH} characters")
+    try:
+        tokens = _tokenize(select)
+    except ValueError as exc:
+        raise _invalid_xpath(select, str(exc)) from exc
+    bounded = True
+    brackets: list[str] = []
+    prev_is_operand_start = True
+    for index, (kind, value) in enumerate(tokens):
+        following = tokens[index + 1][1] if index + 1 < len(tokens) else None
+        in_predicate = "[" in brackets
+        if kind == "name" and prev_is_operand_start and following == "(" and value not in _NODE_TYPES:
+            if value not in XPATH_CORE_FUNCTIONS:
+                raise NetconfError(
+                    ErrorTag.INVALID_VALUE,
+                    f"The XPath function '{value}' is not allowed in a filter: only the XPath 1.0 core "
+                    "function library is (no EXSLT, no extensions).",
+                    type=ErrorType.PROTOCOL,
+                    info={"bad-attribute": "select", "bad-element": "filter"},
+                )
+        if in_predicate and (
+            value == "//"
+            or kind == "variable"
+            or (value == "/" and prev_is_operand_start)
+            or (kind == "name" and following == "::" and value in _SCANNING_AXES)
+        ):
+            bounded = False
+        if value in ("[", "("):
+            brackets.append(value)
+        elif value in ("]", ")") and brackets:
+            brackets.pop()
+        prev_is_operand_start = _starts_operand(kind, value, prev_is_operand_start)
+    return XPathPlan(_rewrite(tokens), bounded)
+
+
+def _starts_operand(kind: str, value: str, prev_is_operand_start: bool) -> bool:
+    """XPath 1.0 section 3.7: whether the token after this one starts an operand (vs an operator)."""
+    if kind == "name":
+        return not prev_is_operand_start
+    if value == "*":
+        return not prev_is_operand_start
+    return kind == "op" and (value in _OPERATORS or value in _OPENERS)
+
+
+def rewrite_xpath(select: str) -> str:
+    """Rewrite unprefixed name tests to match by local name, and anchor absolute paths at ``<data>``.
+
+    :raises ValueError: on a character that cannot start any XPath token.
+    """
+    return _rewrite(_tokenize(select))
+
+
+def _rewrite(tokens: list[tuple[str, str]]) -> str:
     out: list[str] = []
     prev_is_operand_start = True  # XPath 3.7: no previous token counts as an operator
     for index, (kind, value) in enumerate(tokens):

@@ -29,6 +29,7 @@ exist, and the newline carries no meaning.
 
 from __future__ import annotations
 
+import threading
 from enum import Enum
 
 from esc_netconf.netconf.errors import ErrorTag, RemoteProtocolError
@@ -37,6 +38,7 @@ EOM_DELIMITER = b"]]>]]>"
 END_OF_CHUNKS = b"\n##\n"
 MAX_CHUNK_SIZE = 4294967295
 DEFAULT_MAX_MESSAGE_SIZE = 64 * 2**20
+MAX_PARTIAL_BYTES_TOTAL = 256 * 2**20
 
 _WHITESPACE = b" \t\r\n"
 _LF = 0x0A
@@ -101,6 +103,13 @@ class FrameDecoder:
             self._eom_scan -= self._pos
             self._pos = 0
         self._buf += data
+
+    def discard(self) -> None:
+        """Drop everything buffered (the session is over: its partial message will never complete)."""
+        self._buf = bytearray()
+        self._parts = []
+        self._pos = self._eom_scan = self._size = self._chunk_left = 0
+        self._in_message = False
 
     @property
     def buffered_bytes(self) -> int:
@@ -248,3 +257,35 @@ class FrameDecoder:
                 raise self._fail("bad chunk header: size is not a decimal number")
         if avail >= 2 + _MAX_DIGITS + 1:
             raise self._fail(f"bad chunk header: size has more than {_MAX_DIGITS} digits")
+
+
+class PartialBuffers:
+    """Bytes of unfinished messages held by all the decoders of a server, against one limit.
+
+    ``max_message_size`` bounds one session; this bounds them together (20 sessions each holding
+    60 MB of a message that never ends would otherwise hold 1.2 GB). Thread-safe: each session
+    reports from its own transport thread.
+    """
+
+    def __init__(self, limit: int = MAX_PARTIAL_BYTES_TOTAL) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._held: dict[int, int] = {}
+        self._total = 0
+
+    @property
+    def total(self) -> int:
+        return self._total
+
+    def update(self, session_id: int, held: int) -> bool:
+        """Record what one session holds now; False when that takes the total over the limit."""
+        with self._lock:
+            self._total += held - self._held.get(session_id, 0)
+            if held:
+                self._held[session_id] = held
+            else:
+                self._held.pop(session_id, None)
+            return self._total <= self.limit or held == 0
+
+    def release(self, session_id: int) -> None:
+        self.update(session_id, 0)

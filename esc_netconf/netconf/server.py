@@ -25,6 +25,7 @@ from esc_netconf.netconf.base_operations import RpcHandler, register_base_operat
 from esc_netconf.netconf.capabilities import PROTOCOL_CAPABILITIES
 from esc_netconf.netconf.context import ServerCounters, SessionContext, TerminationReason
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
+from esc_netconf.netconf.framing import PartialBuffers
 from esc_netconf.netconf.messages import BadRpc, Rpc
 from esc_netconf.netconf.nc_notifications import session_event
 from esc_netconf.netconf.yanglibrary import YangLibrary
@@ -55,6 +56,7 @@ class NetconfServer:
         self.datastore = datastore
         self.hub = hub
         self.max_message_size = max_message_size
+        self.partial_buffers = PartialBuffers()
         self.sessions: dict[int, SessionContext] = {}
         self.lock_holder: int | None = None
         self.started = datetime.now(timezone.utc)

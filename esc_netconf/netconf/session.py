@@ -77,7 +77,7 @@ from esc_netconf.netconf.messages import (
     ServerEvent,
     format_event_time,
 )
-from esc_netconf.netconf.xmlsafe import parse_xml
+from esc_netconf.netconf.xmlsafe import MESSAGE_LIMITS, parse_xml
 from esc_netconf.nsmap import default_namespace
 
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -143,7 +143,7 @@ def parse_hello(message: bytes) -> Hello:
     :raises RemoteProtocolError: not XML, not a ``<hello>``, a bad session-id, or no base capability.
     """
     try:
-        root = parse_xml(message)
+        root = parse_xml(message, MESSAGE_LIMITS)
     except NetconfError as exc:
         raise RemoteProtocolError(f"bad hello: {exc.message}") from exc
     if root.tag != _HELLO:
@@ -192,6 +192,16 @@ class SessionCore:
         """The framing of outgoing messages (EOM until both hellos announced base:1.1)."""
         return self._framing
 
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes received and not yet decoded into a whole message."""
+        return self._decoder.buffered_bytes
+
+    def discard_input(self) -> None:
+        """Drop the bytes of an unfinished message (the owner is ending the session); replies can
+        still be encoded."""
+        self._decoder.discard()
+
     def _fire(self, trigger: _Trigger) -> None:
         new = _TRANSITIONS[self._state].get(trigger)
         if new is None:
@@ -227,6 +237,7 @@ class SessionCore:
     def close(self, reason: str = "session closed", *, eof: bool = False) -> None:
         """Close the session (after ``close-session``, ``kill-session`` or a transport error)."""
         self._fire(_Trigger.CLOSE)
+        self._decoder.discard()
         if self._closed is None:
             self._closed = Closed(reason, eof)
 
@@ -312,7 +323,7 @@ class ServerSession(SessionCore):
 
     def _parse_rpc(self, message: bytes) -> Rpc | BadRpc | Closed:
         try:
-            root = parse_xml(message)
+            root = parse_xml(message, MESSAGE_LIMITS)
         except NetconfError as exc:
             return BadRpc(exc, None, {})
         attributes = {str(k): str(v) for k, v in root.attrib.items()}

@@ -35,8 +35,9 @@ live payload, so one session's framing never moves a node another session still 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from copy import deepcopy
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,7 +45,7 @@ from datetime import UTC, datetime
 from lxml import etree
 
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, LocalProtocolError, NetconfError
-from esc_netconf.netconf.filters import FilterSpec, apply_filter, parse_filter
+from esc_netconf.netconf.filters import FilterSpec, FilterType, apply_filter, parse_filter, plan_xpath
 from esc_netconf.netconf.messages import NOTIFICATION_NS, format_event_time, parse_event_time
 from esc_netconf.netconf.persistence import ReplayLog
 from esc_netconf.netconf.xmlsafe import parse_xml
@@ -54,6 +55,9 @@ log = logging.getLogger("esc_netconf.netconf.subscriptions")
 
 NETMOD_NOTIFICATION_NS = "urn:ietf:params:xml:ns:netmod:notification"
 DEFAULT_STREAM = "NETCONF"
+REPLAY_PAGE = 200  # replayed events delivered between two yields to the loop
+MAX_CONCURRENT_REPLAYS = 2  # replays past their first page run a few at a time, the others wait
+MAX_EVENT_FILTER_NODES = 1_000
 
 Deliver = Callable[[datetime, etree._Element], None]
 Complete = Callable[[], None]
@@ -101,6 +105,8 @@ class Subscription:
         self._deliver = deliver
         self._complete = complete
         self._timer: asyncio.TimerHandle | None = None
+        self._replay: asyncio.Task[None] | None = None
+        self._backlog: list[tuple[datetime, etree._Element]] | None = None  # live events during a replay
         self.active = True
 
     def cancel(self) -> None:
@@ -112,11 +118,17 @@ class Subscription:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._replay is not None and self._replay is not asyncio.current_task():
+            self._replay.cancel()
+        self._replay = None
         self._hub._forget(self)
 
     def _offer(self, event_time: datetime, payload: etree._Element) -> None:
         """A live event: deliver it if it passes the filter; end the subscription past stopTime."""
         if not self.active:
+            return
+        if self._backlog is not None:  # replaying: live events wait for the replay to end
+            self._backlog.append((event_time, deepcopy(payload)))
             return
         stop = self.request.stop_time
         if stop is not None and event_time > stop:
@@ -151,6 +163,7 @@ class NotificationHub:
         self._loop = loop
         self._created = self._now()
         self._subscriptions: dict[str, list[Subscription]] = {name: [] for name in self._streams}
+        self._replay_slots: asyncio.Semaphore | None = None
 
     @property
     def streams(self) -> tuple[StreamInfo, ...]:
@@ -171,6 +184,17 @@ class NotificationHub:
         wrapper = etree.Element(f"{{{NOTIFICATION_NS}}}notification")
         wrapper.append(deepcopy(payload))
         return len(apply_filter(wrapper, spec)) > 0
+
+    def _check_filter(self, spec: FilterSpec) -> None:
+        """Refuse an event filter whose cost is not bounded by its shape: it runs on the loop, inline,
+        once per event (a datastore filter runs under a time limit instead, see ``filters.filter_data``)."""
+        if spec.type is FilterType.XPATH and spec.select is not None and not plan_xpath(spec.select).bounded:
+            raise _bad(ErrorTag.INVALID_VALUE, "filter",
+                       "An event filter may not scan the document inside a predicate (// or an absolute "
+                       "path or a reverse or sibling axis within [...]); select by child paths instead.")
+        if spec.element is not None and sum(1 for _ in spec.element.iter()) > MAX_EVENT_FILTER_NODES:
+            raise _bad(ErrorTag.TOO_BIG, "filter",
+                       f"An event filter may hold at most {MAX_EVENT_FILTER_NODES} elements.")
 
     def publish(self, stream: str, payload: etree._Element, event_time: datetime | None = None) -> None:
         """Store the event for replay (if the stream keeps a log) and deliver it to its subscribers.
@@ -236,6 +260,7 @@ class NotificationHub:
                     type=ErrorType.PROTOCOL,
                 )
         if request.filter is not None:
+            self._check_filter(request.filter)
             self._passes(request.filter, _marker("probe"))  # raises now, not on the first event
         return info
 
@@ -246,19 +271,71 @@ class NotificationHub:
             delivered then.
         """
         self._check(request)
+        if request.stop_time is not None and request.stop_time > self._now():
+            self._timer_loop()  # refuse before anything is delivered
         subscription = Subscription(self, request, deliver, complete)
-        if request.start_time is not None:
-            self._replay(subscription, request.start_time)
-            deliver(self._now(), _marker("replayComplete"))
-        stop = request.stop_time
+        self._subscriptions[request.stream].append(subscription)
+        if request.start_time is None:
+            self._go_live(subscription)
+            return subscription
+        events = iter(self._log.read(request.stream, request.start_time, request.stop_time))
+        if self._replay_page(subscription, events):
+            subscription._backlog = []
+            subscription._replay = self._timer_loop().create_task(
+                self._replay_rest(subscription, events), name="netconf-replay"
+            )
+        else:
+            self._end_replay(subscription)
+        return subscription
+
+    def _replay_page(self, subscription: Subscription, events: Iterator[tuple[datetime, bytes]]) -> bool:
+        """Deliver up to ``REPLAY_PAGE`` stored events; True if there may be more."""
+        request = subscription.request
+        page = list(itertools.islice(events, REPLAY_PAGE))
+        for event_time, xml in page:
+            try:
+                payload = parse_xml(xml)
+            except NetconfError:
+                log.warning("skipping an unreadable %s event of %s in the replay log", request.stream, event_time)
+                continue
+            if self._passes(request.filter, payload):
+                subscription._deliver(_utc(event_time), payload)
+        return len(page) == REPLAY_PAGE
+
+    async def _replay_rest(self, subscription: Subscription, events: Iterator[tuple[datetime, bytes]]) -> None:
+        """The pages after the first, with a yield to the loop between two, and at most
+        ``MAX_CONCURRENT_REPLAYS`` subscriptions at a time (40 subscribers replaying 10,000 events
+        each stalled the server for 24 s: every one of them keeps a writer thread and an SSH thread
+        busy, and the threads of a waiting client then wait for the GIL); live events wait in a
+        backlog meanwhile."""
+        if self._replay_slots is None:
+            self._replay_slots = asyncio.Semaphore(MAX_CONCURRENT_REPLAYS)
+        async with self._replay_slots:
+            more = True
+            while more and subscription.active:
+                await asyncio.sleep(0)
+                more = self._replay_page(subscription, events)
+        if subscription.active:
+            subscription._replay = None
+            self._end_replay(subscription)
+
+    def _end_replay(self, subscription: Subscription) -> None:
+        """``replayComplete``, the live events that arrived during the replay, then live ones."""
+        subscription._deliver(self._now(), _marker("replayComplete"))
+        backlog, subscription._backlog = subscription._backlog or [], None
+        for event_time, payload in backlog:
+            subscription._offer(event_time, payload)
+        if subscription.active:
+            self._go_live(subscription)
+
+    def _go_live(self, subscription: Subscription) -> None:
+        """The end at stopTime (now, if it has passed)."""
+        stop = subscription.request.stop_time
         if stop is not None and stop <= self._now():
             subscription._finish()
-            return subscription
-        self._subscriptions[request.stream].append(subscription)
-        if stop is not None:
+        elif stop is not None:
             delay = max(0.0, (stop - self._now()).total_seconds())
             subscription._timer = self._timer_loop().call_later(delay, subscription._finish)
-        return subscription
 
     def _timer_loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is not None:
@@ -267,17 +344,6 @@ class NotificationHub:
             return asyncio.get_running_loop()
         except RuntimeError as exc:
             raise LocalProtocolError("a subscription with stopTime needs the asyncio loop") from exc
-
-    def _replay(self, subscription: Subscription, start: datetime) -> None:
-        request = subscription.request
-        for event_time, xml in self._log.read(request.stream, start, request.stop_time):
-            try:
-                payload = parse_xml(xml)
-            except NetconfError:
-                log.warning("skipping an unreadable %s event of %s in the replay log", request.stream, event_time)
-                continue
-            if self._passes(request.filter, payload):
-                subscription._deliver(_utc(event_time), payload)
 
     def streams_element(self) -> etree._Element:
         """RFC 5277 ``<netconf><streams>…`` for ``<get>``."""

@@ -75,15 +75,17 @@ class _Writer:
         with self._write_lock:
             if self._closed.is_set() or self._channel.closed:
                 self._log.debug("dropped %d bytes written after close", len(data))
-                return
+                raise BrokenPipeError("the channel is closed")
             try:
                 self._channel.sendall(data)
             except socket.timeout:
                 self._log.warning("client stopped reading; closing the connection")
                 self.close()
+                raise BrokenPipeError("the client stopped reading") from None
             except (OSError, EOFError, paramiko.SSHException) as exc:
                 self._log.debug("write failed: %s", exc)
                 self.close()
+                raise BrokenPipeError(f"write failed: {exc}") from exc
 
     def close(self) -> None:
         if self._closed.is_set():

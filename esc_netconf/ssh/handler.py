@@ -29,8 +29,10 @@ class ChannelWriter(Protocol):
         """Send ``data`` as one unit: concurrent writes from several threads never interleave.
 
         Blocks while the client's SSH window is full (a client that stops reading for the server's
-        write timeout is disconnected). After the channel closed, data is dropped (the handler learns of
-        the close through ``connection_lost``). Do not call it on an event loop thread.
+        write timeout is disconnected). When the data cannot be delivered (the channel is closed, the
+        write failed or timed out) it raises :class:`BrokenPipeError`, so the writer stops producing
+        for a client that is gone; ``connection_lost`` follows as usual. Do not call it on an event
+        loop thread.
         """
         ...
 

@@ -106,5 +106,11 @@ class ServerProcess:
             self._proc.wait(10)
             self._proc = None
 
+    @property
+    def pid(self) -> int:
+        """The server's process id (for /proc/<pid>/status in memory checks)."""
+        assert self._proc is not None, "server not started"
+        return self._proc.pid
+
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
