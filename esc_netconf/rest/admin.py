@@ -1,33 +1,45 @@
 """Admin routes used by ``escadm``: VIM manager settings (show, set, restart) and server status.
 
 ``escadm vimmanager set`` changes the running server only; ``restart`` rereads application.properties,
-dropping runtime changes, as ESC's VIM manager service restart does.
+dropping runtime changes, as ESC's VIM manager service restart does. The routes see the server only
+through ``AdminBackend`` (the application implements it), so this module imports nothing above it.
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from aiohttp import web
 
-from esc_netconf.rest.server import APPLICATION_KEY
-from esc_netconf.settings import SettingsError
-
-if TYPE_CHECKING:
-    from esc_netconf.app import Application
+from esc_netconf.settings import SettingsError, VimManagerSettings
 
 SETTINGS_PATH = "/ESCManager/admin/vimmanager/settings"
 RELOAD_PATH = "/ESCManager/admin/vimmanager/reload"
 STATUS_PATH = "/ESCManager/admin/status"
 
 
-def _app(request: web.Request) -> Application:
-    return request.app[APPLICATION_KEY]
+class AdminBackend(Protocol):
+    """What the admin routes need from the running server."""
+
+    @property
+    def settings(self) -> VimManagerSettings: ...
+
+    async def health(self) -> dict[str, dict[str, object]]:
+        """Each part of the server with ``ok`` and a few facts (``escadm status``)."""
+        ...
+
+
+BACKEND_KEY: web.AppKey[AdminBackend] = web.AppKey("admin_backend")
+
+
+def _backend(request: web.Request) -> AdminBackend:
+    return request.app[BACKEND_KEY]
 
 
 async def show_settings(request: web.Request) -> web.Response:
-    return web.json_response(_app(request).settings.snapshot(), dumps=lambda v: json.dumps(v, indent=2, sort_keys=True))
+    return web.json_response(_backend(request).settings.snapshot(),
+                             dumps=lambda v: json.dumps(v, indent=2, sort_keys=True))
 
 
 async def put_settings(request: web.Request) -> web.Response:
@@ -35,10 +47,12 @@ async def put_settings(request: web.Request) -> web.Response:
         changes = await request.json()
     except json.JSONDecodeError as exc:
         return web.json_response({"error": f"The body is not JSON: {exc.msg}."}, status=400)
+    except RecursionError:
+        return web.json_response({"error": "The JSON body is nested too deeply."}, status=400)
     if not isinstance(changes, dict) or not changes or not all(isinstance(v, (str, int, float)) for v in changes.values()):
         return web.json_response({"error": "The body must be a JSON object of key: value pairs."}, status=400)
     try:
-        stored = _app(request).settings.set_many({str(k): str(v) for k, v in changes.items()})
+        stored = _backend(request).settings.set_many({str(k): str(v) for k, v in changes.items()})
     except SettingsError as exc:
         return web.json_response({"error": str(exc), "key": exc.key}, status=400)
     return web.json_response({"updated": stored})
@@ -46,20 +60,20 @@ async def put_settings(request: web.Request) -> web.Response:
 
 async def reload_settings(request: web.Request) -> web.Response:
     try:
-        _app(request).settings.reload()
+        _backend(request).settings.reload()
     except SettingsError as exc:
         return web.json_response({"error": str(exc), "key": exc.key}, status=400)
     return web.json_response({"reloaded": True})
 
 
 async def status(request: web.Request) -> web.Response:
-    app = _app(request)
-    report = await app.health()
+    report = await _backend(request).health()
     code = 200 if all(part["ok"] for part in report.values()) else 503
     return web.json_response(report, status=code)
 
 
-def add_admin_routes(web_app: web.Application) -> None:
+def add_admin_routes(web_app: web.Application, backend: AdminBackend) -> None:
+    web_app[BACKEND_KEY] = backend
     web_app.router.add_get(SETTINGS_PATH, show_settings)
     web_app.router.add_put(SETTINGS_PATH, put_settings)
     web_app.router.add_post(RELOAD_PATH, reload_settings)

@@ -4,6 +4,17 @@ The accept thread waits in ``select`` on the listening socket and a wake-up pipe
 interrupt it at once (closing a socket does not wake a thread blocked in ``accept`` on Linux).
 Connections are registered while alive; ``stop()`` aborts them all and joins their threads
 within a bounded time, so a stuck client cannot hang shutdown.
+
+Admission
+---------
+A connection that has not logged in yet is *pre-authentication*. Their number is bounded in total
+(``max_preauth``) and per source address (``max_preauth_per_source``), and each has ``handshake_timeout``
+to open its ``netconf`` session. When a bound is reached, a new connection is admitted and the oldest
+pre-authentication connection of the crowd (the source's own when its bound is the one reached) is
+evicted, preferring those that have not even completed key exchange: 512 silent sockets cannot keep a
+real client out, because a real client completes key exchange within milliseconds of connecting, and
+the silent sockets are the ones that go. Refusal remains only for the total bound (``max_connections``)
+when every connection is authenticated. Evictions are logged once per burst.
 """
 
 from __future__ import annotations
@@ -17,6 +28,7 @@ from collections.abc import Sequence
 
 import paramiko
 
+from esc_netconf.auth_throttle import AuthThrottle
 from esc_netconf.ssh.connection import Connection, SshLimits
 from esc_netconf.ssh.errors import ListenError, ServerStateError
 from esc_netconf.ssh.handler import HandlerFactory
@@ -25,6 +37,7 @@ from esc_netconf.users import UserDB
 
 _STOP_JOIN_SECONDS = 5.0
 _ACCEPT_ERROR_PAUSE = 0.1
+_EVICTION_LOG_INTERVAL = 10.0
 
 
 class SshServer:
@@ -32,7 +45,7 @@ class SshServer:
 
     def __init__(self, host: str, port: int, host_keys: Sequence[paramiko.PKey], users: UserDB,
                  handler_factory: HandlerFactory, *, banner: str | None = None,
-                 limits: SshLimits = SshLimits()) -> None:
+                 limits: SshLimits = SshLimits(), throttle: AuthThrottle | None = None) -> None:
         if not host_keys:
             raise ValueError("an SSH server needs at least one host key")
         self._host = host.strip("[]")
@@ -42,6 +55,9 @@ class SshServer:
         self._factory = handler_factory
         self._banner = banner
         self._limits = limits
+        self._throttle = throttle
+        self._evicted = 0
+        self._eviction_logged_at = -_EVICTION_LOG_INTERVAL
         self._log = transport_logger()
         self._lock = threading.Lock()
         self._connections: set[Connection] = set()
@@ -141,23 +157,67 @@ class SshServer:
             time.sleep(_ACCEPT_ERROR_PAUSE)
             return
         sock.setblocking(True)
+        source = str(address[0])
         with self._lock:
-            if self._stopping or len(self._connections) >= self._limits.max_connections:
-                refused = True
-            else:
-                refused = False
+            victims = [] if self._stopping else self._make_room(source)
+            refused = self._stopping or len(self._connections) >= self._limits.max_connections
+            if not refused:
                 connection = Connection(
-                    next(self._ids), sock, (str(address[0]), int(address[1])), host_keys=self._host_keys,
+                    next(self._ids), sock, (source, int(address[1])), host_keys=self._host_keys,
                     users=self._users, handler_factory=self._factory, limits=self._limits,
-                    banner=self._banner, log=self._log, on_exit=self._forget)
+                    banner=self._banner, log=self._log, on_exit=self._forget, throttle=self._throttle)
                 self._connections.add(connection)
+        for victim in victims:
+            victim.abort()
+        self._log_evictions(len(victims))
         if refused:
             self._log.warning("refused connection from %s: %d connections already open",
-                              address[0], self._limits.max_connections)
+                              source, self._limits.max_connections)
             sock.close()
             return
         connection.thread.start()
 
+    def _make_room(self, source: str) -> list[Connection]:
+        """Pick the pre-authentication connections to evict so that one from ``source`` fits (under the lock).
+
+        Evicted connections leave the registry at once (their threads end on their own), so the bounds
+        count only connections that can still become sessions.
+        """
+        limits = self._limits
+        preauth = sorted((c for c in self._connections if not c.authenticated), key=_eviction_order)
+        victims: list[Connection] = []
+        own = [c for c in preauth if c.source == source]
+        if len(own) >= limits.max_preauth_per_source:
+            victims.extend(own[: len(own) - limits.max_preauth_per_source + 1])
+        rest = [c for c in preauth if c not in victims]
+        if len(rest) >= limits.max_preauth:
+            victims.extend(rest[: len(rest) - limits.max_preauth + 1])
+        if len(self._connections) - len(victims) >= limits.max_connections:
+            spare = [c for c in preauth if c not in victims]
+            victims.extend(spare[: len(self._connections) - len(victims) - limits.max_connections + 1])
+        for victim in victims:
+            self._connections.discard(victim)
+        return victims
+
+    def _log_evictions(self, count: int) -> None:
+        """One line per burst: the first eviction, then a count at most every ``_EVICTION_LOG_INTERVAL`` s."""
+        if not count:
+            return
+        now = time.monotonic()
+        with self._lock:
+            self._evicted += count
+            if now - self._eviction_logged_at < _EVICTION_LOG_INTERVAL:
+                return
+            self._eviction_logged_at, evicted, self._evicted = now, self._evicted, 0
+        self._log.warning("pre-authentication connections full (%d in total, %d per source): evicted %d of the "
+                          "oldest that had not logged in", self._limits.max_preauth,
+                          self._limits.max_preauth_per_source, evicted)
+
     def _forget(self, connection: Connection) -> None:
         with self._lock:
             self._connections.discard(connection)
+
+
+def _eviction_order(connection: Connection) -> tuple[bool, float]:
+    """Silent connections (no key exchange yet) first, then the oldest."""
+    return (connection.key_exchanged, connection.accepted_at)
