@@ -16,6 +16,7 @@ turn, which would look like a burst of failures.
 from __future__ import annotations
 
 import threading
+import time
 
 import paramiko
 from paramiko.common import AUTH_FAILED, AUTH_SUCCESSFUL, OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED, OPEN_SUCCEEDED
@@ -25,6 +26,8 @@ from esc_netconf.ssh.logcontext import ContextLogger
 from esc_netconf.users import UserDB
 
 NETCONF_SUBSYSTEM = "netconf"
+#: The most a refused-while-waiting password attempt is held before its answer.
+_TARPIT_SECONDS = 1.0
 
 
 class ConnectionPolicy(paramiko.ServerInterface):
@@ -67,6 +70,7 @@ class ConnectionPolicy(paramiko.ServerInterface):
             wait = throttle.wait_for(self._address)
             if wait > 0:  # refused unchecked: a guesser learns nothing and costs no key derivation
                 self._log.debug("login of user %r refused unchecked: this address waits %.1f s", username, wait)
+                time.sleep(min(wait, _TARPIT_SECONDS))  # this connection's own thread: slows the guesser only
                 return self._failed(username, "password", logged=False)
         if self._users.check_password(username, password):
             if throttle is not None:

@@ -80,6 +80,11 @@ class ServerProcess:
             self.output.append(line)
 
     @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
+
+    @property
     def rest_url(self) -> str:
         return f"http://{self.host}:{self.rest_port}/ESCManager/v0"
 
