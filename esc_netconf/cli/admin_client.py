@@ -76,9 +76,9 @@ class AdminClient:
         except urllib.error.HTTPError as error:
             status, raw = error.code, error.read()
         except urllib.error.URLError as error:
-            reason = error.reason
-            text = reason.strerror if isinstance(reason, OSError) and reason.strerror else reason
-            raise ServerUnreachable(f"Cannot reach the ESC admin API at {self._root}: {text}.") from None
+            cause = error.reason
+            why = cause.strerror if isinstance(cause, OSError) and cause.strerror else cause
+            raise ServerUnreachable(f"Cannot reach the ESC admin API at {self._root}: {why}.") from None
         except http.client.HTTPException as error:  # something answered, but not HTTP (an SSH port, say)
             raise ServerUnreachable(
                 f"The server at {self._root} does not answer HTTP ({type(error).__name__}: {_short(error)})."

@@ -138,6 +138,8 @@ class CallbackUrlPolicy:
             return str(error)
         if parts.scheme not in ("http", "https"):
             return "it must be an http or https URL"
+        if port == 0:
+            return "port 0 is not a port one can send to"
         host = (parts.hostname or "").rstrip(".")
         if not host:
             return "it has no host"
