@@ -34,11 +34,11 @@ class EdgeLimits:
     #: Every SSH connection, authenticated or not (each costs two threads).
     ssh_max_connections: int = 512
     #: Connections still in key exchange or authentication. When full, a new connection evicts the
-    #: oldest one that has not even finished key exchange (then the oldest unauthenticated one), so
-    #: silent sockets can never keep a real client out.
-    ssh_max_preauth: int = 64
+    #: oldest one that has not even finished key exchange half a second after connecting (then one
+    #: stuck before login for 10 s), so silent sockets can never keep a real client out.
+    ssh_max_preauth: int = 128
     #: The same, from one source address (beyond it the source's own oldest is evicted).
-    ssh_max_preauth_per_source: int = 16
+    ssh_max_preauth_per_source: int = 32
     #: Seconds from the TCP accept to an open ``netconf`` subsystem (banner, key exchange, login).
     ssh_login_grace: float = 20.0
     #: Session channels a connection may open in its life; NETCONF needs one.

@@ -59,8 +59,8 @@ class SshLimits:
     eof_linger: float = 10.0
     max_auth_failures: int = 6
     max_connections: int = 512
-    max_preauth: int = 64
-    max_preauth_per_source: int = 16
+    max_preauth: int = 128
+    max_preauth_per_source: int = 32
     max_channels: int = 2
     window_size: int = 4 * 2**20
     max_packet_size: int = 256 * 2**10

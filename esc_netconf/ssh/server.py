@@ -11,10 +11,12 @@ A connection that has not logged in yet is *pre-authentication*. Their number is
 (``max_preauth``) and per source address (``max_preauth_per_source``), and each has ``handshake_timeout``
 to open its ``netconf`` session. When a bound is reached, a new connection is admitted and the oldest
 pre-authentication connection of the crowd (the source's own when its bound is the one reached) is
-evicted, preferring those that have not even completed key exchange: 512 silent sockets cannot keep a
-real client out, because a real client completes key exchange within milliseconds of connecting, and
-the silent sockets are the ones that go. Refusal remains only for the total bound (``max_connections``)
-when every connection is authenticated. Evictions are logged once per burst.
+evicted: first those that have not even completed key exchange ``SILENT_AFTER`` seconds after their
+accept, then those that sat between key exchange and login for ``STUCK_AFTER``. 512 silent sockets
+cannot keep a real client out, because a real client completes key exchange within milliseconds of
+connecting, and the silent sockets are the ones that go; a burst of 500 real clients connecting at once
+is not cut down, because none of them is silent for long. Refusal remains only at the total bound
+(``max_connections``) when nothing there is evictable. Evictions are logged once per burst.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ from esc_netconf.users import UserDB
 _STOP_JOIN_SECONDS = 5.0
 _ACCEPT_ERROR_PAUSE = 0.1
 _EVICTION_LOG_INTERVAL = 10.0
+#: A real client sends its banner and completes key exchange within milliseconds of connecting.
+SILENT_AFTER = 0.5
+#: A script logs in within a second of its key exchange; a person typing a password may take longer.
+STUCK_AFTER = 10.0
 
 
 class SshServer:
@@ -180,21 +186,20 @@ class SshServer:
     def _make_room(self, source: str) -> list[Connection]:
         """Pick the pre-authentication connections to evict so that one from ``source`` fits (under the lock).
 
-        Evicted connections leave the registry at once (their threads end on their own), so the bounds
-        count only connections that can still become sessions.
+        Only *evictable* connections go (``_evictable``): a burst of real clients that are all still in
+        their key exchange is admitted over the bounds rather than cut down; the hard bound
+        (``max_connections``) still refuses. Evicted connections leave the registry at once (their
+        threads end on their own), so the bounds count only connections that can still become sessions.
         """
         limits = self._limits
-        preauth = sorted((c for c in self._connections if not c.authenticated), key=_eviction_order)
-        victims: list[Connection] = []
+        now = time.monotonic()
+        preauth = [c for c in self._connections if not c.authenticated]
         own = [c for c in preauth if c.source == source]
-        if len(own) >= limits.max_preauth_per_source:
-            victims.extend(own[: len(own) - limits.max_preauth_per_source + 1])
-        rest = [c for c in preauth if c not in victims]
-        if len(rest) >= limits.max_preauth:
-            victims.extend(rest[: len(rest) - limits.max_preauth + 1])
-        if len(self._connections) - len(victims) >= limits.max_connections:
-            spare = [c for c in preauth if c not in victims]
-            victims.extend(spare[: len(self._connections) - len(victims) - limits.max_connections + 1])
+        victims = _evictable(own, now)[: max(0, len(own) - limits.max_preauth_per_source + 1)]
+        need = max(len(preauth) - limits.max_preauth + 1,
+                   len(self._connections) - limits.max_connections + 1) - len(victims)
+        if need > 0:
+            victims += [c for c in _evictable(preauth, now) if c not in victims][:need]
         for victim in victims:
             self._connections.discard(victim)
         return victims
@@ -218,6 +223,9 @@ class SshServer:
             self._connections.discard(connection)
 
 
-def _eviction_order(connection: Connection) -> tuple[bool, float]:
-    """Silent connections (no key exchange yet) first, then the oldest."""
-    return (connection.key_exchanged, connection.accepted_at)
+def _evictable(connections: list[Connection], now: float) -> list[Connection]:
+    """Who may be evicted, first to go first: connections silent (no key exchange) for ``SILENT_AFTER``
+    seconds, oldest first; then connections stuck between key exchange and login for ``STUCK_AFTER``."""
+    silent = [c for c in connections if not c.key_exchanged and now - c.accepted_at >= SILENT_AFTER]
+    stuck = [c for c in connections if c.key_exchanged and now - c.accepted_at >= STUCK_AFTER]
+    return sorted(silent, key=lambda c: c.accepted_at) + sorted(stuck, key=lambda c: c.accepted_at)
