@@ -191,6 +191,7 @@ def test_export_writes_the_image_with_its_checksum(live: tuple[ServerProcess, Es
     ((status, checksum),) = images_named(server, "exp")
     assert status == "active"
     assert hashlib.md5(target.read_bytes()).hexdigest() == checksum
+    assert target.stat().st_mode & 0o777 == 0o600  # as private as the VM's disk
 
 
 def test_snapshot_in_flight_survives_kill(tmp_path: Path) -> None:

@@ -59,7 +59,7 @@ async def export_image(driver: VimDriver, image_id: str, checksum: str | None, s
     next_report = 10
     try:
         await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
-        handle = await asyncio.to_thread(open, partial, "wb")
+        handle = await asyncio.to_thread(open, partial, "wb", opener=_owner_only)
         try:
             async for chunk in driver.download_image(image_id):
                 digest.update(chunk)
@@ -91,6 +91,11 @@ async def export_image(driver: VimDriver, image_id: str, checksum: str | None, s
         raise
     log.info("export of image %s to %s complete: %d bytes, md5 verified", image_id, path, written)
     return written
+
+
+def _owner_only(path: str, flags: int) -> int:
+    """Open for ``open()`` creating the file 0600: an exported VM image is as private as the VM's disk."""
+    return os.open(path, flags, 0o600)
 
 
 def _discard(path: Path) -> None:
