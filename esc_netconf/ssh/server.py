@@ -62,8 +62,8 @@ class SshServer:
         self._banner = banner
         self._limits = limits
         self._throttle = throttle
-        self._evicted = 0
-        self._eviction_logged_at = -_EVICTION_LOG_INTERVAL
+        self._evictions = _BurstCounter()
+        self._refusals = _BurstCounter()
         self._log = transport_logger()
         self._lock = threading.Lock()
         self._connections: set[Connection] = set()
@@ -175,10 +175,17 @@ class SshServer:
                 self._connections.add(connection)
         for victim in victims:
             victim.abort()
-        self._log_evictions(len(victims))
+        evicted = self._evictions.report(len(victims))
+        if evicted:
+            self._log.warning("pre-authentication connections full (%d in total, %d per source): evicting the "
+                              "oldest silent ones (%d since the last report)", self._limits.max_preauth,
+                              self._limits.max_preauth_per_source, evicted)
         if refused:
-            self._log.warning("refused connection from %s: %d connections already open",
-                              source, self._limits.max_connections)
+            shown = self._refusals.report(1)
+            if shown:
+                self._log.warning("refusing connections: %d already open, none of them evictable "
+                                  "(%d refused since the last report, the last from %s)",
+                                  self._limits.max_connections, shown, source)
             sock.close()
             return
         connection.thread.start()
@@ -204,23 +211,31 @@ class SshServer:
             self._connections.discard(victim)
         return victims
 
-    def _log_evictions(self, count: int) -> None:
-        """One line per burst: the first eviction, then a count at most every ``_EVICTION_LOG_INTERVAL`` s."""
-        if not count:
-            return
-        now = time.monotonic()
-        with self._lock:
-            self._evicted += count
-            if now - self._eviction_logged_at < _EVICTION_LOG_INTERVAL:
-                return
-            self._eviction_logged_at, evicted, self._evicted = now, self._evicted, 0
-        self._log.warning("pre-authentication connections full (%d in total, %d per source): evicted %d of the "
-                          "oldest that had not logged in", self._limits.max_preauth,
-                          self._limits.max_preauth_per_source, evicted)
-
     def _forget(self, connection: Connection) -> None:
         with self._lock:
             self._connections.discard(connection)
+
+
+class _BurstCounter:
+    """Counts events and says when to log them: at the first of a burst, then at most every
+    ``_EVICTION_LOG_INTERVAL`` seconds with the count since the last report (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._reported_at = -_EVICTION_LOG_INTERVAL
+
+    def report(self, count: int) -> int:
+        """Add ``count``; returns how many to report now (0: stay silent)."""
+        if not count:
+            return 0
+        now = time.monotonic()
+        with self._lock:
+            self._pending += count
+            if now - self._reported_at < _EVICTION_LOG_INTERVAL:
+                return 0
+            self._reported_at, pending, self._pending = now, self._pending, 0
+            return pending
 
 
 def _evictable(connections: list[Connection], now: float) -> list[Connection]:
