@@ -203,7 +203,7 @@ class Connection:
                 self._log_early_end(transport)
                 return None
             if time.monotonic() >= deadline:
-                self._log.warning("no netconf session within %.0f s; disconnecting",
+                self._log.info("no netconf session within %.0f s; disconnecting",
                                   self._limits.handshake_timeout)
                 return None
         return None if policy.gave_up else policy.channel
