@@ -26,6 +26,13 @@ def private_dir(path: Path) -> Path:
     :raises OSError: it cannot be created or its mode changed.
     """
     path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    info = path.stat()
+    if info.st_mode & stat.S_ISVTX or info.st_uid != os.geteuid():
+        # /tmp or someone else's directory: never chmod what others rely on; the files stay 0600
+        if stat.S_IMODE(info.st_mode) & ~DIR_MODE:
+            log.warning("%s is a shared directory (mode %o); give the server a data dir of its own",
+                        path, stat.S_IMODE(info.st_mode))
+        return path
     _tighten(path, DIR_MODE)
     return path
 
