@@ -34,8 +34,8 @@ class EdgeLimits:
     #: Every SSH connection, authenticated or not (each costs two threads).
     ssh_max_connections: int = 512
     #: Connections still in key exchange or authentication. When full, a new connection evicts the
-    #: oldest one that has not even finished key exchange half a second after connecting (then one
-    #: stuck before login for 10 s), so silent sockets can never keep a real client out.
+    #: oldest one that has not sent a byte 2 s after connecting (then one stuck before login for 10 s),
+    #: so silent sockets can never keep a real client out.
     ssh_max_preauth: int = 128
     #: The same, from one source address (beyond it the source's own oldest is evicted).
     ssh_max_preauth_per_source: int = 32

@@ -137,10 +137,15 @@ class Connection:
         return transport is not None and transport.is_authenticated()
 
     @property
-    def key_exchanged(self) -> bool:
-        """True once the first key exchange is done: the peer at least speaks SSH."""
+    def spoke(self) -> bool:
+        """True once the peer sent anything (its SSH banner comes first), even if not read yet."""
         transport = self._transport
-        return transport is not None and transport.session_id is not None
+        if transport is not None and transport.remote_version:
+            return True
+        try:
+            return bool(self._sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+        except OSError:  # nothing waiting (EAGAIN), or the socket is already gone
+            return False
 
     def abort(self) -> None:
         """Tear the connection down from another thread (server stop, eviction); its thread then exits."""

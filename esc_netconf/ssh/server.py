@@ -11,11 +11,10 @@ A connection that has not logged in yet is *pre-authentication*. Their number is
 (``max_preauth``) and per source address (``max_preauth_per_source``), and each has ``handshake_timeout``
 to open its ``netconf`` session. When a bound is reached, a new connection is admitted and the oldest
 pre-authentication connection of the crowd (the source's own when its bound is the one reached) is
-evicted: first those that have not even completed key exchange ``SILENT_AFTER`` seconds after their
-accept, then those that sat between key exchange and login for ``STUCK_AFTER``. 512 silent sockets
-cannot keep a real client out, because a real client completes key exchange within milliseconds of
-connecting, and the silent sockets are the ones that go; a burst of 500 real clients connecting at once
-is not cut down, because none of them is silent for long. Refusal remains only at the total bound
+evicted: first those that have not sent a byte ``SILENT_AFTER`` seconds after their accept, then those
+that spoke but have not logged in for ``STUCK_AFTER``. 512 silent sockets cannot keep a real client out,
+because a real client sends its SSH banner as soon as it connects, and the silent sockets are the ones
+that go; a burst of 500 real clients connecting at once is not cut down, because none of them is silent. Refusal remains only at the total bound
 (``max_connections``) when nothing there is evictable. Evictions are logged once per burst.
 """
 
@@ -40,9 +39,9 @@ from esc_netconf.users import UserDB
 _STOP_JOIN_SECONDS = 5.0
 _ACCEPT_ERROR_PAUSE = 0.1
 _EVICTION_LOG_INTERVAL = 10.0
-#: A real client sends its banner and completes key exchange within milliseconds of connecting.
-SILENT_AFTER = 0.5
-#: A script logs in within a second of its key exchange; a person typing a password may take longer.
+#: A real client sends its SSH banner as soon as it connects (milliseconds; well under this on a loaded host).
+SILENT_AFTER = 2.0
+#: A script logs in within a second of connecting; a person typing a password may take longer.
 STUCK_AFTER = 10.0
 
 
@@ -239,8 +238,8 @@ class _BurstCounter:
 
 
 def _evictable(connections: list[Connection], now: float) -> list[Connection]:
-    """Who may be evicted, first to go first: connections silent (no key exchange) for ``SILENT_AFTER``
-    seconds, oldest first; then connections stuck between key exchange and login for ``STUCK_AFTER``."""
-    silent = [c for c in connections if not c.key_exchanged and now - c.accepted_at >= SILENT_AFTER]
-    stuck = [c for c in connections if c.key_exchanged and now - c.accepted_at >= STUCK_AFTER]
+    """Who may be evicted, first to go first: connections that have not sent a byte for ``SILENT_AFTER``
+    seconds, oldest first; then connections that spoke but have not logged in for ``STUCK_AFTER``."""
+    silent = [c for c in connections if now - c.accepted_at >= SILENT_AFTER and not c.spoke]
+    stuck = [c for c in connections if now - c.accepted_at >= STUCK_AFTER and c.spoke]
     return sorted(silent, key=lambda c: c.accepted_at) + sorted(stuck, key=lambda c: c.accepted_at)
