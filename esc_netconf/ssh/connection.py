@@ -24,6 +24,7 @@ hold up the others. Each connection goes through four phases on its thread:
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
 import time
@@ -142,9 +143,12 @@ class Connection:
         transport = self._transport
         if transport is not None and transport.remote_version:
             return True
+        # poll, not recv(MSG_PEEK): paramiko gave the socket a timeout, and Python waits that long first
         try:
-            return bool(self._sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
-        except OSError:  # nothing waiting (EAGAIN), or the socket is already gone
+            poller = select.poll()
+            poller.register(self._sock.fileno(), select.POLLIN)
+            return any(events & select.POLLIN for _, events in poller.poll(0))
+        except (OSError, ValueError):  # the socket is already gone
             return False
 
     def abort(self) -> None:
