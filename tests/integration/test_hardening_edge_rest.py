@@ -25,7 +25,7 @@ rest_max_connections = 32
 rest_idle_timeout = 2.0
 rest_body_timeout = 1.0
 auth_free_failures = 3
-auth_first_backoff = 1.0
+auth_first_backoff = 2.0
 auth_max_backoff = 4.0
 callback_max_urls = 2
 """
