@@ -24,6 +24,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -124,6 +125,10 @@ def main() -> int:
                     raise SystemExit(f"unknown attack {name!r}")
             log = "".join(server.output)
             print(f"server log: {len(log.splitlines())} lines, {len(log)} bytes; tracebacks: {log.count('Traceback')}")
+            kinds = Counter(re.sub(r"\d+", "N", line.split(": ", 1)[-1].split("] ")[-1])[:70]
+                            for line in log.splitlines() if " INFO " in line or " WARNING " in line or " ERROR " in line)
+            for kind, count in kinds.most_common(8):
+                print(f"  {count:5d} x {kind}")
         finally:
             server.stop()
     return 0

@@ -67,6 +67,13 @@ class SshLimits:
     max_packet_size: int = 256 * 2**10
 
 
+def _hung_up(error: Exception) -> bool:
+    """The peer reset the connection before logging in (a port probe, a released silent socket): not
+    worth a line at INFO. paramiko words it as a banner error carrying the socket's message; junk
+    (non-SSH lines, then silence) and a bare EOF read the same as each other, so those stay at INFO."""
+    return "Connection reset by peer" in str(error)
+
+
 class _Writer:
     """The ``ChannelWriter`` of one session: whole messages under a lock, close from anywhere."""
 
@@ -223,8 +230,8 @@ class Connection:
             self._log.debug("closed before a netconf session (evicted or server shutdown)")
             return
         error = transport.saved_exception
-        if error is None or isinstance(error, EOFError) or transport.is_authenticated():
-            self._log.debug("client left before opening a netconf session")
+        if error is None or isinstance(error, EOFError) or transport.is_authenticated() or _hung_up(error):
+            self._log.debug("client left before opening a netconf session (%s)", error)
             return
         self._log.info("connection ended before login: %s", f"{type(error).__name__}: {error}".rstrip(": "))
 
