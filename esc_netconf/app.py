@@ -1,37 +1,52 @@
-"""The application: builds every layer from the options and wires them together.
+"""The application, and the composition root: builds every layer from the options and wires them together.
 
-This is the only module that knows all the others. Start-up order follows the dependencies: the store,
-the YANG model and the datastore, the notification hub, the VIM driver and the core (which resumes work
-in flight), the northbound adapters, and last the listeners, so that nothing is served before the state
-it serves is loaded. Shutdown runs the other way round.
+This is the only module that knows all the others, and nothing imports it but the command that runs it
+(``cli/serve.py``) and tests: every other module imports inward only. Start-up order follows the
+dependencies: the data dir and the store, the YANG model and the datastore, the notification hub, the
+domain (VIM driver, core, snapshots; ``domain.py``) with the REST callbacks subscribed before the core
+resumes work in flight, the northbound adapters, and last the listeners, so that nothing is served
+before the state it serves is loaded. Shutdown runs the other way round.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
-import socket
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from aiohttp import web
+
+from esc_netconf.addresses import is_loopback
+from esc_netconf.auth_throttle import AuthThrottle
+from esc_netconf.domain import Domain, attach_northbound, build_domain
 from esc_netconf.errors import EscError
+from esc_netconf.limits import EdgeLimits
 from esc_netconf.netconf.connection import NetconfConnection
 from esc_netconf.netconf.datastore import Datastore
 from esc_netconf.netconf.server import NetconfServer
 from esc_netconf.netconf.subscriptions import NotificationHub, StreamInfo
 from esc_netconf.netconf.yangmodel import YangModel
 from esc_netconf.packaged import PackageDataError, yang_dir
+from esc_netconf.options import REPLAY_KEEP_LAST, REPLAY_PRUNE_SECONDS, Options
+from esc_netconf.private_files import private_dir, private_file, tighten_if_present
+from esc_netconf.rest.admin import add_admin_routes
+from esc_netconf.rest.callback_urls import CallbackUrlPolicy
+from esc_netconf.rest.callbacks import CallbackService
+from esc_netconf.rest.escmanager import add_escmanager_routes
+from esc_netconf.rest.server import RestServer, start_rest
 from esc_netconf.settings import VimManagerSettings
-from esc_netconf.ssh import ChannelWriter, PeerInfo, SshServer, load_or_create_host_keys
+from esc_netconf.ssh import ChannelWriter, PeerInfo, SshLimits, SshServer, load_or_create_host_keys
 from esc_netconf.store import Database, SqlConfigStore, SqlReplayLog
+from esc_netconf.store.callback_store import SqlCallbackStore
 from esc_netconf.users import UserDB
+from esc_netconf.vim.sim import SimCloud
+
+__all__ = ["REPLAY_KEEP_LAST", "REPLAY_PRUNE_SECONDS", "Application", "Options", "StartupError", "is_loopback"]
 
 log = logging.getLogger("esc_netconf.app")
 
-REPLAY_KEEP_LAST = 10_000  # events kept per stream for replay (a full replay stays below the session queue bound)
-REPLAY_PRUNE_SECONDS = 600.0
+DATABASE_FILE = "esc.db"
 
 
 class StartupError(EscError):
@@ -45,36 +60,6 @@ def default_yang_dir() -> Path:
         return yang_dir()
     except PackageDataError as exc:
         raise StartupError(f"The YANG modules were not found: {exc}.") from exc
-
-
-def is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        try:
-            infos = socket.getaddrinfo(host, None)
-        except socket.gaierror:
-            return False
-        return all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
-
-
-@dataclass
-class Options:
-    """What ``esc-netconf serve`` was asked for (CONTRACT section 1)."""
-
-    host: str = "127.0.0.1"
-    netconf_port: int = 830
-    rest_port: int = 8080
-    data_dir: Path = Path("var")
-    export_dir: Path | None = None  # EXPORT destinations are confined here; None: <data_dir>/exports
-    vim: str = "sim"
-    os_cloud: str | None = None
-    properties: Path | None = None
-    config: Path | None = None
-    yang_dir: Path | None = None
-    monitor_interval: float | None = None
-    replay_keep_last: int = REPLAY_KEEP_LAST
-    replay_prune_seconds: float = REPLAY_PRUNE_SECONDS
 
 
 def load_users(options: Options) -> UserDB:
@@ -91,6 +76,26 @@ def load_users(options: Options) -> UserDB:
     return UserDB.default_admin()
 
 
+def ssh_limits(limits: EdgeLimits) -> SshLimits:
+    """The transport's tunables from the ``[limits]`` settings."""
+    return SshLimits(
+        handshake_timeout=limits.ssh_login_grace,
+        max_auth_failures=limits.ssh_max_auth_failures,
+        max_connections=limits.ssh_max_connections,
+        max_preauth=limits.ssh_max_preauth,
+        max_preauth_per_source=limits.ssh_max_preauth_per_source,
+        max_channels=limits.ssh_max_channels,
+    )
+
+
+def open_private_database(data_dir: Path) -> Database:
+    """``<data_dir>/esc.db``, created 0600 before SQLite sees it (its -wal and -shm inherit the mode)."""
+    path = private_file(data_dir / DATABASE_FILE)
+    for companion in ("-wal", "-shm"):
+        tighten_if_present(path.with_name(path.name + companion))
+    return Database.open(path)
+
+
 class Application:
     """One running server. ``start()`` then ``stop()``, on the loop that will own the core."""
 
@@ -99,16 +104,25 @@ class Application:
         self.netconf_port: int | None = None
         self.rest_port: int | None = None
         self._ssh: SshServer | None = None
-        self._closers: list[object] = []
+        self.domain: Domain | None = None
+        self.rest: RestServer | None = None
+        self.callbacks: CallbackService | None = None
+
+    @property
+    def settings(self) -> VimManagerSettings:
+        """The VIM manager settings (``escadm vimmanager``; the admin routes' ``AdminBackend``)."""
+        return self._settings
 
     async def start(self) -> None:
         options = self.options
+        limits = options.limits
         loop = asyncio.get_running_loop()
         users = load_users(options)
+        throttle = AuthThrottle(limits)
         data_dir = options.data_dir
-        data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(data_dir)
 
-        self.db = Database.open(data_dir / "esc.db")
+        self.db = open_private_database(data_dir)
         self.model = YangModel.load(options.yang_dir or default_yang_dir())
         self.datastore = Datastore(self.model, SqlConfigStore(self.db))
         self.replay_log = SqlReplayLog(self.db)
@@ -123,18 +137,34 @@ class Application:
         )
         self.netconf = NetconfServer(self.model, self.datastore, self.hub)
         properties = options.properties or data_dir / "vimmanager" / "application.properties"
-        self.settings = VimManagerSettings(properties, options.vim)
+        self._settings = VimManagerSettings(properties, options.vim)
 
-        await self._start_domain()
+        url_policy = CallbackUrlPolicy(
+            max_urls=limits.callback_max_urls, allowed_hosts=limits.callback_allowed_hosts, own_host=options.host,
+            own_ports=lambda: (self.netconf_port, self.rest_port, options.netconf_port, options.rest_port))
+        self.domain = domain = build_domain(options, self.db, self._settings, self.hub)
+        self.callbacks = callbacks = CallbackService(SqlCallbackStore(self.db), check_url=url_policy.undeliverable)
+        callbacks.start(domain.bus)  # before the core resumes its operations, so their events find their callbacks
+        await domain.start()
+        attach_northbound(domain, model=self.model, datastore=self.datastore, netconf=self.netconf)
 
         host_keys = load_or_create_host_keys(data_dir)
 
         def handler(writer: ChannelWriter, peer: PeerInfo) -> NetconfConnection:
             return NetconfConnection(self.netconf, loop, writer, peer.username, peer.address)
 
-        self._ssh = SshServer(options.host, options.netconf_port, host_keys, users, handler)
+        self._ssh = SshServer(options.host, options.netconf_port, host_keys, users, handler,
+                              limits=ssh_limits(limits), throttle=throttle)
         self.netconf_port = await asyncio.to_thread(self._ssh.start)
-        await self._start_rest(users)
+
+        def escmanager(web_app: web.Application) -> None:
+            add_escmanager_routes(web_app, core=domain.core, snapshots=domain.snapshots, bus=domain.bus,
+                                  callbacks=callbacks, url_policy=url_policy)
+
+        self.rest = await start_rest(
+            options.host, options.rest_port, users=users, open_on_loopback=is_loopback(options.host),
+            routes=[lambda web_app: add_admin_routes(web_app, self), escmanager], limits=limits, throttle=throttle)
+        self.rest_port = self.rest.port
         log.info("NETCONF on %s:%d, REST on %s:%d", options.host, self.netconf_port, options.host, self.rest_port)
 
     async def _keep_replay_bounded(self) -> None:
@@ -152,17 +182,13 @@ class Application:
                               self.options.replay_prune_seconds)
             await asyncio.sleep(self.options.replay_prune_seconds)
 
-    async def _start_domain(self) -> None:
-        """The VIM driver, the core and the northbound adapters (wired in ``domain.py``)."""
-        from esc_netconf.domain import start_domain
-
-        self.domain = await start_domain(self)
-
-    async def _start_rest(self, users: UserDB) -> None:
-        from esc_netconf.rest.server import start_rest
-
-        self.rest = await start_rest(self, users)
-        self.rest_port = self.rest.port
+    async def sim_boot_data(self, server_id: str) -> dict[str, object] | None:
+        """What a simulated server was booted with, for the admin route; ``None`` under a real VIM."""
+        driver = self.domain.driver if self.domain is not None else None
+        if not isinstance(driver, SimCloud):
+            return None
+        boot = await driver.server_boot_data(server_id)
+        return {"config_drive": boot.config_drive, "user_data": boot.user_data, "files": boot.files}
 
     async def health(self) -> dict[str, dict[str, object]]:
         """What ``escadm status`` shows: each part with ``ok`` and a few facts."""
@@ -171,6 +197,7 @@ class Application:
                         "sessions": len(self.netconf.sessions)},
             "rest": {"ok": self.rest_port is not None, "port": self.rest_port},
         }
+        assert self.domain is not None
         try:
             flavors = await self.domain.driver.list_flavors()
             report["vim"] = {"ok": True, "driver": self.options.vim, "flavors": len(flavors)}
@@ -189,12 +216,12 @@ class Application:
             await asyncio.gather(retention, return_exceptions=True)
         if self._ssh is not None:
             await asyncio.to_thread(self._ssh.stop)
-        rest = getattr(self, "rest", None)
-        if rest is not None:
-            await rest.stop()
-        domain = getattr(self, "domain", None)
-        if domain is not None:
-            await domain.stop()
+        if self.rest is not None:
+            await self.rest.stop()
+        elif self.callbacks is not None:  # the REST cleanup closes them once it has started
+            await self.callbacks.close()
+        if self.domain is not None:
+            await self.domain.stop()
         db = getattr(self, "db", None)
         if db is not None:
             db.close()

@@ -9,8 +9,8 @@ answer is :class:`ServerUnreachable`.
 from __future__ import annotations
 
 import base64
+import http.client
 import json
-import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -75,9 +75,16 @@ class AdminClient:
                 status, raw = answer.status, answer.read()
         except urllib.error.HTTPError as error:
             status, raw = error.code, error.read()
-        except (urllib.error.URLError, socket.timeout, ConnectionError) as error:
-            reason = getattr(error, "reason", error)
-            raise ServerUnreachable(f"Cannot reach the ESC admin API at {self._root}: {reason}.") from None
+        except urllib.error.URLError as error:
+            cause = error.reason
+            why = cause.strerror if isinstance(cause, OSError) and cause.strerror else cause
+            raise ServerUnreachable(f"Cannot reach the ESC admin API at {self._root}: {why}.") from None
+        except http.client.HTTPException as error:  # something answered, but not HTTP (an SSH port, say)
+            raise ServerUnreachable(
+                f"The server at {self._root} does not answer HTTP ({type(error).__name__}: {_short(error)})."
+            ) from None
+        except OSError as error:  # reset, timed out, ...
+            raise ServerUnreachable(f"Cannot reach the ESC admin API at {self._root}: {error.strerror or error}.") from None
         parsed = _json(raw)
         if status == 401:
             raise ServerUnreachable(f"The ESC admin API at {self._root} refused the credentials.")
@@ -107,6 +114,11 @@ class AdminClient:
     def status(self) -> AdminResponse:
         """``{part: {ok, ...}}``; 503 (some part down) is an answer here, not a refusal."""
         return self.request("GET", STATUS_PATH, ok=(200, 503))
+
+
+def _short(error: Exception) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else "no answer"
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _json(raw: bytes) -> Any:

@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from esc_netconf.cli.errors import RequestRefused, UsageError
+from esc_netconf.private_files import private_dir, private_file
 
 DB_FILENAME = "esc.db"
 
@@ -156,7 +157,7 @@ def _copy_aside(db_path: Path) -> Path:
         aside = db_path.with_name(f"{db_path.name}.before-restore-{stamp}-{counter}")
     source = sqlite3.connect(db_path, timeout=0, isolation_level=None)
     try:
-        target = sqlite3.connect(aside, isolation_level=None)
+        target = sqlite3.connect(private_file(aside), isolation_level=None)
         try:
             source.backup(target)
             target.execute("PRAGMA journal_mode = DELETE")
@@ -177,7 +178,7 @@ def restore_data_dir(data_dir: Path, backup: Path) -> RestoreResult:
     revision = check_backup_file(backup)
     db_path = database_path(data_dir)
     try:
-        db_path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(db_path.parent)
         if database_in_use(db_path):
             raise RequestRefused(
                 f"The database [{db_path}] is in use, most likely by a running server: stop the server "
@@ -185,7 +186,7 @@ def restore_data_dir(data_dir: Path, backup: Path) -> RestoreResult:
             )
         previous = _copy_aside(db_path) if db_path.exists() else None
         partial = db_path.with_name(f".{db_path.name}.restore.partial")
-        shutil.copyfile(backup, partial)
+        shutil.copyfile(backup, private_file(partial))
         _fsync(partial)
         for stale in (db_path.with_name(db_path.name + "-wal"), db_path.with_name(db_path.name + "-shm")):
             with contextlib.suppress(FileNotFoundError):

@@ -11,6 +11,7 @@ fits a controller's own loopback CLI; there is no ``known_hosts`` to maintain.
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,11 @@ from esc_netconf.netconf.messages import NEED_DATA, Closed, Hello, Notification,
 from esc_netconf.nsmap import default_namespace
 
 NOTIFICATION_NS = "urn:ietf:params:xml:ns:netconf:notification:1.0"
+#: paramiko's transport log: it prints a traceback for every failed handshake (a port that is not SSH,
+#: a server that resets the connection); the command says what went wrong in one line instead.
+WIRE_LOGGER = logging.getLogger("esc_netconf.cli.wire")
+WIRE_LOGGER.addHandler(logging.NullHandler())
+WIRE_LOGGER.propagate = False
 
 
 def load_private_key(path: Path) -> paramiko.PKey:
@@ -62,6 +68,7 @@ class NetconfClient:
             raise ServerUnreachable(f"Cannot connect to the NETCONF server at {where}: {exc.strerror or exc}.") from None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._transport = paramiko.Transport(sock)
+        self._transport.set_log_channel(WIRE_LOGGER.name)
         try:
             self._transport.start_client(timeout=options.timeout)
             self._authenticate(key, where)
@@ -71,9 +78,9 @@ class NetconfClient:
         except paramiko.SSHException as exc:
             self._transport.close()
             raise ServerUnreachable(f"SSH session with {where} failed: {exc}") from None
-        except OSError as exc:
+        except (OSError, EOFError) as exc:
             self._transport.close()
-            raise ServerUnreachable(f"SSH session with {where} failed: {exc}") from None
+            raise ServerUnreachable(f"SSH session with {where} failed: {exc or type(exc).__name__}") from None
         self._session = ClientSession()
         try:
             self._send(self._session.start())
@@ -102,8 +109,8 @@ class NetconfClient:
     def _send(self, data: bytes) -> None:
         try:
             self._channel.sendall(data)
-        except (OSError, paramiko.SSHException) as exc:
-            raise ServerUnreachable(f"The NETCONF session was lost while sending: {exc}") from None
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            raise ServerUnreachable(f"The NETCONF session was lost while sending: {exc or type(exc).__name__}") from None
 
     def _receive(self) -> None:
         try:
@@ -112,8 +119,8 @@ class NetconfClient:
             raise ServerUnreachable(
                 f"No answer from the NETCONF server within {self._options.timeout:g} seconds."
             ) from None
-        except (OSError, paramiko.SSHException) as exc:
-            raise ServerUnreachable(f"The NETCONF session was lost: {exc}") from None
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            raise ServerUnreachable(f"The NETCONF session was lost: {exc or type(exc).__name__}") from None
         self._session.receive_data(data)
 
     def _next(self, kind: type[Hello] | type[RpcReply] | type[Notification]) -> Hello | RpcReply | Notification:

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import errno
 import logging
+import resource
 import signal
 import sys
 from pathlib import Path
@@ -31,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--vim", choices=("sim", "openstack"), default="sim", help="VIM driver (default sim)")
     serve.add_argument("--os-cloud", help="clouds.yaml entry for the openstack driver")
     serve.add_argument("--properties", type=Path, help="application.properties (VIM manager settings)")
-    serve.add_argument("--config", type=Path, help="TOML file with users (password hashes, authorized keys)")
+    serve.add_argument("--config", type=Path,
+                       help="TOML file with [[users]] (password hashes, authorized keys) and [limits] (see README)")
     serve.add_argument("--yang-dir", type=Path,
                        help="directory of the application's YANG modules (default: the shipped esc.yang); "
                             "the standard IETF modules always come from the package")
@@ -42,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def _serve(args: argparse.Namespace) -> int:
     from esc_netconf.app import Application, Options
+    from esc_netconf.limits import EdgeLimits
 
     options = Options(
         host=args.host,
@@ -55,6 +58,7 @@ async def _serve(args: argparse.Namespace) -> int:
         config=args.config,
         yang_dir=args.yang_dir,
         monitor_interval=args.monitor_interval,
+        limits=EdgeLimits.from_toml(args.config),
     )
     app = Application(options)
     stop = asyncio.Event()
@@ -91,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             logging.getLogger(noisy).setLevel(logging.WARNING)
         # a malformed HTTP request is the client's problem: aiohttp logs it with a traceback at ERROR
         logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
+    raise_open_file_limit()
     try:
         return asyncio.run(_serve(args))
     except OSError as exc:
@@ -100,6 +105,18 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(explained)
     except EscError as exc:
         return _fail(str(exc))
+
+
+def raise_open_file_limit(wanted: int = 65536) -> None:
+    """Lift the soft limit on open files towards the hard one: every connection is a descriptor, and at
+    the usual soft limit of 1,024 a crowd of idle sockets would make ``accept`` fail for everyone."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            logging.getLogger("esc_netconf").warning("Could not raise the open-file limit above %d", soft)
 
 
 def explain_bind_error(exc: OSError) -> str | None:

@@ -32,6 +32,11 @@ gets a single attempt: a dead receiver costs one failed connection per event and
 nothing queues up behind it.  A 4xx answer other than 408/429 is final (retrying cannot fix it).  A
 queue holds at most ``queue_limit`` events; a worker that has been idle for ``idle_exit`` seconds ends,
 and the next event starts a new one.
+
+A URL that can never be delivered (malformed, a host the HTTP client refuses, no longer allowed by the
+settings: ``check_url``) is dropped when it is submitted, with one log line per URL, and its outbox rows
+are removed; so is any delivery whose attempt fails in a way the sender did not foresee (the worker
+logs it in one line and goes on), so nothing in the outbox can fail at every restart.
 """
 
 from __future__ import annotations
@@ -62,6 +67,8 @@ Sender = Callable[[str, bytes, Mapping[str, str]], Awaitable[int]]
 Clock = Callable[[], float]
 #: Called with a delivery id once its POST is delivered or given up.
 Settle = Callable[[int], None]
+#: Why a URL can never be delivered, or ``None`` when it may be tried.
+UrlCheck = Callable[[str], "str | None"]
 
 #: The header that carries the event's id, the same on every (re)delivery of that event.
 EVENT_ID_HEADER = "ESC-Event-Id"
@@ -200,8 +207,11 @@ class CallbackDispatcher:
     """
 
     def __init__(self, send: Sender, *, policy: RetryPolicy = RetryPolicy(), queue_limit: int = 1000,
-                 idle_exit: float = 30.0, clock: Clock = time.monotonic, settle: Settle | None = None) -> None:
+                 idle_exit: float = 30.0, clock: Clock = time.monotonic, settle: Settle | None = None,
+                 check_url: UrlCheck | None = None) -> None:
         self._send = send
+        self._check_url = check_url
+        self._refused_urls: set[str] = set()
         self._policy = policy
         self._queue_limit = queue_limit
         self._idle_exit = idle_exit
@@ -219,6 +229,10 @@ class CallbackDispatcher:
             return
         dest = self._destinations.get(url)
         if dest is None:
+            problem = self._check_url(url) if self._check_url is not None else None
+            if problem is not None:
+                self._drop_undeliverable(url, problem, label, key)
+                return
             dest = self._destinations[url] = _Destination(url)
         if len(dest.queue) >= self._queue_limit:
             self.dropped += 1
@@ -229,6 +243,16 @@ class CallbackDispatcher:
         dest.wakeup.set()
         if dest.task is None or dest.task.done():
             dest.task = asyncio.get_running_loop().create_task(self._run(dest), name=f"callback {url}")
+
+    def _drop_undeliverable(self, url: str, problem: str, label: str, key: int | None) -> None:
+        self.dropped += 1
+        if url not in self._refused_urls:
+            if len(self._refused_urls) >= self._queue_limit:
+                self._refused_urls.clear()
+            self._refused_urls.add(url)
+            log.warning("Callback URL [%s] can never be delivered (%s); dropped %s and every later event for it",
+                        url[:200], problem, label)
+        self._settled(key)
 
     def state(self, url: str) -> DestinationState | None:
         """The destination's state, or ``None`` when no worker serves it."""
@@ -273,7 +297,12 @@ class CallbackDispatcher:
                         return
                 continue
             delivery = dest.queue[0]
-            await self._deliver(dest, delivery)
+            try:
+                await self._deliver(dest, delivery)
+            except Exception as error:  # noqa: BLE001 - one bad delivery must not stop the worker
+                self.dropped += 1
+                log.warning("Callback %s to %s dropped after an unexpected error: %s: %s",
+                            delivery.label, dest.url[:200], type(error).__name__, error)
             dest.queue.popleft()
             self._settled(delivery.key)
 
@@ -309,6 +338,8 @@ class CallbackDispatcher:
             status = await self._send(dest.url, delivery.body, delivery.headers)
         except (OSError, aiohttp.ClientError, TimeoutError) as exc:
             return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        except ValueError as exc:  # the URL itself (IDNA, yarl): retrying cannot fix it
+            return f"HTTP 400 (unusable URL: {type(exc).__name__}: {exc})"
         return None if 200 <= status < 300 else f"HTTP {status}"
 
 
@@ -370,13 +401,14 @@ class CallbackService:
 
     def __init__(self, store: CallbackStore, *, sender: Sender | None = None, policy: RetryPolicy = RetryPolicy(),
                  sweep_interval: float = 60.0, quiet_after: float = 3600.0, retention: float = 3600.0,
-                 capacity: int = 10_000, queue_limit: int = 1000) -> None:
+                 capacity: int = 10_000, queue_limit: int = 1000, check_url: UrlCheck | None = None) -> None:
         self._http: HttpSender | None = None
         if sender is None:
             self._http = sender = HttpSender()
         self.store = store
         self.registry = CallbackRegistry(store, quiet_after=quiet_after, retention=retention, capacity=capacity)
-        self.dispatcher = CallbackDispatcher(sender, policy=policy, queue_limit=queue_limit, settle=store.settle)
+        self.dispatcher = CallbackDispatcher(sender, policy=policy, queue_limit=queue_limit, settle=store.settle,
+                                             check_url=check_url)
         self.router = CallbackRouter(self.registry, self.dispatcher)
         self._sweep_interval = sweep_interval
         self._unsubscribe: Callable[[], None] | None = None

@@ -16,9 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
-from urllib.parse import urlsplit
 from uuid import uuid4
 
 from aiohttp import web
@@ -30,6 +29,7 @@ from esc_netconf.core.lifecycle import EscCore
 from esc_netconf.errors import EscError
 from esc_netconf.rest import payloads
 from esc_netconf.rest.callback_store import CallbackStore, MemoryCallbackStore
+from esc_netconf.rest.callback_urls import CallbackUrlError, CallbackUrlPolicy
 from esc_netconf.rest.callbacks import CallbackDispatcher, CallbackRegistry, CallbackService, RetryPolicy
 from esc_netconf.rest.errors import BadRequest, NotFoundError, http_status
 from esc_netconf.rest.negotiate import Format, content_format, preferred_format
@@ -88,6 +88,7 @@ class EscManagerApi:
     core: EscCore
     snapshots: SnapshotManager
     callbacks: CallbackService
+    url_policy: CallbackUrlPolicy = field(default_factory=CallbackUrlPolicy)
 
     @property
     def registry(self) -> CallbackRegistry:
@@ -104,15 +105,16 @@ class EscManagerApi:
         if tenant not in known:
             raise NotFoundError(f"Tenant [{tenant}] not found.")
 
-    def _transaction(self, request: web.Request) -> str:
+    def _callback_urls(self, request: web.Request) -> tuple[str, ...]:
+        """The request's callback URLs, checked first of all (``callback_urls``): 400 before any lookup."""
+        pairs = [(header, value) for header in CALLBACK_HEADERS for value in request.headers.getall(header, [])]
+        try:
+            return self.url_policy.urls(pairs)
+        except CallbackUrlError as error:
+            raise BadRequest(str(error)) from None
+
+    def _transaction(self, urls: tuple[str, ...]) -> str:
         """A new transaction id, registered with the request's callback URLs (if any)."""
-        urls: list[str] = []
-        for header in CALLBACK_HEADERS:
-            for value in request.headers.getall(header, []):
-                for url in (part.strip() for part in value.split(",")):
-                    if url:
-                        _check_url(header, url)
-                        urls.append(url)
         transaction_id = str(uuid4())
         self.registry.register(transaction_id, urls)
         return transaction_id
@@ -140,18 +142,20 @@ class EscManagerApi:
     # ---- deployments ------------------------------------------------------------------------------
 
     async def service_operation(self, request: web.Request) -> web.Response:
+        urls = self._callback_urls(request)
         tenant, deployment = request.match_info["tenant"], request.match_info["deployment"]
         body = await request.read()
         operation = payloads.service_operation(
             payloads.read_fields(body, request.content_type, "service_operation"))
         self._require_tenant(tenant)
         dep = self.core.find_deployment(tenant, deployment)
-        transaction_id = self._transaction(request)
+        transaction_id = self._transaction(urls)
         self._run(transaction_id, lambda: self.core.service_action(
             tenant, deployment, operation.action, transaction_id=transaction_id), dep.dep_id if dep else None)
         return self._accepted(200, transaction_id)
 
     async def vm_operation(self, request: web.Request) -> web.Response:
+        urls = self._callback_urls(request)
         tenant, vm_name = request.match_info["tenant"], request.match_info["vm"]
         body = await request.read()
         operation = payloads.vm_operation(payloads.read_fields(body, request.content_type, "vm_operation"))
@@ -159,7 +163,7 @@ class EscManagerApi:
         vm = self.core.find_vm(vm_name)
         if vm is None or vm.tenant != tenant:
             raise NotFound(f"VM [{vm_name}] not found in tenant [{tenant}].")
-        transaction_id = self._transaction(request)
+        transaction_id = self._transaction(urls)
         self._run(transaction_id, lambda: self.core.vm_action(
             vm.name, operation.action, operation.force, transaction_id=transaction_id), vm.dep_id)
         return self._accepted(200, transaction_id)
@@ -171,6 +175,7 @@ class EscManagerApi:
     # ---- snapshots --------------------------------------------------------------------------------
 
     async def create_snapshot(self, request: web.Request) -> web.Response:
+        urls = self._callback_urls(request)
         tenant, vm_name = request.match_info["tenant"], request.match_info["vm"]
         body = await request.read()
         snapshot = payloads.snapshot_request(payloads.read_fields(body, request.content_type, "snapshot_operation"))
@@ -178,7 +183,7 @@ class EscManagerApi:
         vm = self.core.find_vm(vm_name)
         if vm is None or vm.tenant != tenant:
             raise NotFound(f"VM [{vm_name}] not found in tenant [{tenant}].")
-        transaction_id = self._transaction(request)
+        transaction_id = self._transaction(urls)
         self._run(transaction_id, lambda: self.snapshots.create_snapshot(
             vm.name, snapshot.name, transaction_id=transaction_id))
         return self._accepted(200, transaction_id)
@@ -192,17 +197,19 @@ class EscManagerApi:
         return snapshots_response(records, fmt)
 
     async def delete_snapshot(self, request: web.Request) -> web.Response:
+        urls = self._callback_urls(request)
         reference = request.match_info["reference"]
         self.snapshots.get_snapshot(reference)  # 404 / 400 before a transaction is opened
-        transaction_id = self._transaction(request)
+        transaction_id = self._transaction(urls)
         self._run(transaction_id, lambda: self.snapshots.delete_snapshot(reference, transaction_id=transaction_id))
         return self._accepted(200, transaction_id)
 
     async def create_volume(self, request: web.Request) -> web.Response:
+        urls = self._callback_urls(request)
         snapshot_id = request.match_info["snapshot"]
         body = await request.read()
         volume = payloads.volume_request(payloads.read_fields(body, request.content_type, "volume"))
-        transaction_id = self._transaction(request)
+        transaction_id = self._transaction(urls)
         self._run(transaction_id, lambda: self.snapshots.create_volume_from_snapshot(
             snapshot_id, volume.name, volume_type=volume.volume_type, multiattach=volume.multiattach,
             bootable=volume.bootable, transaction_id=transaction_id))
@@ -217,12 +224,6 @@ class EscManagerApi:
 
 API_KEY = web.AppKey("escmanager", EscManagerApi)
 """Where ``add_escmanager_routes`` leaves the ``EscManagerApi`` in the web application."""
-
-
-def _check_url(header: str, url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise BadRequest(f"The {header} header must hold http(s) URLs, not [{url[:200]}].")
 
 
 _MISSING_AMPERSAND = "-generatedVMName="
@@ -244,7 +245,8 @@ def _snapshot_filters(request: web.Request) -> tuple[str | None, str | None]:
 
 def add_escmanager_routes(web_app: web.Application, *, core: EscCore, snapshots: SnapshotManager, bus: EventBus,
                           retry: RetryPolicy = RetryPolicy(), callbacks: CallbackService | None = None,
-                          store: CallbackStore | None = None) -> EscManagerApi:
+                          store: CallbackStore | None = None,
+                          url_policy: CallbackUrlPolicy | None = None) -> EscManagerApi:
     """Add the ``/ESCManager/v0`` routes and their error middleware to ``web_app`` (before it starts),
     and route the events of REST transactions to their callbacks.
 
@@ -252,11 +254,12 @@ def add_escmanager_routes(web_app: web.Application, *, core: EscCore, snapshots:
     resumes its operations); without one, a service over ``store`` (default: in memory, nothing survives
     a restart) with ``retry`` is made here and started when the web application starts.  Callback
     delivery stops, and the bus subscription ends, when the web application is cleaned up; undelivered
-    events stay in the store's outbox for the next start."""
+    events stay in the store's outbox for the next start.  ``url_policy`` decides which callback URLs a
+    request may name (default: at most 4, any well-formed http(s) host)."""
     if callbacks is None:
         callbacks = CallbackService(store if store is not None else MemoryCallbackStore(), policy=retry)
     service = callbacks
-    api = EscManagerApi(core, snapshots, service)
+    api = EscManagerApi(core, snapshots, service, url_policy or CallbackUrlPolicy())
     if not service.started:
         async def start(_: web.Application) -> None:
             service.start(bus)

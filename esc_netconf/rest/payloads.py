@@ -90,6 +90,8 @@ def _json_fields(body: bytes, root: str) -> Fields:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"The body is not valid JSON: {exc}.") from None
+    except RecursionError:
+        raise BadRequest("The JSON body is nested too deeply.") from None
     if isinstance(data, dict) and len(data) == 1 and isinstance(data.get(root), dict):
         data = data[root]
     if not isinstance(data, dict):

@@ -24,6 +24,7 @@ hold up the others. Each connection goes through four phases on its thread:
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
 import time
@@ -32,8 +33,9 @@ from dataclasses import dataclass
 
 import paramiko
 
+from esc_netconf.auth_throttle import AuthThrottle
 from esc_netconf.ssh.handler import HandlerFactory, PeerInfo, SessionHandler
-from esc_netconf.ssh.logcontext import ContextLogger
+from esc_netconf.ssh.logcontext import WIRE_LOGGER_NAME, ContextLogger
 from esc_netconf.ssh.policy import ConnectionPolicy
 from esc_netconf.users import UserDB
 
@@ -58,8 +60,18 @@ class SshLimits:
     eof_linger: float = 10.0
     max_auth_failures: int = 6
     max_connections: int = 512
+    max_preauth: int = 128
+    max_preauth_per_source: int = 32
+    max_channels: int = 2
     window_size: int = 4 * 2**20
     max_packet_size: int = 256 * 2**10
+
+
+def _hung_up(error: Exception) -> bool:
+    """The peer reset the connection before logging in (a port probe, a released silent socket): not
+    worth a line at INFO. paramiko words it as a banner error carrying the socket's message; junk
+    (non-SSH lines, then silence) and a bare EOF read the same as each other, so those stay at INFO."""
+    return "Connection reset by peer" in str(error)
 
 
 class _Writer:
@@ -105,10 +117,12 @@ class Connection:
     def __init__(self, conn_id: int, sock: socket.socket, address: tuple[str, int], *,
                  host_keys: Sequence[paramiko.PKey], users: UserDB, handler_factory: HandlerFactory,
                  limits: SshLimits, banner: str | None, log: ContextLogger,
-                 on_exit: Callable[[Connection], None]) -> None:
+                 on_exit: Callable[[Connection], None], throttle: AuthThrottle | None = None) -> None:
         self.conn_id = conn_id
         self._sock = sock
         self._address = address
+        self._throttle = throttle
+        self.accepted_at = time.monotonic()
         self._host_keys = host_keys
         self._users = users
         self._factory = handler_factory
@@ -121,8 +135,33 @@ class Connection:
         self._aborted = False
         self.thread = threading.Thread(target=self.run, name=f"esc-ssh-conn-{conn_id}", daemon=True)
 
+    @property
+    def source(self) -> str:
+        """The client's address (without its port)."""
+        return self._address[0]
+
+    @property
+    def authenticated(self) -> bool:
+        """True once the client has logged in (then it no longer counts as a pre-authentication connection)."""
+        transport = self._transport
+        return transport is not None and transport.is_authenticated()
+
+    @property
+    def spoke(self) -> bool:
+        """True once the peer sent anything (its SSH banner comes first), even if not read yet."""
+        transport = self._transport
+        if transport is not None and transport.remote_version:
+            return True
+        # poll, not recv(MSG_PEEK): paramiko gave the socket a timeout, and Python waits that long first
+        try:
+            poller = select.poll()
+            poller.register(self._sock.fileno(), select.POLLIN)
+            return any(events & select.POLLIN for _, events in poller.poll(0))
+        except (OSError, ValueError):  # the socket is already gone
+            return False
+
     def abort(self) -> None:
-        """Tear the connection down from another thread (server stop); its thread then exits."""
+        """Tear the connection down from another thread (server stop, eviction); its thread then exits."""
         with self._lock:
             self._aborted = True
             transport = self._transport
@@ -159,6 +198,7 @@ class Connection:
                 return None
             transport = paramiko.Transport(self._sock, default_window_size=limits.window_size,
                                            default_max_packet_size=limits.max_packet_size)
+            transport.set_log_channel(WIRE_LOGGER_NAME)  # paramiko's tracebacks: debug only, see logcontext
             self._transport = transport
         transport.banner_timeout = transport.handshake_timeout = limits.handshake_timeout
         transport.auth_timeout = limits.handshake_timeout
@@ -168,7 +208,8 @@ class Connection:
 
     def _start_server(self, transport: paramiko.Transport) -> ConnectionPolicy:
         policy = ConnectionPolicy(self._users, self._log, max_auth_failures=self._limits.max_auth_failures,
-                                  banner=self._banner)
+                                  banner=self._banner, address=self._address[0], throttle=self._throttle,
+                                  max_channels=self._limits.max_channels)
         transport.start_server(event=threading.Event(), server=policy)
         return policy
 
@@ -177,13 +218,24 @@ class Connection:
         deadline = time.monotonic() + self._limits.handshake_timeout
         while not policy.ready.wait(_HANDSHAKE_POLL):
             if not transport.is_active() or self._aborted:
-                self._log.debug("client left before opening a netconf session")
+                self._log_early_end(transport)
                 return None
             if time.monotonic() >= deadline:
-                self._log.warning("no netconf session within %.0f s; disconnecting",
+                self._log.info("no netconf session within %.0f s; disconnecting",
                                   self._limits.handshake_timeout)
                 return None
         return None if policy.gave_up else policy.channel
+
+    def _log_early_end(self, transport: paramiko.Transport) -> None:
+        """One line for a connection that ended before its session: junk, a scanner, a failed login."""
+        if self._aborted:
+            self._log.debug("closed before a netconf session (evicted or server shutdown)")
+            return
+        error = transport.saved_exception
+        if error is None or isinstance(error, EOFError) or transport.is_authenticated() or _hung_up(error):
+            self._log.debug("client left before opening a netconf session (%s)", error)
+            return
+        self._log.info("connection ended before login: %s", f"{type(error).__name__}: {error}".rstrip(": "))
 
     def _serve(self, transport: paramiko.Transport, channel: paramiko.Channel) -> None:
         username = transport.get_username() or ""

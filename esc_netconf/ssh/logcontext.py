@@ -3,6 +3,11 @@
 Every line about a connection carries ``conn=<n> peer=<addr>:<port>`` (and ``user=`` once known), both
 in the message text, so plain formatters show it, and as ``extra`` fields, so structured handlers can
 filter on it. ``conn`` is the transport's own counter; the NETCONF layer logs its session-id itself.
+
+paramiko's own transport log goes to ``esc_netconf.ssh.wire`` and is shown only when debugging: it logs
+every port scan and every client that resets its socket at ERROR, with a 2 KB traceback each
+(``Socket exception: Connection reset by peer``, ``Error reading SSH protocol banner``). The connection
+logs one line of its own instead (see ``Connection``).
 """
 
 from __future__ import annotations
@@ -12,6 +17,20 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 LOGGER_NAME = "esc_netconf.ssh"
+WIRE_LOGGER_NAME = "esc_netconf.ssh.wire"
+
+
+class _DebugOnly(logging.Filter):
+    """Passes a record only while debug logging is on for its logger, and marks it as debug."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not logging.getLogger(record.name).isEnabledFor(logging.DEBUG):
+            return False
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+logging.getLogger(WIRE_LOGGER_NAME).addFilter(_DebugOnly())
 
 
 class ContextLogger(logging.LoggerAdapter[logging.Logger]):

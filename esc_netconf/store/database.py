@@ -55,6 +55,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, Connection, Engine, create_engine, make_url
 from sqlalchemy.pool import StaticPool
 
+from esc_netconf.private_files import private_file
 from esc_netconf.store.errors import BackupError, MigrationError, StoreClosedError, StoreError
 
 __all__ = ["DEFAULT_FILENAME", "BUSY_TIMEOUT_MS", "Database"]
@@ -319,6 +320,7 @@ class Database:
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
             partial.unlink(missing_ok=True)
+            private_file(partial)  # a backup holds what the database holds: readable by its owner only
             raw = self._engine.raw_connection()
             try:
                 driver = raw.driver_connection  # None only once the pool has invalidated it

@@ -79,7 +79,7 @@ def test_failed_logins_are_limited_and_logged(start_server, caplog) -> None:
 
 
 def test_shell_exec_and_other_subsystems_are_refused(start_server) -> None:
-    _, port, recorder = start_server()
+    _, port, recorder = start_server(limits=SshLimits(eof_linger=1.0, handshake_timeout=5.0, max_channels=4))
     with connect(port) as client:
         transport = client.get_transport()
         for request in (lambda ch: ch.invoke_shell(), lambda ch: ch.exec_command("ls"),

@@ -274,3 +274,30 @@ async def test_a_closed_dispatcher_leaves_the_outbox_and_a_new_service_resumes_i
     assert [h[EVENT_ID_HEADER] for h in sender.headers[:3]] == [d.headers[EVENT_ID_HEADER] for d in pending]
     assert store.outbox == {}
     await second.close()
+
+
+async def test_an_undeliverable_url_is_dropped_at_submit_settled_and_logged_once(
+        caplog: pytest.LogCaptureFixture) -> None:
+    from esc_netconf.rest.callback_urls import CallbackUrlPolicy
+
+    settled: list[int] = []
+    sender = FakeSender()
+    dispatcher = CallbackDispatcher(sender, policy=FAST, settle=settled.append,
+                                    check_url=CallbackUrlPolicy().undeliverable)
+    with caplog.at_level("WARNING"):
+        for key in range(3):
+            dispatcher.submit("http://a..b/x", b"{}", {}, key=key)
+    assert settled == [0, 1, 2] and sender.calls == [] and dispatcher.dropped == 3
+    assert sum("can never be delivered" in r.getMessage() for r in caplog.records) == 1
+    await dispatcher.close()
+
+
+async def test_an_unforeseen_sender_failure_drops_that_event_and_the_worker_goes_on() -> None:
+    settled: list[int] = []
+    sender = FakeSender({"http://a": [UnicodeError("label empty or too long"), 200]})
+    dispatcher = CallbackDispatcher(sender, policy=FAST, settle=settled.append)
+    dispatcher.submit("http://a", b"1", {}, key=1)
+    dispatcher.submit("http://a", b"2", {}, key=2)
+    await dispatcher.drain(2)
+    assert settled == [1, 2] and dispatcher.delivered == 1 and dispatcher.dropped == 1
+    await dispatcher.close()

@@ -7,6 +7,8 @@ import logging
 import paramiko
 import pytest
 
+from esc_netconf.auth_throttle import AuthThrottle
+from esc_netconf.limits import EdgeLimits
 from esc_netconf.ssh.logcontext import ContextLogger
 from esc_netconf.ssh.policy import ConnectionPolicy
 from esc_netconf.users import UserDB
@@ -39,7 +41,7 @@ def test_password_auth_and_failure_limit(users: UserDB, caplog: pytest.LogCaptur
     assert policy.gave_up and policy.ready.is_set()
     assert policy.check_auth_password("admin", "admin") == paramiko.AUTH_FAILED  # too late now
     messages = [r.getMessage() for r in caplog.records]
-    assert sum("login failed" in m for m in messages) == 4
+    assert sum("login failed" in m for m in messages) == 3  # the attempt after giving up is not logged
     assert sum("too many failed logins" in m for m in messages) == 1
     assert all(m.startswith("[conn=7]") for m in messages)
     assert policy.check_channel_request("session", 0) == paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
@@ -68,3 +70,32 @@ def test_context_logger_prefixes_and_sets_extra(caplog: pytest.LogCaptureFixture
     record = caplog.records[-1]
     assert record.getMessage() == "[conn=3 peer=10.0.0.1:22 user=admin] hello world"
     assert (record.conn, record.peer, record.user) == (3, "10.0.0.1:22", "admin")  # type: ignore[attr-defined]
+
+
+def test_session_channels_are_capped_and_the_refusals_logged_once(users: UserDB,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    policy = ConnectionPolicy(users, ContextLogger(logging.getLogger("esc_netconf.ssh")), max_auth_failures=3,
+                              max_channels=2)
+    with caplog.at_level(logging.INFO, logger="esc_netconf.ssh"):
+        answers = [policy.check_channel_request("session", n) for n in range(600)]
+    assert answers[:2] == [paramiko.OPEN_SUCCEEDED] * 2
+    assert set(answers[2:]) == {paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED}
+    assert sum("refused session channel" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_passwords_from_a_waiting_address_are_refused_unchecked(users: UserDB, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [100.0]
+    throttle = AuthThrottle(EdgeLimits(auth_free_failures=1, auth_first_backoff=5.0), clock=lambda: now[0])
+    monkeypatch.setattr("esc_netconf.ssh.policy.time.sleep", lambda seconds: None)
+
+    def policy(address: str) -> ConnectionPolicy:
+        return ConnectionPolicy(users, ContextLogger(logging.getLogger("esc_netconf.ssh")), max_auth_failures=9,
+                                address=address, throttle=throttle)
+
+    guesser = policy("192.0.2.1")
+    assert guesser.check_auth_password("admin", "x") == paramiko.AUTH_FAILED
+    assert guesser.check_auth_password("admin", "y") == paramiko.AUTH_FAILED  # now it waits 5 s
+    assert guesser.check_auth_password("admin", "admin") == paramiko.AUTH_FAILED  # right, but not checked
+    assert policy("192.0.2.2").check_auth_password("admin", "admin") == paramiko.AUTH_SUCCESSFUL
+    now[0] += 5.1
+    assert policy("192.0.2.1").check_auth_password("admin", "admin") == paramiko.AUTH_SUCCESSFUL
