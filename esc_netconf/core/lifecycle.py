@@ -72,6 +72,11 @@ _WORKING_SERVICE: dict[tuple[str, str], frozenset[ServiceState]] = {
     (OpKind.SERVICE_ACTION.value, "REBOOT"): frozenset({ServiceState.REBOOTING}),
 }
 #: The VM state a VM action ends in when it succeeded.
+#: Tenant creations and deletions running at once. A config of thousands of tenants starts as many tasks;
+#: run all at once, their VIM calls, store writes and events would fill every turn of the loop for seconds
+#: and keep every client waiting, so they queue and the loop serves others between them.
+TENANT_WORK_AT_ONCE = 4
+
 _VM_TARGET = {"START": VmState.ALIVE, "STOP": VmState.SHUTOFF, "REBOOT": VmState.ALIVE}
 #: VM states in the middle of some operation: an operation that crashed leaves its VMs there, so they fail.
 _IN_FLIGHT = frozenset({VmState.DEPLOYING, VmState.INERT, VmState.STOPPING, VmState.STARTING, VmState.REBOOTING,
@@ -113,6 +118,7 @@ class EscCore:
         self._monitor = Monitor(self._ctx, self._occupied, self._start_recovery)
         self._monitor_task: asyncio.Task[None] | None = None
         self._tenant_tasks: set[asyncio.Task[None]] = set()
+        self._tenant_slots = asyncio.Semaphore(TENANT_WORK_AT_ONCE)
         self._stopping = False
 
     # ---- lifetime ---------------------------------------------------------------------------
@@ -304,9 +310,16 @@ class EscCore:
         self._tenant_task(tenants.delete(self._ctx, name, self._wait_tenant_idle), f"esc-tenant-delete-{name}")
 
     def _tenant_task(self, work: Coroutine[None, None, None], name: str) -> None:
-        task = asyncio.get_running_loop().create_task(work, name=name)
+        task = asyncio.get_running_loop().create_task(self._in_turn(work), name=name)
         self._tenant_tasks.add(task)
         task.add_done_callback(self._tenant_tasks.discard)
+
+    async def _in_turn(self, work: Coroutine[None, None, None]) -> None:
+        try:
+            async with self._tenant_slots:
+                await work
+        finally:
+            work.close()  # cancelled while waiting for its turn: it never started, and must not warn so
 
     async def _wait_tenant_idle(self, name: str) -> None:
         while busy := [self._busy[d.dep_id].task for d in self.deployments(name) if d.dep_id in self._busy]:

@@ -81,7 +81,8 @@ def changes(old: etree._Element, new: etree._Element, model: YangModel) -> list[
 def config_edits(old: etree._Element, new: etree._Element, config: etree._Element,
                  default_operation: str, model: YangModel) -> list[Edit]:
     """The ``<edit>`` entries for a committed ``<edit-config>`` of ``config`` (see the module docstring)."""
-    return [Edit(c.path, _operation(c, config, default_operation, model)) for c in changes(old, new, model)]
+    request = _RequestIndex(config, model)
+    return [Edit(c.path, _operation(c, request, default_operation)) for c in changes(old, new, model)]
 
 
 def config_change_event(ctx: SessionContext, edits: list[Edit], datastore: str = "running") -> etree._Element:
@@ -192,14 +193,35 @@ def _child_path(path: DataPath, step: Step, info: SchemaNodeInfo | None, model: 
 
 # ---------------------------------------------------------------------------------------- the operation
 
-def _operation(change: Change, config: etree._Element, default_operation: str, model: YangModel) -> str:
+class _RequestIndex:
+    """The ``<config>`` of the request, its elements found by step through one dict per parent and tag,
+    built on first use: an edit of n list entries changes n subtrees, and finding each among its n
+    siblings by a scan would make the notification quadratic (3,000 tenants: seconds of a frozen loop)."""
+
+    def __init__(self, config: etree._Element, model: YangModel) -> None:
+        self.config = config
+        self._model = model
+        self._by_parent: dict[tuple[int, str], dict[Step, etree._Element]] = {}
+
+    def child(self, parent: etree._Element, spath: tuple[str, ...], step: Step) -> etree._Element | None:
+        index = self._by_parent.get((id(parent), step.tag))
+        if index is None:
+            info = self._model.node(spath)
+            index = {}
+            for element in parent.iterchildren(step.tag):
+                index.setdefault(_step(element, info), element)  # the first one, as a scan would find
+            self._by_parent[(id(parent), step.tag)] = index
+        return index.get(step)
+
+
+def _operation(change: Change, request: _RequestIndex, default_operation: str) -> str:
     """The effective operation of the deepest ``<config>`` element on the way to the changed node."""
     operation = default_operation
-    level = config
+    level = request.config
     spath: tuple[str, ...] = ()
     for step in change.steps:
         spath = (*spath, step.tag)
-        match = next((e for e in level.iterchildren(step.tag) if _step(e, model.node(spath)) == step), None)
+        match = request.child(level, spath, step)
         if match is None:
             break
         operation = match.get(OPERATION_ATTR, operation)
