@@ -39,29 +39,35 @@ def new_vm(ctx: CoreContext, dep: DeploymentRecord, group: VmGroupSpec) -> VmRec
     return vm
 
 
-async def bring_up(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, group: VmGroupSpec) -> None:
+async def bring_up(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, group: VmGroupSpec, *,
+                   scale_out: bool = False) -> None:
     """Drive one VM from DEPLOYING (or INERT) to ALIVE, with VM_DEPLOYED and VM_ALIVE.
 
-    :raises VimOperationFailed: after the VM went to ERROR and VM_DEPLOYED FAILURE was published.
+    A VM a scale-out adds announces itself as ESC's guides show it, VM_SCALE_OUT_DEPLOYED and no VM_ALIVE:
+    its scale-out's own INIT and COMPLETE frame it.
+
+    :raises VimOperationFailed: after the VM went to ERROR and its deployed event's FAILURE was published.
     """
+    deployed = EventType.VM_SCALE_OUT_DEPLOYED if scale_out else EventType.VM_DEPLOYED
     try:
         if vm.state is VmState.DEPLOYING:
             await vmsteps.build(ctx, vm, group)
             ctx.vm_to(vm, VmTrigger.DEPLOYED, "deployed")
-            ctx.vm_event(dep, vm, EventType.VM_DEPLOYED,
-                         f"OpenStack Driver: VM successfully created, VM Name: [{vm.name}]")
+            ctx.vm_event(dep, vm, deployed, f"OpenStack Driver: VM successfully created, VM Name: [{vm.name}]")
     except VimOperationFailed as exc:
         ctx.vm_to(vm, VmTrigger.FAIL, f"deployment failed: {exc.message}")
-        ctx.vm_event(dep, vm, EventType.VM_DEPLOYED, exc.message, ok=False)
+        ctx.vm_event(dep, vm, deployed, exc.message, ok=False)
         raise
     if vm.state is VmState.INERT:
         vm.monitored = True
         ctx.vm_to(vm, VmTrigger.ALIVE, "alive, monitoring set")
-        ctx.vm_event(dep, vm, EventType.VM_ALIVE, f"VM_Alive event received, VM ID: [{vm.name}]")
+        if not scale_out:
+            ctx.vm_event(dep, vm, EventType.VM_ALIVE, f"VM_Alive event received, VM ID: [{vm.name}]")
 
 
-async def take_down(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> None:
-    """Delete one VM's server and forget the VM, with VM_UNDEPLOYED.
+async def take_down(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, *, scale_in: bool = False) -> None:
+    """Delete one VM's server and forget the VM, with VM_UNDEPLOYED (a scale-in's VM has none: its
+    VM_SCALE_IN_INIT and VM_SCALE_IN_COMPLETE are its events, as in ESC's guides).
 
     :raises VimOperationFailed: after VM_UNDEPLOYED FAILURE was published (the VM stays, in ERROR).
     """
@@ -73,9 +79,11 @@ async def take_down(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> No
         await release_ports(ctx, vm)
     except VimOperationFailed as exc:
         ctx.vm_to(vm, VmTrigger.FAIL, f"undeployment failed: {exc.message}")
-        ctx.vm_event(dep, vm, EventType.VM_UNDEPLOYED, exc.message, ok=False)
+        if not scale_in:
+            ctx.vm_event(dep, vm, EventType.VM_UNDEPLOYED, exc.message, ok=False)
         raise
-    ctx.vm_event(dep, vm, EventType.VM_UNDEPLOYED, "VM has been undeployed.")
+    if not scale_in:
+        ctx.vm_event(dep, vm, EventType.VM_UNDEPLOYED, "VM has been undeployed.")
     ctx.forget_vm(vm)
 
 
@@ -121,23 +129,23 @@ async def undeploy(ctx: CoreContext, dep: DeploymentRecord) -> None:
 
 
 async def _scale_out_one(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, group: VmGroupSpec) -> None:
-    ctx.vm_event(dep, vm, EventType.VM_SCALE_OUT_INIT, "VM scale out initiated.")
+    ctx.vm_event(dep, vm, EventType.VM_SCALE_OUT_INIT, "VM scale out triggered")
     try:
-        await bring_up(ctx, dep, vm, group)
+        await bring_up(ctx, dep, vm, group, scale_out=True)
     except VimOperationFailed as exc:
-        ctx.vm_event(dep, vm, EventType.VM_SCALE_OUT_COMPLETE, exc.message, ok=False)
+        ctx.vm_event(dep, vm, EventType.VM_SCALE_OUT_COMPLETE, f"VM scaled out failed: {exc.message}", ok=False)
         raise
-    ctx.vm_event(dep, vm, EventType.VM_SCALE_OUT_COMPLETE, "VM scale out completed successfully.")
+    ctx.vm_event(dep, vm, EventType.VM_SCALE_OUT_COMPLETE, "VM scaled out successfully")
 
 
 async def _scale_in_one(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> None:
-    ctx.vm_event(dep, vm, EventType.VM_SCALE_IN_INIT, "VM scale in initiated.")
+    ctx.vm_event(dep, vm, EventType.VM_SCALE_IN_INIT, "VM scale in triggered")
     try:
-        await take_down(ctx, dep, vm)
+        await take_down(ctx, dep, vm, scale_in=True)
     except VimOperationFailed as exc:
-        ctx.vm_event(dep, vm, EventType.VM_SCALE_IN_COMPLETE, exc.message, ok=False)
+        ctx.vm_event(dep, vm, EventType.VM_SCALE_IN_COMPLETE, f"VM scaled in failed: {exc.message}", ok=False)
         raise
-    ctx.vm_event(dep, vm, EventType.VM_SCALE_IN_COMPLETE, "VM scale in completed successfully.")
+    ctx.vm_event(dep, vm, EventType.VM_SCALE_IN_COMPLETE, "VM scaled in successfully")
 
 
 def _group_jobs(ctx: CoreContext, dep: DeploymentRecord, group: VmGroupSpec) -> list[Awaitable[None]]:

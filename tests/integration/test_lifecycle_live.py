@@ -174,7 +174,7 @@ def test_scale_out_and_in_and_refusals(deployed: tuple[ServerProcess, EscClient,
 
     client.edit(composite().replace("<min_active>2</min_active>", "<min_active>3</min_active>"))
     events = watcher.until("VM_SCALE_OUT_COMPLETE")
-    assert [t for t in types(events) if t.startswith("VM_SCALE")] == ["VM_SCALE_OUT_INIT", "VM_SCALE_OUT_COMPLETE"]
+    assert [t for t in types(events) if t.startswith("VM_SCALE")] == ["VM_SCALE_OUT_INIT", "VM_SCALE_OUT_DEPLOYED", "VM_SCALE_OUT_COMPLETE"]
     watcher.until("SERVICE_UPDATED")
     assert len(client.vm_states(TENANT, DEP)) == 4
 

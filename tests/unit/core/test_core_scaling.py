@@ -31,8 +31,7 @@ async def _update(harness: Harness, dep: DeploymentRecord, new: DeploymentSpec) 
 async def test_scale_out_then_in(harness: Harness) -> None:
     dep = await _deployed(harness, spec(group("g", 1, 3, pool=POOL)))
     kinds = await _update(harness, dep, spec(group("g", 3, 3, pool=POOL)))
-    per_vm = [("VM_SCALE_OUT_INIT", OK, 200), ("VM_DEPLOYED", OK, 200), ("VM_ALIVE", OK, 200),
-              ("VM_SCALE_OUT_COMPLETE", OK, 200)]
+    per_vm = [("VM_SCALE_OUT_INIT", OK, 200), ("VM_SCALE_OUT_DEPLOYED", OK, 200), ("VM_SCALE_OUT_COMPLETE", OK, 200)]
     assert sorted(kinds[:-1]) == sorted(per_vm * 2) and kinds[-1] == ("SERVICE_UPDATED", OK, 200)
     vms = harness.core.vms(dep.dep_id)
     assert [v.index for v in vms] == [0, 1, 2] and all(v.state is VmState.ALIVE for v in vms)
@@ -40,7 +39,7 @@ async def test_scale_out_then_in(harness: Harness) -> None:
     assert len(await harness.servers()) == 3
 
     kinds = await _update(harness, dep, spec(group("g", 1, 1, pool=POOL)))
-    per_vm = [("VM_SCALE_IN_INIT", OK, 200), ("VM_UNDEPLOYED", OK, 200), ("VM_SCALE_IN_COMPLETE", OK, 200)]
+    per_vm = [("VM_SCALE_IN_INIT", OK, 200), ("VM_SCALE_IN_COMPLETE", OK, 200)]
     assert sorted(kinds[:-1]) == sorted(per_vm * 2) and kinds[-1] == ("SERVICE_UPDATED", OK, 200)
     assert [v.index for v in harness.core.vms(dep.dep_id)] == [0]
     assert len(await harness.servers()) == 1 and dep.state is ServiceState.ACTIVE
@@ -71,7 +70,7 @@ async def test_group_added_after_its_dependency_and_removed(harness: Harness) ->
     dep = await _deployed(harness, spec(group("a")))
     two = spec(group("a"), group("b"), startup=(StartupPolicy("b", ("a",)),))
     kinds = await _update(harness, dep, two)
-    assert kinds == [("VM_SCALE_OUT_INIT", OK, 200), ("VM_DEPLOYED", OK, 200), ("VM_ALIVE", OK, 200),
+    assert kinds == [("VM_SCALE_OUT_INIT", OK, 200), ("VM_SCALE_OUT_DEPLOYED", OK, 200),
                      ("VM_SCALE_OUT_COMPLETE", OK, 200), ("SERVICE_UPDATED", OK, 200)]
     assert [v.group for v in harness.core.vms(dep.dep_id)] == ["a", "b"]
     kinds = await _update(harness, dep, spec(group("a")))

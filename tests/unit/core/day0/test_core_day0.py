@@ -123,8 +123,9 @@ async def test_an_exhausted_pool_fails_the_scale_out_with_a_sentence(day0: Harne
             "day-0 configuration [--user-data]: variable [HOSTNAME] has 2 value(s), too few for min_active 3")):
         day0.core.check_update("t1", dep.spec, day0_spec(3, 3, names=("vnf-a", "vnf-z")))
     kinds = await update(day0, dep, file_only(day0_spec(3, 3, names=("vnf-a", "vnf-z"))))
-    assert ("VM_DEPLOYED", FAIL, 500) in kinds and kinds[-1] == ("SERVICE_UPDATED", FAIL, 500)
-    failed = next(e for e in day0.events if e.event_type.value == "VM_DEPLOYED" and e.status.value == "FAILURE")
+    assert ("VM_SCALE_OUT_DEPLOYED", FAIL, 500) in kinds and kinds[-1] == ("SERVICE_UPDATED", FAIL, 500)
+    failed = next(e for e in day0.events
+                  if e.event_type.value == "VM_SCALE_OUT_DEPLOYED" and e.status.value == "FAILURE")
     assert "Day-0 variable [HOSTNAME] of vm_group [g] has no value left" in failed.status_message
     assert "all 2 value(s) of its pool are held by other VMs" in failed.status_message
     assert len(await day0.servers()) == 2  # nothing was requested for the VM without a value
