@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from uuid import uuid4
 
-from esc_netconf.core import restore, vmsteps
+from esc_netconf.core import recovery, restore, vmsteps
 from esc_netconf.core.context import CoreContext
 from esc_netconf.core.day0 import pools
 from esc_netconf.core.day0.ports import release_ports
@@ -54,10 +54,24 @@ async def bring_up(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, group:
         ctx.vm_to(vm, VmTrigger.FAIL, f"deployment failed: {exc.message}")
         ctx.vm_event(dep, vm, EventType.VM_DEPLOYED, exc.message, ok=False)
         raise
+    if vm.state is VmState.INERT and not await ctx.kpi_alive(vm, group, float(group.bootup_time)):
+        await _not_alive(ctx, dep, vm, group)
+        return
     if vm.state is VmState.INERT:
         vm.monitored = True
         ctx.vm_to(vm, VmTrigger.ALIVE, "alive, monitoring set")
         ctx.vm_event(dep, vm, EventType.VM_ALIVE, f"VM_Alive event received, VM ID: [{vm.name}]")
+
+
+async def _not_alive(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, group: VmGroupSpec) -> None:
+    """The VM_ALIVE KPI was not met within ``bootup_time``: recover as the rules say, else fail the VM."""
+    message = f"VM [{vm.name}] was not alive within bootup_time ({group.bootup_time} s) by its VM_ALIVE KPI."
+    if recovery.recovers_on_alive_false(group):
+        await recovery.recover_vm(ctx, dep, vm, begin=True)
+        return
+    ctx.vm_to(vm, VmTrigger.FAIL, message)
+    ctx.vm_event(dep, vm, EventType.VM_ALIVE, message, ok=False)
+    raise VimOperationFailed(message)
 
 
 async def take_down(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> None:
@@ -118,6 +132,23 @@ async def undeploy(ctx: CoreContext, dep: DeploymentRecord) -> None:
     ctx.service_event(dep, EventType.SERVICE_UNDEPLOYED, "Service undeployed successfully.")
     ctx.state.deployments.pop(dep.dep_id, None)
     ctx.store.delete_deployment(dep.dep_id)
+
+
+async def scale_group(ctx: CoreContext, dep: DeploymentRecord, name: str, delta: int) -> None:
+    """A KPI rule's scaling: one VM more (``delta`` 1) or less (-1) in the group, within min..max; pending
+    VMs (a scale-out cut short by a restart, resumed with ``delta`` 0) are brought up first."""
+    group = dep.spec.group(name)
+    if group is None:
+        return
+    current = members(ctx, dep, name)
+    jobs: list[Awaitable[None]] = [_scale_out_one(ctx, dep, vm, group) for vm in current
+                                   if vm.state is VmState.DEPLOYING]
+    if delta > 0 and len(current) < group.scaling.max_active:
+        jobs.append(_scale_out_one(ctx, dep, new_vm(ctx, dep, group), group))
+    elif delta < 0 and len(current) > group.scaling.min_active:
+        jobs.append(_scale_in_one(ctx, dep, max(current, key=lambda vm: vm.index)))
+    if await gather_failures(jobs) and dep.state is ServiceState.ACTIVE:
+        ctx.service_to(dep, ServiceTrigger.FAIL)
 
 
 async def _scale_out_one(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, group: VmGroupSpec) -> None:
