@@ -21,6 +21,9 @@ from esc_netconf.core.collectors import Metric, Probe, Reading
 _ECHO_REQUEST, _ECHO_REPLY = 8, 0
 #: Sequence numbers are 16 bits: larger batches are sent in chunks of this many addresses.
 CHUNK = 60000
+#: Requests sent before the replies already queued are read (keeps the receive buffer from overflowing).
+BURST = 128
+_RCVBUF = 4 * 1024 * 1024
 
 
 class IcmpUnavailable(OSError):
@@ -53,6 +56,8 @@ def open_socket() -> tuple[socket.socket, bool]:
         except PermissionError:
             continue
         sock.setblocking(False)
+        # a batch's replies arrive together (a raw socket also sees every echo request on loopback)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
         return sock, raw
     raise IcmpUnavailable("ICMP needs net.ipv4.ping_group_range to include this process's group, or CAP_NET_RAW")
 
@@ -108,6 +113,8 @@ async def _ping_chunk(addresses: list[str], timeout: float) -> set[str]:
                 sock.sendto(_echo(ident, seq), (address, 0))
             except OSError:  # unreachable from here: it does not answer
                 pending.pop(seq, None)
+            if seq % BURST == BURST - 1:
+                await asyncio.sleep(0)  # let the reader drain the replies of this burst
         if pending:
             try:
                 await asyncio.wait_for(done, timeout)
