@@ -104,15 +104,19 @@ class KpiMonitor:
                 pass
 
     def _watched(self) -> list[tuple[DeploymentRecord, VmRecord, VmGroupSpec]]:
-        ctx = self._ctx
+        deployments = self._ctx.state.deployments
+        watched: dict[str, DeploymentRecord] = {}
         result = []
-        for dep in ctx.state.deployments.values():
-            if dep.state not in WATCHED_SERVICES or self._is_busy(dep.dep_id):
-                continue
-            for vm in ctx.vms_of(dep.dep_id):
-                group = dep.spec.group(vm.group)
-                if group is not None and group.kpis and candidate(vm):
-                    result.append((dep, vm, group))
+        for vm in self._ctx.state.vms.values():  # one scan of all VMs (``vms_of`` per deployment is quadratic)
+            dep = watched.get(vm.dep_id)
+            if dep is None:
+                dep = deployments.get(vm.dep_id)
+                if dep is None or dep.state not in WATCHED_SERVICES or self._is_busy(dep.dep_id):
+                    continue
+                watched[vm.dep_id] = dep
+            group = dep.spec.group(vm.group)
+            if group is not None and group.kpis and candidate(vm):
+                result.append((dep, vm, group))
         return result
 
     async def poll_once(self) -> float:
