@@ -55,23 +55,12 @@ async def bring_up(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, group:
         ctx.vm_event(dep, vm, EventType.VM_DEPLOYED, exc.message, ok=False)
         raise
     if vm.state is VmState.INERT and not await ctx.kpi_alive(vm, group, float(group.bootup_time)):
-        await _not_alive(ctx, dep, vm, group)
+        await recovery.not_alive(ctx, dep, vm, group)
         return
     if vm.state is VmState.INERT:
         vm.monitored = True
         ctx.vm_to(vm, VmTrigger.ALIVE, "alive, monitoring set")
         ctx.vm_event(dep, vm, EventType.VM_ALIVE, f"VM_Alive event received, VM ID: [{vm.name}]")
-
-
-async def _not_alive(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, group: VmGroupSpec) -> None:
-    """The VM_ALIVE KPI was not met within ``bootup_time``: recover as the rules say, else fail the VM."""
-    message = f"VM [{vm.name}] was not alive within bootup_time ({group.bootup_time} s) by its VM_ALIVE KPI."
-    if recovery.recovers_on_alive_false(group):
-        await recovery.recover_vm(ctx, dep, vm, begin=True)
-        return
-    ctx.vm_to(vm, VmTrigger.FAIL, message)
-    ctx.vm_event(dep, vm, EventType.VM_ALIVE, message, ok=False)
-    raise VimOperationFailed(message)
 
 
 async def take_down(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> None:
@@ -106,6 +95,9 @@ async def deploy(ctx: CoreContext, dep: DeploymentRecord) -> None:
                     new_vm(ctx, dep, group)
                 jobs += [bring_up(ctx, dep, vm, group) for vm in members(ctx, dep, name)
                          if vm.state in (VmState.DEPLOYING, VmState.INERT)]
+                # a VM that failed its VM_ALIVE KPI at boot was being recovered when the process died
+                jobs += [recovery.recover_vm(ctx, dep, vm) for vm in members(ctx, dep, name)
+                         if vm.state in recovery.RECOVERING]
             failures = await gather_failures(jobs)
             if failures:
                 raise failures[0]

@@ -82,6 +82,21 @@ async def recover_vm(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, *, b
     _recovered(ctx, dep, vm, before, "redeploy")
 
 
+async def not_alive(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, group: VmGroupSpec) -> None:
+    """The VM_ALIVE KPI was not met within ``bootup_time`` (after a deploy, START or REBOOT): recover as the
+    rules say (``FALSE recover autohealing``), else the VM fails with VM_ALIVE FAILURE.
+
+    :raises VimOperationFailed: the VM is in ERROR (not recovered, or its recovery failed).
+    """
+    if recovers_on_alive_false(group):
+        await recover_vm(ctx, dep, vm, begin=True)
+        return
+    message = f"VM [{vm.name}] was not alive within bootup_time ({group.bootup_time} s) by its VM_ALIVE KPI."
+    ctx.vm_to(vm, VmTrigger.FAIL, message)
+    ctx.vm_event(dep, vm, EventType.VM_ALIVE, message, ok=False)
+    raise VimOperationFailed(message)
+
+
 def recovers_on_alive_false(group: VmGroupSpec) -> bool:
     """Whether the group's rules say ``FALSE recover autohealing`` for VM_ALIVE."""
     return any(action.split() == ["FALSE", "recover", "autohealing"]

@@ -161,3 +161,24 @@ def test_cpu_rules_scale_the_group_and_continuous_alarm_re_raises(
     assert all(e.status == "SUCCESS" for e in ins if e.type == "VM_SCALE_IN_COMPLETE")
     time.sleep(3)  # never below min_active
     assert list(client.vm_states(TENANT, "elastic")) == [vm]
+
+
+def test_stopped_service_is_not_polled_and_start_waits_for_the_kpi(live: tuple[ServerProcess, EscClient, EventWatcher]) -> None:
+    server, client, watcher = live
+    client.edit(samples.deployment(TENANT, "paused", [group("g", [PING], [RECOVER], bootup_time=2,
+                                                            recovery_wait_time=20, min_active=1, max_active=1)]))
+    vm = next(e.vmname for e in watcher.until("SERVICE_ALIVE") if e.type == "VM_ALIVE")
+    client.service_action("STOP", TENANT, "paused")
+    watcher.until("SERVICE_STOPPED")
+    set_guest(server, f"vim.sim.guest.{vm}.ping=down")
+    time.sleep(4.5)  # a stopped VM has no collectors
+    assert [e for e in watcher.events if e.type == "VM_RECOVERY_INIT"] == []
+    client.service_action("START", TENANT, "paused")
+    events = watcher.until("VM_RECOVERY_INIT", timeout=20)  # START re-armed VM_ALIVE: not met within bootup_time
+    assert ("VM_ALIVE", "SUCCESS") not in kinds(events[:-1])
+    set_guest(server, f"vim.sim.guest.{vm}.ping=up")
+    events = watcher.until("SERVICE_ALIVE", timeout=30)
+    assert kinds(events) == [("VM_RECOVERY_REBOOT", "SUCCESS"), ("VM_RECOVERY_COMPLETE", "SUCCESS"),
+                             ("SERVICE_ALIVE", "SUCCESS")]
+    assert client.service_state(TENANT, "paused") == "SERVICE_ACTIVE_STATE"
+    assert client.vm_states(TENANT, "paused") == {vm: "VM_ALIVE_STATE"}
