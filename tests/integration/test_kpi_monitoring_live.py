@@ -182,3 +182,35 @@ def test_stopped_service_is_not_polled_and_start_waits_for_the_kpi(live: tuple[S
                              ("SERVICE_ALIVE", "SUCCESS")]
     assert client.service_state(TENANT, "paused") == "SERVICE_ACTIVE_STATE"
     assert client.vm_states(TENANT, "paused") == {vm: "VM_ALIVE_STATE"}
+
+
+def test_kill_during_a_kpi_recovery_converges(tmp_path: Path) -> None:
+    """kill -9 while a recovery started by VM_ALIVE FALSE waits for the rebooted guest; the restarted server
+    (whose runtime guest settings are gone, so the guest answers again) finishes it and monitors afresh."""
+    proc = ServerProcess(tmp_path / "data", properties=FAST_PROPERTIES).start()
+    client, watcher = EscClient(proc.netconf_port), EventWatcher(proc.netconf_port)
+    try:
+        client.edit(samples.deployment(TENANT, "killed", [group("g", [PING], [RECOVER], bootup_time=5,
+                                                                recovery_wait_time=30, min_active=1, max_active=1)]))
+        vm = next(e.vmname for e in watcher.until("SERVICE_ALIVE") if e.type == "VM_ALIVE")
+        set_guest(proc, f"vim.sim.guest.{vm}.ping=down")
+        watcher.until("VM_RECOVERY_INIT", timeout=20)
+        time.sleep(0.5)  # inside the reboot's wait for the guest
+        assert client.vm_states(TENANT, "killed") == {vm: "VM_RECOVERY_REBOOTING_STATE"}
+    finally:
+        client.close()
+        watcher.close()
+    proc.kill()
+    proc.start()
+    client = EscClient(proc.netconf_port)
+    try:
+        deadline = time.monotonic() + 60
+        while client.vm_states(TENANT, "killed") != {vm: "VM_ALIVE_STATE"}:
+            assert time.monotonic() < deadline, client.vm_states(TENANT, "killed")
+            time.sleep(0.2)
+        assert client.service_state(TENANT, "killed") == "SERVICE_ACTIVE_STATE"
+        history = client.opdata(TENANT, "killed").xpath("//*[local-name()='history']//*[local-name()='type']/text()")
+        assert any(str(entry).startswith("recovered by reboot") for entry in history), history
+    finally:
+        client.close()
+        proc.stop()
