@@ -214,3 +214,13 @@ def test_kill_during_a_kpi_recovery_converges(tmp_path: Path) -> None:
     finally:
         client.close()
         proc.stop()
+
+
+def test_bad_guest_settings_are_refused_naming_the_key(live: tuple[ServerProcess, EscClient, EventWatcher]) -> None:
+    server, _, _ = live
+    result = escadm(server.rest_url, "vimmanager", "set", "--config", "vim.sim.guest.default.cpu=150")
+    assert result.returncode != 0
+    assert "vim.sim.guest.default.cpu" in result.stderr and "0 to 100" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    refused = escadm(server.rest_url, "vimmanager", "set", "--config", "vim.sim.guest.vm1.disk=5")
+    assert refused.returncode != 0 and "ping|cpu|memory" in refused.stderr
