@@ -37,6 +37,7 @@ from esc_netconf.settings import VimManagerSettings
 from esc_netconf.store import Database, SqlCoreStore
 from esc_netconf.store.snapshot_store import SqlSnapshotStore
 from esc_netconf.vim.base import VimDriver
+from esc_netconf.collectors import create_collector
 from esc_netconf.vim.factory import create_driver
 from esc_netconf.vim.sim.settings import SimSettings
 
@@ -80,6 +81,7 @@ def build_domain(options: Options, db: Database, settings: VimManagerSettings, h
         settings=CoreSettings(poll_interval=min(2.0, monitor_interval), monitor_interval=monitor_interval),
         fetcher=UrlTemplateFetcher(lambda: FetchLimits(int(settings.number("day0.fetch.max.bytes")),
                                                        settings.number("day0.fetch.timeout.secs"))),
+        collector=create_collector(options.vim, settings.snapshot),
     )
 
     def to_netconf(event: EscEvent) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from esc_netconf.errors import EscError
-from esc_netconf.vim.sim.settings import SimSettings, SimSettingsError
+from esc_netconf.vim.sim.settings import GUEST_KEY_PREFIX, SimSettings, SimSettingsError
 
 class SettingsError(EscError):
     """A key or value that the VIM manager does not accept; ``key`` names it."""
@@ -103,6 +103,8 @@ def specs_for(vim: str) -> dict[str, SettingSpec]:
 def validate(key: str, raw: str, vim: str = "sim") -> str:
     """Return the value as it will be stored, or raise SettingsError naming the key."""
     spec = specs_for(vim).get(key)
+    if spec is None and vim == "sim" and key.startswith(GUEST_KEY_PREFIX):
+        return _simulated_vim(key, raw.strip())  # one key per simulated guest: not listed, checked alike
     if spec is None:
         other = next((name for name, specs in DRIVER_SPECS.items() if key in specs), None)
         if other is not None:

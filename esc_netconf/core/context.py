@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
+from esc_netconf.core.collectors import AliveWatch, alive_kpi
 from esc_netconf.core.day0.fetch import TemplateFetcher
 from esc_netconf.core.errors import VimOperationFailed
 from esc_netconf.core.events import EscEvent, EventBus, EventInterface, EventStatus, EventType, VmSource, VmTarget
-from esc_netconf.core.model import CoreState, DeploymentRecord, ServerFacts, TenantRecord, VmInterface, VmRecord
+from esc_netconf.core.model import (CoreState, DeploymentRecord, ServerFacts, TenantRecord, VmGroupSpec, VmInterface,
+                                    VmRecord)
 from esc_netconf.core.poller import ServerPoller
 from esc_netconf.core.states import ServiceTrigger, VmTrigger, service_transition, vm_transition
 from esc_netconf.core.store import Store
@@ -67,6 +69,15 @@ class CoreContext:
         self.transactions: dict[str, str] = {}
         self._tenant_creations: dict[str, asyncio.Future[TenantRecord]] = {}
         self._subnets: dict[tuple[str, str], Subnet] = {}
+        #: Waits for a VM_ALIVE KPI (the monitoring scheduler); None: VIM ACTIVE counts as alive.
+        self.alive_watch: AliveWatch | None = None
+
+    async def kpi_alive(self, vm: VmRecord, group: VmGroupSpec, timeout: float) -> bool:
+        """Whether the VM's VM_ALIVE KPI (if the group has one and monitoring runs) was met within ``timeout``."""
+        kpi = alive_kpi(group)
+        if kpi is None or self.alive_watch is None:
+            return True
+        return await self.alive_watch.wait_alive(vm, kpi, timeout)
 
     # ---- lookups ----------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from uuid import uuid4
 
-from esc_netconf.core import restore, vmsteps
+from esc_netconf.core import recovery, restore, vmsteps
 from esc_netconf.core.context import CoreContext
 from esc_netconf.core.day0 import pools
 from esc_netconf.core.day0.ports import release_ports
@@ -58,6 +58,9 @@ async def bring_up(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, group:
         ctx.vm_to(vm, VmTrigger.FAIL, f"deployment failed: {exc.message}")
         ctx.vm_event(dep, vm, deployed, exc.message, ok=False)
         raise
+    if vm.state is VmState.INERT and not await ctx.kpi_alive(vm, group, float(group.bootup_time)):
+        await recovery.not_alive(ctx, dep, vm, group)
+        return
     if vm.state is VmState.INERT:
         vm.monitored = True
         ctx.vm_to(vm, VmTrigger.ALIVE, "alive, monitoring set")
@@ -100,6 +103,9 @@ async def deploy(ctx: CoreContext, dep: DeploymentRecord) -> None:
                     new_vm(ctx, dep, group)
                 jobs += [bring_up(ctx, dep, vm, group) for vm in members(ctx, dep, name)
                          if vm.state in (VmState.DEPLOYING, VmState.INERT)]
+                # a VM that failed its VM_ALIVE KPI at boot was being recovered when the process died
+                jobs += [recovery.recover_vm(ctx, dep, vm) for vm in members(ctx, dep, name)
+                         if vm.state in recovery.RECOVERING]
             failures = await gather_failures(jobs)
             if failures:
                 raise failures[0]
@@ -126,6 +132,23 @@ async def undeploy(ctx: CoreContext, dep: DeploymentRecord) -> None:
     ctx.service_event(dep, EventType.SERVICE_UNDEPLOYED, "Service undeployed successfully.")
     ctx.state.deployments.pop(dep.dep_id, None)
     ctx.store.delete_deployment(dep.dep_id)
+
+
+async def scale_group(ctx: CoreContext, dep: DeploymentRecord, name: str, delta: int) -> None:
+    """A KPI rule's scaling: one VM more (``delta`` 1) or less (-1) in the group, within min..max; pending
+    VMs (a scale-out cut short by a restart, resumed with ``delta`` 0) are brought up first."""
+    group = dep.spec.group(name)
+    if group is None:
+        return
+    current = members(ctx, dep, name)
+    jobs: list[Awaitable[None]] = [_scale_out_one(ctx, dep, vm, group) for vm in current
+                                   if vm.state is VmState.DEPLOYING]
+    if delta > 0 and len(current) < group.scaling.max_active:
+        jobs.append(_scale_out_one(ctx, dep, new_vm(ctx, dep, group), group))
+    elif delta < 0 and len(current) > group.scaling.min_active:
+        jobs.append(_scale_in_one(ctx, dep, max(current, key=lambda vm: vm.index)))
+    if await gather_failures(jobs) and dep.state is ServiceState.ACTIVE:
+        ctx.service_to(dep, ServiceTrigger.FAIL)
 
 
 async def _scale_out_one(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, group: VmGroupSpec) -> None:

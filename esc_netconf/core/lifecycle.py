@@ -39,6 +39,8 @@ from esc_netconf.core.day0.fetch import TemplateFetcher
 from esc_netconf.core.errors import IllegalTransition, NotFound, StateConflict
 from esc_netconf.core.events import EventBus, EventType
 from esc_netconf.core.model import DeploymentRecord, DeploymentSpec, OperationRecord, TenantRecord, VmRecord
+from esc_netconf.core.collectors import Collector
+from esc_netconf.core.kpimonitor import KpiMonitor
 from esc_netconf.core.monitor import Monitor
 from esc_netconf.core.planning import check_pool_capacity, plan_group, validate_spec
 from esc_netconf.core.states import (ACTIVE_VM_STATES, ActionType, ServiceState, ServiceTrigger, VmState, VmTrigger,
@@ -58,6 +60,7 @@ class OpKind(str, Enum):
     SERVICE_ACTION = "SERVICE_ACTION"
     VM_ACTION = "VM_ACTION"
     RECOVERY = "RECOVERY"
+    KPI_SCALE = "KPI_SCALE"
 
 
 BusyCheck = Callable[[str], str | None]
@@ -111,12 +114,18 @@ class EscCore:
     """Tenants, deployments and VMs, driven through a ``VimDriver``, persisted in a ``Store``."""
 
     def __init__(self, driver: VimDriver, store: Store, bus: EventBus, *, clock: Clock = utc_now,
-                 settings: CoreSettings | None = None, fetcher: TemplateFetcher | None = None) -> None:
+                 settings: CoreSettings | None = None, fetcher: TemplateFetcher | None = None,
+                 collector: Collector | None = None) -> None:
+        """``collector``: reads the KPIs (``core.kpimonitor``); None monitors by VIM status only."""
         self._ctx = CoreContext(driver, store, bus, clock, settings or CoreSettings(), fetcher)
         self._busy: dict[str, _Work] = {}
         self._busy_checks: list[BusyCheck] = []
         self._monitor = Monitor(self._ctx, self._occupied, self._start_recovery)
         self._monitor_task: asyncio.Task[None] | None = None
+        self._kpis = (KpiMonitor(self._ctx, collector, self._occupied, self._start_recovery, self._start_scale)
+                      if collector is not None else None)
+        self._ctx.alive_watch = self._kpis
+        self._kpi_task: asyncio.Task[None] | None = None
         self._tenant_tasks: set[asyncio.Task[None]] = set()
         self._tenant_slots = asyncio.Semaphore(TENANT_WORK_AT_ONCE)
         self._stopping = False
@@ -145,6 +154,8 @@ class EscCore:
                          dep.name, dep.state.value, chosen.started.isoformat() if chosen.started else "unknown")
             self._launch(dep, chosen, workflow)
         self._monitor_task = asyncio.get_running_loop().create_task(self._monitor.run(), name="esc-monitor")
+        if self._kpis is not None:
+            self._kpi_task = asyncio.get_running_loop().create_task(self._kpis.run(), name="esc-kpi-monitor")
 
     async def stop(self) -> None:
         """Cancel the monitor and every task; records keep the work in flight for the next start."""
@@ -152,6 +163,8 @@ class EscCore:
         tasks = [w.task for w in self._busy.values()] + list(self._tenant_tasks)
         if self._monitor_task is not None:
             tasks.append(self._monitor_task)
+        if self._kpi_task is not None:
+            tasks.append(self._kpi_task)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -477,6 +490,20 @@ class EscCore:
             return
         self._begin(dep, OpKind.RECOVERY, params={"vms": ",".join(vm_ids)})
 
+    def _start_scale(self, dep: DeploymentRecord, group_name: str, delta: int) -> None:
+        """A KPI rule asks for one VM more or less: only in an ACTIVE, idle deployment, an elastic group, and
+        within min_active..max_active (else logged and dropped, as ESC does)."""
+        group = dep.spec.group(group_name)
+        if group is None or dep.state is not ServiceState.ACTIVE or self._occupied(dep.dep_id):
+            return
+        size = len(jobs.members(self._ctx, dep, group_name))
+        limit = group.scaling.max_active if delta > 0 else group.scaling.min_active
+        if not group.scaling.elastic or size == limit:
+            log.info("KPI scaling of %s/%s group %s not done: elastic=%s, %d VMs, limit %d", dep.tenant, dep.name,
+                     group_name, group.scaling.elastic, size, limit)
+            return
+        self._begin(dep, OpKind.KPI_SCALE, params={"group": group_name, "delta": str(delta)})
+
     def _begin(self, dep: DeploymentRecord, kind: OpKind, *, vm_id: str | None = None,
                params: dict[str, str] | None = None, after: asyncio.Task[None] | None = None) -> None:
         op = OperationRecord(str(uuid4()), kind.value, dep.tenant, dep.dep_id, vm_id, dict(params or {}),
@@ -509,6 +536,9 @@ class EscCore:
             return lambda: recovery.recover(ctx, dep, op.params["vms"].split(","))
         if kind is OpKind.UPDATE:
             return lambda: deploy.update(ctx, dep, op)
+        if kind is OpKind.KPI_SCALE:  # resumed: finish the VMs it had begun, add or remove none
+            delta = 0 if resumed else int(op.params["delta"])
+            return lambda: deploy.scale_group(ctx, dep, op.params["group"], delta)
         simple = {OpKind.DEPLOY: deploy.deploy, OpKind.UNDEPLOY: deploy.undeploy}
         return lambda: simple[kind](ctx, dep)
 

@@ -97,11 +97,20 @@ class KpiSpec(PlainRecord):
     collector_nicid: int | None = None
     poll_frequency: int | None = None
     polling_unit: str | None = None
+    occurrences_true: int = 1
+    occurrences_false: int = 1
+    continuous_alarm: bool = False
+
+    @property
+    def period(self) -> float:
+        """Seconds between two polls (``poll_frequency`` in ``polling_unit``; ESC's 3 s when unset)."""
+        frequency = float(self.poll_frequency or 3)
+        return frequency * 60.0 if self.polling_unit == "minutes" else frequency
 
 
 @dataclass(frozen=True, slots=True)
 class RuleSpec(PlainRecord):
-    """``rules/admin_rules/rule[event_name]``: what to do when a KPI fires."""
+    """``rules/admin_rules|user_rules/rule[event_name]``: what to do when a KPI fires."""
 
     event_name: str
     actions: tuple[str, ...] = ()

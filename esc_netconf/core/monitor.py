@@ -56,7 +56,7 @@ class Monitor:
         ctx = self._ctx
         by_tenant: dict[str, list[DeploymentRecord]] = {}
         for dep in self._watched():
-            if any(_candidate(vm) for vm in ctx.vms_of(dep.dep_id)):
+            if any(candidate(vm) for vm in ctx.vms_of(dep.dep_id)):
                 by_tenant.setdefault(dep.tenant, []).append(dep)
         for tenant, tenant_deps in by_tenant.items():
             project_id = ctx.project_id(tenant)
@@ -65,7 +65,7 @@ class Monitor:
             # Only what exists before the listing is asked for may be judged by it (as ``ServerPoller``'s
             # ``asked``): a VM started, rebooted or recovered while the call is in flight was seen down
             # by a VIM that answered about the past.
-            asked = {vm.vm_id: _mark(vm) for dep in tenant_deps for vm in ctx.vms_of(dep.dep_id) if _candidate(vm)}
+            asked = {vm.vm_id: vm_mark(vm) for dep in tenant_deps for vm in ctx.vms_of(dep.dep_id) if candidate(vm)}
             try:
                 servers = {s.id: s for s in await ctx.driver.list_servers(project_id)}
             except VimError as exc:
@@ -75,7 +75,7 @@ class Monitor:
                 if self._is_busy(dep.dep_id):
                     continue
                 for vm in ctx.vms_of(dep.dep_id):
-                    if asked.get(vm.vm_id) != _mark(vm) or vm.server_id is None:
+                    if asked.get(vm.vm_id) != vm_mark(vm) or vm.server_id is None:
                         continue
                     server = servers.get(vm.server_id)
                     if server is None or (server.status in DOWN and not server.task_state):
@@ -91,11 +91,11 @@ class Monitor:
                 self._start_recovery(dep, lost)
 
 
-def _candidate(vm: VmRecord) -> bool:
+def candidate(vm: VmRecord) -> bool:
     """A VM the monitor watches: monitored, ALIVE, with a server."""
     return vm.monitored and vm.state is VmState.ALIVE and vm.server_id is not None
 
 
-def _mark(vm: VmRecord) -> tuple[VmState, bool, str | None, int]:
+def vm_mark(vm: VmRecord) -> tuple[VmState, bool, str | None, int]:
     """What changes whenever anything happens to the VM (every transition adds a history entry)."""
     return vm.state, vm.monitored, vm.server_id, vm.history[-1].seq if vm.history else 0

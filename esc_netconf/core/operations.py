@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 
-from esc_netconf.core import vmsteps
+from esc_netconf.core import recovery, vmsteps
 from esc_netconf.core.context import CoreContext
 from esc_netconf.core.jobs import gather_failures
 from esc_netconf.core.errors import VimOperationFailed
@@ -75,6 +75,8 @@ async def start_vm(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> Non
         ctx.vm_to(vm, VmTrigger.FAIL, f"start failed: {exc.message}")
         ctx.vm_event(dep, vm, EventType.VM_STARTED, exc.message, ok=False)
         raise
+    if not await _kpi_alive(ctx, dep, vm):
+        return
     vm.monitored = True
     ctx.vm_to(vm, VmTrigger.ALIVE, "started, monitoring set")
     ctx.vm_event(dep, vm, EventType.VM_STARTED, "VM successfully started")
@@ -92,10 +94,22 @@ async def reboot_vm(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> No
         ctx.vm_to(vm, VmTrigger.FAIL, f"reboot failed: {exc.message}")
         ctx.vm_event(dep, vm, EventType.VM_REBOOTED, exc.message, ok=False)
         raise
+    if not await _kpi_alive(ctx, dep, vm):
+        return
     vm.monitored = True
     ctx.vm_to(vm, VmTrigger.ALIVE, "rebooted, monitoring set")
     ctx.vm_event(dep, vm, EventType.VM_REBOOTED, "VM successfully rebooted")
     ctx.vm_event(dep, vm, EventType.VM_ALIVE, f"VM_Alive event received after rebooted, VM ID: [{vm.name}]")
+
+
+async def _kpi_alive(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> bool:
+    """After a power-on: True when the VM_ALIVE KPI (if any) is met within ``bootup_time``; else the VM was
+    handed to ``recovery.not_alive`` (recovered, so False: the caller's events do not apply)."""
+    group = dep.spec.group(vm.group)
+    if group is None or await ctx.kpi_alive(vm, group, float(group.bootup_time)):
+        return True
+    await recovery.not_alive(ctx, dep, vm, group)
+    return False
 
 
 async def stop_service(ctx: CoreContext, dep: DeploymentRecord) -> None:

@@ -21,7 +21,7 @@ from esc_netconf.core.context import CoreContext
 from esc_netconf.core.jobs import gather_failures
 from esc_netconf.core.errors import VimOperationFailed
 from esc_netconf.core.events import EventType
-from esc_netconf.core.model import DeploymentRecord, ServerFacts, VmRecord
+from esc_netconf.core.model import DeploymentRecord, ServerFacts, VmGroupSpec, VmRecord
 from esc_netconf.core.states import ServiceState, ServiceTrigger, VmState, VmTrigger
 
 #: How the history entry of a successful recovery begins (a resumed recovery looks for it).
@@ -30,12 +30,13 @@ RECOVERED = "recovered by"
 RECOVERING = frozenset({VmState.RECOVERY_REBOOTING, VmState.RECOVERY_UNDEPLOYING, VmState.RECOVERY_DEPLOYING})
 
 
-async def recover_vm(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> None:
-    """Recover one VM (its state allows RECOVER, or it is already part-way through recovery)."""
+async def recover_vm(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, *, begin: bool = False) -> None:
+    """Recover one VM (its state allows RECOVER, or it is already part-way through recovery); ``begin``: an
+    INERT VM starts a recovery (it failed its VM_ALIVE KPI at boot) rather than finishing a redeploy."""
     group = dep.spec.group(vm.group)
     if group is None:
         raise VimOperationFailed(f"VM [{vm.name}] belongs to no vm_group of deployment [{dep.name}].")
-    if vm.state not in RECOVERING and vm.state is not VmState.INERT:
+    if begin or (vm.state not in RECOVERING and vm.state is not VmState.INERT):
         ctx.vm_event(dep, vm, EventType.VM_RECOVERY_INIT, f"Recovery event for VM [{vm.name}] triggered. "
                                                           f"Processing Auto healing. Proceeding with Recovery.")
         vm.monitored = False
@@ -45,7 +46,10 @@ async def recover_vm(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> N
     try:
         if vm.state is VmState.RECOVERY_REBOOTING:
             if vm.image == group.image:
-                failure = await _reboot(ctx, vm, float(group.recovery_wait_time or group.bootup_time))
+                wait = float(group.recovery_wait_time or group.bootup_time)
+                failure = await _reboot(ctx, vm, wait)
+                if failure is None and not await ctx.kpi_alive(vm, group, wait):
+                    failure = f"VM [{vm.name}] was not alive within {wait:g} s by its VM_ALIVE KPI"
                 if failure is None:
                     ctx.vm_event(dep, vm, EventType.VM_RECOVERY_REBOOT, f"VM [{vm.name}] is rebooted.")
                     _recovered(ctx, dep, vm, before, "reboot")
@@ -65,6 +69,9 @@ async def recover_vm(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> N
             ctx.vm_to(vm, VmTrigger.DEPLOYED, f"redeployed from image {vm.image}")
             ctx.vm_event(dep, vm, EventType.VM_RECOVERY_DEPLOYED, f"VM [{vm.name}] has been deployed.",
                          before=before)
+        if vm.state is VmState.INERT and not await ctx.kpi_alive(vm, group, float(group.bootup_time)):
+            raise VimOperationFailed(f"VM [{vm.name}] was not alive within bootup_time ({group.bootup_time} s) "
+                                     f"by its VM_ALIVE KPI after a redeploy.")
     except VimOperationFailed as exc:
         vm.recovery_source = None
         ctx.vm_to(vm, VmTrigger.FAIL, f"recovery failed: {exc.message}")
@@ -73,6 +80,27 @@ async def recover_vm(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> N
                      before=before)
         raise
     _recovered(ctx, dep, vm, before, "redeploy")
+
+
+async def not_alive(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, group: VmGroupSpec) -> None:
+    """The VM_ALIVE KPI was not met within ``bootup_time`` (after a deploy, START or REBOOT): recover as the
+    rules say (``FALSE recover autohealing``), else the VM fails with VM_ALIVE FAILURE.
+
+    :raises VimOperationFailed: the VM is in ERROR (not recovered, or its recovery failed).
+    """
+    if recovers_on_alive_false(group):
+        await recover_vm(ctx, dep, vm, begin=True)
+        return
+    message = f"VM [{vm.name}] was not alive within bootup_time ({group.bootup_time} s) by its VM_ALIVE KPI."
+    ctx.vm_to(vm, VmTrigger.FAIL, message)
+    ctx.vm_event(dep, vm, EventType.VM_ALIVE, message, ok=False)
+    raise VimOperationFailed(message)
+
+
+def recovers_on_alive_false(group: VmGroupSpec) -> bool:
+    """Whether the group's rules say ``FALSE recover autohealing`` for VM_ALIVE."""
+    return any(action.split() == ["FALSE", "recover", "autohealing"]
+               for rule in group.rules if rule.event_name == "VM_ALIVE" for action in rule.actions)
 
 
 def _recovered(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, before: ServerFacts, how: str) -> None:

@@ -32,6 +32,7 @@ VM machine: the same shape per VM, plus monitoring and recovery::
     RECOVERY_DEPLOYING --DEPLOYED--> INERT
     ALIVE --STOP--> STOPPING --STOPPED--> SHUTOFF --START--> STARTING --ALIVE--> ALIVE
     ALIVE --REBOOT--> REBOOTING --ALIVE--> ALIVE
+    STARTING/REBOOTING --RECOVER--> RECOVERY_REBOOTING   (the VM_ALIVE KPI failed within bootup_time)
     working states --FAIL--> ERROR;  every state but UNDEPLOYING --UNDEPLOY--> UNDEPLOYING
 """
 
@@ -169,7 +170,9 @@ VM_TRANSITIONS: Mapping[tuple[VmState, VmTrigger], VmState] = {
     (_V.STOPPING, _VT.STOPPED): _V.SHUTOFF,
     (_V.SHUTOFF, _VT.START): _V.STARTING,
     (_V.STARTING, _VT.ALIVE): _V.ALIVE,
+    (_V.STARTING, _VT.RECOVER): _V.RECOVERY_REBOOTING,  # its VM_ALIVE KPI failed after the power-on
     (_V.REBOOTING, _VT.ALIVE): _V.ALIVE,
+    (_V.REBOOTING, _VT.RECOVER): _V.RECOVERY_REBOOTING,
     (_V.ERROR, _VT.RECOVER): _V.RECOVERY_REBOOTING,
     (_V.ERROR, _VT.STOP): _V.STOPPING,
     (_V.ERROR, _VT.REBOOT): _V.REBOOTING,

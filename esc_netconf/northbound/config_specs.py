@@ -207,6 +207,9 @@ def _kpis(group: etree._Element) -> tuple[KpiSpec, ...]:
                 collector_nicid=_opt(collector, "nicid", int),
                 poll_frequency=_opt(collector, "poll_frequency", int),
                 polling_unit=_text(collector, "polling_unit"),
+                occurrences_true=_int(kpi, "metric_occurrences_true", 1),
+                occurrences_false=_int(kpi, "metric_occurrences_false", 1),
+                continuous_alarm=_bool(_text(collector, "continuous_alarm") or "false"),
             )
         )
     return tuple(result)
@@ -218,7 +221,7 @@ def _rules(group: etree._Element) -> tuple[RuleSpec, ...]:
             event_name=_text(rule, "event_name") or "",
             actions=tuple((a.text or "").strip() for a in rule.findall(q("action"))),
         )
-        for rule in _path(group, "rules", "admin_rules", "rule")
+        for rule in _path(group, "rules", "admin_rules", "rule") + _path(group, "rules", "user_rules", "rule")
     )
 
 

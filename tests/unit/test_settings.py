@@ -72,3 +72,22 @@ def test_each_driver_knows_only_its_own_keys(tmp_path: Path) -> None:
     path.write_text("vim.sim.fault.server.create=error\n")
     with pytest.raises(SettingsError, match=r"application.properties:1: .*applies to the sim VIM only"):
         VimManagerSettings(path, "openstack")
+
+
+def test_simulated_guest_keys_are_checked_per_field() -> None:
+    from esc_netconf.settings import validate
+
+    vm = "dep_g_0_0b9a1c7e-5d6f-4a3b-9c2d-1e0f3a4b5c6d"
+    assert validate(f"vim.sim.guest.{vm}.ping", "down") == "down"
+    assert validate(f"vim.sim.guest.{vm}.cpu", " 95.5 ") == "95.5"
+    assert validate("vim.sim.guest.default.memory", "0") == "0"
+    for key, value, reason in ((f"vim.sim.guest.{vm}.ping", "maybe", "up or down"),
+                               (f"vim.sim.guest.{vm}.cpu", "101", "0 to 100"),
+                               (f"vim.sim.guest.{vm}.cpu", "nan", "0 to 100"),
+                               (f"vim.sim.guest.{vm}.disk", "1", "ping|cpu|memory"),
+                               ("vim.sim.guest.cpu", "1", "ping|cpu|memory")):
+        with pytest.raises(SettingsError) as refused:
+            validate(key, value)
+        assert refused.value.key == key and reason in str(refused.value)
+    with pytest.raises(SettingsError, match="sim VIM only|not a known key"):
+        validate(f"vim.sim.guest.{vm}.cpu", "5", vim="openstack")

@@ -19,14 +19,18 @@ from esc_netconf.errors import EscError
 __all__ = [
     "DELAY_SCALE_KEY",
     "FAULT_KEY_PREFIX",
+    "GUEST_KEY_PREFIX",
     "FaultMode",
     "SimOperation",
     "SimSettings",
     "SimSettingsError",
+    "check_guest_setting",
 ]
 
 DELAY_SCALE_KEY = "vim.sim.delay.scale"
 FAULT_KEY_PREFIX = "vim.sim.fault."
+#: ``vim.sim.guest.<generated-vm-name>.ping|cpu|memory``: the simulated guests (``vim.sim.guest``).
+GUEST_KEY_PREFIX = "vim.sim.guest."
 
 
 class FaultMode(str, Enum):
@@ -110,6 +114,8 @@ class SimSettings:
             elif key.startswith(FAULT_KEY_PREFIX):
                 operation = key[len(FAULT_KEY_PREFIX):]
                 faults[_parse_operation(key, operation).value] = _parse_mode(key, value)
+            elif key.startswith(GUEST_KEY_PREFIX):
+                check_guest_setting(key, value)  # read by ``vim.sim.guest`` on every poll, not kept here
             else:
                 raise SimSettingsError(key, "unknown simulated-cloud setting")
         return cls(delay_scale=delay_scale, faults=faults)
@@ -149,3 +155,27 @@ def _parse_mode(key: str, value: str) -> FaultMode:
 
 def _format_scale(scale: float) -> str:
     return f"{scale:g}"
+
+
+_FIELDS = ("ping", "cpu", "memory")
+
+
+def check_guest_setting(key: str, value: str) -> tuple[str, str, str]:
+    """``(vm_name, field, value)`` of a ``vim.sim.guest.<vm>.<field>`` key.
+
+    :raises SimSettingsError: an unknown field, or a value that is not up/down (ping) or 0..100 (cpu, memory).
+    """
+    name, _, field = key[len(GUEST_KEY_PREFIX):].rpartition(".")
+    if not name or field not in _FIELDS:
+        raise SimSettingsError(key, "expected vim.sim.guest.<generated-vm-name>.ping|cpu|memory")
+    if field == "ping":
+        if value.lower() not in ("up", "down"):
+            raise SimSettingsError(key, f"must be up or down, not {value!r}")
+        return name, field, value.lower()
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not 0 <= number <= 100:
+        raise SimSettingsError(key, f"must be a number from 0 to 100, not {value!r}")
+    return name, field, value

@@ -18,6 +18,7 @@ from esc_netconf.core.store import Store
 from esc_netconf.core.model import DeploymentSpec, InterfaceSpec, IpPool, ScalingSpec, StartupPolicy, VmGroupSpec
 from esc_netconf.vim.base import Server
 from esc_netconf.vim.sim import FaultMode, SimCloud, SimSettings
+from esc_netconf.vim.sim.guest import SimGuestCollector
 
 FAST = CoreSettings(poll_interval=0.01, monitor_interval=0.03, delete_timeout=5.0)
 DELAY_SCALE = 0.01
@@ -32,6 +33,8 @@ class Harness:
     events: list[EscEvent] = field(default_factory=list)
     faults: dict[str, FaultMode] = field(default_factory=dict)
     fetcher: TemplateFetcher | None = None
+    #: ``vim.sim.guest.*`` properties of the simulated guests; None runs without KPI monitoring.
+    guests: dict[str, str] | None = None
     sim: SimCloud = field(init=False)
     core: EscCore = field(init=False)
 
@@ -45,7 +48,9 @@ class Harness:
         self.sim = SimCloud(self.sim_dir, self._settings)
         bus = EventBus()
         bus.subscribe(self.events.append)
-        self.core = EscCore(self.sim, self.store, bus, settings=FAST, fetcher=self.fetcher)
+        guests = self.guests
+        collector = SimGuestCollector(lambda: guests) if guests is not None else None
+        self.core = EscCore(self.sim, self.store, bus, settings=FAST, fetcher=self.fetcher, collector=collector)
 
     async def restart(self) -> None:
         await self.core.stop()

@@ -1,0 +1,195 @@
+"""The monitoring engine: one scheduler polls the KPIs of every monitored VM in batches and applies the rules.
+
+Each pass gathers the KPIs that are due (every ``poll_frequency`` ``polling_unit``) across all VMs and
+reads them with one ``Collector.collect`` call per metric, so 10,000 VMs cost a few calls, not 10,000
+tasks.  The VMs watched are those the VIM monitor watches (``monitor.candidate``: monitored, ALIVE, with a
+server, in a deployment that is ACTIVE or ERROR and not busy): DISABLE_MONITOR, STOP, REBOOT, recovery,
+undeploy and snapshots therefore stop the polling, and anything that happens to a VM (every transition adds
+a history entry) resets its counters, as does a restart (counters live in memory only).
+
+Booting VMs are polled through ``wait_alive``: ``bring_up`` and recovery wait there (in the same batches)
+until the VM_ALIVE KPI is met ``metric_occurrences_true`` times in a row, or ``bootup_time`` passes.
+
+A raised event applies the actions of the rule with the same ``event_name`` (``kpi.actions_for``):
+``recover autohealing`` starts recovery, ``servicescaleup.sh``/``servicescaledown.sh`` scale the group
+out/in by one VM (the core checks ``elastic`` and min..max), anything else is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from esc_netconf.core.collectors import Collector, Metric, Probe, Reading, metric_of
+from esc_netconf.core.context import CoreContext
+from esc_netconf.core.kpi import KpiCounter, Outcome, actions_for, meets
+from esc_netconf.core.model import DeploymentRecord, KpiSpec, VmGroupSpec, VmRecord
+from esc_netconf.core.monitor import WATCHED_SERVICES, candidate, vm_mark
+
+log = logging.getLogger(__name__)
+
+#: The longest a pass sleeps: new VMs and changed KPIs are noticed within this.
+MAX_SLEEP = 1.0
+RECOVER, SCALE_UP, SCALE_DOWN = "recover autohealing", "servicescaleup.sh", "servicescaledown.sh"
+
+ScaleRequest = Callable[[DeploymentRecord, str, int], None]
+RecoveryRequest = Callable[[DeploymentRecord, list[str]], None]
+
+
+def probe(vm: VmRecord, kpi: KpiSpec) -> Probe:
+    """What a collector needs to read the KPI on ``vm``: the address of the KPI's ``nicid`` (else the first)."""
+    nics = sorted(vm.interfaces, key=lambda n: n.nicid)
+    nic = next((n for n in nics if n.nicid == kpi.collector_nicid), nics[0] if nics else None)
+    return Probe(vm.name, vm.server_id, nic.ip_address if nic else None)
+
+
+@dataclass(slots=True)
+class _Waiter:
+    vm: VmRecord
+    kpi: KpiSpec
+    done: asyncio.Future[bool]
+    counter: KpiCounter = field(default_factory=KpiCounter)
+    due: float = 0.0
+
+
+@dataclass(slots=True)
+class _Watch:
+    mark: tuple[object, ...]
+    counters: dict[str, KpiCounter] = field(default_factory=dict)
+    due: dict[str, float] = field(default_factory=dict)
+
+
+class KpiMonitor:
+    """The scheduler; ``is_busy``, ``start_recovery`` and ``start_scale`` come from the core."""
+
+    def __init__(self, ctx: CoreContext, collector: Collector, is_busy: Callable[[str], bool],
+                 start_recovery: RecoveryRequest, start_scale: ScaleRequest) -> None:
+        self._ctx = ctx
+        self._collector = collector
+        self._is_busy = is_busy
+        self._start_recovery = start_recovery
+        self._start_scale = start_scale
+        self._watches: dict[str, _Watch] = {}
+        self._waiters: dict[str, _Waiter] = {}
+        self._wake = asyncio.Event()
+
+    async def wait_alive(self, vm: VmRecord, kpi: KpiSpec, timeout: float) -> bool:
+        """True once ``kpi`` was met ``metric_occurrences_true`` polls in a row; False after ``timeout`` s."""
+        waiter = _Waiter(vm, kpi, asyncio.get_running_loop().create_future())
+        self._waiters[vm.vm_id] = waiter
+        self._wake.set()
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter.done), timeout)
+        except TimeoutError:
+            return False
+        finally:
+            if self._waiters.get(vm.vm_id) is waiter:
+                del self._waiters[vm.vm_id]
+
+    async def run(self) -> None:
+        """Poll forever; sleep until the next KPI is due (at most ``MAX_SLEEP``) or a waiter arrives."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                next_due = await self.poll_once()
+            except Exception:
+                log.exception("KPI pass failed")
+                next_due = loop.time() + MAX_SLEEP
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), max(0.01, min(next_due - loop.time(), MAX_SLEEP)))
+            except TimeoutError:
+                pass
+
+    def _watched(self) -> list[tuple[DeploymentRecord, VmRecord, VmGroupSpec]]:
+        deployments = self._ctx.state.deployments
+        watched: dict[str, DeploymentRecord] = {}
+        result = []
+        for vm in self._ctx.state.vms.values():  # one scan of all VMs (``vms_of`` per deployment is quadratic)
+            dep = watched.get(vm.dep_id)
+            if dep is None:
+                dep = deployments.get(vm.dep_id)
+                if dep is None or dep.state not in WATCHED_SERVICES or self._is_busy(dep.dep_id):
+                    continue
+                watched[vm.dep_id] = dep
+            group = dep.spec.group(vm.group)
+            if group is not None and group.kpis and candidate(vm):
+                result.append((dep, vm, group))
+        return result
+
+    async def poll_once(self) -> float:
+        """One pass: read every due KPI (one collector call per metric), count, act; the next due time."""
+        now = asyncio.get_running_loop().time()
+        next_due = now + MAX_SLEEP
+        batches: dict[Metric, list[tuple[Probe, Callable[[Reading], None]]]] = {}
+        watched = self._watched()
+        live = {vm.vm_id for _, vm, _ in watched}
+        for vm_id in [v for v in self._watches if v not in live]:
+            del self._watches[vm_id]  # left monitoring: its counters start again when it comes back
+        for dep, vm, group in watched:
+            watch = self._watches.get(vm.vm_id)
+            if watch is None or watch.mark != vm_mark(vm):
+                watch = self._watches[vm.vm_id] = _Watch(vm_mark(vm))
+            for kpi in group.kpis:
+                metric = metric_of(kpi.collector_type)
+                if metric is None:
+                    continue
+                due = watch.due.setdefault(kpi.event_name, now + kpi.period)
+                if due > now:
+                    next_due = min(next_due, due)
+                    continue
+                watch.due[kpi.event_name] = now + kpi.period
+                next_due = min(next_due, now + kpi.period)
+                batches.setdefault(metric, []).append((probe(vm, kpi), self._judge(dep, vm, group, kpi, watch)))
+        for waiter in list(self._waiters.values()):
+            metric = metric_of(waiter.kpi.collector_type)
+            if metric is None or waiter.done.done():
+                continue
+            if waiter.due > now:
+                next_due = min(next_due, waiter.due)
+                continue
+            waiter.due = now + waiter.kpi.period
+            next_due = min(next_due, waiter.due)
+            batches.setdefault(metric, []).append((probe(waiter.vm, waiter.kpi), self._booting(waiter)))
+        for metric, items in batches.items():
+            readings = await self._collector.collect(metric, [p for p, _ in items])
+            for (_, judge), reading in zip(items, readings, strict=True):
+                judge(reading)
+        return next_due
+
+    def _booting(self, waiter: _Waiter) -> Callable[[Reading], None]:
+        def judge(reading: Reading) -> None:
+            if waiter.counter.add(waiter.kpi, meets(waiter.kpi, reading)) is Outcome.TRUE and not waiter.done.done():
+                waiter.done.set_result(True)
+        return judge
+
+    def _judge(self, dep: DeploymentRecord, vm: VmRecord, group: VmGroupSpec, kpi: KpiSpec,
+               watch: _Watch) -> Callable[[Reading], None]:
+        def judge(reading: Reading) -> None:
+            # judged only if nothing happened to the VM while the collector was asked (as ``Monitor``)
+            if self._watches.get(vm.vm_id) is not watch or watch.mark != vm_mark(vm) or self._is_busy(dep.dep_id):
+                return
+            counter = watch.counters.get(kpi.event_name)
+            if counter is None:  # an alive VM has met VM_ALIVE: only its failure is news
+                counter = watch.counters[kpi.event_name] = KpiCounter(
+                    raised=Outcome.TRUE if kpi.event_name == "VM_ALIVE" else None)
+            outcome = counter.add(kpi, meets(kpi, reading))
+            if outcome is not None:
+                self._act(dep, vm, group, kpi, outcome, reading)
+        return judge
+
+    def _act(self, dep: DeploymentRecord, vm: VmRecord, group: VmGroupSpec, kpi: KpiSpec, outcome: Outcome,
+             reading: Reading) -> None:
+        actions = [a for rule in group.rules if rule.event_name == kpi.event_name
+                   for a in actions_for(rule.actions, outcome)]
+        log.info("KPI event %s %s on VM [%s] (reading %r): actions %s", kpi.event_name, outcome.value, vm.name,
+                 reading, actions or "none")
+        for action in actions:
+            if action == RECOVER:
+                self._start_recovery(dep, [vm.vm_id])
+            elif action == SCALE_UP:
+                self._start_scale(dep, group.name, 1)
+            elif action == SCALE_DOWN:
+                self._start_scale(dep, group.name, -1)
