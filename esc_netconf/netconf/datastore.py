@@ -169,7 +169,7 @@ class Datastore:
         new = apply_edit(old, config, self._model, default_operation=default_op, error_option=on_error)
         changed = changed_subtrees(old, new)
         if changed:
-            self._model.validate_config(new)
+            self._model.validate_edit(old, new)
         return _Candidate(old, new, changed, test)
 
     def _commit(self, candidate: _Candidate) -> EditResult:
