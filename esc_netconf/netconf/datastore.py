@@ -47,6 +47,7 @@ from esc_netconf.netconf.editconfig import (
     apply_edit,
     canonical_bytes,
     changed_subtrees,
+    drop_empty_containers,
     parse_option,
 )
 from esc_netconf.netconf.errors import BASE_NS, NetconfError
@@ -94,6 +95,7 @@ class Datastore:
         if root.tag != DATA_TAG:
             raise StoredConfigError(f"the stored running configuration is <{root.tag}>, not <data>")
         _strip_layout(root)
+        drop_empty_containers(root, self._model)  # an edit only tidies where it edits
         try:
             self._model.validate_config(root)
         except NetconfError as exc:

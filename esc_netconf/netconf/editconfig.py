@@ -158,8 +158,16 @@ def apply_edit(
     editor.children(work, config, (), DataPath(), EditOperation(default_operation.value),
                     prune=default_operation is DefaultOperation.REPLACE)
     editor.raise_errors()
-    _drop_empty_containers(work, (), model)
+    _drop_empty_containers(work, (), model, editor.visited)
     return work
+
+
+def drop_empty_containers(data: etree._Element, model: YangModel) -> None:
+    """Remove every non-presence container left without children, anywhere in ``data`` (in place).
+
+    :func:`apply_edit` does this only where it edited: a tree it made has no such container elsewhere.
+    """
+    _drop_empty_containers(data, (), model, None)
 
 
 def changed_subtrees(old: etree._Element, new: etree._Element) -> tuple[str, ...]:
@@ -193,6 +201,9 @@ class _Editor:
         self.continue_on_error = continue_on_error
         self.errors: list[NetconfError] = []
         self.siblings = _Siblings()
+        # every element this edit applied children to: the only places where something was added or
+        # removed (a new element is created empty, then filled through children())
+        self.visited: set[etree._Element] = set()
 
     def raise_errors(self) -> None:
         raise_collected(self.errors)
@@ -201,6 +212,7 @@ class _Editor:
                  path: DataPath, op: EditOperation, *, prune: bool, skip: frozenset[str] = frozenset()) -> None:
         """Apply every child of ``edit`` to ``target`` (``skip``: key leaves, already in place)."""
         edits = list(_elements(edit))
+        self.visited.add(target)
         if prune:
             self._prune(target, edits, spath)
         for child in edits:
@@ -410,12 +422,16 @@ def _only_removes(edit: etree._Element) -> bool:
     return bool(ops) and all(op == EditOperation.REMOVE.value for op in ops)
 
 
-def _drop_empty_containers(parent: etree._Element, spath: tuple[str, ...], model: YangModel) -> None:
+def _drop_empty_containers(parent: etree._Element, spath: tuple[str, ...], model: YangModel,
+                           only: set[etree._Element] | None) -> None:
+    """Drop empty non-presence containers under ``parent``, looking only into ``only`` if given."""
     for child in list(_elements(parent)):
+        if only is not None and child not in only:
+            continue
         cpath = (*spath, str(child.tag))
         info = model.node(cpath)
         if info is None or info.kind not in ("container", "list"):
             continue
-        _drop_empty_containers(child, cpath, model)
+        _drop_empty_containers(child, cpath, model, only)
         if info.kind == "container" and not info.presence and next(_elements(child), None) is None:
             parent.remove(child)

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from esc_netconf.netconf.datastore import Datastore
-from esc_netconf.netconf.editconfig import canonical_bytes
+from esc_netconf.netconf.editconfig import canonical_bytes, drop_empty_containers
 from esc_netconf.netconf.errors import BASE_NS, NetconfError, NetconfErrors
 from esc_netconf.netconf.incremental import self_contained_lists
 from esc_netconf.netconf.yangmodel import YangModel
@@ -144,6 +144,9 @@ def test_incremental_and_whole_tree_agree(model: YangModel, edits: list[tuple[et
         assert got == want, etree.tostring(config).decode()
         event(f"{got[0]} {got[1]} {got[2] if got[0] == 'refused' else ''}")
         assert canonical_bytes(incremental.running) == canonical_bytes(reference.running)
+        tidied = incremental.get_config()  # apply_edit tidies only where it edited: nowhere else is left
+        drop_empty_containers(tidied, model)
+        assert canonical_bytes(tidied) == canonical_bytes(incremental.running)
 
 
 def test_the_sequences_reach_both_verdicts(model: YangModel) -> None:
