@@ -44,7 +44,7 @@ from esc_netconf.netconf.editconfig import (
     EditResult,
     ErrorOption,
     TestOption,
-    apply_edit,
+    edit_tree,
     canonical_bytes,
     changed_subtrees,
     drop_empty_containers,
@@ -168,10 +168,11 @@ class Datastore:
         default_op = parse_option(DefaultOperation, default_operation, "default-operation")
         test = parse_option(TestOption, test_option, "test-option")
         on_error = parse_option(ErrorOption, error_option, "error-option")
-        new = apply_edit(old, config, self._model, default_operation=default_op, error_option=on_error)
+        edited = edit_tree(old, config, self._model, default_operation=default_op, error_option=on_error)
+        new = edited.tree
         changed = changed_subtrees(old, new)
         if changed:
-            self._model.validate_edit(old, new)
+            self._model.validate_edit(old, edited)
         return _Candidate(old, new, changed, test)
 
     def _commit(self, candidate: _Candidate) -> EditResult:

@@ -50,6 +50,7 @@ from typing import TypeVar
 from lxml import etree
 
 from esc_netconf.netconf.errors import BASE_NS, ErrorTag, ErrorType, NetconfError, raise_collected
+from esc_netconf.netconf.incremental import EditedTree
 from esc_netconf.netconf.yangmodel import DataPath, SchemaNodeInfo, YangModel, quote
 from esc_netconf.nsmap import default_namespace
 
@@ -147,7 +148,19 @@ def apply_edit(
     default_operation: DefaultOperation = DefaultOperation.MERGE,
     error_option: ErrorOption = ErrorOption.STOP_ON_ERROR,
 ) -> etree._Element:
-    """Apply the children of ``config`` to a copy of ``data`` and return the copy.
+    """Apply the children of ``config`` to a copy of ``data`` and return the copy (see :func:`edit_tree`)."""
+    return edit_tree(data, config, model, default_operation=default_operation, error_option=error_option).tree
+
+
+def edit_tree(
+    data: etree._Element,
+    config: etree._Element,
+    model: YangModel,
+    *,
+    default_operation: DefaultOperation = DefaultOperation.MERGE,
+    error_option: ErrorOption = ErrorOption.STOP_ON_ERROR,
+) -> EditedTree:
+    """Apply the children of ``config`` to a copy of ``data``: the copy, and where the edit went.
 
     :raises NetconfError: (or :class:`NetconfErrors` with ``continue-on-error``) ``unknown-namespace``,
         ``unknown-element``, ``bad-attribute``, ``missing-element`` (a list key), ``data-exists``,
@@ -159,7 +172,7 @@ def apply_edit(
                     prune=default_operation is DefaultOperation.REPLACE)
     editor.raise_errors()
     _drop_empty_containers(work, (), model, editor.visited)
-    return work
+    return EditedTree(work, frozenset(editor.visited))
 
 
 def drop_empty_containers(data: etree._Element, model: YangModel) -> None:

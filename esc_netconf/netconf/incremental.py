@@ -46,6 +46,15 @@ _FAR = math.inf  # "reaches above any entry": an absolute path, an ancestor axis
 
 
 @dataclass(frozen=True, slots=True)
+class EditedTree:
+    """An edit's new tree, and the elements of it the edit applied something to (new elements
+    included): any element outside ``visited`` is an unchanged copy of the old tree's."""
+
+    tree: etree._Element
+    visited: frozenset[etree._Element]
+
+
+@dataclass(frozen=True, slots=True)
 class _Reach:
     """What an XPath expression may touch: how many levels above its context node it may climb,
     and the names of the steps it takes (``None`` in ``names`` stands for a wildcard or descendant step)."""
@@ -185,14 +194,17 @@ class ChangedOnly:
         self._lists = lists
         self._node_of = node_of
 
-    def tree(self, old: etree._Element, new: etree._Element) -> etree._Element:
-        """A fresh ``<data>`` element holding what must be validated."""
+    def tree(self, old: etree._Element, new: etree._Element,
+             visited: frozenset[etree._Element] | None = None) -> etree._Element:
+        """A fresh ``<data>`` element holding what must be validated. ``visited``, if known, are the
+        elements of ``new`` the edit applied something to: an entry outside it is an unchanged copy,
+        dropped without comparing."""
         out = etree.Element(new.tag, nsmap=new.nsmap)
-        self._copy_children(old, new, out, ())
+        self._copy_children(old, new, out, (), visited)
         return out
 
     def _copy_children(self, old: etree._Element | None, new: etree._Element, out: etree._Element,
-                       path: tuple[str, ...]) -> None:
+                       path: tuple[str, ...], visited: frozenset[etree._Element] | None) -> None:
         out.text = new.text
         counterparts = _Counterparts(old)
         for child in new:
@@ -203,11 +215,13 @@ class ChangedOnly:
             if not isinstance(sn, ys.InternalNode):  # a leaf, leaf-list value, or unknown: as is
                 out.append(_deep_copy(child))
                 continue
+            if sn in self._lists and visited is not None and child not in visited:
+                continue  # an entry the edit did not touch: valid before, valid now
             before = counterparts.find(child, sn)
             if sn in self._lists and before is not None and _same(before, child):
                 continue  # unchanged entry of a self-contained list: valid before, valid now
             copy = etree.SubElement(out, child.tag)
-            self._copy_children(before, child, copy, cpath)
+            self._copy_children(before, child, copy, cpath, visited)
 
 
 class _Counterparts:

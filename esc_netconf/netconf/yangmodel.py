@@ -53,7 +53,7 @@ from yangson.instance import ArrayEntry, InstanceNode
 
 from esc_netconf.errors import EscError
 from esc_netconf.netconf.capabilities import IMPLEMENTED_STANDARD_MODULES, STANDARD_FEATURES
-from esc_netconf.netconf.incremental import ChangedOnly, self_contained_lists
+from esc_netconf.netconf.incremental import ChangedOnly, EditedTree, self_contained_lists
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError, raise_collected
 from esc_netconf.nsmap import default_namespace
 from esc_netconf.packaged import standard_yang_dir
@@ -311,14 +311,14 @@ class YangModel:
 
     # ------------------------------------------------------------------ validation
 
-    def validate_edit(self, old: etree._Element, new: etree._Element) -> None:
-        """Validate ``new``, knowing that ``old`` (the running configuration) is valid: what the edit
-        left unchanged in self-contained lists is not validated again (see
+    def validate_edit(self, old: etree._Element, new: EditedTree) -> None:
+        """Validate ``new.tree``, knowing that ``old`` (the running configuration) is valid: what the
+        edit left unchanged in self-contained lists is not validated again (see
         :mod:`~esc_netconf.netconf.incremental`); same verdict and errors as :meth:`validate_config`.
 
         :raises NetconfError: as :meth:`validate_config`.
         """
-        self.validate_config(self._changed_only.tree(old, new))
+        self.validate_config(self._changed_only.tree(old, new.tree, new.visited))
 
     def validate_config(self, data: etree._Element) -> None:
         """Validate a whole configuration (the children of ``<data>`` or ``<config>``).

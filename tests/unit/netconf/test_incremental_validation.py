@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
 from esc_netconf.netconf.datastore import Datastore
 from esc_netconf.netconf.editconfig import canonical_bytes, drop_empty_containers
 from esc_netconf.netconf.errors import BASE_NS, NetconfError, NetconfErrors
-from esc_netconf.netconf.incremental import self_contained_lists
+from esc_netconf.netconf.incremental import EditedTree, self_contained_lists
 from esc_netconf.netconf.yangmodel import YangModel
 
 YANG_DIR = Path(__file__).resolve().parents[3] / "yang"
@@ -45,8 +45,8 @@ class WholeTreeModel:
     def __init__(self, model: YangModel) -> None:
         self._model = model
 
-    def validate_edit(self, old: etree._Element, new: etree._Element) -> None:
-        self._model.validate_config(new)
+    def validate_edit(self, old: etree._Element, new: EditedTree) -> None:
+        self._model.validate_config(new.tree)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._model, name)
@@ -81,7 +81,8 @@ def policies(draw: st.DrawFn) -> str:
     target = draw(GROUPS)
     if "delete" in op or "remove" in op:
         return f"<policies><placement{op}><target_vm_group_ref>{target}</target_vm_group_ref></placement></policies>"
-    refs = "".join(f"<vm_group_ref>{g}</vm_group_ref>" for g in draw(st.lists(GROUPS, max_size=2, unique=True)))
+    refs = "".join(f"<vm_group_ref>{g}</vm_group_ref>" for g in draw(st.lists(GROUPS, min_size=draw(st.sampled_from([0, 1, 1])),
+                                                                   max_size=2, unique=True)))
     return (f"<policies><placement{op}><target_vm_group_ref>{target}</target_vm_group_ref>"
             f"<type>affinity</type>{refs}</placement></policies>")
 
@@ -105,7 +106,7 @@ def deployment(draw: st.DrawFn) -> str:
         return f"<deployment{op}><name>{name}</name></deployment>"
     if draw(st.booleans()):
         return f"<deployment{op}><name>{name}</name>{draw(whole_deployment())}</deployment>"
-    parts = draw(st.lists(st.one_of(vm_group(), policies()), min_size=0, max_size=3))
+    parts = draw(st.lists(st.one_of(vm_group(), policies(), policies()), min_size=0, max_size=3))
     return f"<deployment{op}><name>{name}</name>{''.join(parts)}</deployment>"
 
 
@@ -132,6 +133,22 @@ def outcome(ds: Datastore, config: etree._Element, default_operation: str) -> tu
     return ("accepted", result.committed)
 
 
+def _one_deployment(body: str) -> etree._Element:
+    return etree.fromstring(
+        f'<config xmlns="{BASE_NS}"><esc_datamodel xmlns="{ESC}"><tenants><tenant><name>t0</name><deployments>'
+        f"<deployment><name>d0</name>{body}</deployment></deployments></tenant></tenants></esc_datamodel></config>")
+
+
+# A placement added alone refers to groups the edit does not touch: they must stay in what is validated.
+GROUPS_THEN_PLACEMENT = [
+    (_one_deployment("<vm_group><name>g0</name><image>i</image><flavor>f</flavor></vm_group>"
+                     "<vm_group><name>g1</name><image>i</image><flavor>f</flavor></vm_group>"), "merge"),
+    (_one_deployment("<policies><placement><target_vm_group_ref>g0</target_vm_group_ref><type>affinity</type>"
+                     "<vm_group_ref>g1</vm_group_ref></placement></policies>"), "merge"),
+]
+
+
+@example(edits=GROUPS_THEN_PLACEMENT)
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(edits=st.lists(st.tuples(edit(), st.sampled_from(["merge", "merge", "replace", "none"])),
                       min_size=1, max_size=10))
