@@ -35,6 +35,7 @@ import copy
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from lxml import etree
 from yangson import datatype as yt
@@ -199,7 +200,7 @@ class ChangedOnly:
         """A fresh ``<data>`` element holding what must be validated. ``visited``, if known, are the
         elements of ``new`` the edit applied something to: an entry outside it is an unchanged copy,
         dropped without comparing."""
-        out = etree.Element(new.tag, nsmap=new.nsmap)
+        out = etree.Element(new.tag, nsmap=_nsmap(new))
         self._copy_children(old, new, out, (), visited)
         return out
 
@@ -213,7 +214,7 @@ class ChangedOnly:
             cpath = (*path, child.tag)
             sn = self._node_of(cpath)
             if not isinstance(sn, ys.InternalNode):  # a leaf, leaf-list value, or unknown: as is
-                out.append(_deep_copy(child))
+                out.append(_copy_terminal(child))
                 continue
             if sn in self._lists and visited is not None and child not in visited:
                 continue  # an entry the edit did not touch: valid before, valid now
@@ -256,5 +257,15 @@ def _same(a: etree._Element, b: etree._Element) -> bool:
                 == etree.tostring(b, method="c14n", with_tail=False))
 
 
-def _deep_copy(element: etree._Element) -> etree._Element:
-    return copy.deepcopy(element)
+def _nsmap(element: etree._Element) -> dict[str, str]:
+    """Every namespace in scope on ``element`` (lxml-stubs wrongly type the default one's None key)."""
+    return cast("dict[str, str]", element.nsmap)
+
+
+def _copy_terminal(element: etree._Element) -> etree._Element:
+    """A copy of a leaf (or of an element the schema does not know) that keeps every namespace prefix
+    in scope: an identityref's value names its module by a prefix declared on some ancestor."""
+    out = etree.Element(element.tag, nsmap=_nsmap(element))
+    out.text = element.text
+    out.extend(copy.deepcopy(c) for c in element)
+    return out
