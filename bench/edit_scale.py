@@ -6,7 +6,9 @@ deployments of ``--vms`` VMs are created through NETCONF in batches of ``--batch
 deployed; then ``--edits`` edit-configs each create one more one-VM deployment, one at a time, from a
 raw NETCONF client over SSH on loopback, and their round trips are timed. A task on the server's loop
 sleeps 5 ms in a loop and records how late it wakes (the loop-lag figure: the longest time nothing
-else could run on the loop), over the whole run (fill, deploy, edits).
+else could run on the loop), per phase (fill, deploy, edits, gets). Then a ``get`` of all opdata and a
+subtree-filtered ``get`` of one deployment's opdata are timed (median of 5), and the peak RSS of the
+process (server and client) is read.
 
 Usage (repository root, after ``make setup``)::
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import resource
 import statistics
 import sys
 import tempfile
@@ -25,6 +28,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from lxml import etree
 
 from bench.deploy_scale import BASE, ESC, call  # noqa: E402
 from bench.netconf_roundtrips import RawClient  # noqa: E402
@@ -109,6 +114,11 @@ def measure(size: int, vms: int, edits: int, batch: int) -> dict[str, float]:
             times.append(time.perf_counter() - t0)
             assert reply.ok, reply.element
         lag_edits = lag.take()
+        full = _timed_get(client, f'<filter type="xpath" select="esc_datamodel/opdata"/>')
+        one = _timed_get(client, f'<filter type="subtree"><esc_datamodel xmlns="{ESC}"><opdata><tenants><tenant>'
+                                 "<name>tenant-0</name><deployments><deployment_name>dep-0</deployment_name>"
+                                 "</deployments></tenant></tenants></opdata></esc_datamodel></filter>")
+        lag_gets = lag.take()
         lag.stop(loop)
         client.close()
         asyncio.run_coroutine_threadsafe(app.stop(), loop).result(60)
@@ -116,7 +126,20 @@ def measure(size: int, vms: int, edits: int, batch: int) -> dict[str, float]:
     times.sort()
     return {"p50": statistics.median(times), "p95": times[int(0.95 * (len(times) - 1))],
             "filled": filled, "deployed": deployed,
-            "lag_fill": lag_fill, "lag_deploy": lag_deploy, "lag_edits": lag_edits}
+            "lag_fill": lag_fill, "lag_deploy": lag_deploy, "lag_edits": lag_edits,
+            "get_full": full, "get_one": one, "lag_gets": lag_gets,
+            "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _timed_get(client: RawClient, filter_xml: str, times: int = 5) -> float:
+    """Median seconds of a ``<get>`` with this filter."""
+    seconds = []
+    for _ in range(times):
+        t0 = time.perf_counter()
+        reply = call(client, f'<get xmlns="{BASE}">{filter_xml}</get>'.encode())
+        seconds.append(time.perf_counter() - t0)
+        assert reply.element.find(f"{{{BASE}}}rpc-error") is None, etree.tostring(reply.element)[:2000]
+    return statistics.median(seconds)
 
 
 def main() -> None:
@@ -127,12 +150,15 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100, help="deployments per edit-config while filling")
     args = parser.parse_args()
     print(f"{'stored':>7} {'VMs':>6} {'fill s':>7} {'active s':>9} {'edit p50 ms':>12} {'p95 ms':>7} "
-          f"{'lag fill/deploy/edits ms':>25}", flush=True)
+          f"{'lag fill/deploy/edits/gets ms':>30} {'get all ms':>10} {'get one ms':>10} {'peak RSS MiB':>12}",
+          flush=True)
     for size in args.sizes:
         r = measure(size, args.vms, args.edits, args.batch)
         print(f"{size:>7} {size * args.vms:>6} {r['filled']:>7.1f} {r['deployed']:>9.1f} {r['p50'] * 1000:>12.1f} "
               f"{r['p95'] * 1000:>7.1f} "
-              f"{r['lag_fill'] * 1000:>9.0f}/{r['lag_deploy'] * 1000:.0f}/{r['lag_edits'] * 1000:.0f}", flush=True)
+              f"{r['lag_fill'] * 1000:>14.0f}/{r['lag_deploy'] * 1000:.0f}/{r['lag_edits'] * 1000:.0f}"
+              f"/{r['lag_gets'] * 1000:.0f} {r['get_full'] * 1000:>10.0f} {r['get_one'] * 1000:>10.1f} "
+              f"{r['rss_mib']:>12.0f}", flush=True)
 
 
 if __name__ == "__main__":
