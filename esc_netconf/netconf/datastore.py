@@ -46,7 +46,9 @@ from esc_netconf.netconf.editconfig import (
     TestOption,
     edit_tree,
     canonical_bytes,
-    changed_subtrees,
+    CanonicalParts,
+    canonical_parts,
+    changed_parts,
     drop_empty_containers,
     parse_option,
 )
@@ -83,6 +85,8 @@ class Datastore:
         self._listeners: list[CommitHook] = []
         self._edit_lock = asyncio.Lock()
         self._running = self._load()
+        # the running tree's canonical_parts, computed when it was a candidate: serialized once, not per edit
+        self._running_parts: tuple[etree._Element, CanonicalParts] | None = None
 
     def _load(self) -> etree._Element:
         stored = self._store.load_running()
@@ -170,10 +174,13 @@ class Datastore:
         on_error = parse_option(ErrorOption, error_option, "error-option")
         edited = edit_tree(old, config, self._model, default_operation=default_op, error_option=on_error)
         new = edited.tree
-        changed = changed_subtrees(old, new)
+        known = self._running_parts
+        old_parts = known[1] if known is not None and known[0] is old else canonical_parts(old)
+        new_parts = canonical_parts(new)
+        changed = changed_parts(old_parts, new_parts)
         if changed:
             self._model.validate_edit(old, edited)
-        return _Candidate(old, new, changed, test)
+        return _Candidate(old, new, changed, test, new_parts)
 
     def _commit(self, candidate: _Candidate) -> EditResult:
         """Steps 3 to 5 (see the module docstring)."""
@@ -186,6 +193,7 @@ class Datastore:
             return EditResult.of(changed, self._model, committed=False)
         self._store.save_running(canonical_bytes(new))
         self._running = new
+        self._running_parts = (new, candidate.parts)
         for listener in self._listeners:
             try:
                 listener(old, new)
@@ -200,6 +208,7 @@ class _Candidate:
     new: etree._Element
     changed: tuple[str, ...]
     test: TestOption
+    parts: CanonicalParts
 
 
 def _strip_layout(root: etree._Element) -> None:

@@ -185,8 +185,20 @@ def drop_empty_containers(data: etree._Element, model: YangModel) -> None:
 
 def changed_subtrees(old: etree._Element, new: etree._Element) -> tuple[str, ...]:
     """Clark names of the top-level nodes whose canonical XML differs between two ``<data>`` trees."""
-    before = _by_tag(old)
-    after = _by_tag(new)
+    return changed_parts(canonical_parts(old), canonical_parts(new))
+
+
+CanonicalParts = dict[str, list[bytes]]
+
+
+def canonical_parts(data: etree._Element) -> CanonicalParts:
+    """The canonical XML of each top-level node of a ``<data>`` tree, by Clark name (what
+    :func:`changed_parts` compares; a datastore keeps the running tree's to serialize it once)."""
+    return _by_tag(data)
+
+
+def changed_parts(before: CanonicalParts, after: CanonicalParts) -> tuple[str, ...]:
+    """Clark names of the top-level nodes that differ between two :func:`canonical_parts`."""
     return tuple(sorted(tag for tag in before.keys() | after.keys() if before.get(tag) != after.get(tag)))
 
 
