@@ -114,7 +114,7 @@ def measure(size: int, vms: int, edits: int, batch: int) -> dict[str, float]:
             times.append(time.perf_counter() - t0)
             assert reply.ok, reply.element
         lag_edits = lag.take()
-        full = _timed_get(client, f'<filter type="xpath" select="esc_datamodel/opdata"/>')
+        full = _timed_get(client, '<filter type="xpath" select="esc_datamodel/opdata"/>')
         one = _timed_get(client, f'<filter type="subtree"><esc_datamodel xmlns="{ESC}"><opdata><tenants><tenant>'
                                  "<name>tenant-0</name><deployments><deployment_name>dep-0</deployment_name>"
                                  "</deployments></tenant></tenants></opdata></esc_datamodel></filter>")
