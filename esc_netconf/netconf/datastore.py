@@ -9,7 +9,10 @@ of the first four leaves the datastore exactly as it was (byte for byte):
 
 1. :func:`~esc_netconf.netconf.editconfig.apply_edit` builds a candidate tree from a copy;
 2. the model validates the candidate (for ``test-option`` ``set`` too: skipping validation
-   would let the running configuration become invalid, which YANG forbids);
+   would let the running configuration become invalid, which YANG forbids), incrementally: the
+   entries of self-contained lists the edit did not touch are not validated again
+   (:mod:`~esc_netconf.netconf.incremental`; same verdict as validating the whole candidate, which
+   start-up still does);
 3. the commit checkers run with ``(old, new)``; the northbound uses them to refuse what the
    model cannot express (e.g. scaling a group above what the VIM allows) by raising
    :class:`NetconfError`;
