@@ -9,7 +9,10 @@ of the first four leaves the datastore exactly as it was (byte for byte):
 
 1. :func:`~esc_netconf.netconf.editconfig.apply_edit` builds a candidate tree from a copy;
 2. the model validates the candidate (for ``test-option`` ``set`` too: skipping validation
-   would let the running configuration become invalid, which YANG forbids);
+   would let the running configuration become invalid, which YANG forbids), incrementally: the
+   entries of self-contained lists the edit did not touch are not validated again
+   (:mod:`~esc_netconf.netconf.incremental`; same verdict as validating the whole candidate, which
+   start-up still does);
 3. the commit checkers run with ``(old, new)``; the northbound uses them to refuse what the
    model cannot express (e.g. scaling a group above what the VIM allows) by raising
    :class:`NetconfError`;
@@ -44,9 +47,12 @@ from esc_netconf.netconf.editconfig import (
     EditResult,
     ErrorOption,
     TestOption,
-    apply_edit,
+    edit_tree,
     canonical_bytes,
-    changed_subtrees,
+    CanonicalParts,
+    canonical_parts,
+    changed_parts,
+    drop_empty_containers,
     parse_option,
 )
 from esc_netconf.netconf.errors import BASE_NS, NetconfError
@@ -82,6 +88,8 @@ class Datastore:
         self._listeners: list[CommitHook] = []
         self._edit_lock = asyncio.Lock()
         self._running = self._load()
+        # the running tree's canonical_parts, computed when it was a candidate: serialized once, not per edit
+        self._running_parts: tuple[etree._Element, CanonicalParts] | None = None
 
     def _load(self) -> etree._Element:
         stored = self._store.load_running()
@@ -94,6 +102,7 @@ class Datastore:
         if root.tag != DATA_TAG:
             raise StoredConfigError(f"the stored running configuration is <{root.tag}>, not <data>")
         _strip_layout(root)
+        drop_empty_containers(root, self._model)  # an edit only tidies where it edits
         try:
             self._model.validate_config(root)
         except NetconfError as exc:
@@ -166,11 +175,15 @@ class Datastore:
         default_op = parse_option(DefaultOperation, default_operation, "default-operation")
         test = parse_option(TestOption, test_option, "test-option")
         on_error = parse_option(ErrorOption, error_option, "error-option")
-        new = apply_edit(old, config, self._model, default_operation=default_op, error_option=on_error)
-        changed = changed_subtrees(old, new)
+        edited = edit_tree(old, config, self._model, default_operation=default_op, error_option=on_error)
+        new = edited.tree
+        known = self._running_parts
+        old_parts = known[1] if known is not None and known[0] is old else canonical_parts(old)
+        new_parts = canonical_parts(new)
+        changed = changed_parts(old_parts, new_parts)
         if changed:
-            self._model.validate_config(new)
-        return _Candidate(old, new, changed, test)
+            self._model.validate_edit(old, edited)
+        return _Candidate(old, new, changed, test, new_parts)
 
     def _commit(self, candidate: _Candidate) -> EditResult:
         """Steps 3 to 5 (see the module docstring)."""
@@ -183,6 +196,7 @@ class Datastore:
             return EditResult.of(changed, self._model, committed=False)
         self._store.save_running(canonical_bytes(new))
         self._running = new
+        self._running_parts = (new, candidate.parts)
         for listener in self._listeners:
             try:
                 listener(old, new)
@@ -197,6 +211,7 @@ class _Candidate:
     new: etree._Element
     changed: tuple[str, ...]
     test: TestOption
+    parts: CanonicalParts
 
 
 def _strip_layout(root: etree._Element) -> None:

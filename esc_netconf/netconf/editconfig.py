@@ -50,6 +50,7 @@ from typing import TypeVar
 from lxml import etree
 
 from esc_netconf.netconf.errors import BASE_NS, ErrorTag, ErrorType, NetconfError, raise_collected
+from esc_netconf.netconf.incremental import EditedTree
 from esc_netconf.netconf.yangmodel import DataPath, SchemaNodeInfo, YangModel, quote
 from esc_netconf.nsmap import default_namespace
 
@@ -147,7 +148,19 @@ def apply_edit(
     default_operation: DefaultOperation = DefaultOperation.MERGE,
     error_option: ErrorOption = ErrorOption.STOP_ON_ERROR,
 ) -> etree._Element:
-    """Apply the children of ``config`` to a copy of ``data`` and return the copy.
+    """Apply the children of ``config`` to a copy of ``data`` and return the copy (see :func:`edit_tree`)."""
+    return edit_tree(data, config, model, default_operation=default_operation, error_option=error_option).tree
+
+
+def edit_tree(
+    data: etree._Element,
+    config: etree._Element,
+    model: YangModel,
+    *,
+    default_operation: DefaultOperation = DefaultOperation.MERGE,
+    error_option: ErrorOption = ErrorOption.STOP_ON_ERROR,
+) -> EditedTree:
+    """Apply the children of ``config`` to a copy of ``data``: the copy, and where the edit went.
 
     :raises NetconfError: (or :class:`NetconfErrors` with ``continue-on-error``) ``unknown-namespace``,
         ``unknown-element``, ``bad-attribute``, ``missing-element`` (a list key), ``data-exists``,
@@ -158,14 +171,34 @@ def apply_edit(
     editor.children(work, config, (), DataPath(), EditOperation(default_operation.value),
                     prune=default_operation is DefaultOperation.REPLACE)
     editor.raise_errors()
-    _drop_empty_containers(work, (), model)
-    return work
+    _drop_empty_containers(work, (), model, editor.visited)
+    return EditedTree(work, frozenset(editor.visited))
+
+
+def drop_empty_containers(data: etree._Element, model: YangModel) -> None:
+    """Remove every non-presence container left without children, anywhere in ``data`` (in place).
+
+    :func:`apply_edit` does this only where it edited: a tree it made has no such container elsewhere.
+    """
+    _drop_empty_containers(data, (), model, None)
 
 
 def changed_subtrees(old: etree._Element, new: etree._Element) -> tuple[str, ...]:
     """Clark names of the top-level nodes whose canonical XML differs between two ``<data>`` trees."""
-    before = _by_tag(old)
-    after = _by_tag(new)
+    return changed_parts(canonical_parts(old), canonical_parts(new))
+
+
+CanonicalParts = dict[str, list[bytes]]
+
+
+def canonical_parts(data: etree._Element) -> CanonicalParts:
+    """The canonical XML of each top-level node of a ``<data>`` tree, by Clark name (what
+    :func:`changed_parts` compares; a datastore keeps the running tree's to serialize it once)."""
+    return _by_tag(data)
+
+
+def changed_parts(before: CanonicalParts, after: CanonicalParts) -> tuple[str, ...]:
+    """Clark names of the top-level nodes that differ between two :func:`canonical_parts`."""
     return tuple(sorted(tag for tag in before.keys() | after.keys() if before.get(tag) != after.get(tag)))
 
 
@@ -193,6 +226,9 @@ class _Editor:
         self.continue_on_error = continue_on_error
         self.errors: list[NetconfError] = []
         self.siblings = _Siblings()
+        # every element this edit applied children to: the only places where something was added or
+        # removed (a new element is created empty, then filled through children())
+        self.visited: set[etree._Element] = set()
 
     def raise_errors(self) -> None:
         raise_collected(self.errors)
@@ -201,6 +237,7 @@ class _Editor:
                  path: DataPath, op: EditOperation, *, prune: bool, skip: frozenset[str] = frozenset()) -> None:
         """Apply every child of ``edit`` to ``target`` (``skip``: key leaves, already in place)."""
         edits = list(_elements(edit))
+        self.visited.add(target)
         if prune:
             self._prune(target, edits, spath)
         for child in edits:
@@ -410,12 +447,16 @@ def _only_removes(edit: etree._Element) -> bool:
     return bool(ops) and all(op == EditOperation.REMOVE.value for op in ops)
 
 
-def _drop_empty_containers(parent: etree._Element, spath: tuple[str, ...], model: YangModel) -> None:
+def _drop_empty_containers(parent: etree._Element, spath: tuple[str, ...], model: YangModel,
+                           only: set[etree._Element] | None) -> None:
+    """Drop empty non-presence containers under ``parent``, looking only into ``only`` if given."""
     for child in list(_elements(parent)):
+        if only is not None and child not in only:
+            continue
         cpath = (*spath, str(child.tag))
         info = model.node(cpath)
         if info is None or info.kind not in ("container", "list"):
             continue
-        _drop_empty_containers(child, cpath, model)
+        _drop_empty_containers(child, cpath, model, only)
         if info.kind == "container" and not info.presence and next(_elements(child), None) is None:
             parent.remove(child)

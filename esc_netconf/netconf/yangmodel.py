@@ -53,6 +53,7 @@ from yangson.instance import ArrayEntry, InstanceNode
 
 from esc_netconf.errors import EscError
 from esc_netconf.netconf.capabilities import IMPLEMENTED_STANDARD_MODULES, STANDARD_FEATURES
+from esc_netconf.netconf.incremental import ChangedOnly, EditedTree, self_contained_lists
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError, raise_collected
 from esc_netconf.nsmap import default_namespace
 from esc_netconf.packaged import standard_yang_dir
@@ -154,6 +155,8 @@ class YangModel:
         # and the same tree comes back often (a test-only edit then the same edit, a reload, a
         # <validate> of the running config).
         self._valid: OrderedDict[bytes, None] = OrderedDict()
+        self._schema_cache: dict[tuple[str, ...], ys.SchemaNode | None] = {}
+        self._changed_only = ChangedOnly(self_contained_lists(datamodel.schema), self.schema_node)
 
     # ------------------------------------------------------------------ loading
 
@@ -285,6 +288,18 @@ class YangModel:
         presence = bool(getattr(sn, "presence", False))
         return SchemaNodeInfo(kind, keys, bool(sn.config), default, bool(sn.mandatory), presence)
 
+    def schema_node(self, path: tuple[str, ...]) -> ys.SchemaNode | None:
+        """The yangson data node at ``path`` (Clark names from the top), or ``None``; cached."""
+        if path in self._schema_cache:
+            return self._schema_cache[path]
+        sn: ys.SchemaNode | None = self._dm.schema
+        for qname in path:
+            sn = self._schema_child(sn, qname, data_only=True) if isinstance(sn, ys.InternalNode) else None
+            if sn is None:
+                return None  # not cached: a client's made-up names must not grow the cache
+        self._schema_cache[path] = sn
+        return sn
+
     def _schema_child(self, parent: ys.InternalNode, qname: str, *, data_only: bool) -> ys.SchemaNode | None:
         namespace, _, name = qname[1:].partition("}") if qname.startswith("{") else ("", "", qname)
         module = self._by_ns.get(namespace)
@@ -295,6 +310,15 @@ class YangModel:
         return parent.get_child(name, module.name)
 
     # ------------------------------------------------------------------ validation
+
+    def validate_edit(self, old: etree._Element, new: EditedTree) -> None:
+        """Validate ``new.tree``, knowing that ``old`` (the running configuration) is valid: what the
+        edit left unchanged in self-contained lists is not validated again (see
+        :mod:`~esc_netconf.netconf.incremental`); same verdict and errors as :meth:`validate_config`.
+
+        :raises NetconfError: as :meth:`validate_config`.
+        """
+        self.validate_config(self._changed_only.tree(old, new.tree, new.visited))
 
     def validate_config(self, data: etree._Element) -> None:
         """Validate a whole configuration (the children of ``<data>`` or ``<config>``).

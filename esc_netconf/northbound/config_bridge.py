@@ -15,7 +15,13 @@ from lxml import etree
 from esc_netconf.core.errors import LifecycleError
 from esc_netconf.core.lifecycle import EscCore
 from esc_netconf.core.model import DeploymentSpec
-from esc_netconf.northbound.config_specs import DeploymentKey, GroupDefaults, deployments_of, tenants_of
+from esc_netconf.northbound.config_specs import (
+    DeploymentKey,
+    GroupDefaults,
+    SpecCache,
+    deployments_of,
+    tenants_of,
+)
 from esc_netconf.northbound.errors import netconf_error
 
 log = logging.getLogger("esc_netconf.northbound.config")
@@ -27,11 +33,12 @@ class ConfigBridge:
     def __init__(self, core: EscCore, defaults: GroupDefaults) -> None:
         self.core = core
         self.defaults = defaults
+        self._specs = SpecCache()  # check() and apply() see the same trees; the next edit's old is this new
 
     def changes(self, old: etree._Element, new: etree._Element) -> list[Change]:
         """Every deployment added, removed or changed between two ``<data>`` trees."""
-        before = deployments_of(old, self.defaults)
-        after = deployments_of(new, self.defaults)
+        before = deployments_of(old, self.defaults, self._specs)
+        after = deployments_of(new, self.defaults, self._specs)
         keys: list[DeploymentKey] = sorted(set(before) | set(after))
         return [(tenant, before.get((tenant, name)), after.get((tenant, name)))
                 for tenant, name in keys if before.get((tenant, name)) != after.get((tenant, name))]

@@ -1,0 +1,165 @@
+"""edit-config latency against how much is stored: p50/p95 of one-deployment edits at each size, and the
+event loop's longest stall meanwhile.
+
+For each size N the server starts fresh (in this process, sim VIM with ``vim.sim.delay.scale=0``); N
+deployments of ``--vms`` VMs are created through NETCONF in batches of ``--batch`` per edit-config and
+deployed; then ``--edits`` edit-configs each create one more one-VM deployment, one at a time, from a
+raw NETCONF client over SSH on loopback, and their round trips are timed. A task on the server's loop
+sleeps 5 ms in a loop and records how late it wakes (the loop-lag figure: the longest time nothing
+else could run on the loop), per phase (fill, deploy, edits, gets). Then a ``get`` of all opdata and a
+subtree-filtered ``get`` of one deployment's opdata are timed (median of 5), and the peak RSS of the
+process (server and client) is read.
+
+Usage (repository root, after ``make setup``)::
+
+    .venv/bin/python bench/edit_scale.py [--sizes 10 500 2000] [--vms 5] [--edits 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from lxml import etree
+
+from bench.deploy_scale import BASE, ESC, call  # noqa: E402
+from bench.netconf_roundtrips import RawClient  # noqa: E402
+from esc_netconf.app import Application, Options  # noqa: E402
+
+
+def _group(vms: int) -> str:
+    return (f"<vm_group><name>g</name><image>cirros</image><flavor>m1.tiny</flavor>"
+            f"<interfaces><interface><nicid>0</nicid><network>net-mgmt</network></interface></interfaces>"
+            f"<scaling><min_active>{vms}</min_active><max_active>{vms}</max_active></scaling></vm_group>")
+
+
+def _edit(names: list[tuple[str, str]], vms: int) -> bytes:
+    by_tenant: dict[str, list[str]] = {}
+    for tenant, name in names:
+        by_tenant.setdefault(tenant, []).append(f"<deployment><name>{name}</name>{_group(vms)}</deployment>")
+    tenants = "".join(f"<tenant><name>{t}</name><deployments>{''.join(d)}</deployments></tenant>"
+                      for t, d in by_tenant.items())
+    return (f'<edit-config xmlns="{BASE}"><target><running/></target><config>'
+            f'<esc_datamodel xmlns="{ESC}"><tenants>{tenants}</tenants></esc_datamodel></config></edit-config>'
+            ).encode()
+
+
+class LoopLag:
+    """Longest lateness of a 5 ms sleep on the loop: an upper bound of the longest stall."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            start = loop.time()
+            await asyncio.sleep(0.005)
+            self.worst = max(self.worst, loop.time() - start - 0.005)
+
+    def take(self) -> float:
+        """The worst lateness since the last call."""
+        worst, self.worst = self.worst, 0.0
+        return worst
+
+    def stop(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._task is not None:
+            loop.call_soon_threadsafe(self._task.cancel)
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        async def begin() -> None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        asyncio.run_coroutine_threadsafe(begin(), loop).result(10)
+
+
+def measure(size: int, vms: int, edits: int, batch: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        (data / "application.properties").write_text("vim.sim.delay.scale=0\nvim.monitor.poll.secs=60\n")
+        loop = asyncio.new_event_loop()
+        threading.Thread(target=loop.run_forever, daemon=True).start()
+        app = Application(Options(netconf_port=0, rest_port=0, data_dir=data,
+                                  properties=data / "application.properties"))
+        asyncio.run_coroutine_threadsafe(app.start(), loop).result(60)
+        lag = LoopLag()
+        lag.start(loop)
+        client = RawClient(int(app.netconf_port or 0))
+        assert app.domain is not None
+        core = app.domain.core
+        start = time.perf_counter()
+        names = [(f"tenant-{i % 10}", f"dep-{i}") for i in range(size)]
+        for first in range(0, size, batch):
+            reply = call(client, _edit(names[first:first + batch], vms))
+            assert reply.ok, reply.element
+        filled = time.perf_counter() - start
+        lag_fill = lag.take()
+        while sum(d.state.value == "SERVICE_ACTIVE_STATE" for d in core.deployments()) < size:
+            time.sleep(0.2)
+        deployed = time.perf_counter() - start
+        lag_deploy = lag.take()
+        times = []
+        for i in range(edits):
+            t0 = time.perf_counter()
+            reply = call(client, _edit([(f"tenant-{i % 10}", f"extra-{i}")], 1))
+            times.append(time.perf_counter() - t0)
+            assert reply.ok, reply.element
+        lag_edits = lag.take()
+        full = _timed_get(client, '<filter type="xpath" select="esc_datamodel/opdata"/>')
+        one = _timed_get(client, f'<filter type="subtree"><esc_datamodel xmlns="{ESC}"><opdata><tenants><tenant>'
+                                 "<name>tenant-0</name><deployments><deployment_name>dep-0</deployment_name>"
+                                 "</deployments></tenant></tenants></opdata></esc_datamodel></filter>")
+        lag_gets = lag.take()
+        lag.stop(loop)
+        client.close()
+        asyncio.run_coroutine_threadsafe(app.stop(), loop).result(60)
+        loop.call_soon_threadsafe(loop.stop)
+    times.sort()
+    return {"p50": statistics.median(times), "p95": times[int(0.95 * (len(times) - 1))],
+            "filled": filled, "deployed": deployed,
+            "lag_fill": lag_fill, "lag_deploy": lag_deploy, "lag_edits": lag_edits,
+            "get_full": full, "get_one": one, "lag_gets": lag_gets,
+            "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _timed_get(client: RawClient, filter_xml: str, times: int = 5) -> float:
+    """Median seconds of a ``<get>`` with this filter."""
+    seconds = []
+    for _ in range(times):
+        t0 = time.perf_counter()
+        reply = call(client, f'<get xmlns="{BASE}">{filter_xml}</get>'.encode())
+        seconds.append(time.perf_counter() - t0)
+        assert reply.element.find(f"{{{BASE}}}rpc-error") is None, etree.tostring(reply.element)[:2000]
+    return statistics.median(seconds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="*", type=int, default=[10, 500, 2000])
+    parser.add_argument("--vms", type=int, default=5)
+    parser.add_argument("--edits", type=int, default=20)
+    parser.add_argument("--batch", type=int, default=100, help="deployments per edit-config while filling")
+    args = parser.parse_args()
+    print(f"{'stored':>7} {'VMs':>6} {'fill s':>7} {'active s':>9} {'edit p50 ms':>12} {'p95 ms':>7} "
+          f"{'lag fill/deploy/edits/gets ms':>30} {'get all ms':>10} {'get one ms':>10} {'peak RSS MiB':>12}",
+          flush=True)
+    for size in args.sizes:
+        r = measure(size, args.vms, args.edits, args.batch)
+        print(f"{size:>7} {size * args.vms:>6} {r['filled']:>7.1f} {r['deployed']:>9.1f} {r['p50'] * 1000:>12.1f} "
+              f"{r['p95'] * 1000:>7.1f} "
+              f"{r['lag_fill'] * 1000:>14.0f}/{r['lag_deploy'] * 1000:.0f}/{r['lag_edits'] * 1000:.0f}"
+              f"/{r['lag_gets'] * 1000:.0f} {r['get_full'] * 1000:>10.0f} {r['get_one'] * 1000:>10.1f} "
+              f"{r['rss_mib']:>12.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
