@@ -67,9 +67,10 @@ def test_backup_replaces_an_older_backup(database: Database, tmp_path: Path) -> 
         assert SqlConfigStore(copy).load_running() == b"<data>new</data>"
 
 
-def test_backup_of_a_memory_database(memory_database: Database, tmp_path: Path) -> None:
-    SqlConfigStore(memory_database).save_running(b"<data>m</data>")
-    target = memory_database.backup(tmp_path / "m.db")
+def test_backup_of_a_memory_database(tmp_path: Path) -> None:
+    with Database.open(":memory:") as memory_database:
+        SqlConfigStore(memory_database).save_running(b"<data>m</data>")
+        target = memory_database.backup(tmp_path / "m.db")
     with Database.open(target) as copy:
         assert SqlConfigStore(copy).load_running() == b"<data>m</data>"
 
