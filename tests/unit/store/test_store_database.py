@@ -31,6 +31,7 @@ ALL_TABLES = {
     "backup_operations",
     "callback_registrations",
     "callback_outbox",
+    "ha_lease",
 }
 
 
@@ -46,8 +47,9 @@ def test_fresh_file_is_migrated_to_head(database: Database, data_dir: Path) -> N
     assert set(inspect(database.engine).get_table_names()) == ALL_TABLES
 
 
-def test_migrated_schema_is_exactly_the_schema_the_code_queries(database: Database) -> None:
-    with database.read() as connection:
+def test_migrated_schema_is_exactly_the_schema_the_code_queries(memory_database: Database) -> None:
+    """On each engine (SQLite and PostgreSQL): the migrations make exactly the tables schema.py declares."""
+    with memory_database.read() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
     assert differences == []
 
@@ -85,7 +87,8 @@ def test_an_old_file_is_upgraded_and_keeps_its_data(tmp_path: Path) -> None:
             assert connection.execute(select(running_config.c.xml)).scalar_one() == b"<data>x</data>"
 
 
-def test_downgrade_scripts_undo_their_upgrades(database: Database) -> None:
+def test_downgrade_scripts_undo_their_upgrades(memory_database: Database) -> None:
+    database = memory_database
     config = database_module._alembic_config()
     with database.engine.connect() as connection:
         config.attributes["connection"] = connection
