@@ -17,9 +17,12 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["PostgresServer", "PostgresUnavailable", "find_bindir"]
+import pytest
+
+__all__ = ["PostgresServer", "PostgresUnavailable", "find_bindir", "postgres"]
 
 SUPERUSER = "esc"
 
@@ -98,3 +101,17 @@ class PostgresServer:
             subprocess.run([*self._as_user, str(self.bindir / "pg_ctl"), "-D", str(data), "-m", "immediate",
                             "-w", "stop"], capture_output=True, timeout=60, check=False)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL cluster for the whole session (about 2 s to initdb and start); import it into a
+    conftest to use it. Skips, saying why, only when PostgreSQL cannot run on this machine."""
+    try:
+        server = PostgresServer().start()
+    except PostgresUnavailable as error:
+        pytest.skip(f"PostgreSQL cannot run here: {error}")
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -90,14 +90,28 @@ def status_healthy(http_status: int, report: dict[str, Any]) -> bool:
     )
 
 
+def group_status_line(healthy: bool, report: dict[str, Any]) -> str | None:
+    """ESC's own status line for a member of a group (CONTRACT section 8), or None for a lone server:
+    ``ESC status=0 ESC Master Healthy`` on the active, ``... Backup Healthy`` on a standby."""
+    ha = report.get("ha")
+    if not isinstance(ha, dict):
+        return None
+    role = "Master" if ha.get("role") == "active" else "Backup"
+    return f"ESC status={0 if healthy else 1} ESC {role} {'Healthy' if healthy else 'Unhealthy'}"
+
+
 def status(client: AdminClient, args: argparse.Namespace, out: TextIO) -> int:
     answer = client.status()
     report: dict[str, Any] = answer.body if isinstance(answer.body, dict) else {}
+    healthy = status_healthy(answer.status, report)
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True), file=out)
     else:
+        line = group_status_line(healthy, report)
+        if line is not None:
+            print(line, file=out)
         print("\n".join(format_status(report)), file=out)
-    return 0 if status_healthy(answer.status, report) else 1
+    return 0 if healthy else 1
 
 
 def backup(args: argparse.Namespace, out: TextIO) -> int:

@@ -24,9 +24,9 @@ its lease ends, on the database's clock (``clock_timestamp()``), the one clock a
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, select, text, update
 
 from esc_netconf.store.database import Database
 from esc_netconf.store.errors import StoreError
@@ -123,6 +123,31 @@ class Leadership:
         self._deadline = started + self.lease_secs - self._margin()
         return True
 
+    @property
+    def me(self) -> ActiveNode:
+        return self._me
+
+    def set_address(self, host: str, netconf_port: int, rest_port: int) -> None:
+        """Our listeners' address, written to the lease at the next takeover (or by :meth:`publish`)."""
+        self._me = replace(self._me, host=host, netconf_port=netconf_port, rest_port=rest_port)
+
+    def publish(self) -> None:
+        """Write our address into the lease we hold (once our listeners are bound)."""
+        me = self._me
+        with self._db.write() as connection:  # fenced: only the holder of the token gets here
+            connection.execute(
+                update(ha_lease).where(ha_lease.c.id == 1, ha_lease.c.token == self._token)
+                .values(host=me.host, netconf_port=me.netconf_port, rest_port=me.rest_port))
+
+    def release(self) -> None:
+        """Give the lease up at a clean shutdown, so a standby takes over at its next poll."""
+        if self._token is None:
+            return
+        with self._db.write() as connection:
+            connection.execute(update(ha_lease).where(ha_lease.c.id == 1, ha_lease.c.token == self._token)
+                               .values(expires_us=0))
+        self.step_down()
+
     def step_down(self) -> None:
         """Stop acting now: no write and no VIM call from here on."""
         self._token = None
@@ -131,7 +156,7 @@ class Leadership:
     def fence(self, connection: Connection) -> None:
         """The write fence: refuse the transaction unless the lease still carries our token."""
         token = self._token
-        current = connection.execute(select(ha_lease.c.token).where(ha_lease.c.id == 1)).scalar_one()
+        current: int = connection.execute(select(ha_lease.c.token).where(ha_lease.c.id == 1)).scalar_one()
         if token is None or current != token:
             raise LeadershipLost(
                 f"write refused: {self._me.node} holds no lease (token {token}, the group is at {current})")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from esc_netconf.store import Database
-from tests.postgres_server import PostgresServer, PostgresUnavailable
+from tests.postgres_server import PostgresServer, postgres  # noqa: F401 - the fixture
 
 
 @pytest.fixture
@@ -28,19 +28,6 @@ def database(data_dir: Path) -> Iterator[Database]:
         yield db
     finally:
         db.close()
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    """One PostgreSQL cluster for the whole session (about 2 s to initdb and start)."""
-    try:
-        server = PostgresServer().start()
-    except PostgresUnavailable as error:
-        pytest.skip(f"PostgreSQL cannot run here: {error}")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
