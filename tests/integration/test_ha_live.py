@@ -8,6 +8,8 @@ Real clients only: ncclient for NETCONF, curl for REST, escadm as a subprocess.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -148,3 +150,21 @@ def test_a_clean_stop_of_the_active_hands_over_at_once(pair: tuple[ServerProcess
     active, standby = pair
     assert active.stop() == 0
     assert wait_for_role(standby, "active", timeout=TAKEOVER_SECS) < TAKEOVER_SECS
+
+
+def test_a_partitioned_active_is_fenced_and_stops_when_it_comes_back(
+        pair: tuple[ServerProcess, ServerProcess]) -> None:
+    """SIGSTOP of the active for longer than its lease (what a partition looks like to the group), then
+    SIGCONT: the standby has taken over; the old active finds its lease gone, stops acting, says so and exits."""
+    old, new = pair
+    os.kill(old.pid, signal.SIGSTOP)
+    try:
+        wait_for_role(new, "active", timeout=TAKEOVER_SECS + 3)
+        with connect(new.netconf_port) as nc:
+            nc.edit_config(target="running", config=samples.tenant_only("on-the-new-active"))
+    finally:
+        os.kill(old.pid, signal.SIGCONT)
+    assert old.wait_exit(timeout=10) == 1
+    log = "".join(old.output)
+    assert "lost the lease" in log and "stopped acting" in log, log
+    assert ha(new)["role"] == "active"
