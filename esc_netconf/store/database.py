@@ -74,6 +74,7 @@ _BEGIN_READ = "BEGIN"
 _FENCE_OPTION = "esc_write_fence"
 
 POSTGRESQL_DRIVER = "postgresql+psycopg"
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 # The advisory lock key (pg_advisory_xact_lock) every write transaction on PostgreSQL takes: "esc-wr".
 WRITER_LOCK_KEY = 0x6573632D7772
 
@@ -93,7 +94,13 @@ def _to_url(url_or_path: str | os.PathLike[str]) -> URL:
         if "://" in url_or_path:
             if url_or_path.startswith("postgres://"):
                 url_or_path = "postgresql://" + url_or_path.removeprefix("postgres://")
-            url = make_url(url_or_path)
+            try:
+                url = make_url(url_or_path)
+            except exc.ArgumentError as error:
+                raise StoreError(f"not a database URL: {url_or_path!r} ({error})") from error
+            if url.get_backend_name() not in SUPPORTED_BACKENDS:
+                raise StoreError(f"unsupported database {url.render_as_string(hide_password=True)}: use "
+                                 "sqlite:///<file> or postgresql://user@host:port/db")
             if url.drivername == "postgresql":
                 url = url.set(drivername=POSTGRESQL_DRIVER)
             return url
@@ -217,7 +224,12 @@ class Database:
         ``upgrade=False`` skips the migration run (for tools that only inspect a file).
         """
         url = _to_url(url_or_path)
-        database = cls(_create_engine(url), url)
+        try:
+            engine = _create_engine(url)
+        except (ImportError, exc.NoSuchModuleError) as error:
+            raise StoreError(f"the database driver of {url.render_as_string(hide_password=True)} is not installed "
+                             f"({error}); a plain postgresql:// URL uses the one installed (psycopg 3)") from error
+        database = cls(engine, url)
         if upgrade:
             try:
                 database.upgrade()
@@ -343,7 +355,8 @@ class Database:
                 "(was it written by a newer release?)"
             ) from error
         except exc.DBAPIError as error:
-            raise MigrationError(f"cannot migrate {self.url}: {error.orig}") from error
+            # one line: the driver's messages run over several (psycopg adds a hint on its own line)
+            raise MigrationError(f"cannot migrate {self.url}: {' '.join(str(error.orig).split())}") from error
 
     def revision(self) -> str | None:
         """The schema revision the database is at (``None`` before the first migration)."""

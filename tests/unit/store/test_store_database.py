@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 import threading
@@ -228,3 +229,20 @@ def test_a_failing_migration_leaves_the_file_as_it_was(
     with Database.open(path, upgrade=False) as untouched:
         assert untouched.revision() is None
         assert inspect(untouched.engine).get_table_names() == []
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("mysql://a@b/c", "unsupported database mysql://a@b/c"),
+    ("nonsense://", "unsupported database"),
+    ("postgresql+psycopg2://a@127.0.0.1:1/c", "driver of postgresql+psycopg2://a@127.0.0.1:1/c is not installed"),
+])
+def test_a_database_url_we_cannot_serve_is_a_clear_store_error(url: str, says: str) -> None:
+    with pytest.raises(StoreError, match=re.escape(says)):
+        Database.open(url)
+
+
+def test_a_plain_postgresql_url_gets_the_installed_driver_and_an_unreachable_server_is_one_line() -> None:
+    with pytest.raises(MigrationError) as refused:
+        Database.open("postgresql://esc@127.0.0.1:1/esc")
+    assert str(refused.value).startswith("cannot migrate postgresql+psycopg://esc@127.0.0.1:1/esc: ")
+    assert "\n" not in str(refused.value)
