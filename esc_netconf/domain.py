@@ -77,6 +77,7 @@ def build_domain(options: Options, db: Database, settings: VimManagerSettings, h
         data_dir=options.data_dir,
         settings=lambda: SimSettings.from_properties(settings.snapshot()),
         os_cloud=options.os_cloud,
+        sim_dir=options.sim_dir,
     )
     acting = driver if vim_guard is None else guarded_driver(driver, vim_guard)
     monitor_interval = options.monitor_interval or settings.number("vim.monitor.poll.secs")

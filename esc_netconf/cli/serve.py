@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "postgresql://user@host:port/db joins one active/standby group")
     serve.add_argument("--ha-takeover-secs", type=_positive_float, default=5.0,
                        help="a standby takes over within this many seconds of the active's death (default 5)")
+    serve.add_argument("--sim-dir", type=Path,
+                       help="state of the simulated cloud (--vim sim; default <data-dir>/vim-sim); the servers "
+                            "of a group are given the same one")
     serve.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     return parser
 
@@ -76,6 +79,7 @@ async def _serve(args: argparse.Namespace) -> int:
         limits=EdgeLimits.from_toml(args.config),
         database=args.database,
         ha_takeover_secs=args.ha_takeover_secs,
+        sim_dir=args.sim_dir,
     )
     app = Application(options)
     stop = asyncio.Event()

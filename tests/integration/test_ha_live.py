@@ -7,27 +7,33 @@ Real clients only: ncclient for NETCONF, curl for REST, escadm as a subprocess.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from lxml import etree
 from ncclient import manager
 from ncclient.operations.rpc import RPCError
 
 from tests.integration import samples
 from tests.integration.cli.cli_helpers import escadm
+from esc_netconf.vim.sim import SimCloud, SimSettings
 from tests.integration.conftest import FAST_PROPERTIES
+from tests.integration.esc_client import EscClient, Event, parse_event
 from tests.integration.server_process import ServerProcess
 from tests.postgres_server import PostgresServer
 
 pytestmark = pytest.mark.postgresql
 
 TAKEOVER_SECS = 2.0
+NOTIFICATION_NS = "urn:ietf:params:xml:ns:netmod:notification"
 
 
 def connect(port: int) -> manager.Manager:
@@ -50,16 +56,20 @@ def ha(server: ServerProcess) -> dict[str, object]:
     return body
 
 
-def member(tmp_path: Path, name: str, url: str) -> ServerProcess:
-    return ServerProcess(tmp_path / name, properties=FAST_PROPERTIES,
-                         extra_args=["--database", url, "--ha-takeover-secs", str(TAKEOVER_SECS)])
+def member(tmp_path: Path, name: str, url: str, properties: dict[str, str] = FAST_PROPERTIES) -> ServerProcess:
+    """One server of the group: its own data dir, the group's database and simulated cloud."""
+    return ServerProcess(tmp_path / name, properties=properties,
+                         extra_args=["--database", url, "--ha-takeover-secs", str(TAKEOVER_SECS),
+                                     "--sim-dir", str(tmp_path / "cloud")])
 
 
 @pytest.fixture
-def pair(tmp_path: Path, postgres: PostgresServer) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+def pair(request: pytest.FixtureRequest, tmp_path: Path,
+         postgres: PostgresServer) -> Iterator[tuple[ServerProcess, ServerProcess]]:
     url = postgres.create_database()
-    first = member(tmp_path, "a", url).start()
-    second = member(tmp_path, "b", url).start()
+    properties = getattr(request, "param", FAST_PROPERTIES)
+    first = member(tmp_path, "a", url, properties).start()
+    second = member(tmp_path, "b", url, properties).start()
     yield first, second
     for proc in (first, second):
         if proc.running():
@@ -112,8 +122,6 @@ def test_one_active_one_standby_and_the_standby_refuses_changes_naming_the_activ
 
 
 def _service_action() -> object:
-    from lxml import etree
-
     return etree.fromstring(
         f'<serviceAction xmlns="{samples.ESC_NS}"><actionType>STOP</actionType>'
         "<tenantName>t</tenantName><depName>d</depName></serviceAction>")
@@ -168,3 +176,79 @@ def test_a_partitioned_active_is_fenced_and_stops_when_it_comes_back(
     log = "".join(old.output)
     assert "lost the lease" in log and "stopped acting" in log, log
     assert ha(new)["role"] == "active"
+
+
+def servers_named(sim_dir: Path, prefix: str) -> list[str]:
+    async def names() -> list[str]:
+        cloud = SimCloud(sim_dir, lambda: SimSettings())
+        try:
+            return [s.name for s in await cloud.list_servers() if s.name.startswith(prefix)]
+        finally:
+            await cloud.close()
+
+    return asyncio.run(names())
+
+
+SLOW_VIM = {**FAST_PROPERTIES, "vim.sim.delay.scale": "0.5"}
+
+
+@pytest.mark.parametrize("pair", [SLOW_VIM], indirect=True)
+def test_kill_9_mid_deploy_and_the_new_active_finishes_it_without_duplicates(
+        pair: tuple[ServerProcess, ServerProcess], tmp_path: Path) -> None:
+    active, standby = pair
+    cloud = tmp_path / "cloud"
+    with connect(active.netconf_port) as nc:
+        nc.edit_config(target="running", config=samples.deployment(
+            "ha", "dep", [samples.vm_group("g", min_active=3, max_active=3)]))
+    deadline = time.monotonic() + 20
+    while not servers_named(cloud, "dep_g_") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    active.kill()
+    in_vim_at_kill = servers_named(cloud, "dep_g_")
+    assert in_vim_at_kill, "the kill should land after the first create_server"
+    wait_for_role(standby, "active", timeout=TAKEOVER_SECS + 3)
+    client = EscClient(standby.netconf_port)
+    try:
+        deadline = time.monotonic() + 60
+        while client.service_state("ha", "dep") != "SERVICE_ACTIVE_STATE":
+            assert time.monotonic() < deadline, client.service_state("ha", "dep")
+            time.sleep(0.2)
+        vms = client.vm_states("ha", "dep")
+        assert len(vms) == 3 and set(vms.values()) == {"VM_ALIVE_STATE"}
+        names = servers_named(cloud, "dep_g_")
+        assert sorted(names) == sorted(vms), "one server per VM record, none duplicated"
+        assert set(in_vim_at_kill) <= set(names), "servers created before the kill were adopted, not recreated"
+    finally:
+        client.close()
+    # the escEvent replay log is the group's: a subscriber replaying on the new active sees the events the old
+    # active sent before it died, and none twice
+    events = replayed_esc_events(standby.netconf_port)
+    kinds = [(event.type, vm_name(event)) for event in events]
+    assert kinds.count(("CREATE_TENANT", None)) == 1, kinds
+    assert kinds.count(("SERVICE_ALIVE", None)) == 1, kinds
+    assert len(kinds) == len(set(kinds)), f"an event was sent twice: {kinds}"
+    for vm in vms:
+        assert ("VM_DEPLOYED", vm) in kinds and ("VM_ALIVE", vm) in kinds, (vm, kinds)
+
+
+def vm_name(event: Event) -> str | None:
+    source = event.fields.get("vm_source")
+    return source.get("vmname") if isinstance(source, dict) else None
+
+
+def replayed_esc_events(port: int) -> list[Event]:
+    """Every escEvent the log holds, by a ``startTime`` subscription that ends at ``replayComplete``."""
+    with connect(port) as nc:
+        nc.create_subscription(stream_name="escEvent", start_time="2000-01-01T00:00:00Z",
+                               stop_time=(datetime.now(timezone.utc) + timedelta(seconds=5)).isoformat())
+        events = []
+        while True:
+            notification = nc.take_notification(block=True, timeout=10)
+            assert notification is not None, "no replayComplete"
+            payload = etree.fromstring(notification.notification_xml.encode())
+            if payload.find(f"{{{NOTIFICATION_NS}}}replayComplete") is not None or \
+                    payload.find(".//{*}replayComplete") is not None:
+                return events
+            body = payload.find(f"{{{samples.ESC_NS}}}escEvent")
+            if body is not None:
+                events.append(parse_event(body))
