@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from lxml import etree
 
+from esc_netconf.ha import STANDBY_CAPABILITY
 from esc_netconf.netconf.base_operations import MONITORING_NS
 from esc_netconf.netconf.context import SessionContext
 from esc_netconf.netconf.datastore import Datastore
@@ -43,6 +44,9 @@ class StandbyNetconfServer(NetconfServer):
         """``active()``: the active's NETCONF (host, port) as last seen in the lease, or None."""
         super().__init__(model, datastore, hub)
         self.active = active
+
+    def capabilities(self) -> list[str]:
+        return [*super().capabilities(), STANDBY_CAPABILITY]
 
     async def run_operation(self, ctx: SessionContext, operation: etree._Element) -> list[etree._Element] | None:
         qname = operation.tag if isinstance(operation.tag, str) else ""

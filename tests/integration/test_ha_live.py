@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -114,6 +115,19 @@ def test_one_active_one_standby_and_the_standby_refuses_changes_naming_the_activ
             nc_standby.dispatch(_service_action())
         assert rpc_refused.value.tag == "operation-failed"
         assert "not-here" not in nc_standby.get_config(source="running").data_xml
+
+    # esc_nc_cli given both members uses the active, whichever order they come in
+    hosts = f"127.0.0.1:{standby.netconf_port},127.0.0.1:{active.netconf_port}"
+    listed = subprocess.run([sys.executable, "-m", "esc_netconf.cli.esc_nc_cli", "--host", hosts, "--timeout", "20",
+                             "get-config"], capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert f"--port={active.netconf_port}" in listed.stdout and "ha-tenant" in listed.stdout
+    only_standby = subprocess.run([sys.executable, "-m", "esc_netconf.cli.esc_nc_cli", "--host",
+                                   f"127.0.0.1:{standby.netconf_port},127.0.0.1:1", "get-config"],
+                                  capture_output=True, text=True, timeout=60)
+    assert only_standby.returncode == 3
+    assert only_standby.stderr.startswith("esc_nc_cli: No active ESC among the hosts given: ")
+    assert f"127.0.0.1:{standby.netconf_port} is a standby" in only_standby.stderr
 
     code, body = curl("POST", f"{standby.rest_url}/tenants/rest-tenant", "{}")
     assert code == 503 and f"http://127.0.0.1:{active.rest_port}" in str(body["error"])
