@@ -30,8 +30,13 @@ so one transaction at a time): good for tests, never for production.
 Migrations: :meth:`Database.open` runs the alembic scripts shipped in ``migrations/`` up to head on a
 connection of this engine (``migrations/env.py`` takes it from ``config.attributes``), inside one
 ``BEGIN IMMEDIATE`` transaction, so an old file is upgraded whole or not at all, and re-opening a
-current file changes nothing. The same scripts are meant to run on PostgreSQL for an HA pair; only the
-SQLite pragmas, the ``BEGIN`` flavour and :meth:`Database.backup` are SQLite-specific.
+current file changes nothing. The same scripts run on PostgreSQL (a group of servers, CONTRACT section 8);
+only the SQLite pragmas, the ``BEGIN`` flavour and :meth:`Database.backup` are SQLite-specific.
+
+PostgreSQL: a plain ``postgresql://user@host:port/db`` URL gets psycopg 3 (the driver this project pins).
+Every write transaction first takes one transaction-scoped advisory lock, the equivalent of SQLite's
+``BEGIN IMMEDIATE`` across all the servers on the database, and then runs the write fence (the leadership
+token check, :meth:`Database.set_write_fence`); two servers migrating at once queue on that lock too.
 """
 
 from __future__ import annotations
