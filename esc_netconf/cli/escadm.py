@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from esc_netconf.cli.admin_client import DEFAULT_URL, AdminClient
+from esc_netconf.cli.admin_client import DEFAULT_URL, AdminClient, connect_active
 from esc_netconf.cli.errors import CliError, UsageError
 
 PROG = "escadm"
@@ -157,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=raw,
     )
     parser.add_argument("--url", default=DEFAULT_URL,
-                        help=f"the server's REST address (default {DEFAULT_URL}; the REST URL it prints works too)")
+                        help=f"the server's REST address (default {DEFAULT_URL}; the REST URL it prints works too); "
+                             "a comma-separated list uses the first that is the active of its group")
     parser.add_argument("--user", default="admin", help="admin API user (a NETCONF user; default admin)")
     parser.add_argument("--password", default="admin", help="its password (default admin)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the server (default 30)")
@@ -244,7 +245,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             return int(local(args, out))
         if args.timeout <= 0:
             raise UsageError(f"The timeout [{args.timeout:g}] must be greater than 0.")
-        client = AdminClient(args.url, args.user, args.password, args.timeout)
+        client = connect_active(args.url, args.user, args.password, args.timeout)
         return int(args.handler(client, args, out))
     except CliError as exc:
         print(f"{PROG}: {exc.message}", file=err)

@@ -116,6 +116,12 @@ def test_one_active_one_standby_and_the_standby_refuses_changes_naming_the_activ
         assert rpc_refused.value.tag == "operation-failed"
         assert "not-here" not in nc_standby.get_config(source="running").data_xml
 
+    either = escadm(f"{standby.rest_url},{active.rest_url}", "status")
+    assert either.returncode == 0 and either.stdout.splitlines()[0] == "ESC status=0 ESC Master Healthy"
+    none = escadm(f"{standby.rest_url},http://127.0.0.1:1", "status")
+    assert none.returncode == 3 and "No active ESC among the URLs given" in none.stderr
+    assert "is a standby" in none.stderr
+
     # esc_nc_cli given both members uses the active, whichever order they come in
     hosts = f"127.0.0.1:{standby.netconf_port},127.0.0.1:{active.netconf_port}"
     listed = subprocess.run([sys.executable, "-m", "esc_netconf.cli.esc_nc_cli", "--host", hosts, "--timeout", "20",
