@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 DATA_DIR ?= ./var
 PYTEST_ARGS ?=
 
-.PHONY: run test test-wheel setup bench lint clean openstack-up openstack-down test-openstack lnc2-client test-conformance
+.PHONY: run test test-wheel test-ha setup bench lint clean openstack-up openstack-down test-openstack lnc2-client test-conformance
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ test: $(BIN)/.installed
 # (about a minute, mostly pip; dependencies come from the index through pip's cache).
 test-wheel: $(BIN)/.installed
 	$(BIN)/python -m pytest -m wheel tests/packaging $(PYTEST_ARGS)
+
+# The high-availability tier: the store's tests on a real PostgreSQL and two servers on one database
+# (Debian's postgresql package; .ci/run installs it). About a minute.
+test-ha: $(BIN)/.installed
+	$(BIN)/python -m pytest -m postgresql tests/unit/store tests/integration/test_ha_live.py $(PYTEST_ARGS)
 
 # YANG modules by pyang's strict RFC 7950 checks and by libyang's yanglint (silent, or lint fails); then
 # the type hints of esc_netconf/ by mypy --strict

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from datetime import datetime, timezone
+from typing import Any
 from pathlib import Path
 
 from aiohttp import web
@@ -21,6 +23,8 @@ from esc_netconf.addresses import is_loopback
 from esc_netconf.auth_throttle import AuthThrottle
 from esc_netconf.domain import Domain, attach_northbound, build_domain
 from esc_netconf.errors import EscError
+from esc_netconf.ha.member import GroupMember
+from esc_netconf.ha.standby import StandbyNetconfServer
 from esc_netconf.limits import EdgeLimits
 from esc_netconf.netconf.connection import NetconfConnection
 from esc_netconf.netconf.datastore import Datastore
@@ -31,6 +35,7 @@ from esc_netconf.packaged import PackageDataError, yang_dir
 from esc_netconf.options import REPLAY_KEEP_LAST, REPLAY_PRUNE_SECONDS, Options
 from esc_netconf.private_files import private_dir, private_file, tighten_if_present
 from esc_netconf.rest.admin import add_admin_routes
+from esc_netconf.rest.ha import add_ha_routes, standby_middleware
 from esc_netconf.rest.callback_urls import CallbackUrlPolicy
 from esc_netconf.rest.callbacks import CallbackService
 from esc_netconf.rest.escmanager import add_escmanager_routes
@@ -97,7 +102,13 @@ def open_private_database(data_dir: Path) -> Database:
 
 
 class Application:
-    """One running server. ``start()`` then ``stop()``, on the loop that will own the core."""
+    """One running server. ``start()`` then ``stop()``, on the loop that will own the core.
+
+    With a PostgreSQL ``--database`` the server is a member of a group (CONTRACT section 8): it starts as
+    the active if the lease is free, otherwise as a standby (listeners up, reads only) that becomes the
+    active when the lease frees, on the same ports. An active that loses the lease sets :attr:`fenced`;
+    the command then stops the process.
+    """
 
     def __init__(self, options: Options) -> None:
         self.options = options
@@ -107,27 +118,52 @@ class Application:
         self.domain: Domain | None = None
         self.rest: RestServer | None = None
         self.callbacks: CallbackService | None = None
+        self.member: GroupMember | None = None
+        self.fenced = asyncio.Event()
+        self.fenced_reason = ""
+        self._group_task: asyncio.Task[None] | None = None
 
     @property
     def settings(self) -> VimManagerSettings:
         """The VIM manager settings (``escadm vimmanager``; the admin routes' ``AdminBackend``)."""
         return self._settings
 
+    @property
+    def role(self) -> str:
+        """``active`` or ``standby`` (a server without a group is always active)."""
+        return "active" if self.member is None else self.member.role
+
     async def start(self) -> None:
         options = self.options
-        limits = options.limits
-        loop = asyncio.get_running_loop()
-        users = load_users(options)
-        throttle = AuthThrottle(limits)
-        data_dir = options.data_dir
-        private_dir(data_dir)
-
-        self.db = open_private_database(data_dir)
+        self._users = load_users(options)
+        self._throttle = AuthThrottle(options.limits)
+        private_dir(options.data_dir)
+        self.db = Database.open(options.database) if options.database else open_private_database(options.data_dir)
         self.model = YangModel.load(options.yang_dir or default_yang_dir())
-        self.datastore = Datastore(self.model, SqlConfigStore(self.db))
-        self.replay_log = SqlReplayLog(self.db)
-        self._retention = loop.create_task(self._keep_replay_bounded(), name="replay-retention")
-        self.hub = NotificationHub(
+        properties = options.properties or options.data_dir / "vimmanager" / "application.properties"
+        self._settings = VimManagerSettings(properties, options.vim)
+        self._host_keys = load_or_create_host_keys(options.data_dir)
+        if not self.db.is_postgresql:
+            await self._start_active()
+            return
+        self.member = member = GroupMember(self.db, host=options.host, takeover_secs=options.ha_takeover_secs)
+        if await member.try_acquire():
+            await self._start_active()
+            member.set_address(options.host, self._bound(self.netconf_port), self._bound(self.rest_port))
+            await member.publish()
+            self._group_task = asyncio.get_running_loop().create_task(self._stay_active(), name="ha-lease")
+        else:
+            await self._start_standby()
+            member.set_address(options.host, self._bound(self.netconf_port), self._bound(self.rest_port))
+            self._group_task = asyncio.get_running_loop().create_task(self._standby_until_active(), name="ha-lease")
+
+    @staticmethod
+    def _bound(port: int | None) -> int:
+        assert port is not None
+        return port
+
+    def _hub(self) -> NotificationHub:
+        return NotificationHub(
             self.replay_log,
             [
                 StreamInfo("NETCONF", "Default NETCONF event stream (RFC 6470 events)", True),
@@ -135,37 +171,123 @@ class Application:
             ],
             lambda: datetime.now(timezone.utc),
         )
+
+    async def _start_ssh(self, netconf: NetconfServer) -> None:
+        loop = asyncio.get_running_loop()
+
+        def handler(writer: ChannelWriter, peer: PeerInfo) -> NetconfConnection:
+            return NetconfConnection(netconf, loop, writer, peer.username, peer.address)
+
+        self._ssh = SshServer(self.options.host, self.options.netconf_port, self._host_keys, self._users, handler,
+                              limits=ssh_limits(self.options.limits), throttle=self._throttle)
+        self.netconf_port = await asyncio.to_thread(self._ssh.start)
+
+    async def _start_active(self) -> None:
+        options = self.options
+        limits = options.limits
+        loop = asyncio.get_running_loop()
+        self.datastore = Datastore(self.model, SqlConfigStore(self.db))
+        self.replay_log = SqlReplayLog(self.db)
+        self._retention = loop.create_task(self._keep_replay_bounded(), name="replay-retention")
+        self.hub = self._hub()
         self.netconf = NetconfServer(self.model, self.datastore, self.hub)
-        properties = options.properties or data_dir / "vimmanager" / "application.properties"
-        self._settings = VimManagerSettings(properties, options.vim)
 
         url_policy = CallbackUrlPolicy(
             max_urls=limits.callback_max_urls, allowed_hosts=limits.callback_allowed_hosts, own_host=options.host,
             own_ports=lambda: (self.netconf_port, self.rest_port, options.netconf_port, options.rest_port))
-        self.domain = domain = build_domain(options, self.db, self._settings, self.hub)
+        vim_guard = None if self.member is None else self.member.leadership.check
+        self.domain = domain = build_domain(options, self.db, self._settings, self.hub, vim_guard)
         self.callbacks = callbacks = CallbackService(SqlCallbackStore(self.db), check_url=url_policy.undeliverable)
         callbacks.start(domain.bus)  # before the core resumes its operations, so their events find their callbacks
         await domain.start()
         attach_northbound(domain, model=self.model, datastore=self.datastore, netconf=self.netconf)
-
-        host_keys = load_or_create_host_keys(data_dir)
-
-        def handler(writer: ChannelWriter, peer: PeerInfo) -> NetconfConnection:
-            return NetconfConnection(self.netconf, loop, writer, peer.username, peer.address)
-
-        self._ssh = SshServer(options.host, options.netconf_port, host_keys, users, handler,
-                              limits=ssh_limits(limits), throttle=throttle)
-        self.netconf_port = await asyncio.to_thread(self._ssh.start)
+        await self._start_ssh(self.netconf)
 
         def escmanager(web_app: web.Application) -> None:
             add_escmanager_routes(web_app, core=domain.core, snapshots=domain.snapshots, bus=domain.bus,
                                   callbacks=callbacks, url_policy=url_policy)
 
         self.rest = await start_rest(
-            options.host, options.rest_port, users=users, open_on_loopback=is_loopback(options.host),
-            routes=[lambda web_app: add_admin_routes(web_app, self), escmanager], limits=limits, throttle=throttle)
+            options.host, options.rest_port, users=self._users, open_on_loopback=is_loopback(options.host),
+            routes=[lambda web_app: add_admin_routes(web_app, self), escmanager,
+                    lambda web_app: add_ha_routes(web_app, self.ha_view)],
+            limits=limits, throttle=self._throttle)
         self.rest_port = self.rest.port
         log.info("NETCONF on %s:%d, REST on %s:%d", options.host, self.netconf_port, options.host, self.rest_port)
+
+    async def _start_standby(self) -> None:
+        """Listeners that read from the shared store and refuse every change, naming the active."""
+        options = self.options
+        assert self.member is not None
+        member = self.member
+        self.datastore = Datastore(self.model, SqlConfigStore(self.db))
+        self.replay_log = SqlReplayLog(self.db)
+        self.hub = self._hub()
+
+        def active_netconf() -> tuple[str, int] | None:
+            return None if member.active is None else (member.active.host, member.active.netconf_port)
+
+        self.netconf = StandbyNetconfServer(self.model, self.datastore, self.hub, active_netconf)
+        await self._start_ssh(self.netconf)
+
+        def standby(web_app: web.Application) -> None:
+            add_admin_routes(web_app, self)
+            add_ha_routes(web_app, self.ha_view)
+            web_app.middlewares.append(standby_middleware(self.ha_view))
+
+        self.rest = await start_rest(
+            options.host, options.rest_port, users=self._users, open_on_loopback=is_loopback(options.host),
+            routes=[standby], limits=options.limits, throttle=self._throttle)
+        self.rest_port = self.rest.port
+        log.info("Standby: NETCONF on %s:%d, REST on %s:%d (reads only; the active is %s)", options.host,
+                 self.netconf_port, options.host, self.rest_port, active_netconf() or "not known yet")
+
+    async def _standby_until_active(self) -> None:
+        """Wait for the lease, then swap the standby's listeners for the active's, on the same ports."""
+        assert self.member is not None
+        await self.member.wait_until_active()
+        started = asyncio.get_running_loop().time()
+        try:
+            await self._stop_listeners()
+            self.options = replace(self.options, netconf_port=self._bound(self.netconf_port),
+                                   rest_port=self._bound(self.rest_port))
+            await self._start_active()
+            await self.member.publish()
+        except Exception as error:
+            log.exception("Could not take over as the active")
+            self.member.leadership.step_down()
+            self._fence(f"could not take over as the active: {error}")
+            return
+        log.info("Took over as the active in %.2f s after the lease was won",
+                 asyncio.get_running_loop().time() - started)
+        await self._stay_active()
+
+    async def _stay_active(self) -> None:
+        assert self.member is not None
+        self._fence(await self.member.keep_active())
+
+    def _fence(self, reason: str) -> None:
+        self.fenced_reason = reason
+        self.fenced.set()
+
+    async def ha_view(self) -> dict[str, Any]:
+        """``GET /ESCManager/v0/ha``: this server's role and where the active is."""
+        if self.member is None:
+            active: dict[str, Any] | None = {"host": self.options.host, "netconf_port": self.netconf_port,
+                                              "rest_port": self.rest_port}
+            return {"role": "active", "node": "standalone", "active": active}
+        seen = self.member.active
+        active = None if seen is None else {"host": seen.host, "netconf_port": seen.netconf_port,
+                                            "rest_port": seen.rest_port}
+        return {"role": self.member.role, "node": self.member.node, "active": active}
+
+    async def _stop_listeners(self) -> None:
+        if self._ssh is not None:
+            await asyncio.to_thread(self._ssh.stop)
+            self._ssh = None
+        if self.rest is not None:
+            await self.rest.stop()
+            self.rest = None
 
     async def _keep_replay_bounded(self) -> None:
         """Bounded retention of the replay log: prune at start and then periodically, off the loop.
@@ -197,19 +319,30 @@ class Application:
                         "sessions": len(self.netconf.sessions)},
             "rest": {"ok": self.rest_port is not None, "port": self.rest_port},
         }
-        assert self.domain is not None
-        try:
-            flavors = await self.domain.driver.list_flavors()
-            report["vim"] = {"ok": True, "driver": self.options.vim, "flavors": len(flavors)}
-        except EscError as exc:
-            report["vim"] = {"ok": False, "driver": self.options.vim, "error": str(exc)}
+        if self.domain is None:  # a standby does not call the VIM: only the active may
+            report["vim"] = {"ok": True, "driver": self.options.vim, "used": "by the active only"}
+        else:
+            try:
+                flavors = await self.domain.driver.list_flavors()
+                report["vim"] = {"ok": True, "driver": self.options.vim, "flavors": len(flavors)}
+            except EscError as exc:
+                report["vim"] = {"ok": False, "driver": self.options.vim, "error": str(exc)}
         try:
             report["store"] = {"ok": True, "revision": await asyncio.to_thread(self.db.revision)}
         except EscError as exc:
             report["store"] = {"ok": False, "error": str(exc)}
+        if self.member is not None:
+            view = await self.ha_view()
+            active = view["active"]
+            report["ha"] = {"ok": True, "role": view["role"], "node": view["node"],
+                            "active": "-" if active is None else f"{active['host']}:{active['netconf_port']}"}
         return report
 
     async def stop(self) -> None:
+        group = self._group_task
+        if group is not None:
+            group.cancel()
+            await asyncio.gather(group, return_exceptions=True)
         retention = getattr(self, "_retention", None)
         if retention is not None:
             retention.cancel()
@@ -223,5 +356,10 @@ class Application:
         if self.domain is not None:
             await self.domain.stop()
         db = getattr(self, "db", None)
+        if self.member is not None and self.member.leadership.is_active():
+            try:  # hand over at once rather than at the lease's expiry
+                await asyncio.to_thread(self.member.leadership.release)
+            except EscError as exc:
+                log.warning("Could not release the lease (it expires on its own): %s", exc)
         if db is not None:
             db.close()

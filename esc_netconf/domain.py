@@ -13,6 +13,7 @@ operations (their events must find their callbacks): ``build_domain``, then the 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from lxml import etree
@@ -39,6 +40,7 @@ from esc_netconf.store.snapshot_store import SqlSnapshotStore
 from esc_netconf.vim.base import VimDriver
 from esc_netconf.collectors import create_collector
 from esc_netconf.vim.factory import create_driver
+from esc_netconf.vim.guarded import guarded_driver
 from esc_netconf.vim.sim.settings import SimSettings
 
 
@@ -64,18 +66,25 @@ class Domain:
                 await result
 
 
-def build_domain(options: Options, db: Database, settings: VimManagerSettings, hub: NotificationHub) -> Domain:
-    """The driver, bus, core and snapshot manager, not started; core events already reach ``hub``."""
+def build_domain(options: Options, db: Database, settings: VimManagerSettings, hub: NotificationHub,
+                 vim_guard: Callable[[], None] | None = None) -> Domain:
+    """The driver, bus, core and snapshot manager, not started; core events already reach ``hub``.
+
+    ``vim_guard``: called before every VIM call the core and the snapshots make (it raises to refuse):
+    the leadership check of a server in a group.
+    """
     driver = create_driver(
         options.vim,
         data_dir=options.data_dir,
         settings=lambda: SimSettings.from_properties(settings.snapshot()),
         os_cloud=options.os_cloud,
+        sim_dir=options.sim_dir,
     )
+    acting = driver if vim_guard is None else guarded_driver(driver, vim_guard)
     monitor_interval = options.monitor_interval or settings.number("vim.monitor.poll.secs")
     bus = EventBus()
     core = EscCore(
-        driver,
+        acting,
         SqlCoreStore(db),
         bus,
         settings=CoreSettings(poll_interval=min(2.0, monitor_interval), monitor_interval=monitor_interval),
@@ -90,7 +99,7 @@ def build_domain(options: Options, db: Database, settings: VimManagerSettings, h
 
     bus.subscribe(to_netconf)
     snapshots = SnapshotManager(
-        core, driver, SqlSnapshotStore(db), bus,
+        core, acting, SqlSnapshotStore(db), bus,
         setting=settings.number, export_dir=options.export_dir or options.data_dir / "exports",
     )
     return Domain(driver, core, snapshots, bus)

@@ -9,6 +9,7 @@ from esc_netconf.limits import EdgeLimits
 
 REPLAY_KEEP_LAST = 10_000  # events kept per stream for replay (a full replay stays below the session queue bound)
 REPLAY_PRUNE_SECONDS = 600.0
+HA_TAKEOVER_SECS = 5.0  # a standby takes over within this many seconds of the active's death
 
 
 @dataclass
@@ -29,3 +30,6 @@ class Options:
     replay_keep_last: int = REPLAY_KEEP_LAST
     replay_prune_seconds: float = REPLAY_PRUNE_SECONDS
     limits: EdgeLimits = field(default_factory=EdgeLimits)
+    database: str | None = None  # an SQLAlchemy URL; None: <data_dir>/esc.db. PostgreSQL: a group (CONTRACT 8)
+    ha_takeover_secs: float = HA_TAKEOVER_SECS
+    sim_dir: Path | None = None  # the simulated cloud's state; None: <data_dir>/vim-sim

@@ -126,3 +126,32 @@ def _json(raw: bytes) -> Any:
         return json.loads(raw) if raw else None
     except ValueError:
         return None
+
+
+HA_PATH = "/ESCManager/v0/ha"
+
+
+def connect_active(urls: str, user: str, password: str, timeout: float = 30.0) -> AdminClient:
+    """``escadm --url a,b``: a client of the first URL whose server says it is the active of its group
+    (CONTRACT section 8); one URL is used as given.
+
+    :raises ServerUnreachable: none of them is active now; the message says why for each.
+    """
+    listed = [part.strip() for part in urls.split(",")]
+    if len(listed) == 1:
+        return AdminClient(listed[0], user, password, timeout)
+    reasons = []
+    for url in listed:
+        if not url:
+            raise UsageError(f"The URL list [{urls}] has an empty entry.")
+        client = AdminClient(url, user, password, timeout)
+        try:
+            answer = client.request("GET", HA_PATH)
+        except (ServerUnreachable, RequestRefused) as exc:
+            reasons.append(f"{client.root}: {exc.message}")
+            continue
+        role = answer.body.get("role") if isinstance(answer.body, dict) else None
+        if role == "active":
+            return client
+        reasons.append(f"{client.root} is a {role or 'server that does not say its role'}")
+    raise ServerUnreachable("No active ESC among the URLs given: " + "; ".join(reasons))

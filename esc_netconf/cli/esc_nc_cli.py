@@ -56,7 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--host", default=DEFAULT_HOST, help=f"NETCONF server address (default {DEFAULT_HOST})")
+    parser.add_argument("--host", default=DEFAULT_HOST,
+                        help=f"NETCONF server address (default {DEFAULT_HOST}); a comma-separated list "
+                             "(host or host:port each) uses the first that is the active of its group")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"NETCONF SSH port (default {DEFAULT_PORT})")
     parser.add_argument("--user", default=DEFAULT_USER, help=f"user name (default {DEFAULT_USER})")
     secret = parser.add_mutually_exclusive_group()
@@ -99,13 +101,14 @@ def _write_rpc_file(operation: etree._Element) -> Path:
 
 def run_rpc(command: Command, request: RpcRequest, options: ConnectOptions, keep_rpc: bool,
             out: TextIO, err: TextIO) -> int:
-    from esc_netconf.cli.nc_client import NetconfClient
+    from esc_netconf.cli.nc_client import connect_active
 
     operation = request.to_element()
     rpc_file = _write_rpc_file(operation)
     try:
+        client, options = connect_active(options)
         header = f"{command.title}\n{console_command(options, rpc_option(rpc_file))}"
-        with NetconfClient(options) as client:
+        with client:
             reply = client.call(operation)
     finally:
         if not keep_rpc:
@@ -122,11 +125,12 @@ def run_rpc(command: Command, request: RpcRequest, options: ConnectOptions, keep
 def run_notifications(command: Command, request: NotificationsRequest, options: ConnectOptions,
                       out: TextIO, err: TextIO) -> int:
     """Print each event as it arrives (flushed at once, for pipes); Ctrl-C ends it with status 0."""
-    from esc_netconf.cli.nc_client import NetconfClient, SubscriptionRefused
+    from esc_netconf.cli.nc_client import SubscriptionRefused, connect_active
 
-    header = f"{command.title}\n{console_command(options, f'--create-subscription={request.stream}')}"
     try:
-        with NetconfClient(options) as client:
+        client, options = connect_active(options)
+        header = f"{command.title}\n{console_command(options, f'--create-subscription={request.stream}')}"
+        with client:
             try:
                 client.subscribe(request.stream)
             except SubscriptionRefused as exc:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from esc_netconf.cli.admin_client import DEFAULT_URL, AdminClient
+from esc_netconf.cli.admin_client import DEFAULT_URL, AdminClient, connect_active
 from esc_netconf.cli.errors import CliError, UsageError
 
 PROG = "escadm"
@@ -90,14 +90,28 @@ def status_healthy(http_status: int, report: dict[str, Any]) -> bool:
     )
 
 
+def group_status_line(healthy: bool, report: dict[str, Any]) -> str | None:
+    """ESC's own status line for a member of a group (CONTRACT section 8), or None for a lone server:
+    ``ESC status=0 ESC Master Healthy`` on the active, ``... Backup Healthy`` on a standby."""
+    ha = report.get("ha")
+    if not isinstance(ha, dict):
+        return None
+    role = "Master" if ha.get("role") == "active" else "Backup"
+    return f"ESC status={0 if healthy else 1} ESC {role} {'Healthy' if healthy else 'Unhealthy'}"
+
+
 def status(client: AdminClient, args: argparse.Namespace, out: TextIO) -> int:
     answer = client.status()
     report: dict[str, Any] = answer.body if isinstance(answer.body, dict) else {}
+    healthy = status_healthy(answer.status, report)
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True), file=out)
     else:
+        line = group_status_line(healthy, report)
+        if line is not None:
+            print(line, file=out)
         print("\n".join(format_status(report)), file=out)
-    return 0 if status_healthy(answer.status, report) else 1
+    return 0 if healthy else 1
 
 
 def backup(args: argparse.Namespace, out: TextIO) -> int:
@@ -143,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=raw,
     )
     parser.add_argument("--url", default=DEFAULT_URL,
-                        help=f"the server's REST address (default {DEFAULT_URL}; the REST URL it prints works too)")
+                        help=f"the server's REST address (default {DEFAULT_URL}; the REST URL it prints works too); "
+                             "a comma-separated list uses the first that is the active of its group")
     parser.add_argument("--user", default="admin", help="admin API user (a NETCONF user; default admin)")
     parser.add_argument("--password", default="admin", help="its password (default admin)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the server (default 30)")
@@ -230,7 +245,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             return int(local(args, out))
         if args.timeout <= 0:
             raise UsageError(f"The timeout [{args.timeout:g}] must be greater than 0.")
-        client = AdminClient(args.url, args.user, args.password, args.timeout)
+        client = connect_active(args.url, args.user, args.password, args.timeout)
         return int(args.handler(client, args, out))
     except CliError as exc:
         print(f"{PROG}: {exc.message}", file=err)

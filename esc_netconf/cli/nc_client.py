@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 
@@ -22,6 +23,7 @@ from lxml import etree
 
 from esc_netconf.cli.errors import RequestRefused, ServerUnreachable, UsageError
 from esc_netconf.cli.nc_options import DEFAULT_PASSWORD, ConnectOptions
+from esc_netconf.ha import STANDBY_CAPABILITY
 from esc_netconf.netconf.client_session import ClientSession
 from esc_netconf.netconf.messages import NEED_DATA, Closed, Hello, Notification, RpcReply
 from esc_netconf.nsmap import default_namespace
@@ -84,7 +86,9 @@ class NetconfClient:
         self._session = ClientSession()
         try:
             self._send(self._session.start())
-            self._next(Hello)
+            hello = self._next(Hello)
+            assert isinstance(hello, Hello)
+            self.server_capabilities: tuple[str, ...] = hello.capabilities
         except BaseException:
             self._transport.close()
             raise
@@ -184,3 +188,41 @@ class SubscriptionRefused(RequestRefused):
     def __init__(self, reply: RpcReply) -> None:
         super().__init__("The server refused the subscription.")
         self.reply = reply
+
+
+def split_hosts(options: ConnectOptions) -> list[ConnectOptions]:
+    """``--host a,b:2830``: one set of options per host, in order; ``host:port`` overrides ``--port``."""
+    targets = []
+    for item in (part.strip() for part in options.host.split(",")):
+        if not item:
+            raise UsageError(f"The host list [{options.host}] has an empty entry.")
+        host, port = item, options.port
+        if item.count(":") == 1:
+            host, _, text = item.partition(":")
+            if not text.isdigit() or not 0 < int(text) < 65536:
+                raise UsageError(f"The port in [{item}] must be a number between 1 and 65535.")
+            port = int(text)
+        targets.append(replace(options, host=host, port=port))
+    return targets
+
+
+def connect_active(options: ConnectOptions) -> tuple[NetconfClient, ConnectOptions]:
+    """A session with the first host of ``--host`` that is not a standby of a group (CONTRACT section 8).
+
+    :raises ServerUnreachable: none of them is an active one reachable now; the message says why for each.
+    """
+    targets = split_hosts(options)
+    if len(targets) == 1:
+        return NetconfClient(targets[0]), targets[0]
+    reasons = []
+    for target in targets:
+        try:
+            client = NetconfClient(target)
+        except ServerUnreachable as exc:
+            reasons.append(f"{target.host}:{target.port}: {exc.message}")
+            continue
+        if STANDBY_CAPABILITY not in client.server_capabilities:
+            return client, target
+        client.close()
+        reasons.append(f"{target.host}:{target.port} is a standby")
+    raise ServerUnreachable("No active ESC among the hosts given: " + "; ".join(reasons))

@@ -38,8 +38,26 @@ def build_parser() -> argparse.ArgumentParser:
                        help="directory of the application's YANG modules (default: the shipped esc.yang); "
                             "the standard IETF modules always come from the package")
     serve.add_argument("--monitor-interval", type=float, help="seconds between monitoring polls (overrides vim.monitor.poll.secs)")
+    serve.add_argument("--database",
+                       help="database URL (default sqlite in the data dir); every server started with the same "
+                            "postgresql://user@host:port/db joins one active/standby group")
+    serve.add_argument("--ha-takeover-secs", type=_positive_float, default=5.0,
+                       help="a standby takes over within this many seconds of the active's death (default 5)")
+    serve.add_argument("--sim-dir", type=Path,
+                       help="state of the simulated cloud (--vim sim; default <data-dir>/vim-sim); the servers "
+                            "of a group are given the same one")
     serve.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     return parser
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+    return value
 
 
 async def _serve(args: argparse.Namespace) -> int:
@@ -59,6 +77,9 @@ async def _serve(args: argparse.Namespace) -> int:
         yang_dir=args.yang_dir,
         monitor_interval=args.monitor_interval,
         limits=EdgeLimits.from_toml(args.config),
+        database=args.database,
+        ha_takeover_secs=args.ha_takeover_secs,
+        sim_dir=args.sim_dir,
     )
     app = Application(options)
     stop = asyncio.Event()
@@ -72,13 +93,22 @@ async def _serve(args: argparse.Namespace) -> int:
         raise
     print(f"NETCONF listening on {args.host}:{app.netconf_port} (ssh -s netconf, user admin)", flush=True)
     print(f"REST listening on http://{args.host}:{app.rest_port}/ESCManager/v0", flush=True)
+    if app.member is not None:
+        print(f"Group member {app.member.node}: {app.role} (database {app.db.url})", flush=True)
     print(
         f"Try: netconf-console2 --host {args.host} --port {app.netconf_port} -u admin -p admin --hello\n"
         f"     esc_nc_cli --port {app.netconf_port} get-config\n"
         f"     curl http://{args.host}:{app.rest_port}/ESCManager/v0/deployments",
         flush=True,
     )
-    await stop.wait()
+    stopped = asyncio.create_task(stop.wait())
+    fenced = asyncio.create_task(app.fenced.wait())
+    await asyncio.wait((stopped, fenced), return_when=asyncio.FIRST_COMPLETED)
+    for waiter in (stopped, fenced):
+        waiter.cancel()
+    if app.fenced.is_set():
+        await app.stop()
+        return _fail(f"{app.fenced_reason}; stopped (restart it to rejoin its group as a standby)")
     print("Shutting down.", flush=True)
     await app.stop()
     return 0

@@ -109,6 +109,14 @@ class Datastore:
             raise StoredConfigError(f"the stored running configuration is invalid: {exc.message}") from exc
         return root
 
+    def reload(self) -> None:
+        """Read the running configuration from the store again: for a server that does not write it
+        itself (a standby of a group, whose active writes the shared database).
+
+        :raises StoredConfigError: when the stored configuration is unusable.
+        """
+        self._running = self._load()
+
     def get_config(self) -> etree._Element:
         """A copy of the running ``<data>`` tree, free for the caller to filter or modify."""
         return copy.deepcopy(self._running)

@@ -30,8 +30,13 @@ so one transaction at a time): good for tests, never for production.
 Migrations: :meth:`Database.open` runs the alembic scripts shipped in ``migrations/`` up to head on a
 connection of this engine (``migrations/env.py`` takes it from ``config.attributes``), inside one
 ``BEGIN IMMEDIATE`` transaction, so an old file is upgraded whole or not at all, and re-opening a
-current file changes nothing. The same scripts are meant to run on PostgreSQL for an HA pair; only the
-SQLite pragmas, the ``BEGIN`` flavour and :meth:`Database.backup` are SQLite-specific.
+current file changes nothing. The same scripts run on PostgreSQL (a group of servers, CONTRACT section 8);
+only the SQLite pragmas, the ``BEGIN`` flavour and :meth:`Database.backup` are SQLite-specific.
+
+PostgreSQL: a plain ``postgresql://user@host:port/db`` URL gets psycopg 3 (the driver this project pins).
+Every write transaction first takes one transaction-scoped advisory lock, the equivalent of SQLite's
+``BEGIN IMMEDIATE`` across all the servers on the database, and then runs the write fence (the leadership
+token check, :meth:`Database.set_write_fence`); two servers migrating at once queue on that lock too.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -70,15 +75,40 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _BEGIN_OPTION = "esc_sqlite_begin"
 _BEGIN_WRITE = "BEGIN IMMEDIATE"
 _BEGIN_READ = "BEGIN"
+# Execution option holding the write fence (see Database.set_write_fence); PostgreSQL only.
+_FENCE_OPTION = "esc_write_fence"
+
+POSTGRESQL_DRIVER = "postgresql+psycopg"
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+# The advisory lock key (pg_advisory_xact_lock) every write transaction on PostgreSQL takes: "esc-wr".
+WRITER_LOCK_KEY = 0x6573632D7772
+
+WriteFence = Callable[[Connection], None]
+"""Called inside every write transaction, after the writer lock; raises to refuse the write."""
 
 
 def _to_url(url_or_path: str | os.PathLike[str]) -> URL:
-    """A database URL as given, ``:memory:`` as an in-memory SQLite, anything else as a file path."""
+    """A database URL as given, ``:memory:`` as an in-memory SQLite, anything else as a file path.
+
+    A plain ``postgresql://`` (or ``postgres://``) URL gets the driver this project installs, psycopg 3:
+    SQLAlchemy's own default for that scheme is psycopg2, which is not a dependency.
+    """
     if isinstance(url_or_path, str):
         if url_or_path == ":memory:":
             return make_url("sqlite://")
         if "://" in url_or_path:
-            return make_url(url_or_path)
+            if url_or_path.startswith("postgres://"):
+                url_or_path = "postgresql://" + url_or_path.removeprefix("postgres://")
+            try:
+                url = make_url(url_or_path)
+            except exc.ArgumentError as error:
+                raise StoreError(f"not a database URL: {url_or_path!r} ({error})") from error
+            if url.get_backend_name() not in SUPPORTED_BACKENDS:
+                raise StoreError(f"unsupported database {url.render_as_string(hide_password=True)}: use "
+                                 "sqlite:///<file> or postgresql://user@host:port/db")
+            if url.drivername == "postgresql":
+                url = url.set(drivername=POSTGRESQL_DRIVER)
+            return url
     return URL.create("sqlite", database=str(Path(url_or_path).expanduser().absolute()))
 
 
@@ -103,6 +133,8 @@ def _configure_sqlite_connection(dbapi_connection: Any, wal: bool) -> None:
 
 
 def _create_engine(url: URL) -> Engine:
+    if url.get_backend_name() == "postgresql":
+        return _create_postgresql_engine(url)
     if url.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     memory = _is_memory(url)
@@ -122,6 +154,29 @@ def _create_engine(url: URL) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         connection.exec_driver_sql(connection.get_execution_options().get(_BEGIN_OPTION, _BEGIN_READ))
+
+    return engine
+
+
+def _create_postgresql_engine(url: URL) -> Engine:
+    """PostgreSQL: every write transaction first takes one transaction-scoped advisory lock.
+
+    Why: the stores were written for SQLite's single writer (``BEGIN IMMEDIATE``), e.g. :func:`upsert`
+    relies on nobody inserting the key between its update and its insert. The advisory lock gives the same
+    guarantee on PostgreSQL across every process on the database, and it is the one point every write
+    passes, where the write fence (:meth:`Database.set_write_fence`) is checked. Reads take no lock.
+    """
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_timeout=30,
+                           connect_args={"connect_timeout": 10})
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        options = connection.get_execution_options()
+        if options.get(_BEGIN_OPTION) == _BEGIN_WRITE:
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})")
+            fence = options.get(_FENCE_OPTION)
+            if fence is not None:
+                fence(connection)
 
     return engine
 
@@ -161,6 +216,7 @@ class Database:
         self._engine = engine
         self._url = url
         self._closed = False
+        self._fence: WriteFence | None = None
 
     # --- opening and closing ------------------------------------------------------------------------
 
@@ -173,7 +229,12 @@ class Database:
         ``upgrade=False`` skips the migration run (for tools that only inspect a file).
         """
         url = _to_url(url_or_path)
-        database = cls(_create_engine(url), url)
+        try:
+            engine = _create_engine(url)
+        except (ImportError, exc.NoSuchModuleError) as error:
+            raise StoreError(f"the database driver of {url.render_as_string(hide_password=True)} is not installed "
+                             f"({error}); a plain postgresql:// URL uses the one installed (psycopg 3)") from error
+        database = cls(engine, url)
         if upgrade:
             try:
                 database.upgrade()
@@ -235,6 +296,21 @@ class Database:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def is_postgresql(self) -> bool:
+        """True when this database can be shared by a group of servers (CONTRACT section 8)."""
+        return self._url.get_backend_name() == "postgresql"
+
+    def set_write_fence(self, fence: WriteFence | None) -> None:
+        """Check ``fence`` inside every later write transaction, after the writer lock (PostgreSQL only).
+
+        The leadership lease installs one that compares the fencing token in the database with its own,
+        so a server that lost the lease cannot commit anything, whatever its own clock believes.
+        """
+        if fence is not None and not self.is_postgresql:
+            raise StoreError(f"a write fence needs PostgreSQL, not {self.url}")
+        self._fence = fence
+
     # --- transactions -------------------------------------------------------------------------------
 
     @contextmanager
@@ -255,7 +331,7 @@ class Database:
         self._check_open()
         try:
             with self._engine.connect() as connection:
-                connection.execution_options(**{_BEGIN_OPTION: begin})
+                connection.execution_options(**{_BEGIN_OPTION: begin, _FENCE_OPTION: self._fence})
                 with connection.begin():
                     yield connection
         except exc.DBAPIError as error:
@@ -284,7 +360,8 @@ class Database:
                 "(was it written by a newer release?)"
             ) from error
         except exc.DBAPIError as error:
-            raise MigrationError(f"cannot migrate {self.url}: {error.orig}") from error
+            # one line: the driver's messages run over several (psycopg adds a hint on its own line)
+            raise MigrationError(f"cannot migrate {self.url}: {' '.join(str(error.orig).split())}") from error
 
     def revision(self) -> str | None:
         """The schema revision the database is at (``None`` before the first migration)."""

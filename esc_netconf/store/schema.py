@@ -185,3 +185,17 @@ callback_outbox = Table(
     Column("created_us", BigInteger, nullable=False),
     sqlite_autoincrement=True,
 )
+
+# --- the leadership lease of a high-availability group (revision 0006) --------------------------------
+
+ha_lease = Table(
+    "ha_lease",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # always 1: one lease per database
+    Column("token", BigInteger, nullable=False),  # the fencing token, +1 at every takeover
+    Column("node", String(255), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("netconf_port", Integer, nullable=False),
+    Column("rest_port", Integer, nullable=False),
+    Column("expires_us", BigInteger, nullable=False),  # on the database's clock
+)

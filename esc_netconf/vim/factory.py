@@ -26,13 +26,15 @@ def create_driver(
     data_dir: Path,
     settings: Callable[[], SimSettings],
     os_cloud: str | None,
+    sim_dir: Path | None = None,
 ) -> VimDriver:
     """The driver for ``kind``.
 
     :raises VimError: unknown kind; openstacksdk not installed; the cloud ``os_cloud`` not configured.
     """
     if kind == "sim":
-        return SimCloud(data_dir / SIM_STATE_SUBDIR, settings)
+        # the servers of a group share one simulated cloud, as they would share one real one (--sim-dir)
+        return SimCloud(sim_dir or data_dir / SIM_STATE_SUBDIR, settings)
     if kind == "openstack":
         return _openstack_driver(os_cloud)
     raise VimError(f"Unknown VIM driver {kind!r}; choose one of: {', '.join(DRIVER_KINDS)}.", code=400)

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.server_process import ServerProcess
+from tests.postgres_server import postgres  # noqa: F401 - the PostgreSQL fixture of the HA tier
 
 FAST_PROPERTIES = {
     "vim.sim.delay.scale": "0.02",

@@ -112,5 +112,12 @@ class ServerProcess:
         assert self._proc is not None, "server not started"
         return self._proc.pid
 
+    def wait_exit(self, timeout: float = 15.0) -> int:
+        """Wait for the server to exit on its own; returns its exit code."""
+        assert self._proc is not None, "server not started"
+        code = self._proc.wait(timeout)
+        time.sleep(0.2)  # let the pump read the last lines
+        return code
+
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None

@@ -49,7 +49,7 @@ def test_backup_while_a_writer_appends_is_a_consistent_prefix(database: Database
     with sqlite3.connect(target) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     with Database.open(target) as copy:
-        assert copy.revision() == "0005_esc_opdata"
+        assert copy.revision() == "0006_ha_lease"
         assert SqlConfigStore(copy).load_running() == b"<data><x>1</x></data>"
         copied = [seq for seq, _t, _x in SqlReplayLog(copy).read_with_seq("escEvent", EPOCH, None)]
     assert len(copied) >= at_least
@@ -67,9 +67,10 @@ def test_backup_replaces_an_older_backup(database: Database, tmp_path: Path) -> 
         assert SqlConfigStore(copy).load_running() == b"<data>new</data>"
 
 
-def test_backup_of_a_memory_database(memory_database: Database, tmp_path: Path) -> None:
-    SqlConfigStore(memory_database).save_running(b"<data>m</data>")
-    target = memory_database.backup(tmp_path / "m.db")
+def test_backup_of_a_memory_database(tmp_path: Path) -> None:
+    with Database.open(":memory:") as memory_database:
+        SqlConfigStore(memory_database).save_running(b"<data>m</data>")
+        target = memory_database.backup(tmp_path / "m.db")
     with Database.open(target) as copy:
         assert SqlConfigStore(copy).load_running() == b"<data>m</data>"
 

@@ -67,9 +67,12 @@ def operation(op_id: str = "op-1", dep_id: str = "d-1", vm_id: str | None = "vm-
     return OperationRecord(op_id, "vm_action", "t1", dep_id, vm_id, {"action": "STOP"}, WHEN)
 
 
-@pytest.fixture(params=["memory", "file"])
+@pytest.fixture(params=["memory", "file", pytest.param("postgresql", marks=pytest.mark.postgresql)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> SqlCoreStore:
-    db = Database.open(":memory:") if request.param == "memory" else Database.open(tmp_path / "esc.db")
+    if request.param == "postgresql":
+        db = Database.open(request.getfixturevalue("postgres").create_database())
+    else:
+        db = Database.open(":memory:") if request.param == "memory" else Database.open(tmp_path / "esc.db")
     request.addfinalizer(db.close)
     return SqlCoreStore(db)
 

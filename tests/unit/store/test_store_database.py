@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 import threading
@@ -31,6 +32,7 @@ ALL_TABLES = {
     "backup_operations",
     "callback_registrations",
     "callback_outbox",
+    "ha_lease",
 }
 
 
@@ -42,12 +44,13 @@ def _schema_sql(path: Path) -> list[tuple[str, str, str | None]]:
 def test_fresh_file_is_migrated_to_head(database: Database, data_dir: Path) -> None:
     assert database.path == data_dir / "esc.db"
     assert database.path.is_file()
-    assert database.revision() == Database.head_revision() == "0005_esc_opdata"
+    assert database.revision() == Database.head_revision() == "0006_ha_lease"
     assert set(inspect(database.engine).get_table_names()) == ALL_TABLES
 
 
-def test_migrated_schema_is_exactly_the_schema_the_code_queries(database: Database) -> None:
-    with database.read() as connection:
+def test_migrated_schema_is_exactly_the_schema_the_code_queries(memory_database: Database) -> None:
+    """On each engine (SQLite and PostgreSQL): the migrations make exactly the tables schema.py declares."""
+    with memory_database.read() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
     assert differences == []
 
@@ -60,7 +63,7 @@ def test_reopen_at_head_changes_nothing(data_dir: Path) -> None:
     assert path is not None
     before = _schema_sql(path)
     with Database.open_data_dir(data_dir) as second:
-        assert second.revision() == "0005_esc_opdata"
+        assert second.revision() == "0006_ha_lease"
         with second.read() as connection:
             assert connection.execute(select(running_config.c.version)).scalar_one() == 7
     assert _schema_sql(path) == before
@@ -79,13 +82,14 @@ def test_an_old_file_is_upgraded_and_keeps_its_data(tmp_path: Path) -> None:
     old.close()
 
     with Database.open(path) as upgraded:
-        assert upgraded.revision() == "0005_esc_opdata"
+        assert upgraded.revision() == "0006_ha_lease"
         assert "core_vms" in inspect(upgraded.engine).get_table_names()
         with upgraded.read() as connection:
             assert connection.execute(select(running_config.c.xml)).scalar_one() == b"<data>x</data>"
 
 
-def test_downgrade_scripts_undo_their_upgrades(database: Database) -> None:
+def test_downgrade_scripts_undo_their_upgrades(memory_database: Database) -> None:
+    database = memory_database
     config = database_module._alembic_config()
     with database.engine.connect() as connection:
         config.attributes["connection"] = connection
@@ -173,7 +177,7 @@ def test_urls_and_paths(tmp_path: Path) -> None:
         assert by_url.path == tmp_path / "d" / "esc.db"
     with Database.open(tmp_path / "d" / "esc.db") as by_path:
         assert by_path.url == url
-        assert by_path.revision() == "0005_esc_opdata"
+        assert by_path.revision() == "0006_ha_lease"
     with Database.open(str(tmp_path / "nested" / "dirs" / "x.db")) as created:
         assert created.path is not None and created.path.is_file()
 
@@ -196,7 +200,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_broken"
-down_revision = "0005_esc_opdata"
+down_revision = "0006_ha_lease"
 branch_labels = None
 depends_on = None
 
@@ -225,3 +229,20 @@ def test_a_failing_migration_leaves_the_file_as_it_was(
     with Database.open(path, upgrade=False) as untouched:
         assert untouched.revision() is None
         assert inspect(untouched.engine).get_table_names() == []
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("mysql://a@b/c", "unsupported database mysql://a@b/c"),
+    ("nonsense://", "unsupported database"),
+    ("postgresql+psycopg2://a@127.0.0.1:1/c", "driver of postgresql+psycopg2://a@127.0.0.1:1/c is not installed"),
+])
+def test_a_database_url_we_cannot_serve_is_a_clear_store_error(url: str, says: str) -> None:
+    with pytest.raises(StoreError, match=re.escape(says)):
+        Database.open(url)
+
+
+def test_a_plain_postgresql_url_gets_the_installed_driver_and_an_unreachable_server_is_one_line() -> None:
+    with pytest.raises(MigrationError) as refused:
+        Database.open("postgresql://esc@127.0.0.1:1/esc")
+    assert str(refused.value).startswith("cannot migrate postgresql+psycopg://esc@127.0.0.1:1/esc: ")
+    assert "\n" not in str(refused.value)

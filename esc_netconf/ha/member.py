@@ -1,0 +1,88 @@
+"""This server's membership of a group: wait as a standby until the lease is free, then keep it.
+
+Timing, for ``--ha-takeover-secs T`` (default 5): the lease lasts ``0.6 T``; the active renews it every
+quarter of that; a standby tries to take it every ``T / 10``. After the active dies, a standby holds the
+lease at most ``0.6 T + T / 10`` later and then starts its core (the rest of ``T``). The active stops
+acting at its local deadline (see ``esc_netconf.store.leadership``), before the lease can expire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+
+from esc_netconf.store.database import Database
+from esc_netconf.store.errors import StoreError
+from esc_netconf.store.leadership import ActiveNode, Leadership
+
+__all__ = ["GroupMember"]
+
+log = logging.getLogger(__name__)
+
+LEASE_SHARE = 0.6
+POLL_SHARE = 0.1
+
+
+class GroupMember:
+    """The lease loops of one server; the application decides what to start and stop around them."""
+
+    def __init__(self, db: Database, *, host: str, takeover_secs: float) -> None:
+        self.node = f"{socket.gethostname()}:{os.getpid()}"
+        self.leadership = Leadership(db, ActiveNode(self.node, host, 0, 0, 0), takeover_secs * LEASE_SHARE)
+        self.poll_secs = max(0.05, takeover_secs * POLL_SHARE)
+        self.renew_secs = self.leadership.lease_secs / 4
+        self.active: ActiveNode | None = None  # the active as last read from the lease
+
+    @property
+    def role(self) -> str:
+        return "active" if self.leadership.is_active() else "standby"
+
+    def set_address(self, host: str, netconf_port: int, rest_port: int) -> None:
+        self.leadership.set_address(host, netconf_port, rest_port)
+
+    async def try_acquire(self) -> bool:
+        try:
+            acquired = await asyncio.to_thread(self.leadership.try_acquire)
+        except StoreError as error:
+            log.warning("Could not try to take the lease: %s", error)
+            return False
+        if acquired:
+            log.info("This server (%s) is now the active of its group (fencing token %s)",
+                     self.node, self.leadership.token)
+        return acquired
+
+    async def publish(self) -> None:
+        await asyncio.to_thread(self.leadership.publish)
+        self.active = self.leadership.me
+
+    async def wait_until_active(self) -> None:
+        """Poll until the lease is ours; meanwhile keep :attr:`active` current for the standby's answers."""
+        while True:
+            try:
+                self.active = await asyncio.to_thread(self.leadership.active)
+            except StoreError as error:
+                log.warning("Could not read the lease: %s", error)
+            if await self.try_acquire():
+                return
+            await asyncio.sleep(self.poll_secs)
+
+    async def keep_active(self) -> str:
+        """Renew until we cannot; returns why we stopped acting (the caller must then stop the server)."""
+        leadership = self.leadership
+        while True:
+            await asyncio.sleep(self.renew_secs)
+            try:
+                renewed = await asyncio.wait_for(asyncio.to_thread(leadership.renew), timeout=self.renew_secs)
+                if not renewed:
+                    reason = f"{self.node} lost the lease: another server of the group holds it"
+                    break
+            except (StoreError, TimeoutError) as error:
+                log.warning("Could not renew the lease: %s", error or "no answer in time")
+            if not leadership.is_active():
+                reason = f"{self.node} could not renew its lease in time (database unreachable?)"
+                break
+        leadership.step_down()
+        log.error("%s: stopped acting (no more writes, VIM calls or events from this server)", reason)
+        return reason

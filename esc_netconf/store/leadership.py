@@ -1,0 +1,172 @@
+"""Who is active in a group of servers sharing one PostgreSQL: a lease row with a fencing token.
+
+Theory of operation
+-------------------
+The database holds one row (``ha_lease``, revision 0006): the active's token, name and addresses, and when
+its lease ends, on the database's clock (``clock_timestamp()``), the one clock all members share.
+
+* **Taking over** (:meth:`Leadership.try_acquire`): one ``UPDATE ... WHERE expires_us < now`` that increments
+  the token and writes our name and a new expiry. It runs in a write transaction, so it first takes the
+  writer lock every write on PostgreSQL takes (``Database``): it waits for any write of the old active that
+  is in flight, and every write the old active attempts afterwards sees the new token and is refused.
+* **Renewing** (:meth:`Leadership.renew`): ``UPDATE ... WHERE token = ours`` pushes the expiry forward;
+  no row updated means someone else took over.
+* **Fencing writes**: once we hold the lease, :meth:`Leadership.fence` runs inside every write transaction
+  (``Database.set_write_fence``) and refuses it unless the row still carries our token. This check is exact
+  whatever the clocks say: a server stopped for longer than its lease (SIGSTOP, a partition) cannot commit
+  anything after it resumes, because the takeover changed the token.
+* **Fencing everything else** (VIM calls, events): :meth:`Leadership.check` compares a local monotonic
+  deadline, the start of the last successful renewal plus the lease minus a margin. Because the database
+  measured the expiry from a later instant, the local deadline passes before the lease can expire, so
+  the active stops acting before anyone else may take over.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+from sqlalchemy import Connection, select, text, update
+
+from esc_netconf.store.database import Database
+from esc_netconf.store.errors import StoreError
+from esc_netconf.store.schema import ha_lease
+
+__all__ = ["ActiveNode", "Leadership", "LeadershipLost"]
+
+_NOW_US = "(extract(epoch from clock_timestamp()) * 1000000)::bigint"
+
+
+class LeadershipLost(StoreError):
+    """This server is not (or no longer) the active of its group; it must not act."""
+
+
+@dataclass(frozen=True)
+class ActiveNode:
+    """A member as the lease row names it: where clients find the active."""
+
+    node: str
+    host: str
+    netconf_port: int
+    rest_port: int
+    token: int
+
+
+class Leadership:
+    """This server's side of the lease. Blocking calls: run them off the event loop."""
+
+    def __init__(self, db: Database, me: ActiveNode, lease_secs: float) -> None:
+        if not db.is_postgresql:
+            raise StoreError(f"a group of servers needs PostgreSQL, not {db.url}")
+        if lease_secs <= 0:
+            raise StoreError(f"the lease must last a positive time, not {lease_secs} s")
+        self._db = db
+        self._me = me
+        self.lease_secs = lease_secs
+        self._token: int | None = None
+        self._deadline = 0.0  # time.monotonic() after which we no longer act
+
+    @property
+    def token(self) -> int | None:
+        """Our fencing token while we hold (or believe we hold) the lease."""
+        return self._token
+
+    def is_active(self) -> bool:
+        """True while we hold the lease and our local deadline has not passed."""
+        return self._token is not None and time.monotonic() < self._deadline
+
+    def check(self) -> None:
+        """Raise :class:`LeadershipLost` unless we may act now (call before every VIM call)."""
+        if not self.is_active():
+            raise LeadershipLost(f"{self._me.node} is not the active of its group (lease lost or never held)")
+
+    def _margin(self) -> float:
+        return max(0.2, self.lease_secs / 10)
+
+    def try_acquire(self) -> bool:
+        """Take the lease if it has expired (or was never held); True if we are now the active."""
+        started = time.monotonic()
+        me = self._me
+        with self._db.write() as connection:
+            row = connection.execute(
+                text(f"UPDATE ha_lease SET token = token + 1, node = :node, host = :host, "
+                     f"netconf_port = :netconf_port, rest_port = :rest_port, "
+                     f"expires_us = {_NOW_US} + :lease_us WHERE id = 1 AND expires_us < {_NOW_US} "
+                     "RETURNING token"),
+                {"node": me.node, "host": me.host, "netconf_port": me.netconf_port, "rest_port": me.rest_port,
+                 "lease_us": int(self.lease_secs * 1_000_000)},
+            ).first()
+        if row is None:
+            return False
+        self._token = int(row[0])
+        self._deadline = started + self.lease_secs - self._margin()
+        self._db.set_write_fence(self.fence)
+        return True
+
+    def renew(self) -> bool:
+        """Push our lease forward; False (and we stop acting at once) if another member holds it."""
+        token = self._token
+        if token is None:
+            return False
+        started = time.monotonic()
+        try:
+            with self._db.write() as connection:
+                renewed = connection.execute(
+                    text(f"UPDATE ha_lease SET expires_us = {_NOW_US} + :lease_us WHERE id = 1 AND token = :token"),
+                    {"lease_us": int(self.lease_secs * 1_000_000), "token": token},
+                ).rowcount
+        except LeadershipLost:
+            renewed = 0
+        if renewed != 1:
+            self.step_down()
+            return False
+        self._deadline = started + self.lease_secs - self._margin()
+        return True
+
+    @property
+    def me(self) -> ActiveNode:
+        return self._me
+
+    def set_address(self, host: str, netconf_port: int, rest_port: int) -> None:
+        """Our listeners' address, written to the lease at the next takeover (or by :meth:`publish`)."""
+        self._me = replace(self._me, host=host, netconf_port=netconf_port, rest_port=rest_port)
+
+    def publish(self) -> None:
+        """Write our address into the lease we hold (once our listeners are bound)."""
+        me = self._me
+        with self._db.write() as connection:  # fenced: only the holder of the token gets here
+            connection.execute(
+                update(ha_lease).where(ha_lease.c.id == 1, ha_lease.c.token == self._token)
+                .values(host=me.host, netconf_port=me.netconf_port, rest_port=me.rest_port))
+
+    def release(self) -> None:
+        """Give the lease up at a clean shutdown, so a standby takes over at its next poll."""
+        if self._token is None:
+            return
+        with self._db.write() as connection:
+            connection.execute(update(ha_lease).where(ha_lease.c.id == 1, ha_lease.c.token == self._token)
+                               .values(expires_us=0))
+        self.step_down()
+
+    def step_down(self) -> None:
+        """Stop acting now: no write and no VIM call from here on."""
+        self._token = None
+        self._deadline = 0.0
+
+    def fence(self, connection: Connection) -> None:
+        """The write fence: refuse the transaction unless the lease still carries our token."""
+        token = self._token
+        current: int = connection.execute(select(ha_lease.c.token).where(ha_lease.c.id == 1)).scalar_one()
+        if token is None or current != token:
+            raise LeadershipLost(
+                f"write refused: {self._me.node} holds no lease (token {token}, the group is at {current})")
+
+    def active(self) -> ActiveNode | None:
+        """The member whose lease has not expired, as the database says; None if there is none."""
+        with self._db.read() as connection:
+            row = connection.execute(
+                text(f"SELECT node, host, netconf_port, rest_port, token FROM ha_lease "
+                     f"WHERE id = 1 AND expires_us >= {_NOW_US}")).first()
+        if row is None:
+            return None
+        return ActiveNode(str(row[0]), str(row[1]), int(row[2]), int(row[3]), int(row[4]))

@@ -1,0 +1,78 @@
+"""The leadership lease on a real PostgreSQL: one active per database, takeover after expiry, fencing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from esc_netconf.store import Database, SqlConfigStore
+from esc_netconf.store.leadership import ActiveNode, Leadership, LeadershipLost
+from tests.postgres_server import PostgresServer
+
+pytestmark = pytest.mark.postgresql
+
+
+def node(name: str, port: int) -> ActiveNode:
+    return ActiveNode(name, "127.0.0.1", port, port + 1, 0)
+
+
+@pytest.fixture
+def url(postgres: PostgresServer) -> str:
+    return postgres.create_database()
+
+
+def test_a_plain_postgresql_url_gets_psycopg_and_every_migration(url: str) -> None:
+    with Database.open(url) as db:
+        assert db.url.startswith("postgresql+psycopg://")
+        assert db.revision() == Database.head_revision()
+
+
+def test_two_servers_migrating_at_once_both_start(url: str) -> None:
+    """Two processes (alembic's context is per process) migrate one fresh database at the same moment."""
+    code = "import sys; from esc_netconf.store import Database; Database.open(sys.argv[1]).close()"
+    starts = [subprocess.Popen([sys.executable, "-c", code, url], stderr=subprocess.PIPE, text=True)
+              for _ in range(2)]
+    results = [(proc.wait(timeout=60), proc.stderr.read() if proc.stderr else "") for proc in starts]
+    assert results == [(0, ""), (0, "")]
+    with Database.open(url) as db:
+        assert db.revision() == Database.head_revision()
+
+
+def test_exactly_one_active_and_the_standby_sees_it(url: str) -> None:
+    with Database.open(url) as db_a, Database.open(url) as db_b:
+        a, b = Leadership(db_a, node("a", 1000), 5), Leadership(db_b, node("b", 2000), 5)
+        assert a.try_acquire() is True
+        assert b.try_acquire() is False
+        assert a.is_active() and not b.is_active()
+        seen = b.active()
+        assert seen is not None and (seen.node, seen.netconf_port, seen.rest_port) == ("a", 1000, 1001)
+        with pytest.raises(LeadershipLost):
+            b.check()
+        assert a.renew() is True
+
+
+def test_takeover_after_expiry_fences_the_old_active(url: str) -> None:
+    with Database.open(url) as db_a, Database.open(url) as db_b:
+        a, b = Leadership(db_a, node("a", 1000), 0.6), Leadership(db_b, node("b", 2000), 0.6)
+        assert a.try_acquire()
+        SqlConfigStore(db_a).save_running(b"<data>from a</data>")
+        time.sleep(0.7)  # a neither renews nor acts (a process stopped by SIGSTOP)
+        assert not a.is_active()  # its own deadline passed before the lease expired
+        assert b.try_acquire()
+        assert b.token is not None and a.token is not None and b.token == a.token + 1
+        # a resumes: whatever its memory says, the database refuses its writes, and it cannot renew
+        with pytest.raises(LeadershipLost, match="write refused"):
+            SqlConfigStore(db_a).save_running(b"<data>stale</data>")
+        assert a.renew() is False
+        with pytest.raises(LeadershipLost):
+            a.check()
+        SqlConfigStore(db_b).save_running(b"<data>from b</data>")
+        assert SqlConfigStore(db_a).load_running() == b"<data>from b</data>"
+
+
+def test_leadership_needs_postgresql() -> None:
+    with Database.open(":memory:") as db, pytest.raises(Exception, match="needs PostgreSQL"):
+        Leadership(db, node("a", 1), 5)
