@@ -32,4 +32,4 @@ class Options:
     limits: EdgeLimits = field(default_factory=EdgeLimits)
     database: str | None = None  # an SQLAlchemy URL; None: <data_dir>/esc.db. PostgreSQL: a group (CONTRACT 8)
     ha_takeover_secs: float = HA_TAKEOVER_SECS
-    sim_dir: Path | None = None  # the simulated cloud's state; None: <data_dir>/vim-sim
+    sim_dir: Path | None = None  # the simulated cloud's state; None: <data_dir>/sim

@@ -14,7 +14,7 @@ contents of its write-ahead log, as ``esc.db.before-restore-<UTC time>``; then t
 ``-shm`` files go (a leftover log must never be replayed onto the restored file) and the restored copy
 is renamed into place. The next ``esc-netconf serve`` migrates it if it was written by an older release.
 
-The simulated VIM's state (``<data-dir>/vim-sim``) is not part of the backup, as a real cloud is not:
+The simulated VIM's state (``<data-dir>/sim``) is not part of the backup, as a real cloud is not:
 the controller's database is what a controller backup holds.
 
 SQLAlchemy and alembic are imported inside the functions, so the rest of ``escadm`` starts quickly.

@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--ha-takeover-secs", type=_positive_float, default=5.0,
                        help="a standby takes over within this many seconds of the active's death (default 5)")
     serve.add_argument("--sim-dir", type=Path,
-                       help="state of the simulated cloud (--vim sim; default <data-dir>/vim-sim); the servers "
+                       help="state of the simulated cloud (--vim sim; default <data-dir>/sim); the servers "
                             "of a group are given the same one")
     serve.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     return parser

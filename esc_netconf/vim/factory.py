@@ -7,17 +7,32 @@ chosen, and its absence is reported with the command that fixes it.
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
 from esc_netconf.vim.base import VimDriver, VimError
 from esc_netconf.vim.sim import SimCloud, SimSettings
 
-__all__ = ["DRIVER_KINDS", "SIM_STATE_SUBDIR", "create_driver"]
+__all__ = ["DRIVER_KINDS", "SIM_STATE_SUBDIR", "create_driver", "default_sim_dir"]
+
+log = logging.getLogger(__name__)
 
 DRIVER_KINDS = ("sim", "openstack")
-SIM_STATE_SUBDIR = "vim-sim"
-"""The simulated cloud lives in ``<data_dir>/vim-sim``."""
+SIM_STATE_SUBDIR = "sim"
+"""The simulated cloud lives in ``<data_dir>/sim`` unless ``--sim-dir`` says otherwise (CONTRACT section 8)."""
+LEGACY_SIM_SUBDIR = "vim-sim"
+"""Where earlier releases kept it; moved to :data:`SIM_STATE_SUBDIR` at the first start."""
+
+
+def default_sim_dir(data_dir: Path) -> Path:
+    """``<data_dir>/sim``; a data dir from an earlier release has its cloud moved there, so its servers,
+    images and volumes are found again."""
+    current, legacy = data_dir / SIM_STATE_SUBDIR, data_dir / LEGACY_SIM_SUBDIR
+    if legacy.is_dir() and not current.exists():
+        legacy.rename(current)
+        log.info("the simulated cloud moved from %s to %s", legacy, current)
+    return current
 
 
 def create_driver(
@@ -34,7 +49,7 @@ def create_driver(
     """
     if kind == "sim":
         # the servers of a group share one simulated cloud, as they would share one real one (--sim-dir)
-        return SimCloud(sim_dir or data_dir / SIM_STATE_SUBDIR, settings)
+        return SimCloud(sim_dir or default_sim_dir(data_dir), settings)
     if kind == "openstack":
         return _openstack_driver(os_cloud)
     raise VimError(f"Unknown VIM driver {kind!r}; choose one of: {', '.join(DRIVER_KINDS)}.", code=400)

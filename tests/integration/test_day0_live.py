@@ -98,7 +98,7 @@ fqdn: $HOSTNAME.${{DOMAIN_NAME}}
 def boot_data(proc: ServerProcess) -> dict[str, dict[str, Any]]:
     """Generated VM name -> what its server was booted with, through ``GET .../admin/sim/servers/{id}/boot``."""
     async def servers() -> dict[str, str]:
-        cloud = SimCloud(proc.data_dir / "vim-sim", lambda: SimSettings())
+        cloud = SimCloud(proc.data_dir / "sim", lambda: SimSettings())
         try:
             return {s.name: s.id for s in await cloud.list_servers() if s.name.startswith("dep_csr_")}
         finally:

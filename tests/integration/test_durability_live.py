@@ -19,7 +19,7 @@ TENANT = "durable"
 
 def servers_named(data_dir: Path, prefix: str) -> list[str]:
     async def names() -> list[str]:
-        cloud = SimCloud(data_dir / "vim-sim", lambda: SimSettings())
+        cloud = SimCloud(data_dir / "sim", lambda: SimSettings())
         try:
             return [s.name for s in await cloud.list_servers() if s.name.startswith(prefix)]
         finally:

@@ -38,7 +38,7 @@ ESC_TYPES = set("""CREATE_TENANT DELETE_TENANT VM_DEPLOYED VM_ALIVE SERVICE_ALIV
 
 
 def _sim(server: ServerProcess) -> SimCloud:
-    return SimCloud(server.data_dir / "vim-sim", lambda: SimSettings(delay_scale=0.02))
+    return SimCloud(server.data_dir / "sim", lambda: SimSettings(delay_scale=0.02))
 
 
 def server_id(server: ServerProcess, name: str) -> str:

@@ -143,7 +143,7 @@ def test_vm_killed_out_of_band_is_recovered(deployed: tuple[ServerProcess, EscCl
     db = next(name for name, group in vms.items() if group == "db")
 
     async def kill() -> None:
-        cloud = SimCloud(server.data_dir / "vim-sim", lambda: SimSettings(delay_scale=0.02))
+        cloud = SimCloud(server.data_dir / "sim", lambda: SimSettings(delay_scale=0.02))
         victim = next(s for s in await cloud.list_servers() if s.name == db)
         await cloud.force_server_status(victim.id, ServerStatus.SHUTOFF)
         await cloud.close()

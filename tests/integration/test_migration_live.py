@@ -23,7 +23,7 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "datadir_af2dfff"
 
 def _servers(data_dir: Path) -> dict[str, str]:
     async def listing() -> dict[str, str]:
-        cloud = SimCloud(data_dir / "vim-sim", lambda: SimSettings())
+        cloud = SimCloud(data_dir / "sim", lambda: SimSettings())
         try:
             return {s.name: s.id for s in await cloud.list_servers()}
         finally:

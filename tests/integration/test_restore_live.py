@@ -33,7 +33,7 @@ T = TypeVar("T")
 def in_vim(server: ServerProcess, work: Callable[[SimCloud], Awaitable[T]]) -> T:
     """Run ``work`` against the live server's simulated cloud (its state is shared through the data dir)."""
     async def run() -> T:
-        cloud = SimCloud(server.data_dir / "vim-sim", lambda: SimSettings(delay_scale=0.02))
+        cloud = SimCloud(server.data_dir / "sim", lambda: SimSettings(delay_scale=0.02))
         try:
             return await work(cloud)
         finally:

@@ -62,7 +62,7 @@ def live(server: ServerProcess) -> Iterator[tuple[ServerProcess, EscClient, Even
 def images_named(server: ServerProcess, name: str) -> list[tuple[str, str | None]]:
     """(status, checksum) of the VIM's images with that name, as ``openstack image list`` shows them."""
     async def run() -> list[tuple[str, str | None]]:
-        cloud = SimCloud(server.data_dir / "vim-sim", lambda: SimSettings())
+        cloud = SimCloud(server.data_dir / "sim", lambda: SimSettings())
         try:
             return [(i.status.value, i.checksum) for i in await cloud.list_images(name=name)]
         finally:
@@ -193,7 +193,7 @@ def test_export_writes_the_image_with_its_checksum(live: tuple[ServerProcess, Es
 def sim_temporaries(server: ServerProcess) -> tuple[list[str], list[str]]:
     """Names of the temporary volumes (not yet deleting) and images an export made, still in the VIM."""
     async def run() -> tuple[list[str], list[str]]:
-        cloud = SimCloud(server.data_dir / "vim-sim", lambda: SimSettings())
+        cloud = SimCloud(server.data_dir / "sim", lambda: SimSettings())
         try:
             volumes = [v.name for v in await cloud.list_volumes()
                        if v.name.startswith("esc-export-") and v.status.value != "deleting"]
