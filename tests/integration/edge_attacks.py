@@ -168,8 +168,8 @@ def guess_passwords(port: int, duration: float, *, threads: int = 4, source: str
                                 result.refused_fast += 1
                     except (paramiko.SSHException, OSError, EOFError):
                         break
-            except (paramiko.SSHException, OSError, EOFError):
-                pass
+            except (paramiko.SSHException, OSError, EOFError):  # the server dropped this connection: next one
+                continue
             finally:
                 transport.close()
 

@@ -84,7 +84,8 @@ def wait_for_role(server: ServerProcess, role: str, timeout: float) -> float:
             if ha(server)["role"] == role:
                 return time.monotonic() - started
         except subprocess.CalledProcessError:  # a promoted standby swaps its listeners: a brief refusal
-            pass
+            time.sleep(0.05)
+            continue
         time.sleep(0.05)
     raise AssertionError(f"{server.rest_url} did not become {role} in {timeout} s: {ha(server)}")
 

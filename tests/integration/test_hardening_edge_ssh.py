@@ -49,7 +49,7 @@ def _closed_by_server(sock: socket.socket, timeout: float) -> bool:
     sock.settimeout(timeout)
     try:
         while sock.recv(4096):  # the server's SSH banner comes first, then end of file
-            pass
+            continue
     except (socket.timeout, ConnectionResetError):
         return False
     return True

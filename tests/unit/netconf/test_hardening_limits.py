@@ -99,7 +99,7 @@ async def test_an_invalid_xpath_evaluated_in_the_child_is_invalid_value() -> Non
 async def test_forked_runner_kills_on_timeout_and_on_cancel() -> None:
     def spin() -> bytes:
         while True:
-            pass
+            continue
 
     with pytest.raises(ForkedTimeout):
         await run_forked(spin, 0.2)

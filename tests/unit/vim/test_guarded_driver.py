@@ -12,7 +12,7 @@ from esc_netconf.vim.sim import SimCloud, SimSettings
 
 
 class Fenced(EscError):
-    pass
+    """What the guard raises once the lease is lost, in these tests."""
 
 
 async def test_every_call_is_guarded_and_a_refusal_reaches_no_cloud(tmp_path: Path) -> None:
