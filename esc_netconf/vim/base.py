@@ -51,6 +51,7 @@ __all__ = [
     "RebootType",
     "Server",
     "ServerAddress",
+    "ServerDiagnostics",
     "ServerStatus",
     "Subnet",
     "VimCallCounter",
@@ -339,6 +340,38 @@ class Server:
     def address(self, nic: int) -> ServerAddress | None:
         """The address of NIC ``nic`` (0-based, the order of ``PortSpec`` at creation)."""
         return next((a for a in self.addresses if a.nic == nic), None)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerDiagnostics:
+    """What the hypervisor reports about a running server, as Nova's standardised diagnostics (compute API
+    microversion 2.48, ``conn.compute.get_server_diagnostics``) give it: the only CPU and memory figures a
+    VIM offers without an agent in the guest.
+
+    ``cpu_utilisation`` holds each vCPU's utilisation in percent (Nova ``cpu_details[].utilisation``,
+    ``None`` where the hypervisor does not say); ``memory_max_mb``/``memory_used_mb`` are Nova's
+    ``memory_details`` ``maximum``/``used`` in MiB. ``state`` is the hypervisor's (``running``).
+    """
+
+    server_id: str
+    state: str | None
+    num_cpus: int | None
+    cpu_utilisation: tuple[float | None, ...]
+    memory_max_mb: int | None
+    memory_used_mb: int | None
+    uptime_secs: int | None = None
+    driver: str | None = None
+
+    def cpu_percent(self) -> float | None:
+        """The mean utilisation of the vCPUs that report one (percent), ``None`` when none does."""
+        known = [u for u in self.cpu_utilisation if u is not None]
+        return sum(known) / len(known) if known else None
+
+    def memory_percent(self) -> float | None:
+        """Used memory as a percent of the maximum, ``None`` when either is unknown (or the maximum is 0)."""
+        if self.memory_max_mb is None or self.memory_used_mb is None or self.memory_max_mb <= 0:
+            return None
+        return 100.0 * self.memory_used_mb / self.memory_max_mb
 
 
 @dataclass(frozen=True, slots=True)
@@ -653,6 +686,17 @@ class VimDriver(Protocol):
 
         ``conn.compute.servers(details=True, project_id=project_id)`` (``all_projects=True``
         when ``project_id`` is ``None``).
+        """
+        ...
+
+    async def get_server_diagnostics(self, server_id: str) -> ServerDiagnostics:
+        """The hypervisor's view of a running server (CPU and memory use, for KPIs without a guest agent).
+        ``conn.compute.get_server_diagnostics(server_id)`` (Nova answers the standardised form from compute
+        microversion 2.48; its default policy allows admins only).
+
+        :raises VimNotFound: no such server.
+        :raises VimConflict: the server is not running (Nova: ``Cannot 'get_diagnostics' instance <id>
+            while it is in power state shutdown``) or not on a host yet.
         """
         ...
 

@@ -57,6 +57,7 @@ from esc_netconf.vim.base import (
     Project,
     RebootType,
     Server,
+    ServerDiagnostics,
     ServerStatus,
     VimCallCounter,
     VimConflict,
@@ -74,6 +75,7 @@ from esc_netconf.vim.openstack_convert import (
     network_of,
     port_info,
     project_of,
+    server_diagnostics_of,
     server_of,
     subnet_of,
     volume_of,
@@ -364,6 +366,12 @@ class OpenStackDriver:
             return [server_of(s, ports.get(str(s.id), ())) for s in servers]
 
         return await self._call(work, subject=project_id)
+
+    async def get_server_diagnostics(self, server_id: str) -> ServerDiagnostics:
+        """Through the admin connection: Nova's default policy lets admins only read diagnostics."""
+        self.calls.record("get_server_diagnostics")
+        raw = await self._call(self._conn.compute.get_server_diagnostics, server_id, subject=server_id)
+        return server_diagnostics_of(raw, server_id)
 
     async def stop_server(self, server_id: str) -> None:
         self.calls.record("stop_server")

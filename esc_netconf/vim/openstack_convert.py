@@ -21,6 +21,7 @@ from esc_netconf.vim.base import (
     Project,
     Server,
     ServerAddress,
+    ServerDiagnostics,
     ServerStatus,
     Subnet,
     Volume,
@@ -38,6 +39,7 @@ __all__ = [
     "parse_time",
     "port_info",
     "project_of",
+    "server_diagnostics_of",
     "server_of",
     "status_of",
     "subnet_of",
@@ -219,6 +221,39 @@ def server_of(resource: object, ports: Iterable[PortInfo] = ()) -> Server:
         fault=str(fault_message) if fault_message else None,
         task_state=_get(resource, "task_state") or None,
         metadata={str(k): str(v) for k, v in (_get(resource, "metadata", default={}) or {}).items()},
+    )
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _whole(value: object) -> int | None:
+    number = _number(value)
+    return None if number is None else int(number)
+
+
+def server_diagnostics_of(resource: object, server_id: str) -> ServerDiagnostics:
+    """Nova's standardised diagnostics (2.48): ``cpu_details[].utilisation``, ``memory_details.maximum/used``.
+
+    Fields a hypervisor leaves out (``null`` in Nova's answer, or an older driver's free-form keys) become
+    ``None``; nothing is guessed.
+    """
+    cpus = _get(resource, "cpu_details") or []
+    memory = _get(resource, "memory_details") or {}
+    if not isinstance(memory, Mapping):
+        memory = {}
+    return ServerDiagnostics(
+        server_id=server_id,
+        state=_get(resource, "state"),
+        num_cpus=_whole(_get(resource, "num_cpus")),
+        cpu_utilisation=tuple(_number(c.get("utilisation")) for c in cpus if isinstance(c, Mapping)),
+        memory_max_mb=_whole(memory.get("maximum")),
+        memory_used_mb=_whole(memory.get("used")),
+        uptime_secs=_whole(_get(resource, "uptime")),
+        driver=_get(resource, "driver"),
     )
 
 

@@ -61,6 +61,7 @@ __all__ = [
     "test_power_cycle_and_conflicts",
     "test_projects",
     "test_server_addresses_name_their_subnet",
+    "test_server_diagnostics",
     "test_snapshot_image_backed_server",
     "test_snapshot_volume_backed_server_and_restore",
     "test_swap_volume",
@@ -299,6 +300,26 @@ async def test_power_cycle_and_conflicts(
     await _status(fetch, settle_timeout, ServerStatus.SHUTOFF)
     await driver.reboot_server(server.id, RebootType.HARD)  # Nova accepts a hard reboot of a stopped server
     await _status(fetch, settle_timeout, ServerStatus.ACTIVE)
+
+
+async def test_server_diagnostics(
+    driver: VimDriver, catalog: Catalog, project: Project, settle_timeout: float
+) -> None:
+    """A running server reports CPU and memory use (what CPU/Memory KPIs read); a stopped one is a conflict."""
+    server = await _active_server(driver, catalog, project, settle_timeout)
+    diagnostics = await driver.get_server_diagnostics(server.id)
+    assert diagnostics.server_id == server.id
+    assert diagnostics.cpu_utilisation, "a running server reports its vCPUs"
+    cpu, memory = diagnostics.cpu_percent(), diagnostics.memory_percent()
+    assert cpu is not None and 0 <= cpu <= 100
+    assert memory is not None and 0 <= memory <= 100
+    assert diagnostics.memory_max_mb is not None and diagnostics.memory_max_mb > 0
+    await driver.stop_server(server.id)
+    await _status(lambda: driver.get_server(server.id), settle_timeout, ServerStatus.SHUTOFF)
+    with pytest.raises(VimConflict, match="get_diagnostics"):
+        await driver.get_server_diagnostics(server.id)
+    with pytest.raises(VimNotFound):
+        await driver.get_server_diagnostics(str(uuid.uuid4()))
 
 
 async def test_delete_server(driver: VimDriver, catalog: Catalog, project: Project, settle_timeout: float) -> None:

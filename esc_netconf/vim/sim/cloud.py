@@ -26,6 +26,7 @@ from esc_netconf.vim.base import (
     Project,
     RebootType,
     Server,
+    ServerDiagnostics,
     ServerStatus,
     VimCallCounter,
     VimFailure,
@@ -33,7 +34,7 @@ from esc_netconf.vim.base import (
     VolumeAttachment,
     VolumeSnapshot,
 )
-from esc_netconf.vim.sim import attachments, images, messages, ports, servers, uploads, volumes
+from esc_netconf.vim.sim import attachments, diagnostics, images, messages, ports, servers, uploads, volumes
 from esc_netconf.vim.sim.catalog import FLAVORS, NETWORKS, find_flavor, find_network
 from esc_netconf.vim.sim.content import content_md5, iter_content
 from esc_netconf.vim.sim.context import Request
@@ -184,6 +185,9 @@ class SimCloud:
 
     async def list_servers(self, project_id: str | None = None) -> list[Server]:
         return servers.list_servers(self._request("list_servers"), project_id)
+
+    async def get_server_diagnostics(self, server_id: str) -> ServerDiagnostics:
+        return diagnostics.get_server_diagnostics(self._request("get_server_diagnostics"), server_id)
 
     async def stop_server(self, server_id: str) -> None:
         req = self._request("stop_server")

@@ -78,6 +78,9 @@ class SimSettings:
 
     delay_scale: float = 1.0
     faults: Mapping[str, FaultMode] = field(default_factory=dict)
+    #: The simulated guests' explicit values, ``{vm_name: {field: value}}`` (``vim.sim.guest.*``, checked):
+    #: the cloud's server diagnostics answer from them, as a hypervisor reports what its guest does.
+    guests: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.delay_scale) or self.delay_scale < 0:
@@ -105,6 +108,7 @@ class SimSettings:
         """
         delay_scale = 1.0
         faults: dict[str, FaultMode] = {}
+        guests: dict[str, dict[str, str]] = {}
         for key, raw in properties.items():
             if not key.startswith("vim.sim."):
                 continue
@@ -115,10 +119,11 @@ class SimSettings:
                 operation = key[len(FAULT_KEY_PREFIX):]
                 faults[_parse_operation(key, operation).value] = _parse_mode(key, value)
             elif key.startswith(GUEST_KEY_PREFIX):
-                check_guest_setting(key, value)  # read by ``vim.sim.guest`` on every poll, not kept here
+                name, guest_field, checked = check_guest_setting(key, value)
+                guests.setdefault(name, {})[guest_field] = checked
             else:
                 raise SimSettingsError(key, "unknown simulated-cloud setting")
-        return cls(delay_scale=delay_scale, faults=faults)
+        return cls(delay_scale=delay_scale, faults=faults, guests=guests)
 
     def to_properties(self) -> dict[str, str]:
         """Every ``vim.sim.*`` key with its effective value (for ``escadm vimmanager show``)."""

@@ -35,3 +35,19 @@ async def test_every_call_is_guarded_and_a_refusal_reaches_no_cloud(tmp_path: Pa
         assert "after-the-lease" not in [p.name for p in await cloud.list_projects()]
     finally:
         await driver.close()  # close is never refused: a fenced server still shuts down cleanly
+
+
+async def test_server_diagnostics_are_fenced_too(tmp_path: Path) -> None:
+    """CPU/Memory KPIs read the VIM on every poll: a server without the lease must not."""
+    cloud = SimCloud(tmp_path / "sim", SimSettings)
+
+    def refuse() -> None:
+        raise Fenced("lease lost")
+
+    driver = guarded_driver(cloud, refuse)
+    try:
+        with pytest.raises(Fenced):
+            await driver.get_server_diagnostics("any-server")
+        assert cloud.calls["get_server_diagnostics"] == 0
+    finally:
+        await driver.close()

@@ -10,6 +10,7 @@ from esc_netconf.vim.openstack_convert import (
     PortInfo,
     image_of,
     parse_time,
+    server_diagnostics_of,
     server_of,
     status_of,
     volume_of,
@@ -87,3 +88,16 @@ def test_volume_from_cinder_fields() -> None:
     assert volume.bootable and volume.status is VolumeStatus.IN_USE and volume.source_image_id == "i1"
     assert [(a.id, a.server_id, a.device) for a in volume.attachments] == [("a1", "s1", "/dev/vdb")]
     assert volume.description is None and volume.source_snapshot_id is None
+
+
+def test_server_diagnostics_keep_what_the_hypervisor_leaves_out_unknown() -> None:
+    full = server_diagnostics_of(NS(state="running", num_cpus=2, uptime=10, driver="libvirt",
+                                    cpu_details=[{"id": 0, "utilisation": 10}, {"id": 1, "utilisation": 30}],
+                                    memory_details={"maximum": 2048, "used": 512}), "s1")
+    assert (full.cpu_percent(), full.memory_percent(), full.num_cpus) == (20.0, 25.0, 2)
+    # a hypervisor that reports no utilisation (Nova answers null) and no memory use: nothing is guessed
+    sparse = server_diagnostics_of(NS(state="running", cpu_details=[{"id": 0, "utilisation": None}],
+                                      memory_details={"maximum": 2048, "used": None}), "s2")
+    assert (sparse.cpu_percent(), sparse.memory_percent(), sparse.cpu_utilisation) == (None, None, (None,))
+    empty = server_diagnostics_of(NS(), "s3")
+    assert (empty.cpu_utilisation, empty.memory_max_mb, empty.state) == ((), None, None)

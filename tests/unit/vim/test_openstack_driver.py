@@ -215,3 +215,27 @@ async def test_upload_volume_to_image_goes_through_the_volume_project(driver: Op
     conn.answers["upload_volume_to_image"] = {"id": "v1", "status": "uploading"}
     with pytest.raises(VimFailure, match="named no image"):
         await driver.upload_volume_to_image("v1", "esc-export-y")
+
+
+# Nova Zed's answer (compute 2.48) for a server of the fake virt driver the functional tier runs
+FAKE_DIAGNOSTICS = NS(state="running", driver="libvirt", hypervisor="kvm", uptime=46664, num_cpus=1,
+                      cpu_details=[{"id": 0, "time": 17300000000, "utilisation": 15}],
+                      memory_details={"maximum": 524288, "used": 0})
+
+
+async def test_server_diagnostics_are_read_through_the_admin_connection(conn: FakeConnection) -> None:
+    from openstack import exceptions as sdk
+
+    conn.answers["get_server_diagnostics"] = FAKE_DIAGNOSTICS
+    driver = OpenStackDriver(conn)
+    try:
+        diagnostics = await driver.get_server_diagnostics("s1")
+        assert conn.calls("get_server_diagnostics") == [(("s1",), {})] and conn.scoped == []
+        assert (diagnostics.server_id, diagnostics.cpu_percent(), diagnostics.memory_percent()) == ("s1", 15.0, 0.0)
+        conn.answers["get_server_diagnostics"] = sdk.ConflictException(
+            details="Cannot 'get_diagnostics' instance s1 while it is in power state shutdown")
+        with pytest.raises(VimConflict, match="power state shutdown"):
+            await driver.get_server_diagnostics("s1")
+        assert driver.calls["get_server_diagnostics"] == 2
+    finally:
+        await driver.close()

@@ -28,6 +28,7 @@ def test_protocol_has_the_verbs_of_the_brief() -> None:
         "delete_project", "get_network",
         "list_networks", "get_flavor", "list_flavors", "close",
         "create_port", "delete_port",  # day-0 tokens that need a port before its server
+        "get_server_diagnostics",  # CPU and Memory KPIs without a guest agent
     }
     assert set(_METHODS) == expected
 
