@@ -12,7 +12,7 @@ Groups are started in startup order (dependencies first).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 from esc_netconf.core import recovery, vmsteps
 from esc_netconf.core.context import CoreContext
@@ -22,6 +22,8 @@ from esc_netconf.core.events import EventType
 from esc_netconf.core.model import DeploymentRecord, VmRecord
 from esc_netconf.core.planning import startup_waves
 from esc_netconf.core.states import ServiceTrigger, VmState, VmTrigger
+
+_VmJob = Callable[[CoreContext, DeploymentRecord, VmRecord], Awaitable[None]]
 
 #: VM states a service STOP acts on, and those a service REBOOT acts on.
 STOPPABLE = frozenset({VmState.ALIVE, VmState.INERT, VmState.MONITOR_DISABLED, VmState.MONITOR_UNSET,
@@ -129,12 +131,20 @@ async def _by_waves(ctx: CoreContext, dep: DeploymentRecord, states: frozenset[V
     """Start (or reboot) the VMs in ``states`` one startup wave at a time; stop at the first failing wave."""
     failures: list[VimOperationFailed] = []
     for wave in startup_waves(dep.spec):
-        vms = [vm for vm in ctx.vms_of(dep.dep_id) if vm.group in wave and vm.state in states]
-        jobs: list[Awaitable[None]] = [(start_vm if starting else reboot_vm)(ctx, dep, vm) for vm in vms]
+        vms = [vm for vm in ctx.vms_of(dep.dep_id) if vm.group in wave and (vm.state in states or
+                                                                            recovery.in_recovery(vm))]
+        jobs: list[Awaitable[None]] = [_resume_or(ctx, dep, vm, start_vm if starting else reboot_vm) for vm in vms]
         failures += await gather_failures(jobs)
         if failures:
             break
     return failures
+
+
+def _resume_or(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, job: _VmJob) -> Awaitable[None]:
+    """``job`` on the VM, unless a restart found it in the recovery this operation began when its VM_ALIVE KPI
+    was not met (``_kpi_alive``): that recovery is finished instead, from the step it was in, so nothing is
+    powered on again, recovered twice or announced twice."""
+    return recovery.recover_vm(ctx, dep, vm) if recovery.in_recovery(vm) else job(ctx, dep, vm)
 
 
 async def start_service(ctx: CoreContext, dep: DeploymentRecord) -> None:
@@ -176,4 +186,4 @@ def set_monitoring(ctx: CoreContext, dep: DeploymentRecord, vms: list[VmRecord],
 async def run_vm_action(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, action: str) -> None:
     """Carry out a validated ``vmAction`` START/STOP/REBOOT on one VM (failures are reported as events)."""
     jobs = {"START": start_vm, "STOP": stop_vm, "REBOOT": reboot_vm}
-    await gather_failures([jobs[action](ctx, dep, vm)])
+    await gather_failures([_resume_or(ctx, dep, vm, jobs[action])])

@@ -30,6 +30,12 @@ RECOVERED = "recovered by"
 RECOVERING = frozenset({VmState.RECOVERY_REBOOTING, VmState.RECOVERY_UNDEPLOYING, VmState.RECOVERY_DEPLOYING})
 
 
+def in_recovery(vm: VmRecord) -> bool:
+    """Whether the VM is part-way through a recovery, as a restart finds it: in a recovery state, or INERT
+    after the redeploy (waiting for its VM_ALIVE KPI, the old server's facts still kept)."""
+    return vm.state in RECOVERING or (vm.state is VmState.INERT and vm.recovery_source is not None)
+
+
 async def recover_vm(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, *, begin: bool = False) -> None:
     """Recover one VM (its state allows RECOVER, or it is already part-way through recovery); ``begin``: an
     INERT VM starts a recovery (it failed its VM_ALIVE KPI at boot) rather than finishing a redeploy."""

@@ -109,7 +109,7 @@ async def test_cpu_and_memory_from_nova_diagnostics_scale_their_groups_out(
     diagnostics = await vim.get_server_diagnostics(next(iter(cloud.values())).id)
     assert (diagnostics.cpu_percent(), diagnostics.memory_percent()) == (15.0, 0.0)  # what the rules read
     time.sleep(5)  # both groups are at max_active: the rules keep raising, nothing more is built
-    assert [e for e in watcher.events if e.type == "VM_SCALE_OUT_INIT"].__len__() == 2
+    assert len([e for e in watcher.events if e.type == "VM_SCALE_OUT_INIT"]) == 2
     assert len(await servers_of(vim, tenant)) == 4
 
 

@@ -1,0 +1,105 @@
+"""kill -9 (a restart of core and cloud) while a START or REBOOT waits for the VM_ALIVE KPI, or while the
+recovery it began because the KPI was not met runs: the resumed operation converges, counters start afresh,
+nothing is recovered twice and every event is published once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from esc_netconf.core.model import KpiSpec, RuleSpec, VmGroupSpec
+from esc_netconf.core.states import ActionType, ServiceState, VmState
+from tests.unit.core.conftest import OK, Harness, group, spec
+
+PING = KpiSpec("VM_ALIVE", "1", "GT", "UINT32", "ICMPPing", 0, 1, "seconds", occurrences_true=1, occurrences_false=2)
+RECOVER = RuleSpec("VM_ALIVE", ("FALSE recover autohealing",))
+
+
+def watched(*, bootup: int, recovery_wait: int) -> VmGroupSpec:
+    return group("g", 1, 1).with_changes(kpis=(PING,), rules=(RECOVER,), bootup_time=bootup,
+                                         recovery_wait_time=recovery_wait)
+
+
+async def _deployed(h: Harness, g: VmGroupSpec) -> tuple[str, str]:
+    """Deploy one VM and wait until it is alive; its deployment id and generated name."""
+    h.core.apply_update("t", None, spec(g))
+    await h.idle()
+    (dep,) = h.core.deployments()
+    (vm,) = h.core.vms(dep.dep_id)
+    assert vm.state is VmState.ALIVE
+    return dep.dep_id, vm.name
+
+
+def _count(h: Harness, since: int, *kinds: str) -> dict[str, int]:
+    return {kind: sum(1 for k in h.kinds(since) if k[0] == kind) for kind in kinds}
+
+
+@pytest.mark.parametrize("action", [ActionType.START, ActionType.REBOOT])
+async def test_restart_during_the_kpi_bootup_wait(tmp_path: Path, action: ActionType) -> None:
+    guests: dict[str, str] = {}
+    h = Harness(tmp_path / "sim", guests=guests)
+    await h.core.start()
+    try:
+        dep_id, name = await _deployed(h, watched(bootup=30, recovery_wait=30))
+        if action is ActionType.START:
+            h.core.service_action("t", "dep", ActionType.STOP)
+            await h.idle()
+        guests[f"vim.sim.guest.{name}.ping"] = "down"
+        since = len(h.events)
+        h.core.service_action("t", "dep", action)
+        waiting = VmState.STARTING if action is ActionType.START else VmState.REBOOTING
+        await h.wait_for(lambda: h.core.vms(dep_id)[0].state is waiting
+                         and h.sim.calls["start_server"] + h.sim.calls["reboot_server"] > 0, timeout=10)
+        await h.restart()  # the power-on was asked; the KPI wait is in flight
+        guests[f"vim.sim.guest.{name}.ping"] = "up"
+        await h.idle(20)
+        done = "VM_STARTED" if action is ActionType.START else "VM_REBOOTED"
+        assert _count(h, since, done, "VM_ALIVE", "SERVICE_ALIVE", "VM_RECOVERY_INIT") == {
+            done: 1, "VM_ALIVE": 1, "SERVICE_ALIVE": 1, "VM_RECOVERY_INIT": 0}
+        assert ("SERVICE_ALIVE", OK, 200) in h.kinds(since)
+        assert h.core.vms(dep_id)[0].state is VmState.ALIVE and h.core.vms(dep_id)[0].monitored
+    finally:
+        await h.core.stop()
+        await h.sim.close()
+
+
+@pytest.mark.parametrize(("action", "of_one_vm"), [(ActionType.START, False), (ActionType.REBOOT, False),
+                                                  (ActionType.START, True)])
+async def test_restart_during_the_recovery_a_start_or_reboot_began(tmp_path: Path, action: ActionType,
+                                                                   of_one_vm: bool) -> None:
+    guests: dict[str, str] = {}
+    h = Harness(tmp_path / "sim", guests=guests)
+    await h.core.start()
+    try:
+        dep_id, name = await _deployed(h, watched(bootup=1, recovery_wait=30))
+        if action is ActionType.START:
+            if of_one_vm:
+                h.core.vm_action(name, ActionType.STOP, force=True)
+            else:
+                h.core.service_action("t", "dep", ActionType.STOP)
+            await h.idle()
+        guests[f"vim.sim.guest.{name}.ping"] = "down"
+        since = len(h.events)
+        if of_one_vm:
+            h.core.vm_action(name, action)
+        else:
+            h.core.service_action("t", "dep", action)
+        await h.wait_for(lambda: h.has_event_type("VM_RECOVERY_INIT", since), timeout=10)
+        await h.wait_for(lambda: h.sim.calls["reboot_server"] == 1)  # the recovery's hard reboot (REBOOT stops, starts)
+        assert h.core.vms(dep_id)[0].state is VmState.RECOVERY_REBOOTING
+        await h.restart()  # the recovery's reboot was asked; its KPI wait is in flight
+        guests[f"vim.sim.guest.{name}.ping"] = "up"
+        await h.idle(20)
+        assert _count(h, since, "VM_RECOVERY_INIT", "VM_RECOVERY_REBOOT", "VM_RECOVERY_COMPLETE",
+                      "VM_RECOVERY_UNDEPLOYED", "VM_ALIVE") == {
+            "VM_RECOVERY_INIT": 1, "VM_RECOVERY_REBOOT": 1, "VM_RECOVERY_COMPLETE": 1, "VM_RECOVERY_UNDEPLOYED": 0,
+            "VM_ALIVE": 0}
+        ends = [("VM_RECOVERY_COMPLETE", OK, 200)] + ([] if of_one_vm else [("SERVICE_ALIVE", OK, 200)])
+        assert [k for k in h.kinds(since) if k[0] in ("VM_RECOVERY_COMPLETE", "SERVICE_ALIVE")] == ends
+        vm = h.core.vms(dep_id)[0]
+        assert vm.state is VmState.ALIVE and vm.monitored and vm.recovery_source is None
+        assert h.core.find_deployment("t", "dep").state is ServiceState.ACTIVE  # type: ignore[union-attr]
+    finally:
+        await h.core.stop()
+        await h.sim.close()
