@@ -102,10 +102,10 @@ async def deploy(ctx: CoreContext, dep: DeploymentRecord) -> None:
                 while len(members(ctx, dep, name)) < group.scaling.min_active:
                     new_vm(ctx, dep, group)
                 jobs += [bring_up(ctx, dep, vm, group) for vm in members(ctx, dep, name)
-                         if vm.state in (VmState.DEPLOYING, VmState.INERT)]
+                         if vm.state in (VmState.DEPLOYING, VmState.INERT) and not recovery.in_recovery(vm)]
                 # a VM that failed its VM_ALIVE KPI at boot was being recovered when the process died
                 jobs += [recovery.recover_vm(ctx, dep, vm) for vm in members(ctx, dep, name)
-                         if vm.state in recovery.RECOVERING]
+                         if recovery.in_recovery(vm)]
             failures = await gather_failures(jobs)
             if failures:
                 raise failures[0]

@@ -103,3 +103,29 @@ async def test_restart_during_the_recovery_a_start_or_reboot_began(tmp_path: Pat
     finally:
         await h.core.stop()
         await h.sim.close()
+
+
+async def test_restart_while_a_redeployed_vm_waits_for_its_kpi_finishes_the_recovery(tmp_path: Path) -> None:
+    """The recovery a deploy began (VM_ALIVE not met within bootup_time) had redeployed the VM and waited for
+    the new server's KPI: the resumed deploy completes that recovery, it does not announce a fresh VM_ALIVE."""
+    guests = {"vim.sim.guest.default.ping": "down"}
+    h = Harness(tmp_path / "sim", guests=guests)
+    await h.core.start()
+    try:
+        h.core.apply_update("t", None, spec(watched(bootup=1, recovery_wait=1)))
+        await h.wait_for(lambda: h.has_event_type("VM_RECOVERY_DEPLOYED"), timeout=15)
+        (dep,) = h.core.deployments()
+        vm = h.core.vms(dep.dep_id)[0]
+        assert vm.state is VmState.INERT and vm.recovery_source is not None
+        await h.restart()
+        guests["vim.sim.guest.default.ping"] = "up"
+        await h.idle(20)
+        assert _count(h, 0, "VM_RECOVERY_INIT", "VM_RECOVERY_DEPLOYED", "VM_RECOVERY_COMPLETE", "VM_ALIVE") == {
+            "VM_RECOVERY_INIT": 1, "VM_RECOVERY_DEPLOYED": 1, "VM_RECOVERY_COMPLETE": 1, "VM_ALIVE": 0}
+        assert [k for k in h.kinds() if k[0] in ("VM_RECOVERY_COMPLETE", "SERVICE_ALIVE")] == [
+            ("VM_RECOVERY_COMPLETE", OK, 200), ("SERVICE_ALIVE", OK, 200)]
+        vm = h.core.vms(dep.dep_id)[0]
+        assert vm.state is VmState.ALIVE and vm.recovery_source is None
+    finally:
+        await h.core.stop()
+        await h.sim.close()
