@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 CONCURRENCY = 8
 #: Seconds one answer serves every metric read from it.
 MAX_AGE = 1.0
+#: Distinct failure messages logged as warnings (each once); later ones go to the debug log.
+_WARNED_MAX = 100
 
 
 class DiagnosticsCollector:
@@ -70,7 +72,9 @@ class DiagnosticsCollector:
             except (VimConflict, VimNotFound) as exc:  # stopped, rebooting away, deleted: expected now and then
                 log.debug("no diagnostics for server %s: %s", server_id, exc.message)
             except VimError as exc:  # the same failure (e.g. a policy refusal) is logged once, not every poll
-                if exc.message not in self._warned:
+                if exc.message in self._warned or len(self._warned) >= _WARNED_MAX:
+                    log.debug("no diagnostics for server %s: %s", server_id, exc.message)
+                else:
                     self._warned.add(exc.message)
                     log.warning("server diagnostics unavailable (CPU/Memory KPIs read nothing): %s", exc.message)
             return None
