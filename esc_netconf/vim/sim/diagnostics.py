@@ -29,7 +29,7 @@ def get_server_diagnostics(req: Request, server_id: str) -> ServerDiagnostics:
     server = req.view(Kind.SERVER, server_id, messages.server_not_found)
     status = ServerStatus(server["status"])
     if status is ServerStatus.BUILD:
-        raise VimConflict(f"Instance {server_id} is not ready yet.")
+        raise VimConflict(f"Instance {server_id} is not ready")
     if status not in _RUNNING:
         state = _POWER_STATES.get(status, "pending")
         raise VimConflict(f"Cannot 'get_diagnostics' instance {server_id} while it is in power state {state}")
