@@ -24,13 +24,14 @@ from esc_netconf.core.events import EscEvent, EventBus
 from esc_netconf.core.lifecycle import EscCore
 from esc_netconf.day0_fetch import FetchLimits, UrlTemplateFetcher
 from esc_netconf.netconf.datastore import Datastore
+from esc_netconf.netconf.filters import list_scope
 from esc_netconf.netconf.server import NetconfServer
 from esc_netconf.netconf.subscriptions import NotificationHub
 from esc_netconf.netconf.yangmodel import YangModel
 from esc_netconf.northbound.config_bridge import ConfigBridge
 from esc_netconf.northbound.config_specs import GroupDefaults
 from esc_netconf.northbound.event_xml import esc_event_element
-from esc_netconf.northbound.opdata import opdata_element
+from esc_netconf.northbound.opdata import OPDATA_LEVELS, opdata_element
 from esc_netconf.northbound.rpcs import EscRpcs
 from esc_netconf.northbound.snapshot_xml import snapshots_element
 from esc_netconf.options import Options
@@ -116,5 +117,6 @@ def attach_northbound(domain: Domain, *, model: YangModel, datastore: Datastore,
     def add_snapshots(opdata: etree._Element) -> None:
         opdata.append(snapshots_element(snapshots.list_snapshots()))
 
-    netconf.add_state_provider(lambda: [opdata_element(core, extra=[add_snapshots])])
+    netconf.add_state_provider(
+        lambda spec: [opdata_element(core, extra=[add_snapshots], scope=list_scope(spec, OPDATA_LEVELS))])
     EscRpcs(core, snapshots).register(netconf)

@@ -16,7 +16,7 @@ from lxml import etree
 from esc_netconf.netconf.nc_notifications import config_change_event, config_edits
 from esc_netconf.netconf.context import ServerCounters, SessionContext
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
-from esc_netconf.netconf.filters import filter_data, parse_filter
+from esc_netconf.netconf.filters import FilterSpec, filter_data, parse_filter
 from esc_netconf.netconf.monitoring import netconf_state
 from esc_netconf.nsmap import default_namespace
 
@@ -52,7 +52,7 @@ class OperationsHost(Protocol):
 
     def capabilities(self) -> list[str]: ...
 
-    def state_elements(self) -> list[etree._Element]: ...
+    def state_elements(self, spec: FilterSpec | None = None) -> list[etree._Element]: ...
 
     def register_rpc(
         self, qname: str, handler: RpcHandler, *, validate_input: bool = True, in_edit_config: bool = False
@@ -193,7 +193,7 @@ class BaseOperations:
         _only_parameters(op, frozenset({"filter"}))
         spec = parse_filter(_child(op, "filter"))
         data = self.server.datastore.get_config()
-        merge_top_level(data, self.server.state_elements())
+        merge_top_level(data, self.server.state_elements(spec))
         server = self.server
         data.append(netconf_state(capabilities=server.capabilities(), modules=server.model.modules,
                                   sessions=server.sessions, lock_holder=server.lock_holder, stats=server.stats,

@@ -6,7 +6,9 @@ service registration) with ``deployment_id`` and ``service_id``; each ``vm_insta
 server id, its NICs with their network and subnet ids.
 
 Built fresh on each ``get`` from the core's in-memory records (no store access), so it is always the
-state the core acts on.
+state the core acts on. Only what the ``get``'s filter can reach is built: its :class:`ListScope` over
+tenants and their deployments (``OPDATA_LEVELS``) names the entries, and the filter then runs on that
+smaller tree, with the same result as on the whole one (``netconf.filters.list_scope`` says why).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from lxml import etree
 
 from esc_netconf.core.lifecycle import EscCore
 from esc_netconf.core.model import DeploymentRecord, VmRecord
+from esc_netconf.netconf.filters import ListLevel, ListScope
 from esc_netconf.nsmap import default_namespace
 from esc_netconf.northbound.esc_xml import ESC_NS, date_time, leaf, q
 
@@ -80,18 +83,46 @@ def _deployment(parent: etree._Element, dep: DeploymentRecord, vms: list[VmRecor
 OPER_UP = "OPER_UP"
 
 
-def opdata_element(core: EscCore, extra: Iterable[Callable[[etree._Element], None]] = ()) -> etree._Element:
-    """``<esc_datamodel><opdata>…`` for every tenant the core knows; ``extra`` adds sibling subtrees."""
+#: The lists a filter's scope is worked out for: tenants by name, then their deployments by name.
+OPDATA_LEVELS = (
+    ListLevel((q("esc_datamodel"), q("opdata"), q("tenants"), q("tenant")), q("name")),
+    ListLevel((q("deployments"),), q("deployment_name")),
+)
+
+#: Above this many deployments, their VMs are grouped in one pass over all VMs rather than looked up one
+#: deployment at a time (each lookup scans every VM).
+_GROUP_VMS_ABOVE = 4
+
+
+def opdata_element(core: EscCore, extra: Iterable[Callable[[etree._Element], None]] = (),
+                   scope: ListScope | None = None) -> etree._Element:
+    """``<esc_datamodel><opdata>…`` for the tenants and deployments in ``scope`` (None: every one the core
+    knows); ``extra`` adds sibling subtrees."""
     root = etree.Element(q("esc_datamodel"), nsmap=default_namespace(ESC_NS))
     opdata = etree.SubElement(root, q("opdata"))
     leaf(opdata, "status", OPER_UP)
     tenants_el = etree.SubElement(opdata, q("tenants"))
-    for tenant in core.tenants():
+    tenants = [t for t in core.tenants() if scope is None or scope.wants(t.name)]
+    chosen: list[tuple[etree._Element, list[DeploymentRecord]]] = []
+    by_tenant: dict[str, list[DeploymentRecord]] = {}
+    if tenants:
+        for dep in core.deployments():
+            by_tenant.setdefault(dep.tenant, []).append(dep)
+    for tenant in tenants:
         tenant_el = etree.SubElement(tenants_el, q("tenant"))
         leaf(tenant_el, "name", tenant.name)
         leaf(tenant_el, "tenant_id", tenant.project_id)
-        for dep in core.deployments(tenant.name):
-            _deployment(tenant_el, dep, core.vms(dep.dep_id))
+        inner = scope.inner(tenant.name) if scope is not None else None
+        deps = [d for d in by_tenant.get(tenant.name, ()) if inner is None or inner.wants(d.name)]
+        chosen.append((tenant_el, deps))
+    if sum(len(deps) for _, deps in chosen) > _GROUP_VMS_ABOVE:
+        grouped = core.vms_by_deployment()
+        vms_of: Callable[[str], list[VmRecord]] = lambda dep_id: grouped.get(dep_id, [])
+    else:
+        vms_of = core.vms
+    for tenant_el, deps in chosen:
+        for dep in deps:
+            _deployment(tenant_el, dep, vms_of(dep.dep_id))
     for add in extra:
         add(opdata)
     return root
