@@ -31,7 +31,7 @@ from esc_netconf.netconf.yangmodel import YangModel
 from esc_netconf.northbound.config_bridge import ConfigBridge
 from esc_netconf.northbound.config_specs import GroupDefaults
 from esc_netconf.northbound.event_xml import esc_event_element
-from esc_netconf.northbound.opdata import OPDATA_LEVELS, opdata_element
+from esc_netconf.northbound.opdata import OPDATA_LEVELS, OpdataBuilder
 from esc_netconf.northbound.rpcs import EscRpcs
 from esc_netconf.northbound.snapshot_xml import snapshots_element
 from esc_netconf.options import Options
@@ -117,6 +117,7 @@ def attach_northbound(domain: Domain, *, model: YangModel, datastore: Datastore,
     def add_snapshots(opdata: etree._Element) -> None:
         opdata.append(snapshots_element(snapshots.list_snapshots()))
 
+    opdata = OpdataBuilder(core)
     netconf.add_state_provider(
-        lambda spec: [opdata_element(core, extra=[add_snapshots], scope=list_scope(spec, OPDATA_LEVELS))])
+        lambda spec: [opdata.element(extra=[add_snapshots], scope=list_scope(spec, OPDATA_LEVELS))])
     EscRpcs(core, snapshots).register(netconf)

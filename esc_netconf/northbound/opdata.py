@@ -14,6 +14,7 @@ smaller tree, with the same result as on the whole one (``netconf.filters.list_s
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from copy import deepcopy
 
 from lxml import etree
 
@@ -24,37 +25,77 @@ from esc_netconf.nsmap import default_namespace
 from esc_netconf.northbound.esc_xml import ESC_NS, date_time, leaf, q
 
 
-def _vm_instance(parent: etree._Element, vm: VmRecord) -> None:
-    if vm.server_id is None:
-        return  # no server yet: the VM shows in vm_state_machines only (vm_id is the VIM's server id)
-    instance = etree.SubElement(parent, q("vm_instance"))
-    leaf(instance, "vm_id", vm.server_id)
-    leaf(instance, "name", vm.name)
-    leaf(instance, "host_id", vm.host_id)
-    leaf(instance, "hostname", vm.hostname)
-    if vm.interfaces:
+VmValues = tuple[object, ...]
+"""Everything a ``vm_instance`` shows, as plain values: equal values render equal XML."""
+
+
+def _vm_values(vm: VmRecord) -> VmValues:
+    nics = tuple((n.nicid, n.port_id, n.network_id or n.network, n.subnet_id, n.ip_address, n.mac_address,
+                  n.netmask, n.gateway) for n in sorted(vm.interfaces, key=lambda n: n.nicid))
+    history = tuple((e.seq, e.time, e.type, e.detail) for e in vm.history)
+    return vm.server_id, vm.name, vm.host_id, vm.hostname, nics, history
+
+
+def _render_vm_instance(values: VmValues) -> etree._Element:
+    server_id, name, host_id, hostname, nics, history = values
+    instance = etree.Element(q("vm_instance"), nsmap=default_namespace(ESC_NS))
+    leaf(instance, "vm_id", server_id)
+    leaf(instance, "name", name)
+    leaf(instance, "host_id", host_id)
+    leaf(instance, "hostname", hostname)
+    assert isinstance(nics, tuple) and isinstance(history, tuple)
+    if nics:
         interfaces = etree.SubElement(instance, q("interfaces"))
-        for nic in sorted(vm.interfaces, key=lambda n: n.nicid):
+        for nicid, port_id, network, subnet, ip_address, mac_address, netmask, gateway in nics:
             interface = etree.SubElement(interfaces, q("interface"))
-            leaf(interface, "nicid", nic.nicid)
-            leaf(interface, "port_id", nic.port_id)
-            leaf(interface, "network", nic.network_id or nic.network)
-            leaf(interface, "subnet", nic.subnet_id)
-            leaf(interface, "ip_address", nic.ip_address)
-            leaf(interface, "mac_address", nic.mac_address)
-            leaf(interface, "netmask", nic.netmask)
-            leaf(interface, "gateway", nic.gateway)
-    if vm.history:
-        history = etree.SubElement(instance, q("history"))
-        for entry in vm.history:
-            row = etree.SubElement(history, q("entry"))
-            leaf(row, "seq", entry.seq)
-            leaf(row, "time", date_time(entry.time))
-            leaf(row, "type", entry.type)
-            leaf(row, "detail", entry.detail or None)
+            leaf(interface, "nicid", nicid)
+            leaf(interface, "port_id", port_id)
+            leaf(interface, "network", network)
+            leaf(interface, "subnet", subnet)
+            leaf(interface, "ip_address", ip_address)
+            leaf(interface, "mac_address", mac_address)
+            leaf(interface, "netmask", netmask)
+            leaf(interface, "gateway", gateway)
+    if history:
+        history_el = etree.SubElement(instance, q("history"))
+        for seq, time, type_, detail in history:
+            row = etree.SubElement(history_el, q("entry"))
+            leaf(row, "seq", seq)
+            leaf(row, "time", date_time(time))
+            leaf(row, "type", type_)
+            leaf(row, "detail", detail or None)
+    return instance
 
 
-def _deployment(parent: etree._Element, dep: DeploymentRecord, vms: list[VmRecord]) -> None:
+class _VmInstances:
+    """Rendered ``vm_instance`` elements by VM id, each with the values it was rendered from.
+
+    Rendering is most of what a full ``get`` costs (10,000 VMs make some 250,000 elements), while a VM's
+    values rarely change: a VM whose values equal the remembered ones gets a copy of its element (one C
+    call), any other is rendered again. Equal values render equal XML, so the reply is what rendering
+    afresh gives. Entries of VMs that are gone are dropped at the next build of every VM.
+    """
+
+    def __init__(self) -> None:
+        self._rendered: dict[str, tuple[VmValues, etree._Element]] = {}
+
+    def add(self, parent: etree._Element, vm: VmRecord) -> None:
+        if vm.server_id is None:
+            return  # no server yet: the VM shows in vm_state_machines only (vm_id is the VIM's server id)
+        values = _vm_values(vm)
+        known = self._rendered.get(vm.vm_id)
+        if known is None or known[0] != values:
+            known = values, _render_vm_instance(values)
+            self._rendered[vm.vm_id] = known
+        parent.append(deepcopy(known[1]))
+
+    def keep_only(self, vm_ids: set[str]) -> None:
+        """Forget the VMs not in ``vm_ids`` (every VM there is)."""
+        for vm_id in [v for v in self._rendered if v not in vm_ids]:
+            del self._rendered[vm_id]
+
+
+def _deployment(parent: etree._Element, dep: DeploymentRecord, vms: list[VmRecord], instances: _VmInstances) -> None:
     element = etree.SubElement(parent, q("deployments"))
     leaf(element, "deployment_name", dep.name)
     leaf(element, "service_name", dep.service_name)
@@ -76,7 +117,7 @@ def _deployment(parent: etree._Element, dep: DeploymentRecord, vms: list[VmRecor
         group = etree.SubElement(element, q("vm_group"))
         leaf(group, "name", group_name)
         for vm in groups[group_name]:
-            _vm_instance(group, vm)
+            instances.add(group, vm)
 
 
 #: ``opdata/status`` while the server serves (it renders opdata only then).
@@ -89,40 +130,48 @@ OPDATA_LEVELS = (
     ListLevel((q("deployments"),), q("deployment_name")),
 )
 
-#: Above this many deployments, their VMs are grouped in one pass over all VMs rather than looked up one
-#: deployment at a time (each lookup scans every VM).
+#: Above this many deployments (and for a build of all), their VMs are grouped in one pass over all VMs
+#: rather than looked up one deployment at a time (each lookup scans every VM).
 _GROUP_VMS_ABOVE = 4
 
 
-def opdata_element(core: EscCore, extra: Iterable[Callable[[etree._Element], None]] = (),
-                   scope: ListScope | None = None) -> etree._Element:
-    """``<esc_datamodel><opdata>…`` for the tenants and deployments in ``scope`` (None: every one the core
-    knows); ``extra`` adds sibling subtrees."""
-    root = etree.Element(q("esc_datamodel"), nsmap=default_namespace(ESC_NS))
-    opdata = etree.SubElement(root, q("opdata"))
-    leaf(opdata, "status", OPER_UP)
-    tenants_el = etree.SubElement(opdata, q("tenants"))
-    tenants = [t for t in core.tenants() if scope is None or scope.wants(t.name)]
-    chosen: list[tuple[etree._Element, list[DeploymentRecord]]] = []
-    by_tenant: dict[str, list[DeploymentRecord]] = {}
-    if tenants:
-        for dep in core.deployments():
-            by_tenant.setdefault(dep.tenant, []).append(dep)
-    for tenant in tenants:
-        tenant_el = etree.SubElement(tenants_el, q("tenant"))
-        leaf(tenant_el, "name", tenant.name)
-        leaf(tenant_el, "tenant_id", tenant.project_id)
-        inner = scope.inner(tenant.name) if scope is not None else None
-        deps = [d for d in by_tenant.get(tenant.name, ()) if inner is None or inner.wants(d.name)]
-        chosen.append((tenant_el, deps))
-    if sum(len(deps) for _, deps in chosen) > _GROUP_VMS_ABOVE:
-        grouped = core.vms_by_deployment()
-        vms_of: Callable[[str], list[VmRecord]] = lambda dep_id: grouped.get(dep_id, [])
-    else:
-        vms_of = core.vms
-    for tenant_el, deps in chosen:
-        for dep in deps:
-            _deployment(tenant_el, dep, vms_of(dep.dep_id))
-    for add in extra:
-        add(opdata)
-    return root
+class OpdataBuilder:
+    """Builds ``<esc_datamodel><opdata>…`` from one core's records; one per server (it keeps rendered VMs)."""
+
+    def __init__(self, core: EscCore) -> None:
+        self._core = core
+        self._instances = _VmInstances()
+
+    def element(self, extra: Iterable[Callable[[etree._Element], None]] = (),
+                scope: ListScope | None = None) -> etree._Element:
+        """The opdata of the tenants and deployments in ``scope`` (None: every one the core knows);
+        ``extra`` adds sibling subtrees."""
+        core = self._core
+        root = etree.Element(q("esc_datamodel"), nsmap=default_namespace(ESC_NS))
+        opdata = etree.SubElement(root, q("opdata"))
+        leaf(opdata, "status", OPER_UP)
+        tenants_el = etree.SubElement(opdata, q("tenants"))
+        tenants = [t for t in core.tenants() if scope is None or scope.wants(t.name)]
+        chosen: list[tuple[etree._Element, list[DeploymentRecord]]] = []
+        by_tenant: dict[str, list[DeploymentRecord]] = {}
+        if tenants:
+            for dep in core.deployments():
+                by_tenant.setdefault(dep.tenant, []).append(dep)
+        for tenant in tenants:
+            tenant_el = etree.SubElement(tenants_el, q("tenant"))
+            leaf(tenant_el, "name", tenant.name)
+            leaf(tenant_el, "tenant_id", tenant.project_id)
+            inner = scope.inner(tenant.name) if scope is not None else None
+            deps = [d for d in by_tenant.get(tenant.name, ()) if inner is None or inner.wants(d.name)]
+            chosen.append((tenant_el, deps))
+        many = scope is None or sum(len(deps) for _, deps in chosen) > _GROUP_VMS_ABOVE
+        grouped = core.vms_by_deployment() if many else None
+        for tenant_el, deps in chosen:
+            for dep in deps:
+                vms = grouped.get(dep.dep_id, []) if grouped is not None else core.vms(dep.dep_id)
+                _deployment(tenant_el, dep, vms, self._instances)
+        if scope is None and grouped is not None:
+            self._instances.keep_only({vm.vm_id for vms in grouped.values() for vm in vms})
+        for add in extra:
+            add(opdata)
+        return root

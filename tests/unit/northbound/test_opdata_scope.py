@@ -31,7 +31,7 @@ from esc_netconf.netconf.filters import FilterSpec, FilterType, ListScope, apply
 from esc_netconf.netconf.messages import BASE_NS
 from esc_netconf.netconf.yangmodel import YangModel
 from esc_netconf.northbound.esc_xml import ESC_NS
-from esc_netconf.northbound.opdata import OPDATA_LEVELS, opdata_element
+from esc_netconf.northbound.opdata import OPDATA_LEVELS, OpdataBuilder
 from esc_netconf.vim.sim import SimCloud, SimSettings
 
 
@@ -85,9 +85,9 @@ async def core(tmp_path: Path) -> AsyncIterator[EscCore]:
         await sim.close()
 
 
-def _data(core: EscCore, scope: ListScope | None) -> etree._Element:
+def _data(builder: OpdataBuilder, scope: ListScope | None) -> etree._Element:
     data = etree.Element(f"{{{BASE_NS}}}data")
-    data.append(opdata_element(core, scope=scope))
+    data.append(builder.element(scope=scope))
     return data
 
 
@@ -105,7 +105,8 @@ def both(core: EscCore, model: YangModel, spec: FilterSpec) -> tuple[bytes, byte
             return f"{error.tag}: {error.message}".encode()
 
     scope = list_scope(spec, OPDATA_LEVELS)
-    return reply(_data(core, None)), reply(_data(core, scope)), scope
+    builder = OpdataBuilder(core)  # the scoped build reuses the VMs the whole one rendered
+    return reply(_data(builder, None)), reply(_data(builder, scope)), scope
 
 
 def subtree(body: str) -> FilterSpec:
@@ -188,7 +189,7 @@ CASES: list[tuple[FilterSpec, frozenset[str] | None, frozenset[str] | None]] = [
 
 def _built(core: EscCore, scope: ListScope | None) -> tuple[frozenset[str], frozenset[str]]:
     ns = {"e": ESC_NS}
-    element = opdata_element(core, scope=scope)
+    element = OpdataBuilder(core).element(scope=scope)
     tenants = frozenset(element.xpath("e:opdata/e:tenants/e:tenant/e:name/text()", namespaces=ns))
     deps = frozenset(element.xpath("e:opdata/e:tenants/e:tenant[e:name='a']/e:deployments/e:deployment_name/text()",
                                    namespaces=ns))
@@ -276,3 +277,16 @@ async def test_random_filters_agree(core: EscCore, model: YangModel, spec: Filte
 def test_scope_of_no_filter_is_everything() -> None:
     assert list_scope(None, OPDATA_LEVELS) is None
 
+
+
+async def test_a_changed_vm_is_rendered_again(core: EscCore) -> None:
+    builder = OpdataBuilder(core)
+    before = etree.tostring(builder.element())
+    vm = core.vms("a-d1-id")[0]
+    vm.hostname = "host-2"
+    vm.remember(T0, "VM_RECOVERY_COMPLETE", "moved")
+    vm.interfaces[0].ip_address = "10.0.0.99"
+    after = etree.tostring(builder.element())
+    assert after != before
+    assert after == etree.tostring(OpdataBuilder(core).element())
+    assert b"host-2" in after and b"10.0.0.99" in after and b"moved" in after
