@@ -17,7 +17,7 @@ from lxml import etree
 from esc_netconf.netconf.nc_notifications import config_change_event, config_edits
 from esc_netconf.netconf.context import ServerCounters, SessionContext
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
-from esc_netconf.netconf.filters import FilterSpec, filter_data, parse_filter
+from esc_netconf.netconf.filters import FilterSpec, copy_within_reach, filter_data, parse_filter, reaches, top_reach
 from esc_netconf.netconf.monitoring import netconf_state
 from esc_netconf.nsmap import default_namespace
 
@@ -197,14 +197,19 @@ class BaseOperations:
     async def get(self, ctx: SessionContext, op: etree._Element) -> list[etree._Element]:
         _only_parameters(op, frozenset({"filter"}))
         spec = parse_filter(_child(op, "filter"))
-        data = self.server.datastore.get_config()
-        merge_top_level(data, self.server.state_elements(spec))
         server = self.server
-        data.append(netconf_state(capabilities=server.capabilities(), modules=server.model.modules,
-                                  sessions=server.sessions, lock_holder=server.lock_holder, stats=server.stats,
-                                  started=server.started))
-        data.append(server.hub.streams_element())
-        data.extend(server.library.elements())
+        # only what the filter can reach is copied or built (the filter then gives the same result)
+        reach = top_reach(spec)
+        data = copy_within_reach(server.datastore.running, reach)
+        merge_top_level(data, server.state_elements(spec))
+        if reaches(reach, "netconf-state"):
+            data.append(netconf_state(capabilities=server.capabilities(), modules=server.model.modules,
+                                      sessions=server.sessions, lock_holder=server.lock_holder, stats=server.stats,
+                                      started=server.started))
+        if reaches(reach, "netconf"):
+            data.append(server.hub.streams_element())
+        if reaches(reach, "yang-library") or reaches(reach, "modules-state"):
+            data.extend(server.library.elements())
         return [await filter_data(data, spec, keys=self._list_keys) if spec is not None else data]
 
     async def get_config(self, ctx: SessionContext, op: etree._Element) -> list[etree._Element]:

@@ -45,6 +45,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from copy import deepcopy
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import cast
 
 from lxml import etree
 
@@ -830,3 +831,100 @@ def _xpath_picks(
         below = _xpath_picks(rest, nsmap, levels[1:])
         inner = None if below is None else ListScope(tuple(below))
     return [(keys.pop() if keys else None, inner)]
+
+
+# ---- reach: which top-level subtrees of the datastore a filter can look into ----------------------------
+
+Reach = Mapping[str, "frozenset[str] | None"]
+"""Local names of the top-level data nodes a filter can reach, each with the local names of the children it
+can reach below them (None: any). A name not in it is out of the filter's reach."""
+
+
+def top_reach(spec: FilterSpec | None) -> Reach | None:
+    """The top two levels of the data ``spec`` can select or test anything in; None: any (no filter, or one
+    whose reach this cannot tell). Names are compared by local name only, which can only widen the reach."""
+    if spec is None:
+        return None
+    if spec.type is FilterType.SUBTREE:
+        assert spec.element is not None
+        return _subtree_reach(_children(spec.element))
+    assert spec.select is not None
+    return _xpath_reach(spec.select)
+
+
+def _subtree_reach(top: list[etree._Element]) -> Reach:
+    reach: dict[str, frozenset[str] | None] = {}
+    for node in top:
+        name = etree.QName(node).localname
+        children = _children(node)
+        if not children or all(_is_content_match(c) for c in children) or reach.get(name, ()) is None:
+            reach[name] = None
+            continue
+        below = frozenset(etree.QName(c).localname for c in children)
+        reach[name] = below | (reach.get(name) or frozenset())
+    return reach
+
+
+def _xpath_reach(select: str) -> Reach | None:
+    try:
+        tokens = _tokenize(select)
+    except ValueError:
+        return None
+    if any(value in ("..", "::") or kind == "variable" for kind, value in tokens):
+        return None
+    reach: dict[str, frozenset[str] | None] = {}
+    for branch in _union_branches(tokens):
+        steps = _location_steps(branch)
+        if steps is None or steps[0].predicates:
+            return None
+        name = steps[0].name.rpartition(":")[2]
+        if name == "*" or name.endswith("()"):
+            return None
+        if len(steps) == 1 or reach.get(name, ()) is None:
+            reach[name] = None
+            continue
+        child = steps[1].name.rpartition(":")[2]
+        if child == "*" or child.endswith("()"):
+            reach[name] = None
+            continue
+        reach[name] = frozenset({child}) | (reach.get(name) or frozenset())
+    return reach
+
+
+def reaches(reach: Reach | None, name: str) -> bool:
+    """Whether a top-level data node called ``name`` (local name) is within ``reach``."""
+    return reach is None or name in reach
+
+
+def copy_within_reach(data: etree._Element, reach: Reach | None) -> etree._Element:
+    """A copy of ``data`` (a ``<data>`` tree) without what ``reach`` leaves out: top-level nodes it does not
+    name, and below those it names with children, the non-leaf children it does not name (leaves stay: a
+    subtree filter tests them as content, and list keys are copied with the path to what is selected)."""
+    if reach is None:
+        return deepcopy(data)
+    out = _shallow_copy(data, None)
+    for top in data.iterchildren(tag=etree.Element):
+        name = etree.QName(top).localname
+        if name not in reach:
+            continue
+        below = reach[name]
+        if below is None:
+            out.append(deepcopy(top))
+            continue
+        copy = _shallow_copy(top, out)
+        for child in top.iterchildren(tag=etree.Element):
+            if etree.QName(child).localname in below or not len(child):
+                copy.append(deepcopy(child))
+    return out
+
+
+def _shallow_copy(element: etree._Element, parent: etree._Element | None) -> etree._Element:
+    """The element with its attributes, namespace declarations and text, without its children."""
+    # lxml-stubs: attribute names and values are str here, never bytes.
+    attrib = dict(element.attrib)  # type: ignore[misc]
+    # lxml-stubs 0.5.1 is wrong here: the default namespace's key is None (see ``nsmap.default_namespace``).
+    nsmap = cast("dict[str, str]", dict(element.nsmap))
+    copy = (etree.Element(element.tag, attrib=attrib, nsmap=nsmap) if parent is None
+            else etree.SubElement(parent, element.tag, attrib=attrib, nsmap=nsmap))
+    copy.text = element.text
+    return copy

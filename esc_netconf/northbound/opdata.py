@@ -153,16 +153,23 @@ class OpdataBuilder:
         tenants_el = etree.SubElement(opdata, q("tenants"))
         tenants = [t for t in core.tenants() if scope is None or scope.wants(t.name)]
         chosen: list[tuple[etree._Element, list[DeploymentRecord]]] = []
-        by_tenant: dict[str, list[DeploymentRecord]] = {}
-        if tenants:
-            for dep in core.deployments():
-                by_tenant.setdefault(dep.tenant, []).append(dep)
+        by_tenant: dict[str, list[DeploymentRecord]] | None = None
         for tenant in tenants:
             tenant_el = etree.SubElement(tenants_el, q("tenant"))
             leaf(tenant_el, "name", tenant.name)
             leaf(tenant_el, "tenant_id", tenant.project_id)
             inner = scope.inner(tenant.name) if scope is not None else None
-            deps = [d for d in by_tenant.get(tenant.name, ()) if inner is None or inner.wants(d.name)]
+            names = inner.keys() if inner is not None else None
+            if names is not None:  # named deployments: looked up, not sorted out of all of them
+                found = {d.dep_id: d for d in (core.find_deployment(tenant.name, n) for n in names) if d is not None}
+                deps = sorted((d for d in found.values() if d.tenant == tenant.name and inner is not None
+                               and inner.wants(d.name)), key=lambda d: d.name)
+            else:
+                if by_tenant is None:
+                    by_tenant = {}
+                    for dep in core.deployments():
+                        by_tenant.setdefault(dep.tenant, []).append(dep)
+                deps = [d for d in by_tenant.get(tenant.name, ()) if inner is None or inner.wants(d.name)]
             chosen.append((tenant_el, deps))
         many = scope is None or sum(len(deps) for _, deps in chosen) > _GROUP_VMS_ABOVE
         grouped = core.vms_by_deployment() if many else None

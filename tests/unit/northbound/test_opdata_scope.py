@@ -27,7 +27,9 @@ from esc_netconf.core.model import (DeploymentRecord, DeploymentSpec, InterfaceS
                                     VmGroupSpec, VmInterface, VmRecord)
 from esc_netconf.core.states import ServiceState, VmState
 from esc_netconf.netconf.errors import NetconfError
-from esc_netconf.netconf.filters import FilterSpec, FilterType, ListScope, apply_filter, list_scope
+from esc_netconf.netconf.base_operations import merge_top_level
+from esc_netconf.netconf.filters import (FilterSpec, FilterType, ListScope, Reach, apply_filter, copy_within_reach,
+                                         list_scope, top_reach)
 from esc_netconf.netconf.messages import BASE_NS
 from esc_netconf.netconf.yangmodel import YangModel
 from esc_netconf.northbound.esc_xml import ESC_NS
@@ -85,9 +87,19 @@ async def core(tmp_path: Path) -> AsyncIterator[EscCore]:
         await sim.close()
 
 
-def _data(builder: OpdataBuilder, scope: ListScope | None) -> etree._Element:
-    data = etree.Element(f"{{{BASE_NS}}}data")
-    data.append(builder.element(scope=scope))
+RUNNING = etree.fromstring(
+    f'<data xmlns="{BASE_NS}"><esc_datamodel xmlns="{ESC_NS}"><tenants><tenant><name>a</name><deployments>'
+    "<deployment><name>d1</name><vm_group><name>g1</name><image>cirros</image></vm_group></deployment>"
+    "</deployments></tenant><tenant><name>b</name></tenant></tenants></esc_datamodel>"
+    '<netconf-state xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"><schemas><schema>'
+    "<identifier>esc</identifier><version>1</version></schema></schemas></netconf-state></data>")
+"""A running configuration next to the opdata, and a top-level state node: what a ``get`` filters."""
+
+
+def _data(builder: OpdataBuilder, spec: FilterSpec, scope: ListScope | None, reach: Reach | None) -> etree._Element:
+    """As ``get`` assembles it: the running configuration (only what ``reach`` names), then the opdata."""
+    data = copy_within_reach(RUNNING, reach)
+    merge_top_level(data, [builder.element(scope=scope)])
     return data
 
 
@@ -106,7 +118,8 @@ def both(core: EscCore, model: YangModel, spec: FilterSpec) -> tuple[bytes, byte
 
     scope = list_scope(spec, OPDATA_LEVELS)
     builder = OpdataBuilder(core)  # the scoped build reuses the VMs the whole one rendered
-    return reply(_data(builder, None)), reply(_data(builder, scope)), scope
+    whole = reply(_data(builder, spec, None, None))
+    return whole, reply(_data(builder, spec, scope, top_reach(spec))), scope
 
 
 def subtree(body: str) -> FilterSpec:
@@ -145,6 +158,17 @@ CASES: list[tuple[FilterSpec, frozenset[str] | None, frozenset[str] | None]] = [
     (subtree(tenant("<tenant_id>pid-b</tenant_id><deployments><state_machine><state>SERVICE_ACTIVE_STATE"
                     "</state></state_machine></deployments>")), None, None),
     (subtree(f'<esc_datamodel xmlns="{ESC_NS}"><tenants/></esc_datamodel>'), frozenset(), frozenset()),
+    (subtree(f'<esc_datamodel xmlns="{ESC_NS}"><tenants><tenant><name>a</name></tenant></tenants><opdata>'
+             "<tenants><tenant><name>b</name></tenant></tenants></opdata></esc_datamodel>"), frozenset("b"), frozenset()),
+    (subtree("<esc_datamodel><tenants><tenant><deployments><deployment><vm_group><image/></vm_group></deployment>"
+             "</deployments></tenant></tenants></esc_datamodel>"), frozenset(), frozenset()),
+    (subtree("<esc_datamodel/>"), None, None),
+    (subtree("<schemas/>"), frozenset(), frozenset()),
+    (xpath("esc_datamodel/tenants/tenant[name='a']/deployments/deployment/name | netconf-state/schemas"),
+     frozenset(), frozenset()),
+    (xpath("esc_datamodel[tenants/tenant/name='a']/opdata/status"), None, None),
+    (xpath("esc_datamodel"), None, None),
+    (xpath("*/opdata/tenants/tenant[name='a']"), None, None),
     (subtree('<netconf-state xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"/>'),
      frozenset(), frozenset()),
     (subtree('<esc_datamodel xmlns="urn:other"><opdata/></esc_datamodel>'), frozenset(), frozenset()),
