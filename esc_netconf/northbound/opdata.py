@@ -67,57 +67,69 @@ def _render_vm_instance(values: VmValues) -> etree._Element:
     return instance
 
 
-class _VmInstances:
-    """Rendered ``vm_instance`` elements by VM id, each with the values it was rendered from.
-
-    Rendering is most of what a full ``get`` costs (10,000 VMs make some 250,000 elements), while a VM's
-    values rarely change: a VM whose values equal the remembered ones gets a copy of its element (one C
-    call), any other is rendered again. Equal values render equal XML, so the reply is what rendering
-    afresh gives. Entries of VMs that are gone are dropped at the next build of every VM.
-    """
-
-    def __init__(self) -> None:
-        self._rendered: dict[str, tuple[VmValues, etree._Element]] = {}
-
-    def add(self, parent: etree._Element, vm: VmRecord) -> None:
-        if vm.server_id is None:
-            return  # no server yet: the VM shows in vm_state_machines only (vm_id is the VIM's server id)
-        values = _vm_values(vm)
-        known = self._rendered.get(vm.vm_id)
-        if known is None or known[0] != values:
-            known = values, _render_vm_instance(values)
-            self._rendered[vm.vm_id] = known
-        parent.append(deepcopy(known[1]))
-
-    def keep_only(self, vm_ids: set[str]) -> None:
-        """Forget the VMs not in ``vm_ids`` (every VM there is)."""
-        for vm_id in [v for v in self._rendered if v not in vm_ids]:
-            del self._rendered[vm_id]
+DeploymentValues = tuple[object, ...]
+"""Everything a ``deployments`` entry shows (its VMs included), as plain values: equal values render equal XML."""
 
 
-def _deployment(parent: etree._Element, dep: DeploymentRecord, vms: list[VmRecord], instances: _VmInstances) -> None:
-    element = etree.SubElement(parent, q("deployments"))
-    leaf(element, "deployment_name", dep.name)
-    leaf(element, "service_name", dep.service_name)
-    leaf(element, "service_version", dep.service_version)
-    leaf(element, "deployment_id", dep.dep_id)
-    leaf(element, "service_id", dep.service_id or None)
+def _deployment_values(dep: DeploymentRecord, vms: list[VmRecord]) -> DeploymentValues:
+    return (dep.name, dep.service_name, dep.service_version, dep.dep_id, dep.service_id or None, dep.state.value,
+            tuple((vm.group, vm.state.value, _vm_values(vm)) for vm in vms))
+
+
+def _render_deployment(values: DeploymentValues) -> etree._Element:
+    name, service_name, service_version, dep_id, service_id, state, vms = values
+    assert isinstance(vms, tuple)
+    element = etree.Element(q("deployments"), nsmap=default_namespace(ESC_NS))
+    leaf(element, "deployment_name", name)
+    leaf(element, "service_name", service_name)
+    leaf(element, "service_version", service_version)
+    leaf(element, "deployment_id", dep_id)
+    leaf(element, "service_id", service_id)
     machine = etree.SubElement(element, q("state_machine"))
-    leaf(machine, "state", dep.state.value)
+    leaf(machine, "state", state)
     if vms:
         vm_machines = etree.SubElement(machine, q("vm_state_machines"))
-        for vm in vms:
+        for _group, vm_state, vm in vms:
             row = etree.SubElement(vm_machines, q("vm_state_machine"))
-            leaf(row, "vm_name", vm.name)
-            leaf(row, "state", vm.state.value)
-    groups: dict[str, list[VmRecord]] = {}
-    for vm in vms:
-        groups.setdefault(vm.group, []).append(vm)
+            leaf(row, "vm_name", vm[1])
+            leaf(row, "state", vm_state)
+    groups: dict[str, list[VmValues]] = {}
+    for group_name, _state, vm in vms:
+        groups.setdefault(group_name, []).append(vm)
     for group_name in sorted(groups):
         group = etree.SubElement(element, q("vm_group"))
         leaf(group, "name", group_name)
         for vm in groups[group_name]:
-            instances.add(group, vm)
+            if vm[0] is not None:  # no server yet: the VM shows in vm_state_machines only (vm_id is its server id)
+                group.append(_render_vm_instance(vm))
+    return element
+
+
+class _RenderedDeployments:
+    """Rendered ``deployments`` entries by deployment id, each with the values it was rendered from.
+
+    Rendering is most of what a full ``get`` costs (10,000 VMs make some 300,000 elements), while a
+    deployment's values (its VMs' included) rarely change: one whose values equal the remembered ones gets a
+    copy of its element (one C call), any other is rendered again. Equal values render equal XML, so the
+    reply is what rendering afresh gives. Entries of deployments that are gone are dropped at the next build
+    of every deployment.
+    """
+
+    def __init__(self) -> None:
+        self._rendered: dict[str, tuple[DeploymentValues, etree._Element]] = {}
+
+    def add(self, parent: etree._Element, dep: DeploymentRecord, vms: list[VmRecord]) -> None:
+        values = _deployment_values(dep, vms)
+        known = self._rendered.get(dep.dep_id)
+        if known is None or known[0] != values:
+            known = values, _render_deployment(values)
+            self._rendered[dep.dep_id] = known
+        parent.append(deepcopy(known[1]))
+
+    def keep_only(self, dep_ids: set[str]) -> None:
+        """Forget the deployments not in ``dep_ids`` (every deployment there is)."""
+        for dep_id in [d for d in self._rendered if d not in dep_ids]:
+            del self._rendered[dep_id]
 
 
 #: ``opdata/status`` while the server serves (it renders opdata only then).
@@ -136,11 +148,12 @@ _GROUP_VMS_ABOVE = 4
 
 
 class OpdataBuilder:
-    """Builds ``<esc_datamodel><opdata>…`` from one core's records; one per server (it keeps rendered VMs)."""
+    """Builds ``<esc_datamodel><opdata>…`` from one core's records; one per server (it keeps rendered
+    deployments)."""
 
     def __init__(self, core: EscCore) -> None:
         self._core = core
-        self._instances = _VmInstances()
+        self._deployments = _RenderedDeployments()
 
     def element(self, extra: Iterable[Callable[[etree._Element], None]] = (),
                 scope: ListScope | None = None) -> etree._Element:
@@ -176,9 +189,9 @@ class OpdataBuilder:
         for tenant_el, deps in chosen:
             for dep in deps:
                 vms = grouped.get(dep.dep_id, []) if grouped is not None else core.vms(dep.dep_id)
-                _deployment(tenant_el, dep, vms, self._instances)
-        if scope is None and grouped is not None:
-            self._instances.keep_only({vm.vm_id for vms in grouped.values() for vm in vms})
+                self._deployments.add(tenant_el, dep, vms)
+        if scope is None:
+            self._deployments.keep_only({dep.dep_id for _, deps in chosen for dep in deps})
         for add in extra:
             add(opdata)
         return root
