@@ -134,6 +134,12 @@ def rss_mib(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used (less bent by a loaded machine than wall time)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def subtree_one(tenant: str, name: str) -> bytes:
     return (
         f'<get xmlns="{BASE}"><filter type="subtree"><esc_datamodel xmlns="{ESC}"><opdata><tenants><tenant>'
@@ -160,6 +166,7 @@ def measure(data: Path, deployments: int, tenants: int, repeat: int) -> None:
     client = RawClient(server.netconf_port)
     call(client, GET_CONFIG)
     serving = time.perf_counter() - t0
+    serving_cpu = cpu_seconds(server.pid)
     try:
         middle = deployments // 2
         tenant, name = f"tenant-{middle % tenants}", f"dep-{middle}"
@@ -169,7 +176,10 @@ def measure(data: Path, deployments: int, tenants: int, repeat: int) -> None:
         xpath = p50_ms(lambda: call(client, xpath_one(tenant, name)), repeat)
         reply = call(client, FULL)
         vm_count = int(reply.element.xpath("count(//e:vm_instance)", namespaces={"e": ESC}))
-        full = p50_ms(lambda: call(client, FULL), max(3, repeat // 5))
+        full_repeat = max(3, repeat // 5)
+        before = cpu_seconds(server.pid)
+        full = p50_ms(lambda: call(client, FULL), full_repeat)
+        full_cpu = (cpu_seconds(server.pid) - before) / full_repeat
         rss, peak = rss_mib(server.pid)
     finally:
         client.close()
@@ -177,10 +187,12 @@ def measure(data: Path, deployments: int, tenants: int, repeat: int) -> None:
     load_after = os.getloadavg()
     print(f"stored                          {deployments} deployments, {vm_count} vm_instance in opdata")
     print(f"restart: listening after       {listening:.2f} s")
-    print(f"restart to serving             {serving:.2f} s (hello answered and a get-config served)")
+    print(f"restart to serving             {serving:.2f} s (hello answered and a get-config served; "
+          f"server CPU {serving_cpu:.2f} s)")
     print(f"filtered get, one deployment   {subtree:.1f} ms subtree, {xpath:.1f} ms xpath (p50 of {repeat}; "
           f"{int(count)} vm_instance)")
-    print(f"full get of opdata             {full:.0f} ms (p50 of {max(3, repeat // 5)})")
+    print(f"full get of opdata             {full:.0f} ms (p50 of {full_repeat}; server CPU {full_cpu * 1000:.0f} ms "
+          "per get, mean, the monitor's passes included)")
     print(f"server RSS                     {rss:.0f} MiB after the reads, peak {peak:.0f} MiB")
     print(f"load average (1 min)           {load_before[0]:.1f} before, {load_after[0]:.1f} after "
           f"({os.cpu_count()} CPUs)")
