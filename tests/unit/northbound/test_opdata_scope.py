@@ -32,6 +32,7 @@ from esc_netconf.netconf.filters import (FilterSpec, FilterType, ListScope, Reac
                                          list_scope, top_reach)
 from esc_netconf.netconf.messages import BASE_NS
 from esc_netconf.netconf.yangmodel import YangModel
+from esc_netconf.domain import SNAPSHOT_LEVELS
 from esc_netconf.northbound.esc_xml import ESC_NS
 from esc_netconf.northbound.opdata import OPDATA_LEVELS, OpdataBuilder
 from esc_netconf.vim.sim import SimCloud, SimSettings
@@ -313,3 +314,19 @@ async def test_a_changed_vm_is_rendered_again(core: EscCore) -> None:
     assert after != before
     assert after == etree.tostring(OpdataBuilder(core).element())
     assert b"host-2" in after and b"10.0.0.99" in after and b"moved" in after
+
+
+@pytest.mark.parametrize(("spec", "listed"), [
+    (xpath("esc_datamodel/opdata/tenants/tenant[name='a']"), False),
+    (subtree(tenant("<name>a</name>")), False),
+    (subtree(opdata("<status/>")), False),
+    (xpath("esc_datamodel/opdata"), True),
+    (xpath("esc_datamodel/opdata/snapshots/snapshot[id='s1']/name"), True),
+    (subtree(opdata("<snapshots/>")), True),
+    (subtree(opdata("<snapshots><snapshot><id>s1</id></snapshot></snapshots>")), True),
+    (subtree("<esc_datamodel/>"), True),
+    (xpath("//snapshot"), True),
+])
+def test_snapshots_listed_only_when_the_filter_reaches_them(spec: FilterSpec, listed: bool) -> None:
+    scope = list_scope(spec, SNAPSHOT_LEVELS)
+    assert (scope is None or bool(scope.picks)) is listed
