@@ -11,6 +11,7 @@ subtree and XPath filters over the opdata's shape.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from copy import deepcopy
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -119,7 +120,10 @@ def both(core: EscCore, model: YangModel, spec: FilterSpec) -> tuple[bytes, byte
 
     scope = list_scope(spec, OPDATA_LEVELS)
     builder = OpdataBuilder(core)  # the scoped build reuses the VMs the whole one rendered
-    whole = reply(_data(builder, spec, None, None))
+    # the reference: the whole running configuration with all opdata added into its esc_datamodel
+    reference = deepcopy(RUNNING)
+    reference[0].extend(list(builder.element()))
+    whole = reply(reference)
     return whole, reply(_data(builder, spec, scope, top_reach(spec))), scope
 
 
