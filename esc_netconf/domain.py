@@ -24,14 +24,16 @@ from esc_netconf.core.events import EscEvent, EventBus
 from esc_netconf.core.lifecycle import EscCore
 from esc_netconf.day0_fetch import FetchLimits, UrlTemplateFetcher
 from esc_netconf.netconf.datastore import Datastore
+from esc_netconf.netconf.filters import FilterSpec, ListLevel, list_scope
 from esc_netconf.netconf.server import NetconfServer
 from esc_netconf.netconf.subscriptions import NotificationHub
 from esc_netconf.netconf.yangmodel import YangModel
 from esc_netconf.northbound.config_bridge import ConfigBridge
 from esc_netconf.northbound.config_specs import GroupDefaults
 from esc_netconf.northbound.event_xml import esc_event_element
-from esc_netconf.northbound.opdata import opdata_element
+from esc_netconf.northbound.opdata import OPDATA_LEVELS, OpdataBuilder
 from esc_netconf.northbound.rpcs import EscRpcs
+from esc_netconf.northbound.esc_xml import q
 from esc_netconf.northbound.snapshot_xml import snapshots_element
 from esc_netconf.options import Options
 from esc_netconf.settings import VimManagerSettings
@@ -105,6 +107,10 @@ def build_domain(options: Options, db: Database, settings: VimManagerSettings, h
     return Domain(driver, core, snapshots, bus)
 
 
+#: The snapshot list in opdata: a get whose filter reaches none of its entries does not list the snapshots.
+SNAPSHOT_LEVELS = (ListLevel((q("esc_datamodel"), q("opdata"), q("snapshots"), q("snapshot")), q("id")),)
+
+
 def attach_northbound(domain: Domain, *, model: YangModel, datastore: Datastore, netconf: NetconfServer) -> None:
     """Config changes drive the core; opdata, snapshots and the ESC RPCs become visible over NETCONF."""
     core, snapshots = domain.core, domain.snapshots
@@ -116,5 +122,13 @@ def attach_northbound(domain: Domain, *, model: YangModel, datastore: Datastore,
     def add_snapshots(opdata: etree._Element) -> None:
         opdata.append(snapshots_element(snapshots.list_snapshots()))
 
-    netconf.add_state_provider(lambda: [opdata_element(core, extra=[add_snapshots])])
+    opdata = OpdataBuilder(core)
+
+    def state(spec: FilterSpec | None) -> list[etree._Element]:
+        snapshots_scope = list_scope(spec, SNAPSHOT_LEVELS)
+        wants_snapshots = snapshots_scope is None or bool(snapshots_scope.picks)  # else the filter cannot reach them
+        return [opdata.element(extra=[add_snapshots] if wants_snapshots else [],
+                               scope=list_scope(spec, OPDATA_LEVELS))]
+
+    netconf.add_state_provider(state)
     EscRpcs(core, snapshots).register(netconf)

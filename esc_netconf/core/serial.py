@@ -14,6 +14,7 @@ import types
 import typing
 from datetime import datetime
 from enum import Enum
+from collections.abc import Callable
 from functools import cache
 from typing import Any, TypeVar
 
@@ -42,35 +43,70 @@ def _hints(cls: type) -> dict[str, Any]:
 
 def from_plain(tp: Any, data: Any) -> Any:
     """Rebuild a value of type ``tp`` from what ``to_plain`` produced."""
-    if data is None:
-        return None
+    return _converter(tp)(data)
+
+
+Converter = Callable[[Any], Any]
+
+
+@cache
+def _converter(tp: Any) -> Converter:
+    """The function that rebuilds values of ``tp``, worked out once per type: a restart rebuilds every stored
+    record, and reading the type hints again for each value cost most of the time."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return from_plain(args[0], data)
+        return _converter(args[0])
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        hints = _hints(tp)
-        kwargs = {f.name: from_plain(hints[f.name], data[f.name])
-                  for f in dataclasses.fields(tp) if f.init and f.name in data}
-        return tp(**kwargs)
+        return _dataclass_converter(tp)
     if origin is tuple:
         (arg, *_rest) = typing.get_args(tp)
-        return tuple(from_plain(arg, v) for v in data)
+        item = _converter(arg)
+        return lambda data: None if data is None else tuple(item(v) for v in data)
     if origin is list:
         (arg,) = typing.get_args(tp)
-        return [from_plain(arg, v) for v in data]
+        item = _converter(arg)
+        return lambda data: None if data is None else [item(v) for v in data]
     if origin is dict:
         _key, arg = typing.get_args(tp)
-        return {k: from_plain(arg, v) for k, v in data.items()}
+        item = _converter(arg)
+        return lambda data: None if data is None else {k: item(v) for k, v in data.items()}
     if isinstance(tp, type) and issubclass(tp, Enum):
-        return tp(data)
+        return _nullable(tp)
     if tp is datetime:
-        return datetime.fromisoformat(data)
+        return _nullable(datetime.fromisoformat)
     if tp is float:
-        return float(data)
-    if tp is str and isinstance(data, (int, float)) and not isinstance(data, bool):
-        return str(data)  # a field that became text (KpiSpec.metric_value) reads its stored numbers
+        return _nullable(float)
+    if tp is str:
+        # a field that became text (KpiSpec.metric_value) reads its stored numbers
+        return lambda data: str(data) if isinstance(data, (int, float)) and not isinstance(data, bool) else data
+    return _same
+
+
+def _same(data: Any) -> Any:
     return data
+
+
+def _nullable(convert: Converter) -> Converter:
+    return lambda data: None if data is None else convert(data)
+
+
+def _dataclass_converter(cls: type) -> Converter:
+    """Its fields' converters are worked out at the first call, so a dataclass may contain itself."""
+    fields: list[tuple[str, Converter]] = []
+    resolved = False
+
+    def convert(data: Any) -> Any:
+        nonlocal resolved
+        if data is None:
+            return None
+        if not resolved:
+            hints = _hints(cls)
+            fields.extend((f.name, _converter(hints[f.name])) for f in dataclasses.fields(cls) if f.init)
+            resolved = True
+        return cls(**{name: item(data[name]) for name, item in fields if name in data})
+
+    return convert
 
 
 def rebuild(cls: type[T], data: dict[str, Any]) -> T:

@@ -7,6 +7,7 @@ body (``None`` for ``<ok/>``) or raises :class:`NetconfError`. Only ``running`` 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Protocol
@@ -16,7 +17,7 @@ from lxml import etree
 from esc_netconf.netconf.nc_notifications import config_change_event, config_edits
 from esc_netconf.netconf.context import ServerCounters, SessionContext
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
-from esc_netconf.netconf.filters import filter_data, parse_filter
+from esc_netconf.netconf.filters import FilterSpec, copy_within_reach, filter_data, parse_filter, reaches, top_reach
 from esc_netconf.netconf.monitoring import netconf_state
 from esc_netconf.nsmap import default_namespace
 
@@ -52,7 +53,7 @@ class OperationsHost(Protocol):
 
     def capabilities(self) -> list[str]: ...
 
-    def state_elements(self) -> list[etree._Element]: ...
+    def state_elements(self, spec: FilterSpec | None = None) -> list[etree._Element]: ...
 
     def register_rpc(
         self, qname: str, handler: RpcHandler, *, validate_input: bool = True, in_edit_config: bool = False
@@ -159,13 +160,22 @@ def _datastore_name(op: etree._Element, param: str, *, allow_config: bool = Fals
 
 
 def merge_top_level(data: etree._Element, elements: Iterable[etree._Element]) -> None:
-    """Add state elements to ``<data>``, joining a container that config already has (``esc_datamodel``)."""
+    """Add state elements to ``<data>``, joining a container that config already has (``esc_datamodel``).
+
+    The state element takes the config container's place, with copies of the config's children first: lxml
+    moves an element that is not the root of its document in time quadratic in its size (6 s for 100,000
+    nodes), while it copies, and moves a root, in linear time; and the state (10,000 VMs) is the larger side.
+    """
     for element in elements:
         existing = data.find(element.tag)
         if existing is None:
             data.append(element)
-        else:
-            existing.extend(list(element))
+            continue
+        for index, child in enumerate(existing):
+            element.insert(index, copy.deepcopy(child))
+        for name, value in existing.attrib.items():
+            element.set(name, value)
+        data.replace(existing, element)
 
 
 class BaseOperations:
@@ -192,14 +202,19 @@ class BaseOperations:
     async def get(self, ctx: SessionContext, op: etree._Element) -> list[etree._Element]:
         _only_parameters(op, frozenset({"filter"}))
         spec = parse_filter(_child(op, "filter"))
-        data = self.server.datastore.get_config()
-        merge_top_level(data, self.server.state_elements())
         server = self.server
-        data.append(netconf_state(capabilities=server.capabilities(), modules=server.model.modules,
-                                  sessions=server.sessions, lock_holder=server.lock_holder, stats=server.stats,
-                                  started=server.started))
-        data.append(server.hub.streams_element())
-        data.extend(server.library.elements())
+        # only what the filter can reach is copied or built (the filter then gives the same result)
+        reach = top_reach(spec)
+        data = copy_within_reach(server.datastore.running, reach)
+        merge_top_level(data, server.state_elements(spec))
+        if reaches(reach, "netconf-state"):
+            data.append(netconf_state(capabilities=server.capabilities(), modules=server.model.modules,
+                                      sessions=server.sessions, lock_holder=server.lock_holder, stats=server.stats,
+                                      started=server.started))
+        if reaches(reach, "netconf"):
+            data.append(server.hub.streams_element())
+        if reaches(reach, "yang-library") or reaches(reach, "modules-state"):
+            data.extend(server.library.elements())
         return [await filter_data(data, spec, keys=self._list_keys) if spec is not None else data]
 
     async def get_config(self, ctx: SessionContext, op: etree._Element) -> list[etree._Element]:

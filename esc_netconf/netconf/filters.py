@@ -45,6 +45,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from copy import deepcopy
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import cast
 
 from lxml import etree
 
@@ -565,3 +566,365 @@ def _copy_children(
             _copy_children(child, copy, selection, keys, (*path, child.tag), ns or default_ns)
         elif child.tag in key_names:
             target.append(deepcopy(child))
+
+
+# ---- scope: which list entries a filter can reach, so a state provider builds only those ---------------
+
+
+@dataclass(frozen=True, slots=True)
+class ListLevel:
+    """A list whose entries a state provider builds one by one, keyed by one leaf.
+
+    ``path``: Clark names from the entry of the previous level (from the top of the data for the first
+    level) down to this list's entry element; ``key``: the Clark name of the key leaf in the entry.
+    """
+
+    path: tuple[str, ...]
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListScope:
+    """The entries of one list a filter may select something in or below (see :func:`list_scope`).
+
+    Each pick pairs a key value (None: any entry) with the scope of the next level inside the entries it
+    picks (None: everything in them). No picks at all: the filter reaches no entry of this list.
+    The scope is a superset: an entry outside it can neither be selected nor change what else is
+    selected, so building the data without it and filtering gives exactly the filter's result.
+    """
+
+    picks: tuple[tuple[str | None, ListScope | None], ...] = ()
+
+    def wants(self, key: str) -> bool:
+        """Whether the entry keyed ``key`` may matter to the filter."""
+        key = key.strip()
+        return any(value is None or value == key for value, _ in self.picks)
+
+    def keys(self) -> frozenset[str] | None:
+        """The key values the filter names, or None when it may reach any entry."""
+        if any(value is None for value, _ in self.picks):
+            return None
+        return frozenset(value for value, _ in self.picks if value is not None)
+
+    def inner(self, key: str) -> ListScope | None:
+        """The scope of the next level inside the entry keyed ``key`` (None: all of it)."""
+        key = key.strip()
+        picks: list[tuple[str | None, ListScope | None]] = []
+        for value, scope in self.picks:
+            if value is None or value == key:
+                if scope is None:
+                    return None
+                picks.extend(scope.picks)
+        return ListScope(tuple(picks))
+
+
+def list_scope(spec: FilterSpec | None, levels: Sequence[ListLevel]) -> ListScope | None:
+    """The entries of the first of ``levels`` (and, nested, of the next ones) that ``spec`` may reach;
+    None when any entry may be reached (no filter, or one whose reach this cannot tell).
+
+    Subtree filters are read node by node (content match nodes on the key leaf name the entries). XPath
+    filters are read when each ``|`` branch is a plain path of child steps whose only predicates before the
+    last level's entry are ``[key='value']`` on the list entries, and nothing looks outside the entry it is
+    in (no ``..``, axes, variables or absolute paths in predicates); any other expression reaches all.
+    """
+    if spec is None or not levels:
+        return None
+    if spec.type is FilterType.SUBTREE:
+        assert spec.element is not None
+        return _subtree_scope(_children(spec.element), levels)
+    assert spec.select is not None
+    return _xpath_scope(spec.select, spec.nsmap, levels)
+
+
+def _filter_names(filter_node: etree._Element, clark: str) -> bool:
+    f, d = etree.QName(filter_node), etree.QName(clark)
+    return f.localname == d.localname and (f.namespace in _ANY_NAMESPACE or f.namespace == d.namespace)
+
+
+def _is_content_match(node: etree._Element) -> bool:
+    return not len(node) and bool(_text(node))
+
+
+def _subtree_scope(siblings: list[etree._Element], levels: Sequence[ListLevel]) -> ListScope | None:
+    picks = _subtree_picks(siblings, levels[0].path, levels)
+    return None if picks is None else ListScope(tuple(picks))
+
+
+def _subtree_picks(
+    siblings: list[etree._Element], path: tuple[str, ...], levels: Sequence[ListLevel]
+) -> list[tuple[str | None, ListScope | None]] | None:
+    """The picks of the filter nodes ``siblings`` for the list at ``path`` below them; None: all entries."""
+    picks: list[tuple[str | None, ListScope | None]] = []
+    for node in siblings:
+        if not _filter_names(node, path[0]):
+            continue
+        children = _children(node)
+        whole = not children or all(_is_content_match(c) for c in children)
+        if len(path) > 1:
+            if whole:
+                return None  # a selection node, or one returned whole when its content matches: all below it
+            below = _subtree_picks(children, path[1:], levels)
+            if below is None:
+                return None
+            picks.extend(below)
+            continue
+        keys = {_text(c) for c in children if _is_content_match(c) and _filter_names(c, levels[0].key)}
+        if len(keys) > 1:
+            continue  # two different keys: no entry can match both
+        inner = _subtree_scope(children, levels[1:]) if len(levels) > 1 and not whole else None
+        picks.append((keys.pop() if keys else None, inner))
+    return picks
+
+
+def _xpath_scope(select: str, nsmap: Mapping[str, str], levels: Sequence[ListLevel]) -> ListScope | None:
+    try:
+        tokens = _tokenize(select)
+    except ValueError:
+        return None  # the filter itself reports the error
+    if any(value in ("..", "::") or kind == "variable" for kind, value in tokens):
+        return None
+    picks: list[tuple[str | None, ListScope | None]] = []
+    for branch in _union_branches(tokens):
+        steps = _location_steps(branch)
+        if steps is None:
+            return None
+        branch_picks = _xpath_picks(steps, nsmap, levels)
+        if branch_picks is None:
+            return None
+        picks.extend(branch_picks)
+    return ListScope(tuple(picks))
+
+
+_Token = tuple[str, str]
+
+
+def _union_branches(tokens: list[_Token]) -> list[list[_Token]]:
+    branches: list[list[_Token]] = [[]]
+    depth = 0
+    for kind, value in tokens:
+        if value in ("[", "("):
+            depth += 1
+        elif value in ("]", ")"):
+            depth -= 1
+        if value == "|" and depth == 0:
+            branches.append([])
+        else:
+            branches[-1].append((kind, value))
+    return branches
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    name: str
+    predicates: tuple[tuple[_Token, ...], ...]
+
+
+def _location_steps(tokens: list[_Token]) -> list[_Step] | None:
+    """A relative or ``/``-rooted path of named child steps with predicates, or None for anything else.
+
+    Predicates may not hold an absolute path (``/`` or ``//`` where an operand starts): it would look
+    outside the entry.
+    """
+    if tokens and tokens[0][1] == "/":
+        tokens = tokens[1:]
+    steps: list[_Step] = []
+    index = 0
+    while index < len(tokens):
+        kind, value = tokens[index]
+        if kind != "name":
+            return None
+        index += 1
+        if index < len(tokens) and tokens[index][1] == "(":
+            if value not in _NODE_TYPES or index + 1 == len(tokens) or tokens[index + 1][1] != ")":
+                return None  # a function call, not a step
+            value, index = f"{value}()", index + 2
+        predicates: list[tuple[_Token, ...]] = []
+        while index < len(tokens) and tokens[index][1] == "[":
+            depth, start = 0, index
+            while index < len(tokens):
+                if tokens[index][1] == "[":
+                    depth += 1
+                elif tokens[index][1] == "]":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                index += 1
+            if index >= len(tokens):
+                return None
+            predicate = tuple(tokens[start + 1:index])
+            if _has_absolute_path(predicate):
+                return None
+            predicates.append(predicate)
+            index += 1
+        steps.append(_Step(value, tuple(predicates)))
+        if index < len(tokens):
+            if tokens[index][1] != "/" or index + 1 == len(tokens):
+                return None
+            index += 1
+    return steps or None
+
+
+def _has_absolute_path(tokens: tuple[_Token, ...]) -> bool:
+    operand_start = True
+    for kind, value in tokens:
+        if value in ("/", "//") and operand_start:
+            return True
+        operand_start = _starts_operand(kind, value, operand_start)
+    return False
+
+
+def _step_names(step: _Step, clark: str, nsmap: Mapping[str, str]) -> bool | None:
+    """Whether the step's name test matches the node ``clark``; None when it cannot tell (unknown prefix)."""
+    prefix, _, local = step.name.rpartition(":")
+    wanted = etree.QName(clark)
+    if local == "*" or local.endswith("()"):
+        return None
+    if local != wanted.localname:
+        return False
+    if not prefix:
+        return True  # unprefixed names match by local name (module docstring)
+    namespace = nsmap.get(prefix)
+    return None if namespace is None else namespace == wanted.namespace
+
+
+def _key_predicate(predicate: tuple[_Token, ...], key: str) -> str | None:
+    """The value of a ``[key='value']`` (or ``['value'=key]``) predicate, else None."""
+    if len(predicate) != 3 or predicate[1][1] != "=":
+        return None
+    (k1, v1), _, (k2, v2) = predicate
+    if k1 == "name" and k2 == "literal":
+        name, literal = v1, v2
+    elif k1 == "literal" and k2 == "name":
+        name, literal = v2, v1
+    else:
+        return None
+    return literal[1:-1] if name.rpartition(":")[2] == etree.QName(key).localname else None
+
+
+def _xpath_picks(
+    steps: list[_Step], nsmap: Mapping[str, str], levels: Sequence[ListLevel]
+) -> list[tuple[str | None, ListScope | None]] | None:
+    level = levels[0]
+    for position, clark in enumerate(level.path):
+        if position == len(steps):
+            return None  # the path stops above the entries: it selects all of them
+        step = steps[position]
+        names = _step_names(step, clark, nsmap)
+        if names is None:
+            return None
+        if not names:
+            return []  # it goes elsewhere: no entry of this list
+        if position < len(level.path) - 1 and step.predicates:
+            return None  # a predicate above the entries could test any of them
+    entry = steps[len(level.path) - 1]
+    keys: set[str] = set()
+    for predicate in entry.predicates:
+        value = _key_predicate(predicate, level.key)
+        if value is None:
+            return None
+        keys.add(value)
+    if len(keys) > 1:
+        return []
+    rest = steps[len(level.path):]
+    inner: ListScope | None = None
+    if len(levels) > 1 and rest:
+        below = _xpath_picks(rest, nsmap, levels[1:])
+        inner = None if below is None else ListScope(tuple(below))
+    return [(keys.pop() if keys else None, inner)]
+
+
+# ---- reach: which top-level subtrees of the datastore a filter can look into ----------------------------
+
+Reach = Mapping[str, "frozenset[str] | None"]
+"""Local names of the top-level data nodes a filter can reach, each with the local names of the children it
+can reach below them (None: any). A name not in it is out of the filter's reach."""
+
+
+def top_reach(spec: FilterSpec | None) -> Reach | None:
+    """The top two levels of the data ``spec`` can select or test anything in; None: any (no filter, or one
+    whose reach this cannot tell). Names are compared by local name only, which can only widen the reach."""
+    if spec is None:
+        return None
+    if spec.type is FilterType.SUBTREE:
+        assert spec.element is not None
+        return _subtree_reach(_children(spec.element))
+    assert spec.select is not None
+    return _xpath_reach(spec.select)
+
+
+def _subtree_reach(top: list[etree._Element]) -> Reach:
+    reach: dict[str, frozenset[str] | None] = {}
+    for node in top:
+        name = etree.QName(node).localname
+        children = _children(node)
+        if not children or all(_is_content_match(c) for c in children) or reach.get(name, ()) is None:
+            reach[name] = None
+            continue
+        below = frozenset(etree.QName(c).localname for c in children)
+        reach[name] = below | (reach.get(name) or frozenset())
+    return reach
+
+
+def _xpath_reach(select: str) -> Reach | None:
+    try:
+        tokens = _tokenize(select)
+    except ValueError:
+        return None
+    if any(value in ("..", "::") or kind == "variable" for kind, value in tokens):
+        return None
+    reach: dict[str, frozenset[str] | None] = {}
+    for branch in _union_branches(tokens):
+        steps = _location_steps(branch)
+        if steps is None or steps[0].predicates:
+            return None
+        name = steps[0].name.rpartition(":")[2]
+        if name == "*" or name.endswith("()"):
+            return None
+        if len(steps) == 1 or reach.get(name, ()) is None:
+            reach[name] = None
+            continue
+        child = steps[1].name.rpartition(":")[2]
+        if child == "*" or child.endswith("()"):
+            reach[name] = None
+            continue
+        reach[name] = frozenset({child}) | (reach.get(name) or frozenset())
+    return reach
+
+
+def reaches(reach: Reach | None, name: str) -> bool:
+    """Whether a top-level data node called ``name`` (local name) is within ``reach``."""
+    return reach is None or name in reach
+
+
+def copy_within_reach(data: etree._Element, reach: Reach | None) -> etree._Element:
+    """A copy of ``data`` (a ``<data>`` tree) without what ``reach`` leaves out: top-level nodes it does not
+    name, and below those it names with children, the non-leaf children it does not name (leaves stay: a
+    subtree filter tests them as content, and list keys are copied with the path to what is selected)."""
+    if reach is None:
+        return deepcopy(data)
+    out = _shallow_copy(data, None)
+    for top in data.iterchildren(tag=etree.Element):
+        name = etree.QName(top).localname
+        if name not in reach:
+            continue
+        below = reach[name]
+        if below is None:
+            out.append(deepcopy(top))
+            continue
+        copy = _shallow_copy(top, out)
+        for child in top.iterchildren(tag=etree.Element):
+            if etree.QName(child).localname in below or not len(child):
+                copy.append(deepcopy(child))
+    return out
+
+
+def _shallow_copy(element: etree._Element, parent: etree._Element | None) -> etree._Element:
+    """The element with its attributes, namespace declarations and text, without its children."""
+    # lxml-stubs: attribute names and values are str here, never bytes.
+    attrib = dict(element.attrib)  # type: ignore[misc]
+    # lxml-stubs 0.5.1 is wrong here: the default namespace's key is None (see ``nsmap.default_namespace``).
+    nsmap = cast("dict[str, str]", dict(element.nsmap))
+    copy = (etree.Element(element.tag, attrib=attrib, nsmap=nsmap) if parent is None
+            else etree.SubElement(parent, element.tag, attrib=attrib, nsmap=nsmap))
+    copy.text = element.text
+    return copy

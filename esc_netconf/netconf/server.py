@@ -32,12 +32,15 @@ from esc_netconf.netconf.yanglibrary import YangLibrary
 
 if TYPE_CHECKING:
     from esc_netconf.netconf.datastore import Datastore
+    from esc_netconf.netconf.filters import FilterSpec
     from esc_netconf.netconf.subscriptions import NotificationHub
     from esc_netconf.netconf.yangmodel import YangModel
 
 log = logging.getLogger("esc_netconf.netconf.server")
 
-StateProvider = Callable[[], Iterable[etree._Element]]
+StateProvider = Callable[["FilterSpec | None"], Iterable[etree._Element]]
+"""Builds ``config false`` data for a ``get``; given the get's filter, it may leave out what the filter cannot
+reach (``filters.list_scope``), since the filter runs on its result anyway."""
 
 
 class NetconfServer:
@@ -94,8 +97,8 @@ class NetconfServer:
         """Add a source of ``config false`` data for ``get`` (top-level elements, merged by name)."""
         self._state_providers.append(provider)
 
-    def state_elements(self) -> list[etree._Element]:
-        return [element for provider in self._state_providers for element in provider()]
+    def state_elements(self, spec: FilterSpec | None = None) -> list[etree._Element]:
+        return [element for provider in self._state_providers for element in provider(spec)]
 
     def capabilities(self) -> list[str]:
         return list(self._capabilities)

@@ -119,7 +119,7 @@ def _vm_json(vm: VmRecord) -> dict[str, object]:
     }
 
 
-def _deployment_json(core: EscCore, dep: DeploymentRecord) -> dict[str, object]:
+def _deployment_json(core: EscCore, dep: DeploymentRecord, vms: list[VmRecord]) -> dict[str, object]:
     return {
         "tenant": dep.tenant,
         "name": dep.name,
@@ -129,7 +129,7 @@ def _deployment_json(core: EscCore, dep: DeploymentRecord) -> dict[str, object]:
         "service_id": dep.service_id or None,
         "state": dep.state.value,
         "busy_with": core.busy_with(dep.dep_id),
-        "vms": [_vm_json(vm) for vm in core.vms(dep.dep_id)],
+        "vms": [_vm_json(vm) for vm in vms],
     }
 
 
@@ -152,7 +152,8 @@ def _to_xml(parent: etree._Element, data: dict[str, object]) -> None:
 
 def deployments_response(core: EscCore, deployments: Sequence[DeploymentRecord], fmt: Format) -> web.Response:
     """``GET /deployments``: each deployment with its state and its VMs."""
-    data = [_deployment_json(core, dep) for dep in deployments]
+    grouped = core.vms_by_deployment()  # one pass over the VMs, not one per deployment
+    data = [_deployment_json(core, dep, grouped.get(dep.dep_id, [])) for dep in deployments]
     if fmt is Format.JSON:
         return _json({"deployments": data})
     root = etree.Element("deployments")

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from esc_netconf.vim.base import ServerStatus
 from tests.integration import samples
@@ -83,6 +84,18 @@ def test_deploy_composite_in_dependency_order(deployed: tuple[ServerProcess, Esc
     assert sorted(web_ips) == ["10.20.0.2", "10.20.0.3"]
     history = opdata.xpath("e:vm_group/e:vm_instance/e:history/e:entry/e:type/text()", namespaces=NS)
     assert history, "each VM keeps its lifecycle history"
+
+    # opdata built from the filter (one deployment) is exactly that deployment as the unfiltered get shows it
+    whole = client.call('<get xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"/>').find(
+        f".//e:opdata/e:tenants/e:tenant[e:name='{TENANT}']/e:deployments[e:deployment_name='{DEP}']", namespaces=NS)
+    subtree = client.call(
+        '<get xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><filter type="subtree">'
+        f'<esc_datamodel xmlns="{NS["e"]}"><opdata><tenants><tenant><name>{TENANT}</name><deployments>'
+        f"<deployment_name>{DEP}</deployment_name></deployments></tenant></tenants></opdata></esc_datamodel>"
+        "</filter></get>").find(".//e:deployments", namespaces=NS)
+    assert whole is not None and subtree is not None
+    assert etree.tostring(subtree, method="c14n") == etree.tostring(whole, method="c14n")
+    assert etree.tostring(client.opdata(TENANT, DEP), method="c14n") == etree.tostring(whole, method="c14n")
 
 
 def test_stop_start_reboot_service(deployed: tuple[ServerProcess, EscClient, EventWatcher, dict[str, str]]) -> None:
