@@ -4,11 +4,18 @@ The core publishes a frozen ``EscEvent`` for every step an operator is told abou
 it to an ``escEvent`` notification and REST to a JSON callback (docs/INTERFACES.md section 6).  The bus
 calls subscribers synchronously on the core's loop, in subscription order; a subscriber that raises is
 logged and the others still get the event, so one broken adapter cannot silence the rest.
+
+While the core's writes are not yet durable (``hold_while``, see ``core.groupcommit``) events are held,
+in order, and ``release`` delivers them after the commit; a long backlog is delivered a slice at a time
+so that rendering and storing notifications never holds the loop for long.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -139,12 +146,18 @@ class EscEvent:
 
 Subscriber = Callable[[EscEvent], None]
 
+#: Seconds of delivery of held events per loop turn, before the rest waits for the next turn.
+RELEASE_SLICE = 0.01
+
 
 class EventBus:
     """Publish/subscribe for ``EscEvent``; call it only from the core's event loop."""
 
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
+        self._held: deque[EscEvent] = deque()
+        self._holding: Callable[[], bool] = lambda: False
+        self._next_slice: asyncio.Handle | None = None
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         """Call ``fn`` for every event published from now on; returns the function that stops it."""
@@ -156,8 +169,35 @@ class EventBus:
 
         return unsubscribe
 
+    def hold_while(self, holding: Callable[[], bool]) -> None:
+        """Hold back every event published while ``holding()`` is true (until ``release``)."""
+        self._holding = holding
+
     def publish(self, event: EscEvent) -> None:
-        """Hand ``event`` to every subscriber; one that raises is logged and skipped."""
+        """Hand ``event`` to every subscriber (after those held before it); one that raises is logged and
+        skipped."""
+        if self._held or self._holding():
+            self._held.append(event)
+            return
+        self._deliver(event)
+
+    def release(self) -> None:
+        """Deliver the held events, oldest first, unless something holds them still; after
+        ``RELEASE_SLICE`` seconds the rest is left for the next loop turn."""
+        self._next_slice = None
+        deadline = time.monotonic() + RELEASE_SLICE
+        while self._held and not self._holding():
+            self._deliver(self._held.popleft())
+            if self._held and time.monotonic() > deadline:
+                try:
+                    loop = asyncio.get_running_loop()
+                except RuntimeError:
+                    continue  # no loop to come back on: deliver everything now
+                if self._next_slice is None:
+                    self._next_slice = loop.call_soon(self.release)
+                return
+
+    def _deliver(self, event: EscEvent) -> None:
         for fn in list(self._subscribers):
             try:
                 fn(event)

@@ -33,6 +33,7 @@ async def test_undeploy_that_interrupts_start_leaves_only_itself_recorded(harnes
     harness.core.service_action("t1", "dep", ActionType.START)
     await asyncio.sleep(0.02)
     harness.core.apply_update("t1", TWO, None)
+    await asyncio.sleep(0)  # the core's writes of a loop turn are committed at the next turn
     assert [op.kind for op in harness.store.load().operations.values()] == ["UNDEPLOY"]
     mark = len(harness.events)
     await harness.restart()
