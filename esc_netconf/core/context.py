@@ -19,6 +19,7 @@ from esc_netconf.core.day0.fetch import TemplateFetcher
 from esc_netconf.core.errors import VimOperationFailed
 from esc_netconf.core.groupcommit import GroupCommit, gated_driver
 from esc_netconf.core.events import EscEvent, EventBus, EventInterface, EventStatus, EventType, VmSource, VmTarget
+from esc_netconf.core.pacing import Pacer
 from esc_netconf.core.model import (CoreState, DeploymentRecord, ServerFacts, TenantRecord, VmGroupSpec, VmInterface,
                                     VmRecord)
 from esc_netconf.core.poller import ServerPoller
@@ -53,8 +54,10 @@ class CoreContext:
 
     def __init__(self, driver: VimDriver, store: Store, bus: EventBus, clock: Clock,
                  settings: CoreSettings, fetcher: TemplateFetcher | None = None) -> None:
+        #: Lets tasks that became ready together go on a slice per loop turn (``core.pacing``).
+        self.pacer = Pacer()
         #: Writes of one loop turn are committed together; events and VIM changes wait for them.
-        self.commit = GroupCommit(store, on_durable=bus.release)
+        self.commit = GroupCommit(store, on_durable=bus.release, pacer=self.pacer)
         bus.hold_while(lambda: self.commit.pending)
         self.driver = gated_driver(driver, self.commit)
         #: Reads day-0 templates named by URL (None: a ``file`` template fails the VM's deployment).
@@ -65,7 +68,7 @@ class CoreContext:
         self.settings = settings
         self._by_dep: dict[str, dict[str, VmRecord]] = {}
         self.state = CoreState()
-        self.poller = ServerPoller(driver, settings.poll_interval)
+        self.poller = ServerPoller(driver, settings.poll_interval, pacer=self.pacer)
         #: VMs whose intent was recorded by this process and not yet sent to the VIM: no server can exist
         #: for them, so looking one up by name (needed after a restart) is skipped.
         self.fresh: set[str] = set()

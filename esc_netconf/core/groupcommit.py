@@ -33,6 +33,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, cast
 
+from esc_netconf.core.pacing import Pacer
 from esc_netconf.core.model import CoreState, DeploymentRecord, OperationRecord, TenantRecord, VmRecord
 from esc_netconf.core.store import RecordKind, Store, Write
 from esc_netconf.vim.base import VimDriver
@@ -51,9 +52,12 @@ _instances = itertools.count(1)
 class GroupCommit:
     """A ``Store`` that commits the writes of each loop turn together (see the module docstring)."""
 
-    def __init__(self, store: Store, *, on_durable: Callable[[], None] = lambda: None) -> None:
-        """``on_durable``: called after each commit (the core releases the events held meanwhile)."""
+    def __init__(self, store: Store, *, on_durable: Callable[[], None] = lambda: None,
+                 pacer: Pacer | None = None) -> None:
+        """``on_durable``: called after each commit (the core releases the events held meanwhile);
+        ``pacer``: the tasks a commit lets go wait there for their turn (a commit may free hundreds)."""
         self._store = store
+        self._pacer = pacer
         self._on_durable = on_durable
         self._instance = next(_instances)
         self._pending: dict[tuple[RecordKind, str], Write] = {}
@@ -177,6 +181,8 @@ class GroupCommit:
         self._waiters.append((need, future))
         self._schedule(0.0)
         await future
+        if self._pacer is not None:
+            await self._pacer.turn()
 
 
 def gated_driver(driver: VimDriver, commit: GroupCommit) -> VimDriver:
