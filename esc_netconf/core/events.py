@@ -5,9 +5,10 @@ it to an ``escEvent`` notification and REST to a JSON callback (docs/INTERFACES.
 calls subscribers synchronously on the core's loop, in subscription order; a subscriber that raises is
 logged and the others still get the event, so one broken adapter cannot silence the rest.
 
-While the core's writes are not yet durable (``hold_while``, see ``core.groupcommit``) events are held,
-in order, and ``release`` delivers them after the commit; a long backlog is delivered a slice at a time
-so that rendering and storing notifications never holds the loop for long.
+An event is delivered only once the writes made before it are durable (``gate``, see
+``core.groupcommit``): until then it is held, in order, and ``release`` delivers it after the commit; a
+long backlog is delivered a slice at a time so that rendering and storing notifications never holds the
+loop for long.
 """
 
 from __future__ import annotations
@@ -155,8 +156,9 @@ class EventBus:
 
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
-        self._held: deque[EscEvent] = deque()
-        self._holding: Callable[[], bool] = lambda: False
+        self._held: deque[tuple[int, EscEvent]] = deque()
+        self._stamp: Callable[[], int] = lambda: 0
+        self._durable: Callable[[], int] = lambda: 0
         self._next_slice: asyncio.Handle | None = None
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
@@ -169,25 +171,28 @@ class EventBus:
 
         return unsubscribe
 
-    def hold_while(self, holding: Callable[[], bool]) -> None:
-        """Hold back every event published while ``holding()`` is true (until ``release``)."""
-        self._holding = holding
+    def gate(self, stamp: Callable[[], int], durable: Callable[[], int]) -> None:
+        """Hold back each event until ``durable()`` reaches the ``stamp()`` it was published with (the
+        sequence numbers of the core's writes: last made, last committed)."""
+        self._stamp, self._durable = stamp, durable
 
     def publish(self, event: EscEvent) -> None:
         """Hand ``event`` to every subscriber (after those held before it); one that raises is logged and
         skipped."""
-        if self._held or self._holding():
-            self._held.append(event)
+        stamp = self._stamp()
+        if self._held or stamp > self._durable():
+            self._held.append((stamp, event))
             return
         self._deliver(event)
 
     def release(self) -> None:
-        """Deliver the held events, oldest first, unless something holds them still; after
-        ``RELEASE_SLICE`` seconds the rest is left for the next loop turn."""
+        """Deliver the held events whose writes are durable, oldest first; after ``RELEASE_SLICE``
+        seconds the rest is left for the next loop turn."""
         self._next_slice = None
         deadline = time.monotonic() + RELEASE_SLICE
-        while self._held and not self._holding():
-            self._deliver(self._held.popleft())
+        durable = self._durable()
+        while self._held and self._held[0][0] <= durable:
+            self._deliver(self._held.popleft()[1])
             if self._held and time.monotonic() > deadline:
                 try:
                     loop = asyncio.get_running_loop()

@@ -1,16 +1,17 @@
-"""Group commit: the core's writes of one loop turn go to the store in one transaction.
+"""Group commit: the core's writes go to the store in batches, one transaction each, off the event loop.
 
 Why: a commit costs a disk flush (``synchronous=FULL``).  When thousands of VMs move at once (a batch of
-deployments, the poller waking every server that became ACTIVE), one commit per VM step kept the event
-loop busy for seconds.  ``GroupCommit`` is the ``Store`` the core writes through: each save or delete is
+deployments, the poller waking every server that became ACTIVE), one commit per VM step on the loop kept
+it busy for seconds.  ``GroupCommit`` is the ``Store`` the core writes through: each save or delete is
 serialized at once (later changes of the record do not leak into it) and kept in order; the first write
-of a turn schedules ``flush`` for the next turn, which hands everything to ``Store.apply`` at once.
+of a loop turn schedules a commit of everything pending, which one writer thread carries out
+(``Store.apply``, one transaction) while the loop goes on; writes made meanwhile form the next batch.
 
 The durability rules do not weaken, because nothing outside the process learns of a write before it is
 durable:
 
-* events: while writes are pending the ``EventBus`` holds every event (``EventBus.hold_while``); the
-  flush releases them after the commit, in the order they were published;
+* events: the ``EventBus`` holds each event until the writes made before it are committed
+  (``EventBus.gate``), then delivers it, in the order published;
 * the VIM: ``durable()`` waits until every write the calling task made (or its parent had made when it
   started the task) is committed; the core's driver calls it before every call that changes the VIM
   (``gated_driver``), so an intent is stored before the server it announces is requested;
@@ -30,11 +31,13 @@ import inspect
 import itertools
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import ContextVar
 from typing import Any, cast
 
 from esc_netconf.core.pacing import Pacer
 from esc_netconf.core.model import CoreState, DeploymentRecord, OperationRecord, TenantRecord, VmRecord
+from esc_netconf.errors import EscError
 from esc_netconf.core.store import RecordKind, Store, Write
 from esc_netconf.vim.base import VimDriver
 
@@ -49,27 +52,41 @@ _last_write: ContextVar[tuple[int, int]] = ContextVar("esc_core_last_write", def
 _instances = itertools.count(1)
 
 
+class CommitCancelled(EscError):
+    """The writer thread dropped a batch (the process is stopping)."""
+
+
 class GroupCommit:
     """A ``Store`` that commits the writes of each loop turn together (see the module docstring)."""
 
     def __init__(self, store: Store, *, on_durable: Callable[[], None] = lambda: None,
                  pacer: Pacer | None = None) -> None:
-        """``on_durable``: called after each commit (the core releases the events held meanwhile);
-        ``pacer``: the tasks a commit lets go wait there for their turn (a commit may free hundreds)."""
+        """``on_durable``: called on the loop after each commit (the core releases the events held
+        meanwhile); ``pacer``: the tasks a commit lets go wait there for their turn (a commit may free
+        hundreds)."""
         self._store = store
-        self._pacer = pacer
         self._on_durable = on_durable
+        self._pacer = pacer
         self._instance = next(_instances)
         self._pending: dict[tuple[RecordKind, str], Write] = {}
         self._written = 0  # sequence number of the last write accepted
         self._durable = 0  # sequence number of the last write committed
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._scheduled: asyncio.Handle | asyncio.TimerHandle | None = None
+        self._inflight: asyncio.Future[None] | None = None
+        # One thread, so batches commit in the order they were taken; the loop waits for none of them.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="esc-core-commit")
+        self._closed = False
 
     @property
-    def pending(self) -> bool:
-        """Whether some write is not committed yet."""
-        return bool(self._pending)
+    def written(self) -> int:
+        """Sequence number of the last write accepted (an event published now follows it)."""
+        return self._written
+
+    @property
+    def durable_upto(self) -> int:
+        """Sequence number of the last write committed."""
+        return self._durable
 
     # ---- the Store protocol -----------------------------------------------------------------
 
@@ -119,45 +136,55 @@ class GroupCommit:
         self._schedule(0.0)
 
     def _schedule(self, delay: float) -> None:
-        if self._scheduled is not None:
-            return
+        if self._scheduled is not None or self._inflight is not None:
+            return  # a commit is due, or running and will look for more when it ends
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no loop (a tool, a test): commit at once, as a plain store would
             self.flush()
             return
-        self._scheduled = loop.call_soon(self._turn) if delay <= 0 else loop.call_later(delay, self._turn)
+        self._scheduled = loop.call_soon(self._begin) if delay <= 0 else loop.call_later(delay, self._begin)
 
-    def _turn(self) -> None:
+    def _take(self) -> tuple[list[Write], int]:
+        writes, upto = list(self._pending.values()), self._written
+        self._pending = {}
+        return writes, upto
+
+    def _give_back(self, writes: list[Write]) -> None:
+        """A commit failed: its writes are pending again, before those made since (unless superseded)."""
+        again = {(w.kind, w.key): w for w in writes if (w.kind, w.key) not in self._pending}
+        again.update(self._pending)
+        self._pending = again
+
+    def _begin(self) -> None:
+        """Hand the pending writes to the writer thread (one batch at a time)."""
         self._scheduled = None
-        try:
-            self.flush()
-        except Exception:
-            log.exception("committing %d core record(s) failed; trying again in %g s", len(self._pending),
-                          RETRY_AFTER)
+        if self._inflight is not None:
+            return
+        if not self._pending:
+            self._done(self._durable)
+            return
+        writes, upto = self._take()
+        loop = asyncio.get_running_loop()
+        self._inflight = asyncio.wrap_future(self._submit(writes), loop=loop)
+        self._inflight.add_done_callback(lambda f: self._ended(f, writes, upto))
+
+    def _ended(self, future: asyncio.Future[None], writes: list[Write], upto: int) -> None:
+        self._inflight = None
+        error = future.exception() if not future.cancelled() else None
+        if future.cancelled() or error is not None:
+            log.error("committing %d core record(s) failed (%s); trying again in %g s", len(writes), error,
+                      RETRY_AFTER)
+            self._give_back(writes)
+            self._fail_waiters(error or CommitCancelled("the commit was cancelled"))
             self._schedule(RETRY_AFTER)
-
-    def flush(self) -> None:
-        """Commit every pending write now (one transaction), then wake the tasks waiting for it and run
-        ``on_durable``.
-
-        :raises StoreError: the commit failed; the writes stay pending (and waiting tasks fail with it).
-        """
+            return
+        self._done(upto)
         if self._pending:
-            writes = list(self._pending.values())
-            upto = self._written
-            try:
-                self._store.apply(writes)
-            except Exception as exc:
-                for _, future in self._waiters:
-                    if not future.done():
-                        future.set_exception(exc)
-                self._waiters.clear()
-                raise
-            for write in writes:  # those written again meanwhile (a flush never awaits: none) stay
-                if self._pending.get((write.kind, write.key)) is write:
-                    del self._pending[(write.kind, write.key)]
-            self._durable = upto
+            self._schedule(0.0)
+
+    def _done(self, upto: int) -> None:
+        self._durable = max(self._durable, upto)
         still: list[tuple[int, asyncio.Future[None]]] = []
         for need, future in self._waiters:
             if need <= self._durable:
@@ -167,6 +194,50 @@ class GroupCommit:
                 still.append((need, future))
         self._waiters = still
         self._on_durable()
+
+    def _fail_waiters(self, error: BaseException) -> None:
+        for _, future in self._waiters:
+            if not future.done():
+                future.set_exception(error)
+        self._waiters.clear()
+
+    def flush(self) -> None:
+        """Commit every pending write now, blocking until it is durable (after any batch already on its
+        way, in order); then wake the tasks waiting for it and run ``on_durable``.
+
+        For the few places that must answer only once their writes are durable (an RPC's reply, shutdown).
+
+        :raises StoreError: the commit failed; the writes stay pending (and waiting tasks fail with it).
+        """
+        writes, upto = self._take()
+        try:
+            self._submit(writes).result()
+        except Exception as exc:
+            self._give_back(writes)
+            self._fail_waiters(exc)
+            raise
+        self._done(upto)
+
+    def _submit(self, writes: list[Write]) -> Future[None]:
+        """The commit of ``writes`` on the writer thread (in this thread once closed)."""
+        if not self._closed:
+            return self._writer.submit(self._store.apply, writes)
+        done: Future[None] = Future()
+        try:
+            self._store.apply(writes)
+            done.set_result(None)
+        except Exception as exc:
+            done.set_exception(exc)
+        return done
+
+    def close(self) -> None:
+        """Commit what is pending and stop the writer thread (the core is stopping); later writes, if
+        any, are committed in the caller's thread."""
+        try:
+            self.flush()
+        finally:
+            self._closed = True
+            self._writer.shutdown(wait=True)
 
     async def durable(self) -> None:
         """Return once every write made by the calling task (and by its parent before starting it) is

@@ -169,7 +169,7 @@ class EscCore:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self._ctx.poller.close()
-        self._ctx.commit.flush()
+        self._ctx.commit.close()
 
     async def wait_idle(self, timeout: float) -> None:
         """Wait until no operation (nor tenant creation or deletion) is running (for tests and orderly shutdown).
@@ -180,6 +180,11 @@ class EscCore:
             while self._busy or self._tenant_tasks:
                 tasks = [w.task for w in list(self._busy.values())] + list(self._tenant_tasks)
                 await asyncio.gather(*tasks, return_exceptions=True)
+        self._ctx.commit.flush()
+
+    def flush(self) -> None:
+        """Make every write so far durable now (blocking; the core commits in batches on its own, see
+        ``core.groupcommit``): for tools and tests that read the store behind the core."""
         self._ctx.commit.flush()
 
     async def monitor_once(self) -> None:
