@@ -146,9 +146,12 @@ class EscEvent:
 
 
 Subscriber = Callable[[EscEvent], None]
+BatchSubscriber = Callable[[list[EscEvent]], None]
 
 #: Seconds of delivery of held events per loop turn, before the rest waits for the next turn.
 RELEASE_SLICE = 0.01
+#: Held events handed to a batch subscriber at once, at most.
+RELEASE_BATCH = 100
 
 
 class EventBus:
@@ -156,6 +159,7 @@ class EventBus:
 
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
+        self._batch_subscribers: list[BatchSubscriber] = []
         self._held: deque[tuple[int, EscEvent]] = deque()
         self._stamp: Callable[[], int] = lambda: 0
         self._durable: Callable[[], int] = lambda: 0
@@ -170,6 +174,11 @@ class EventBus:
                 self._subscribers.remove(fn)
 
         return unsubscribe
+
+    def subscribe_many(self, fn: BatchSubscriber) -> None:
+        """Like ``subscribe``, but ``fn`` gets the events released together as one list, in order (a
+        subscriber that stores each event, such as the replay log, commits them at once)."""
+        self._batch_subscribers.append(fn)
 
     def gate(self, stamp: Callable[[], int], durable: Callable[[], int]) -> None:
         """Hold back each event until ``durable()`` reaches the ``stamp()`` it was published with (the
@@ -191,9 +200,14 @@ class EventBus:
         self._next_slice = None
         deadline = time.monotonic() + RELEASE_SLICE
         durable = self._durable()
+        batch: list[EscEvent] = []
         while self._held and self._held[0][0] <= durable:
-            self._deliver(self._held.popleft()[1])
-            if self._held and time.monotonic() > deadline:
+            event = self._held.popleft()[1]
+            self._each(event)
+            batch.append(event)
+            if self._held and (time.monotonic() > deadline or len(batch) >= RELEASE_BATCH):
+                self._all(batch)
+                batch = []
                 try:
                     loop = asyncio.get_running_loop()
                 except RuntimeError:
@@ -201,8 +215,22 @@ class EventBus:
                 if self._next_slice is None:
                     self._next_slice = loop.call_soon(self.release)
                 return
+        self._all(batch)
 
     def _deliver(self, event: EscEvent) -> None:
+        self._each(event)
+        self._all([event])
+
+    def _all(self, events: list[EscEvent]) -> None:
+        if not events:
+            return
+        for many in list(self._batch_subscribers):
+            try:
+                many(events)
+            except Exception:
+                log.exception("event subscriber %r failed on %d events", many, len(events))
+
+    def _each(self, event: EscEvent) -> None:
         for fn in list(self._subscribers):
             try:
                 fn(event)
