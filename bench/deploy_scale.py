@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import resource
@@ -125,6 +126,25 @@ class LoopLag:
         return taken, cpu
 
 
+class GcPauses:
+    """The time each cyclic garbage collection took, per generation (a pause of every thread)."""
+
+    def __init__(self) -> None:
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._start = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append(time.perf_counter() - self._start)
+
+    def summary(self) -> str:
+        return ", ".join(f"gen{g} {len(p)}x max {max(p, default=0) * 1000:.0f} ms total {sum(p):.1f} s"
+                         for g, p in self.pauses.items())
+
+
 def percentile(values: list[float], share: float) -> float:
     if not values:
         return 0.0
@@ -166,6 +186,9 @@ def main() -> None:
         lag = LoopLag(stall=args.stall_ms / 1000)
         lag.start(loop)
 
+        gc_pauses = GcPauses()
+        if os.environ.get("H13_FREEZE"):
+            gc.freeze()
         names = [(f"tenant-{i % args.tenants}", f"dep-{i}") for i in range(args.deployments)]
         start = lag.begin = time.perf_counter()
         slowest_edit = 0.0
@@ -187,6 +210,7 @@ def main() -> None:
             time.sleep(0.1)
         deployed = time.perf_counter() - start
         run_lag, run_cpu = lag.take()
+        gc_run = gc_pauses.summary()
         stalls = list(lag.stalls)
 
         before = driver.calls.snapshot()
@@ -216,6 +240,7 @@ def main() -> None:
     if stalls:
         print("  stalls (s into the run: wall/CPU ms) "
               + ", ".join(f"{at:.1f}: {ms * 1000:.0f}/{cpu * 1000:.0f}" for at, ms, cpu in stalls[:40]))
+    print(f"garbage collections (run)     {gc_run}")
     print(f"loop lag while monitoring     longest {max(monitor_lag, default=0) * 1000:.0f} ms, "
           f"p99 {percentile(monitor_lag, 0.99) * 1000:.1f} ms; loop CPU per wake-up longest "
           f"{max(monitor_cpu, default=0) * 1000:.0f} ms")

@@ -151,7 +151,7 @@ BatchSubscriber = Callable[[list[EscEvent]], None]
 #: Seconds of delivery of held events per loop turn, before the rest waits for the next turn.
 RELEASE_SLICE = 0.01
 #: Held events handed to a batch subscriber at once, at most.
-RELEASE_BATCH = 100
+RELEASE_BATCH = 32
 
 
 class EventBus:
