@@ -146,7 +146,8 @@ class SimStore:
     def select_documents(self, kind: Kind, now: float, *, project_id: str | None = None) -> list[tuple[str, str]]:
         """``(id, JSON text)`` of the visible rows (of one project), in creation order, unparsed: a caller
         that keeps what it built from a document skips the parse of those that did not change."""
-        clauses, params = [_VISIBLE], [now]
+        clauses: list[str] = [_VISIBLE]
+        params: list[object] = [now]
         if project_id is not None:
             clauses.append("project_id = ?")
             params.append(project_id)
