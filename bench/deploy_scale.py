@@ -145,6 +145,42 @@ class GcPauses:
                          for g, p in self.pauses.items())
 
 
+class SlowCallbacks:
+    """Every loop callback that used more than ``threshold`` seconds of the loop thread's CPU, by what it
+    ran (a task's coroutine or a plain callback): count, longest, total. CPU time, not wall time, so that
+    waiting for a CPU on a shared machine is not blamed on the callback (garbage collections that start
+    inside a callback are, since they run in it)."""
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+        self.stats: dict[str, list[float]] = {}
+        original = asyncio.events.Handle._run
+        profiler = self
+
+        def _run(handle: asyncio.events.Handle) -> None:
+            start = time.thread_time()
+            try:
+                original(handle)
+            finally:
+                used = time.thread_time() - start
+                if used > profiler.threshold:
+                    profiler.stats.setdefault(_describe(handle), []).append(used)
+
+        asyncio.events.Handle._run = _run  # type: ignore[method-assign]
+
+    def summary(self, top: int = 12) -> list[str]:
+        ranked = sorted(self.stats.items(), key=lambda kv: -sum(kv[1]))[:top]
+        return [f"{len(v):>5}x  max {max(v) * 1000:>5.0f} ms  total {sum(v):>5.1f} s  {k}" for k, v in ranked]
+
+
+def _describe(handle: asyncio.events.Handle) -> str:
+    callback = getattr(handle, "_callback", None)
+    owner = getattr(callback, "__self__", None)
+    if isinstance(owner, asyncio.Task):
+        return f"task {owner.get_coro().__qualname__}"  # type: ignore[union-attr]
+    return f"callback {getattr(callback, '__qualname__', repr(callback))}"
+
+
 def percentile(values: list[float], share: float) -> float:
     if not values:
         return 0.0
@@ -163,6 +199,8 @@ def main() -> None:
     parser.add_argument("--stall-ms", type=float, default=50.0, help="a loop stall longer than this is listed")
     parser.add_argument("--slow-callbacks", action="store_true",
                         help="asyncio debug mode: log each callback holding the loop longer than --stall-ms")
+    parser.add_argument("--profile-callbacks", action="store_true",
+                        help="list the loop callbacks that used more than --stall-ms of CPU, by what they ran")
     parser.add_argument("--timeout", type=float, default=1800.0, help="give up waiting for the VMs after this")
     args = parser.parse_args()
     load_before = os.getloadavg()
@@ -176,6 +214,7 @@ def main() -> None:
             logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
             loop.set_debug(True)
             loop.slow_callback_duration = args.stall_ms / 1000
+        slow = SlowCallbacks(args.stall_ms / 1000) if args.profile_callbacks else None
         threading.Thread(target=loop.run_forever, daemon=True).start()
         app = Application(Options(netconf_port=0, rest_port=0, data_dir=data,
                                   properties=data / "application.properties"))
@@ -187,8 +226,6 @@ def main() -> None:
         lag.start(loop)
 
         gc_pauses = GcPauses()
-        if os.environ.get("H13_FREEZE"):
-            gc.freeze()
         names = [(f"tenant-{i % args.tenants}", f"dep-{i}") for i in range(args.deployments)]
         start = lag.begin = time.perf_counter()
         slowest_edit = 0.0
@@ -241,6 +278,10 @@ def main() -> None:
         print("  stalls (s into the run: wall/CPU ms) "
               + ", ".join(f"{at:.1f}: {ms * 1000:.0f}/{cpu * 1000:.0f}" for at, ms, cpu in stalls[:40]))
     print(f"garbage collections (run)     {gc_run}")
+    if slow is not None:
+        print(f"callbacks over {args.stall_ms:.0f} ms of loop CPU (whole process life, start-up included):")
+        for line in slow.summary():
+            print("  " + line)
     print(f"loop lag while monitoring     longest {max(monitor_lag, default=0) * 1000:.0f} ms, "
           f"p99 {percentile(monitor_lag, 0.99) * 1000:.1f} ms; loop CPU per wake-up longest "
           f"{max(monitor_cpu, default=0) * 1000:.0f} ms")
