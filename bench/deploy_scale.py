@@ -92,21 +92,27 @@ class LoopLag:
 
     stall: float = 0.05
     period: float = 0.005
+    gc: GcPauses | None = None
     lateness: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
+    #: the loop thread's CPU per wake-up without the garbage collections it ran meanwhile
+    cpu_no_gc: list[float] = field(default_factory=list)
     stalls: list[tuple[float, float, float]] = field(default_factory=list)
     begin: float = field(default_factory=time.perf_counter)
     _task: asyncio.Task[None] | None = None
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
+        me = threading.get_ident()
+        collected = self.gc.cpu_by_thread if self.gc is not None else {}
         while True:
-            start, cpu = loop.time(), time.thread_time()
+            start, cpu, in_gc = loop.time(), time.thread_time(), collected.get(me, 0.0)
             await asyncio.sleep(self.period)
             late = loop.time() - start - self.period
             used = time.thread_time() - cpu
             self.lateness.append(late)
             self.cpu.append(used)
+            self.cpu_no_gc.append(used - (collected.get(me, 0.0) - in_gc))
             if late > self.stall:
                 self.stalls.append((time.perf_counter() - self.begin, late, used))
 
@@ -119,11 +125,11 @@ class LoopLag:
         if self._task is not None:
             loop.call_soon_threadsafe(self._task.cancel)
 
-    def take(self) -> tuple[list[float], list[float]]:
-        """The lateness and the loop thread's CPU time per wake-up recorded since the last call (and
-        forget them)."""
-        taken, self.lateness, cpu, self.cpu = self.lateness, [], self.cpu, []
-        return taken, cpu
+    def take(self) -> tuple[list[float], list[float], list[float]]:
+        """The lateness, the loop thread's CPU time per wake-up, and that CPU time without garbage
+        collection, recorded since the last call (and forget them)."""
+        taken, self.lateness, cpu, self.cpu, no_gc, self.cpu_no_gc = self.lateness, [], self.cpu, [], self.cpu_no_gc, []
+        return taken, cpu, no_gc
 
 
 class GcPauses:
@@ -131,14 +137,19 @@ class GcPauses:
 
     def __init__(self) -> None:
         self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        #: CPU seconds of collections run by each thread (a collection runs in the thread that triggered it)
+        self.cpu_by_thread: dict[int, float] = {}
         self._start = 0.0
+        self._start_cpu = 0.0
         gc.callbacks.append(self._callback)
 
     def _callback(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
-            self._start = time.perf_counter()
+            self._start, self._start_cpu = time.perf_counter(), time.thread_time()
         else:
             self.pauses[info["generation"]].append(time.perf_counter() - self._start)
+            ident = threading.get_ident()
+            self.cpu_by_thread[ident] = self.cpu_by_thread.get(ident, 0.0) + time.thread_time() - self._start_cpu
 
     def summary(self) -> str:
         return ", ".join(f"gen{g} {len(p)}x max {max(p, default=0) * 1000:.0f} ms total {sum(p):.1f} s"
@@ -222,10 +233,10 @@ def main() -> None:
         assert app.domain is not None
         core, driver = app.domain.core, app.domain.driver
         client = RawClient(int(app.netconf_port or 0))
-        lag = LoopLag(stall=args.stall_ms / 1000)
+        gc_pauses = GcPauses()
+        lag = LoopLag(stall=args.stall_ms / 1000, gc=gc_pauses)
         lag.start(loop)
 
-        gc_pauses = GcPauses()
         names = [(f"tenant-{i % args.tenants}", f"dep-{i}") for i in range(args.deployments)]
         start = lag.begin = time.perf_counter()
         slowest_edit = 0.0
@@ -246,14 +257,14 @@ def main() -> None:
                                  f"{states.count('SERVICE_ACTIVE_STATE')} of {args.deployments}")
             time.sleep(0.1)
         deployed = time.perf_counter() - start
-        run_lag, run_cpu = lag.take()
+        run_lag, run_cpu, run_no_gc = lag.take()
         gc_run = gc_pauses.summary()
         stalls = list(lag.stalls)
 
         before = driver.calls.snapshot()
         time.sleep(args.monitor_seconds)
         after = driver.calls.snapshot()
-        monitor_lag, monitor_cpu = lag.take()
+        monitor_lag, monitor_cpu, _ = lag.take()
         monitor_calls = sum(after.values()) - sum(before.values())
         total = args.deployments * args.vms
         per_vm_minute = monitor_calls / total / (args.monitor_seconds / 60)
@@ -274,6 +285,9 @@ def main() -> None:
           f"{len(stalls)} stalls > {args.stall_ms:.0f} ms")
     print(f"  loop thread CPU per wake-up longest {max(run_cpu, default=0) * 1000:.0f} ms, "
           f"p99 {percentile(run_cpu, 0.99) * 1000:.1f} ms (the loop's own work between two wake-ups)")
+    print(f"  the same without GC         longest {max(run_no_gc, default=0) * 1000:.0f} ms, "
+          f"p99 {percentile(run_no_gc, 0.99) * 1000:.1f} ms, "
+          f"{sum(1 for c in run_no_gc if c > args.stall_ms / 1000)} wake-ups over {args.stall_ms:.0f} ms")
     if stalls:
         print("  stalls (s into the run: wall/CPU ms) "
               + ", ".join(f"{at:.1f}: {ms * 1000:.0f}/{cpu * 1000:.0f}" for at, ms, cpu in stalls[:40]))
