@@ -10,9 +10,13 @@ Reported:
 * all VMs alive: the time from the first edit until every deployment is SERVICE_ACTIVE;
 * loop lag: a task on the server's loop sleeps 5 ms in a loop and records how late it wakes. The longest
   lateness bounds the longest stall (the longest time nothing else could run on the loop); the p99 is
-  over all wake-ups of the run. With ``--slow-callbacks`` asyncio's debug mode also logs every callback
-  that held the loop longer than ``--stall-ms`` (debug mode slows everything: use it to find stalls, not
-  to time the run);
+  over all wake-ups of the run. Beside it, the CPU time the loop's thread used between two wake-ups,
+  with and without the garbage collections it ran (on a loaded machine a thread waits for a CPU, which
+  the wall-clock lateness includes), and the garbage collections' pauses;
+* with ``--profile-callbacks``, each loop callback that used more than ``--stall-ms`` of CPU, by the
+  coroutine or function it ran; with ``--slow-callbacks`` asyncio's debug mode logs each callback that
+  held the loop longer than ``--stall-ms`` of wall time (debug mode slows everything: use either to find
+  stalls, not to time the run);
 * the monitor's VIM calls per VM per minute over ``--monitor-seconds`` once everything is alive;
 * the machine's load average at start and end (the machine is shared: figures depend on it).
 
