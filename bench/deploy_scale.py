@@ -1,22 +1,47 @@
-"""Deploy N deployments of M VMs through NETCONF, then read all opdata and watch the monitor's VIM calls.
+"""Deploy N deployments of M VMs through NETCONF, measure the event loop meanwhile, then watch the monitor.
 
-The issue's figure: 200 deployments x 5 VMs with ``vim.sim.delay.scale=0``. The server runs in this process
-(so the VIM call counter can be read); the client is a raw NETCONF client over SSH on loopback.
+The server runs in this process (so the loop can be probed and the VIM call counter read), the sim VIM
+with ``vim.sim.delay.scale=0``; the client is a raw NETCONF client over SSH on loopback that sends one
+edit-config per ``--batch`` deployments (spread over ``--tenants`` tenants), each after the previous reply.
 
-Usage::
+Reported:
 
-    .venv/bin/python bench/deploy_scale.py [--deployments 200] [--vms 5] [--monitor-seconds 20]
+* edits accepted: the time until the last edit-config's reply, and the slowest reply;
+* all VMs alive: the time from the first edit until every deployment is SERVICE_ACTIVE;
+* loop lag: a task on the server's loop sleeps 5 ms in a loop and records how late it wakes. The longest
+  lateness bounds the longest stall (the longest time nothing else could run on the loop); the p99 is
+  over all wake-ups of the run. Beside it, the CPU time the loop's thread used between two wake-ups,
+  with and without the garbage collections it ran (on a loaded machine a thread waits for a CPU, which
+  the wall-clock lateness includes), and the garbage collections' pauses;
+* with ``--profile-callbacks``, each loop callback that used more than ``--stall-ms`` of CPU, by the
+  coroutine or function it ran; with ``--slow-callbacks`` asyncio's debug mode logs each callback that
+  held the loop longer than ``--stall-ms`` of wall time (debug mode slows everything: use either to find
+  stalls, not to time the run);
+* the monitor's VIM calls per VM per minute over ``--monitor-seconds`` once everything is alive;
+* the machine's load average at start and end (the machine is shared: figures depend on it).
+
+Usage (repository root, after ``make setup``)::
+
+    .venv/bin/python bench/deploy_scale.py --deployments 2000 --vms 5 --batch 100
+
+To see where the loop spends its time, run it under py-spy (``pip install py-spy``)::
+
+    .venv/bin/py-spy record -o deploy.svg -- .venv/bin/python bench/deploy_scale.py --deployments 500
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import logging
+import os
 import resource
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -29,18 +54,27 @@ BASE = "urn:ietf:params:xml:ns:netconf:base:1.0"
 ESC = "http://www.cisco.com/esc/esc"
 
 
+def _group(vms: int) -> str:
+    return (f"<vm_group><name>g</name><image>cirros</image><flavor>m1.tiny</flavor>"
+            f"<interfaces><interface><nicid>0</nicid><network>net-mgmt</network></interface></interfaces>"
+            f"<scaling><min_active>{vms}</min_active><max_active>{vms}</max_active></scaling></vm_group>")
+
+
+def edit(names: list[tuple[str, str]], vms: int) -> bytes:
+    """One edit-config creating the deployments ``(tenant, name)`` of one group of ``vms`` VMs each."""
+    by_tenant: dict[str, list[str]] = {}
+    for tenant, name in names:
+        by_tenant.setdefault(tenant, []).append(f"<deployment><name>{name}</name>{_group(vms)}</deployment>")
+    tenants = "".join(f"<tenant><name>{t}</name><deployments>{''.join(d)}</deployments></tenant>"
+                      for t, d in by_tenant.items())
+    return (f'<edit-config xmlns="{BASE}"><target><running/></target><config>'
+            f'<esc_datamodel xmlns="{ESC}"><tenants>{tenants}</tenants></esc_datamodel></config></edit-config>'
+            ).encode()
+
+
 def deployment(tenant: str, name: str, vms: int) -> bytes:
-    group = (
-        f"<vm_group><name>g</name><image>cirros</image><flavor>m1.tiny</flavor>"
-        f"<interfaces><interface><nicid>0</nicid><network>net-mgmt</network></interface></interfaces>"
-        f"<scaling><min_active>{vms}</min_active><max_active>{vms}</max_active></scaling></vm_group>"
-    )
-    return (
-        f'<edit-config xmlns="{BASE}"><target><running/></target><config>'
-        f'<esc_datamodel xmlns="{ESC}"><tenants><tenant><name>{tenant}</name><deployments>'
-        f"<deployment><name>{name}</name>{group}</deployment>"
-        "</deployments></tenant></tenants></esc_datamodel></config></edit-config>"
-    ).encode()
+    """One edit-config creating one deployment (kept for the other benches)."""
+    return edit([(tenant, name)], vms)
 
 
 def call(client: RawClient, operation: bytes) -> RpcReply:
@@ -50,65 +84,231 @@ def call(client: RawClient, operation: bytes) -> RpcReply:
     return reply
 
 
+@dataclass
+class LoopLag:
+    """How late a 5 ms sleep on the loop wakes: every lateness is kept (for percentiles), and the stalls
+    longer than ``stall`` seconds with the moment they ended (seconds since ``begin``).
+
+    With each lateness goes the CPU time the loop's thread used meanwhile: on a machine shared with
+    other work a thread may wait for a CPU (or for the GIL) for a long time while the loop itself runs
+    nothing long; the CPU figure is what the loop's own callbacks cost.
+    """
+
+    stall: float = 0.05
+    period: float = 0.005
+    gc: GcPauses | None = None
+    lateness: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    #: the loop thread's CPU per wake-up without the garbage collections it ran meanwhile
+    cpu_no_gc: list[float] = field(default_factory=list)
+    stalls: list[tuple[float, float, float]] = field(default_factory=list)
+    begin: float = field(default_factory=time.perf_counter)
+    _task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        me = threading.get_ident()
+        collected = self.gc.cpu_by_thread if self.gc is not None else {}
+        while True:
+            start, cpu, in_gc = loop.time(), time.thread_time(), collected.get(me, 0.0)
+            await asyncio.sleep(self.period)
+            late = loop.time() - start - self.period
+            used = time.thread_time() - cpu
+            self.lateness.append(late)
+            self.cpu.append(used)
+            self.cpu_no_gc.append(used - (collected.get(me, 0.0) - in_gc))
+            if late > self.stall:
+                self.stalls.append((time.perf_counter() - self.begin, late, used))
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        async def begin() -> None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="loop-lag-probe")
+        asyncio.run_coroutine_threadsafe(begin(), loop).result(10)
+
+    def stop(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._task is not None:
+            loop.call_soon_threadsafe(self._task.cancel)
+
+    def take(self) -> tuple[list[float], list[float], list[float]]:
+        """The lateness, the loop thread's CPU time per wake-up, and that CPU time without garbage
+        collection, recorded since the last call (and forget them)."""
+        taken, self.lateness, cpu, self.cpu, no_gc, self.cpu_no_gc = self.lateness, [], self.cpu, [], self.cpu_no_gc, []
+        return taken, cpu, no_gc
+
+
+class GcPauses:
+    """The time each cyclic garbage collection took, per generation (a pause of every thread)."""
+
+    def __init__(self) -> None:
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        #: CPU seconds of collections run by each thread (a collection runs in the thread that triggered it)
+        self.cpu_by_thread: dict[int, float] = {}
+        self._start = 0.0
+        self._start_cpu = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start, self._start_cpu = time.perf_counter(), time.thread_time()
+        else:
+            self.pauses[info["generation"]].append(time.perf_counter() - self._start)
+            ident = threading.get_ident()
+            self.cpu_by_thread[ident] = self.cpu_by_thread.get(ident, 0.0) + time.thread_time() - self._start_cpu
+
+    def summary(self) -> str:
+        return ", ".join(f"gen{g} {len(p)}x max {max(p, default=0) * 1000:.0f} ms total {sum(p):.1f} s"
+                         for g, p in self.pauses.items())
+
+
+class SlowCallbacks:
+    """Every loop callback that used more than ``threshold`` seconds of the loop thread's CPU, by what it
+    ran (a task's coroutine or a plain callback): count, longest, total. CPU time, not wall time, so that
+    waiting for a CPU on a shared machine is not blamed on the callback (garbage collections that start
+    inside a callback are, since they run in it)."""
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+        self.stats: dict[str, list[float]] = {}
+        original = asyncio.events.Handle._run
+        profiler = self
+
+        def _run(handle: asyncio.events.Handle) -> None:
+            start = time.thread_time()
+            try:
+                original(handle)
+            finally:
+                used = time.thread_time() - start
+                if used > profiler.threshold:
+                    profiler.stats.setdefault(_describe(handle), []).append(used)
+
+        asyncio.events.Handle._run = _run  # type: ignore[method-assign]
+
+    def summary(self, top: int = 12) -> list[str]:
+        ranked = sorted(self.stats.items(), key=lambda kv: -sum(kv[1]))[:top]
+        return [f"{len(v):>5}x  max {max(v) * 1000:>5.0f} ms  total {sum(v):>5.1f} s  {k}" for k, v in ranked]
+
+
+def _describe(handle: asyncio.events.Handle) -> str:
+    callback = getattr(handle, "_callback", None)
+    owner = getattr(callback, "__self__", None)
+    if isinstance(owner, asyncio.Task):
+        return f"task {owner.get_coro().__qualname__}"  # type: ignore[union-attr]
+    return f"callback {getattr(callback, '__qualname__', repr(callback))}"
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--deployments", type=int, default=200)
+    parser.add_argument("--deployments", type=int, default=2000)
     parser.add_argument("--vms", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=100, help="deployments per edit-config")
+    parser.add_argument("--tenants", type=int, default=10)
     parser.add_argument("--monitor-seconds", type=float, default=20.0)
     parser.add_argument("--monitor-interval", type=float, default=5.0)
+    parser.add_argument("--stall-ms", type=float, default=50.0, help="a loop stall longer than this is listed")
+    parser.add_argument("--slow-callbacks", action="store_true",
+                        help="asyncio debug mode: log each callback holding the loop longer than --stall-ms")
+    parser.add_argument("--profile-callbacks", action="store_true",
+                        help="list the loop callbacks that used more than --stall-ms of CPU, by what they ran")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="give up waiting for the VMs after this")
     args = parser.parse_args()
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         (data / "application.properties").write_text(
             f"vim.sim.delay.scale=0\nvim.monitor.poll.secs={args.monitor_interval}\n"
         )
         loop = asyncio.new_event_loop()
+        if args.slow_callbacks:
+            logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+            loop.set_debug(True)
+            loop.slow_callback_duration = args.stall_ms / 1000
+        slow = SlowCallbacks(args.stall_ms / 1000) if args.profile_callbacks else None
         threading.Thread(target=loop.run_forever, daemon=True).start()
         app = Application(Options(netconf_port=0, rest_port=0, data_dir=data,
                                   properties=data / "application.properties"))
         asyncio.run_coroutine_threadsafe(app.start(), loop).result(60)
+        assert app.domain is not None
+        core, driver = app.domain.core, app.domain.driver
         client = RawClient(int(app.netconf_port or 0))
-        driver = app.domain.driver
+        gc_pauses = GcPauses()
+        lag = LoopLag(stall=args.stall_ms / 1000, gc=gc_pauses)
+        lag.start(loop)
 
-        start = time.perf_counter()
-        for i in range(args.deployments):
-            reply = call(client, deployment(f"tenant-{i % 10}", f"dep-{i}", args.vms))
+        names = [(f"tenant-{i % args.tenants}", f"dep-{i}") for i in range(args.deployments)]
+        start = lag.begin = time.perf_counter()
+        slowest_edit = 0.0
+        for first in range(0, args.deployments, args.batch):
+            t0 = time.perf_counter()
+            reply = call(client, edit(names[first:first + args.batch], args.vms))
+            slowest_edit = max(slowest_edit, time.perf_counter() - t0)
             assert reply.ok, reply.element
         accepted = time.perf_counter() - start
-        total = args.deployments * args.vms
         while True:
-            states = [d.state.value for d in app.domain.core.deployments()]
+            states = [d.state.value for d in core.deployments()]
             if states.count("SERVICE_ACTIVE_STATE") == args.deployments:
                 break
             if "SERVICE_ERROR_STATE" in states:
                 raise SystemExit("a deployment failed")
-            time.sleep(0.2)
+            if time.perf_counter() - start > args.timeout:
+                raise SystemExit(f"not all active after {args.timeout:.0f} s: "
+                                 f"{states.count('SERVICE_ACTIVE_STATE')} of {args.deployments}")
+            time.sleep(0.1)
         deployed = time.perf_counter() - start
-
-        get = f'<get xmlns="{BASE}"><filter type="xpath" select="esc_datamodel/opdata"/></get>'.encode()
-        t0 = time.perf_counter()
-        reply = call(client, get)
-        get_seconds = time.perf_counter() - t0
-        vm_count = reply.element.xpath("count(//e:vm_instance)", namespaces={"e": ESC})
+        run_lag, run_cpu, run_no_gc = lag.take()
+        gc_run = gc_pauses.summary()
+        stalls = list(lag.stalls)
 
         before = driver.calls.snapshot()
         time.sleep(args.monitor_seconds)
         after = driver.calls.snapshot()
+        monitor_lag, monitor_cpu, _ = lag.take()
         monitor_calls = sum(after.values()) - sum(before.values())
+        total = args.deployments * args.vms
         per_vm_minute = monitor_calls / total / (args.monitor_seconds / 60)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
+        lag.stop(loop)
         client.close()
-        asyncio.run_coroutine_threadsafe(app.stop(), loop).result(60)
+        asyncio.run_coroutine_threadsafe(app.stop(), loop).result(120)
         loop.call_soon_threadsafe(loop.stop)
+    load_after = os.getloadavg()
 
-    print(f"deployments x VMs             {args.deployments} x {args.vms} = {total} VMs")
-    print(f"edit-configs accepted in      {accepted:.1f} s ({args.deployments / accepted:.0f}/s)")
+    print(f"deployments x VMs             {args.deployments} x {args.vms} = {total} VMs, "
+          f"{args.batch} deployments per edit-config, {args.tenants} tenants")
+    print(f"edit-configs accepted in      {accepted:.1f} s (slowest reply {slowest_edit:.2f} s)")
     print(f"all SERVICE_ACTIVE after      {deployed:.1f} s ({total / deployed:.0f} VMs/s)")
-    print(f"get of all opdata             {get_seconds * 1000:.0f} ms ({int(vm_count)} vm_instance)")
-    print(f"peak RSS (server + client)    {peak_mb:.0f} MiB")
+    print(f"loop lag during the run       longest {max(run_lag, default=0) * 1000:.0f} ms, "
+          f"p99 {percentile(run_lag, 0.99) * 1000:.1f} ms, p50 {percentile(run_lag, 0.5) * 1000:.1f} ms, "
+          f"{len(stalls)} stalls > {args.stall_ms:.0f} ms")
+    print(f"  loop thread CPU per wake-up longest {max(run_cpu, default=0) * 1000:.0f} ms, "
+          f"p99 {percentile(run_cpu, 0.99) * 1000:.1f} ms (the loop's own work between two wake-ups)")
+    print(f"  the same without GC         longest {max(run_no_gc, default=0) * 1000:.0f} ms, "
+          f"p99 {percentile(run_no_gc, 0.99) * 1000:.1f} ms, "
+          f"{sum(1 for c in run_no_gc if c > args.stall_ms / 1000)} wake-ups over {args.stall_ms:.0f} ms")
+    if stalls:
+        print("  stalls (s into the run: wall/CPU ms) "
+              + ", ".join(f"{at:.1f}: {ms * 1000:.0f}/{cpu * 1000:.0f}" for at, ms, cpu in stalls[:40]))
+    print(f"garbage collections (run)     {gc_run}")
+    if slow is not None:
+        print(f"callbacks over {args.stall_ms:.0f} ms of loop CPU (whole process life, start-up included):")
+        for line in slow.summary():
+            print("  " + line)
+    print(f"loop lag while monitoring     longest {max(monitor_lag, default=0) * 1000:.0f} ms, "
+          f"p99 {percentile(monitor_lag, 0.99) * 1000:.1f} ms; loop CPU per wake-up longest "
+          f"{max(monitor_cpu, default=0) * 1000:.0f} ms")
     print(f"monitoring VIM calls          {monitor_calls} in {args.monitor_seconds:.0f} s "
-          f"= {per_vm_minute:.3f} per VM per minute (interval {args.monitor_interval} s, 10 tenants)")
+          f"= {per_vm_minute:.4f} per VM per minute (interval {args.monitor_interval:g} s, "
+          f"{args.tenants} tenants)")
+    print(f"peak RSS (server + client)    {peak_mb:.0f} MiB")
+    print(f"load average (1/5/15 min)     before {'/'.join(f'{x:.1f}' for x in load_before)}, "
+          f"after {'/'.join(f'{x:.1f}' for x in load_after)} on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

@@ -95,11 +95,10 @@ def build_domain(options: Options, db: Database, settings: VimManagerSettings, h
         collector=create_collector(options.vim, settings.snapshot, acting),
     )
 
-    def to_netconf(event: EscEvent) -> None:
-        if not event.callback_only:
-            hub.publish("escEvent", esc_event_element(event), event.event_time)
+    def to_netconf(events: list[EscEvent]) -> None:
+        hub.publish_many("escEvent", [(esc_event_element(e), e.event_time) for e in events if not e.callback_only])
 
-    bus.subscribe(to_netconf)
+    bus.subscribe_many(to_netconf)
     snapshots = SnapshotManager(
         core, acting, SqlSnapshotStore(db), bus,
         setting=settings.number, export_dir=options.export_dir or options.data_dir / "exports",

@@ -17,7 +17,9 @@ from typing import Callable
 from esc_netconf.core.collectors import AliveWatch, alive_kpi
 from esc_netconf.core.day0.fetch import TemplateFetcher
 from esc_netconf.core.errors import VimOperationFailed
+from esc_netconf.core.groupcommit import GroupCommit, gated_driver
 from esc_netconf.core.events import EscEvent, EventBus, EventInterface, EventStatus, EventType, VmSource, VmTarget
+from esc_netconf.core.pacing import Pacer
 from esc_netconf.core.model import (CoreState, DeploymentRecord, ServerFacts, TenantRecord, VmGroupSpec, VmInterface,
                                     VmRecord)
 from esc_netconf.core.poller import ServerPoller
@@ -52,16 +54,21 @@ class CoreContext:
 
     def __init__(self, driver: VimDriver, store: Store, bus: EventBus, clock: Clock,
                  settings: CoreSettings, fetcher: TemplateFetcher | None = None) -> None:
-        self.driver = driver
+        #: Lets tasks that became ready together go on a slice per loop turn (``core.pacing``).
+        self.pacer = Pacer()
+        #: Writes of one loop turn are committed together; events and VIM changes wait for them.
+        self.commit = GroupCommit(store, on_durable=bus.release, pacer=self.pacer)
+        bus.gate(lambda: self.commit.written, lambda: self.commit.durable_upto)
+        self.driver = gated_driver(driver, self.commit)
         #: Reads day-0 templates named by URL (None: a ``file`` template fails the VM's deployment).
         self.fetcher = fetcher
-        self.store = store
+        self.store: Store = self.commit
         self.bus = bus
         self.clock = clock
         self.settings = settings
         self._by_dep: dict[str, dict[str, VmRecord]] = {}
         self.state = CoreState()
-        self.poller = ServerPoller(driver, settings.poll_interval)
+        self.poller = ServerPoller(driver, settings.poll_interval, pacer=self.pacer)
         #: VMs whose intent was recorded by this process and not yet sent to the VIM: no server can exist
         #: for them, so looking one up by name (needed after a restart) is skipped.
         self.fresh: set[str] = set()
@@ -82,7 +89,7 @@ class CoreContext:
 
     @property
     def state(self) -> CoreState:
-        """The records; VMs change only through ``save_vm`` and ``forget_vm``, which keep ``vms_of``'s index."""
+        """The records; change ``state.vms`` only through ``save_vm``/``forget_vm`` (they keep the index)."""
         return self._state
 
     @state.setter
@@ -95,8 +102,11 @@ class CoreContext:
     # ---- lookups ----------------------------------------------------------------------------
 
     def vms_of(self, dep_id: str, group: str | None = None) -> list[VmRecord]:
-        """The VMs of a deployment (of one group), by group then index: from an index by deployment, since
-        the monitor asks for every deployment's VMs each pass (a scan of all VMs each time is quadratic)."""
+        """The VMs of a deployment (of one group), by group then index.
+
+        Read from an index by deployment: a scan of every VM here made each VM step O(all VMs), and a
+        deploy of thousands of VMs quadratic.
+        """
         vms = [v for v in self._by_dep.get(dep_id, {}).values() if group is None or v.group == group]
         return sorted(vms, key=lambda v: (v.group, v.index))
 
@@ -163,10 +173,10 @@ class CoreContext:
 
     def forget_vm(self, vm: VmRecord) -> None:
         self.state.vms.pop(vm.vm_id, None)
-        of_dep = self._by_dep.get(vm.dep_id)
-        if of_dep is not None:
-            of_dep.pop(vm.vm_id, None)
-            if not of_dep:
+        siblings = self._by_dep.get(vm.dep_id)
+        if siblings is not None:
+            siblings.pop(vm.vm_id, None)
+            if not siblings:
                 del self._by_dep[vm.dep_id]
         self.store.delete_vm(vm.vm_id)
 

@@ -4,11 +4,19 @@ The core publishes a frozen ``EscEvent`` for every step an operator is told abou
 it to an ``escEvent`` notification and REST to a JSON callback (docs/INTERFACES.md section 6).  The bus
 calls subscribers synchronously on the core's loop, in subscription order; a subscriber that raises is
 logged and the others still get the event, so one broken adapter cannot silence the rest.
+
+An event is delivered only once the writes made before it are durable (``gate``, see
+``core.groupcommit``): until then it is held, in order, and ``release`` delivers it after the commit; a
+long backlog is delivered a slice at a time so that rendering and storing notifications never holds the
+loop for long.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -138,6 +146,12 @@ class EscEvent:
 
 
 Subscriber = Callable[[EscEvent], None]
+BatchSubscriber = Callable[[list[EscEvent]], None]
+
+#: Seconds of delivery of held events per loop turn, before the rest waits for the next turn.
+RELEASE_SLICE = 0.01
+#: Held events handed to a batch subscriber at once, at most.
+RELEASE_BATCH = 32
 
 
 class EventBus:
@@ -145,6 +159,11 @@ class EventBus:
 
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
+        self._batch_subscribers: list[BatchSubscriber] = []
+        self._held: deque[tuple[int, EscEvent]] = deque()
+        self._stamp: Callable[[], int] = lambda: 0
+        self._durable: Callable[[], int] = lambda: 0
+        self._next_slice: asyncio.Handle | None = None
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         """Call ``fn`` for every event published from now on; returns the function that stops it."""
@@ -156,8 +175,62 @@ class EventBus:
 
         return unsubscribe
 
+    def subscribe_many(self, fn: BatchSubscriber) -> None:
+        """Like ``subscribe``, but ``fn`` gets the events released together as one list, in order (a
+        subscriber that stores each event, such as the replay log, commits them at once)."""
+        self._batch_subscribers.append(fn)
+
+    def gate(self, stamp: Callable[[], int], durable: Callable[[], int]) -> None:
+        """Hold back each event until ``durable()`` reaches the ``stamp()`` it was published with (the
+        sequence numbers of the core's writes: last made, last committed)."""
+        self._stamp, self._durable = stamp, durable
+
     def publish(self, event: EscEvent) -> None:
-        """Hand ``event`` to every subscriber; one that raises is logged and skipped."""
+        """Hand ``event`` to every subscriber (after those held before it); one that raises is logged and
+        skipped."""
+        stamp = self._stamp()
+        if self._held or stamp > self._durable():
+            self._held.append((stamp, event))
+            return
+        self._deliver(event)
+
+    def release(self) -> None:
+        """Deliver the held events whose writes are durable, oldest first; after ``RELEASE_SLICE``
+        seconds the rest is left for the next loop turn."""
+        self._next_slice = None
+        deadline = time.monotonic() + RELEASE_SLICE
+        durable = self._durable()
+        batch: list[EscEvent] = []
+        while self._held and self._held[0][0] <= durable:
+            event = self._held.popleft()[1]
+            self._each(event)
+            batch.append(event)
+            if self._held and (time.monotonic() > deadline or len(batch) >= RELEASE_BATCH):
+                self._all(batch)
+                batch = []
+                try:
+                    loop = asyncio.get_running_loop()
+                except RuntimeError:
+                    continue  # no loop to come back on: deliver everything now
+                if self._next_slice is None:
+                    self._next_slice = loop.call_soon(self.release)
+                return
+        self._all(batch)
+
+    def _deliver(self, event: EscEvent) -> None:
+        self._each(event)
+        self._all([event])
+
+    def _all(self, events: list[EscEvent]) -> None:
+        if not events:
+            return
+        for many in list(self._batch_subscribers):
+            try:
+                many(events)
+            except Exception:
+                log.exception("event subscriber %r failed on %d events", many, len(events))
+
+    def _each(self, event: EscEvent) -> None:
         for fn in list(self._subscribers):
             try:
                 fn(event)

@@ -169,6 +169,7 @@ class EscCore:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self._ctx.poller.close()
+        self._ctx.commit.close()
 
     async def wait_idle(self, timeout: float) -> None:
         """Wait until no operation (nor tenant creation or deletion) is running (for tests and orderly shutdown).
@@ -179,6 +180,12 @@ class EscCore:
             while self._busy or self._tenant_tasks:
                 tasks = [w.task for w in list(self._busy.values())] + list(self._tenant_tasks)
                 await asyncio.gather(*tasks, return_exceptions=True)
+        self._ctx.commit.flush()
+
+    def flush(self) -> None:
+        """Make every write so far durable now (blocking; the core commits in batches on its own, see
+        ``core.groupcommit``): for tools and tests that read the store behind the core."""
+        self._ctx.commit.flush()
 
     async def monitor_once(self) -> None:
         """Run one monitor pass now (the loop runs one every ``monitor_interval``)."""
@@ -352,13 +359,49 @@ class EscCore:
 
     def service_action(self, tenant: str, deployment: str, action: ActionType, *,
                        transaction_id: str | None = None) -> None:
-        """``serviceAction``: validate, apply the first transition, start the work; returns at once.
+        """``serviceAction``: validate, apply the first transition, start the work; returns at once, with
+        what it changed durable (an accepted request survives a crash).
 
         ``transaction_id`` (from a REST request) is carried by every event the operation publishes.
 
         :raises NotFound: no such deployment.
         :raises StateConflict: busy, or the action does not apply in the current state.
         """
+        try:
+            self._service_action(tenant, deployment, action, transaction_id=transaction_id)
+        finally:
+            self._ctx.commit.flush()
+
+    def vm_action(self, vm_name: str, action: ActionType, force: bool = False, *,
+                  transaction_id: str | None = None) -> None:
+        """``vmAction`` on one VM; stopping below the group's ``min_active`` needs ``force``.  Returns at
+        once, with what it changed durable.
+
+        ``transaction_id`` (from a REST request) is carried by every event the operation publishes.
+
+        :raises NotFound: no such VM.
+        :raises StateConflict: busy, the service is stopped, or the action does not apply to the VM's state.
+        """
+        try:
+            self._vm_action(vm_name, action, force, transaction_id=transaction_id)
+        finally:
+            self._ctx.commit.flush()
+
+    def recovery_vm_action(self, vm_name: str) -> None:
+        """``recoveryVmAction DO``: recover one VM by hand (reboot, else redeploy from the current spec).
+        Returns at once, with what it changed durable.
+
+        :raises NotFound: no such VM.
+        :raises StateConflict: busy, the service is stopped, or the VM's state forbids recovery.
+        """
+        try:
+            self._recovery_vm_action(vm_name)
+        finally:
+            self._ctx.commit.flush()
+
+    def _service_action(self, tenant: str, deployment: str, action: ActionType, *,
+                       transaction_id: str | None = None) -> None:
+        """The body of ``service_action`` (which makes its writes durable)."""
         dep = self.find_deployment(tenant, deployment)
         if dep is None:
             raise NotFound(f"Deployment [{tenant}/{deployment}] not found.")
@@ -394,15 +437,9 @@ class EscCore:
         ctx.service_to(dep, trigger)
         self._begin(dep, OpKind.SERVICE_ACTION, params=_params(action, transaction_id))
 
-    def vm_action(self, vm_name: str, action: ActionType, force: bool = False, *,
+    def _vm_action(self, vm_name: str, action: ActionType, force: bool = False, *,
                   transaction_id: str | None = None) -> None:
-        """``vmAction`` on one VM; stopping below the group's ``min_active`` needs ``force``.
-
-        ``transaction_id`` (from a REST request) is carried by every event the operation publishes.
-
-        :raises NotFound: no such VM.
-        :raises StateConflict: busy, the service is stopped, or the action does not apply to the VM's state.
-        """
+        """The body of ``vm_action`` (which makes its writes durable)."""
         vm, dep = self._vm_and_dep(vm_name)
         recovery = self._recovering(dep)
         if action is ActionType.DISABLE_MONITOR and recovery is not None and vm.vm_id in _recovery_vms(recovery.op):
@@ -435,12 +472,8 @@ class EscCore:
         operations.begin_vm_action(self._ctx, vm, action.value)
         self._begin(dep, OpKind.VM_ACTION, vm_id=vm.vm_id, params=_params(action, transaction_id))
 
-    def recovery_vm_action(self, vm_name: str) -> None:
-        """``recoveryVmAction DO``: recover one VM by hand (reboot, else redeploy from the current spec).
-
-        :raises NotFound: no such VM.
-        :raises StateConflict: busy, the service is stopped, or the VM's state forbids recovery.
-        """
+    def _recovery_vm_action(self, vm_name: str) -> None:
+        """The body of ``recovery_vm_action`` (which makes its writes durable)."""
         vm, dep = self._vm_and_dep(vm_name)
         self._refuse_if_busy(dep)
         if dep.state not in (ServiceState.ACTIVE, ServiceState.ERROR):
@@ -566,6 +599,7 @@ class EscCore:
             try:
                 with _transaction(self._ctx, dep, transaction):
                     try:
+                        await self._ctx.pacer.turn()  # a batch of deployments starts a slice per loop turn
                         await workflow()
                     except Exception as exc:  # not a VIM failure: workflows report those themselves
                         log.exception("%s on deployment %s/%s failed", op.kind, dep.tenant, dep.name)

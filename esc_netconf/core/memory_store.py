@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from esc_netconf.core.model import CoreState, DeploymentRecord, OperationRecord, TenantRecord, VmRecord
+from esc_netconf.core.store import RecordKind, Write
 
 
 class MemoryStore:
@@ -56,3 +57,15 @@ class MemoryStore:
 
     def finish_operation(self, op_id: str) -> None:
         self._operations.pop(op_id, None)
+
+    def apply(self, writes: list[Write]) -> None:
+        """Each write in order (nothing here can fail half-way)."""
+        tables = {RecordKind.TENANT: self._tenants, RecordKind.VM: self._vms, RecordKind.OPERATION: self._operations,
+                  RecordKind.DEPLOYMENT: self._deployments}
+        for write in writes:
+            if write.kind is RecordKind.DEPLOYMENT and write.data is None:
+                self.delete_deployment(write.key)
+            elif write.data is None:
+                tables[write.kind].pop(write.key, None)
+            else:
+                tables[write.kind][write.key] = write.data

@@ -3,7 +3,9 @@
 Why: a deployment of N VMs must not cost N ``get_server`` calls per poll.  Every workflow that waits for a
 server registers a waiter here; one loop lists the servers of each project that has waiters, once per
 ``interval``, and wakes the waiters whose server reached a wanted status (or vanished, or failed).  The loop
-runs only while someone waits.  The two outcomes besides success follow openstacksdk ``wait_for_status``:
+runs only while someone waits.  The waiters woken go on through the core's ``Pacer`` (a slice per loop
+turn), and each project is listed and judged in a turn of its own, so a thousand servers becoming ACTIVE
+at once never hold the loop.  The two outcomes besides success follow openstacksdk ``wait_for_status``:
 the server went to a failure status (``ServerFailed``, with the VIM's fault) or time ran out
 (``ServerWaitTimeout``).
 """
@@ -15,6 +17,7 @@ import logging
 from dataclasses import dataclass, field
 
 from esc_netconf.core.errors import VimOperationFailed
+from esc_netconf.core.pacing import Pacer
 from esc_netconf.vim.base import Server, ServerStatus, VimDriver, VimError
 
 log = logging.getLogger(__name__)
@@ -41,8 +44,10 @@ class _Waiter:
 class ServerPoller:
     """Waits for many servers with one ``list_servers`` call per project per interval."""
 
-    def __init__(self, driver: VimDriver, interval: float) -> None:
+    def __init__(self, driver: VimDriver, interval: float, *, pacer: Pacer | None = None) -> None:
+        """``pacer``: the waiters one listing settles go on a slice per loop turn (they may be thousands)."""
         self._driver = driver
+        self._pacer = pacer
         self._interval = interval
         self._waiters: set[_Waiter] = set()
         self._task: asyncio.Task[None] | None = None
@@ -64,12 +69,15 @@ class ServerPoller:
             # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that arrives as the server
             # settles, and the cancelled operation (e.g. a START an undeploy took over) would go on
             async with asyncio.timeout(timeout):
-                return await asyncio.shield(waiter.future)
+                server = await asyncio.shield(waiter.future)
         except TimeoutError:
             wanted = "deleted" if gone_ok and not want else "/".join(sorted(s.value for s in want))
             raise ServerWaitTimeout(f"The {what} did not become {wanted} within {timeout:g} seconds.") from None
         finally:
             self._waiters.discard(waiter)
+        if self._pacer is not None:
+            await self._pacer.turn()
+        return server
 
     async def close(self) -> None:
         """Stop the loop (waiters still pending time out on their own)."""
@@ -96,6 +104,8 @@ class ServerPoller:
             for waiter in asked:
                 if not waiter.future.done():
                     _settle(waiter, servers.get(waiter.server_id))
+            # one project per loop turn: a listing of thousands of servers is work, and so is judging it
+            await asyncio.sleep(0)
 
 
 def _settle(waiter: _Waiter, server: Server | None) -> None:

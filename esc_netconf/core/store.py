@@ -2,8 +2,10 @@
 
 Why this shape: the core must survive ``kill -9`` without duplicating VMs, so it writes an intent
 (``save_operation``, ``save_vm`` with ``server_id=None``) *before* calling the VIM and the server id right
-after the VIM answers.  Every method is therefore synchronous and durable when it returns; they are small
-single-row writes, cheap enough to run on the event loop.
+after the VIM answers.  Every method is therefore synchronous and durable when it returns.  The core does
+not call the single-record methods one by one while it runs: ``core.groupcommit`` gathers the writes of a
+loop turn and hands them to ``apply`` as one transaction (a commit costs a disk flush; thousands of VMs
+moving at once would otherwise spend the loop on flushes).
 
 Records are the dataclasses of ``core.model`` (``TenantRecord``, ``DeploymentRecord``, ``VmRecord``,
 ``OperationRecord``).  An implementation keeps each as its key columns plus ``record.to_dict()`` in a JSON
@@ -17,9 +19,32 @@ deployment -> ``tenant``, ``name``; operation -> ``dep_id``.
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Protocol
 
 from esc_netconf.core.model import CoreState, DeploymentRecord, OperationRecord, TenantRecord, VmRecord
+
+
+class RecordKind(str, Enum):
+    """Which table a ``Write`` goes to."""
+
+    TENANT = "tenant"
+    DEPLOYMENT = "deployment"
+    VM = "vm"
+    OPERATION = "operation"
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One save (``data`` is the record's ``to_dict()``) or delete (``data`` None) of the record ``key``.
+
+    Deleting a deployment also deletes its VMs and operations, as ``Store.delete_deployment`` does.
+    """
+
+    kind: RecordKind
+    key: str
+    data: dict[str, Any] | None
 
 
 class Store(Protocol):
@@ -59,4 +84,10 @@ class Store(Protocol):
 
     def finish_operation(self, op_id: str) -> None:
         """The operation ended (well or badly): forget it."""
+        ...
+
+    def apply(self, writes: list[Write]) -> None:
+        """Carry out ``writes`` in order in one transaction: all of them are durable when it returns, or
+        none (it raises).  At most one write per ``(kind, key)``, except that a deployment's delete may
+        follow writes of its VMs and operations (which it deletes)."""
         ...

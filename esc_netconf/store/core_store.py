@@ -8,27 +8,70 @@ rebuilds each record with ``RecordClass.from_dict``.
 
 Every method is one ``BEGIN IMMEDIATE`` transaction committed with ``synchronous=FULL``: durable when it
 returns, as the core's write-ahead discipline (intent before the VIM call, server id right after)
-requires. Saving is an upsert (update, then insert if nothing was there); under the write lock the
-two steps cannot race.
+requires. ``apply`` writes a whole batch (``core.groupcommit``) in one transaction; saving replaces the
+row (delete by key, then insert) and under the write lock the two steps cannot race.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Connection, Table, delete, insert, select
 
 from esc_netconf.core.model import CoreState, DeploymentRecord, OperationRecord, TenantRecord, VmRecord
+from esc_netconf.core.store import RecordKind, Write
 from esc_netconf.store.database import Database
 from esc_netconf.store.schema import RecordData, core_deployments, core_operations, core_tenants, core_vms
-from esc_netconf.store.upsert import upsert
 
 __all__ = ["SqlCoreStore"]
 
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _tenant_row(data: dict[str, Any]) -> dict[str, Any]:
+    return {"name": data["name"], "data": data}
+
+
+def _deployment_row(data: dict[str, Any]) -> dict[str, Any]:
+    return {"dep_id": data["dep_id"], "tenant": data["tenant"], "name": data["name"], "state": str(data["state"]),
+            "service_name": data["service_name"], "service_version": data["service_version"], "data": data}
+
+
+def _vm_row(data: dict[str, Any]) -> dict[str, Any]:
+    return {"vm_id": data["vm_id"], "dep_id": data["dep_id"], "tenant": data["tenant"],
+            "deployment": data["deployment"], "name": data["name"], "server_id": _text(data.get("server_id")),
+            "state": str(data["state"]), "data": data}
+
+
+def _operation_row(data: dict[str, Any]) -> dict[str, Any]:
+    return {"op_id": data["op_id"], "dep_id": data["dep_id"], "vm_id": _text(data.get("vm_id")),
+            "kind": str(data["kind"]), "data": data}
+
+
+#: Per kind of record: its table, key column and row (key columns plus the JSON).
+_TABLES: dict[RecordKind, tuple[Table, str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
+    RecordKind.TENANT: (core_tenants, "name", _tenant_row),
+    RecordKind.DEPLOYMENT: (core_deployments, "dep_id", _deployment_row),
+    RecordKind.VM: (core_vms, "vm_id", _vm_row),
+    RecordKind.OPERATION: (core_operations, "op_id", _operation_row),
+}
+#: Keys per ``IN (...)`` list: well below SQLite's limit of bound parameters.
+_KEYS_PER_STATEMENT = 500
+
+
+def _apply_segment(connection: Connection, writes: list[Write]) -> None:
+    """Writes with distinct keys and no deployment delete among them: replace or delete each row."""
+    for kind, (table, key, row_of) in _TABLES.items():
+        mine = [w for w in writes if w.kind is kind]
+        for first in range(0, len(mine), _KEYS_PER_STATEMENT):
+            keys = [w.key for w in mine[first:first + _KEYS_PER_STATEMENT]]
+            connection.execute(delete(table).where(table.c[key].in_(keys)))
+        rows = [row_of(w.data) for w in mine if w.data is not None]
+        if rows:
+            connection.execute(insert(table), rows)
 
 
 class SqlCoreStore:
@@ -63,75 +106,59 @@ class SqlCoreStore:
 
     def save_tenant(self, tenant: TenantRecord) -> None:
         """Insert or replace the tenant named ``tenant.name``."""
-        data = tenant.to_dict()
-        with self._database.write() as connection:
-            upsert(connection, core_tenants, "name", {"name": data["name"], "data": data})
+        self.apply([Write(RecordKind.TENANT, tenant.name, tenant.to_dict())])
 
     def delete_tenant(self, name: str) -> None:
         """Forget a tenant (absent is fine)."""
-        with self._database.write() as connection:
-            connection.execute(delete(core_tenants).where(core_tenants.c.name == name))
+        self.apply([Write(RecordKind.TENANT, name, None)])
 
     def save_deployment(self, deployment: DeploymentRecord) -> None:
         """Insert or replace the deployment ``deployment.dep_id``."""
-        data = deployment.to_dict()
-        row = {
-            "dep_id": data["dep_id"],
-            "tenant": data["tenant"],
-            "name": data["name"],
-            "state": str(data["state"]),
-            "service_name": data["service_name"],
-            "service_version": data["service_version"],
-            "data": data,
-        }
-        with self._database.write() as connection:
-            upsert(connection, core_deployments, "dep_id", row)
+        self.apply([Write(RecordKind.DEPLOYMENT, deployment.dep_id, deployment.to_dict())])
 
     def delete_deployment(self, dep_id: str) -> None:
         """Forget a deployment with its VMs and operations, in one transaction."""
-        with self._database.write() as connection:
-            connection.execute(delete(core_operations).where(core_operations.c.dep_id == dep_id))
-            connection.execute(delete(core_vms).where(core_vms.c.dep_id == dep_id))
-            connection.execute(delete(core_deployments).where(core_deployments.c.dep_id == dep_id))
+        self.apply([Write(RecordKind.DEPLOYMENT, dep_id, None)])
 
     def save_vm(self, vm: VmRecord) -> None:
         """Insert or replace the VM ``vm.vm_id`` (``server_id`` may still be ``None``: an intent)."""
-        data = vm.to_dict()
-        row = {
-            "vm_id": data["vm_id"],
-            "dep_id": data["dep_id"],
-            "tenant": data["tenant"],
-            "deployment": data["deployment"],
-            "name": data["name"],
-            "server_id": _text(data.get("server_id")),
-            "state": str(data["state"]),
-            "data": data,
-        }
-        with self._database.write() as connection:
-            upsert(connection, core_vms, "vm_id", row)
+        self.apply([Write(RecordKind.VM, vm.vm_id, vm.to_dict())])
 
     def delete_vm(self, vm_id: str) -> None:
         """Forget a VM (absent is fine)."""
-        with self._database.write() as connection:
-            connection.execute(delete(core_vms).where(core_vms.c.vm_id == vm_id))
+        self.apply([Write(RecordKind.VM, vm_id, None)])
 
     def save_operation(self, operation: OperationRecord) -> None:
         """Insert or replace the work in flight ``operation.op_id``."""
-        data = operation.to_dict()
-        row = {
-            "op_id": data["op_id"],
-            "dep_id": data["dep_id"],
-            "vm_id": _text(data.get("vm_id")),
-            "kind": str(data["kind"]),
-            "data": data,
-        }
-        with self._database.write() as connection:
-            upsert(connection, core_operations, "op_id", row)
+        self.apply([Write(RecordKind.OPERATION, operation.op_id, operation.to_dict())])
 
     def finish_operation(self, op_id: str) -> None:
         """The operation ended: forget it (absent is fine)."""
+        self.apply([Write(RecordKind.OPERATION, op_id, None)])
+
+    def apply(self, writes: list[Write]) -> None:
+        """All ``writes`` in one ``BEGIN IMMEDIATE`` transaction, in order.
+
+        Why not one upsert per record: a batch holds hundreds of records (the VMs of a whole edit moving
+        at once), and per-row statements cost more than the commit itself.  Keys are unique within a
+        batch, so between two deployment deletes (which cascade and must stay in place) the order does
+        not matter: each table's rows are deleted by key and the saved ones inserted again, each with one
+        statement (``executemany``).
+        """
+        if not writes:
+            return
         with self._database.write() as connection:
-            connection.execute(delete(core_operations).where(core_operations.c.op_id == op_id))
+            segment: list[Write] = []
+            for write in writes:
+                if write.kind is RecordKind.DEPLOYMENT and write.data is None:
+                    _apply_segment(connection, segment)
+                    segment = []
+                    connection.execute(delete(core_operations).where(core_operations.c.dep_id == write.key))
+                    connection.execute(delete(core_vms).where(core_vms.c.dep_id == write.key))
+                    connection.execute(delete(core_deployments).where(core_deployments.c.dep_id == write.key))
+                else:
+                    segment.append(write)
+            _apply_segment(connection, segment)
 
     # --- lookups by the indexed columns (for tools) ---------------------------------------------------
 

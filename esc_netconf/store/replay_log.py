@@ -79,6 +79,15 @@ class SqlReplayLog:
         assert key is not None
         return int(key[0])
 
+    def append_many(self, stream: str, events: Sequence[tuple[datetime, bytes]]) -> None:
+        """Record ``(event time, xml)`` events in order, in one transaction. Durable when it returns."""
+        _check_stream(stream)
+        if not events:
+            return
+        rows = [{"stream": stream, "event_time_us": to_micros(t), "xml": bytes(xml)} for t, xml in events]
+        with self._database.write() as connection:
+            connection.execute(insert(replay_events), rows)
+
     def read(
         self, stream: str, start: datetime, stop: datetime | None
     ) -> Iterator[tuple[datetime, bytes]]:

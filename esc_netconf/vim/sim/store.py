@@ -72,6 +72,10 @@ class SimStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._depth = 0
+        #: What readers built from a settled document, keyed by resource id: ``(JSON text, object)``.
+        #: A document never changes without its text changing, so a hit needs no parse (see
+        #: ``servers.list_servers``).
+        self.built: dict[str, tuple[str, object]] = {}
         with self.transaction():
             for statement in _SCHEMA:
                 self._db.execute(statement)
@@ -138,6 +142,19 @@ class SimStore:
             f"SELECT id, doc FROM {kind.value} WHERE {' AND '.join(clauses)} ORDER BY rowid", params
         ).fetchall()
         return [(rid, Timeline.from_json(json.loads(doc))) for rid, doc in rows]
+
+    def select_documents(self, kind: Kind, now: float, *, project_id: str | None = None) -> list[tuple[str, str]]:
+        """``(id, JSON text)`` of the visible rows (of one project), in creation order, unparsed: a caller
+        that keeps what it built from a document skips the parse of those that did not change."""
+        clauses: list[str] = [_VISIBLE]
+        params: list[object] = [now]
+        if project_id is not None:
+            clauses.append("project_id = ?")
+            params.append(project_id)
+        rows = self._db.execute(
+            f"SELECT id, doc FROM {kind.value} WHERE {' AND '.join(clauses)} ORDER BY rowid", params
+        ).fetchall()
+        return [(str(rid), str(doc)) for rid, doc in rows]
 
     def put(self, kind: Kind, resource_id: str, project_id: str | None, name: str, timeline: Timeline) -> None:
         doc = json.dumps(timeline.to_json(), separators=(",", ":"))

@@ -33,6 +33,7 @@ async def test_undeploy_that_interrupts_start_leaves_only_itself_recorded(harnes
     harness.core.service_action("t1", "dep", ActionType.START)
     await asyncio.sleep(0.02)
     harness.core.apply_update("t1", TWO, None)
+    harness.core.flush()  # the core commits in batches: what a crash now would leave
     assert [op.kind for op in harness.store.load().operations.values()] == ["UNDEPLOY"]
     mark = len(harness.events)
     await harness.restart()
@@ -50,10 +51,12 @@ async def test_restart_resumes_only_the_undeploy_of_a_deployment(harness: Harnes
     await asyncio.sleep(0.02)
     (start,) = harness.store.load().operations.values()
     harness.core.apply_update("t1", TWO, None)
+    harness.core.flush()
     harness.store.save_operation(start)  # as if the START record had survived
     mark = len(harness.events)
     await harness.restart()
     assert harness.core.busy_with(dep_id) == "UNDEPLOY"
+    harness.core.flush()
     assert [op.kind for op in harness.store.load().operations.values()] == ["UNDEPLOY"]
     await harness.idle()
     kinds = harness.kinds(mark)

@@ -182,6 +182,27 @@ def test_publish_logs_replayable_streams_and_delivers_live() -> None:
     assert rec.names() == ["SUCCESS", "FAILURE"] and rec.completed == 0 and not sub.active
 
 
+def test_publish_many_stores_a_burst_at_once_and_delivers_it_in_order() -> None:
+    hub, log, clock = make_hub()
+    rec = Recorder()
+    hub.subscribe(SubscriptionRequest("escEvent"), rec.deliver, rec.complete)
+    batches: list[int] = []
+
+    def append_many(stream: str, rows: list[tuple[datetime, bytes]]) -> None:
+        batches.append(len(rows))
+        for moment, xml in rows:
+            log.append(stream, moment, xml)
+
+    log.append_many = append_many  # type: ignore[attr-defined]
+    explicit = T0 + timedelta(hours=1)
+    hub.publish_many("escEvent", [(esc_event("ONE"), None), (esc_event("TWO"), explicit), (esc_event("THREE"), None)])
+    assert batches == [3] and [t for _, t, _ in log.rows] == [clock.now, explicit, clock.now]
+    assert rec.names() == ["ONE", "TWO", "THREE"]
+    del log.append_many  # type: ignore[attr-defined]
+    hub.publish_many("escEvent", [(esc_event("FOUR"), None)])  # a log without append_many: one by one
+    assert rec.names()[-1] == "FOUR" and len(log.rows) == 4 and batches == [3]
+
+
 def test_publish_on_unknown_stream_is_a_bug() -> None:
     hub, _, _ = make_hub()
     with pytest.raises(LocalProtocolError):

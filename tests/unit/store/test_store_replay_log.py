@@ -26,6 +26,17 @@ def test_append_returns_increasing_sequence_ids_across_streams(memory_database: 
     assert ids == sorted(ids) and len(set(ids)) == 3
 
 
+def test_append_many_stores_in_order_in_one_go(memory_database: Database) -> None:
+    log = SqlReplayLog(memory_database)
+    first = log.append("escEvent", at(0), b"<a/>")
+    log.append_many("escEvent", [(at(1), b"<b/>"), (at(1), b"<c/>"), (at(2), b"<d/>")])
+    log.append_many("escEvent", [])
+    assert [xml for _t, xml in log.read("escEvent", at(-1), None)] == [b"<a/>", b"<b/>", b"<c/>", b"<d/>"]
+    assert log.append("escEvent", at(3), b"<e/>") == first + 4
+    with pytest.raises(StoreValueError):
+        log.append_many("", [(at(0), b"<x/>")])
+
+
 def test_read_returns_one_stream_oldest_first(memory_database: Database) -> None:
     log = SqlReplayLog(memory_database)
     fill(log, "escEvent", 5)

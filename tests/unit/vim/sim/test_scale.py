@@ -24,3 +24,25 @@ async def test_list_servers_of_a_big_project(cloud: SimCloud, project: Project, 
     assert len(servers) == 500 and all(s.status is ServerStatus.ACTIVE for s in servers)
     assert len({s.addresses[0].fixed_ip for s in servers}) == 500
     assert elapsed < 1.0, f"list_servers of 500 took {elapsed:.2f}s"
+
+
+async def test_a_listing_reuses_unchanged_servers_and_sees_every_change(cloud: SimCloud, project: Project,
+                                                                        clock: FakeClock) -> None:
+    (image,) = await cloud.list_images(name="cirros")
+    for index in range(3):
+        await cloud.create_server(f"vm-{index}", project_id=project.id, flavor="m1.tiny", image_id=image.id,
+                                  networks=[PortSpec("net-mgmt")])
+    building = await cloud.list_servers(project.id)  # still BUILD: a future is scheduled, nothing is kept
+    clock.advance(LONG)
+    first = await cloud.list_servers(project.id)
+    assert [s.status for s in first] == [ServerStatus.ACTIVE] * 3 and building != first
+    await cloud.stop_server(first[1].id)
+    second = await cloud.list_servers(project.id)
+    assert second[0] is first[0] and second[2] is first[2]  # unchanged: the same objects, no parse
+    assert second[1].task_state == "powering-off"
+    clock.advance(LONG)
+    third = await cloud.list_servers(project.id)
+    assert third[1].status is ServerStatus.SHUTOFF and third[1].task_state is None
+    await cloud.delete_server(first[0].id)
+    clock.advance(LONG)
+    assert [s.id for s in await cloud.list_servers(project.id)] == [first[1].id, first[2].id]
