@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
@@ -21,10 +22,13 @@ from aiohttp import web
 
 from esc_netconf.addresses import is_loopback
 from esc_netconf.auth_throttle import AuthThrottle
-from esc_netconf.domain import Domain, attach_northbound, build_domain
+from esc_netconf.domain import Domain, attach_northbound, build_domain, opdata_provider
 from esc_netconf.errors import EscError
 from esc_netconf.ha.member import GroupMember
+from esc_netconf.ha.service_events import in_service, out_of_service
 from esc_netconf.ha.standby import StandbyNetconfServer
+from esc_netconf.ha.standby_reads import StoredState
+from esc_netconf.ha.switchover import SwitchoverRefused, SwitchoverResult
 from esc_netconf.limits import EdgeLimits
 from esc_netconf.netconf.connection import NetconfConnection
 from esc_netconf.netconf.datastore import Datastore
@@ -106,8 +110,9 @@ class Application:
 
     With a PostgreSQL ``--database`` the server is a member of a group (CONTRACT section 8): it starts as
     the active if the lease is free, otherwise as a standby (listeners up, reads only) that becomes the
-    active when the lease frees, on the same ports. An active that loses the lease sets :attr:`fenced`;
-    the command then stops the process.
+    active when the lease frees, on the same ports. An active that loses the lease, or hands it over
+    (:meth:`switchover`), winds its work down and becomes a standby again, on the same ports. Only when
+    it cannot change role does it set :attr:`fenced`; the command then stops the process.
     """
 
     def __init__(self, options: Options) -> None:
@@ -122,6 +127,8 @@ class Application:
         self.fenced = asyncio.Event()
         self.fenced_reason = ""
         self._group_task: asyncio.Task[None] | None = None
+        self._switching = asyncio.Lock()
+        self._answered = asyncio.Event()  # a switchover's answer is out: the listeners may be swapped
 
     @property
     def settings(self) -> VimManagerSettings:
@@ -147,15 +154,13 @@ class Application:
             await self._start_active()
             return
         self.member = member = GroupMember(self.db, host=options.host, takeover_secs=options.ha_takeover_secs)
-        if await member.try_acquire():
-            await self._start_active()
-            member.set_address(options.host, self._bound(self.netconf_port), self._bound(self.rest_port))
+        await member.announce()
+        active = await member.try_acquire()
+        await (self._start_active() if active else self._start_standby())
+        member.set_address(options.host, self._bound(self.netconf_port), self._bound(self.rest_port))
+        if active:
             await member.publish()
-            self._group_task = asyncio.get_running_loop().create_task(self._stay_active(), name="ha-lease")
-        else:
-            await self._start_standby()
-            member.set_address(options.host, self._bound(self.netconf_port), self._bound(self.rest_port))
-            self._group_task = asyncio.get_running_loop().create_task(self._standby_until_active(), name="ha-lease")
+        self._group_task = asyncio.get_running_loop().create_task(self._membership(active), name="ha-membership")
 
     @staticmethod
     def _bound(port: int | None) -> int:
@@ -199,6 +204,8 @@ class Application:
         self.domain = domain = build_domain(options, self.db, self._settings, self.hub, vim_guard)
         self.callbacks = callbacks = CallbackService(SqlCallbackStore(self.db), check_url=url_policy.undeliverable)
         callbacks.start(domain.bus)  # before the core resumes its operations, so their events find their callbacks
+        if self.member is not None:  # the first event of a new active, before those of the work it resumes
+            domain.bus.publish(in_service(self.member.node))
         await domain.start()
         attach_northbound(domain, model=self.model, datastore=self.datastore, netconf=self.netconf)
         await self._start_ssh(self.netconf)
@@ -210,7 +217,7 @@ class Application:
         self.rest = await start_rest(
             options.host, options.rest_port, users=self._users, open_on_loopback=is_loopback(options.host),
             routes=[lambda web_app: add_admin_routes(web_app, self), escmanager,
-                    lambda web_app: add_ha_routes(web_app, self.ha_view)],
+                    lambda web_app: add_ha_routes(web_app, self.ha_view, self._switchover_route())],
             limits=limits, throttle=self._throttle)
         self.rest_port = self.rest.port
         log.info("NETCONF on %s:%d, REST on %s:%d", options.host, self.netconf_port, options.host, self.rest_port)
@@ -223,17 +230,24 @@ class Application:
         self.datastore = Datastore(self.model, SqlConfigStore(self.db))
         self.replay_log = SqlReplayLog(self.db)
         self.hub = self._hub()
+        stored = StoredState(self.db, setting=self._settings.number,
+                             export_dir=options.export_dir or options.data_dir / "exports")
 
         def active_netconf() -> tuple[str, int] | None:
             return None if member.active is None else (member.active.host, member.active.netconf_port)
 
-        self.netconf = StandbyNetconfServer(self.model, self.datastore, self.hub, active_netconf)
+        self.netconf = StandbyNetconfServer(self.model, self.datastore, self.hub, active_netconf, stored.reload)
+        self.netconf.add_state_provider(opdata_provider(stored.core, stored.snapshots))
         await self._start_ssh(self.netconf)
+
+        async def reload() -> None:
+            await asyncio.to_thread(stored.reload)
 
         def standby(web_app: web.Application) -> None:
             add_admin_routes(web_app, self)
-            add_ha_routes(web_app, self.ha_view)
-            web_app.middlewares.append(standby_middleware(self.ha_view))
+            add_ha_routes(web_app, self.ha_view, self._switchover_route())
+            add_escmanager_routes(web_app, core=stored.core, snapshots=stored.snapshots, bus=stored.bus)
+            web_app.middlewares.append(standby_middleware(self.ha_view, reload))
 
         self.rest = await start_rest(
             options.host, options.rest_port, users=self._users, open_on_loopback=is_loopback(options.host),
@@ -242,29 +256,111 @@ class Application:
         log.info("Standby: NETCONF on %s:%d, REST on %s:%d (reads only; the active is %s)", options.host,
                  self.netconf_port, options.host, self.rest_port, active_netconf() or "not known yet")
 
-    async def _standby_until_active(self) -> None:
-        """Wait for the lease, then swap the standby's listeners for the active's, on the same ports."""
+    async def _membership(self, active: bool) -> None:
+        """A member's life: active until it stops acting (lease lost, or handed over), then a standby until
+        it wins the lease again, and so on, on the same ports. Ends (setting :attr:`fenced`) only when a
+        change of role fails."""
+        member = self.member
+        assert member is not None
+        while True:
+            if not active:
+                await member.wait_until_active()
+                started = asyncio.get_running_loop().time()
+                if not await self._change_role(self._start_active, "take over as the active"):
+                    return
+                log.info("Took over as the active in %.2f s after the lease was won",
+                         asyncio.get_running_loop().time() - started)
+            why = await member.keep_active()
+            if why is None:  # handed over: the switchover answers its client before the listeners go
+                await self._answered.wait()
+            await self._wind_down()
+            if not await self._change_role(self._start_standby, "rejoin the group as a standby"):
+                return
+            log.info("%s rejoined its group as a standby (%s)", member.node,
+                     "after a switchover" if why is None else "after it stopped acting")
+            active = False
+
+    async def _change_role(self, start: Callable[[], Awaitable[None]], what: str) -> bool:
+        """Swap the listeners for those ``start`` opens, on the same ports; False (and fenced) if it failed."""
         assert self.member is not None
-        await self.member.wait_until_active()
-        started = asyncio.get_running_loop().time()
         try:
             await self._stop_listeners()
             self.options = replace(self.options, netconf_port=self._bound(self.netconf_port),
                                    rest_port=self._bound(self.rest_port))
-            await self._start_active()
-            await self.member.publish()
+            await start()
+            if self.member.leadership.holds_lease():
+                await self.member.publish()
         except Exception as error:
-            log.exception("Could not take over as the active")
+            log.exception("Could not %s", what)
             self.member.leadership.step_down()
-            self._fence(f"could not take over as the active: {error}")
-            return
-        log.info("Took over as the active in %.2f s after the lease was won",
-                 asyncio.get_running_loop().time() - started)
-        await self._stay_active()
+            self._fence(f"could not {what}: {error}")
+            return False
+        return True
 
-    async def _stay_active(self) -> None:
-        assert self.member is not None
-        self._fence(await self.member.keep_active())
+    async def _wind_down(self) -> None:
+        """Stop the work of an active: the core and the snapshot pollers (their records stay for the next
+        active), the callback outbox's deliveries, the replay log's pruning."""
+        domain, self.domain = self.domain, None
+        if domain is not None:
+            await domain.stop()
+        callbacks, self.callbacks = self.callbacks, None
+        if callbacks is not None:
+            await callbacks.close()
+        retention = getattr(self, "_retention", None)
+        if retention is not None:
+            retention.cancel()
+            await asyncio.gather(retention, return_exceptions=True)
+
+    def _switchover_route(self) -> Callable[[str | None], Awaitable[dict[str, Any]]] | None:
+        return None if self.member is None else self.switchover
+
+    async def switchover(self, to: str | None = None) -> dict[str, Any]:
+        """Hand the role of active to the standby ``to`` (default: the first connected), cleanly
+        (``esc_netconf.ha.switchover`` lists the steps); answers who is the active now.
+
+        :raises SwitchoverRefused: not the active, no standby connected (nothing changed, 409), or the
+            standby did not take the role in time (504).
+        """
+        member = self.member
+        assert member is not None
+        domain = self.domain
+        if domain is None or not member.leadership.is_active():
+            seen = member.active
+            where = (f"http://{seen.host}:{seen.rest_port}" if seen is not None
+                     else "no active is known at the moment (a takeover is under way)")
+            raise SwitchoverRefused(f"This ESC is a standby; run the switchover on the active: {where}.")
+        if self._switching.locked():
+            raise SwitchoverRefused("A switchover is already under way.")
+        async with self._switching:
+            try:
+                standbys = await member.standbys()
+            except EscError as error:
+                raise SwitchoverRefused(f"Cannot list the standbys ({error}); this ESC stays the active.",
+                                        503) from error
+            if to is not None and to not in standbys:
+                raise SwitchoverRefused(f"No standby named [{to}] is connected to the group's database "
+                                        f"(connected: {', '.join(standbys) or 'none'}); this ESC stays the active.")
+            if not standbys:
+                raise SwitchoverRefused("No standby is connected to the group's database: there is nobody to hand "
+                                        "the role to; this ESC stays the active.")
+            target = to or standbys[0]
+            self._answered.clear()
+            try:
+                log.info("Switchover: %s hands the role of active to %s", member.node, target)
+                member.leadership.stop_acting()
+                await self._wind_down()
+                domain.bus.publish(out_of_service(member.node, f"it hands the role of active to {target}"))
+                if not await member.hand_over(target):
+                    raise SwitchoverRefused("This ESC lost its lease during the switchover; the group takes the "
+                                            "expired lease over as after a failure.", 409)
+                wait = member.takeover_secs * 2
+                new = await member.wait_for_another_active(wait)
+                if new is None:
+                    raise SwitchoverRefused(f"Handed the role to {target}, which did not take it within {wait:g} s; "
+                                            "the member that takes the expired lease becomes the active.", 504)
+                return SwitchoverResult(member.node, new).as_json()
+            finally:
+                self._answered.set()
 
     def _fence(self, reason: str) -> None:
         self.fenced_reason = reason
@@ -357,9 +453,13 @@ class Application:
             await self.domain.stop()
         db = getattr(self, "db", None)
         if self.member is not None and self.member.leadership.is_active():
+            if self.domain is not None:
+                self.domain.bus.publish(out_of_service(self.member.node, "it stops"))
             try:  # hand over at once rather than at the lease's expiry
                 await asyncio.to_thread(self.member.leadership.release)
             except EscError as exc:
                 log.warning("Could not release the lease (it expires on its own): %s", exc)
+        if self.member is not None:
+            await self.member.leave()
         if db is not None:
             db.close()

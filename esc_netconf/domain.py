@@ -113,8 +113,15 @@ def attach_northbound(domain: Domain, *, model: YangModel, datastore: Datastore,
     datastore.add_commit_listener(bridge.apply)
     bridge.reconcile(datastore.get_config())
 
+    netconf.add_state_provider(opdata_provider(core, snapshots))
+    EscRpcs(core, snapshots).register(netconf)
+
+
+def opdata_provider(core: EscCore, snapshots: SnapshotManager) -> Callable[[], list[etree._Element]]:
+    """The ``get`` state of ``esc_datamodel/opdata``: the core's records and the snapshots (the active's
+    live core, or a standby's view of the shared store)."""
+
     def add_snapshots(opdata: etree._Element) -> None:
         opdata.append(snapshots_element(snapshots.list_snapshots()))
 
-    netconf.add_state_provider(lambda: [opdata_element(core, extra=[add_snapshots])])
-    EscRpcs(core, snapshots).register(netconf)
+    return lambda: [opdata_element(core, extra=[add_snapshots])]
