@@ -167,11 +167,13 @@ class Application:
         assert port is not None
         return port
 
-    def _hub(self) -> NotificationHub:
+    def _hub(self, *, standby: bool = False) -> NotificationHub:
+        """The notification streams. A standby writes nothing to the shared store, so its own NETCONF
+        session events are delivered live but not logged for replay; escEvent replays the group's log."""
         return NotificationHub(
             self.replay_log,
             [
-                StreamInfo("NETCONF", "Default NETCONF event stream (RFC 6470 events)", True),
+                StreamInfo("NETCONF", "Default NETCONF event stream (RFC 6470 events)", not standby),
                 StreamInfo("escEvent", "ESC lifecycle events", True),
             ],
             lambda: datetime.now(timezone.utc),
@@ -229,7 +231,7 @@ class Application:
         member = self.member
         self.datastore = Datastore(self.model, SqlConfigStore(self.db))
         self.replay_log = SqlReplayLog(self.db)
-        self.hub = self._hub()
+        self.hub = self._hub(standby=True)
         stored = StoredState(self.db, setting=self._settings.number,
                              export_dir=options.export_dir or options.data_dir / "exports")
 
@@ -276,8 +278,10 @@ class Application:
             await self._wind_down()
             if not await self._change_role(self._start_standby, "rejoin the group as a standby"):
                 return
-            log.info("%s rejoined its group as a standby (%s)", member.node,
-                     "after a switchover" if why is None else "after it stopped acting")
+            if why is None:
+                log.info("%s rejoined its group as a standby after a switchover", member.node)
+            else:
+                log.warning("%s rejoined its group as a standby after it stopped acting", member.node)
             active = False
 
     async def _change_role(self, start: Callable[[], Awaitable[None]], what: str) -> bool:

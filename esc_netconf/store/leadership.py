@@ -28,10 +28,13 @@ its lease ends, on the database's clock (``clock_timestamp()``), the one clock a
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Connection, select, text, update
+from typing import Any
+
+from sqlalchemy import Connection, Row, select, text, update
 
 from esc_netconf.store.database import Database
 from esc_netconf.store.errors import StoreError
@@ -71,6 +74,7 @@ class Leadership:
         self._token: int | None = None
         self._deadline = 0.0  # time.monotonic() after which we no longer act
         self._standing_down = False  # a handover is under way: we still hold the lease but no longer act
+        self._taking = threading.local()  # set while this thread runs try_acquire: the fence lets it through
 
     @property
     def token(self) -> int | None:
@@ -103,15 +107,11 @@ class Leadership:
         the active."""
         started = time.monotonic()
         me = self._me
-        with self._db.write() as connection:
-            row = connection.execute(
-                text(f"UPDATE ha_lease SET token = token + 1, node = :node, host = :host, "
-                     f"netconf_port = :netconf_port, rest_port = :rest_port, "
-                     f"expires_us = {_NOW_US} + :lease_us "
-                     f"WHERE id = 1 AND (expires_us < {_NOW_US} OR node = :node) RETURNING token"),
-                {"node": me.node, "host": me.host, "netconf_port": me.netconf_port, "rest_port": me.rest_port,
-                 "lease_us": int(self.lease_secs * 1_000_000)},
-            ).first()
+        self._taking.now = True
+        try:
+            row = self._take(me)
+        finally:
+            self._taking.now = False
         if row is None:
             return False
         self._token = int(row[0])
@@ -119,6 +119,17 @@ class Leadership:
         self._deadline = started + self.lease_secs - self._margin()
         self._db.set_write_fence(self.fence)
         return True
+
+    def _take(self, me: ActiveNode) -> Row[Any] | None:
+        with self._db.write() as connection:
+            return connection.execute(
+                text(f"UPDATE ha_lease SET token = token + 1, node = :node, host = :host, "
+                     f"netconf_port = :netconf_port, rest_port = :rest_port, "
+                     f"expires_us = {_NOW_US} + :lease_us "
+                     f"WHERE id = 1 AND (expires_us < {_NOW_US} OR node = :node) RETURNING token"),
+                {"node": me.node, "host": me.host, "netconf_port": me.netconf_port, "rest_port": me.rest_port,
+                 "lease_us": int(self.lease_secs * 1_000_000)},
+            ).first()
 
     def renew(self) -> bool:
         """Push our lease forward; False (and we stop acting at once) if another member holds it."""
@@ -191,7 +202,11 @@ class Leadership:
         self._deadline = 0.0
 
     def fence(self, connection: Connection) -> None:
-        """The write fence: refuse the transaction unless the lease still carries our token."""
+        """The write fence: refuse the transaction unless the lease still carries our token (or it is our
+        own attempt to take the lease, which decides by itself: a member that lost the lease keeps its fence
+        on every other write)."""
+        if getattr(self._taking, "now", False):
+            return
         token = self._token
         current: int = connection.execute(select(ha_lease.c.token).where(ha_lease.c.id == 1)).scalar_one()
         if token is None or current != token:
