@@ -155,12 +155,17 @@ class Application:
             return
         self.member = member = GroupMember(self.db, host=options.host, takeover_secs=options.ha_takeover_secs)
         await member.announce()
-        active = await member.try_acquire()
-        await (self._start_active() if active else self._start_standby())
-        member.set_address(options.host, self._bound(self.netconf_port), self._bound(self.rest_port))
-        if active:
-            await member.publish()
-        self._group_task = asyncio.get_running_loop().create_task(self._membership(active), name="ha-membership")
+        renewing = self._renew() if await member.try_acquire() else None
+        try:
+            await (self._start_active() if renewing is not None else self._start_standby())
+            member.set_address(options.host, self._bound(self.netconf_port), self._bound(self.rest_port))
+            if renewing is not None:
+                await member.publish()
+        except BaseException:
+            if renewing is not None:
+                renewing.cancel()
+            raise
+        self._group_task = asyncio.get_running_loop().create_task(self._membership(renewing), name="ha-membership")
 
     @staticmethod
     def _bound(port: int | None) -> int:
@@ -258,31 +263,41 @@ class Application:
         log.info("Standby: NETCONF on %s:%d, REST on %s:%d (reads only; the active is %s)", options.host,
                  self.netconf_port, options.host, self.rest_port, active_netconf() or "not known yet")
 
-    async def _membership(self, active: bool) -> None:
+    def _renew(self) -> asyncio.Task[str | None]:
+        """Keep the lease from the moment it is won: starting the core may take longer than the lease."""
+        assert self.member is not None
+        return asyncio.get_running_loop().create_task(self.member.keep_active(), name="ha-lease")
+
+    async def _membership(self, renewing: asyncio.Task[str | None] | None) -> None:
         """A member's life: active until it stops acting (lease lost, or handed over), then a standby until
         it wins the lease again, and so on, on the same ports. Ends (setting :attr:`fenced`) only when a
-        change of role fails."""
+        change of role fails. ``renewing``: the lease's renewal when this member starts as the active."""
         member = self.member
         assert member is not None
-        while True:
-            if not active:
-                await member.wait_until_active()
-                started = asyncio.get_running_loop().time()
-                if not await self._change_role(self._start_active, "take over as the active"):
+        try:
+            while True:
+                if renewing is None:
+                    await member.wait_until_active()
+                    renewing = self._renew()
+                    started = asyncio.get_running_loop().time()
+                    if not await self._change_role(self._start_active, "take over as the active"):
+                        return
+                    log.info("Took over as the active in %.2f s after the lease was won",
+                             asyncio.get_running_loop().time() - started)
+                why = await renewing
+                renewing = None
+                if why is None:  # handed over: the switchover answers its client before the listeners go
+                    await self._answered.wait()
+                await self._wind_down()
+                if not await self._change_role(self._start_standby, "rejoin the group as a standby"):
                     return
-                log.info("Took over as the active in %.2f s after the lease was won",
-                         asyncio.get_running_loop().time() - started)
-            why = await member.keep_active()
-            if why is None:  # handed over: the switchover answers its client before the listeners go
-                await self._answered.wait()
-            await self._wind_down()
-            if not await self._change_role(self._start_standby, "rejoin the group as a standby"):
-                return
-            if why is None:
-                log.info("%s rejoined its group as a standby after a switchover", member.node)
-            else:
-                log.warning("%s rejoined its group as a standby after it stopped acting", member.node)
-            active = False
+                if why is None:
+                    log.info("%s rejoined its group as a standby after a switchover", member.node)
+                else:
+                    log.warning("%s rejoined its group as a standby after it stopped acting", member.node)
+        finally:
+            if renewing is not None:
+                renewing.cancel()
 
     async def _change_role(self, start: Callable[[], Awaitable[None]], what: str) -> bool:
         """Swap the listeners for those ``start`` opens, on the same ports; False (and fenced) if it failed."""

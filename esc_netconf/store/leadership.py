@@ -121,14 +121,14 @@ class Leadership:
         return True
 
     def _take(self, me: ActiveNode) -> Row[Any] | None:
+        """The lease with no address yet: clients are sent to us once :meth:`publish` says our listeners are
+        the active's (a member taking over swaps its standby listeners first)."""
         with self._db.write() as connection:
             return connection.execute(
                 text(f"UPDATE ha_lease SET token = token + 1, node = :node, host = :host, "
-                     f"netconf_port = :netconf_port, rest_port = :rest_port, "
-                     f"expires_us = {_NOW_US} + :lease_us "
+                     f"netconf_port = 0, rest_port = 0, expires_us = {_NOW_US} + :lease_us "
                      f"WHERE id = 1 AND (expires_us < {_NOW_US} OR node = :node) RETURNING token"),
-                {"node": me.node, "host": me.host, "netconf_port": me.netconf_port, "rest_port": me.rest_port,
-                 "lease_us": int(self.lease_secs * 1_000_000)},
+                {"node": me.node, "host": me.host, "lease_us": int(self.lease_secs * 1_000_000)},
             ).first()
 
     def renew(self) -> bool:
@@ -156,7 +156,7 @@ class Leadership:
         return self._me
 
     def set_address(self, host: str, netconf_port: int, rest_port: int) -> None:
-        """Our listeners' address, written to the lease at the next takeover (or by :meth:`publish`)."""
+        """Our listeners' address, written to the lease by :meth:`publish`."""
         self._me = replace(self._me, host=host, netconf_port=netconf_port, rest_port=rest_port)
 
     def publish(self) -> None:

@@ -11,6 +11,7 @@ replay log.
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -52,6 +53,14 @@ def wait_until_serving_as(server: ServerProcess, role: str, timeout: float = 15)
             pass
         assert time.monotonic() < deadline, f"{server.rest_url} does not serve as {role}"
         time.sleep(0.1)
+
+
+def get_json(url: str) -> tuple[int, dict[str, object]]:
+    """A REST read as curl makes it, asking for JSON (the ESCManager API answers XML by default)."""
+    args = ["curl", "-s", "-H", "Accept: application/json", "-w", "\n%{http_code}", url]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=30, check=True)
+    text, _, code = done.stdout.rpartition("\n")
+    return int(code), json.loads(text)
 
 
 def switchover(urls: str, *args: str) -> tuple[int, str, str]:
@@ -123,9 +132,9 @@ def test_a_standby_answers_opdata_and_rest_reads_from_what_the_active_wrote(
         opdata = nc.get(filter=("xpath", "esc_datamodel/opdata/snapshots")).data_xml
         assert "read-snap" in opdata
 
-    code, from_standby = curl("GET", f"{standby.rest_url}/deployments")
+    code, from_standby = get_json(f"{standby.rest_url}/deployments")
     assert code == 200
-    code, from_active = curl("GET", f"{active.rest_url}/deployments")
+    code, from_active = get_json(f"{active.rest_url}/deployments")
     assert code == 200
     for listing in (from_standby, from_active):
         for dep in listing["deployments"]:  # type: ignore[union-attr]
@@ -133,7 +142,7 @@ def test_a_standby_answers_opdata_and_rest_reads_from_what_the_active_wrote(
     assert from_standby == from_active
     (dep,) = from_standby["deployments"]  # type: ignore[misc]
     assert [v["name"] for v in dep["vms"]] == [vm]
-    code, snaps = curl("GET", f"{standby.rest_url}/snapshots?internalTenantId={TENANT}")
+    code, snaps = get_json(f"{standby.rest_url}/snapshots?internalTenantId={TENANT}")
     assert code == 200 and "read-snap" in json.dumps(snaps)
     # a change is still refused, naming the active
     code, body = curl("POST", f"{standby.rest_url}/{TENANT}/deployments/service/readme",
@@ -187,7 +196,7 @@ def test_switchover_hands_the_role_over_and_back(pair: tuple[ServerProcess, Serv
 
 
 LOADED = {**FAST_PROPERTIES, "vim.sim.delay.scale": "0.3",
-          "vim.asyncpoller.snapshot.create.poll.secs": "0.2"}
+          "vim.asyncpoller.snapshot.create.poll.secs": "1"}  # a snapshot that lasts across the switchover
 
 
 @pytest.mark.parametrize("pair", [LOADED], indirect=True)
@@ -212,6 +221,7 @@ def test_a_switchover_under_load_loses_and_doubles_nothing(
         assert time.monotonic() < deadline, "no deployment reached the VIM"
         time.sleep(0.05)
 
+    created_by_the_old = servers_named(cloud, "load")
     code, out, err = switchover(f"{old.rest_url},{new.rest_url}")
     assert code == 0, err
     assert ha(new)["role"] == "active"
@@ -231,7 +241,7 @@ def test_a_switchover_under_load_loses_and_doubles_nothing(
             vms.update(states)
         assert len(vms) == 7
         in_cloud = servers_named(cloud, "")
-        assert Counter(in_cloud) == Counter(vms), "one server per VM record, none created twice"
+        assert Counter(in_cloud) == Counter(list(vms)), "one server per VM record, none created twice"
         with connect(new.netconf_port) as nc:
             deadline = time.monotonic() + 60
             while "<status>active</status>" not in nc.get(
@@ -243,6 +253,13 @@ def test_a_switchover_under_load_loses_and_doubles_nothing(
 
     events = replayed_esc_events(new.netconf_port)
     assert_each_event_once(events, vms)
+    # the role moved while the work was in flight: the new active finished the deployments whose servers the
+    # old one had created, and the snapshot the old one had begun
+    handed = max(i for i, e in enumerate(events) if e.type == "ESC_IN_SERVICE")
+    finished_after = {e.fields.get("depname") for e in events[handed:] if e.type == "SERVICE_ALIVE"}
+    assert {name.split("_g_")[0] for name in created_by_the_old} <= finished_after, events
+    assert {e.type for e in events[:handed]} >= {"VM_BACKUP_INIT"}
+    assert "VM_BACKUP_COMPLETE" in {e.type for e in events[handed:]}
 
 
 def assert_each_event_once(events: list[Event], vms: dict[str, str]) -> None:
