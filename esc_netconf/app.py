@@ -369,7 +369,12 @@ class Application:
                 member.leadership.stop_acting()
                 await self._wind_down()
                 domain.bus.publish(out_of_service(member.node, f"it hands the role of active to {target}"))
-                if not await member.hand_over(target):
+                try:
+                    handed = await member.hand_over(target)
+                except EscError as error:
+                    raise SwitchoverRefused(f"Could not hand the lease over ({error}); this ESC stopped acting and "
+                                            "the group takes its lease over when it expires.", 503) from error
+                if not handed:
                     raise SwitchoverRefused("This ESC lost its lease during the switchover; the group takes the "
                                             "expired lease over as after a failure.", 409)
                 wait = member.takeover_secs * 2

@@ -180,6 +180,8 @@ class Leadership:
         """Give the lease to the standby ``node`` (we must have stopped acting first) and step down.
 
         The write is fenced and conditional on our token, so it fails (False) if the lease was no longer ours.
+
+        :raises StoreError: the database did not answer; we stepped down all the same (the lease expires).
         """
         token = self._token
         if token is None:
@@ -193,7 +195,8 @@ class Leadership:
                 ).rowcount
         except LeadershipLost:
             handed = 0
-        self.step_down()
+        finally:  # whatever the database said: we stopped acting, and must not renew a lease we gave up
+            self.step_down()
         return handed == 1
 
     def step_down(self) -> None:

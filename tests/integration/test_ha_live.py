@@ -177,8 +177,23 @@ def test_kill_9_of_the_active_and_the_standby_takes_over_within_the_takeover_tim
 
 def test_a_clean_stop_of_the_active_hands_over_at_once(pair: tuple[ServerProcess, ServerProcess]) -> None:
     active, standby = pair
+    stopped_node, standby_node = ha(active)["node"], ha(standby)["node"]
     assert active.stop() == 0
     assert wait_for_role(standby, "active", timeout=TAKEOVER_SECS) < TAKEOVER_SECS
+    # the service moved: once each in the group's replay log, in order
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            events = replayed_esc_events(standby.netconf_port)
+            break
+        except Exception:  # noqa: BLE001 - the new active's listeners are being swapped in
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    assert [(e.type, e.status_message) for e in events] == [
+        ("ESC_IN_SERVICE", f"ESC is in service: {stopped_node} is the active of its group."),
+        ("ESC_OUT_OF_SERVICE", f"ESC is out of service on {stopped_node}: it stops."),
+        ("ESC_IN_SERVICE", f"ESC is in service: {standby_node} is the active of its group."),
+    ]
 
 
 def test_a_partitioned_active_is_fenced_and_rejoins_as_a_standby_when_it_comes_back(

@@ -24,6 +24,8 @@ from tests.integration import samples
 from tests.integration.cli.cli_helpers import escadm
 from tests.integration.conftest import FAST_PROPERTIES
 from tests.integration.esc_client import ESC, EscClient, Event, EventWatcher
+from tests.integration.rest.live_helpers import deploy, http, wait_until_idle
+from tests.integration.rest.receiver import CallbackReceiver, Post
 from tests.integration.server_process import ServerProcess
 from tests.integration.test_ha_live import connect, curl, ha, replayed_esc_events, servers_named, vm_name, wait_for_role
 from tests.postgres_server import PostgresServer
@@ -296,3 +298,56 @@ def assert_each_event_once(events: list[Event], vms: dict[str, str]) -> None:
         assert ("SERVICE_ALIVE", dep, None) in keyed, (dep, keyed)
     backups = [kind for kind, _, _ in keyed if kind.startswith("VM_BACKUP")]
     assert backups == ["VM_BACKUP_INIT", "VM_BACKUP_CREATED", "VM_BACKUP_COMPLETE"], backups
+
+
+CALLBACK_VIM = {**FAST_PROPERTIES, "vim.sim.delay.scale": "0.4"}  # a reboot lasts about a second
+REBOOT_EVENTS = ["VM_REBOOTED", "VM_ALIVE", "SERVICE_ALIVE"]
+
+
+@pytest.mark.parametrize("pair", [CALLBACK_VIM], indirect=True)
+def test_callbacks_in_flight_and_in_the_outbox_reach_their_url_from_the_new_active(
+        pair: tuple[ServerProcess, ServerProcess]) -> None:
+    """A REST reboot in flight at the switchover: the new active resumes it and its events reach the
+    request's callback URL; events the receiver was refusing (waiting in the shared outbox) are delivered
+    by the new active once the receiver accepts them. Counted by distinct ESC-Event-Id, as a receiver would."""
+    old, new = pair
+    with CallbackReceiver() as receiver:
+        deploy(old, TENANT, "refused")
+        deploy(old, TENANT, "inflight")
+        receiver.fail_next(1_000_000)
+        waiting = reboot(old, receiver, "refused")
+        wait_until_idle(old, TENANT, "refused", "SERVICE_ACTIVE_STATE")
+        receiver.wait(lambda: receiver.refused >= 2, timeout=10)
+        receiver.fail_next(0)  # from now on accepted; the outbox retries later, after the switchover
+        in_flight = reboot(old, receiver, "inflight")
+        time.sleep(0.2)
+        assert not receiver.of(in_flight), "the switchover must come while the reboot is in flight"
+
+        code, _, err = switchover(f"{old.rest_url},{new.rest_url}")
+        assert code == 0, err
+        for tid in (in_flight, waiting):
+            receiver.wait(lambda tid=tid: len(distinct(receiver.of(tid))) >= len(REBOOT_EVENTS), timeout=45)
+            posts = distinct(receiver.of(tid))
+            assert [p.event_type for p in posts] == REBOOT_EVENTS, tid
+            assert {p.headers["esc-transaction-id"] for p in posts} == {tid}
+            assert all(p.body["status"] == "SUCCESS" for p in posts)
+        wait_until_idle(new, TENANT, "inflight", "SERVICE_ACTIVE_STATE")
+
+
+def reboot(server: ServerProcess, receiver: CallbackReceiver, name: str) -> str:
+    reply = http("POST", f"{server.rest_url}/{TENANT}/deployments/service/{name}",
+                 json.dumps({"operation": "reboot"}).encode(),
+                 {"Content-Type": "application/json", "callback": receiver.url})
+    assert reply.status == 200, reply
+    return str(reply.headers["esc-transaction-id"])
+
+
+def distinct(posts: list[Post]) -> list[Post]:
+    """The posts with a new ``ESC-Event-Id``, in arrival order (delivery is at least once)."""
+    seen: set[str] = set()
+    kept = []
+    for post in posts:
+        if post.headers["esc-event-id"] not in seen:
+            seen.add(post.headers["esc-event-id"])
+            kept.append(post)
+    return kept
