@@ -28,7 +28,7 @@ from esc_netconf.ha.member import GroupMember
 from esc_netconf.ha.service_events import in_service, out_of_service
 from esc_netconf.ha.standby import StandbyNetconfServer
 from esc_netconf.ha.standby_reads import StoredState
-from esc_netconf.ha.switchover import SwitchoverRefused, SwitchoverResult
+from esc_netconf.ha.switchover import SwitchoverRefused, switch_over
 from esc_netconf.limits import EdgeLimits
 from esc_netconf.netconf.connection import NetconfConnection
 from esc_netconf.netconf.datastore import Datastore
@@ -334,55 +334,20 @@ class Application:
         return None if self.member is None else self.switchover
 
     async def switchover(self, to: str | None = None) -> dict[str, Any]:
-        """Hand the role of active to the standby ``to`` (default: the first connected), cleanly
-        (``esc_netconf.ha.switchover`` lists the steps); answers who is the active now.
+        """Hand the role of active to the standby ``to`` (default: any connected) with nothing in flight
+        lost (``esc_netconf.ha.switchover``); answers who is the active now. The listeners become a
+        standby's once the answer is out (:meth:`_membership`).
 
-        :raises SwitchoverRefused: not the active, no standby connected (nothing changed, 409), or the
-            standby did not take the role in time (504).
+        :raises SwitchoverRefused: see :func:`switch_over`; also while another switchover runs.
         """
-        member = self.member
-        assert member is not None
-        domain = self.domain
-        if domain is None or not member.leadership.is_active():
-            seen = member.active
-            where = (f"http://{seen.host}:{seen.rest_port}" if seen is not None
-                     else "no active is known at the moment (a takeover is under way)")
-            raise SwitchoverRefused(f"This ESC is a standby; run the switchover on the active: {where}.")
+        assert self.member is not None
         if self._switching.locked():
             raise SwitchoverRefused("A switchover is already under way.")
         async with self._switching:
-            try:
-                standbys = await member.standbys()
-            except EscError as error:
-                raise SwitchoverRefused(f"Cannot list the standbys ({error}); this ESC stays the active.",
-                                        503) from error
-            if to is not None and to not in standbys:
-                raise SwitchoverRefused(f"No standby named [{to}] is connected to the group's database "
-                                        f"(connected: {', '.join(standbys) or 'none'}); this ESC stays the active.")
-            if not standbys:
-                raise SwitchoverRefused("No standby is connected to the group's database: there is nobody to hand "
-                                        "the role to; this ESC stays the active.")
-            target = to or standbys[0]
             self._answered.clear()
             try:
-                log.info("Switchover: %s hands the role of active to %s", member.node, target)
-                member.leadership.stop_acting()
-                await self._wind_down()
-                domain.bus.publish(out_of_service(member.node, f"it hands the role of active to {target}"))
-                try:
-                    handed = await member.hand_over(target)
-                except EscError as error:
-                    raise SwitchoverRefused(f"Could not hand the lease over ({error}); this ESC stopped acting and "
-                                            "the group takes its lease over when it expires.", 503) from error
-                if not handed:
-                    raise SwitchoverRefused("This ESC lost its lease during the switchover; the group takes the "
-                                            "expired lease over as after a failure.", 409)
-                wait = member.takeover_secs * 2
-                new = await member.wait_for_another_active(wait)
-                if new is None:
-                    raise SwitchoverRefused(f"Handed the role to {target}, which did not take it within {wait:g} s; "
-                                            "the member that takes the expired lease becomes the active.", 504)
-                return SwitchoverResult(member.node, new).as_json()
+                bus = None if self.domain is None else self.domain.bus
+                return (await switch_over(self.member, to, bus=bus, wind_down=self._wind_down)).as_json()
             finally:
                 self._answered.set()
 
