@@ -32,7 +32,10 @@ def add_ha_routes(web_app: web.Application, view: HaView, switchover: Switchover
         return web.json_response(await view())
 
     async def switch(request: web.Request) -> web.Response:
-        to = _target(await request.read())
+        try:
+            to = _target(await request.read())
+        except BadSwitchoverBody as bad:
+            return web.json_response({"error": str(bad)}, status=400)
         if switchover is None:
             return web.json_response({"error": "This ESC is not a member of a group: there is no standby to hand "
                                                "over to (give the servers one --database postgresql://...)."},
@@ -46,10 +49,14 @@ def add_ha_routes(web_app: web.Application, view: HaView, switchover: Switchover
     web_app.router.add_post(SWITCHOVER_PATH, switch)
 
 
+class BadSwitchoverBody(ValueError):
+    """A switchover request whose body is neither empty nor ``{"to": "<node>"}``."""
+
+
 def _target(body: bytes) -> str | None:
     """The optional ``{"to": "<node>"}`` of a switchover request.
 
-    :raises web.HTTPBadRequest: a body that is not that.
+    :raises BadSwitchoverBody: a body that is not that.
     """
     if not body.strip():
         return None
@@ -58,9 +65,9 @@ def _target(body: bytes) -> str | None:
     except (ValueError, RecursionError):
         parsed = None
     if not isinstance(parsed, dict) or set(parsed) - {"to"} or not isinstance(parsed.get("to", ""), str):
-        raise web.HTTPBadRequest(text=json.dumps({"error": 'The body must be empty or {"to": "<node>"}.'}),
-                                 content_type="application/json")
-    return parsed.get("to") or None
+        raise BadSwitchoverBody('The body must be empty or {"to": "<node>"}.')
+    to = parsed.get("to")
+    return str(to) if to else None
 
 
 def standby_middleware(view: HaView, reload: Reload) -> Callable[..., Any]:

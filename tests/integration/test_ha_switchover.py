@@ -126,8 +126,17 @@ def test_switchover_without_a_standby_is_refused_and_the_active_keeps_serving(
         shown = escadm(alone.rest_url, "ha", "show")
         assert shown.returncode == 0
         assert shown.stdout.splitlines()[0].startswith("role=active node=")
+        code, body = curl("POST", f"{alone.rest_url}/ha/switchover", '{"to": 5}')
+        assert code == 400 and body == {"error": 'The body must be empty or {"to": "<node>"}.'}
     finally:
         alone.stop()
+    lone = ServerProcess(tmp_path / "sqlite", properties=FAST_PROPERTIES).start()  # no group at all
+    try:
+        refused = escadm(lone.rest_url, "ha", "switchover")
+        assert refused.returncode == 1
+        assert refused.stderr.startswith("escadm: This ESC is not a member of a group: there is no standby")
+    finally:
+        lone.stop()
 
 
 def test_a_standby_answers_opdata_and_rest_reads_from_what_the_active_wrote(
