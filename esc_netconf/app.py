@@ -26,7 +26,7 @@ from esc_netconf.domain import Domain, attach_northbound, build_domain, opdata_p
 from esc_netconf.errors import EscError
 from esc_netconf.ha.member import GroupMember
 from esc_netconf.ha.service_events import in_service, out_of_service
-from esc_netconf.ha.standby import StandbyNetconfServer
+from esc_netconf.ha.standby import ActiveMemberNetconfServer, StandbyNetconfServer
 from esc_netconf.ha.standby_reads import StoredState
 from esc_netconf.ha.switchover import SwitchoverRefused, switch_over
 from esc_netconf.limits import EdgeLimits
@@ -202,7 +202,10 @@ class Application:
         self.replay_log = SqlReplayLog(self.db)
         self._retention = loop.create_task(self._keep_replay_bounded(), name="replay-retention")
         self.hub = self._hub()
-        self.netconf = NetconfServer(self.model, self.datastore, self.hub)
+        member = self.member
+        self.netconf = (NetconfServer(self.model, self.datastore, self.hub) if member is None else
+                        ActiveMemberNetconfServer(self.model, self.datastore, self.hub, self._active_netconf,
+                                                  acting=member.leadership.is_active))
 
         url_policy = CallbackUrlPolicy(
             max_urls=limits.callback_max_urls, allowed_hosts=limits.callback_allowed_hosts, own_host=options.host,
@@ -223,8 +226,7 @@ class Application:
 
         self.rest = await start_rest(
             options.host, options.rest_port, users=self._users, open_on_loopback=is_loopback(options.host),
-            routes=[lambda web_app: add_admin_routes(web_app, self), escmanager,
-                    lambda web_app: add_ha_routes(web_app, self.ha_view, self._switchover_route())],
+            routes=[lambda web_app: add_admin_routes(web_app, self), escmanager, self._ha_routes],
             limits=limits, throttle=self._throttle)
         self.rest_port = self.rest.port
         log.info("NETCONF on %s:%d, REST on %s:%d", options.host, self.netconf_port, options.host, self.rest_port)
@@ -232,18 +234,14 @@ class Application:
     async def _start_standby(self) -> None:
         """Listeners that read from the shared store and refuse every change, naming the active."""
         options = self.options
-        assert self.member is not None
-        member = self.member
         self.datastore = Datastore(self.model, SqlConfigStore(self.db))
         self.replay_log = SqlReplayLog(self.db)
         self.hub = self._hub(standby=True)
         stored = StoredState(self.db, setting=self._settings.number,
                              export_dir=options.export_dir or options.data_dir / "exports")
 
-        def active_netconf() -> tuple[str, int] | None:
-            return None if member.active is None else (member.active.host, member.active.netconf_port)
-
-        self.netconf = StandbyNetconfServer(self.model, self.datastore, self.hub, active_netconf, stored.reload)
+        self.netconf = StandbyNetconfServer(self.model, self.datastore, self.hub, self._active_netconf,
+                                            stored.reload)
         self.netconf.add_state_provider(opdata_provider(stored.core, stored.snapshots))
         await self._start_ssh(self.netconf)
 
@@ -261,7 +259,7 @@ class Application:
             routes=[standby], limits=options.limits, throttle=self._throttle)
         self.rest_port = self.rest.port
         log.info("Standby: NETCONF on %s:%d, REST on %s:%d (reads only; the active is %s)", options.host,
-                 self.netconf_port, options.host, self.rest_port, active_netconf() or "not known yet")
+                 self.netconf_port, options.host, self.rest_port, self._active_netconf() or "not known yet")
 
     def _renew(self) -> asyncio.Task[str | None]:
         """Keep the lease from the moment it is won: starting the core may take longer than the lease."""
@@ -332,6 +330,17 @@ class Application:
 
     def _switchover_route(self) -> Callable[[str | None], Awaitable[dict[str, Any]]] | None:
         return None if self.member is None else self.switchover
+
+    def _ha_routes(self, web_app: web.Application) -> None:
+        """The active's ``/ha`` routes; in a group, its changes are refused once it stopped acting."""
+        add_ha_routes(web_app, self.ha_view, self._switchover_route())
+        if self.member is not None:
+            web_app.middlewares.append(standby_middleware(self.ha_view, None, self.member.leadership.is_active))
+
+    def _active_netconf(self) -> tuple[str, int] | None:
+        """The active's NETCONF address as this member last read it from the lease."""
+        seen = None if self.member is None else self.member.active
+        return None if seen is None else (seen.host, seen.netconf_port)
 
     async def switchover(self, to: str | None = None) -> dict[str, Any]:
         """Hand the role of active to the standby ``to`` (default: any connected) with nothing in flight

@@ -137,5 +137,6 @@ class GroupMember:
                 reason = f"{self.node} could not renew its lease in time (database unreachable?)"
                 break
         leadership.step_down()
+        self.active = None  # not us any more; the standby loop reads who took over
         log.error("%s: stopped acting (no more writes, VIM calls or events from this server)", reason)
         return reason

@@ -21,12 +21,13 @@ from esc_netconf.netconf.server import NetconfServer
 from esc_netconf.netconf.subscriptions import NotificationHub
 from esc_netconf.netconf.yangmodel import YangModel
 
-__all__ = ["StandbyNetconfServer", "standby_refusal"]
+__all__ = ["ActiveMemberNetconfServer", "StandbyNetconfServer", "standby_refusal"]
 
 _GET = f"{{{BASE_NS}}}get"
 _READS = {f"{{{BASE_NS}}}get", f"{{{BASE_NS}}}get-config"}
 _SESSION = {f"{{{BASE_NS}}}close-session", f"{{{BASE_NS}}}kill-session",
             f"{{{MONITORING_NS}}}get-schema"}
+_SUBSCRIBE = "{urn:ietf:params:xml:ns:netconf:notification:1.0}create-subscription"
 
 
 def standby_refusal(active: tuple[str, int] | None) -> str:
@@ -58,5 +59,23 @@ class StandbyNetconfServer(NetconfServer):
             if qname == _GET:
                 self._reload_state()
         elif qname not in _SESSION:
+            raise NetconfError(ErrorTag.OPERATION_FAILED, standby_refusal(self.active()))
+        return await super().run_operation(ctx, operation)
+
+
+class ActiveMemberNetconfServer(NetconfServer):
+    """The active's NETCONF server in a group: everything while it acts; once it stopped acting (a
+    switchover under way, or the lease lost) and until its listeners become a standby's, reads and
+    subscriptions only, every change refused like a standby's, so nothing is accepted that no core runs."""
+
+    def __init__(self, model: YangModel, datastore: Datastore, hub: NotificationHub,
+                 active: Callable[[], tuple[str, int] | None], acting: Callable[[], bool]) -> None:
+        super().__init__(model, datastore, hub)
+        self.active = active
+        self._acting = acting
+
+    async def run_operation(self, ctx: SessionContext, operation: etree._Element) -> list[etree._Element] | None:
+        qname = operation.tag if isinstance(operation.tag, str) else ""
+        if not self._acting() and qname not in _READS | _SESSION | {_SUBSCRIBE}:
             raise NetconfError(ErrorTag.OPERATION_FAILED, standby_refusal(self.active()))
         return await super().run_operation(ctx, operation)

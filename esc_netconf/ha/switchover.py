@@ -81,7 +81,8 @@ async def switch_over(member: GroupMember, to: str | None, *, bus: EventBus | No
                                 "the role to; this ESC stays the active.")
     target = to or standbys[0]
     log.info("Switchover: %s hands the role of active to %s", member.node, target)
-    member.leadership.stop_acting()
+    member.leadership.stop_acting()  # from here on changes are refused: no active to name until the new one
+    member.active = None
     await wind_down()
     bus.publish(out_of_service(member.node, f"it hands the role of active to {target}"))
     try:

@@ -70,16 +70,21 @@ def _target(body: bytes) -> str | None:
     return str(to) if to else None
 
 
-def standby_middleware(view: HaView, reload: Reload) -> Callable[..., Any]:
-    """Answer reads (after re-reading the shared store) and refuse every change, 503 naming the active.
+def standby_middleware(view: HaView, reload: Reload | None, acting: Callable[[], bool] | None = None
+                       ) -> Callable[..., Any]:
+    """Answer reads (after re-reading the shared store, with ``reload``) and refuse every change, 503
+    naming the active. ``acting``: on the active, which passes everything while it acts and behaves as a
+    standby once it stopped acting (a switchover under way, or its lease lost) until its listeners change.
 
     A switchover request passes: its route refuses it on a standby (409) naming the active."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                          ) -> web.StreamResponse:
+        if acting is not None and acting():
+            return await handler(request)
         if request.method in ("GET", "HEAD"):
-            if request.path.startswith(API_PREFIX) and request.path != HA_PATH:
+            if reload is not None and request.path.startswith(API_PREFIX) and request.path != HA_PATH:
                 await reload()
             return await handler(request)
         if request.method == "POST" and request.path == SWITCHOVER_PATH:
