@@ -48,6 +48,7 @@ from esc_netconf.settings import VimManagerSettings
 from esc_netconf.ssh import ChannelWriter, PeerInfo, SshLimits, SshServer, load_or_create_host_keys
 from esc_netconf.store import Database, SqlConfigStore, SqlReplayLog
 from esc_netconf.store.callback_store import SqlCallbackStore
+from esc_netconf.store.errors import StoreError
 from esc_netconf.users import UserDB
 from esc_netconf.vim.sim import SimCloud
 
@@ -287,7 +288,8 @@ class Application:
                 if why is None:  # handed over: the switchover answers its client before the listeners go
                     await self._answered.wait()
                 await self._wind_down()
-                if not await self._change_role(self._start_standby, "rejoin the group as a standby"):
+                if not await self._change_role(self._start_standby, "rejoin the group as a standby",
+                                               until_the_database_answers=True):
                     return
                 if why is None:
                     log.info("%s rejoined its group as a standby after a switchover", member.node)
@@ -297,22 +299,37 @@ class Application:
             if renewing is not None:
                 renewing.cancel()
 
-    async def _change_role(self, start: Callable[[], Awaitable[None]], what: str) -> bool:
-        """Swap the listeners for those ``start`` opens, on the same ports; False (and fenced) if it failed."""
+    async def _change_role(self, start: Callable[[], Awaitable[None]], what: str, *,
+                           until_the_database_answers: bool = False) -> bool:
+        """Swap the listeners for those ``start`` opens, on the same ports; False (and fenced) if it failed.
+
+        ``until_the_database_answers``: a database error is retried (a member that lost its lease because
+        the database went away rejoins as a standby once it is back) rather than ending the process."""
+        member = self.member
+        assert member is not None
+        while True:
+            try:
+                await self._stop_listeners()
+                self.options = replace(self.options, netconf_port=self._bound(self.netconf_port),
+                                       rest_port=self._bound(self.rest_port))
+                await start()
+                if member.leadership.holds_lease():
+                    await member.publish()
+                return True
+            except StoreError as error:
+                if not until_the_database_answers:
+                    return self._role_change_failed(what, error)
+                log.warning("Could not %s (%s); trying again in %.1f s", what, error, member.takeover_secs)
+                await asyncio.sleep(member.takeover_secs)
+            except Exception as error:  # noqa: BLE001 - logged with its traceback; the process then stops
+                return self._role_change_failed(what, error)
+
+    def _role_change_failed(self, what: str, error: Exception) -> bool:
+        log.error("Could not %s", what, exc_info=error)
         assert self.member is not None
-        try:
-            await self._stop_listeners()
-            self.options = replace(self.options, netconf_port=self._bound(self.netconf_port),
-                                   rest_port=self._bound(self.rest_port))
-            await start()
-            if self.member.leadership.holds_lease():
-                await self.member.publish()
-        except Exception as error:
-            log.exception("Could not %s", what)
-            self.member.leadership.step_down()
-            self._fence(f"could not {what}: {error}")
-            return False
-        return True
+        self.member.leadership.step_down()
+        self._fence(f"could not {what}: {error}")
+        return False
 
     async def _wind_down(self) -> None:
         """Stop the work of an active: the core and the snapshot pollers (their records stay for the next
