@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
@@ -21,10 +22,13 @@ from aiohttp import web
 
 from esc_netconf.addresses import is_loopback
 from esc_netconf.auth_throttle import AuthThrottle
-from esc_netconf.domain import Domain, attach_northbound, build_domain
+from esc_netconf.domain import Domain, attach_northbound, build_domain, opdata_provider
 from esc_netconf.errors import EscError
 from esc_netconf.ha.member import GroupMember
-from esc_netconf.ha.standby import StandbyNetconfServer
+from esc_netconf.ha.service_events import in_service, out_of_service
+from esc_netconf.ha.standby import ActiveMemberNetconfServer, StandbyNetconfServer
+from esc_netconf.ha.standby_reads import StoredState
+from esc_netconf.ha.switchover import SwitchoverRefused, switch_over
 from esc_netconf.limits import EdgeLimits
 from esc_netconf.netconf.connection import NetconfConnection
 from esc_netconf.netconf.datastore import Datastore
@@ -44,6 +48,7 @@ from esc_netconf.settings import VimManagerSettings
 from esc_netconf.ssh import ChannelWriter, PeerInfo, SshLimits, SshServer, load_or_create_host_keys
 from esc_netconf.store import Database, SqlConfigStore, SqlReplayLog
 from esc_netconf.store.callback_store import SqlCallbackStore
+from esc_netconf.store.errors import StoreError
 from esc_netconf.users import UserDB
 from esc_netconf.vim.sim import SimCloud
 
@@ -106,8 +111,9 @@ class Application:
 
     With a PostgreSQL ``--database`` the server is a member of a group (CONTRACT section 8): it starts as
     the active if the lease is free, otherwise as a standby (listeners up, reads only) that becomes the
-    active when the lease frees, on the same ports. An active that loses the lease sets :attr:`fenced`;
-    the command then stops the process.
+    active when the lease frees, on the same ports. An active that loses the lease, or hands it over
+    (:meth:`switchover`), winds its work down and becomes a standby again, on the same ports. Only when
+    it cannot change role does it set :attr:`fenced`; the command then stops the process.
     """
 
     def __init__(self, options: Options) -> None:
@@ -122,6 +128,8 @@ class Application:
         self.fenced = asyncio.Event()
         self.fenced_reason = ""
         self._group_task: asyncio.Task[None] | None = None
+        self._switching = asyncio.Lock()
+        self._answered = asyncio.Event()  # a switchover's answer is out: the listeners may be swapped
 
     @property
     def settings(self) -> VimManagerSettings:
@@ -147,26 +155,31 @@ class Application:
             await self._start_active()
             return
         self.member = member = GroupMember(self.db, host=options.host, takeover_secs=options.ha_takeover_secs)
-        if await member.try_acquire():
-            await self._start_active()
+        await member.announce()
+        renewing = self._renew() if await member.try_acquire() else None
+        try:
+            await (self._start_active() if renewing is not None else self._start_standby())
             member.set_address(options.host, self._bound(self.netconf_port), self._bound(self.rest_port))
-            await member.publish()
-            self._group_task = asyncio.get_running_loop().create_task(self._stay_active(), name="ha-lease")
-        else:
-            await self._start_standby()
-            member.set_address(options.host, self._bound(self.netconf_port), self._bound(self.rest_port))
-            self._group_task = asyncio.get_running_loop().create_task(self._standby_until_active(), name="ha-lease")
+            if renewing is not None:
+                await member.publish()
+        except BaseException:
+            if renewing is not None:
+                renewing.cancel()
+            raise
+        self._group_task = asyncio.get_running_loop().create_task(self._membership(renewing), name="ha-membership")
 
     @staticmethod
     def _bound(port: int | None) -> int:
         assert port is not None
         return port
 
-    def _hub(self) -> NotificationHub:
+    def _hub(self, *, standby: bool = False) -> NotificationHub:
+        """The notification streams. A standby writes nothing to the shared store, so its own NETCONF
+        session events are delivered live but not logged for replay; escEvent replays the group's log."""
         return NotificationHub(
             self.replay_log,
             [
-                StreamInfo("NETCONF", "Default NETCONF event stream (RFC 6470 events)", True),
+                StreamInfo("NETCONF", "Default NETCONF event stream (RFC 6470 events)", not standby),
                 StreamInfo("escEvent", "ESC lifecycle events", True),
             ],
             lambda: datetime.now(timezone.utc),
@@ -190,7 +203,10 @@ class Application:
         self.replay_log = SqlReplayLog(self.db)
         self._retention = loop.create_task(self._keep_replay_bounded(), name="replay-retention")
         self.hub = self._hub()
-        self.netconf = NetconfServer(self.model, self.datastore, self.hub)
+        member = self.member
+        self.netconf = (NetconfServer(self.model, self.datastore, self.hub) if member is None else
+                        ActiveMemberNetconfServer(self.model, self.datastore, self.hub, self._active_netconf,
+                                                  acting=member.leadership.is_active))
 
         url_policy = CallbackUrlPolicy(
             max_urls=limits.callback_max_urls, allowed_hosts=limits.callback_allowed_hosts, own_host=options.host,
@@ -199,6 +215,8 @@ class Application:
         self.domain = domain = build_domain(options, self.db, self._settings, self.hub, vim_guard)
         self.callbacks = callbacks = CallbackService(SqlCallbackStore(self.db), check_url=url_policy.undeliverable)
         callbacks.start(domain.bus)  # before the core resumes its operations, so their events find their callbacks
+        if self.member is not None:  # the first event of a new active, before those of the work it resumes
+            domain.bus.publish(in_service(self.member.node))
         await domain.start()
         attach_northbound(domain, model=self.model, datastore=self.datastore, netconf=self.netconf)
         await self._start_ssh(self.netconf)
@@ -209,8 +227,7 @@ class Application:
 
         self.rest = await start_rest(
             options.host, options.rest_port, users=self._users, open_on_loopback=is_loopback(options.host),
-            routes=[lambda web_app: add_admin_routes(web_app, self), escmanager,
-                    lambda web_app: add_ha_routes(web_app, self.ha_view)],
+            routes=[lambda web_app: add_admin_routes(web_app, self), escmanager, self._ha_routes],
             limits=limits, throttle=self._throttle)
         self.rest_port = self.rest.port
         log.info("NETCONF on %s:%d, REST on %s:%d", options.host, self.netconf_port, options.host, self.rest_port)
@@ -218,53 +235,147 @@ class Application:
     async def _start_standby(self) -> None:
         """Listeners that read from the shared store and refuse every change, naming the active."""
         options = self.options
-        assert self.member is not None
-        member = self.member
         self.datastore = Datastore(self.model, SqlConfigStore(self.db))
         self.replay_log = SqlReplayLog(self.db)
-        self.hub = self._hub()
+        self.hub = self._hub(standby=True)
+        stored = StoredState(self.db, setting=self._settings.number,
+                             export_dir=options.export_dir or options.data_dir / "exports")
 
-        def active_netconf() -> tuple[str, int] | None:
-            return None if member.active is None else (member.active.host, member.active.netconf_port)
-
-        self.netconf = StandbyNetconfServer(self.model, self.datastore, self.hub, active_netconf)
+        self.netconf = StandbyNetconfServer(self.model, self.datastore, self.hub, self._active_netconf,
+                                            stored.reload)
+        self.netconf.add_state_provider(opdata_provider(stored.core, stored.snapshots))
         await self._start_ssh(self.netconf)
+
+        async def reload() -> None:
+            await asyncio.to_thread(stored.reload)
 
         def standby(web_app: web.Application) -> None:
             add_admin_routes(web_app, self)
-            add_ha_routes(web_app, self.ha_view)
-            web_app.middlewares.append(standby_middleware(self.ha_view))
+            add_ha_routes(web_app, self.ha_view, self._switchover_route())
+            add_escmanager_routes(web_app, core=stored.core, snapshots=stored.snapshots, bus=stored.bus)
+            web_app.middlewares.append(standby_middleware(self.ha_view, reload))
 
         self.rest = await start_rest(
             options.host, options.rest_port, users=self._users, open_on_loopback=is_loopback(options.host),
             routes=[standby], limits=options.limits, throttle=self._throttle)
         self.rest_port = self.rest.port
         log.info("Standby: NETCONF on %s:%d, REST on %s:%d (reads only; the active is %s)", options.host,
-                 self.netconf_port, options.host, self.rest_port, active_netconf() or "not known yet")
+                 self.netconf_port, options.host, self.rest_port, self._active_netconf() or "not known yet")
 
-    async def _standby_until_active(self) -> None:
-        """Wait for the lease, then swap the standby's listeners for the active's, on the same ports."""
+    def _renew(self) -> asyncio.Task[str | None]:
+        """Keep the lease from the moment it is won: starting the core may take longer than the lease."""
         assert self.member is not None
-        await self.member.wait_until_active()
-        started = asyncio.get_running_loop().time()
+        return asyncio.get_running_loop().create_task(self.member.keep_active(), name="ha-lease")
+
+    async def _membership(self, renewing: asyncio.Task[str | None] | None) -> None:
+        """A member's life: active until it stops acting (lease lost, or handed over), then a standby until
+        it wins the lease again, and so on, on the same ports. Ends (setting :attr:`fenced`) only when a
+        change of role fails. ``renewing``: the lease's renewal when this member starts as the active."""
+        member = self.member
+        assert member is not None
         try:
-            await self._stop_listeners()
-            self.options = replace(self.options, netconf_port=self._bound(self.netconf_port),
-                                   rest_port=self._bound(self.rest_port))
-            await self._start_active()
-            await self.member.publish()
-        except Exception as error:
-            log.exception("Could not take over as the active")
-            self.member.leadership.step_down()
-            self._fence(f"could not take over as the active: {error}")
-            return
-        log.info("Took over as the active in %.2f s after the lease was won",
-                 asyncio.get_running_loop().time() - started)
-        await self._stay_active()
+            while True:
+                if renewing is None:
+                    await member.wait_until_active()
+                    renewing = self._renew()
+                    started = asyncio.get_running_loop().time()
+                    if not await self._change_role(self._start_active, "take over as the active"):
+                        return
+                    log.info("Took over as the active in %.2f s after the lease was won",
+                             asyncio.get_running_loop().time() - started)
+                why = await renewing
+                renewing = None
+                if why is None:  # handed over: the switchover answers its client before the listeners go
+                    await self._answered.wait()
+                await self._wind_down()
+                if not await self._change_role(self._start_standby, "rejoin the group as a standby",
+                                               until_the_database_answers=True):
+                    return
+                if why is None:
+                    log.info("%s rejoined its group as a standby after a switchover", member.node)
+                else:
+                    log.warning("%s rejoined its group as a standby after it stopped acting", member.node)
+        finally:
+            if renewing is not None:
+                renewing.cancel()
 
-    async def _stay_active(self) -> None:
+    async def _change_role(self, start: Callable[[], Awaitable[None]], what: str, *,
+                           until_the_database_answers: bool = False) -> bool:
+        """Swap the listeners for those ``start`` opens, on the same ports; False (and fenced) if it failed.
+
+        ``until_the_database_answers``: a database error is retried (a member that lost its lease because
+        the database went away rejoins as a standby once it is back) rather than ending the process."""
+        member = self.member
+        assert member is not None
+        while True:
+            try:
+                await self._stop_listeners()
+                self.options = replace(self.options, netconf_port=self._bound(self.netconf_port),
+                                       rest_port=self._bound(self.rest_port))
+                await start()
+                if member.leadership.holds_lease():
+                    await member.publish()
+                return True
+            except StoreError as error:
+                if not until_the_database_answers:
+                    return self._role_change_failed(what, error)
+                log.warning("Could not %s (%s); trying again in %.1f s", what, error, member.takeover_secs)
+                await asyncio.sleep(member.takeover_secs)
+            except Exception as error:  # noqa: BLE001 - logged with its traceback; the process then stops
+                return self._role_change_failed(what, error)
+
+    def _role_change_failed(self, what: str, error: Exception) -> bool:
+        log.error("Could not %s", what, exc_info=error)
         assert self.member is not None
-        self._fence(await self.member.keep_active())
+        self.member.leadership.step_down()
+        self._fence(f"could not {what}: {error}")
+        return False
+
+    async def _wind_down(self) -> None:
+        """Stop the work of an active: the core and the snapshot pollers (their records stay for the next
+        active), the callback outbox's deliveries, the replay log's pruning."""
+        domain, self.domain = self.domain, None
+        if domain is not None:
+            await domain.stop()
+        callbacks, self.callbacks = self.callbacks, None
+        if callbacks is not None:
+            await callbacks.close()
+        retention = getattr(self, "_retention", None)
+        if retention is not None:
+            retention.cancel()
+            await asyncio.gather(retention, return_exceptions=True)
+
+    def _switchover_route(self) -> Callable[[str | None], Awaitable[dict[str, Any]]] | None:
+        return None if self.member is None else self.switchover
+
+    def _ha_routes(self, web_app: web.Application) -> None:
+        """The active's ``/ha`` routes; in a group, its changes are refused once it stopped acting."""
+        add_ha_routes(web_app, self.ha_view, self._switchover_route())
+        if self.member is not None:
+            web_app.middlewares.append(standby_middleware(self.ha_view, None, self.member.leadership.is_active))
+
+    def _active_netconf(self) -> tuple[str, int] | None:
+        """The active's NETCONF address as this member last read it from the lease."""
+        seen = None if self.member is None else self.member.active
+        return None if seen is None else (seen.host, seen.netconf_port)
+
+    async def switchover(self, to: str | None = None) -> dict[str, Any]:
+        """Hand the role of active to the standby ``to`` (default: any connected) with nothing in flight
+        lost (``esc_netconf.ha.switchover``); answers who is the active now. The listeners become a
+        standby's once the answer is out (:meth:`_membership`).
+
+        :raises SwitchoverRefused: see :func:`switch_over`; also while another switchover runs.
+        """
+        assert self.member is not None
+        if self._switching.locked():
+            raise SwitchoverRefused("A switchover is already under way.")
+        async with self._switching:
+            self._answered.clear()
+            try:
+                bus = None if self.domain is None else self.domain.bus
+                return (await switch_over(self.member, to, bus=bus, wind_down=self._wind_down)).as_json()
+            finally:
+                self._answered.set()
 
     def _fence(self, reason: str) -> None:
         self.fenced_reason = reason
@@ -357,9 +468,13 @@ class Application:
             await self.domain.stop()
         db = getattr(self, "db", None)
         if self.member is not None and self.member.leadership.is_active():
+            if self.domain is not None:
+                self.domain.bus.publish(out_of_service(self.member.node, "it stops"))
             try:  # hand over at once rather than at the lease's expiry
                 await asyncio.to_thread(self.member.leadership.release)
             except EscError as exc:
                 log.warning("Could not release the lease (it expires on its own): %s", exc)
+        if self.member is not None:
+            await self.member.leave()
         if db is not None:
             db.close()

@@ -25,7 +25,7 @@ from esc_netconf.core.lifecycle import EscCore
 from esc_netconf.day0_fetch import FetchLimits, UrlTemplateFetcher
 from esc_netconf.netconf.datastore import Datastore
 from esc_netconf.netconf.filters import FilterSpec, ListLevel, list_scope
-from esc_netconf.netconf.server import NetconfServer
+from esc_netconf.netconf.server import NetconfServer, StateProvider
 from esc_netconf.netconf.subscriptions import NotificationHub
 from esc_netconf.netconf.yangmodel import YangModel
 from esc_netconf.northbound.config_bridge import ConfigBridge
@@ -118,6 +118,14 @@ def attach_northbound(domain: Domain, *, model: YangModel, datastore: Datastore,
     datastore.add_commit_listener(bridge.apply)
     bridge.reconcile(datastore.get_config())
 
+    netconf.add_state_provider(opdata_provider(core, snapshots))
+    EscRpcs(core, snapshots).register(netconf)
+
+
+def opdata_provider(core: EscCore, snapshots: SnapshotManager) -> StateProvider:
+    """The ``get`` state of ``esc_datamodel/opdata``: the core's records and the snapshots (the active's
+    live core, or a standby's view of the shared store)."""
+
     def add_snapshots(opdata: etree._Element) -> None:
         opdata.append(snapshots_element(snapshots.list_snapshots()))
 
@@ -129,5 +137,4 @@ def attach_northbound(domain: Domain, *, model: YangModel, datastore: Datastore,
         return [opdata.element(extra=[add_snapshots] if wants_snapshots else [],
                                scope=list_scope(spec, OPDATA_LEVELS))]
 
-    netconf.add_state_provider(state)
-    EscRpcs(core, snapshots).register(netconf)
+    return state

@@ -74,11 +74,19 @@ class PostgresServer:
         self._run(str(self.bindir / "initdb"), "-D", str(data), "-U", SUPERUSER, "--auth=trust",
                   "-E", "UTF8", "--locale=C", "--no-sync")
         self.port = _free_port()
+        self.resume()
+        return self
+
+    def resume(self) -> None:
+        """Start the cluster (again, after :meth:`halt`) on the same port, with the same data."""
         options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(data), "-l", str(self.root / "server.log"),
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"), "-l", str(self.root / "server.log"),
                   "-o", options, "-w", "-t", "60", "start")
-        return self
+
+    def halt(self) -> None:
+        """Stop the server at once, keeping its data (what a database outage looks like to its clients)."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "-w", "stop")
 
     @property
     def url(self) -> str:

@@ -111,6 +111,22 @@ class AdminClient:
     def reload_settings(self) -> None:
         self.request("POST", RELOAD_PATH)
 
+    def ha(self) -> dict[str, Any]:
+        """``{"role", "node", "active"}``: this server's place in its group (CONTRACT section 8)."""
+        body = self.request("GET", HA_PATH).body
+        if not isinstance(body, dict):
+            raise RequestRefused("The server did not say its role.")
+        return body
+
+    def switchover(self, to: str | None) -> dict[str, Any]:
+        """Ask the active to hand its role over (to the standby ``to``, or any); the new active's view.
+
+        The server answers only once the new active took the role (or it gave up: a refusal)."""
+        body = self.request("POST", SWITCHOVER_PATH, {"to": to} if to else None).body
+        if not isinstance(body, dict) or not isinstance(body.get("active"), dict):
+            raise RequestRefused("The server did not say which member is the active now.")
+        return body
+
     def status(self) -> AdminResponse:
         """``{part: {ok, ...}}``; 503 (some part down) is an answer here, not a refusal."""
         return self.request("GET", STATUS_PATH, ok=(200, 503))
@@ -129,6 +145,7 @@ def _json(raw: bytes) -> Any:
 
 
 HA_PATH = "/ESCManager/v0/ha"
+SWITCHOVER_PATH = HA_PATH + "/switchover"
 
 
 def connect_active(urls: str, user: str, password: str, timeout: float = 30.0) -> AdminClient:

@@ -1,6 +1,6 @@
 """``escadm``: administer a running controller (CONTRACT section 6), and back its database up.
 
-``vimmanager show|set|restart`` and ``status`` talk to the server's admin REST API (``--url``);
+``vimmanager show|set|restart``, ``status`` and ``ha show|switchover`` talk to the server's REST API (``--url``);
 ``backup`` and ``restore`` work on the data dir's database file (see :mod:`esc_netconf.cli.db_backup`).
 """
 
@@ -114,6 +114,29 @@ def status(client: AdminClient, args: argparse.Namespace, out: TextIO) -> int:
     return 0 if healthy else 1
 
 
+def _where(active: Any) -> str:
+    if not isinstance(active, dict):
+        return "none known at the moment (a takeover is under way)"
+    return f"NETCONF {active.get('host')}:{active.get('netconf_port')}, REST http://{active.get('host')}:{active.get('rest_port')}"
+
+
+def ha_show(client: AdminClient, args: argparse.Namespace, out: TextIO) -> int:
+    view = client.ha()
+    if args.json:
+        print(json.dumps(view, indent=2, sort_keys=True), file=out)
+    else:
+        print(f"role={view.get('role')} node={view.get('node')}", file=out)
+        print(f"active: {_where(view.get('active'))}", file=out)
+    return 0
+
+
+def ha_switchover(client: AdminClient, args: argparse.Namespace, out: TextIO) -> int:
+    answer = client.switchover(args.to)
+    print(f"Switchover done: {answer.get('node')} is the active ({_where(answer.get('active'))}); "
+          f"{answer.get('previous')} is a standby.", file=out)
+    return 0
+
+
 def backup(args: argparse.Namespace, out: TextIO) -> int:
     from esc_netconf.cli.db_backup import backup_data_dir
 
@@ -207,6 +230,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     health.add_argument("--json", action="store_true", help="print the server's JSON report instead")
     health.set_defaults(handler=status)
+
+    ha = commands.add_parser(
+        "ha", help="the server's group: its role, and a switchover of the active",
+        description="A group of servers on one PostgreSQL database has one active and standbys (README, "
+                    "'High availability').",
+        epilog=EXIT_STATUS, formatter_class=raw,
+    )
+    ha_commands = ha.add_subparsers(dest="action", metavar="<action>", title="actions", required=True)
+    ha_view = ha_commands.add_parser(
+        "show", help="this server's role and where the active is",
+        description="Print 'role=<active|standby> node=<name>' and the active's NETCONF and REST addresses.",
+        epilog=EXIT_STATUS, formatter_class=raw,
+    )
+    ha_view.add_argument("--json", action="store_true", help="print the server's JSON answer instead")
+    ha_view.set_defaults(handler=ha_show)
+    switch = ha_commands.add_parser(
+        "switchover", help="hand the role of active to a standby, cleanly",
+        description="Ask the active (give --url the active, or a list of the members) to hand its role to "
+                    "a standby: it stops acting, its work in flight (deployments, recoveries, snapshots, "
+                    "callbacks) is left in the shared database for the new active, which resumes it; the old "
+                    "active stays up as a standby. Answers once the new active took the role. Refused, and "
+                    "the active keeps serving, when no standby is connected; a standby refuses it naming "
+                    "the active.\n\n"
+                    "example: escadm --url http://a:8080,http://b:8080 ha switchover",
+        epilog=EXIT_STATUS, formatter_class=raw,
+    )
+    switch.add_argument("--to", metavar="NODE", help="the standby to hand over to (a node name, as "
+                                                     "'escadm ha show' prints it; default: any connected)")
+    switch.set_defaults(handler=ha_switchover)
 
     back = commands.add_parser(
         "backup", help="copy the controller's database, safely while it runs",

@@ -157,6 +157,11 @@ class EscCore:
         if self._kpis is not None:
             self._kpi_task = asyncio.get_running_loop().create_task(self._kpis.run(), name="esc-kpi-monitor")
 
+    def reload(self) -> None:
+        """Read the records again from the store and resume nothing: the view of a core that is never
+        started (a standby's reads of what the active of its group does)."""
+        self._ctx.state = self._ctx.store.load()
+
     async def stop(self) -> None:
         """Cancel the monitor and every task; records keep the work in flight for the next start."""
         self._stopping = True

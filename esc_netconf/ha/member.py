@@ -4,6 +4,9 @@ Timing, for ``--ha-takeover-secs T`` (default 5): the lease lasts ``0.6 T``; the
 quarter of that; a standby tries to take it every ``T / 10``. After the active dies, a standby holds the
 lease at most ``0.6 T + T / 10`` later and then starts its core (the rest of ``T``). The active stops
 acting at its local deadline (see ``esc_netconf.store.leadership``), before the lease can expire.
+
+Every member also keeps a named session open (``esc_netconf.ha.presence``), so the active knows whether a
+standby is there to hand the role to (``escadm ha switchover``).
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ import asyncio
 import logging
 import os
 import socket
+import time
 
 from esc_netconf.store.database import Database
+from esc_netconf.ha.presence import Presence
 from esc_netconf.store.errors import StoreError
 from esc_netconf.store.leadership import ActiveNode, Leadership
 
@@ -34,6 +39,9 @@ class GroupMember:
         self.poll_secs = max(0.05, takeover_secs * POLL_SHARE)
         self.renew_secs = self.leadership.lease_secs / 4
         self.active: ActiveNode | None = None  # the active as last read from the lease
+        self.presence = Presence(db, self.node)
+        self.takeover_secs = takeover_secs
+        self.handed_over = False  # set by hand_over: keep_active then ends quietly
 
     @property
     def role(self) -> str:
@@ -49,6 +57,7 @@ class GroupMember:
             log.warning("Could not try to take the lease: %s", error)
             return False
         if acquired:
+            self.handed_over = False
             log.info("This server (%s) is now the active of its group (fencing token %s)",
                      self.node, self.leadership.token)
         return acquired
@@ -57,9 +66,48 @@ class GroupMember:
         await asyncio.to_thread(self.leadership.publish)
         self.active = self.leadership.me
 
+    async def announce(self) -> None:
+        """Keep our named session open, so the active counts us as a standby (logged when it cannot)."""
+        try:
+            await asyncio.to_thread(self.presence.ensure)
+        except StoreError as error:
+            log.warning("%s", error)
+
+    async def standbys(self) -> list[str]:
+        """The other members connected to the group's database now (node names)."""
+        return await asyncio.to_thread(self.presence.others)
+
+    async def hand_over(self, node: str) -> bool:
+        """Give the lease to ``node`` (we must have stopped acting); False if it was no longer ours."""
+        self.handed_over = True
+        handed = await asyncio.to_thread(self.leadership.hand_over, node)
+        self.active = None
+        if handed:
+            log.info("%s handed the role of active to %s", self.node, node)
+        return handed
+
+    async def wait_for_another_active(self, timeout: float) -> ActiveNode | None:
+        """The member that holds the lease and published its address, once it is not us; None after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                seen = await asyncio.to_thread(self.leadership.active)
+            except StoreError as error:
+                log.warning("Could not read the lease: %s", error)
+                seen = None
+            if seen is not None and seen.node != self.node:
+                self.active = seen
+                return seen
+            await asyncio.sleep(self.poll_secs / 2)
+        return None
+
+    async def leave(self) -> None:
+        await asyncio.to_thread(self.presence.leave)
+
     async def wait_until_active(self) -> None:
         """Poll until the lease is ours; meanwhile keep :attr:`active` current for the standby's answers."""
         while True:
+            await self.announce()
             try:
                 self.active = await asyncio.to_thread(self.leadership.active)
             except StoreError as error:
@@ -68,21 +116,27 @@ class GroupMember:
                 return
             await asyncio.sleep(self.poll_secs)
 
-    async def keep_active(self) -> str:
-        """Renew until we cannot; returns why we stopped acting (the caller must then stop the server)."""
+    async def keep_active(self) -> str | None:
+        """Renew until we cannot; returns why we stopped acting (the caller then winds the work down and
+        rejoins the group as a standby); None when we handed the lease over (:meth:`hand_over`)."""
         leadership = self.leadership
         while True:
             await asyncio.sleep(self.renew_secs)
+            if self.handed_over:
+                return None
             try:
                 renewed = await asyncio.wait_for(asyncio.to_thread(leadership.renew), timeout=self.renew_secs)
                 if not renewed:
+                    if self.handed_over:
+                        return None
                     reason = f"{self.node} lost the lease: another server of the group holds it"
                     break
             except (StoreError, TimeoutError) as error:
                 log.warning("Could not renew the lease: %s", error or "no answer in time")
-            if not leadership.is_active():
+            if not leadership.holds_lease():
                 reason = f"{self.node} could not renew its lease in time (database unreachable?)"
                 break
         leadership.step_down()
+        self.active = None  # not us any more; the standby loop reads who took over
         log.error("%s: stopped acting (no more writes, VIM calls or events from this server)", reason)
         return reason

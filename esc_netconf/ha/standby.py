@@ -2,7 +2,7 @@
 
 A standby keeps its NETCONF and REST listeners up so that clients and monitoring reach it, but it neither
 writes nor calls the VIM. ``get``/``get-config`` read the running configuration the active committed to the
-shared database (re-read on every request); every other operation is refused with ``operation-failed`` and
+shared database, and ``get`` the opdata of the active's records there (both re-read on every request); every other operation is refused with ``operation-failed`` and
 a message naming the active's NETCONF address, so a client knows where to go.
 """
 
@@ -21,11 +21,13 @@ from esc_netconf.netconf.server import NetconfServer
 from esc_netconf.netconf.subscriptions import NotificationHub
 from esc_netconf.netconf.yangmodel import YangModel
 
-__all__ = ["StandbyNetconfServer", "standby_refusal"]
+__all__ = ["ActiveMemberNetconfServer", "StandbyNetconfServer", "standby_refusal"]
 
+_GET = f"{{{BASE_NS}}}get"
 _READS = {f"{{{BASE_NS}}}get", f"{{{BASE_NS}}}get-config"}
 _SESSION = {f"{{{BASE_NS}}}close-session", f"{{{BASE_NS}}}kill-session",
             f"{{{MONITORING_NS}}}get-schema"}
+_SUBSCRIBE = "{urn:ietf:params:xml:ns:netconf:notification:1.0}create-subscription"
 
 
 def standby_refusal(active: tuple[str, int] | None) -> str:
@@ -40,10 +42,12 @@ class StandbyNetconfServer(NetconfServer):
     """A NETCONF server that answers reads from the shared store and refuses everything else."""
 
     def __init__(self, model: YangModel, datastore: Datastore, hub: NotificationHub,
-                 active: Callable[[], tuple[str, int] | None]) -> None:
-        """``active()``: the active's NETCONF (host, port) as last seen in the lease, or None."""
+                 active: Callable[[], tuple[str, int] | None], reload: Callable[[], None]) -> None:
+        """``active()``: the active's NETCONF (host, port) as last seen in the lease, or None;
+        ``reload()``: read the shared store again for the state of a ``get`` (opdata)."""
         super().__init__(model, datastore, hub)
         self.active = active
+        self._reload_state = reload
 
     def capabilities(self) -> list[str]:
         return [*super().capabilities(), STANDBY_CAPABILITY]
@@ -52,6 +56,26 @@ class StandbyNetconfServer(NetconfServer):
         qname = operation.tag if isinstance(operation.tag, str) else ""
         if qname in _READS:
             self.datastore.reload()  # the active writes the shared database; our copy may be old
+            if qname == _GET:
+                self._reload_state()
         elif qname not in _SESSION:
+            raise NetconfError(ErrorTag.OPERATION_FAILED, standby_refusal(self.active()))
+        return await super().run_operation(ctx, operation)
+
+
+class ActiveMemberNetconfServer(NetconfServer):
+    """The active's NETCONF server in a group: everything while it acts; once it stopped acting (a
+    switchover under way, or the lease lost) and until its listeners become a standby's, reads and
+    subscriptions only, every change refused like a standby's, so nothing is accepted that no core runs."""
+
+    def __init__(self, model: YangModel, datastore: Datastore, hub: NotificationHub,
+                 active: Callable[[], tuple[str, int] | None], acting: Callable[[], bool]) -> None:
+        super().__init__(model, datastore, hub)
+        self.active = active
+        self._acting = acting
+
+    async def run_operation(self, ctx: SessionContext, operation: etree._Element) -> list[etree._Element] | None:
+        qname = operation.tag if isinstance(operation.tag, str) else ""
+        if not self._acting() and qname not in _READS | _SESSION | {_SUBSCRIBE}:
             raise NetconfError(ErrorTag.OPERATION_FAILED, standby_refusal(self.active()))
         return await super().run_operation(ctx, operation)

@@ -1,34 +1,93 @@
-"""``GET /ESCManager/v0/ha`` (the group role, CONTRACT section 8) and the standby's REST behaviour: every
-other request is answered 503 naming the active, since only the active may act."""
+"""``GET /ESCManager/v0/ha`` (the group role, CONTRACT section 8), ``POST /ESCManager/v0/ha/switchover``
+(``escadm ha switchover``) and the standby's REST behaviour: reads are answered from the shared store,
+every change is answered 503 naming the active, since only the active may act."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
+from esc_netconf.ha.switchover import SwitchoverRefused
+
 HA_PATH = "/ESCManager/v0/ha"
+SWITCHOVER_PATH = HA_PATH + "/switchover"
 STATUS_PATH = "/ESCManager/admin/status"
+API_PREFIX = "/ESCManager/v0/"
 
 HaView = Callable[[], Awaitable[dict[str, Any]]]
 """``{"role", "node", "active": {"host", "netconf_port", "rest_port"} | None}``."""
 
+Switchover = Callable[[str | None], Awaitable[dict[str, Any]]]
+"""Hand the role to the standby named (or any): ``{"previous", "node", "active"}``; raises SwitchoverRefused."""
 
-def add_ha_routes(web_app: web.Application, view: HaView) -> None:
+Reload = Callable[[], Awaitable[None]]
+"""Read the shared store again before a standby answers a read."""
+
+
+def add_ha_routes(web_app: web.Application, view: HaView, switchover: Switchover | None = None) -> None:
     async def ha(_request: web.Request) -> web.Response:
         return web.json_response(await view())
 
+    async def switch(request: web.Request) -> web.Response:
+        try:
+            to = _target(await request.read())
+        except BadSwitchoverBody as bad:
+            return web.json_response({"error": str(bad)}, status=400)
+        if switchover is None:
+            return web.json_response({"error": "This ESC is not a member of a group: there is no standby to hand "
+                                               "over to (give the servers one --database postgresql://...)."},
+                                     status=409)
+        try:
+            return web.json_response(await switchover(to))
+        except SwitchoverRefused as refused:
+            return web.json_response({"error": refused.message}, status=refused.status)
+
     web_app.router.add_get(HA_PATH, ha)
+    web_app.router.add_post(SWITCHOVER_PATH, switch)
 
 
-def standby_middleware(view: HaView) -> Callable[..., Any]:
-    """Refuse (503, naming the active) every request but the role and the status: a standby does not act."""
+class BadSwitchoverBody(ValueError):
+    """A switchover request whose body is neither empty nor ``{"to": "<node>"}``."""
+
+
+def _target(body: bytes) -> str | None:
+    """The optional ``{"to": "<node>"}`` of a switchover request.
+
+    :raises BadSwitchoverBody: a body that is not that.
+    """
+    if not body.strip():
+        return None
+    try:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError):
+        parsed = None
+    if not isinstance(parsed, dict) or set(parsed) - {"to"} or not isinstance(parsed.get("to", ""), str):
+        raise BadSwitchoverBody('The body must be empty or {"to": "<node>"}.')
+    to = parsed.get("to")
+    return str(to) if to else None
+
+
+def standby_middleware(view: HaView, reload: Reload | None, acting: Callable[[], bool] | None = None
+                       ) -> Callable[..., Any]:
+    """Answer reads (after re-reading the shared store, with ``reload``) and refuse every change, 503
+    naming the active. ``acting``: on the active, which passes everything while it acts and behaves as a
+    standby once it stopped acting (a switchover under way, or its lease lost) until its listeners change.
+
+    A switchover request passes: its route refuses it on a standby (409) naming the active."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                          ) -> web.StreamResponse:
-        if request.method in ("GET", "HEAD") and request.path in (HA_PATH, STATUS_PATH):
+        if acting is not None and acting():
+            return await handler(request)
+        if request.method in ("GET", "HEAD"):
+            if reload is not None and request.path.startswith(API_PREFIX) and request.path != HA_PATH:
+                await reload()
+            return await handler(request)
+        if request.method == "POST" and request.path == SWITCHOVER_PATH:
             return await handler(request)
         state = await view()
         active = state.get("active")

@@ -9,6 +9,11 @@ its lease ends, on the database's clock (``clock_timestamp()``), the one clock a
   the token and writes our name and a new expiry. It runs in a write transaction, so it first takes the
   writer lock every write on PostgreSQL takes (``Database``): it waits for any write of the old active that
   is in flight, and every write the old active attempts afterwards sees the new token and is refused.
+* **Handing over** (:meth:`Leadership.hand_over`, ``escadm ha switchover``): the active, having stopped
+  acting, writes a new token and the chosen standby's name with a fresh expiry; that standby takes the lease
+  at its next poll (:meth:`Leadership.try_acquire` also takes a lease that names it), any member takes it
+  once it expires if the chosen one never does. Until the new active publishes its address the lease names
+  no address (ports 0) and :meth:`Leadership.active` answers None: no member sends clients anywhere yet.
 * **Renewing** (:meth:`Leadership.renew`): ``UPDATE ... WHERE token = ours`` pushes the expiry forward;
   no row updated means someone else took over.
 * **Fencing writes**: once we hold the lease, :meth:`Leadership.fence` runs inside every write transaction
@@ -23,10 +28,13 @@ its lease ends, on the database's clock (``clock_timestamp()``), the one clock a
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Connection, select, text, update
+from typing import Any
+
+from sqlalchemy import Connection, Row, select, text, update
 
 from esc_netconf.store.database import Database
 from esc_netconf.store.errors import StoreError
@@ -65,15 +73,26 @@ class Leadership:
         self.lease_secs = lease_secs
         self._token: int | None = None
         self._deadline = 0.0  # time.monotonic() after which we no longer act
+        self._standing_down = False  # a handover is under way: we still hold the lease but no longer act
+        self._taking = threading.local()  # set while this thread runs try_acquire: the fence lets it through
 
     @property
     def token(self) -> int | None:
         """Our fencing token while we hold (or believe we hold) the lease."""
         return self._token
 
-    def is_active(self) -> bool:
-        """True while we hold the lease and our local deadline has not passed."""
+    def holds_lease(self) -> bool:
+        """True while we hold the lease and our local deadline has not passed (acting or handing over)."""
         return self._token is not None and time.monotonic() < self._deadline
+
+    def is_active(self) -> bool:
+        """True while we hold the lease and act: not after :meth:`stop_acting` (a handover under way)."""
+        return self.holds_lease() and not self._standing_down
+
+    def stop_acting(self) -> None:
+        """The first step of a handover: no more VIM calls (:meth:`check` refuses) while we keep the lease,
+        and may still write, to wind the work in flight down and record where it stands."""
+        self._standing_down = True
 
     def check(self) -> None:
         """Raise :class:`LeadershipLost` unless we may act now (call before every VIM call)."""
@@ -84,24 +103,33 @@ class Leadership:
         return max(0.2, self.lease_secs / 10)
 
     def try_acquire(self) -> bool:
-        """Take the lease if it has expired (or was never held); True if we are now the active."""
+        """Take the lease if it has expired (or was never held) or was handed to us; True if we are now
+        the active."""
         started = time.monotonic()
         me = self._me
-        with self._db.write() as connection:
-            row = connection.execute(
-                text(f"UPDATE ha_lease SET token = token + 1, node = :node, host = :host, "
-                     f"netconf_port = :netconf_port, rest_port = :rest_port, "
-                     f"expires_us = {_NOW_US} + :lease_us WHERE id = 1 AND expires_us < {_NOW_US} "
-                     "RETURNING token"),
-                {"node": me.node, "host": me.host, "netconf_port": me.netconf_port, "rest_port": me.rest_port,
-                 "lease_us": int(self.lease_secs * 1_000_000)},
-            ).first()
+        self._taking.now = True
+        try:
+            row = self._take(me)
+        finally:
+            self._taking.now = False
         if row is None:
             return False
         self._token = int(row[0])
+        self._standing_down = False
         self._deadline = started + self.lease_secs - self._margin()
         self._db.set_write_fence(self.fence)
         return True
+
+    def _take(self, me: ActiveNode) -> Row[Any] | None:
+        """The lease with no address yet: clients are sent to us once :meth:`publish` says our listeners are
+        the active's (a member taking over swaps its standby listeners first)."""
+        with self._db.write() as connection:
+            return connection.execute(
+                text(f"UPDATE ha_lease SET token = token + 1, node = :node, host = :host, "
+                     f"netconf_port = 0, rest_port = 0, expires_us = {_NOW_US} + :lease_us "
+                     f"WHERE id = 1 AND (expires_us < {_NOW_US} OR node = :node) RETURNING token"),
+                {"node": me.node, "host": me.host, "lease_us": int(self.lease_secs * 1_000_000)},
+            ).first()
 
     def renew(self) -> bool:
         """Push our lease forward; False (and we stop acting at once) if another member holds it."""
@@ -128,7 +156,7 @@ class Leadership:
         return self._me
 
     def set_address(self, host: str, netconf_port: int, rest_port: int) -> None:
-        """Our listeners' address, written to the lease at the next takeover (or by :meth:`publish`)."""
+        """Our listeners' address, written to the lease by :meth:`publish`."""
         self._me = replace(self._me, host=host, netconf_port=netconf_port, rest_port=rest_port)
 
     def publish(self) -> None:
@@ -148,13 +176,40 @@ class Leadership:
                                .values(expires_us=0))
         self.step_down()
 
+    def hand_over(self, node: str) -> bool:
+        """Give the lease to the standby ``node`` (we must have stopped acting first) and step down.
+
+        The write is fenced and conditional on our token, so it fails (False) if the lease was no longer ours.
+
+        :raises StoreError: the database did not answer; we stepped down all the same (the lease expires).
+        """
+        token = self._token
+        if token is None:
+            return False
+        try:
+            with self._db.write() as connection:
+                handed = connection.execute(
+                    text(f"UPDATE ha_lease SET token = token + 1, node = :node, host = '', netconf_port = 0, "
+                         f"rest_port = 0, expires_us = {_NOW_US} + :lease_us WHERE id = 1 AND token = :token"),
+                    {"node": node, "lease_us": int(self.lease_secs * 1_000_000), "token": token},
+                ).rowcount
+        except LeadershipLost:
+            handed = 0
+        finally:  # whatever the database said: we stopped acting, and must not renew a lease we gave up
+            self.step_down()
+        return handed == 1
+
     def step_down(self) -> None:
         """Stop acting now: no write and no VIM call from here on."""
         self._token = None
         self._deadline = 0.0
 
     def fence(self, connection: Connection) -> None:
-        """The write fence: refuse the transaction unless the lease still carries our token."""
+        """The write fence: refuse the transaction unless the lease still carries our token (or it is our
+        own attempt to take the lease, which decides by itself: a member that lost the lease keeps its fence
+        on every other write)."""
+        if getattr(self._taking, "now", False):
+            return
         token = self._token
         current: int = connection.execute(select(ha_lease.c.token).where(ha_lease.c.id == 1)).scalar_one()
         if token is None or current != token:
@@ -162,11 +217,12 @@ class Leadership:
                 f"write refused: {self._me.node} holds no lease (token {token}, the group is at {current})")
 
     def active(self) -> ActiveNode | None:
-        """The member whose lease has not expired, as the database says; None if there is none."""
+        """The member whose lease has not expired, as the database says; None if there is none, or while
+        the new holder has not published its address yet (a takeover or handover under way)."""
         with self._db.read() as connection:
             row = connection.execute(
                 text(f"SELECT node, host, netconf_port, rest_port, token FROM ha_lease "
                      f"WHERE id = 1 AND expires_us >= {_NOW_US}")).first()
-        if row is None:
+        if row is None or int(row[2]) == 0:
             return None
         return ActiveNode(str(row[0]), str(row[1]), int(row[2]), int(row[3]), int(row[4]))

@@ -177,14 +177,30 @@ def test_kill_9_of_the_active_and_the_standby_takes_over_within_the_takeover_tim
 
 def test_a_clean_stop_of_the_active_hands_over_at_once(pair: tuple[ServerProcess, ServerProcess]) -> None:
     active, standby = pair
+    stopped_node, standby_node = ha(active)["node"], ha(standby)["node"]
     assert active.stop() == 0
     assert wait_for_role(standby, "active", timeout=TAKEOVER_SECS) < TAKEOVER_SECS
+    # the service moved: once each in the group's replay log, in order
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            events = replayed_esc_events(standby.netconf_port)
+            break
+        except Exception:  # noqa: BLE001 - the new active's listeners are being swapped in
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    assert [(e.type, e.status_message) for e in events] == [
+        ("ESC_IN_SERVICE", f"ESC is in service: {stopped_node} is the active of its group."),
+        ("ESC_OUT_OF_SERVICE", f"ESC is out of service on {stopped_node}: it stops."),
+        ("ESC_IN_SERVICE", f"ESC is in service: {standby_node} is the active of its group."),
+    ]
 
 
-def test_a_partitioned_active_is_fenced_and_stops_when_it_comes_back(
+def test_a_partitioned_active_is_fenced_and_rejoins_as_a_standby_when_it_comes_back(
         pair: tuple[ServerProcess, ServerProcess]) -> None:
     """SIGSTOP of the active for longer than its lease (what a partition looks like to the group), then
-    SIGCONT: the standby has taken over; the old active finds its lease gone, stops acting, says so and exits."""
+    SIGCONT: the standby has taken over; the old active finds its lease gone, stops acting, says so, and
+    becomes a standby of the new active by itself (listeners up, reads answered, changes refused)."""
     old, new = pair
     os.kill(old.pid, signal.SIGSTOP)
     try:
@@ -193,10 +209,21 @@ def test_a_partitioned_active_is_fenced_and_stops_when_it_comes_back(
             nc.edit_config(target="running", config=samples.tenant_only("on-the-new-active"))
     finally:
         os.kill(old.pid, signal.SIGCONT)
-    assert old.wait_exit(timeout=10) == 1
+    wait_for_role(old, "standby", timeout=10)
+    deadline = time.monotonic() + 10
+    while "rejoined its group as a standby" not in "".join(old.output):
+        assert time.monotonic() < deadline, "".join(old.output)
+        time.sleep(0.1)
     log = "".join(old.output)
     assert "lost the lease" in log and "stopped acting" in log, log
+    assert old.running()
     assert ha(new)["role"] == "active"
+    assert ha(old)["active"] == {"host": "127.0.0.1", "netconf_port": new.netconf_port, "rest_port": new.rest_port}
+    with connect(old.netconf_port) as nc:
+        assert "on-the-new-active" in nc.get_config(source="running").data_xml
+        with pytest.raises(RPCError) as refused:
+            nc.edit_config(target="running", config=samples.tenant_only("not-on-a-standby"))
+        assert f"127.0.0.1:{new.netconf_port}" in str(refused.value.message)
 
 
 def servers_named(sim_dir: Path, prefix: str) -> list[str]:
@@ -244,7 +271,9 @@ def test_kill_9_mid_deploy_and_the_new_active_finishes_it_without_duplicates(
     # the escEvent replay log is the group's: a subscriber replaying on the new active sees the events the old
     # active sent before it died, and none twice
     events = replayed_esc_events(standby.netconf_port)
-    kinds = [(event.type, vm_name(event)) for event in events]
+    # each member says ESC_IN_SERVICE once as it becomes the active (the dead one could not say OUT_OF_SERVICE)
+    assert [event.type for event in events if event.type.startswith("ESC_")] == ["ESC_IN_SERVICE"] * 2
+    kinds = [(event.type, vm_name(event)) for event in events if not event.type.startswith("ESC_")]
     assert kinds.count(("CREATE_TENANT", None)) == 1, kinds
     assert kinds.count(("SERVICE_ALIVE", None)) == 1, kinds
     assert len(kinds) == len(set(kinds)), f"an event was sent twice: {kinds}"

@@ -84,6 +84,10 @@ class SnapshotManager:
                      op.phase.value, op.started.isoformat())
             self._launch(op, snapshot, resumed=True)
 
+    def reload(self) -> None:
+        """Read the snapshots again from the store and resume nothing (a standby's reads)."""
+        self._ctx.snapshots = {s.id: s for s in self._ctx.store.load_snapshots()}
+
     async def stop(self) -> None:
         """Cancel every task; the records keep the work in flight for the next ``start``."""
         tasks = list(self._tasks.values())

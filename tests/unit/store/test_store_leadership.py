@@ -47,6 +47,8 @@ def test_exactly_one_active_and_the_standby_sees_it(url: str) -> None:
         assert a.try_acquire() is True
         assert b.try_acquire() is False
         assert a.is_active() and not b.is_active()
+        assert b.active() is None  # a holds the lease but has not said where it serves yet
+        a.publish()
         seen = b.active()
         assert seen is not None and (seen.node, seen.netconf_port, seen.rest_port) == ("a", 1000, 1001)
         with pytest.raises(LeadershipLost):
@@ -71,6 +73,29 @@ def test_takeover_after_expiry_fences_the_old_active(url: str) -> None:
             a.check()
         SqlConfigStore(db_b).save_running(b"<data>from b</data>")
         assert SqlConfigStore(db_a).load_running() == b"<data>from b</data>"
+
+
+def test_a_handover_goes_to_the_standby_named_and_fences_the_old_active(url: str) -> None:
+    with Database.open(url) as db_a, Database.open(url) as db_b, Database.open(url) as db_c:
+        a, b, c = (Leadership(db_a, node("a", 1000), 5), Leadership(db_b, node("b", 2000), 5),
+                   Leadership(db_c, node("c", 3000), 5))
+        assert a.try_acquire()
+        a.publish()
+        a.stop_acting()
+        with pytest.raises(LeadershipLost):
+            a.check()  # no VIM call once the handover began
+        SqlConfigStore(db_a).save_running(b"<data>wound down</data>")  # but it may still record where it stands
+        assert a.hand_over("b") is True
+        assert a.token is None and not a.is_active()
+        assert b.active() is None  # handed over, not yet taken: no address to send clients to
+        assert c.try_acquire() is False  # the lease is b's, not anybody's, until it expires
+        assert b.try_acquire() is True
+        b.publish()
+        seen = c.active()
+        assert seen is not None and (seen.node, seen.netconf_port) == ("b", 2000)
+        with pytest.raises(LeadershipLost, match="write refused"):
+            SqlConfigStore(db_a).save_running(b"<data>stale</data>")
+        assert a.hand_over("c") is False  # not ours to give any more
 
 
 def test_leadership_needs_postgresql() -> None:
