@@ -108,9 +108,15 @@ def replayed_esc_events(port: int, since: datetime | None = None) -> list[Event]
                 events.append(parse_event(body))
 
 
+def vm_name(event: Event) -> str:
+    """The event's VM, or "" for a tenant or service event (whose ``vm_source`` is empty)."""
+    source = event.fields.get("vm_source")
+    return str(source.get("vmname", "")) if isinstance(source, dict) else ""
+
+
 def event_key(event: Event) -> tuple[str, str, str, str]:
     """What makes an escEvent distinct in one scenario: type, deployment, VM and outcome."""
-    return (event.type, str(event.fields.get("depname", "")), event.vmname or "", event.status)
+    return (event.type, str(event.fields.get("depname", "")), vm_name(event), event.status)
 
 
 def duplicated(events: list[Event]) -> list[tuple[tuple[str, str, str, str], int]]:

@@ -27,7 +27,7 @@ from tests.integration import samples
 from tests.integration.conftest import FAST_PROPERTIES
 from tests.integration.esc_client import EscClient, Event, EventWatcher
 from tests.integration.ha_group import (OwnedCallbackReceiver, duplicated, event_key, images, member, replayed_esc_events,
-                                        servers, vim_calls, wait_active)
+                                        servers, vim_calls, vm_name, wait_active)
 from tests.integration.rest.live_helpers import deploy, http, wait_until_idle
 from tests.integration.server_process import ServerProcess
 from tests.integration.test_snapshots_live import backup, snapshots
@@ -90,7 +90,7 @@ def assert_one_server_per_vm(cloud: Path, states: dict[str, dict[str, str]]) -> 
 
 
 def of_vm(events: list[Event], vm: str, prefix: str) -> list[tuple[str, str]]:
-    return [(e.type, e.status) for e in events if e.vmname == vm and e.type.startswith(prefix)]
+    return [(e.type, e.status) for e in events if vm_name(e) == vm and e.type.startswith(prefix)]
 
 
 SNAPSHOT_VIM = {**FAST_PROPERTIES, "vim.sim.delay.scale": "1"}  # a snapshot takes 3 s in the cloud
@@ -239,3 +239,39 @@ def test_a_partitioned_active_makes_no_vim_call_and_sends_no_event_after_it_lost
     assert {key: counts[key] for key in twice} == dict.fromkeys(twice, 2), counts
     assert counts[("VM_REBOOTED", "part", vm, "SUCCESS")] == 1, counts
     assert [(key, n) for key, n in counts.items() if n > 1 and key not in twice] == [], counts
+
+
+def test_callbacks_a_partitioned_active_was_retrying_are_sent_by_the_new_active_only(
+        start_pair: StartPair) -> None:
+    """The receiver refuses the events of a reboot, so the active keeps them in its outbox and retries;
+    SIGSTOP of the active past the lease; the receiver comes back and the new active delivers the outbox;
+    at SIGCONT the old active's retries are due at once, and its guard must refuse them."""
+    old, new = start_pair(PARTITION_VIM, "--log-level", "DEBUG")
+    with OwnedCallbackReceiver() as receiver:
+        receiver.pids = [old.pid, new.pid]
+        deploy(old, TENANT, "retry")
+        receiver.fail_next(1_000_000)
+        reply = http("POST", f"{old.rest_url}/{TENANT}/deployments/service/retry",
+                     json.dumps({"operation": "reboot"}).encode(),
+                     {"Content-Type": "application/json", "callback": receiver.url,
+                      "Authorization": "Basic YWRtaW46YWRtaW4="})
+        assert reply.status == 200, reply
+        tid = reply.headers["esc-transaction-id"]
+        wait_until_idle(old, TENANT, "retry", ACTIVE, timeout=30)
+        until(lambda: receiver.refused >= 2, 10, "the old active retries a refused callback")
+        os.kill(old.pid, signal.SIGSTOP)
+        try:
+            wait_active(new, TAKEOVER_SECS + 5)
+            receiver.fail_next(0)
+            receiver.wait(lambda: len(receiver.of(tid)) >= len(REBOOT_EVENTS), timeout=30)
+            time.sleep(1.0)  # the old active's backoff (0.25 s doubling) is due by now
+            mark, resumed = len(old.output), time.monotonic()
+        finally:
+            os.kill(old.pid, signal.SIGCONT)
+        assert old.wait_exit(timeout=15) == 1
+        time.sleep(0.5)
+        assert [s for s in receiver.senders if s.pid == old.pid and s.received >= resumed] == [], \
+            "the fenced active sent a callback after SIGCONT"
+        assert all(s.pid in (old.pid, new.pid) for s in receiver.senders), receiver.senders
+        assert [p.event_type for p in receiver.of(tid)] == REBOOT_EVENTS, "each event once, in order"
+        assert vim_calls(old.output[mark:]) == []
