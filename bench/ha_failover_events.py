@@ -84,7 +84,8 @@ class Load(threading.Thread):
         while True:
             try:
                 return EscClient(find_active(self.members).netconf_port)
-            except (OSError, EOFError, ConnectionError, TimeoutError):  # the active just died: look again
+            except Exception:  # noqa: BLE001 - the active just died (reset, SSH banner, EOF): look again
+                self.retries += 1
                 time.sleep(0.1)
 
     def _ensure(self, done: str, what: str, check: object, act: object) -> None:
