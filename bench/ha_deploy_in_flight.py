@@ -111,7 +111,7 @@ def main() -> None:
                 print(f"round {round_no + 1}: active again {takeovers[-1]:.2f} s, deploy complete "
                       f"{completions[-1]:.2f} s after kill -9; {len(in_cloud)} servers for {args.vms} VMs"
                       f"{f' ({duplicates} DUPLICATED)' if duplicates else ''}", flush=True)
-                active, standby = standby, active.start()
+                active, standby = standby, active.start(timeout=120)
             print(f"deploy in flight at kill -9 (--ha-takeover-secs {args.takeover_secs:g}, {args.vms} VMs, "
                   f"delay scale {args.delay_scale:g}), {len(completions)} rounds: complete on the new active "
                   f"median {statistics.median(completions):.2f} s, worst {max(completions):.2f} s after the kill "

@@ -211,7 +211,7 @@ def main() -> None:
                 survivor = next(m for m in members if m is not victim)
                 victim.kill()
                 takeovers.append(wait_active(survivor, 10 * args.takeover_secs))
-                victim.start()
+                victim.start(timeout=120)  # a loaded machine can take long to start a Python server
                 print(f"failover {round_no + 1}: active again after {takeovers[-1]:.2f} s; "
                       f"{load.deploys} deploys, {load.snapshots} snapshots so far", flush=True)
             load.stopping.set()

@@ -4,6 +4,11 @@ Timing, for ``--ha-takeover-secs T`` (default 5): the lease lasts ``0.6 T``; the
 quarter of that; a standby tries to take it every ``T / 10``. After the active dies, a standby holds the
 lease at most ``0.6 T + T / 10`` later and then starts its core (the rest of ``T``). The active stops
 acting at its local deadline (see ``esc_netconf.store.leadership``), before the lease can expire.
+
+Renewal starts the moment the lease is won, not once the server has started acting: starting the core
+(resuming every workflow in flight, opening the listeners) can take longer than the lease on a loaded
+machine, and a lease not renewed meanwhile would expire under a server that is busy taking over, whose VIM
+calls the guard then refuses (failing the very work it resumes) while the other member takes the lease.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ class GroupMember:
         self.poll_secs = max(0.05, takeover_secs * POLL_SHARE)
         self.renew_secs = self.leadership.lease_secs / 4
         self.active: ActiveNode | None = None  # the active as last read from the lease
+        self._renewal: asyncio.Task[str] | None = None  # renews from the moment the lease is won
 
     @property
     def role(self) -> str:
@@ -51,6 +57,7 @@ class GroupMember:
         if acquired:
             log.info("This server (%s) is now the active of its group (fencing token %s)",
                      self.node, self.leadership.token)
+            self._renewal = asyncio.get_running_loop().create_task(self._renew_until_lost(), name="ha-renew")
         return acquired
 
     async def publish(self) -> None:
@@ -69,10 +76,18 @@ class GroupMember:
             await asyncio.sleep(self.poll_secs)
 
     async def keep_active(self) -> str:
-        """Renew until we cannot; returns why we stopped acting (the caller must then stop the server)."""
+        """Wait while the lease is renewed (since :meth:`try_acquire` won it); returns why we stopped acting
+        (the caller must then stop the server). Cancelling this cancels the renewal."""
+        if self._renewal is None:
+            return f"{self.node} does not hold the lease"
+        return await self._renewal
+
+    async def _renew_until_lost(self) -> str:
         leadership = self.leadership
         while True:
             await asyncio.sleep(self.renew_secs)
+            if leadership.token is None:  # stepped down on purpose (a failed start, a release)
+                return f"{self.node} stepped down"
             try:
                 renewed = await asyncio.wait_for(asyncio.to_thread(leadership.renew), timeout=self.renew_secs)
                 if not renewed:

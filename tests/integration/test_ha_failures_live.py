@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from paramiko import SSHException
 
 from esc_netconf.vim.base import ServerStatus
 from esc_netconf.vim.sim import SimCloud, SimSettings
@@ -89,6 +90,16 @@ def assert_one_server_per_vm(cloud: Path, states: dict[str, dict[str, str]]) -> 
         assert in_cloud == sorted(vms), f"{name}: one server per VM record, none duplicated: {in_cloud} {vms}"
 
 
+def drain(watcher: EventWatcher) -> list[Event]:
+    """Every event the watcher received until its server went away (or was quiet for 2 s); closes it."""
+    try:
+        while True:
+            watcher.until("NO_SUCH_EVENT", timeout=2)
+    except (EOFError, TimeoutError, OSError, SSHException):  # the server's end, or 2 s without an event
+        watcher.close()
+    return watcher.events
+
+
 def of_vm(events: list[Event], vm: str, prefix: str) -> list[tuple[str, str]]:
     return [(e.type, e.status) for e in events if vm_name(e) == vm and e.type.startswith(prefix)]
 
@@ -155,13 +166,15 @@ def test_kill_9_mid_recovery_and_the_new_active_finishes_it_with_one_server(star
         watcher.until("SERVICE_ALIVE", timeout=60)
     finally:
         client.close()
-        watcher.close()
     victim_id, victim, _ = servers(cloud, "heal_")[0]
     force_error(cloud, victim_id)
     # the dangerous moment: the old server is gone and the replacement asked for, not yet recorded as done
     until(lambda: any(row[1] == victim and row[0] != victim_id for row in servers(cloud, "heal_")), 30,
           "the recovery asks the cloud for a new server")
     first.kill()
+    sent_by_the_old_active = [t for t, _ in of_vm(drain(watcher), victim, "VM_RECOVERY")]
+    assert "VM_RECOVERY_INIT" in sent_by_the_old_active and "VM_RECOVERY_COMPLETE" not in sent_by_the_old_active, \
+        f"the kill must land mid-recovery: {sent_by_the_old_active}"
 
     wait_active(second, TAKEOVER_SECS + 5)
     states = converged(second.netconf_port, {"heal": 2})
@@ -242,7 +255,7 @@ def test_a_partitioned_active_makes_no_vim_call_and_sends_no_event_after_it_lost
 
 
 def test_callbacks_a_partitioned_active_was_retrying_are_sent_by_the_new_active_only(
-        start_pair: StartPair) -> None:
+        start_pair: StartPair, tmp_path: Path) -> None:
     """The receiver refuses the events of a reboot, so the active keeps them in its outbox and retries;
     SIGSTOP of the active past the lease; the receiver comes back and the new active delivers the outbox;
     at SIGCONT the old active's retries are due at once, and its guard must refuse them."""
@@ -275,3 +288,9 @@ def test_callbacks_a_partitioned_active_was_retrying_are_sent_by_the_new_active_
         assert all(s.pid in (old.pid, new.pid) for s in receiver.senders), receiver.senders
         assert [p.event_type for p in receiver.of(tid)] == REBOOT_EVENTS, "each event once, in order"
         assert vim_calls(old.output[mark:]) == []
+    assert_one_server_per_vm(tmp_path / "cloud", converged(new.netconf_port, {"retry": 1}))
+    counts = Counter(map(event_key, replayed_esc_events(new.netconf_port)))
+    assert counts[("VM_REBOOTED", "retry", next(iter(converged(new.netconf_port, {"retry": 1})["retry"])),
+                   "SUCCESS")] == 1, counts
+    assert [(key, n) for key, n in counts.items() if n > 1 and key[0] not in ("VM_ALIVE", "SERVICE_ALIVE")] == []
+    assert max(counts.values()) == 2, counts  # VM_ALIVE and SERVICE_ALIVE: once for the deploy, once the reboot
