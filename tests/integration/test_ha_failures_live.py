@@ -140,7 +140,7 @@ def test_kill_9_mid_snapshot_and_the_new_active_completes_it(start_pair: StartPa
 
 
 #: a VM in ERROR is rebooted first; with reboots failing, recovery redeploys it (delete, then a new server)
-RECOVERY_VIM = {**FAST_PROPERTIES, "vim.sim.delay.scale": "0.5", "vim.sim.fault.server.reboot": "error"}
+RECOVERY_VIM = {**FAST_PROPERTIES, "vim.sim.delay.scale": "1", "vim.sim.fault.server.reboot": "error"}
 
 
 def force_error(cloud: Path, server_id: str) -> None:
