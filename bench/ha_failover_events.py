@@ -22,6 +22,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import logging
 import statistics
 import sys
 import tempfile
@@ -190,6 +191,7 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=3.0, help="seconds of load before each kill")
     parser.add_argument("--interval", type=float, default=0.5, help="pause between deploy+snapshot cycles")
     args = parser.parse_args()
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL)  # a connect to a server just killed is expected
     postgres = PostgresServer().start()
     members: list[ServerProcess] = []
     try:
