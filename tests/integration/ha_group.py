@@ -21,9 +21,11 @@ from pathlib import Path
 from lxml import etree
 from ncclient import manager
 
+from esc_netconf.ha import STANDBY_CAPABILITY
 from esc_netconf.vim.sim import SimCloud, SimSettings
 from tests.integration import samples
 from tests.integration.esc_client import Event, parse_event
+from tests.integration.raw_client import RawNetconf
 from tests.integration.rest.live_helpers import http
 from tests.integration.rest.receiver import CallbackReceiver
 from tests.integration.server_process import ServerProcess
@@ -51,10 +53,26 @@ def role(server: ServerProcess) -> str | None:
     return str(reply.json()["role"]) if reply.status == 200 else None
 
 
+def _active_netconf(port: int) -> bool:
+    """Whether the NETCONF listener on ``port`` is an active's (its hello lacks the standby capability)."""
+    try:
+        session = RawNetconf(port)
+    except Exception:  # noqa: BLE001 - refused or reset: the listeners are being swapped
+        return False
+    try:
+        return STANDBY_CAPABILITY not in session.hello.capabilities
+    finally:
+        session.close()
+
+
 def wait_active(server: ServerProcess, timeout: float) -> float:
-    """Seconds until ``server`` reports itself the active."""
+    """Seconds until ``server`` is the active with the active's listeners up.
+
+    A standby that wins the lease reports ``active`` at once, on its standby listeners, which it then
+    closes and opens again as the active's; so this waits for the role, then for a NETCONF hello without
+    the standby capability, then for REST to answer again."""
     started = time.monotonic()
-    while role(server) != "active":
+    while not (role(server) == "active" and _active_netconf(server.netconf_port) and role(server) == "active"):
         if time.monotonic() - started > timeout:
             raise AssertionError(f"{server.rest_url} did not become the active in {timeout} s")
         time.sleep(0.05)
