@@ -32,7 +32,7 @@ test-wheel: $(BIN)/.installed
 # The high-availability tier: the store's tests on a real PostgreSQL and two servers on one database
 # (Debian's postgresql package; .ci/run installs it). About a minute.
 test-ha: $(BIN)/.installed
-	$(BIN)/python -m pytest -m postgresql tests/unit/store tests/integration/test_ha_live.py tests/integration/test_ha_failures_live.py $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m postgresql tests/unit/store tests/integration/test_ha_*.py $(PYTEST_ARGS)
 
 # YANG modules by pyang's strict RFC 7950 checks and by libyang's yanglint (silent, or lint fails); then
 # the type hints of esc_netconf/ by mypy --strict
