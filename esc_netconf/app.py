@@ -213,7 +213,8 @@ class Application:
             own_ports=lambda: (self.netconf_port, self.rest_port, options.netconf_port, options.rest_port))
         vim_guard = None if self.member is None else self.member.leadership.check
         self.domain = domain = build_domain(options, self.db, self._settings, self.hub, vim_guard)
-        self.callbacks = callbacks = CallbackService(SqlCallbackStore(self.db), check_url=url_policy.undeliverable)
+        self.callbacks = callbacks = CallbackService(SqlCallbackStore(self.db), check_url=url_policy.undeliverable,
+                                                     guard=vim_guard)  # a fenced member sends no callback
         callbacks.start(domain.bus)  # before the core resumes its operations, so their events find their callbacks
         if self.member is not None:  # the first event of a new active, before those of the work it resumes
             domain.bus.publish(in_service(self.member.node))
@@ -430,7 +431,7 @@ class Application:
                         "sessions": len(self.netconf.sessions)},
             "rest": {"ok": self.rest_port is not None, "port": self.rest_port},
         }
-        if self.domain is None:  # a standby does not call the VIM: only the active may
+        if self.domain is None or self.role != "active":  # only the active calls the VIM (fencing included)
             report["vim"] = {"ok": True, "driver": self.options.vim, "used": "by the active only"}
         else:
             try:

@@ -5,7 +5,8 @@ Why a real server rather than a mock: what the PostgreSQL tier proves (migration
 leadership lease) is exactly what a mock would assume. PostgreSQL refuses to run as root, so when the tests
 run as root the cluster belongs to the unprivileged ``postgres`` user Debian's package creates, and every
 binary runs through ``runuser``. ``fsync=off``: the tests measure behaviour, not durability, and a test
-cluster that dies with the machine has nothing to keep.
+cluster that dies with the machine has nothing to keep; a benchmark that compares costs with SQLite (which
+flushes at every commit) asks for ``durable=True``, PostgreSQL's own defaults.
 """
 
 from __future__ import annotations
@@ -49,8 +50,9 @@ def _free_port() -> int:
 class PostgresServer:
     """One cluster: ``start()``, then ``url`` / ``create_database()``; ``stop()`` removes everything."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
         self.bindir = find_bindir()
+        self.durable = durable
         self._as_user: list[str] = []
         self._owner: pwd.struct_passwd | None = None
         if os.geteuid() == 0:
@@ -79,8 +81,9 @@ class PostgresServer:
 
     def resume(self) -> None:
         """Start the cluster (again, after :meth:`halt`) on the same port, with the same data."""
-        options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"), "-l", str(self.root / "server.log"),
                   "-o", options, "-w", "-t", "60", "start")
 

@@ -7,6 +7,11 @@ acting at its local deadline (see ``esc_netconf.store.leadership``), before the 
 
 Every member also keeps a named session open (``esc_netconf.ha.presence``), so the active knows whether a
 standby is there to hand the role to (``escadm ha switchover``).
+
+Renewal starts the moment the lease is won, not once the server has started acting: starting the core
+(resuming every workflow in flight, opening the listeners) can take longer than the lease on a loaded
+machine, and a lease not renewed meanwhile would expire under a server that is busy taking over, whose VIM
+calls the guard then refuses (failing the very work it resumes) while the other member takes the lease.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ class GroupMember:
         self.presence = Presence(db, self.node)
         self.takeover_secs = takeover_secs
         self.handed_over = False  # set by hand_over: keep_active then ends quietly
+        self._renewal: asyncio.Task[str | None] | None = None  # renews from the moment the lease is won
 
     @property
     def role(self) -> str:
@@ -60,6 +66,9 @@ class GroupMember:
             self.handed_over = False
             log.info("This server (%s) is now the active of its group (fencing token %s)",
                      self.node, self.leadership.token)
+            if self._renewal is not None and not self._renewal.done():
+                self._renewal.cancel()
+            self._renewal = asyncio.get_running_loop().create_task(self._renew_until_lost(), name="ha-renew")
         return acquired
 
     async def publish(self) -> None:
@@ -117,13 +126,21 @@ class GroupMember:
             await asyncio.sleep(self.poll_secs)
 
     async def keep_active(self) -> str | None:
-        """Renew until we cannot; returns why we stopped acting (the caller then winds the work down and
-        rejoins the group as a standby); None when we handed the lease over (:meth:`hand_over`)."""
+        """Wait while the lease is renewed (since :meth:`try_acquire` won it); returns why we stopped acting
+        (the caller then winds the work down and rejoins the group as a standby); None when we handed the
+        lease over (:meth:`hand_over`). Cancelling this cancels the renewal."""
+        if self._renewal is None:
+            return f"{self.node} does not hold the lease"
+        return await self._renewal
+
+    async def _renew_until_lost(self) -> str | None:
         leadership = self.leadership
         while True:
             await asyncio.sleep(self.renew_secs)
             if self.handed_over:
                 return None
+            if leadership.token is None:  # stepped down on purpose (a failed start, a release)
+                return f"{self.node} stepped down"
             try:
                 renewed = await asyncio.wait_for(asyncio.to_thread(leadership.renew), timeout=self.renew_secs)
                 if not renewed:

@@ -56,6 +56,7 @@ from esc_netconf.core.events import EscEvent, EventBus
 from esc_netconf.errors import EscError
 from esc_netconf.rest.callback_events import callback_body, callback_headers
 from esc_netconf.rest.callback_store import CallbackStore, MemoryCallbackStore, OutgoingPost, Registration
+from esc_netconf.store.leadership import LeadershipLost
 
 __all__ = ["EVENT_ID_HEADER", "CallbackDispatcher", "CallbackRegistry", "CallbackRouter", "CallbackService",
            "HttpSender", "RetryPolicy", "Sender"]
@@ -199,17 +200,25 @@ class _Destination:
     task: asyncio.Task[None] | None = None
 
 
+class _Refused(Exception):
+    """The dispatcher's guard refused an attempt: this server may not send (see ``CallbackDispatcher``)."""
+
+
 class CallbackDispatcher:
     """Delivers callback POSTs in the background, in order per URL, retrying within bounds.
 
     ``settle(key)`` is called for every submitted delivery that has a key once it is delivered or given
     up (the outbox removes it then); a delivery still queued when the dispatcher closes is not settled.
+    ``guard()`` is called before every attempt and raises (an ``EscError``) when this server may no longer
+    send (a member of a group that lost its lease): the worker then stops and leaves its deliveries in the
+    outbox, which the new active resumes.
     """
 
     def __init__(self, send: Sender, *, policy: RetryPolicy = RetryPolicy(), queue_limit: int = 1000,
                  idle_exit: float = 30.0, clock: Clock = time.monotonic, settle: Settle | None = None,
-                 check_url: UrlCheck | None = None) -> None:
+                 check_url: UrlCheck | None = None, guard: Callable[[], None] | None = None) -> None:
         self._send = send
+        self._guard = guard
         self._check_url = check_url
         self._refused_urls: set[str] = set()
         self._policy = policy
@@ -299,6 +308,11 @@ class CallbackDispatcher:
             delivery = dest.queue[0]
             try:
                 await self._deliver(dest, delivery)
+            except _Refused as refusal:
+                log.warning("Callbacks to %s stopped: %s (%d left in the outbox for the active)", dest.url[:200],
+                            refusal, len(dest.queue))
+                self._destinations.pop(dest.url, None)
+                return
             except Exception as error:  # noqa: BLE001 - one bad delivery must not stop the worker
                 self.dropped += 1
                 log.warning("Callback %s to %s dropped after an unexpected error: %s: %s",
@@ -333,7 +347,12 @@ class CallbackDispatcher:
             delay = min(delay * 2, policy.max_delay)
 
     async def _attempt(self, dest: _Destination, delivery: _Delivery) -> str | None:
-        """``None`` on a 2xx answer, else what went wrong."""
+        """``None`` on a 2xx answer, else what went wrong; :class:`_Refused` when the guard says no."""
+        if self._guard is not None:
+            try:
+                self._guard()
+            except EscError as refusal:
+                raise _Refused(str(refusal)) from refusal
         try:
             status = await self._send(dest.url, delivery.body, delivery.headers)
         except (OSError, aiohttp.ClientError, TimeoutError) as exc:
@@ -385,6 +404,9 @@ class CallbackRouter:
             keys = list(self.registry.store.enqueue(event.transaction_id, event_id,
                                                     [OutgoingPost(url, headers, body) for url in urls],
                                                     self._clock()))
+        except LeadershipLost as error:  # fenced: the new active sends the group's events, this server none
+            log.warning("Not sending %s: %s", label, error)
+            return
         except EscError as error:  # still deliver, only not durably
             log.warning("Could not write %s to the callback outbox (%s); delivering without it", label, error)
             keys = [None] * len(urls)
@@ -396,19 +418,21 @@ class CallbackService:
     """Registry, outbox, dispatcher and bus subscription, wired together; one per process.
 
     ``start`` loads the registrations, resubmits the outbox in order and subscribes to the bus: call it
-    before the core resumes its operations, so their events find their callbacks.
+    before the core resumes its operations, so their events find their callbacks. ``guard``: the
+    dispatcher's (a group member's leadership check).
     """
 
     def __init__(self, store: CallbackStore, *, sender: Sender | None = None, policy: RetryPolicy = RetryPolicy(),
                  sweep_interval: float = 60.0, quiet_after: float = 3600.0, retention: float = 3600.0,
-                 capacity: int = 10_000, queue_limit: int = 1000, check_url: UrlCheck | None = None) -> None:
+                 capacity: int = 10_000, queue_limit: int = 1000, check_url: UrlCheck | None = None,
+                 guard: Callable[[], None] | None = None) -> None:
         self._http: HttpSender | None = None
         if sender is None:
             self._http = sender = HttpSender()
         self.store = store
         self.registry = CallbackRegistry(store, quiet_after=quiet_after, retention=retention, capacity=capacity)
         self.dispatcher = CallbackDispatcher(sender, policy=policy, queue_limit=queue_limit, settle=store.settle,
-                                             check_url=check_url)
+                                             check_url=check_url, guard=guard)
         self.router = CallbackRouter(self.registry, self.dispatcher)
         self._sweep_interval = sweep_interval
         self._unsubscribe: Callable[[], None] | None = None

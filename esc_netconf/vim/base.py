@@ -28,6 +28,7 @@ that the northbound can put into ``error_code``.
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -68,6 +69,8 @@ __all__ = [
     "VolumeSnapshotStatus",
     "VolumeStatus",
 ]
+
+_calls_log = logging.getLogger("esc_netconf.vim.calls")
 
 
 # --------------------------------------------------------------------------------------------
@@ -520,7 +523,9 @@ class VimCallCounter:
     """How many times each driver method was called (``driver.calls``), for benchmarks.
 
     A driver calls ``record("list_servers")`` at the top of each public method. Reading is
-    ``calls["list_servers"]`` (0 if never called), ``calls.total`` and ``calls.snapshot()``.
+    ``calls["list_servers"]`` (0 if never called), ``calls.total`` and ``calls.snapshot()``. Each call is
+    also logged at DEBUG on ``esc_netconf.vim.calls`` (``--log-level DEBUG``): the record an operator (and
+    the HA tests) read to prove that a fenced server made no VIM call.
     """
 
     __slots__ = ("_counts",)
@@ -530,6 +535,7 @@ class VimCallCounter:
 
     def record(self, method: str) -> None:
         self._counts[method] += 1
+        _calls_log.debug("VIM call %s", method)
 
     def __getitem__(self, method: str) -> int:
         return self._counts[method]

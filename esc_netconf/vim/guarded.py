@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 from collections.abc import Callable
 from typing import Any, cast
 
 from esc_netconf.vim.base import VimDriver
 
 __all__ = ["guarded_driver"]
+
+log = logging.getLogger(__name__)
 
 
 class _GuardedDriver:
@@ -31,7 +34,11 @@ class _GuardedDriver:
 
         @functools.wraps(member)
         async def call(*args: Any, **kwargs: Any) -> Any:
-            guard()  # raises before the request leaves this process
+            try:
+                guard()  # raises before the request leaves this process
+            except Exception as refusal:
+                log.warning("Refused VIM call %s: %s", name, refusal)
+                raise
             return await member(*args, **kwargs)
 
         return call

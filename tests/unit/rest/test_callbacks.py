@@ -301,3 +301,53 @@ async def test_an_unforeseen_sender_failure_drops_that_event_and_the_worker_goes
     await dispatcher.drain(2)
     assert settled == [1, 2] and dispatcher.delivered == 1 and dispatcher.dropped == 1
     await dispatcher.close()
+
+
+async def test_a_fenced_server_sends_no_callback_when_the_outbox_refuses_it() -> None:
+    """A server of a group that lost the lease cannot write the outbox (LeadershipLost): it must then not
+    send the event either, since the new active sends the group's events (CONTRACT section 8)."""
+    from esc_netconf.store.leadership import LeadershipLost
+
+    class FencedStore(MemoryCallbackStore):
+        def enqueue(self, *args: object, **kwargs: object) -> list[int | None]:
+            raise LeadershipLost("write refused: node-a holds no lease (token 1, the group is at 2)")
+
+    sender = FakeSender()
+    registry = CallbackRegistry(FencedStore())
+    dispatcher = CallbackDispatcher(sender, policy=FAST)
+    bus = EventBus()
+    bus.subscribe(CallbackRouter(registry, dispatcher))
+    registry.register("tid-1", ["http://a"])
+    bus.publish(event(tid="tid-1"))
+    await asyncio.sleep(0.05)
+    assert sender.calls == [] and dispatcher.delivered == 0
+    await dispatcher.close()
+
+
+async def test_a_dispatcher_whose_guard_refuses_stops_and_leaves_the_outbox() -> None:
+    """Retries that fall due after the lease was lost (a partition) are refused by the guard before any
+    POST; the deliveries stay in the outbox for the new active."""
+    from esc_netconf.store.leadership import LeadershipLost
+
+    active = [True]
+
+    def guard() -> None:
+        if not active[0]:
+            raise LeadershipLost("node-a is not the active of its group")
+
+    sender = FakeSender({"http://a": [503, 503, 503, 503, 503]})
+    store = MemoryCallbackStore()
+    registry = CallbackRegistry(store)
+    dispatcher = CallbackDispatcher(sender, policy=FAST, settle=store.settle, guard=guard)
+    bus = EventBus()
+    bus.subscribe(CallbackRouter(registry, dispatcher))
+    registry.register("tid-1", ["http://a"])
+    bus.publish(event(tid="tid-1"))
+    await asyncio.sleep(0.015)
+    tried = len(sender.calls)
+    assert tried >= 1
+    active[0] = False
+    await asyncio.sleep(0.1)
+    assert len(sender.calls) == tried and dispatcher.delivered == 0
+    assert [d.url for d in store.load_outbox()] == ["http://a"]
+    await dispatcher.close()
