@@ -146,6 +146,8 @@ class GroupMember:
                 if not renewed:
                     if self.handed_over:
                         return None
+                    if leadership.released:  # a clean stop while the renewal was under way
+                        return f"{self.node} stepped down"
                     reason = f"{self.node} lost the lease: another server of the group holds it"
                     break
             except (StoreError, TimeoutError) as error:

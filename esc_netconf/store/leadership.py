@@ -72,6 +72,8 @@ class Leadership:
         self._me = me
         self.lease_secs = lease_secs
         self._token: int | None = None
+        #: Set by :meth:`release` (a clean stop), so a renewal that fails because of it is not taken for a loss.
+        self.released = False
         self._deadline = 0.0  # time.monotonic() after which we no longer act
         self._standing_down = False  # a handover is under way: we still hold the lease but no longer act
         self._taking = threading.local()  # set while this thread runs try_acquire: the fence lets it through
@@ -115,6 +117,7 @@ class Leadership:
         if row is None:
             return False
         self._token = int(row[0])
+        self.released = False
         self._standing_down = False
         self._deadline = started + self.lease_secs - self._margin()
         self._db.set_write_fence(self.fence)
@@ -171,6 +174,7 @@ class Leadership:
         """Give the lease up at a clean shutdown, so a standby takes over at its next poll."""
         if self._token is None:
             return
+        self.released = True
         with self._db.write() as connection:
             connection.execute(update(ha_lease).where(ha_lease.c.id == 1, ha_lease.c.token == self._token)
                                .values(expires_us=0))

@@ -133,8 +133,19 @@ def vm_name(event: Event) -> str:
 
 
 def event_key(event: Event) -> tuple[str, str, str, str]:
-    """What makes an escEvent distinct in one scenario: type, deployment, VM and outcome."""
-    return (event.type, str(event.fields.get("depname", "")), vm_name(event), event.status)
+    """What makes an escEvent distinct in one scenario: type, deployment, VM (for ESC_IN_SERVICE and
+    ESC_OUT_OF_SERVICE the message, which names the member: one each per change of active) and outcome."""
+    who = event.status_message if event.type.startswith("ESC_") else vm_name(event)
+    return (event.type, str(event.fields.get("depname", "")), who, event.status)
+
+
+def rejoined_as_standby(server: ServerProcess, timeout: float = 15.0) -> None:
+    """Wait until a fenced active says it rejoined its group as a standby (it keeps running)."""
+    deadline = time.monotonic() + timeout
+    while "rejoined its group as a standby" not in "".join(server.output):
+        assert server.running(), "".join(server.output)
+        assert time.monotonic() < deadline, "".join(server.output)
+        time.sleep(0.1)
 
 
 def duplicated(events: list[Event]) -> list[tuple[tuple[str, str, str, str], int]]:

@@ -27,7 +27,8 @@ from esc_netconf.vim.sim import SimCloud, SimSettings
 from tests.integration import samples
 from tests.integration.conftest import FAST_PROPERTIES
 from tests.integration.esc_client import EscClient, Event, EventWatcher
-from tests.integration.ha_group import (OwnedCallbackReceiver, duplicated, event_key, images, member, replayed_esc_events,
+from tests.integration.ha_group import (OwnedCallbackReceiver, duplicated, event_key, images, member, rejoined_as_standby,
+                                        replayed_esc_events,
                                         servers, vim_calls, vm_name, wait_active)
 from tests.integration.rest.live_helpers import deploy, http, wait_until_idle
 from tests.integration.server_process import ServerProcess
@@ -221,7 +222,7 @@ def test_a_partitioned_active_makes_no_vim_call_and_sends_no_event_after_it_lost
             mark, resumed = len(old.output), time.monotonic()
         finally:
             os.kill(old.pid, signal.SIGCONT)
-        assert old.wait_exit(timeout=15) == 1
+        rejoined_as_standby(old)
         after = old.output[mark:]
 
         # no VIM call: the old active's own record of its calls ends at SIGSTOP
@@ -283,7 +284,7 @@ def test_callbacks_a_partitioned_active_was_retrying_are_sent_by_the_new_active_
             mark, resumed = len(old.output), time.monotonic()
         finally:
             os.kill(old.pid, signal.SIGCONT)
-        assert old.wait_exit(timeout=15) == 1
+        rejoined_as_standby(old)
         time.sleep(0.5)
         assert [s for s in receiver.senders if s.pid == old.pid and s.received >= resumed] == [], \
             "the fenced active sent a callback after SIGCONT"
