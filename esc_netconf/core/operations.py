@@ -90,7 +90,7 @@ async def reboot_vm(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> No
     if vm.state is not VmState.REBOOTING:
         begin_vm_action(ctx, vm, "REBOOT")
     try:
-        await vmsteps.power_off(ctx, vm, _timeout(dep, vm))
+        await vmsteps.power_off(ctx, vm, _timeout(dep, vm), rebooting=True)
         await vmsteps.power_on(ctx, vm, _timeout(dep, vm))
     except VimOperationFailed as exc:
         ctx.vm_to(vm, VmTrigger.FAIL, f"reboot failed: {exc.message}")

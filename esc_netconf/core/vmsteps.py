@@ -213,11 +213,15 @@ async def _server_or_fail(ctx: CoreContext, vm: VmRecord) -> Server:
 
 
 def _heading_off(server: Server) -> bool:
-    return server.status is ServerStatus.SHUTOFF or server.task_state == "powering-off"
+    # a SHUTOFF server powering on is not: its SHUTOFF is about to end, a wait for it would never be met
+    return server.task_state == "powering-off" or (server.status is ServerStatus.SHUTOFF
+                                                   and server.task_state != "powering-on")
 
 
 def _heading_on(server: Server) -> bool:
-    return server.status is not ServerStatus.SHUTOFF or server.task_state == "powering-on"
+    # likewise an ACTIVE server powering off is not heading on
+    return server.task_state == "powering-on" or (server.status is not ServerStatus.SHUTOFF
+                                                  and server.task_state != "powering-off")
 
 
 async def _after_conflict(ctx: CoreContext, vm: VmRecord, conflict: VimConflict,
@@ -234,13 +238,19 @@ async def _after_conflict(ctx: CoreContext, vm: VmRecord, conflict: VimConflict,
         raise VimOperationFailed(conflict.message) from conflict
 
 
-async def power_off(ctx: CoreContext, vm: VmRecord, timeout: float) -> None:
+async def power_off(ctx: CoreContext, vm: VmRecord, timeout: float, *, rebooting: bool = False) -> None:
     """Stop the server and wait for SHUTOFF (a server already stopping or stopped is just awaited).
+
+    ``rebooting``: the off half of a reboot, whose on half follows.  A server already powering on then means
+    this reboot was resumed after a restart that came once its power-on was asked: the off half is done, and
+    stopping again would be refused (409) while a wait for SHUTOFF would never be met.
 
     :raises VimOperationFailed: the VIM refused (a 409 only when the server is not powering off anyway),
         the server went to ERROR, or ``timeout`` passed.
     """
     server = await _server_or_fail(ctx, vm)
+    if rebooting and server.task_state == "powering-on":
+        return
     if not _heading_off(server):
         try:
             await ctx.driver.stop_server(server.id)

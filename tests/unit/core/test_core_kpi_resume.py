@@ -4,13 +4,15 @@ nothing is recovered twice and every event is published once."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from esc_netconf.core.model import KpiSpec, RuleSpec, VmGroupSpec
 from esc_netconf.core.states import ActionType, ServiceState, VmState
-from tests.unit.core.conftest import OK, Harness, group, spec
+from esc_netconf.vim.sim import SimSettings
+from tests.unit.core.conftest import DELAY_SCALE, OK, Harness, group, spec
 
 PING = KpiSpec("VM_ALIVE", "1", "GT", "UINT32", "ICMPPing", 0, 1, "seconds", occurrences_true=1, occurrences_false=2)
 RECOVER = RuleSpec("VM_ALIVE", ("FALSE recover autohealing",))
@@ -58,6 +60,41 @@ async def test_restart_during_the_kpi_bootup_wait(tmp_path: Path, action: Action
         assert _count(h, since, done, "VM_ALIVE", "SERVICE_ALIVE", "VM_RECOVERY_INIT") == {
             done: 1, "VM_ALIVE": 1, "SERVICE_ALIVE": 1, "VM_RECOVERY_INIT": 0}
         assert ("SERVICE_ALIVE", OK, 200) in h.kinds(since)
+        assert h.core.vms(dep_id)[0].state is VmState.ALIVE and h.core.vms(dep_id)[0].monitored
+    finally:
+        await h.core.stop()
+        await h.sim.close()
+
+
+@dataclass
+class _SlowableHarness(Harness):
+    """A harness whose cloud's delays can be stretched for a while (the sim reads its settings per request)."""
+
+    delay_scale: float = DELAY_SCALE
+
+    def _settings(self) -> SimSettings:
+        return SimSettings(delay_scale=self.delay_scale, faults=dict(self.faults))
+
+
+async def test_a_reboot_resumed_while_its_server_powers_on_converges(tmp_path: Path) -> None:
+    """kill -9 once the reboot's power-on was asked, before the server is ACTIVE again (SHUTOFF, powering-on):
+    the resumed reboot does not wait for a SHUTOFF that is over (nor stop the server again), it waits for
+    ACTIVE and ends once, as a reboot killed at any other step does."""
+    h = _SlowableHarness(tmp_path / "sim", guests={})
+    await h.core.start()
+    try:
+        dep_id, _ = await _deployed(h, watched(bootup=30, recovery_wait=30))
+        since = len(h.events)
+        h.delay_scale = 0.2  # a power-on of 0.3 s: the restart below surely lands inside it
+        h.core.service_action("t", "dep", ActionType.REBOOT)
+        await h.wait_for(lambda: h.sim.calls["start_server"] > 0, timeout=10)
+        (server,) = await h.servers()
+        assert server.task_state == "powering-on"
+        await h.restart()
+        await h.idle(20)
+        assert h.sim.calls["stop_server"] == h.sim.calls["start_server"] == 0  # the new core asked for nothing
+        assert _count(h, since, "VM_REBOOTED", "VM_ALIVE", "SERVICE_ALIVE", "VM_RECOVERY_INIT") == {
+            "VM_REBOOTED": 1, "VM_ALIVE": 1, "SERVICE_ALIVE": 1, "VM_RECOVERY_INIT": 0}
         assert h.core.vms(dep_id)[0].state is VmState.ALIVE and h.core.vms(dep_id)[0].monitored
     finally:
         await h.core.stop()
