@@ -22,13 +22,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from esc_netconf.core.collectors import Collector, Metric, Probe, Reading, metric_of
+from esc_netconf.core.collectors import Collector, Metric, Probe, Reading, kpi_metric
 from esc_netconf.core.context import CoreContext
 from esc_netconf.core.kpi import KpiCounter, Outcome, actions_for, meets
 from esc_netconf.core.model import DeploymentRecord, KpiSpec, VmGroupSpec, VmRecord
 from esc_netconf.core.monitor import WATCHED_SERVICES, candidate, vm_mark
 
 log = logging.getLogger(__name__)
+#: Every KPI event raised, one line each (``esc_netconf.kpi.events``, INFO), whatever its rule does.
+events_log = logging.getLogger("esc_netconf.kpi.events")
 
 #: The longest a pass sleeps: new VMs and changed KPIs are noticed within this.
 MAX_SLEEP = 1.0
@@ -42,7 +44,7 @@ def probe(vm: VmRecord, kpi: KpiSpec) -> Probe:
     """What a collector needs to read the KPI on ``vm``: the address of the KPI's ``nicid`` (else the first)."""
     nics = sorted(vm.interfaces, key=lambda n: n.nicid)
     nic = next((n for n in nics if n.nicid == kpi.collector_nicid), nics[0] if nics else None)
-    return Probe(vm.name, vm.server_id, nic.ip_address if nic else None)
+    return Probe(vm.name, vm.server_id, nic.ip_address if nic else None, kpi)
 
 
 @dataclass(slots=True)
@@ -133,7 +135,7 @@ class KpiMonitor:
             if watch is None or watch.mark != vm_mark(vm):
                 watch = self._watches[vm.vm_id] = _Watch(vm_mark(vm))
             for kpi in group.kpis:
-                metric = metric_of(kpi.collector_type)
+                metric = kpi_metric(kpi)
                 if metric is None:
                     continue
                 due = watch.due.setdefault(kpi.event_name, now + kpi.period)
@@ -144,7 +146,7 @@ class KpiMonitor:
                 next_due = min(next_due, now + kpi.period)
                 batches.setdefault(metric, []).append((probe(vm, kpi), self._judge(dep, vm, group, kpi, watch)))
         for waiter in list(self._waiters.values()):
-            metric = metric_of(waiter.kpi.collector_type)
+            metric = kpi_metric(waiter.kpi)
             if metric is None or waiter.done.done():
                 continue
             if waiter.due > now:
@@ -153,11 +155,20 @@ class KpiMonitor:
             waiter.due = now + waiter.kpi.period
             next_due = min(next_due, waiter.due)
             batches.setdefault(metric, []).append((probe(waiter.vm, waiter.kpi), self._booting(waiter)))
-        for metric, items in batches.items():
-            readings = await self._collector.collect(metric, [p for p, _ in items])
-            for (_, judge), reading in zip(items, readings, strict=True):
-                judge(reading)
+        # the metrics are read side by side: a pass lasts as long as its slowest collector, not their sum
+        await asyncio.gather(*(self._read(metric, items) for metric, items in batches.items()))
         return next_due
+
+    async def _read(self, metric: Metric, items: list[tuple[Probe, Callable[[Reading], None]]]) -> None:
+        """Read one metric's batch and judge it; a collector that fails judges nothing (no poll counted,
+        so a collector's own fault never looks like every VM failing its KPI)."""
+        try:
+            readings = await self._collector.collect(metric, [p for p, _ in items])
+        except Exception:
+            log.exception("KPI collector for %s failed; %d reading(s) skipped this pass", metric.value, len(items))
+            return
+        for (_, judge), reading in zip(items, readings, strict=True):
+            judge(reading)
 
     def _booting(self, waiter: _Waiter) -> Callable[[Reading], None]:
         def judge(reading: Reading) -> None:
@@ -184,8 +195,11 @@ class KpiMonitor:
              reading: Reading) -> None:
         actions = [a for rule in group.rules if rule.event_name == kpi.event_name
                    for a in actions_for(rule.actions, outcome)]
-        log.info("KPI event %s %s on VM [%s] (reading %r): actions %s", kpi.event_name, outcome.value, vm.name,
-                 reading, actions or "none")
+        # a KPI's own event (VM_OVERLOADED, any event_name) is not an escEvent type (CONTRACT section 3): the
+        # log is where an operator sees it; the escEvents are those of what its rule does (scale, recovery)
+        events_log.info("KPI event %s %s: tenant [%s] deployment [%s] vm_group [%s] VM [%s] reading %r (%s %s %s); "
+                        "actions: %s", kpi.event_name, outcome.value, dep.tenant, dep.name, group.name, vm.name,
+                        reading, kpi.collector_type, kpi.metric_cond, kpi.metric_value, ", ".join(actions) or "none")
         for action in actions:
             if action == RECOVER:
                 self._start_recovery(dep, [vm.vm_id])
