@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 
 #: OIDs in one GET PDU (an agent answers tooBig past its message size; 32 small values stay far below).
 MAX_VARBINDS = 32
-#: GET requests in flight at once (each is a UDP datagram and a pending entry, answered in microseconds).
-CONCURRENCY = 1024
+#: GET requests in flight at once: their answers must fit the socket's receive buffer (about 200 KB) together.
+CONCURRENCY = 128
 _MP_MODEL = {"1": 0, "2c": 1}
 
 

@@ -57,12 +57,13 @@ def free_udp_port(host: str = "127.0.0.1") -> int:
 
 
 class SnmpAgent:
-    """``snmpd`` on ``hosts`` (127.0.0.x addresses) at one free UDP port; ``set(n, value)`` shapes object n."""
+    """``snmpd`` on ``hosts`` (loopback addresses, at most 128) at one UDP port (0: a free one);
+    ``set(n, value)`` shapes object n."""
 
-    def __init__(self, directory: Path, hosts: tuple[str, ...] = ("127.0.0.1",)) -> None:
+    def __init__(self, directory: Path, hosts: tuple[str, ...] = ("127.0.0.1",), port: int = 0) -> None:
         self.dir = directory
         self.hosts = hosts
-        self.port = 0
+        self.port = port
         self._proc: subprocess.Popen[bytes] | None = None
 
     def set(self, n: int, value: str) -> None:
@@ -81,10 +82,11 @@ class SnmpAgent:
         script = self.dir / "pass.sh"
         script.write_text(_PASS_SCRIPT.format(oid=CUSTOM_OID))
         script.chmod(0o755)
-        self.port = free_udp_port(self.hosts[0])
-        addresses = ",".join(f"udp:{host}:{self.port}" for host in self.hosts)
+        self.port = self.port or free_udp_port(self.hosts[0])
+        lines = [",".join(f"udp:{host}:{self.port}" for host in self.hosts[i:i + 50])  # snmpd's line is short
+                 for i in range(0, len(self.hosts), 50)]
         (self.dir / "snmpd.conf").write_text(
-            f"agentaddress {addresses}\n"
+            "".join(f"agentaddress {line}\n" for line in lines) +
             f"rocommunity {COMMUNITY} 127.0.0.0/8\n"
             f"pass_persist .{CUSTOM_OID} /bin/sh {script}\n"
         )
