@@ -2,7 +2,8 @@
 
 Each pass gathers the KPIs that are due (every ``poll_frequency`` ``polling_unit``) across all VMs and
 reads them with one ``Collector.collect`` call per metric, so 10,000 VMs cost a few calls, not 10,000
-tasks.  The VMs watched are those the VIM monitor watches (``monitor.candidate``: monitored, ALIVE, with a
+tasks; each metric's call runs in a task of its own, so a slow collector (scripts, SNMP) delays only its
+own KPIs.  The VMs watched are those the VIM monitor watches (``monitor.candidate``: monitored, ALIVE, with a
 server, in a deployment that is ACTIVE or ERROR and not busy): DISABLE_MONITOR, STOP, REBOOT, recovery,
 undeploy and snapshots therefore stop the polling, and anything that happens to a VM (every transition adds
 a history entry) resets its counters, as does a restart (counters live in memory only).
@@ -12,12 +13,15 @@ until the VM_ALIVE KPI is met ``metric_occurrences_true`` times in a row, or ``b
 
 A raised event applies the actions of the rule with the same ``event_name`` (``kpi.actions_for``):
 ``recover autohealing`` starts recovery, ``servicescaleup.sh``/``servicescaledown.sh`` scale the group
-out/in by one VM (the core checks ``elastic`` and min..max), anything else is logged.
+out/in by one VM (the core checks ``elastic`` and min..max), anything else is logged.  The KPI's event itself
+(VM_OVERLOADED, any ``event_name``) is logged on ``esc_netconf.kpi.events``: it is not an escEvent type
+(CONTRACT section 3 lists them exactly), so subscribers see what the rule did (VM_SCALE_*, VM_RECOVERY_*).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -76,6 +80,8 @@ class KpiMonitor:
         self._watches: dict[str, _Watch] = {}
         self._waiters: dict[str, _Waiter] = {}
         self._wake = asyncio.Event()
+        self._reading: set[Metric] = set()  # metrics whose batch is being read (not asked again meanwhile)
+        self._reads: set[asyncio.Task[None]] = set()
 
     async def wait_alive(self, vm: VmRecord, kpi: KpiSpec, timeout: float) -> bool:
         """True once ``kpi`` was met ``metric_occurrences_true`` polls in a row; False after ``timeout`` s."""
@@ -93,17 +99,21 @@ class KpiMonitor:
     async def run(self) -> None:
         """Poll forever; sleep until the next KPI is due (at most ``MAX_SLEEP``) or a waiter arrives."""
         loop = asyncio.get_running_loop()
-        while True:
-            try:
-                next_due = await self.poll_once()
-            except Exception:
-                log.exception("KPI pass failed")
-                next_due = loop.time() + MAX_SLEEP
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), max(0.01, min(next_due - loop.time(), MAX_SLEEP)))
-            except TimeoutError:
-                pass
+        try:
+            while True:
+                try:
+                    next_due = await self.poll_once()
+                except Exception:
+                    log.exception("KPI pass failed")
+                    next_due = loop.time() + MAX_SLEEP
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), max(0.01, min(next_due - loop.time(), MAX_SLEEP)))
+                except TimeoutError:
+                    pass
+        finally:
+            for task in list(self._reads):
+                task.cancel()
 
     def _watched(self) -> list[tuple[DeploymentRecord, VmRecord, VmGroupSpec]]:
         deployments = self._ctx.state.deployments
@@ -122,7 +132,12 @@ class KpiMonitor:
         return result
 
     async def poll_once(self) -> float:
-        """One pass: read every due KPI (one collector call per metric), count, act; the next due time."""
+        """One pass: start reading every due KPI (one collector call per metric; judged, counted and acted on
+        when the readings arrive); the next due time.
+
+        Each metric's batch is read in a task of its own, so a slow collector (a script near its timeout, many
+        SNMP agents) delays its own KPIs only: while a metric's batch is in flight, its KPIs wait for the next
+        pass after it (which the finished read wakes); the other metrics keep their periods."""
         now = asyncio.get_running_loop().time()
         next_due = now + MAX_SLEEP
         batches: dict[Metric, list[tuple[Probe, Callable[[Reading], None]]]] = {}
@@ -136,7 +151,7 @@ class KpiMonitor:
                 watch = self._watches[vm.vm_id] = _Watch(vm_mark(vm))
             for kpi in group.kpis:
                 metric = kpi_metric(kpi)
-                if metric is None:
+                if metric is None or metric in self._reading:
                     continue
                 due = watch.due.setdefault(kpi.event_name, now + kpi.period)
                 if due > now:
@@ -147,7 +162,7 @@ class KpiMonitor:
                 batches.setdefault(metric, []).append((probe(vm, kpi), self._judge(dep, vm, group, kpi, watch)))
         for waiter in list(self._waiters.values()):
             metric = kpi_metric(waiter.kpi)
-            if metric is None or waiter.done.done():
+            if metric is None or metric in self._reading or waiter.done.done():
                 continue
             if waiter.due > now:
                 next_due = min(next_due, waiter.due)
@@ -155,9 +170,17 @@ class KpiMonitor:
             waiter.due = now + waiter.kpi.period
             next_due = min(next_due, waiter.due)
             batches.setdefault(metric, []).append((probe(waiter.vm, waiter.kpi), self._booting(waiter)))
-        # the metrics are read side by side: a pass lasts as long as its slowest collector, not their sum
-        await asyncio.gather(*(self._read(metric, items) for metric, items in batches.items()))
+        for metric, items in batches.items():
+            self._reading.add(metric)
+            task = asyncio.get_running_loop().create_task(self._read(metric, items), name=f"kpi-read-{metric.value}")
+            self._reads.add(task)
+            task.add_done_callback(functools.partial(self._read_done, metric))
         return next_due
+
+    def _read_done(self, metric: Metric, task: asyncio.Task[None]) -> None:
+        self._reads.discard(task)
+        self._reading.discard(metric)
+        self._wake.set()  # its KPIs that fell due meanwhile are read at once
 
     async def _read(self, metric: Metric, items: list[tuple[Probe, Callable[[Reading], None]]]) -> None:
         """Read one metric's batch and judge it; a collector that fails judges nothing (no poll counted,
