@@ -6,7 +6,9 @@ tasks; each metric's call runs in a task of its own, so a slow collector (script
 own KPIs.  The VMs watched are those the VIM monitor watches (``monitor.candidate``: monitored, ALIVE, with a
 server, in a deployment that is ACTIVE or ERROR and not busy): DISABLE_MONITOR, STOP, REBOOT, recovery,
 undeploy and snapshots therefore stop the polling, and anything that happens to a VM (every transition adds
-a history entry) resets its counters, as does a restart (counters live in memory only).
+a history entry) resets its counters, as does a restart (counters live in memory only).  The other VMs of a
+busy deployment (a scale-out, a recovery of their neighbour) are only paused: their counters stay, so a
+loaded VM that asked for a scale-out does not ask again once it is done (unless ``continuous_alarm``).
 
 Booting VMs are polled through ``wait_alive``: ``bring_up`` and recovery wait there (in the same batches)
 until the VM_ALIVE KPI is met ``metric_occurrences_true`` times in a row, or ``bootup_time`` passes.
@@ -115,21 +117,32 @@ class KpiMonitor:
             for task in list(self._reads):
                 task.cancel()
 
-    def _watched(self) -> list[tuple[DeploymentRecord, VmRecord, VmGroupSpec]]:
+    def _watched(self) -> tuple[list[tuple[DeploymentRecord, VmRecord, VmGroupSpec]], set[str]]:
+        """The VMs to poll now, and those of busy deployments (not polled; their counters kept, so a scale-out
+        does not make the VMs left alone raise again: what happens to a VM itself changes its mark)."""
         deployments = self._ctx.state.deployments
         watched: dict[str, DeploymentRecord] = {}
+        busy: set[str] = set()
         result = []
+        paused: set[str] = set()
         for vm in self._ctx.state.vms.values():  # one scan of all VMs (``vms_of`` per deployment is quadratic)
+            if vm.dep_id in busy:
+                paused.add(vm.vm_id)
+                continue
             dep = watched.get(vm.dep_id)
             if dep is None:
                 dep = deployments.get(vm.dep_id)
-                if dep is None or dep.state not in WATCHED_SERVICES or self._is_busy(dep.dep_id):
+                if dep is None or dep.state not in WATCHED_SERVICES:
+                    continue
+                if self._is_busy(dep.dep_id):
+                    busy.add(dep.dep_id)
+                    paused.add(vm.vm_id)
                     continue
                 watched[vm.dep_id] = dep
             group = dep.spec.group(vm.group)
             if group is not None and group.kpis and candidate(vm):
                 result.append((dep, vm, group))
-        return result
+        return result, paused
 
     async def poll_once(self) -> float:
         """One pass: start reading every due KPI (one collector call per metric; judged, counted and acted on
@@ -141,8 +154,8 @@ class KpiMonitor:
         now = asyncio.get_running_loop().time()
         next_due = now + MAX_SLEEP
         batches: dict[Metric, list[tuple[Probe, Callable[[Reading], None]]]] = {}
-        watched = self._watched()
-        live = {vm.vm_id for _, vm, _ in watched}
+        watched, paused = self._watched()
+        live = {vm.vm_id for _, vm, _ in watched} | paused
         for vm_id in [v for v in self._watches if v not in live]:
             del self._watches[vm_id]  # left monitoring: its counters start again when it comes back
         for dep, vm, group in watched:

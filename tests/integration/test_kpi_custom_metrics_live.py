@@ -102,7 +102,7 @@ def test_snmp_and_script_kpis_scale_the_group_out_and_in(
 
     client.edit(deployment(kpis))
     watcher.until("SERVICE_ALIVE")
-    time.sleep(2)  # polls at 50: neither threshold is crossed
+    time.sleep(1.5)  # a poll at 50: neither threshold is crossed
     assert len(client.vm_states(TENANT, "metrics")) == 1
 
     agent.set(1, "95")  # the real agent reports load: out to max_active (the new VM reads 95 too: no further)
