@@ -109,6 +109,9 @@ class ScriptCollector:
         except ScriptFailed:
             await _reap(process)
             raise
+        except asyncio.CancelledError:  # the server stops: no script outlives it (reaped within 2 s)
+            await asyncio.shield(_reap(process))
+            raise
         if process.returncode != 0:
             detail = err.decode("utf-8", "replace").strip().splitlines()
             raise ScriptFailed(f"exit status {process.returncode}" + (f": {detail[-1]}" if detail else ""))

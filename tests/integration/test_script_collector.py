@@ -68,7 +68,7 @@ def test_failures_are_failed_polls_logged_once(tmp_path: Path, caplog: pytest.Lo
         assert any(expected in m for m in messages), expected
 
 
-def test_timeout_kills_the_process_group_without_blocking_the_loop(tmp_path: Path) -> None:
+def test_timeout_and_cancel_kill_the_process_group_without_blocking_the_loop(tmp_path: Path) -> None:
     write(tmp_path, "hangs", 'sleep 30 &\necho $! > "$0.child"\nwait\n')
     collector = ScriptCollector(tmp_path)
 
@@ -82,11 +82,25 @@ def test_timeout_kills_the_process_group_without_blocking_the_loop(tmp_path: Pat
 
     readings, ticks, seconds = asyncio.run(run())
     assert readings == [None] and 0.5 <= seconds < 3 and ticks >= 30
-    child = int((tmp_path / "hangs.child").read_text())
+    assert_gone(int((tmp_path / "hangs.child").read_text()))
+
+    async def cancelled() -> None:  # the server stops while a script runs: it does not outlive it
+        reading = asyncio.ensure_future(collector.collect(Metric.SCRIPT, [probe("hangs", timeout="20")]))
+        while not (tmp_path / "hangs.child").exists():
+            await asyncio.sleep(0.01)
+        reading.cancel()
+        await asyncio.gather(reading, return_exceptions=True)
+
+    (tmp_path / "hangs.child").unlink()
+    asyncio.run(cancelled())
+    assert_gone(int((tmp_path / "hangs.child").read_text()))
+
+
+def assert_gone(pid: int) -> None:
     deadline = time.monotonic() + 5
-    while _alive(child) and time.monotonic() < deadline:
+    while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(child), "the script's child outlived the timeout"
+    assert not _alive(pid), "the script's child outlived its run"
 
 
 def _alive(pid: int) -> bool:
