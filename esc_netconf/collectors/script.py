@@ -94,13 +94,18 @@ class ScriptCollector:
 
     async def _run(self, definition: ScriptDefinition, probe: Probe) -> str:
         executable = self._executable(definition)
+        spawn = asyncio.ensure_future(asyncio.create_subprocess_exec(
+            str(executable), probe.address or "", probe.vm_name, *definition.args,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env=SCRIPT_ENV, cwd=str(executable.parent), start_new_session=True))
         try:
-            process = await asyncio.create_subprocess_exec(
-                str(executable), probe.address or "", probe.vm_name, *definition.args,
-                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                env=SCRIPT_ENV, cwd=str(executable.parent), start_new_session=True)
+            # shielded: a cancel while asyncio connects the pipes would kill the script but not its children
+            process = await asyncio.shield(spawn)
         except OSError as exc:
             raise ScriptFailed(f"it cannot be started: {exc.strerror or exc}") from None
+        except asyncio.CancelledError:
+            spawn.add_done_callback(_kill_spawned)
+            raise
         try:
             out, err = await asyncio.wait_for(_bounded(process), definition.timeout)
         except TimeoutError:
@@ -144,6 +149,15 @@ async def _tail(stream: asyncio.StreamReader) -> bytes:
     while chunk := await stream.read(65536):
         kept = (kept + chunk)[-MAX_ERROR:]
     return kept
+
+
+def _kill_spawned(spawn: asyncio.Future[asyncio.subprocess.Process]) -> None:
+    """A script whose start was cancelled: its process group is killed once it exists (asyncio reaps it)."""
+    if not spawn.cancelled() and spawn.exception() is None:
+        try:
+            os.killpg(spawn.result().pid, signal.SIGKILL)
+        except ProcessLookupError:
+            log.debug("KPI script process %d had already exited", spawn.result().pid)
 
 
 async def _reap(process: asyncio.subprocess.Process) -> None:

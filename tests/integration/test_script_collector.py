@@ -69,7 +69,7 @@ def test_failures_are_failed_polls_logged_once(tmp_path: Path, caplog: pytest.Lo
 
 
 def test_timeout_and_cancel_kill_the_process_group_without_blocking_the_loop(tmp_path: Path) -> None:
-    write(tmp_path, "hangs", 'sleep 30 &\necho $! > "$0.child"\nwait\n')
+    write(tmp_path, "hangs", 'sleep 30 &\necho $! > "$0.tmp"\nmv "$0.tmp" "$0.child"\nwait\n')
     collector = ScriptCollector(tmp_path)
 
     async def run() -> tuple[list[Reading], int, float]:
