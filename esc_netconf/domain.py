@@ -92,7 +92,7 @@ def build_domain(options: Options, db: Database, settings: VimManagerSettings, h
         settings=CoreSettings(poll_interval=min(2.0, monitor_interval), monitor_interval=monitor_interval),
         fetcher=UrlTemplateFetcher(lambda: FetchLimits(int(settings.number("day0.fetch.max.bytes")),
                                                        settings.number("day0.fetch.timeout.secs"))),
-        collector=create_collector(options.vim, settings.snapshot, acting),
+        collector=create_collector(options.vim, settings.snapshot, acting, options.data_dir / "scripts"),
     )
 
     def to_netconf(events: list[EscEvent]) -> None:

@@ -2,33 +2,41 @@
 
 Each pass gathers the KPIs that are due (every ``poll_frequency`` ``polling_unit``) across all VMs and
 reads them with one ``Collector.collect`` call per metric, so 10,000 VMs cost a few calls, not 10,000
-tasks.  The VMs watched are those the VIM monitor watches (``monitor.candidate``: monitored, ALIVE, with a
+tasks; each metric's call runs in a task of its own, so a slow collector (scripts, SNMP) delays only its
+own KPIs.  The VMs watched are those the VIM monitor watches (``monitor.candidate``: monitored, ALIVE, with a
 server, in a deployment that is ACTIVE or ERROR and not busy): DISABLE_MONITOR, STOP, REBOOT, recovery,
 undeploy and snapshots therefore stop the polling, and anything that happens to a VM (every transition adds
-a history entry) resets its counters, as does a restart (counters live in memory only).
+a history entry) resets its counters, as does a restart (counters live in memory only).  The other VMs of a
+busy deployment (a scale-out, a recovery of their neighbour) are only paused: their counters stay, so a
+loaded VM that asked for a scale-out does not ask again once it is done (unless ``continuous_alarm``).
 
 Booting VMs are polled through ``wait_alive``: ``bring_up`` and recovery wait there (in the same batches)
 until the VM_ALIVE KPI is met ``metric_occurrences_true`` times in a row, or ``bootup_time`` passes.
 
 A raised event applies the actions of the rule with the same ``event_name`` (``kpi.actions_for``):
 ``recover autohealing`` starts recovery, ``servicescaleup.sh``/``servicescaledown.sh`` scale the group
-out/in by one VM (the core checks ``elastic`` and min..max), anything else is logged.
+out/in by one VM (the core checks ``elastic`` and min..max), anything else is logged.  The KPI's event itself
+(VM_OVERLOADED, any ``event_name``) is logged on ``esc_netconf.kpi.events``: it is not an escEvent type
+(CONTRACT section 3 lists them exactly), so subscribers see what the rule did (VM_SCALE_*, VM_RECOVERY_*).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from esc_netconf.core.collectors import Collector, Metric, Probe, Reading, metric_of
+from esc_netconf.core.collectors import Collector, Metric, Probe, Reading, kpi_metric
 from esc_netconf.core.context import CoreContext
 from esc_netconf.core.kpi import KpiCounter, Outcome, actions_for, meets
 from esc_netconf.core.model import DeploymentRecord, KpiSpec, VmGroupSpec, VmRecord
 from esc_netconf.core.monitor import WATCHED_SERVICES, candidate, vm_mark
 
 log = logging.getLogger(__name__)
+#: Every KPI event raised, one line each (``esc_netconf.kpi.events``, INFO), whatever its rule does.
+events_log = logging.getLogger("esc_netconf.kpi.events")
 
 #: The longest a pass sleeps: new VMs and changed KPIs are noticed within this.
 MAX_SLEEP = 1.0
@@ -42,7 +50,7 @@ def probe(vm: VmRecord, kpi: KpiSpec) -> Probe:
     """What a collector needs to read the KPI on ``vm``: the address of the KPI's ``nicid`` (else the first)."""
     nics = sorted(vm.interfaces, key=lambda n: n.nicid)
     nic = next((n for n in nics if n.nicid == kpi.collector_nicid), nics[0] if nics else None)
-    return Probe(vm.name, vm.server_id, nic.ip_address if nic else None)
+    return Probe(vm.name, vm.server_id, nic.ip_address if nic else None, kpi)
 
 
 @dataclass(slots=True)
@@ -74,6 +82,8 @@ class KpiMonitor:
         self._watches: dict[str, _Watch] = {}
         self._waiters: dict[str, _Waiter] = {}
         self._wake = asyncio.Event()
+        self._reading: set[Metric] = set()  # metrics whose batch is being read (not asked again meanwhile)
+        self._reads: set[asyncio.Task[None]] = set()
 
     async def wait_alive(self, vm: VmRecord, kpi: KpiSpec, timeout: float) -> bool:
         """True once ``kpi`` was met ``metric_occurrences_true`` polls in a row; False after ``timeout`` s."""
@@ -91,41 +101,61 @@ class KpiMonitor:
     async def run(self) -> None:
         """Poll forever; sleep until the next KPI is due (at most ``MAX_SLEEP``) or a waiter arrives."""
         loop = asyncio.get_running_loop()
-        while True:
-            try:
-                next_due = await self.poll_once()
-            except Exception:
-                log.exception("KPI pass failed")
-                next_due = loop.time() + MAX_SLEEP
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), max(0.01, min(next_due - loop.time(), MAX_SLEEP)))
-            except TimeoutError:
-                pass
+        try:
+            while True:
+                try:
+                    next_due = await self.poll_once()
+                except Exception:
+                    log.exception("KPI pass failed")
+                    next_due = loop.time() + MAX_SLEEP
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), max(0.01, min(next_due - loop.time(), MAX_SLEEP)))
+                except TimeoutError:
+                    pass
+        finally:
+            for task in list(self._reads):
+                task.cancel()
 
-    def _watched(self) -> list[tuple[DeploymentRecord, VmRecord, VmGroupSpec]]:
+    def _watched(self) -> tuple[list[tuple[DeploymentRecord, VmRecord, VmGroupSpec]], set[str]]:
+        """The VMs to poll now, and those of busy deployments (not polled; their counters kept, so a scale-out
+        does not make the VMs left alone raise again: what happens to a VM itself changes its mark)."""
         deployments = self._ctx.state.deployments
         watched: dict[str, DeploymentRecord] = {}
+        busy: set[str] = set()
         result = []
+        paused: set[str] = set()
         for vm in self._ctx.state.vms.values():  # one scan of all VMs (``vms_of`` per deployment is quadratic)
+            if vm.dep_id in busy:
+                paused.add(vm.vm_id)
+                continue
             dep = watched.get(vm.dep_id)
             if dep is None:
                 dep = deployments.get(vm.dep_id)
-                if dep is None or dep.state not in WATCHED_SERVICES or self._is_busy(dep.dep_id):
+                if dep is None or dep.state not in WATCHED_SERVICES:
+                    continue
+                if self._is_busy(dep.dep_id):
+                    busy.add(dep.dep_id)
+                    paused.add(vm.vm_id)
                     continue
                 watched[vm.dep_id] = dep
             group = dep.spec.group(vm.group)
             if group is not None and group.kpis and candidate(vm):
                 result.append((dep, vm, group))
-        return result
+        return result, paused
 
     async def poll_once(self) -> float:
-        """One pass: read every due KPI (one collector call per metric), count, act; the next due time."""
+        """One pass: start reading every due KPI (one collector call per metric; judged, counted and acted on
+        when the readings arrive); the next due time.
+
+        Each metric's batch is read in a task of its own, so a slow collector (a script near its timeout, many
+        SNMP agents) delays its own KPIs only: while a metric's batch is in flight, its KPIs wait for the next
+        pass after it (which the finished read wakes); the other metrics keep their periods."""
         now = asyncio.get_running_loop().time()
         next_due = now + MAX_SLEEP
         batches: dict[Metric, list[tuple[Probe, Callable[[Reading], None]]]] = {}
-        watched = self._watched()
-        live = {vm.vm_id for _, vm, _ in watched}
+        watched, paused = self._watched()
+        live = {vm.vm_id for _, vm, _ in watched} | paused
         for vm_id in [v for v in self._watches if v not in live]:
             del self._watches[vm_id]  # left monitoring: its counters start again when it comes back
         for dep, vm, group in watched:
@@ -133,8 +163,8 @@ class KpiMonitor:
             if watch is None or watch.mark != vm_mark(vm):
                 watch = self._watches[vm.vm_id] = _Watch(vm_mark(vm))
             for kpi in group.kpis:
-                metric = metric_of(kpi.collector_type)
-                if metric is None:
+                metric = kpi_metric(kpi)
+                if metric is None or metric in self._reading:
                     continue
                 due = watch.due.setdefault(kpi.event_name, now + kpi.period)
                 if due > now:
@@ -144,8 +174,8 @@ class KpiMonitor:
                 next_due = min(next_due, now + kpi.period)
                 batches.setdefault(metric, []).append((probe(vm, kpi), self._judge(dep, vm, group, kpi, watch)))
         for waiter in list(self._waiters.values()):
-            metric = metric_of(waiter.kpi.collector_type)
-            if metric is None or waiter.done.done():
+            metric = kpi_metric(waiter.kpi)
+            if metric is None or metric in self._reading or waiter.done.done():
                 continue
             if waiter.due > now:
                 next_due = min(next_due, waiter.due)
@@ -154,10 +184,27 @@ class KpiMonitor:
             next_due = min(next_due, waiter.due)
             batches.setdefault(metric, []).append((probe(waiter.vm, waiter.kpi), self._booting(waiter)))
         for metric, items in batches.items():
-            readings = await self._collector.collect(metric, [p for p, _ in items])
-            for (_, judge), reading in zip(items, readings, strict=True):
-                judge(reading)
+            self._reading.add(metric)
+            task = asyncio.get_running_loop().create_task(self._read(metric, items), name=f"kpi-read-{metric.value}")
+            self._reads.add(task)
+            task.add_done_callback(functools.partial(self._read_done, metric))
         return next_due
+
+    def _read_done(self, metric: Metric, task: asyncio.Task[None]) -> None:
+        self._reads.discard(task)
+        self._reading.discard(metric)
+        self._wake.set()  # its KPIs that fell due meanwhile are read at once
+
+    async def _read(self, metric: Metric, items: list[tuple[Probe, Callable[[Reading], None]]]) -> None:
+        """Read one metric's batch and judge it; a collector that fails judges nothing (no poll counted,
+        so a collector's own fault never looks like every VM failing its KPI)."""
+        try:
+            readings = await self._collector.collect(metric, [p for p, _ in items])
+        except Exception:
+            log.exception("KPI collector for %s failed; %d reading(s) skipped this pass", metric.value, len(items))
+            return
+        for (_, judge), reading in zip(items, readings, strict=True):
+            judge(reading)
 
     def _booting(self, waiter: _Waiter) -> Callable[[Reading], None]:
         def judge(reading: Reading) -> None:
@@ -184,8 +231,11 @@ class KpiMonitor:
              reading: Reading) -> None:
         actions = [a for rule in group.rules if rule.event_name == kpi.event_name
                    for a in actions_for(rule.actions, outcome)]
-        log.info("KPI event %s %s on VM [%s] (reading %r): actions %s", kpi.event_name, outcome.value, vm.name,
-                 reading, actions or "none")
+        # a KPI's own event (VM_OVERLOADED, any event_name) is not an escEvent type (CONTRACT section 3): the
+        # log is where an operator sees it; the escEvents are those of what its rule does (scale, recovery)
+        events_log.info("KPI event %s %s: tenant [%s] deployment [%s] vm_group [%s] VM [%s] reading %r (%s %s %s); "
+                        "actions: %s", kpi.event_name, outcome.value, dep.tenant, dep.name, group.name, vm.name,
+                        reading, kpi.collector_type, kpi.metric_cond, kpi.metric_value, ", ".join(actions) or "none")
         for action in actions:
             if action == RECOVER:
                 self._start_recovery(dep, [vm.vm_id])

@@ -100,6 +100,10 @@ class KpiSpec(PlainRecord):
     occurrences_true: int = 1
     occurrences_false: int = 1
     continuous_alarm: bool = False
+    #: ``metric_collector/proxy``: the node asked instead of the VM (an SNMP agent answering for it).
+    collector_proxy: str | None = None
+    #: ``metric_collector/properties/property``: the metric's definition (SNMP ``oid``, a script's name ...).
+    collector_properties: tuple[tuple[str, str], ...] = ()
 
     @property
     def period(self) -> float:

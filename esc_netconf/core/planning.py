@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from esc_netconf.core.collectors import check_kpis
 from esc_netconf.core.day0.validate import check_config_data
 from esc_netconf.core.errors import InvalidRequest
 from esc_netconf.core.model import DeploymentSpec, IpPool, VmGroupSpec, VmInterface, VmRecord, VolumeSpec
@@ -36,6 +37,7 @@ def validate_spec(tenant: str, spec: DeploymentSpec) -> None:
                                  f"is above max_active {scaling.max_active}.")
         check_pool_capacity(where, group, scaling.min_active)
         check_config_data(where, group)
+        check_kpis(where, group)
     for policy in spec.startup:
         for ref in (policy.target, *policy.depends_on):
             if ref not in names:

@@ -210,6 +210,9 @@ def _kpis(group: etree._Element) -> tuple[KpiSpec, ...]:
                 occurrences_true=_int(kpi, "metric_occurrences_true", 1),
                 occurrences_false=_int(kpi, "metric_occurrences_false", 1),
                 continuous_alarm=_bool(_text(collector, "continuous_alarm") or "false"),
+                collector_proxy=_text(collector, "proxy"),
+                collector_properties=tuple((_text(p, "name") or "", _text(p, "value") or "")
+                                           for p in _path(collector, "properties", "property")),
             )
         )
     return tuple(result)

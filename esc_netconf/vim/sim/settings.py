@@ -10,6 +10,7 @@ changing a setting later never rewrites work already accepted (as with a real cl
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -29,7 +30,7 @@ __all__ = [
 
 DELAY_SCALE_KEY = "vim.sim.delay.scale"
 FAULT_KEY_PREFIX = "vim.sim.fault."
-#: ``vim.sim.guest.<generated-vm-name>.ping|cpu|memory``: the simulated guests (``vim.sim.guest``).
+#: ``vim.sim.guest.<generated-vm-name>.ping|cpu|memory|snmp.<oid>``: the simulated guests (``vim.sim.guest``).
 GUEST_KEY_PREFIX = "vim.sim.guest."
 
 
@@ -163,16 +164,28 @@ def _format_scale(scale: float) -> str:
 
 
 _FIELDS = ("ping", "cpu", "memory")
+#: ``vim.sim.guest.<vm>.snmp.<oid>``: what the guest's SNMP agent answers for a numeric OID.
+SNMP_FIELD = "snmp."
+_SNMP_OID = re.compile(r"[0-2](\.(0|[1-9][0-9]{0,9}))+")
+_SNMP_VALUE_MAX = 255
 
 
 def check_guest_setting(key: str, value: str) -> tuple[str, str, str]:
-    """``(vm_name, field, value)`` of a ``vim.sim.guest.<vm>.<field>`` key.
+    """``(vm_name, field, value)`` of a ``vim.sim.guest.<vm>.<field>`` key; an SNMP field is ``snmp.<oid>``.
 
-    :raises SimSettingsError: an unknown field, or a value that is not up/down (ping) or 0..100 (cpu, memory).
+    :raises SimSettingsError: an unknown field, or a value that is not up/down (ping) or 0..100 (cpu, memory),
+        an OID that is not numeric, an SNMP value longer than 255 characters.
     """
+    name, snmp, oid = key[len(GUEST_KEY_PREFIX):].rpartition("." + SNMP_FIELD)
+    if snmp:
+        if not name or not _SNMP_OID.fullmatch(oid.lstrip(".")):
+            raise SimSettingsError(key, "expected vim.sim.guest.<generated-vm-name>.snmp.<numeric-oid>")
+        if len(value) > _SNMP_VALUE_MAX:
+            raise SimSettingsError(key, f"an SNMP value is at most {_SNMP_VALUE_MAX} characters")
+        return name, SNMP_FIELD + oid.lstrip("."), value
     name, _, field = key[len(GUEST_KEY_PREFIX):].rpartition(".")
     if not name or field not in _FIELDS:
-        raise SimSettingsError(key, "expected vim.sim.guest.<generated-vm-name>.ping|cpu|memory")
+        raise SimSettingsError(key, "expected vim.sim.guest.<generated-vm-name>.ping|cpu|memory|snmp.<oid>")
     if field == "ping":
         if value.lower() not in ("up", "down"):
             raise SimSettingsError(key, f"must be up or down, not {value!r}")

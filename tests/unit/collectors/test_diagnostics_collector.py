@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from esc_netconf.collectors import ByMetric, DiagnosticsCollector
+from esc_netconf.collectors import DiagnosticsCollector
+from esc_netconf.collectors.routing import Routed
 from esc_netconf.core.collectors import Metric, Probe, Reading
 from esc_netconf.vim.base import PortSpec, ServerDiagnostics, ServerStatus, VimFailure, VimNotFound
 from esc_netconf.vim.sim import SimCloud, SimSettings
@@ -83,7 +84,7 @@ async def test_routed_by_metric_against_the_simulated_cloud(tmp_path: Path) -> N
             return [True] * len(probes)
 
     diagnostics = DiagnosticsCollector(cloud)
-    collector = ByMetric({Metric.PING: Pings(), Metric.CPU: diagnostics, Metric.MEMORY: diagnostics})
+    collector = Routed({Metric.PING: Pings(), Metric.CPU: diagnostics, Metric.MEMORY: diagnostics})
     probes = [Probe("vm-a", server.id, "10.10.0.9")]
     assert await collector.collect(Metric.CPU, probes) == [95.0]
     assert await collector.collect(Metric.MEMORY, probes) == [50.0]

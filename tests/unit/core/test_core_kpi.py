@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from esc_netconf.core.collectors import Metric, Probe, alive_kpi, metric_of
+from esc_netconf.core.collectors import Metric, Probe, alive_kpi, kpi_metric, metric_of
 from esc_netconf.core.kpi import KpiCounter, Outcome, actions_for, meets
 from esc_netconf.core.model import KpiSpec, RuleSpec, VmGroupSpec
 from esc_netconf.core.states import ServiceState, VmState
@@ -38,7 +38,15 @@ def test_ping_readings_are_answered_or_not_whatever_the_threshold() -> None:
     ping = KpiSpec("VM_ALIVE", "1", "GT", "UINT32", "ICMPPing")
     assert meets(ping, True) and not meets(ping, False) and not meets(ping, None)
     assert metric_of("ICMPPing") is Metric.PING and metric_of("icmpping") is Metric.PING
-    assert metric_of("CUSTOM_SCRIPT") is None
+    assert metric_of("DISK_USAGE") is None  # a type this server does not collect
+
+
+def test_a_script_kpi_is_collected_only_when_the_deployment_names_its_script() -> None:
+    bare = KpiSpec("VM_STATUS_DEGRADED", "DEGRADED", "EQ", "STRING", "CUSTOM_SCRIPT")  # ESC's dynamic mappings
+    named = KpiSpec("VM_STATUS_DEGRADED", "DEGRADED", "EQ", "STRING", "CUSTOM_SCRIPT",
+                    collector_properties=(("script_filename", "status.sh"),))
+    assert metric_of("custom_script") is Metric.SCRIPT
+    assert kpi_metric(bare) is None and kpi_metric(named) is Metric.SCRIPT
 
 
 def test_counter_needs_occurrences_in_a_row_and_raises_each_outcome_once() -> None:
