@@ -49,10 +49,17 @@ _FAR = math.inf  # "reaches above any entry": an absolute path, an ancestor axis
 @dataclass(frozen=True, slots=True)
 class EditedTree:
     """An edit's new tree, and the elements of it the edit applied something to (new elements
-    included): any element outside ``visited`` is an unchanged copy of the old tree's."""
+    included): any element outside ``visited`` is an unchanged copy of the old tree's.
+
+    ``created`` are the elements the edit inserted, in the order it inserted them; ``removed`` are the
+    elements it took out, each with its ancestors as they were at that moment (itself first, the
+    ``<data>`` root last), so that where it was can still be told after its parent went too.
+    """
 
     tree: etree._Element
     visited: frozenset[etree._Element]
+    created: tuple[etree._Element, ...] = ()
+    removed: tuple[tuple[etree._Element, ...], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
