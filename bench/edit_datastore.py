@@ -20,9 +20,10 @@ from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.editconfig_lists import ESC, YANG, _MemoryStore  # noqa: E402
+from bench.editconfig_lists import ESC, YANG  # noqa: E402
 from esc_netconf.netconf.datastore import Datastore  # noqa: E402
 from esc_netconf.netconf.errors import BASE_NS  # noqa: E402
+from esc_netconf.netconf.persistence import MemoryConfigStore  # noqa: E402
 from esc_netconf.netconf.yangmodel import YangModel  # noqa: E402
 
 GROUP = ("<vm_group><name>g</name><image>cirros</image><flavor>m1.tiny</flavor>"
@@ -48,7 +49,7 @@ def main() -> None:
     model = YangModel.load(YANG)
     print(f"{'stored':>7} {'edit p50 ms':>12} {'p95 ms':>7}", flush=True)
     for size in args.sizes:
-        ds = Datastore(model, _MemoryStore())
+        ds = Datastore(model, MemoryConfigStore())
         ds.edit(_config(0, size))
         times = []
         for j in range(args.edits):
