@@ -142,9 +142,11 @@ class PartLayout:
     # ------------------------------------------------------------------------------ the pieces
 
     def _skeleton(self, element: etree._Element, spath: tuple[str, ...],
-                  nsmap: dict[str | None, str] | None) -> etree._Element:
+                  nsmap: dict[str, str] | None) -> etree._Element:
         """A copy of ``element`` without the parts below it (the containers leading to them stay)."""
-        out = etree.Element(element.tag, attrib=dict(element.attrib), nsmap=nsmap)
+        out = etree.Element(element.tag, nsmap=nsmap)
+        for name, value in element.attrib.items():
+            out.set(name, value)
         out.text = element.text
         for child in element:
             if not isinstance(child.tag, str):
@@ -159,7 +161,7 @@ class PartLayout:
         return out
 
     def _piece(self, part: etree._Element, spath: tuple[str, ...], wrappers: Sequence[etree._Element]) -> bytes:
-        nsmap = cast("dict[str | None, str]", dict(part.nsmap))
+        nsmap = cast("dict[str, str]", dict(part.nsmap))  # lxml-stubs mistype the default's None key
         outer: etree._Element | None = None
         inner: etree._Element | None = None
         for wrapper in wrappers:
@@ -181,11 +183,11 @@ class PartLayout:
     def split(self, data: etree._Element) -> Iterator[tuple[str, str, bytes]]:
         """Every part of a ``<data>`` tree as (key, parent key, piece), parents first, siblings in
         document order."""
-        stack: list[tuple[etree._Element, tuple[str, ...], list[Step], str, tuple[etree._Element, ...]]] = [
-            (data, (), [], ROOT_KEY, ())]
+        Pending = tuple[etree._Element, tuple[str, ...], list[Step], str, tuple[etree._Element, ...]]
+        stack: list[Pending] = [(data, (), [], ROOT_KEY, ())]
         while stack:
             element, spath, steps, parent_key, wrappers = stack.pop()
-            below = []
+            below: list[Pending] = []
             for child in element:
                 if not isinstance(child.tag, str):
                     continue

@@ -25,6 +25,7 @@ from esc_netconf.netconf.datastore import Datastore
 from esc_netconf.netconf.editconfig import canonical_bytes, drop_empty_containers
 from esc_netconf.netconf.errors import BASE_NS, NetconfError, NetconfErrors
 from esc_netconf.netconf.incremental import EditedTree, self_contained_lists
+from esc_netconf.netconf.nc_notifications import config_edits
 from esc_netconf.netconf.persistence import MemoryConfigStore
 from esc_netconf.netconf.yangmodel import YangModel
 
@@ -123,7 +124,17 @@ def outcome(ds: Datastore, config: etree._Element, default_operation: str) -> tu
         return ("refused", *((e.tag, e.app_tag, e.path, e.message) for e in errors.errors))
     except NetconfError as error:
         return ("refused", error.tag, error.app_tag, error.path, error.message)
+    if result.committed:  # the notification's diff, walking only what the edit touched, as walking all
+        assert result.previous is not None and result.current is not None
+        touched = config_edits(result.previous, result.current, config, default_operation, ds_model(ds),
+                               result.touched)
+        whole = config_edits(result.previous, result.current, config, default_operation, ds_model(ds))
+        assert [(str(e.target), e.operation) for e in touched] == [(str(e.target), e.operation) for e in whole]
     return ("accepted", result.committed)
+
+
+def ds_model(ds: Datastore) -> YangModel:
+    return ds._model  # noqa: SLF001 (the test compares two ways of the same datastore)
 
 
 def _one_deployment(body: str) -> etree._Element:

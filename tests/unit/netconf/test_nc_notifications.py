@@ -50,7 +50,9 @@ def edit(ds: Datastore, model: YangModel, tenants: str, default_operation: str =
     result = ds.edit(cfg, default_operation=default_operation)
     if not result.committed:
         return []
-    return config_edits(before, ds.running, cfg, default_operation, model)
+    edits = config_edits(before, ds.running, cfg, default_operation, model, result.touched)
+    assert pairs(edits) == pairs(config_edits(before, ds.running, cfg, default_operation, model))  # walking all
+    return edits
 
 
 def pairs(edits: list[Edit]) -> list[tuple[str, str]]:

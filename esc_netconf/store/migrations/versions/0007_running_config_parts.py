@@ -13,6 +13,8 @@ Revises: 0006_ha_lease
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from typing import Any, cast
 
 import sqlalchemy as sa
 from alembic import op
@@ -56,13 +58,13 @@ def downgrade() -> None:
     op.drop_table("running_config_parts")
 
 
-def _assemble(rows: list[sa.Row[tuple[str, str, int, bytes]]]) -> bytes:
+def _assemble(rows: Sequence[sa.Row[Any]]) -> bytes:
     """The one document the parts make up (what esc_netconf.netconf.config_parts.assemble does, frozen here)."""
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     whole = next((r for r in rows if r.part_key == _WHOLE), None)
     root = (etree.fromstring(bytes(whole.xml), parser) if whole is not None  # noqa: S320 (safe parser)
-            else etree.Element(f"{{{_BASE}}}data", nsmap={None: _BASE}))
-    by_parent: dict[str, list[sa.Row[tuple[str, str, int, bytes]]]] = {}
+            else etree.Element(f"{{{_BASE}}}data", nsmap=cast("dict[str, str]", {None: _BASE})))
+    by_parent: dict[str, list[sa.Row[Any]]] = {}
     for row in rows:
         if row.part_key != _WHOLE:
             by_parent.setdefault(row.parent_key, []).append(row)
