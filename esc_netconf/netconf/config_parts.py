@@ -254,6 +254,8 @@ class PartLayout:
         created = set(edited.created)
         writes: dict[str, ConfigPart] = {}
         next_seq: dict[str, int] = {}
+        seen: set[str] = set()
+        fresh: set[tuple[str, str]] = set()  # (steps above, tag) of the lists that got a new entry
         reorder: set[etree._Element] = set()
         for element in [*edited.created, *edited.visited]:
             if element is root:
@@ -265,15 +267,22 @@ class PartLayout:
             if not self.is_part(spath):
                 continue
             key = _key(steps)
-            if key in writes:
+            if key in seen:
                 continue
+            seen.add(key)
             parent_key = _key(steps[:parent + 1]) if parent >= 0 else ROOT_KEY
             top_down = list(reversed(chain[:-1]))
             xml = self._piece(element, spath, top_down[parent + 1:-1])
             stored = index.parts.get(key)
+            same_list = (_key(steps[:-1]), steps[-1][0])
             if element in created or stored is None or key in gone:
+                if (stored is not None and key in gone and stored.xml == xml and same_list not in fresh
+                        and _last_remaining(stored, index, gone)):
+                    gone.discard(key)  # deleted and made again as it was, in the same place: no change
+                    continue
                 seq = next_seq.get(parent_key, index.max_seq.get(parent_key, -1) + 1)
                 next_seq[parent_key] = seq + 1
+                fresh.add(same_list)
                 gone.discard(key)
                 if not _last_of_its_kind(element, created):
                     reorder.add(top_down[parent] if parent >= 0 else root)
@@ -315,6 +324,19 @@ class PartLayout:
                 yield _key(csteps), self._piece(child, cpath, wrappers)
             elif self.holds_parts(cpath):
                 yield from self._direct_parts(child, cpath, csteps, (*wrappers, child))
+
+
+def _last_remaining(stored: ConfigPart, index: PartIndex, gone: set[str]) -> bool:
+    """Whether no stored sibling of the same list that stays comes after ``stored`` (then an entry made
+    again in its place lands where it was). Looked at only for an entry deleted and made again."""
+    steps = json.loads(stored.key)
+    for key in index.children.get(stored.parent, ()):
+        if key in gone or key == stored.key:
+            continue
+        other = json.loads(key)
+        if other[:-1] == steps[:-1] and other[-1][0] == steps[-1][0] and index.parts[key].seq > stored.seq:
+            return False
+    return True
 
 
 def _last_of_its_kind(element: etree._Element, created: set[etree._Element]) -> bool:
