@@ -68,7 +68,7 @@ from esc_netconf.netconf.editconfig import (
 )
 from esc_netconf.netconf.errors import BASE_NS, NetconfError
 from esc_netconf.netconf.incremental import EditedTree
-from esc_netconf.netconf.persistence import ConfigStore
+from esc_netconf.netconf.persistence import ConfigPart, ConfigStore
 from esc_netconf.netconf.yangmodel import YangModel
 from esc_netconf.nsmap import default_namespace
 
@@ -100,12 +100,13 @@ class Datastore:
         self._edit_lock = asyncio.Lock()
         self._layout = PartLayout(model)
         self._touched: tuple[etree._Element, frozenset[etree._Element]] | None = None
-        self._running, self._parts, self._resplit = self._load()
+        self._loaded: frozenset[ConfigPart] | None = None  # the rows the running tree was read from
+        self._running, self._parts, self._resplit = self._load(self._store.load_parts())
 
-    def _load(self) -> tuple[etree._Element, PartIndex, bool]:
+    def _load(self, stored: list[ConfigPart]) -> tuple[etree._Element, PartIndex, bool]:
         """The stored tree, the index of its parts, and whether the store must be rewritten split (it
         holds an earlier release's single document, or parts that do not match the layout)."""
-        stored = self._store.load_parts()
+        self._loaded = frozenset(stored)
         try:
             root = assemble(stored)
         except StoredPartsError as exc:
@@ -127,9 +128,14 @@ class Datastore:
         """Read the running configuration from the store again: for a server that does not write it
         itself (a standby of a group, whose active writes the shared database).
 
+        Rows the same as last read: nothing to do (a standby reloads before every read).
+
         :raises StoredConfigError: when the stored configuration is unusable.
         """
-        self._running, self._parts, self._resplit = self._load()
+        stored = self._store.load_parts()
+        if self._loaded is not None and frozenset(stored) == self._loaded:
+            return
+        self._running, self._parts, self._resplit = self._load(stored)
 
     def get_config(self) -> etree._Element:
         """A copy of the running ``<data>`` tree, free for the caller to filter or modify."""
@@ -234,6 +240,7 @@ class Datastore:
 
     def _save(self, new: etree._Element, delta: PartDelta) -> None:
         """Step 4; the index follows the store only once the store has the change."""
+        self._loaded = None
         if self._resplit:  # the first commit after loading an earlier release's single document
             index, _ = self._layout.index(new)
             self._store.save_parts(list(index.parts.values()), (), replace_all=True)
