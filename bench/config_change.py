@@ -26,16 +26,10 @@ from esc_netconf.netconf.errors import BASE_NS  # noqa: E402
 from esc_netconf.netconf.nc_notifications import config_edits  # noqa: E402
 from esc_netconf.netconf.yangmodel import YangModel  # noqa: E402
 from esc_netconf.packaged import yang_dir  # noqa: E402
+from esc_netconf.netconf.persistence import MemoryConfigStore  # noqa: E402
 
 ESC = "http://www.cisco.com/esc/esc"
 
-
-class MemoryStore:
-    def load_running(self) -> bytes | None:
-        return None
-
-    def save_running(self, xml: bytes) -> None:
-        del xml
 
 
 def deployment(index: int) -> str:
@@ -57,7 +51,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()
     model = YangModel.load(yang_dir())
-    datastore = Datastore(model, MemoryStore())
+    datastore = Datastore(model, MemoryConfigStore())
     datastore.edit(config("".join(deployment(i) for i in range(args.deployments))))
     edits_ms, diff_ms = [], []
     for n in range(args.rounds):

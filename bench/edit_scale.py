@@ -6,7 +6,9 @@ deployments of ``--vms`` VMs are created through NETCONF in batches of ``--batch
 deployed; then ``--edits`` edit-configs each create one more one-VM deployment, one at a time, from a
 raw NETCONF client over SSH on loopback, and their round trips are timed. A task on the server's loop
 sleeps 5 ms in a loop and records how late it wakes (the loop-lag figure: the longest time nothing
-else could run on the loop), per phase (fill, deploy, edits, gets). Then a ``get`` of all opdata and a
+else could run on the loop), per phase (fill, deploy, edits, gets); the longest single commit (the part
+of an edit that runs on the loop: checkers, the store write, listeners) is timed too, for the fill's
+``--batch``-deployment edits and for the one-deployment edits. Then a ``get`` of all opdata and a
 subtree-filtered ``get`` of one deployment's opdata are timed (median of 5), and the peak RSS of the
 process (server and client) is read.
 
@@ -26,6 +28,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -34,6 +37,7 @@ from lxml import etree
 from bench.deploy_scale import BASE, ESC, call  # noqa: E402
 from bench.netconf_roundtrips import RawClient  # noqa: E402
 from esc_netconf.app import Application, Options  # noqa: E402
+from esc_netconf.netconf.datastore import Datastore  # noqa: E402
 
 
 def _group(vms: int) -> str:
@@ -51,6 +55,42 @@ def _edit(names: list[tuple[str, str]], vms: int) -> bytes:
     return (f'<edit-config xmlns="{BASE}"><target><running/></target><config>'
             f'<esc_datamodel xmlns="{ESC}"><tenants>{tenants}</tenants></esc_datamodel></config></edit-config>'
             ).encode()
+
+
+class CommitTimer:
+    """The longest time one commit (checkers, the store write, listeners: what runs on the loop after the
+    off-loop validation) held the loop, wrapped around the datastore's commit step of this one server;
+    and the time of each whole datastore edit (walk and validation in the worker thread, then the
+    commit), to tell the datastore's share of a round trip."""
+
+    def __init__(self, datastore: Datastore) -> None:
+        self.worst = 0.0
+        self.edits: list[float] = []
+        commit = datastore._commit  # noqa: SLF001 (measurement only)
+        edit = datastore.edit_off_loop
+
+        async def timed_edit(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return await edit(*args, **kwargs)
+            finally:
+                self.edits.append(time.perf_counter() - start)
+
+        datastore.edit_off_loop = timed_edit  # type: ignore[method-assign]
+
+        def timed(candidate: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return commit(candidate)
+            finally:
+                self.worst = max(self.worst, time.perf_counter() - start)
+
+        datastore._commit = timed  # type: ignore[method-assign]  # noqa: SLF001
+
+    def take(self) -> float:
+        worst, self.worst = self.worst, 0.0
+        self.edits.clear()
+        return worst
 
 
 class LoopLag:
@@ -93,6 +133,7 @@ def measure(size: int, vms: int, edits: int, batch: int) -> dict[str, float]:
         asyncio.run_coroutine_threadsafe(app.start(), loop).result(60)
         lag = LoopLag()
         lag.start(loop)
+        commits = CommitTimer(app.datastore)
         client = RawClient(int(app.netconf_port or 0))
         assert app.domain is not None
         core = app.domain.core
@@ -103,6 +144,7 @@ def measure(size: int, vms: int, edits: int, batch: int) -> dict[str, float]:
             assert reply.ok, reply.element
         filled = time.perf_counter() - start
         lag_fill = lag.take()
+        commit_fill = commits.take()
         while sum(d.state.value == "SERVICE_ACTIVE_STATE" for d in core.deployments()) < size:
             time.sleep(0.2)
         deployed = time.perf_counter() - start
@@ -114,6 +156,8 @@ def measure(size: int, vms: int, edits: int, batch: int) -> dict[str, float]:
             times.append(time.perf_counter() - t0)
             assert reply.ok, reply.element
         lag_edits = lag.take()
+        datastore_p50 = statistics.median(commits.edits)
+        commit_edits = commits.take()
         full = _timed_get(client, '<filter type="xpath" select="esc_datamodel/opdata"/>')
         one = _timed_get(client, f'<filter type="subtree"><esc_datamodel xmlns="{ESC}"><opdata><tenants><tenant>'
                                  "<name>tenant-0</name><deployments><deployment_name>dep-0</deployment_name>"
@@ -127,6 +171,7 @@ def measure(size: int, vms: int, edits: int, batch: int) -> dict[str, float]:
     return {"p50": statistics.median(times), "p95": times[int(0.95 * (len(times) - 1))],
             "filled": filled, "deployed": deployed,
             "lag_fill": lag_fill, "lag_deploy": lag_deploy, "lag_edits": lag_edits,
+            "commit_fill": commit_fill, "commit_edits": commit_edits, "datastore_p50": datastore_p50,
             "get_full": full, "get_one": one, "lag_gets": lag_gets,
             "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
@@ -150,14 +195,17 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100, help="deployments per edit-config while filling")
     args = parser.parse_args()
     print(f"{'stored':>7} {'VMs':>6} {'fill s':>7} {'active s':>9} {'edit p50 ms':>12} {'p95 ms':>7} "
-          f"{'lag fill/deploy/edits/gets ms':>30} {'get all ms':>10} {'get one ms':>10} {'peak RSS MiB':>12}",
+          f"{'in datastore p50 ms':>19} "
+          f"{'lag fill/deploy/edits/gets ms':>30} {'commit fill/edits ms':>20} {'get all ms':>10} {'get one ms':>10} "
+          f"{'peak RSS MiB':>12}",
           flush=True)
     for size in args.sizes:
         r = measure(size, args.vms, args.edits, args.batch)
         print(f"{size:>7} {size * args.vms:>6} {r['filled']:>7.1f} {r['deployed']:>9.1f} {r['p50'] * 1000:>12.1f} "
-              f"{r['p95'] * 1000:>7.1f} "
+              f"{r['p95'] * 1000:>7.1f} {r['datastore_p50'] * 1000:>19.1f} "
               f"{r['lag_fill'] * 1000:>14.0f}/{r['lag_deploy'] * 1000:.0f}/{r['lag_edits'] * 1000:.0f}"
-              f"/{r['lag_gets'] * 1000:.0f} {r['get_full'] * 1000:>10.0f} {r['get_one'] * 1000:>10.1f} "
+              f"/{r['lag_gets'] * 1000:.0f} {r['commit_fill'] * 1000:>14.0f}/{r['commit_edits'] * 1000:.0f} "
+              f"{r['get_full'] * 1000:>10.0f} {r['get_one'] * 1000:>10.1f} "
               f"{r['rss_mib']:>12.0f}", flush=True)
 
 

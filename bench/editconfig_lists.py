@@ -24,20 +24,11 @@ from esc_netconf.netconf.datastore import Datastore  # noqa: E402
 from esc_netconf.netconf.editconfig import apply_edit  # noqa: E402
 from esc_netconf.netconf.errors import BASE_NS  # noqa: E402
 from esc_netconf.netconf.yangmodel import YangModel  # noqa: E402
+from esc_netconf.netconf.persistence import MemoryConfigStore  # noqa: E402
 
 ESC = "http://www.cisco.com/esc/esc"
 YANG = Path(__file__).resolve().parent.parent / "yang"
 
-
-class _MemoryStore:
-    def __init__(self) -> None:
-        self.saved = b""
-
-    def load_running(self) -> bytes | None:
-        return None
-
-    def save_running(self, xml: bytes) -> None:
-        self.saved = xml
 
 
 def _config(first: int, count: int) -> etree._Element:
@@ -54,7 +45,7 @@ def main() -> None:
     model = YangModel.load(YANG)
     print(f"{'entries':>8} {'walk s':>8} {'edit s':>8} {'+ on 3000 s':>12}")
     for size in args.sizes:
-        empty = Datastore(model, _MemoryStore())
+        empty = Datastore(model, MemoryConfigStore())
         config = _config(0, size)
         start = time.perf_counter()
         apply_edit(empty.get_config(), config, model)
@@ -62,7 +53,7 @@ def main() -> None:
         start = time.perf_counter()
         empty.edit(config)
         edit = time.perf_counter() - start
-        base = Datastore(model, _MemoryStore())
+        base = Datastore(model, MemoryConfigStore())
         base.edit(_config(10_000_000, 3000))
         start = time.perf_counter()
         base.edit(_config(0, size))

@@ -113,7 +113,7 @@ SNAPSHOT_LEVELS = (ListLevel((q("esc_datamodel"), q("opdata"), q("snapshots"), q
 def attach_northbound(domain: Domain, *, model: YangModel, datastore: Datastore, netconf: NetconfServer) -> None:
     """Config changes drive the core; opdata, snapshots and the ESC RPCs become visible over NETCONF."""
     core, snapshots = domain.core, domain.snapshots
-    bridge = ConfigBridge(core, GroupDefaults.from_model(model))
+    bridge = ConfigBridge(core, GroupDefaults.from_model(model), datastore.touched)
     datastore.add_commit_checker(bridge.check)
     datastore.add_commit_listener(bridge.apply)
     bridge.reconcile(datastore.get_config())

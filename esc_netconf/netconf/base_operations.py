@@ -255,7 +255,8 @@ class BaseOperations:
             error_option=error_option,
         )
         if result.committed and result.previous is not None and result.current is not None:
-            edits = config_edits(result.previous, result.current, config, default_operation, self.server.model)
+            edits = config_edits(result.previous, result.current, config, default_operation, self.server.model,
+                                 result.touched)
             self.server.hub.publish("NETCONF", config_change_event(ctx, edits))
         return None
 

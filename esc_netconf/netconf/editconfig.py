@@ -102,7 +102,8 @@ class EditResult:
     ``<target>``) whose prefixes ``paths_nsmap`` declares. ``committed`` is ``False`` for
     ``test-only`` and for an edit that changed nothing. ``previous`` and ``current`` are the running trees
     before and after this edit (when it committed): other sessions' edits may commit just before or after,
-    so only these two tell what this edit, and no other, changed.
+    so only these two tell what this edit, and no other, changed; ``touched`` are the elements of
+    ``current`` the edit touched (anything else in it is an unchanged copy of ``previous``'s).
     """
 
     changed: bool
@@ -112,10 +113,12 @@ class EditResult:
     paths_nsmap: Mapping[str, str] = field(default_factory=dict)
     previous: etree._Element | None = None
     current: etree._Element | None = None
+    touched: frozenset[etree._Element] | None = None
 
     @classmethod
     def of(cls, changed: tuple[str, ...], model: YangModel, *, committed: bool,
-           previous: etree._Element | None = None, current: etree._Element | None = None) -> EditResult:
+           previous: etree._Element | None = None, current: etree._Element | None = None,
+           touched: frozenset[etree._Element] | None = None) -> EditResult:
         """The result for these changed top-level Clark names."""
         paths: list[str] = []
         nsmap: dict[str, str] = {}
@@ -124,7 +127,8 @@ class EditResult:
             prefix = model.prefix(qname.namespace or "") or "ns"
             nsmap[prefix] = qname.namespace or ""
             paths.append(f"/{prefix}:{qname.localname}")
-        return cls(bool(changed), changed, committed and bool(changed), tuple(paths), nsmap, previous, current)
+        return cls(bool(changed), changed, committed and bool(changed), tuple(paths), nsmap, previous, current,
+                   touched)
 
 
 _E = TypeVar("_E", bound=Enum)
@@ -171,8 +175,8 @@ def edit_tree(
     editor.children(work, config, (), DataPath(), EditOperation(default_operation.value),
                     prune=default_operation is DefaultOperation.REPLACE)
     editor.raise_errors()
-    _drop_empty_containers(work, (), model, editor.visited)
-    return EditedTree(work, frozenset(editor.visited))
+    _drop_empty_containers(work, (), model, editor.visited, editor.record_removal)
+    return EditedTree(work, frozenset(editor.visited), tuple(editor.created), tuple(editor.removed))
 
 
 def drop_empty_containers(data: etree._Element, model: YangModel) -> None:
@@ -180,7 +184,7 @@ def drop_empty_containers(data: etree._Element, model: YangModel) -> None:
 
     :func:`apply_edit` does this only where it edited: a tree it made has no such container elsewhere.
     """
-    _drop_empty_containers(data, (), model, None)
+    _drop_empty_containers(data, (), model, None, None)
 
 
 def changed_subtrees(old: etree._Element, new: etree._Element) -> tuple[str, ...]:
@@ -225,10 +229,17 @@ class _Editor:
         self.model = model
         self.continue_on_error = continue_on_error
         self.errors: list[NetconfError] = []
-        self.siblings = _Siblings()
         # every element this edit applied children to: the only places where something was added or
         # removed (a new element is created empty, then filled through children())
         self.visited: set[etree._Element] = set()
+        self.created: list[etree._Element] = []
+        self.removed: list[tuple[etree._Element, ...]] = []
+        self.siblings = _Siblings(self.created, self.record_removal)
+
+    def record_removal(self, element: etree._Element) -> None:
+        """Note ``element`` (still attached) as about to be removed: the datastore persists by subtree
+        and must know which stored subtrees went."""
+        self.removed.append((element, *element.iterancestors()))
 
     def raise_errors(self) -> None:
         raise_collected(self.errors)
@@ -350,6 +361,7 @@ class _Editor:
         for child in list(_elements(target)):
             info = self.model.node((*spath, str(child.tag)))
             if info is None:
+                self.record_removal(child)
                 target.remove(child)
             elif _identity(child, info) not in wanted:
                 self.siblings.remove(target, child, info)
@@ -392,8 +404,10 @@ class _Siblings:
     """Lazily built :class:`_SiblingIndex` per (parent, tag) for one edit; the work tree is only
     changed through :meth:`insert` and :meth:`remove`, which keep the indexes true."""
 
-    def __init__(self) -> None:
+    def __init__(self, created: list[etree._Element], removing: Callable[[etree._Element], None]) -> None:
         self._indexes: dict[tuple[etree._Element, str], _SiblingIndex] = {}
+        self._created = created
+        self._removing = removing
 
     def _index(self, parent: etree._Element, tag: str, info: SchemaNodeInfo) -> _SiblingIndex:
         index = self._indexes.get((parent, tag))
@@ -433,11 +447,13 @@ class _Siblings:
             last.addnext(element)
         else:
             parent.append(element)
+        self._created.append(element)
         return element
 
     def remove(self, parent: etree._Element, element: etree._Element, info: SchemaNodeInfo) -> None:
         if info.kind in ("list", "leaf-list"):
             self._index(parent, str(element.tag), info).discard(element)
+        self._removing(element)
         parent.remove(element)
 
 
@@ -448,8 +464,10 @@ def _only_removes(edit: etree._Element) -> bool:
 
 
 def _drop_empty_containers(parent: etree._Element, spath: tuple[str, ...], model: YangModel,
-                           only: set[etree._Element] | None) -> None:
-    """Drop empty non-presence containers under ``parent``, looking only into ``only`` if given."""
+                           only: set[etree._Element] | None,
+                           removing: Callable[[etree._Element], None] | None) -> None:
+    """Drop empty non-presence containers under ``parent``, looking only into ``only`` if given;
+    ``removing`` hears of each before it goes."""
     for child in list(_elements(parent)):
         if only is not None and child not in only:
             continue
@@ -457,6 +475,8 @@ def _drop_empty_containers(parent: etree._Element, spath: tuple[str, ...], model
         info = model.node(cpath)
         if info is None or info.kind not in ("container", "list"):
             continue
-        _drop_empty_containers(child, cpath, model, only)
+        _drop_empty_containers(child, cpath, model, only, removing)
         if info.kind == "container" and not info.presence and next(_elements(child), None) is None:
+            if removing is not None:
+                removing(child)
             parent.remove(child)

@@ -49,10 +49,17 @@ _FAR = math.inf  # "reaches above any entry": an absolute path, an ancestor axis
 @dataclass(frozen=True, slots=True)
 class EditedTree:
     """An edit's new tree, and the elements of it the edit applied something to (new elements
-    included): any element outside ``visited`` is an unchanged copy of the old tree's."""
+    included): any element outside ``visited`` is an unchanged copy of the old tree's.
+
+    ``created`` are the elements the edit inserted, in the order it inserted them; ``removed`` are the
+    elements it took out, each with its ancestors as they were at that moment (itself first, the
+    ``<data>`` root last), so that where it was can still be told after its parent went too.
+    """
 
     tree: etree._Element
     visited: frozenset[etree._Element]
+    created: tuple[etree._Element, ...] = ()
+    removed: tuple[tuple[etree._Element, ...], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +206,9 @@ class ChangedOnly:
              visited: frozenset[etree._Element] | None = None) -> etree._Element:
         """A fresh ``<data>`` element holding what must be validated. ``visited``, if known, are the
         elements of ``new`` the edit applied something to: an entry outside it is an unchanged copy,
-        dropped without comparing."""
+        dropped without comparing, and an entry inside it is kept without comparing either (a touched
+        entry that ended up unchanged is valid, so validating it changes no verdict; comparing a tenant
+        would serialize all its deployments)."""
         out = etree.Element(new.tag, nsmap=_nsmap(new))
         self._copy_children(old, new, out, (), visited)
         return out
@@ -216,11 +225,14 @@ class ChangedOnly:
             if not isinstance(sn, ys.InternalNode):  # a leaf, leaf-list value, or unknown: as is
                 out.append(_copy_terminal(child))
                 continue
-            if sn in self._lists and visited is not None and child not in visited:
-                continue  # an entry the edit did not touch: valid before, valid now
-            before = counterparts.find(child, sn)
-            if sn in self._lists and before is not None and _same(before, child):
-                continue  # unchanged entry of a self-contained list: valid before, valid now
+            before = None
+            if visited is not None:  # the old tree is not needed: what the edit did not touch is known
+                if sn in self._lists and child not in visited:
+                    continue  # an entry the edit did not touch: valid before, valid now
+            else:
+                before = counterparts.find(child, sn)
+                if sn in self._lists and before is not None and _same(before, child):
+                    continue  # unchanged entry of a self-contained list: valid before, valid now
             copy = etree.SubElement(out, child.tag)
             self._copy_children(before, child, copy, cpath, visited)
 

@@ -73,16 +73,22 @@ class Edit:
     operation: str
 
 
-def changes(old: etree._Element, new: etree._Element, model: YangModel) -> list[Change]:
-    """The topmost nodes that differ between two ``<data>`` trees, in document order."""
-    return list(_diff(old, new, (), (), DataPath(), model))
+def changes(old: etree._Element, new: etree._Element, model: YangModel,
+            touched: frozenset[etree._Element] | None = None) -> list[Change]:
+    """The topmost nodes that differ between two ``<data>`` trees, in document order. ``touched``, when
+    ``new`` was made from ``old`` by an edit, are the elements of ``new`` it touched
+    (``EditResult.touched``): the walk then skips every other container and list entry, which are
+    unchanged copies, so it costs what the edit touched, not the size of the trees."""
+    return list(_diff(old, new, (), (), DataPath(), model, touched))
 
 
 def config_edits(old: etree._Element, new: etree._Element, config: etree._Element,
-                 default_operation: str, model: YangModel) -> list[Edit]:
-    """The ``<edit>`` entries for a committed ``<edit-config>`` of ``config`` (see the module docstring)."""
+                 default_operation: str, model: YangModel,
+                 touched: frozenset[etree._Element] | None = None) -> list[Edit]:
+    """The ``<edit>`` entries for a committed ``<edit-config>`` of ``config`` (see the module docstring);
+    ``touched`` as :func:`changes` takes it."""
     request = _RequestIndex(config, model)
-    return [Edit(c.path, _operation(c, request, default_operation)) for c in changes(old, new, model)]
+    return [Edit(c.path, _operation(c, request, default_operation)) for c in changes(old, new, model, touched)]
 
 
 def config_change_event(ctx: SessionContext, edits: list[Edit], datastore: str = "running") -> etree._Element:
@@ -118,23 +124,28 @@ def session_event(name: str, ctx: SessionContext, reason: TerminationReason | No
 # ---------------------------------------------------------------------------------------- the diff
 
 def _diff(old: etree._Element, new: etree._Element, spath: tuple[str, ...], steps: tuple[Step, ...],
-          path: DataPath, model: YangModel) -> Iterator[Change]:
+          path: DataPath, model: YangModel, touched: frozenset[etree._Element] | None) -> Iterator[Change]:
     before = _children(old, spath, model)
     after = _children(new, spath, model)
     either = {**before, **after}
     for identity in [*after, *(i for i in before if i not in after)]:
         previous, current = before.get(identity), after.get(identity)
         _, step, info = either[identity]
+        inner = info is not None and info.kind in ("container", "list")
+        if previous is not None and current is not None:
+            if touched is not None and inner and current[0] not in touched:
+                continue  # an untouched copy: the same as before, without serializing it
+            if (touched is None or not inner) and _same(previous[0], current[0]):
+                continue
         child_path = _child_path(path, step, info, model)
         here = (*steps, step)
-        if previous is not None and current is not None and _same(previous[0], current[0]):
-            continue
         if info is not None and info.kind == "container" and not info.presence:
             # YANG treats a non-presence container as always there: what changed is inside it
             empty = etree.Element(step.tag)
             below = list(_diff(previous[0] if previous else empty, current[0] if current else empty,
-                               (*spath, step.tag), here, child_path, model))
-            yield from below or [Change(here, child_path, ChangeKind.MODIFIED)]
+                               (*spath, step.tag), here, child_path, model, touched))
+            if below or _differ(previous, current):
+                yield from below or [Change(here, child_path, ChangeKind.MODIFIED)]
         elif previous is None:
             yield Change(here, child_path, ChangeKind.CREATED)
         elif current is None:
@@ -142,8 +153,16 @@ def _diff(old: etree._Element, new: etree._Element, spath: tuple[str, ...], step
         elif info is None or info.kind in ("leaf", "leaf-list"):
             yield Change(here, child_path, ChangeKind.MODIFIED)
         else:
-            below = list(_diff(previous[0], current[0], (*spath, step.tag), here, child_path, model))
-            yield from below or [Change(here, child_path, ChangeKind.MODIFIED)]
+            below = list(_diff(previous[0], current[0], (*spath, step.tag), here, child_path, model, touched))
+            if below or _differ(previous, current):
+                yield from below or [Change(here, child_path, ChangeKind.MODIFIED)]
+
+
+def _differ(previous: tuple[etree._Element, Step, SchemaNodeInfo | None] | None,
+            current: tuple[etree._Element, Step, SchemaNodeInfo | None] | None) -> bool:
+    """Whether a node whose children show no difference still differs (only in order, or it is new or
+    gone): serialized only then, and only where an edit touched it."""
+    return previous is None or current is None or not _same(previous[0], current[0])
 
 
 _Identity = tuple[str, ...]

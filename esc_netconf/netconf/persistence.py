@@ -1,29 +1,64 @@
 """The persistence seams of the NETCONF layer (docs/INTERFACES.md section 4).
 
-The protocol code never opens a file or a database: the running datastore hands its canonical
-XML to a :class:`ConfigStore`, and the notification streams hand their events to a
+The protocol code never opens a file or a database: the running datastore hands the parts of its
+configuration that an edit changed to a :class:`ConfigStore` (:mod:`~esc_netconf.netconf.config_parts`
+says what a part is), and the notification streams hand their events to a
 :class:`ReplayLog`. ``esc_netconf/store`` implements both on one SQLAlchemy engine; tests use
 in-memory fakes. They are ``typing.Protocol`` classes so that neither side imports the other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigPart:
+    """One stored piece of the running configuration: ``key`` names it, ``parent`` is the key of the
+    part it goes into (``""`` for ``<data>``), ``seq`` orders it among its parent's parts, ``xml`` is
+    the piece (canonical XML)."""
+
+    key: str
+    parent: str
+    seq: int
+    xml: bytes
 
 
 class ConfigStore(Protocol):
     """Where the running configuration survives a restart."""
 
-    def load_running(self) -> bytes | None:
-        """The XML saved by the last :meth:`save_running`, or ``None`` on a fresh install."""
+    def load_parts(self) -> list[ConfigPart]:
+        """Every stored part (in no particular order); empty on a fresh install."""
         ...
 
-    def save_running(self, xml: bytes) -> None:
-        """Store the whole running configuration; it is durable when this returns (a kill -9 loses
-        nothing), so the datastore calls it before it makes the new configuration visible."""
+    def save_parts(self, write: Sequence[ConfigPart], delete: Collection[str], *, replace_all: bool = False) -> None:
+        """In one durable transaction: delete the parts keyed ``delete`` (or, with ``replace_all``, every
+        part), then store ``write``, replacing parts of the same key. Durable when this returns (a kill
+        -9 loses nothing, and never leaves half of it), so the datastore calls it before it makes the
+        new configuration visible."""
         ...
+
+
+class MemoryConfigStore:
+    """A :class:`ConfigStore` in memory, for tests and benches; ``saves`` counts the transactions."""
+
+    def __init__(self, parts: Sequence[ConfigPart] = ()) -> None:
+        self.parts: dict[str, ConfigPart] = {p.key: p for p in parts}
+        self.saves = 0
+
+    def load_parts(self) -> list[ConfigPart]:
+        return list(self.parts.values())
+
+    def save_parts(self, write: Sequence[ConfigPart], delete: Collection[str], *, replace_all: bool = False) -> None:
+        if replace_all:
+            self.parts.clear()
+        for key in delete:
+            self.parts.pop(key, None)
+        self.parts.update((p.key, p) for p in write)
+        self.saves += 1
 
 
 class ReplayLog(Protocol):

@@ -9,6 +9,7 @@ starts work; progress is reported through escEvent.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from lxml import etree
 
@@ -19,6 +20,7 @@ from esc_netconf.northbound.config_specs import (
     DeploymentKey,
     GroupDefaults,
     SpecCache,
+    changed_deployments,
     deployments_of,
     tenants_of,
 )
@@ -27,16 +29,34 @@ from esc_netconf.northbound.errors import netconf_error
 log = logging.getLogger("esc_netconf.northbound.config")
 
 Change = tuple[str, DeploymentSpec | None, DeploymentSpec | None]
+Touched = Callable[[etree._Element], "frozenset[etree._Element] | None"]
 
 
 class ConfigBridge:
-    def __init__(self, core: EscCore, defaults: GroupDefaults) -> None:
+    """``touched`` is the datastore's :meth:`~esc_netconf.netconf.datastore.Datastore.touched`: with it,
+    an edit's changes are found where the edit went, at a cost that does not grow with the number of
+    deployments stored; without it (or when it does not know a tree) both trees are read whole."""
+
+    def __init__(self, core: EscCore, defaults: GroupDefaults, touched: Touched | None = None) -> None:
         self.core = core
         self.defaults = defaults
+        self._touched = touched
         self._specs = SpecCache()  # check() and apply() see the same trees; the next edit's old is this new
+        self._last: tuple[etree._Element, etree._Element, list[Change]] | None = None
 
     def changes(self, old: etree._Element, new: etree._Element) -> list[Change]:
-        """Every deployment added, removed or changed between two ``<data>`` trees."""
+        """Every deployment added, removed or changed between two ``<data>`` trees, sorted by (tenant,
+        name); :meth:`check` and :meth:`apply` of one commit ask twice, and it is found once."""
+        last = self._last
+        if last is not None and last[0] is old and last[1] is new:
+            return last[2]
+        touched = self._touched(new) if self._touched is not None else None
+        found = (changed_deployments(old, new, touched, self.defaults) if touched is not None
+                 else self._all_changes(old, new))
+        self._last = (old, new, found)
+        return found
+
+    def _all_changes(self, old: etree._Element, new: etree._Element) -> list[Change]:
         before = deployments_of(old, self.defaults, self._specs)
         after = deployments_of(new, self.defaults, self._specs)
         keys: list[DeploymentKey] = sorted(set(before) | set(after))
@@ -60,6 +80,7 @@ class ConfigBridge:
             self.core.apply_update(tenant, old_spec, new_spec)
         for tenant in sorted(set(before) - set(after)):
             self.core.delete_tenant(tenant)
+        self._last = None  # the commit is done: do not keep its trees alive
 
     def reconcile(self, running: etree._Element) -> None:
         """At start-up: deployments configured but unknown to the core (or the reverse) are brought in line.

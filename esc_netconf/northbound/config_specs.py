@@ -304,6 +304,37 @@ def deployments_of(data: etree._Element, defaults: GroupDefaults,
     return result
 
 
+def changed_deployments(old: etree._Element, new: etree._Element, touched: frozenset[etree._Element],
+                        defaults: GroupDefaults) -> list[tuple[str, DeploymentSpec | None, DeploymentSpec | None]]:
+    """(tenant, spec before, spec after) of every deployment added, removed or changed between ``old``
+    and ``new``, sorted by (tenant, name), when ``new`` was made from ``old`` by an edit that touched
+    ``touched`` (the datastore says which): a tenant or deployment of ``new`` outside it is an unchanged
+    copy, so only the touched tenants are looked into and only the touched deployments are read. An edit
+    of one deployment among 2,000 reads two deployments, not 4,000."""
+    before_tenants = _by_name(_path(old, "esc_datamodel", "tenants", "tenant"))
+    after_tenants = _by_name(_path(new, "esc_datamodel", "tenants", "tenant"))
+    out: list[tuple[str, DeploymentSpec | None, DeploymentSpec | None]] = []
+    for tenant in sorted(before_tenants.keys() | after_tenants.keys()):
+        old_tenant, new_tenant = before_tenants.get(tenant), after_tenants.get(tenant)
+        if old_tenant is not None and new_tenant is not None and new_tenant not in touched:
+            continue
+        before = _by_name(_path(old_tenant, "deployments", "deployment"))
+        after = _by_name(_path(new_tenant, "deployments", "deployment"))
+        for name in sorted(before.keys() | after.keys()):
+            was, now = before.get(name), after.get(name)
+            if was is not None and now is not None and now not in touched:
+                continue
+            was_spec = deployment_spec(was, defaults) if was is not None else None
+            now_spec = deployment_spec(now, defaults) if now is not None else None
+            if was_spec != now_spec:
+                out.append((tenant, was_spec, now_spec))
+    return out
+
+
+def _by_name(entries: list[etree._Element]) -> dict[str, etree._Element]:
+    return {_text(entry, "name") or "": entry for entry in entries}
+
+
 class SpecCache:
     """The specs of the last two ``<data>`` trees looked at (an edit's old and new), and each deployment's
     spec by its serialized XML, so that diffing consecutive running trees parses only what an edit changed

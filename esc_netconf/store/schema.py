@@ -30,6 +30,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
 )
 
 RecordData: TypeAlias = dict[str, Any]
@@ -54,12 +55,23 @@ SequenceId = BigInteger().with_variant(Integer(), "sqlite")
 running_config = Table(
     "running_config",
     metadata,
-    # One row only: the running datastore is one document, replaced whole on every commit.
+    # One row only: the commit count and time of the running datastore (its content is in the parts).
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("version", BigInteger, nullable=False),
     Column("saved_at_us", BigInteger, nullable=False),
-    Column("xml", LargeBinary, nullable=False),
     CheckConstraint("id = 1", name="single_row"),
+)
+
+# --- netconf: the running datastore's parts (revision 0007) ----------------------------------------
+
+running_config_parts = Table(
+    "running_config_parts",
+    metadata,
+    # One row per part (esc_netconf.netconf.config_parts): a commit rewrites the parts it changed.
+    Column("part_key", Text, primary_key=True),
+    Column("parent_key", Text, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("xml", LargeBinary, nullable=False),
 )
 
 # --- netconf: the notification replay log (revision 0001) -------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from pathlib import Path
 
@@ -84,3 +85,59 @@ def test_config_and_state_survive_kill(tmp_path: Path) -> None:
     finally:
         client.close()
         proc.stop()
+
+
+def _round_edit(round_: int, tenants: int) -> str:
+    """Round ``round_``: every tenant's description says the round, and tenant ``extra-<round>`` is new:
+    one edit-config that writes ``tenants + 1`` parts of the stored configuration."""
+    body = "".join(f"<tenant><name>t{i}</name><description>round-{round_}</description></tenant>"
+                   for i in range(tenants))
+    return (f'<config><esc_datamodel xmlns="{samples.ESC_NS}"><tenants>{body}<tenant><name>extra-{round_}</name>'
+            "<managed_resource>false</managed_resource></tenant></tenants></esc_datamodel></config>")
+
+
+def test_kill_during_edits_loses_no_acknowledged_edit_and_never_keeps_half_of_one(tmp_path: Path) -> None:
+    tenants = 6
+    proc = ServerProcess(tmp_path / "data", properties=FAST_PROPERTIES).start()
+    acknowledged: list[int] = []
+    stop = threading.Event()
+
+    def edit_forever() -> None:
+        client = EscClient(proc.netconf_port)
+        round_ = 0
+        try:
+            while not stop.is_set():
+                client.edit(_round_edit(round_, tenants))
+                acknowledged.append(round_)
+                round_ += 1
+        except Exception:  # the kill cuts the session mid-RPC: the edits acknowledged so far are what counts
+            return
+
+    writer = threading.Thread(target=edit_forever, daemon=True)
+    writer.start()
+    deadline = time.monotonic() + 30
+    while len(acknowledged) < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.kill()  # edits keep coming: the kill lands in or between commits
+    stop.set()
+    writer.join(timeout=10)
+    assert len(acknowledged) >= 5, "the server should have acknowledged a few edits before the kill"
+
+    proc.start()
+    client = EscClient(proc.netconf_port)
+    try:
+        config = client.call('<get-config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><source><running/>'
+                             "</source></get-config>")
+    finally:
+        client.close()
+        proc.stop()
+    ns = {"e": samples.ESC_NS}
+    rounds = {t.findtext("e:description", namespaces=ns) for t in config.iterfind(".//e:tenant", ns)
+              if (t.findtext("e:name", namespaces=ns) or "").startswith("t")}
+    assert len(rounds) == 1, f"half an edit survived: {rounds}"
+    last = int(next(iter(rounds)).removeprefix("round-"))
+    assert last >= acknowledged[-1], "an acknowledged edit was lost"
+    assert last <= acknowledged[-1] + 1  # at most the edit in flight, committed before its reply went out
+    extras = sorted(int(n.removeprefix("extra-")) for n in config.xpath(".//e:tenant/e:name/text()", namespaces=ns)
+                    if n.startswith("extra-"))
+    assert extras == list(range(last + 1)), "the new tenant of each edit kept, exactly up to the last round"

@@ -20,18 +20,12 @@ from esc_netconf.netconf.messages import NEED_DATA, RpcReply
 from esc_netconf.netconf.server import NetconfServer
 from esc_netconf.netconf.subscriptions import NotificationHub, StreamInfo
 from esc_netconf.netconf.yangmodel import YangModel
+from esc_netconf.netconf.persistence import MemoryConfigStore
 from tests.unit.netconf.test_subscriptions import MemoryReplayLog
 
 YANG_DIR = Path(__file__).resolve().parents[3] / "yang"
 BASE_11 = ["urn:ietf:params:netconf:base:1.0", "urn:ietf:params:netconf:base:1.1"]
 
-
-class _Store:
-    def load_running(self) -> bytes | None:
-        return None
-
-    def save_running(self, xml: bytes) -> None:
-        """Nothing is kept: these tests never restart."""
 
 
 class Pipe:
@@ -71,7 +65,7 @@ def model() -> YangModel:
 
 def _server(model: YangModel, loop: asyncio.AbstractEventLoop) -> NetconfServer:
     hub = NotificationHub(MemoryReplayLog(), [StreamInfo("NETCONF", "d", True)], lambda: datetime.now(UTC), loop=loop)
-    return NetconfServer(model, Datastore(model, _Store()), hub)
+    return NetconfServer(model, Datastore(model, MemoryConfigStore()), hub)
 
 
 def _connect(server: NetconfServer, loop: asyncio.AbstractEventLoop, **kw: float) -> tuple[NetconfConnection, Pipe]:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
+from esc_netconf.netconf.config_parts import WHOLE_KEY, assemble
 from esc_netconf.netconf.datastore import Datastore, StoredConfigError
 from esc_netconf.netconf.editconfig import canonical_bytes
 from esc_netconf.netconf.errors import BASE_NS, ErrorTag, NetconfError, NetconfErrors
+from esc_netconf.netconf.persistence import ConfigPart, MemoryConfigStore
 from esc_netconf.netconf.yangmodel import YangModel
 
 YANG_DIR = Path(__file__).resolve().parents[3] / "yang"
@@ -17,22 +20,21 @@ ESC = "http://www.cisco.com/esc/esc"
 T = f"{{{ESC}}}"
 
 
-class FakeConfigStore:
-    """An in-memory ConfigStore that records every save."""
+class FakeConfigStore(MemoryConfigStore):
+    """An in-memory ConfigStore that records, after every save, the whole document its parts make up;
+    ``stored`` starts it with an earlier release's single document."""
 
     def __init__(self, stored: bytes | None = None, *, fail: bool = False) -> None:
-        self.stored = stored
-        self.saves: list[bytes] = []
+        super().__init__([ConfigPart(WHOLE_KEY, "", 0, stored)] if stored is not None else [])
+        self.documents: list[bytes] = []
         self.fail = fail
 
-    def load_running(self) -> bytes | None:
-        return self.stored
-
-    def save_running(self, xml: bytes) -> None:
+    def save_parts(self, write: Sequence[ConfigPart], delete: Collection[str], *, replace_all: bool = False) -> None:
         if self.fail:
             raise OSError("disk full")
-        self.stored = xml
-        self.saves.append(xml)
+        super().save_parts(write, delete, replace_all=replace_all)
+        whole = assemble(self.load_parts())
+        self.documents.append(canonical_bytes(whole) if whole is not None else b"")
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +81,7 @@ def test_edit_commits_persists_and_reloads(model: YangModel, ds: Datastore, stor
     result = ds.edit(config(dep("d1")))
     assert (result.changed, result.committed, result.changed_subtrees) == (True, True, (f"{T}esc_datamodel",))
     assert (result.changed_paths, result.paths_nsmap) == (("/esc:esc_datamodel",), {"esc": ESC})
-    assert store.saves == [snapshot(ds)]
+    assert store.documents == [snapshot(ds)]
     reloaded = Datastore(model, store)
     assert snapshot(reloaded) == snapshot(ds)
     assert names(reloaded.get_config()) == ["d1"]
@@ -97,13 +99,13 @@ def test_noop_edit_changes_nothing(ds: Datastore, store: FakeConfigStore) -> Non
     ds.add_commit_listener(lambda old, new: heard.append(new))
     result = ds.edit(config(dep()))
     assert (result.changed, result.committed) == (False, False)
-    assert len(store.saves) == 1 and heard == []
+    assert len(store.documents) == 1 and heard == []
 
 
 def test_test_only_validates_without_committing(ds: Datastore, store: FakeConfigStore) -> None:
     result = ds.edit(config(dep()), test_option="test-only")
     assert (result.changed, result.committed) == (True, False)
-    assert store.saves == [] and names(ds.get_config()) == []
+    assert store.documents == [] and names(ds.get_config()) == []
     with pytest.raises(NetconfError) as caught:
         ds.edit(config(dep(min_active=2)), test_option="test-only")
     assert caught.value.tag is ErrorTag.OPERATION_FAILED
@@ -112,11 +114,11 @@ def test_test_only_validates_without_committing(ds: Datastore, store: FakeConfig
 @pytest.mark.parametrize("test_option", ["test-then-set", "set"])
 def test_failed_edit_leaves_datastore_byte_identical(ds: Datastore, store: FakeConfigStore, test_option: str) -> None:
     ds.edit(config(dep("keep")))
-    before, saves = snapshot(ds), list(store.saves)
+    before, saves = snapshot(ds), list(store.documents)
     with pytest.raises(NetconfError) as caught:
         ds.edit(config(dep("keep", min_active=5) + dep("new")), test_option=test_option)
     assert caught.value.message == "scaling: min_active must be less than or equal to max_active"
-    assert snapshot(ds) == before and store.saves == saves
+    assert snapshot(ds) == before and store.documents == saves
 
 
 def test_continue_on_error_reports_all_and_applies_nothing(ds: Datastore, store: FakeConfigStore) -> None:
@@ -124,7 +126,7 @@ def test_continue_on_error_reports_all_and_applies_nothing(ds: Datastore, store:
     with pytest.raises(NetconfErrors) as caught:
         ds.edit(edit, error_option="continue-on-error")
     assert [e.tag for e in caught.value] == [ErrorTag.DATA_MISSING, ErrorTag.DATA_MISSING]
-    assert names(ds.get_config()) == [] and store.saves == []
+    assert names(ds.get_config()) == [] and store.documents == []
 
 
 def test_bad_options_are_refused(ds: Datastore) -> None:
@@ -148,7 +150,7 @@ def test_commit_checker_can_refuse(ds: Datastore, store: FakeConfigStore) -> Non
     with pytest.raises(NetconfError) as caught:
         ds.edit(config(dep("c")))
     assert caught.value.info == {"error_code": "409"}
-    assert snapshot(ds) == before and len(store.saves) == 1
+    assert snapshot(ds) == before and len(store.documents) == 1
     assert seen == [([], ["a", "b"]), (["a", "b"], ["a", "b", "c"])]
 
 
@@ -159,7 +161,7 @@ def test_listeners_run_after_persisting(ds: Datastore, store: FakeConfigStore) -
         raise RuntimeError("listener bug")
 
     ds.add_commit_listener(broken)
-    ds.add_commit_listener(lambda old, new: calls.append((names(old), names(new), len(store.saves))))
+    ds.add_commit_listener(lambda old, new: calls.append((names(old), names(new), len(store.documents))))
     ds.edit(config(dep("a")))
     ds.edit(config(dep("a", attrs=' nc:operation="delete"')))
     assert calls == [([], ["a"], 1), (["a"], [], 2)]
@@ -193,5 +195,5 @@ def test_stored_config_round_trip_is_canonical(model: YangModel) -> None:
     ds = Datastore(model, store)
     assert [t.findtext(f"{T}name") for t in ds.get_config().iter(f"{T}tenant")] == ["t"]
     ds.edit(config(dep()))
-    assert b"\n" not in store.saves[0]
+    assert b"\n" not in store.documents[0]
     assert Datastore(model, store).edit(config(dep())).changed is False

@@ -25,6 +25,7 @@ from esc_netconf.netconf.forked import ForkedFailure, ForkedTimeout, run_forked
 from esc_netconf.netconf.framing import PartialBuffers
 from esc_netconf.netconf.xmlsafe import MESSAGE_LIMITS, XmlLimits, parse_xml
 from esc_netconf.netconf.yangmodel import YangModel
+from esc_netconf.netconf.persistence import MemoryConfigStore
 
 YANG_DIR = Path(__file__).resolve().parents[3] / "yang"
 ESC = "http://www.cisco.com/esc/esc"
@@ -166,16 +167,6 @@ def test_partial_buffers_refuse_the_session_that_takes_the_total_over() -> None:
     assert buffers.update(3, 50) and buffers.total == 90
 
 
-class _Store:
-    def __init__(self) -> None:
-        self.stored: bytes | None = None
-
-    def load_running(self) -> bytes | None:
-        return self.stored
-
-    def save_running(self, xml: bytes) -> None:
-        self.stored = xml
-
 
 def _tenants_config(names: list[str], operation: str = "") -> etree._Element:
     op = f' nc:operation="{operation}"' if operation else ""
@@ -189,7 +180,7 @@ def _names(ds: Datastore) -> list[str]:
 
 
 def test_list_index_keeps_order_through_merges_deletes_and_duplicates() -> None:
-    ds = Datastore(YangModel.load(YANG_DIR), _Store())
+    ds = Datastore(YangModel.load(YANG_DIR), MemoryConfigStore())
     ds.edit(_tenants_config([f"t{i}" for i in range(5)]))
     ds.edit(_tenants_config(["t4", "t2"], "delete"))
     ds.edit(_tenants_config(["x", "t0", "y", "x"]))  # a duplicate in one edit merges into one entry
@@ -211,7 +202,7 @@ def test_list_edit_of_many_entries_is_linear_in_the_edit_walk() -> None:
         scans += 1
         original(self, parent, tag, identity)  # type: ignore[arg-type]
 
-    ds = Datastore(YangModel.load(YANG_DIR), _Store())
+    ds = Datastore(YangModel.load(YANG_DIR), MemoryConfigStore())
     editconfig._SiblingIndex.__init__ = counting  # type: ignore[method-assign]
     try:
         ds.edit(_tenants_config([f"t{i}" for i in range(2000)]))

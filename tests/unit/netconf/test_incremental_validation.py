@@ -1,9 +1,11 @@
-"""Incremental validation (validate what an edit changed) against whole-tree validation.
+"""Incremental validation (validate what an edit changed) against whole-tree validation, and the
+stored parts (persist what an edit changed) against the whole tree.
 
 The differential test runs random edit sequences through two datastores, one validating incrementally
 (the server's) and one validating the whole candidate tree (the reference), and requires the same verdict
 (accepted, or refused with the same error-tag, app-tag, path and message) and the same running datastore
-after every edit. The edits mix operations (merge, replace, create, delete, remove) and break every kind
+after every edit; and that what the server stored, part by part, puts back together into exactly the
+running tree, and that it committed exactly when the whole tree's canonical XML changed. The edits mix operations (merge, replace, create, delete, remove) and break every kind
 of constraint the model has: a ``must`` (min_active <= max_active, no self-reference), a leafref
 (placement to a group that does not exist), ``min-elements``, a mandatory leaf, a bad value.
 """
@@ -18,25 +20,17 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from esc_netconf.netconf.config_parts import assemble
 from esc_netconf.netconf.datastore import Datastore
 from esc_netconf.netconf.editconfig import canonical_bytes, drop_empty_containers
 from esc_netconf.netconf.errors import BASE_NS, NetconfError, NetconfErrors
 from esc_netconf.netconf.incremental import EditedTree, self_contained_lists
+from esc_netconf.netconf.nc_notifications import config_edits
+from esc_netconf.netconf.persistence import MemoryConfigStore
 from esc_netconf.netconf.yangmodel import YangModel
 
 YANG_DIR = Path(__file__).resolve().parents[3] / "yang"
 ESC = "http://www.cisco.com/esc/esc"
-
-
-class _MemoryStore:
-    def __init__(self) -> None:
-        self.stored: bytes | None = None
-
-    def load_running(self) -> bytes | None:
-        return self.stored
-
-    def save_running(self, xml: bytes) -> None:
-        self.stored = xml
 
 
 class WholeTreeModel:
@@ -130,7 +124,17 @@ def outcome(ds: Datastore, config: etree._Element, default_operation: str) -> tu
         return ("refused", *((e.tag, e.app_tag, e.path, e.message) for e in errors.errors))
     except NetconfError as error:
         return ("refused", error.tag, error.app_tag, error.path, error.message)
+    if result.committed:  # the notification's diff, walking only what the edit touched, as walking all
+        assert result.previous is not None and result.current is not None
+        touched = config_edits(result.previous, result.current, config, default_operation, ds_model(ds),
+                               result.touched)
+        whole = config_edits(result.previous, result.current, config, default_operation, ds_model(ds))
+        assert [(str(e.target), e.operation) for e in touched] == [(str(e.target), e.operation) for e in whole]
     return ("accepted", result.committed)
+
+
+def ds_model(ds: Datastore) -> YangModel:
+    return ds._model  # noqa: SLF001 (the test compares two ways of the same datastore)
 
 
 def _one_deployment(body: str) -> etree._Element:
@@ -153,22 +157,31 @@ GROUPS_THEN_PLACEMENT = [
 @given(edits=st.lists(st.tuples(edit(), st.sampled_from(["merge", "merge", "replace", "none"])),
                       min_size=1, max_size=10))
 def test_incremental_and_whole_tree_agree(model: YangModel, edits: list[tuple[etree._Element, str]]) -> None:
-    incremental = Datastore(model, _MemoryStore())
-    reference = Datastore(WholeTreeModel(model), _MemoryStore())  # type: ignore[arg-type]
+    store = MemoryConfigStore()
+    incremental = Datastore(model, store)
+    reference = Datastore(WholeTreeModel(model), MemoryConfigStore())  # type: ignore[arg-type]
     for config, default_operation in edits:
+        before = canonical_bytes(incremental.running)
         got = outcome(incremental, config, default_operation)
         want = outcome(reference, config, default_operation)
         assert got == want, etree.tostring(config).decode()
         event(f"{got[0]} {got[1]} {got[2] if got[0] == 'refused' else ''}")
-        assert canonical_bytes(incremental.running) == canonical_bytes(reference.running)
+        after = canonical_bytes(incremental.running)
+        assert after == canonical_bytes(reference.running)
+        if got[0] == "accepted":
+            assert got[1] == (before != after), etree.tostring(config).decode()
         tidied = incremental.get_config()  # apply_edit tidies only where it edited: nowhere else is left
         drop_empty_containers(tidied, model)
-        assert canonical_bytes(tidied) == canonical_bytes(incremental.running)
+        assert canonical_bytes(tidied) == after
+        stored = assemble(store.load_parts())  # None: nothing stored, the same as an empty <data>
+        assert canonical_bytes(stored if stored is not None else Datastore(model, MemoryConfigStore()).running) \
+            == after, etree.tostring(config).decode()
+    assert canonical_bytes(Datastore(model, store).running) == canonical_bytes(incremental.running)
 
 
 def test_the_sequences_reach_both_verdicts(model: YangModel) -> None:
     """The generator is not vacuous: some edits are refused for a constraint, some accepted."""
-    ds = Datastore(model, _MemoryStore())
+    ds = Datastore(model, MemoryConfigStore())
     ok = ('<deployment><name>d0</name><vm_group><name>g0</name><image>i</image><flavor>f</flavor>'
           '<scaling><min_active>1</min_active><max_active>1</max_active></scaling></vm_group></deployment>')
     bad_ref = ('<deployment><name>d1</name><vm_group><name>g0</name><image>i</image><flavor>f</flavor></vm_group>'

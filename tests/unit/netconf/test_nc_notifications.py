@@ -12,22 +12,13 @@ from esc_netconf.netconf.context import SessionContext
 from esc_netconf.netconf.datastore import Datastore
 from esc_netconf.netconf.errors import BASE_NS
 from esc_netconf.netconf.yangmodel import DataPath, YangModel
+from esc_netconf.netconf.persistence import MemoryConfigStore
 
 YANG_DIR = Path(__file__).resolve().parents[3] / "yang"
 ESC = "http://www.cisco.com/esc/esc"
 NCN = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
 TENANTS = "/esc:esc_datamodel/esc:tenants"
 
-
-class MemoryStore:
-    def __init__(self) -> None:
-        self.stored: bytes | None = None
-
-    def load_running(self) -> bytes | None:
-        return self.stored
-
-    def save_running(self, xml: bytes) -> None:
-        self.stored = xml
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +28,7 @@ def model() -> YangModel:
 
 @pytest.fixture
 def ds(model: YangModel) -> Datastore:
-    return Datastore(model, MemoryStore())
+    return Datastore(model, MemoryConfigStore())
 
 
 def config(tenants: str) -> etree._Element:
@@ -59,7 +50,9 @@ def edit(ds: Datastore, model: YangModel, tenants: str, default_operation: str =
     result = ds.edit(cfg, default_operation=default_operation)
     if not result.committed:
         return []
-    return config_edits(before, ds.running, cfg, default_operation, model)
+    edits = config_edits(before, ds.running, cfg, default_operation, model, result.touched)
+    assert pairs(edits) == pairs(config_edits(before, ds.running, cfg, default_operation, model))  # walking all
+    return edits
 
 
 def pairs(edits: list[Edit]) -> list[tuple[str, str]]:

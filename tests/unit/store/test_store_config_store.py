@@ -1,10 +1,17 @@
-"""SqlConfigStore: the running datastore as one versioned blob."""
+"""SqlConfigStore: the running datastore by part, with a commit count; a whole document saved the old way
+is split by the datastore at its next commit."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
 
+from lxml import etree
+
+from esc_netconf.netconf.datastore import Datastore
+from esc_netconf.netconf.editconfig import canonical_bytes
+from esc_netconf.netconf.persistence import ConfigPart
+from esc_netconf.netconf.yangmodel import YangModel
 from esc_netconf.store import Database, SqlConfigStore
 from esc_netconf.store.utc import utc_now
 
@@ -58,3 +65,42 @@ def test_accepts_any_bytes_like(memory_database: Database) -> None:
     store.save_running(bytearray(b"<data/>"))  # type: ignore[arg-type]
     assert store.load_running() == b"<data/>"
     assert isinstance(store.load_running(), bytes)
+
+
+YANG_DIR = Path(__file__).resolve().parents[3] / "yang"
+ESC = "http://www.cisco.com/esc/esc"
+
+
+def _tenants(*names: str, operation: str = "") -> etree._Element:
+    op = f' nc:operation="{operation}"' if operation else ""
+    body = "".join(f"<tenant{op}><name>{n}</name><description>{n}</description></tenant>" for n in names)
+    return etree.fromstring(f'<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" '
+                            f'xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0"><esc_datamodel xmlns="{ESC}">'
+                            f"<tenants>{body}</tenants></esc_datamodel></config>")
+
+
+def test_a_whole_document_is_split_at_the_next_commit_and_then_only_changes_are_written(
+        memory_database: Database) -> None:
+    store = SqlConfigStore(memory_database)
+    store.save_running(DOCUMENT)  # what migration 0007 leaves of an earlier release's data dir
+    model = YangModel.load(YANG_DIR)
+    ds = Datastore(model, store)
+    ds.edit(_tenants("a", "b"))
+    keys = {p.key: p for p in store.load_parts()}
+    assert "[]" not in keys and len(keys) == 4  # esc_datamodel and three tenants, one row each
+    assert canonical_bytes(Datastore(model, store).running) == canonical_bytes(ds.running)
+
+    ds.edit(_tenants("b", operation="delete"))
+    after = {p.key: p for p in store.load_parts()}
+    assert after == {k: p for k, p in keys.items() if not k.endswith('"b"]]')}  # b's row went, nothing else moved
+    assert canonical_bytes(Datastore(model, store).running) == canonical_bytes(ds.running)
+    assert store.running_version() == 3
+
+
+def test_parts_are_written_and_deleted_in_one_transaction(memory_database: Database) -> None:
+    store = SqlConfigStore(memory_database)
+    store.save_parts([ConfigPart("a", "", 0, b"<a/>"), ConfigPart("b", "", 1, b"<b/>")], ())
+    store.save_parts([ConfigPart("c", "", 2, b"<c/>"), ConfigPart("a", "", 0, b"<a>2</a>")], ["b"])
+    assert sorted((p.key, p.xml) for p in store.load_parts()) == [("a", b"<a>2</a>"), ("c", b"<c/>")]
+    store.save_parts([ConfigPart("z", "", 0, b"<z/>")], (), replace_all=True)
+    assert [p.key for p in store.load_parts()] == ["z"]

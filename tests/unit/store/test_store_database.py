@@ -13,16 +13,20 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import column as sa_column
 from sqlalchemy import insert, inspect, select, text
+from sqlalchemy import table as sa_table
 
 from esc_netconf.errors import EscError
-from esc_netconf.store import Database, MigrationError, StoreClosedError, StoreError
+from esc_netconf.netconf.persistence import ConfigPart
+from esc_netconf.store import Database, MigrationError, SqlConfigStore, StoreClosedError, StoreError
 from esc_netconf.store import database as database_module
 from esc_netconf.store.schema import metadata, running_config
 
 ALL_TABLES = {
     "alembic_version",
     "running_config",
+    "running_config_parts",
     "replay_events",
     "core_tenants",
     "core_deployments",
@@ -44,7 +48,7 @@ def _schema_sql(path: Path) -> list[tuple[str, str, str | None]]:
 def test_fresh_file_is_migrated_to_head(database: Database, data_dir: Path) -> None:
     assert database.path == data_dir / "esc.db"
     assert database.path.is_file()
-    assert database.revision() == Database.head_revision() == "0006_ha_lease"
+    assert database.revision() == Database.head_revision() == "0007_running_config_parts"
     assert set(inspect(database.engine).get_table_names()) == ALL_TABLES
 
 
@@ -58,12 +62,12 @@ def test_migrated_schema_is_exactly_the_schema_the_code_queries(memory_database:
 def test_reopen_at_head_changes_nothing(data_dir: Path) -> None:
     with Database.open_data_dir(data_dir) as first:
         with first.write() as connection:
-            connection.execute(insert(running_config).values(id=1, version=7, saved_at_us=0, xml=b"<data/>"))
+            connection.execute(insert(running_config).values(id=1, version=7, saved_at_us=0))
         path = first.path
     assert path is not None
     before = _schema_sql(path)
     with Database.open_data_dir(data_dir) as second:
-        assert second.revision() == "0006_ha_lease"
+        assert second.revision() == "0007_running_config_parts"
         with second.read() as connection:
             assert connection.execute(select(running_config.c.version)).scalar_one() == 7
     assert _schema_sql(path) == before
@@ -78,14 +82,41 @@ def test_an_old_file_is_upgraded_and_keeps_its_data(tmp_path: Path) -> None:
         command.upgrade(config, "0001_netconf")
     assert old.revision() == "0001_netconf"
     with old.write() as connection:
-        connection.execute(insert(running_config).values(id=1, version=3, saved_at_us=5, xml=b"<data>x</data>"))
+        connection.execute(insert(_OLD_RUNNING_CONFIG).values(id=1, version=3, saved_at_us=5, xml=b"<data>x</data>"))
     old.close()
 
     with Database.open(path) as upgraded:
-        assert upgraded.revision() == "0006_ha_lease"
+        assert upgraded.revision() == "0007_running_config_parts"
         assert "core_vms" in inspect(upgraded.engine).get_table_names()
         with upgraded.read() as connection:
-            assert connection.execute(select(running_config.c.xml)).scalar_one() == b"<data>x</data>"
+            assert connection.execute(select(running_config.c.version)).scalar_one() == 3
+        # the single document moved, as it was, into one part: the datastore splits it at its next commit
+        assert SqlConfigStore(upgraded).load_parts() == [ConfigPart("[]", "", 0, b"<data>x</data>")]
+
+
+_OLD_RUNNING_CONFIG = sa_table("running_config", sa_column("id"), sa_column("version"), sa_column("saved_at_us"),
+                               sa_column("xml"))
+"""``running_config`` before revision 0007, which moved its document into ``running_config_parts``."""
+
+
+def test_the_downgrade_of_0007_puts_the_parts_back_into_one_document(tmp_path: Path) -> None:
+    with Database.open(tmp_path / "esc.db") as database:
+        SqlConfigStore(database).save_parts([
+            ConfigPart('[["{urn:e}top"]]', "", 0, b'<top xmlns="urn:e"><list/></top>'),
+            ConfigPart('[["{urn:e}top"],["list"],["entry","b"]]', '[["{urn:e}top"]]', 2,
+                       b'<list xmlns="urn:e"><entry><k>b</k></entry></list>'),
+            ConfigPart('[["{urn:e}top"],["list"],["entry","a"]]', '[["{urn:e}top"]]', 1,
+                       b'<list xmlns="urn:e"><entry><k>a</k></entry></list>'),
+        ], ())
+        config = database_module._alembic_config()
+        with database.engine.connect() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0006_ha_lease")
+            connection.commit()
+        with database.read() as connection:
+            assert connection.execute(select(_OLD_RUNNING_CONFIG.c.xml)).scalar_one() == (
+                b'<data xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><top xmlns="urn:e"><list><entry><k>a</k></entry>'
+                b"<entry><k>b</k></entry></list></top></data>")
 
 
 def test_downgrade_scripts_undo_their_upgrades(memory_database: Database) -> None:
@@ -123,7 +154,7 @@ def test_a_write_that_raises_is_rolled_back(database: Database) -> None:
 
     with pytest.raises(Boom):
         with database.write() as connection:
-            connection.execute(insert(running_config).values(id=1, version=1, saved_at_us=0, xml=b"<data/>"))
+            connection.execute(insert(running_config).values(id=1, version=1, saved_at_us=0))
             raise Boom
     with database.read() as connection:
         assert connection.execute(select(running_config.c.id)).all() == []
@@ -153,7 +184,7 @@ def test_memory_database_is_one_database_for_every_thread(memory_database: Datab
 
     def writer() -> None:
         with memory_database.write() as connection:
-            connection.execute(insert(running_config).values(id=1, version=9, saved_at_us=0, xml=b"<a/>"))
+            connection.execute(insert(running_config).values(id=1, version=9, saved_at_us=0))
 
     thread = threading.Thread(target=writer)
     thread.start()
@@ -165,7 +196,7 @@ def test_memory_database_is_one_database_for_every_thread(memory_database: Datab
 def test_two_memory_databases_are_separate() -> None:
     with Database.open(":memory:") as one, Database.open("sqlite://") as two:
         with one.write() as connection:
-            connection.execute(insert(running_config).values(id=1, version=1, saved_at_us=0, xml=b"<a/>"))
+            connection.execute(insert(running_config).values(id=1, version=1, saved_at_us=0))
         with two.read() as connection:
             assert connection.execute(select(running_config.c.id)).all() == []
 
@@ -177,7 +208,7 @@ def test_urls_and_paths(tmp_path: Path) -> None:
         assert by_url.path == tmp_path / "d" / "esc.db"
     with Database.open(tmp_path / "d" / "esc.db") as by_path:
         assert by_path.url == url
-        assert by_path.revision() == "0006_ha_lease"
+        assert by_path.revision() == "0007_running_config_parts"
     with Database.open(str(tmp_path / "nested" / "dirs" / "x.db")) as created:
         assert created.path is not None and created.path.is_file()
 
@@ -200,7 +231,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_broken"
-down_revision = "0006_ha_lease"
+down_revision = "0007_running_config_parts"
 branch_labels = None
 depends_on = None
 
