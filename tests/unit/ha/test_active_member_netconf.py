@@ -14,6 +14,7 @@ from esc_netconf.ha.standby import ActiveMemberNetconfServer
 from esc_netconf.netconf.context import SessionContext
 from esc_netconf.netconf.datastore import Datastore
 from esc_netconf.netconf.errors import ErrorTag, NetconfError
+from esc_netconf.netconf.persistence import MemoryConfigStore
 from esc_netconf.netconf.subscriptions import NotificationHub, StreamInfo
 from esc_netconf.netconf.yangmodel import YangModel
 from tests.unit.netconf.test_subscriptions import MemoryReplayLog
@@ -25,17 +26,6 @@ EDIT = (f'<edit-config xmlns="{BASE}"><target><running/></target><config>'
         "</esc_datamodel></config></edit-config>")
 
 
-class _Store:
-    def __init__(self) -> None:
-        self.saved: list[bytes] = []
-
-    def load_running(self) -> bytes | None:
-        return None
-
-    def save_running(self, xml: bytes) -> None:
-        self.saved.append(xml)
-
-
 class _Transport:
     def send(self, data: bytes) -> None:
         """Nothing is sent: the operations are called directly."""
@@ -43,7 +33,7 @@ class _Transport:
 
 def test_changes_pass_while_acting_and_are_refused_once_it_stopped() -> None:
     model = YangModel.load(YANG_DIR)
-    store = _Store()
+    store = MemoryConfigStore()
     acting = [True]
     where: list[tuple[str, int] | None] = [("127.0.0.1", 830)]
 
@@ -53,13 +43,13 @@ def test_changes_pass_while_acting_and_are_refused_once_it_stopped() -> None:
                                            acting=lambda: acting[0])
         ctx = SessionContext(1, "admin", "127.0.0.1", _Transport())  # type: ignore[arg-type]
         await server.run_operation(ctx, etree.fromstring(EDIT))
-        assert len(store.saved) == 1
+        assert store.saves == 1
         acting[0], where[0] = False, None  # handing over: no active to name yet
         with pytest.raises(NetconfError) as refused:
             await server.run_operation(ctx, etree.fromstring(EDIT))
         assert refused.value.tag is ErrorTag.OPERATION_FAILED
         assert "no active is known at the moment" in str(refused.value)
-        assert len(store.saved) == 1
+        assert store.saves == 1
         reply = await server.run_operation(ctx, etree.fromstring(f'<get-config xmlns="{BASE}"><source><running/>'
                                                                  "</source></get-config>"))
         assert reply is not None and b"<name>t</name>" in etree.tostring(reply[0])
