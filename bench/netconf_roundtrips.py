@@ -7,9 +7,13 @@ canned ``<rpc-reply>`` of the same shape, so the ratio shows what our NETCONF la
 
 Usage (from the repository root, after ``make setup``)::
 
-    .venv/bin/python bench/netconf_roundtrips.py [--seconds 3] [--pipeline 64]
+    .venv/bin/python bench/netconf_roundtrips.py [--seconds 6] [--rounds 6] [--pipeline 64]
 
-It starts both servers itself on loopback with free ports and prints one table.
+It starts both servers itself on loopback with free ports and prints one table. Each measure alternates
+between the two servers in ``--rounds`` slices (the client and both servers share one process, so a
+slice of one server competes with nothing of the other), so a change of load on a shared machine hits
+both alike; the ratio column is the mean of ours over the mean of the echo server, and the last column
+the spread of the per-round ratios.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import argparse
 import asyncio
 import os
 import socket
+import statistics
 import sys
 import tempfile
 import threading
@@ -114,23 +119,42 @@ class RawClient:
         self.transport.close()
 
 
-def measure(port: int, seconds: float, pipeline: int) -> dict[str, float]:
-    client = RawClient(port)
-    results: dict[str, float] = {}
-    for label, in_flight in (("sequential", 1), (f"pipelined x{pipeline}", pipeline)):
-        client.round_trips(200, in_flight)  # warm-up
-        done, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            client.round_trips(500, in_flight)
-            done += 500
-        results[label] = done / (time.perf_counter() - start)
-    client.close()
+def _rate_rpcs(client: RawClient, seconds: float, in_flight: int) -> float:
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        client.round_trips(500, in_flight)
+        done += 500
+    return done / (time.perf_counter() - start)
+
+
+def _rate_sessions(port: int, seconds: float) -> float:
     done, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         RawClient(port).close()
         done += 1
-    results["sessions"] = done / (time.perf_counter() - start)
-    return results
+    return done / (time.perf_counter() - start)
+
+
+def measure(ports: dict[str, int], seconds: float, pipeline: int, rounds: int) -> dict[str, dict[str, list[float]]]:
+    """Rates per server and measure, in ``rounds`` alternating slices of ``seconds / rounds`` each, so a
+    change of load on a shared machine hits both servers alike."""
+    figures: dict[str, dict[str, list[float]]] = {name: {} for name in ports}
+    slice_ = seconds / rounds
+    clients = {name: RawClient(port) for name, port in ports.items()}
+    for label, in_flight in (("sequential", 1), (f"pipelined x{pipeline}", pipeline)):
+        for client in clients.values():
+            client.round_trips(200, in_flight)  # warm-up
+        for _ in range(rounds):
+            for name, client in clients.items():
+                figures[name].setdefault(label, []).append(_rate_rpcs(client, slice_, in_flight))
+    for client in clients.values():
+        client.close()
+    for name, port in ports.items():
+        _rate_sessions(port, min(slice_, 0.5))  # warm-up
+    for _ in range(rounds):
+        for name, port in ports.items():
+            figures[name].setdefault("sessions", []).append(_rate_sessions(port, slice_))
+    return figures
 
 
 def start_echo_server(data_dir: Path) -> tuple[SshServer, int]:
@@ -151,22 +175,27 @@ def start_our_server(data_dir: Path) -> tuple[object, int, threading.Thread]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--seconds", type=float, default=6.0, help="per server and measure (default 6)")
+    parser.add_argument("--rounds", type=int, default=6, help="alternating slices per measure (default 6)")
     parser.add_argument("--pipeline", type=int, default=64)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         echo, echo_port = start_echo_server(Path(tmp) / "echo")
-        echo_figures = measure(echo_port, args.seconds, args.pipeline)
-        echo.stop()
         (app, loop), port, _ = start_our_server(Path(tmp) / "ours")
-        ours = measure(port, args.seconds, args.pipeline)
+        figures = measure({"echo": echo_port, "ours": port}, args.seconds, args.pipeline, args.rounds)
+        echo.stop()
         asyncio.run_coroutine_threadsafe(app.stop(), loop).result(30)  # type: ignore[attr-defined]
         loop.call_soon_threadsafe(loop.stop)
-    print(f"{'measure':<22}{'echo server':>14}{'esc-netconf':>14}{'ratio':>8}")
-    for key in echo_figures:
-        unit = "/s"
-        print(f"{key + unit:<22}{echo_figures[key]:>14.0f}{ours[key]:>14.0f}{ours[key] / echo_figures[key]:>8.0%}")
-    print(f"(cpus: {os.cpu_count()}, python {sys.version.split()[0]}, paramiko {paramiko.__version__})")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"{'measure':<22}{'echo server':>14}{'esc-netconf':>14}{'ratio':>8}{'ratio per round (min-max)':>30}")
+    for key, echo_rates in figures["echo"].items():
+        ours_rates = figures["ours"][key]
+        echo_mean, ours_mean = statistics.fmean(echo_rates), statistics.fmean(ours_rates)
+        per_round = [o / e for o, e in zip(ours_rates, echo_rates)]
+        spread = f"{min(per_round):.0%}-{max(per_round):.0%}"
+        print(f"{key + '/s':<22}{echo_mean:>14.0f}{ours_mean:>14.0f}{ours_mean / echo_mean:>8.0%}{spread:>30}")
+    print(f"(cpus: {os.cpu_count()}, load average {load:.1f}, python {sys.version.split()[0]}, "
+          f"paramiko {paramiko.__version__})")
 
 
 if __name__ == "__main__":

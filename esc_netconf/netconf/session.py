@@ -49,6 +49,7 @@ can read instead of a dropped connection, and the framing is still intact, so no
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from copy import deepcopy
 from datetime import datetime
@@ -127,14 +128,27 @@ def serialize(element: etree._Element) -> bytes:
 
 
 def build_hello(capabilities: Sequence[str], session_id: int | None) -> bytes:
-    """A serialized ``<hello>`` (not framed)."""
+    """A serialized ``<hello>`` (not framed). The capabilities part is built once per list: a server
+    sends the same list in every session, and only the session-id differs."""
+    template = _hello_without_session_id(tuple(capabilities))
+    if session_id is None:
+        return template
+    # the template ends with the root's end tag; session-id is in the default (base) namespace as well
+    return template[: -len(_HELLO_END)] + b"<session-id>%d</session-id>" % session_id + _HELLO_END
+
+
+_HELLO_END = b"</hello>"
+
+
+@functools.lru_cache(maxsize=8)
+def _hello_without_session_id(capabilities: tuple[str, ...]) -> bytes:
     hello = etree.Element(_HELLO, nsmap=default_namespace(BASE_NS))
     caps = etree.SubElement(hello, f"{{{BASE_NS}}}capabilities")
     for capability in capabilities:
         etree.SubElement(caps, f"{{{BASE_NS}}}capability").text = capability
-    if session_id is not None:
-        etree.SubElement(hello, f"{{{BASE_NS}}}session-id").text = str(session_id)
-    return serialize(hello)
+    data = serialize(hello)
+    assert data.endswith(_HELLO_END)
+    return data
 
 
 def parse_hello(message: bytes) -> Hello:
