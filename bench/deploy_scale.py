@@ -97,8 +97,8 @@ GC_POLICIES = {
     "server": gcpolicy.DEFAULT,
     "cpython": gcpolicy.CPYTHON,
     "freeze-start": gcpolicy.GcPolicy(freeze_at_start=True),
-    "thresholds": gcpolicy.GcPolicy(thresholds=gcpolicy.DEFAULT.thresholds),
-    "freeze-full": gcpolicy.GcPolicy(freeze_at_start=True, freeze_after_full=True),
+    "thresholds": gcpolicy.GcPolicy(thresholds=(10_000, 10, 10)),
+    "freeze-full-thresholds": gcpolicy.GcPolicy((10_000, 10, 10), freeze_at_start=True, freeze_after_full=True),
 }
 
 

@@ -456,6 +456,7 @@ class Application:
         return report
 
     async def stop(self) -> None:
+        gcpolicy.reset()  # the policy is the running server's: a process that goes on (a test run) gets Python's back
         group = self._group_task
         if group is not None:
             group.cancel()
