@@ -18,11 +18,16 @@ Reported:
   held the loop longer than ``--stall-ms`` of wall time (debug mode slows everything: use either to find
   stalls, not to time the run);
 * the monitor's VIM calls per VM per minute over ``--monitor-seconds`` once everything is alive;
+* the garbage-collector policy (``--gc-policy``: the server's own, ``esc_netconf.gcpolicy``, by default;
+  the others compare it with CPython's and with single remedies) and, with ``--churn N``, the resident
+  size over N rounds of undeploying and redeploying everything, then how much cyclic garbage the policy's
+  freezes kept (a full collection of everything finds it);
 * the machine's load average at start and end (the machine is shared: figures depend on it).
 
 Usage (repository root, after ``make setup``)::
 
     .venv/bin/python bench/deploy_scale.py --deployments 2000 --vms 5 --batch 100
+    .venv/bin/python bench/deploy_scale.py --deployments 500 --churn 6 --gc-policy cpython
 
 To see where the loop spends its time, run it under py-spy (``pip install py-spy``)::
 
@@ -98,7 +103,8 @@ GC_POLICIES = {
     "cpython": gcpolicy.CPYTHON,
     "freeze-start": gcpolicy.GcPolicy(freeze_at_start=True),
     "thresholds": gcpolicy.GcPolicy(thresholds=(10_000, 10, 10)),
-    "freeze-full-thresholds": gcpolicy.GcPolicy((10_000, 10, 10), freeze_at_start=True, freeze_after_full=True),
+    "freeze-full": gcpolicy.GcPolicy(freeze_at_start=True, freeze_after=2),
+    "freeze-full-thresholds": gcpolicy.GcPolicy((10_000, 10, 10), freeze_at_start=True, freeze_after=2),
 }
 
 
@@ -171,6 +177,8 @@ class GcPauses:
 
     def __init__(self) -> None:
         self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        #: the same in CPU time of the collecting thread (wall pauses include waiting for a CPU)
+        self.cpu: dict[int, list[float]] = {0: [], 1: [], 2: []}
         #: CPU seconds of collections run by each thread (a collection runs in the thread that triggered it)
         self.cpu_by_thread: dict[int, float] = {}
         self._start = 0.0
@@ -183,10 +191,13 @@ class GcPauses:
         else:
             self.pauses[info["generation"]].append(time.perf_counter() - self._start)
             ident = threading.get_ident()
-            self.cpu_by_thread[ident] = self.cpu_by_thread.get(ident, 0.0) + time.thread_time() - self._start_cpu
+            cpu = time.thread_time() - self._start_cpu
+            self.cpu[info["generation"]].append(cpu)
+            self.cpu_by_thread[ident] = self.cpu_by_thread.get(ident, 0.0) + cpu
 
     def summary(self) -> str:
-        return ", ".join(f"gen{g} {len(p)}x max {max(p, default=0) * 1000:.0f} ms total {sum(p):.1f} s"
+        return ", ".join(f"gen{g} {len(p)}x max {max(p, default=0) * 1000:.0f} ms "
+                         f"(CPU {max(self.cpu[g], default=0) * 1000:.0f} ms) total {sum(p):.1f} s"
                          for g, p in self.pauses.items())
 
 
@@ -329,7 +340,11 @@ def main() -> None:
             all_in("SERVICE_ACTIVE_STATE", since)
             churned.append(f"{gone_mib:.0f}/{rss_mib():.0f} ({gc.get_freeze_count()})")
         _, churn_cpu, churn_no_gc = lag.take()
+        if args.churn:  # what the freezes kept that was cyclic garbage: a full collection of everything finds it
+            gc.unfreeze()
+            frozen_garbage = gc.collect()
 
+        policy = gcpolicy.applied()
         lag.stop(loop)
         client.close()
         asyncio.run_coroutine_threadsafe(app.stop(), loop).result(120)
@@ -362,10 +377,11 @@ def main() -> None:
     print(f"monitoring VIM calls          {monitor_calls} in {args.monitor_seconds:.0f} s "
           f"= {per_vm_minute:.4f} per VM per minute (interval {args.monitor_interval:g} s, "
           f"{args.tenants} tenants)")
-    print(f"garbage-collector policy      {args.gc_policy}: {gcpolicy.applied()}")
+    print(f"garbage-collector policy      {args.gc_policy}: {policy}")
     print(f"peak RSS (server + client)    {peak_mb:.0f} MiB (after start-up {started_mib:.0f} MiB)")
     if churned:
         print(f"churn: RSS MiB undeployed/redeployed (frozen objects) per round: {', '.join(churned)}")
+        print(f"  cyclic garbage found by a full collection after the churn: {frozen_garbage} objects")
         print(f"  loop CPU per wake-up while churning: longest {max(churn_cpu, default=0) * 1000:.0f} ms, "
               f"without GC {max(churn_no_gc, default=0) * 1000:.0f} ms")
     print(f"load average (1/5/15 min)     before {'/'.join(f'{x:.1f}' for x in load_before)}, "
