@@ -18,11 +18,16 @@ Reported:
   held the loop longer than ``--stall-ms`` of wall time (debug mode slows everything: use either to find
   stalls, not to time the run);
 * the monitor's VIM calls per VM per minute over ``--monitor-seconds`` once everything is alive;
+* the garbage-collector policy (``--gc-policy``: the server's own, ``esc_netconf.gcpolicy``, by default;
+  the others compare it with CPython's and with single remedies) and, with ``--churn N``, the resident
+  size over N rounds of undeploying and redeploying everything, then how much cyclic garbage the policy's
+  freezes kept (a full collection of everything finds it);
 * the machine's load average at start and end (the machine is shared: figures depend on it).
 
 Usage (repository root, after ``make setup``)::
 
     .venv/bin/python bench/deploy_scale.py --deployments 2000 --vms 5 --batch 100
+    .venv/bin/python bench/deploy_scale.py --deployments 500 --churn 6 --gc-policy cpython
 
 To see where the loop spends its time, run it under py-spy (``pip install py-spy``)::
 
@@ -47,6 +52,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.netconf_roundtrips import RawClient  # noqa: E402
+from esc_netconf import gcpolicy  # noqa: E402
 from esc_netconf.app import Application, Options  # noqa: E402
 from esc_netconf.netconf.messages import RpcReply  # noqa: E402
 
@@ -70,6 +76,36 @@ def edit(names: list[tuple[str, str]], vms: int) -> bytes:
     return (f'<edit-config xmlns="{BASE}"><target><running/></target><config>'
             f'<esc_datamodel xmlns="{ESC}"><tenants>{tenants}</tenants></esc_datamodel></config></edit-config>'
             ).encode()
+
+
+def undeploy(names: list[tuple[str, str]]) -> bytes:
+    """One edit-config deleting the deployments ``(tenant, name)``."""
+    by_tenant: dict[str, list[str]] = {}
+    for tenant, name in names:
+        by_tenant.setdefault(tenant, []).append(
+            f'<deployment xmlns:nc="{BASE}" nc:operation="delete"><name>{name}</name></deployment>')
+    tenants = "".join(f"<tenant><name>{t}</name><deployments>{''.join(d)}</deployments></tenant>"
+                      for t, d in by_tenant.items())
+    return (f'<edit-config xmlns="{BASE}"><target><running/></target><config>'
+            f'<esc_datamodel xmlns="{ESC}"><tenants>{tenants}</tenants></esc_datamodel></config></edit-config>'
+            ).encode()
+
+
+def rss_mib() -> float:
+    """The process's resident size now (Linux ``/proc``)."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+#: ``--gc-policy`` choices: the server's own, CPython's, and the single remedies it combines.
+GC_POLICIES = {
+    "server": gcpolicy.DEFAULT,
+    "cpython": gcpolicy.CPYTHON,
+    "freeze-start": gcpolicy.GcPolicy(freeze_at_start=True),
+    "thresholds": gcpolicy.GcPolicy(thresholds=(10_000, 10, 10)),
+    "freeze-full": gcpolicy.GcPolicy(freeze_at_start=True, freeze_after=2),
+    "freeze-full-thresholds": gcpolicy.GcPolicy((10_000, 10, 10), freeze_at_start=True, freeze_after=2),
+}
 
 
 def deployment(tenant: str, name: str, vms: int) -> bytes:
@@ -141,6 +177,8 @@ class GcPauses:
 
     def __init__(self) -> None:
         self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        #: the same in CPU time of the collecting thread (wall pauses include waiting for a CPU)
+        self.cpu: dict[int, list[float]] = {0: [], 1: [], 2: []}
         #: CPU seconds of collections run by each thread (a collection runs in the thread that triggered it)
         self.cpu_by_thread: dict[int, float] = {}
         self._start = 0.0
@@ -153,10 +191,13 @@ class GcPauses:
         else:
             self.pauses[info["generation"]].append(time.perf_counter() - self._start)
             ident = threading.get_ident()
-            self.cpu_by_thread[ident] = self.cpu_by_thread.get(ident, 0.0) + time.thread_time() - self._start_cpu
+            cpu = time.thread_time() - self._start_cpu
+            self.cpu[info["generation"]].append(cpu)
+            self.cpu_by_thread[ident] = self.cpu_by_thread.get(ident, 0.0) + cpu
 
     def summary(self) -> str:
-        return ", ".join(f"gen{g} {len(p)}x max {max(p, default=0) * 1000:.0f} ms total {sum(p):.1f} s"
+        return ", ".join(f"gen{g} {len(p)}x max {max(p, default=0) * 1000:.0f} ms "
+                         f"(CPU {max(self.cpu[g], default=0) * 1000:.0f} ms) total {sum(p):.1f} s"
                          for g, p in self.pauses.items())
 
 
@@ -216,6 +257,11 @@ def main() -> None:
                         help="asyncio debug mode: log each callback holding the loop longer than --stall-ms")
     parser.add_argument("--profile-callbacks", action="store_true",
                         help="list the loop callbacks that used more than --stall-ms of CPU, by what they ran")
+    parser.add_argument("--gc-policy", choices=sorted(GC_POLICIES), default="server",
+                        help="the garbage-collector policy (esc_netconf.gcpolicy) the server runs with")
+    parser.add_argument("--churn", type=int, default=0,
+                        help="after the run, this many rounds of undeploying and redeploying everything, "
+                             "printing the resident size after each (cyclic garbage that outlives a freeze)")
     parser.add_argument("--timeout", type=float, default=1800.0, help="give up waiting for the VMs after this")
     args = parser.parse_args()
     load_before = os.getloadavg()
@@ -234,6 +280,10 @@ def main() -> None:
         app = Application(Options(netconf_port=0, rest_port=0, data_dir=data,
                                   properties=data / "application.properties"))
         asyncio.run_coroutine_threadsafe(app.start(), loop).result(60)
+        if args.gc_policy != "server":
+            gcpolicy.reset()
+            gcpolicy.apply(GC_POLICIES[args.gc_policy])
+        started_mib = rss_mib()
         assert app.domain is not None
         core, driver = app.domain.core, app.domain.driver
         client = RawClient(int(app.netconf_port or 0))
@@ -242,6 +292,20 @@ def main() -> None:
         lag.start(loop)
 
         names = [(f"tenant-{i % args.tenants}", f"dep-{i}") for i in range(args.deployments)]
+
+        def all_in(state: str | None, since: float) -> None:
+            """Wait until every deployment is in ``state`` (``None``: until none is left)."""
+            while True:
+                states = [d.state.value for d in core.deployments()]
+                if (not states) if state is None else states.count(state) == args.deployments:
+                    return
+                if "SERVICE_ERROR_STATE" in states:
+                    raise SystemExit("a deployment failed")
+                if time.perf_counter() - since > args.timeout:
+                    raise SystemExit(f"not all {state or 'gone'} after {args.timeout:.0f} s: "
+                                     f"{states.count('SERVICE_ACTIVE_STATE')} of {args.deployments} active")
+                time.sleep(0.1)
+
         start = lag.begin = time.perf_counter()
         slowest_edit = 0.0
         for first in range(0, args.deployments, args.batch):
@@ -250,16 +314,7 @@ def main() -> None:
             slowest_edit = max(slowest_edit, time.perf_counter() - t0)
             assert reply.ok, reply.element
         accepted = time.perf_counter() - start
-        while True:
-            states = [d.state.value for d in core.deployments()]
-            if states.count("SERVICE_ACTIVE_STATE") == args.deployments:
-                break
-            if "SERVICE_ERROR_STATE" in states:
-                raise SystemExit("a deployment failed")
-            if time.perf_counter() - start > args.timeout:
-                raise SystemExit(f"not all active after {args.timeout:.0f} s: "
-                                 f"{states.count('SERVICE_ACTIVE_STATE')} of {args.deployments}")
-            time.sleep(0.1)
+        all_in("SERVICE_ACTIVE_STATE", start)
         deployed = time.perf_counter() - start
         run_lag, run_cpu, run_no_gc = lag.take()
         gc_run = gc_pauses.summary()
@@ -273,7 +328,23 @@ def main() -> None:
         total = args.deployments * args.vms
         per_vm_minute = monitor_calls / total / (args.monitor_seconds / 60)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        churned: list[str] = []
+        for _ in range(args.churn):
+            since = time.perf_counter()
+            for first in range(0, args.deployments, args.batch):
+                assert call(client, undeploy(names[first:first + args.batch])).ok
+            all_in(None, since)
+            gone_mib = rss_mib()
+            for first in range(0, args.deployments, args.batch):
+                assert call(client, edit(names[first:first + args.batch], args.vms)).ok
+            all_in("SERVICE_ACTIVE_STATE", since)
+            churned.append(f"{gone_mib:.0f}/{rss_mib():.0f} ({gc.get_freeze_count()})")
+        _, churn_cpu, churn_no_gc = lag.take()
+        if args.churn:  # what the freezes kept that was cyclic garbage: a full collection of everything finds it
+            gc.unfreeze()
+            frozen_garbage = gc.collect()
 
+        policy = gcpolicy.applied()
         lag.stop(loop)
         client.close()
         asyncio.run_coroutine_threadsafe(app.stop(), loop).result(120)
@@ -306,7 +377,13 @@ def main() -> None:
     print(f"monitoring VIM calls          {monitor_calls} in {args.monitor_seconds:.0f} s "
           f"= {per_vm_minute:.4f} per VM per minute (interval {args.monitor_interval:g} s, "
           f"{args.tenants} tenants)")
-    print(f"peak RSS (server + client)    {peak_mb:.0f} MiB")
+    print(f"garbage-collector policy      {args.gc_policy}: {policy}")
+    print(f"peak RSS (server + client)    {peak_mb:.0f} MiB (after start-up {started_mib:.0f} MiB)")
+    if churned:
+        print(f"churn: RSS MiB undeployed/redeployed (frozen objects) per round: {', '.join(churned)}")
+        print(f"  cyclic garbage found by a full collection after the churn: {frozen_garbage} objects")
+        print(f"  loop CPU per wake-up while churning: longest {max(churn_cpu, default=0) * 1000:.0f} ms, "
+              f"without GC {max(churn_no_gc, default=0) * 1000:.0f} ms")
     print(f"load average (1/5/15 min)     before {'/'.join(f'{x:.1f}' for x in load_before)}, "
           f"after {'/'.join(f'{x:.1f}' for x in load_after)} on {os.cpu_count()} CPUs")
 

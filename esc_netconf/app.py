@@ -24,6 +24,7 @@ from esc_netconf.addresses import is_loopback
 from esc_netconf.auth_throttle import AuthThrottle
 from esc_netconf.domain import Domain, attach_northbound, build_domain, opdata_provider
 from esc_netconf.errors import EscError
+from esc_netconf import gcpolicy
 from esc_netconf.ha.member import GroupMember
 from esc_netconf.ha.service_events import in_service, out_of_service
 from esc_netconf.ha.standby import ActiveMemberNetconfServer, StandbyNetconfServer
@@ -142,6 +143,10 @@ class Application:
         return "active" if self.member is None else self.member.role
 
     async def start(self) -> None:
+        await self._start()
+        gcpolicy.apply()  # last: what start-up loaded is long-lived (see gcpolicy)
+
+    async def _start(self) -> None:
         options = self.options
         self._users = load_users(options)
         self._throttle = AuthThrottle(options.limits)
@@ -451,6 +456,7 @@ class Application:
         return report
 
     async def stop(self) -> None:
+        gcpolicy.reset()  # the policy is the running server's: a process that goes on (a test run) gets Python's back
         group = self._group_task
         if group is not None:
             group.cancel()

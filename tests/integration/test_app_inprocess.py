@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
+from esc_netconf import gcpolicy
 from esc_netconf.app import Application, Options
 
 
@@ -67,3 +69,19 @@ async def test_a_client_that_never_says_hello_is_closed(tmp_path: Path, monkeypa
         assert app.netconf.sessions == {}
     finally:
         await app.stop()
+
+
+async def test_the_garbage_collector_policy_is_applied_at_start_and_undone_at_stop(tmp_path: Path) -> None:
+    """Issue 13: the server freezes what start-up loaded and what survives full collections (gcpolicy)."""
+    app = Application(Options(netconf_port=0, rest_port=0, data_dir=tmp_path))
+    await app.start()
+    try:
+        assert gcpolicy.applied() == gcpolicy.DEFAULT
+        assert gc.get_freeze_count() > 0
+        frozen = gc.get_freeze_count()
+        gc.collect()  # a full collection freezes its survivors, so the permanent generation does not shrink
+        assert gc.get_freeze_count() >= frozen
+    finally:
+        await app.stop()
+    assert gcpolicy.applied() == gcpolicy.CPYTHON
+    assert gc.get_freeze_count() == 0
