@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -145,6 +146,20 @@ class Application:
     async def start(self) -> None:
         await self._start()
         gcpolicy.apply()  # last: what start-up loaded is long-lived (see gcpolicy)
+        sweep_secs = gcpolicy.applied().sweep_secs
+        if sweep_secs is not None:
+            self._gc_sweeps = asyncio.get_running_loop().create_task(self._sweep_garbage(sweep_secs),
+                                                                     name="gc-sweep")
+
+    @staticmethod
+    async def _sweep_garbage(period: float) -> None:
+        """Free, every ``period`` seconds, the cyclic garbage the collector policy's freezes kept (gcpolicy)."""
+        while True:
+            await asyncio.sleep(period)
+            started = time.perf_counter()
+            found = gcpolicy.sweep()
+            log.debug("gc sweep: %d unreachable objects freed in %.0f ms", found,
+                      (time.perf_counter() - started) * 1000)
 
     async def _start(self) -> None:
         options = self.options
@@ -457,6 +472,10 @@ class Application:
 
     async def stop(self) -> None:
         gcpolicy.reset()  # the policy is the running server's: a process that goes on (a test run) gets Python's back
+        sweeps = getattr(self, "_gc_sweeps", None)
+        if sweeps is not None:
+            sweeps.cancel()
+            await asyncio.gather(sweeps, return_exceptions=True)
         group = self._group_task
         if group is not None:
             group.cancel()
