@@ -83,7 +83,7 @@ def test_satisfies_the_core_protocol_structurally() -> None:
     }
     assert protocol_methods == {
         "load", "save_tenant", "delete_tenant", "save_deployment", "delete_deployment",
-        "save_vm", "delete_vm", "save_operation", "finish_operation", "apply",
+        "save_vm", "delete_vm", "save_operation", "finish_operation", "apply", "pending_events",
     }
     for name in protocol_methods:
         wanted = inspect.signature(getattr(Store, name))
