@@ -74,9 +74,9 @@ def test_events_committed_before_a_kill_are_replayed_exactly_once(tmp_path: Path
     random number of events; after the restart a replay holds every event once, those seen before the
     kill included, and the journal is empty."""
     seed = random.randrange(1_000_000)
-    kill_after = random.Random(seed).randint(3, 60)
+    kill_after = random.Random(seed).randint(3, 90)
     fast = {**FAST_PROPERTIES, "vim.sim.delay.scale": "0"}
-    groups = [samples.vm_group(f"g{i}", min_active=8, max_active=8) for i in range(4)]
+    groups = [samples.vm_group(f"g{i}", min_active=8, max_active=8) for i in range(6)]
     proc = ServerProcess(tmp_path / "data", properties=fast).start()
     client, watcher = EscClient(proc.netconf_port), EventWatcher(proc.netconf_port)
     try:
@@ -109,6 +109,6 @@ def test_events_committed_before_a_kill_are_replayed_exactly_once(tmp_path: Path
     bodies = [body for _t, body in events]
     assert all(body in bodies for body in seen), f"{note}: an event a subscriber saw is missing from the replay"
     types = [parse_event(etree.fromstring(body)).type for body in bodies]
-    assert types.count("VM_ALIVE") >= 32 and "SERVICE_ALIVE" in types, f"{note}: {types}"
+    assert types.count("VM_ALIVE") >= 48 and "SERVICE_ALIVE" in types, f"{note}: {types}"
     with Database.open_data_dir(proc.data_dir) as db:
         assert SqlCoreStore(db).pending_events() == [], note
