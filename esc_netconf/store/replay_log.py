@@ -106,14 +106,12 @@ class SqlReplayLog:
                     chunk = named[first:first + _IDS_PER_STATEMENT]
                     held.update(connection.execute(select(replay_events.c.event_id)
                                                    .where(replay_events.c.event_id.in_(chunk))).scalars())
-                seen: set[str] = set()
                 kept = []
-                for row in rows:
-                    event_id = row["event_id"]
-                    if event_id is not None and (event_id in held or event_id in seen):
-                        continue
+                for row, event_id in zip(rows, ids):
                     if event_id is not None:
-                        seen.add(event_id)
+                        if event_id in held:
+                            continue
+                        held.add(event_id)  # twice in one call: the first is kept
                     kept.append(row)
                 rows = kept
             if rows:
