@@ -223,7 +223,7 @@ class EventBus:
         skipped."""
         if self._journal is not None:
             if event.event_id is None:
-                event = replace(event, event_id=uuid4().hex)
+                event = replace(event, event_id=str(uuid4()))
             assert event.event_id is not None
             self._journal.journal(event.event_id, to_plain(event))
         stamp = self._stamp()
