@@ -252,6 +252,8 @@ class GroupCommit:
         any, are committed in the caller's thread."""
         try:
             self.flush()
+            if self._pending:  # the journal's deletes of the events that commit released
+                self.flush()
         finally:
             self._closed = True
             self._writer.shutdown(wait=True)
