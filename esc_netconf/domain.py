@@ -96,7 +96,9 @@ def build_domain(options: Options, db: Database, settings: VimManagerSettings, h
     )
 
     def to_netconf(events: list[EscEvent]) -> None:
-        hub.publish_many("escEvent", [(esc_event_element(e), e.event_time) for e in events if not e.callback_only])
+        shown = [e for e in events if not e.callback_only]
+        hub.publish_many("escEvent", [(esc_event_element(e), e.event_time) for e in shown],
+                         event_ids=[e.event_id for e in shown])
 
     bus.subscribe_many(to_netconf)
     snapshots = SnapshotManager(

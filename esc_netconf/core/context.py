@@ -58,7 +58,7 @@ class CoreContext:
         self.pacer = Pacer()
         #: Writes of one loop turn are committed together; events and VIM changes wait for them.
         self.commit = GroupCommit(store, on_durable=bus.release, pacer=self.pacer)
-        bus.gate(lambda: self.commit.written, lambda: self.commit.durable_upto)
+        bus.gate(lambda: self.commit.written, lambda: self.commit.durable_upto, journal=self.commit)
         self.driver = gated_driver(driver, self.commit)
         #: Reads day-0 templates named by URL (None: a ``file`` template fails the VM's deployment).
         self.fetcher = fetcher

@@ -9,6 +9,14 @@ An event is delivered only once the writes made before it are durable (``gate``,
 ``core.groupcommit``): until then it is held, in order, and ``release`` delivers it after the commit; a
 long backlog is delivered a slice at a time so that rendering and storing notifications never holds the
 loop for long.
+
+Exactly once across ``kill -9`` (``journal``): each event gets an ``event_id`` and is written to the core's
+event journal as one of the writes it follows, so it is durable in the same transaction as the state it
+reports.  After every subscriber has taken it (the replay log and the callback outbox store it before
+they return), the bus tells the journal to forget it, in a later commit.  At start-up ``redeliver`` hands
+the events still journaled to the subscribers again, in order and before any new event; a subscriber that
+stores events skips an ``event_id`` it already holds (the replay log's unique ``event_id``), which covers
+a crash between its store and the journal's delete.
 """
 
 from __future__ import annotations
@@ -17,10 +25,13 @@ import asyncio
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping, Protocol
+from uuid import uuid4
+
+from esc_netconf.core.serial import rebuild, to_plain
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +154,9 @@ class EscEvent:
     transaction_id: str | None = None
     callback_only: bool = False
     parameters: Mapping[str, str | None] = field(default_factory=dict)
+    #: Unique per event, given by the bus at publication and kept across a redelivery (the key of its
+    #: journal row, of its replay-log row and its callbacks' ``id``).
+    event_id: str | None = None
 
 
 Subscriber = Callable[[EscEvent], None]
@@ -152,6 +166,23 @@ BatchSubscriber = Callable[[list[EscEvent]], None]
 RELEASE_SLICE = 0.01
 #: Held events handed to a batch subscriber at once, at most.
 RELEASE_BATCH = 32
+
+
+class EventJournal(Protocol):
+    """Where the bus keeps the events it has not yet delivered (``core.groupcommit.GroupCommit``)."""
+
+    def journal(self, event_id: str, data: dict[str, Any]) -> None:
+        """Write the event ``data`` (``to_plain`` of it) after the writes made so far, in their commit."""
+        ...
+
+    def forget(self, event_ids: list[str]) -> None:
+        """The events were delivered: delete them from the journal (in a later commit)."""
+        ...
+
+
+def event_from_journal(data: dict[str, Any]) -> EscEvent:
+    """The event a journal row holds, as it was published (its ``event_time`` and ``event_id`` too)."""
+    return rebuild(EscEvent, data)
 
 
 class EventBus:
@@ -164,6 +195,7 @@ class EventBus:
         self._stamp: Callable[[], int] = lambda: 0
         self._durable: Callable[[], int] = lambda: 0
         self._next_slice: asyncio.Handle | None = None
+        self._journal: EventJournal | None = None
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         """Call ``fn`` for every event published from now on; returns the function that stops it."""
@@ -180,19 +212,31 @@ class EventBus:
         subscriber that stores each event, such as the replay log, commits them at once)."""
         self._batch_subscribers.append(fn)
 
-    def gate(self, stamp: Callable[[], int], durable: Callable[[], int]) -> None:
+    def gate(self, stamp: Callable[[], int], durable: Callable[[], int], journal: EventJournal | None = None) -> None:
         """Hold back each event until ``durable()`` reaches the ``stamp()`` it was published with (the
-        sequence numbers of the core's writes: last made, last committed)."""
-        self._stamp, self._durable = stamp, durable
+        sequence numbers of the core's writes: last made, last committed); with a ``journal``, each event
+        is first written there (so it is committed with those writes) and forgotten once delivered."""
+        self._stamp, self._durable, self._journal = stamp, durable, journal
 
     def publish(self, event: EscEvent) -> None:
         """Hand ``event`` to every subscriber (after those held before it); one that raises is logged and
         skipped."""
+        if self._journal is not None:
+            if event.event_id is None:
+                event = replace(event, event_id=str(uuid4()))
+            assert event.event_id is not None
+            self._journal.journal(event.event_id, to_plain(event))
         stamp = self._stamp()
         if self._held or stamp > self._durable():
             self._held.append((stamp, event))
             return
         self._deliver(event)
+
+    def redeliver(self, events: list[EscEvent]) -> None:
+        """Deliver again events journaled before a restart (they are durable already), ahead of every
+        event published from now on; each is forgotten once delivered."""
+        self._held.extendleft((0, event) for event in reversed(events))
+        self.release()
 
     def release(self) -> None:
         """Deliver the held events whose writes are durable, oldest first; after ``RELEASE_SLICE``
@@ -222,13 +266,20 @@ class EventBus:
         self._all([event])
 
     def _all(self, events: list[EscEvent]) -> None:
+        """The batch subscribers, then the journal forgets the events, unless a subscriber failed on
+        them: they stay journaled and are delivered again at the next start (never stored twice)."""
         if not events:
             return
+        failed = False
         for many in list(self._batch_subscribers):
             try:
                 many(events)
             except Exception:
-                log.exception("event subscriber %r failed on %d events", many, len(events))
+                failed = True
+                log.exception("event subscriber %r failed on %d events; they stay in the journal", many,
+                              len(events))
+        if self._journal is not None and not failed:
+            self._journal.forget([e.event_id for e in events if e.event_id is not None])
 
     def _each(self, event: EscEvent) -> None:
         for fn in list(self._subscribers):

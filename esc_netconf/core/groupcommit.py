@@ -10,8 +10,10 @@ of a loop turn schedules a commit of everything pending, which one writer thread
 The durability rules do not weaken, because nothing outside the process learns of a write before it is
 durable:
 
-* events: the ``EventBus`` holds each event until the writes made before it are committed
-  (``EventBus.gate``), then delivers it, in the order published;
+* events: the ``EventBus`` journals each event as a write of its own (``journal``), so it is committed
+  in the transaction of the writes made before it, holds it until then (``EventBus.gate``), delivers it
+  in the order published, and the journal forgets it in a later batch; start-up delivers again what is
+  still journaled (``EscCore.start``);
 * the VIM: ``durable()`` waits until every write the calling task made (or its parent had made when it
   started the task) is committed; the core's driver calls it before every call that changes the VIM
   (``gated_driver``), so an intent is stored before the server it announces is requested;
@@ -121,6 +123,21 @@ class GroupCommit:
     def apply(self, writes: list[Write]) -> None:
         for write in writes:
             self._put(write)
+
+    def pending_events(self) -> list[tuple[str, dict[str, Any]]]:
+        self.flush()
+        return self._store.pending_events()
+
+    # ---- the event journal (core.events.EventJournal) ---------------------------------------
+
+    def journal(self, event_id: str, data: dict[str, Any]) -> None:
+        """The event goes into the batch of the writes made before it: durable in their transaction."""
+        self._put(Write(RecordKind.EVENT, event_id, data))
+
+    def forget(self, event_ids: list[str]) -> None:
+        """Delivered events leave the journal with the next batch."""
+        for event_id in event_ids:
+            self._put(Write(RecordKind.EVENT, event_id, None))
 
     # ---- committing -------------------------------------------------------------------------
 
@@ -235,6 +252,8 @@ class GroupCommit:
         any, are committed in the caller's thread."""
         try:
             self.flush()
+            if self._pending:  # the journal's deletes of the events that commit released
+                self.flush()
         finally:
             self._closed = True
             self._writer.shutdown(wait=True)

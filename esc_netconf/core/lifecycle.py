@@ -37,7 +37,7 @@ from esc_netconf.core import deploy, jobs, operations, recovery, restore, tenant
 from esc_netconf.core.context import Clock, CoreContext, CoreSettings, utc_now
 from esc_netconf.core.day0.fetch import TemplateFetcher
 from esc_netconf.core.errors import IllegalTransition, NotFound, StateConflict
-from esc_netconf.core.events import EventBus, EventType
+from esc_netconf.core.events import EventBus, EventType, event_from_journal
 from esc_netconf.core.model import DeploymentRecord, DeploymentSpec, OperationRecord, TenantRecord, VmRecord
 from esc_netconf.core.collectors import Collector
 from esc_netconf.core.kpimonitor import KpiMonitor
@@ -133,9 +133,11 @@ class EscCore:
     # ---- lifetime ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Load the records, resume the work in flight, start the monitor."""
+        """Load the records, deliver the events journaled but not delivered before a crash (or by the
+        active this standby took over from), resume the work in flight, start the monitor."""
         ctx = self._ctx
         ctx.state = ctx.store.load()
+        ctx.bus.redeliver([event_from_journal(data) for _, data in ctx.store.pending_events()])
         by_dep: dict[str, list[OperationRecord]] = {}
         for op in list(ctx.state.operations.values()):
             if op.dep_id not in ctx.state.deployments:

@@ -21,6 +21,7 @@ class MemoryStore:
         self._deployments: dict[str, dict[str, Any]] = {}
         self._vms: dict[str, dict[str, Any]] = {}
         self._operations: dict[str, dict[str, Any]] = {}
+        self._events: dict[str, dict[str, Any]] = {}  # insertion order is journal order
 
     def load(self) -> CoreState:
         """Fresh copies of everything stored."""
@@ -58,10 +59,14 @@ class MemoryStore:
     def finish_operation(self, op_id: str) -> None:
         self._operations.pop(op_id, None)
 
+    def pending_events(self) -> list[tuple[str, dict[str, Any]]]:
+        """The journal, oldest first."""
+        return list(self._events.items())
+
     def apply(self, writes: list[Write]) -> None:
         """Each write in order (nothing here can fail half-way)."""
         tables = {RecordKind.TENANT: self._tenants, RecordKind.VM: self._vms, RecordKind.OPERATION: self._operations,
-                  RecordKind.DEPLOYMENT: self._deployments}
+                  RecordKind.DEPLOYMENT: self._deployments, RecordKind.EVENT: self._events}
         for write in writes:
             if write.kind is RecordKind.DEPLOYMENT and write.data is None:
                 self.delete_deployment(write.key)

@@ -13,6 +13,10 @@ column, and rebuilds it with ``RecordClass.from_dict(data)``; it never needs to 
 an upsert keyed by the record's id (``TenantRecord.name``, ``DeploymentRecord.dep_id``, ``VmRecord.vm_id``,
 ``OperationRecord.op_id``).  Deleting something absent is not an error.
 
+Events (``RecordKind.EVENT``) are journaled through ``apply`` like records and never rewritten: a save
+inserts, a delete removes; ``pending_events`` returns those not yet removed, in the order they were saved,
+so a restart (or a standby taking over) delivers them again.
+
 Key columns an implementation may want for its own queries: VM -> ``dep_id``, ``name``;
 deployment -> ``tenant``, ``name``; operation -> ``dep_id``.
 """
@@ -33,6 +37,10 @@ class RecordKind(str, Enum):
     DEPLOYMENT = "deployment"
     VM = "vm"
     OPERATION = "operation"
+    #: The event journal: an event held until the writes before it are durable, stored in the same
+    #: transaction as they are (``data`` is ``core.serial.to_plain(event)``, ``key`` its ``event_id``), and
+    #: deleted once every subscriber has stored it (``core.events.EventBus.journal``).
+    EVENT = "event"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +92,10 @@ class Store(Protocol):
 
     def finish_operation(self, op_id: str) -> None:
         """The operation ended (well or badly): forget it."""
+        ...
+
+    def pending_events(self) -> list[tuple[str, dict[str, Any]]]:
+        """The journaled events not yet deleted, as ``(event_id, data)``, in the order they were saved."""
         ...
 
     def apply(self, writes: list[Write]) -> None:

@@ -210,9 +210,13 @@ class NotificationHub:
         for subscription in list(self._subscriptions[stream]):
             subscription._offer(moment, payload)
 
-    def publish_many(self, stream: str, events: Sequence[tuple[etree._Element, datetime | None]]) -> None:
+    def publish_many(self, stream: str, events: Sequence[tuple[etree._Element, datetime | None]],
+                     event_ids: Sequence[str | None] | None = None) -> None:
         """``publish`` each ``(payload, event_time)`` in order; a replay log with ``append_many`` stores
         them in one transaction (one disk flush for a burst of events rather than one each).
+
+        ``event_ids`` (one per event, from the producer): the log stores an id it already holds only once
+        (an event delivered again after a crash); live subscribers get every event offered.
 
         :raises LocalProtocolError: for a stream the hub was not configured with (a bug here).
         """
@@ -225,7 +229,9 @@ class NotificationHub:
         if info.replay_support:
             append_many = getattr(self._log, "append_many", None)
             rows = [(moment, etree.tostring(payload, encoding="UTF-8")) for payload, moment in timed]
-            if append_many is not None:
+            if append_many is not None and event_ids is not None:
+                append_many(stream, rows, event_ids=event_ids)
+            elif append_many is not None:
                 append_many(stream, rows)
             else:
                 for moment, xml in rows:

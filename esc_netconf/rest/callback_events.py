@@ -76,7 +76,7 @@ def callback_body(event: EscEvent) -> dict[str, Any]:
         "eventTargetContext": _target_context(event),
         "message": event.status_message,
         "stateMachineEventNBInfo": {
-            "id": str(uuid4()),
+            "id": event.event_id or str(uuid4()),  # the core's id: the same when delivered again
             "message": {},
             "logNames": [],
             "keywords": {},

@@ -82,7 +82,9 @@ class CallbackStore(Protocol):
 
     def enqueue(self, transaction_id: str, event_id: str, posts: Sequence[OutgoingPost], at: float) -> list[int]:
         """Add ``posts`` to the outbox (and note ``at`` as the registration's last event), in one
-        transaction; returns their delivery ids, in order."""
+        transaction; returns their delivery ids, in order.  If the outbox already holds ``event_id`` for
+        this transaction (the core delivered the event again after a crash), adds nothing and returns []:
+        those deliveries are resumed from the outbox."""
         ...
 
     def settle(self, delivery_id: int) -> None:
@@ -124,6 +126,8 @@ class MemoryCallbackStore:
         return len(old)
 
     def enqueue(self, transaction_id: str, event_id: str, posts: Sequence[OutgoingPost], at: float) -> list[int]:
+        if any(d.transaction_id == transaction_id and d.event_id == event_id for d in self.outbox.values()):
+            return []
         found = self.registrations.get(transaction_id)
         if found is not None:
             self.registrations[transaction_id] = replace(found, last_event=at)

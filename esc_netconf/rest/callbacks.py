@@ -410,6 +410,8 @@ class CallbackRouter:
         except EscError as error:  # still deliver, only not durably
             log.warning("Could not write %s to the callback outbox (%s); delivering without it", label, error)
             keys = [None] * len(urls)
+        if not keys:
+            return  # the outbox holds this event already (delivered again after a crash) and resumes it
         for url, key in zip(urls, keys, strict=True):
             self.dispatcher.submit(url, body, headers, label, key)
 

@@ -86,6 +86,10 @@ class SqlCallbackStore:
         now = _us(at)
         ids: list[int] = []
         with self._database.write() as connection:
+            held = connection.execute(select(o.c.seq).where(o.c.transaction_id == transaction_id,
+                                                            o.c.event_id == event_id).limit(1)).first()
+            if held is not None:  # delivered again after a crash: its posts are in the outbox already
+                return []
             connection.execute(update(t).where(t.c.transaction_id == transaction_id).values(last_event_us=now))
             for post in posts:
                 result = connection.execute(insert(o).values(

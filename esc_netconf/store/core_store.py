@@ -22,7 +22,8 @@ from sqlalchemy import Connection, Table, delete, insert, select
 from esc_netconf.core.model import CoreState, DeploymentRecord, OperationRecord, TenantRecord, VmRecord
 from esc_netconf.core.store import RecordKind, Write
 from esc_netconf.store.database import Database
-from esc_netconf.store.schema import RecordData, core_deployments, core_operations, core_tenants, core_vms
+from esc_netconf.store.schema import (RecordData, core_deployments, core_event_journal, core_operations, core_tenants,
+                                      core_vms)
 
 __all__ = ["SqlCoreStore"]
 
@@ -51,12 +52,17 @@ def _operation_row(data: dict[str, Any]) -> dict[str, Any]:
             "kind": str(data["kind"]), "data": data}
 
 
+def _event_row(data: dict[str, Any]) -> dict[str, Any]:
+    return {"event_id": data["event_id"], "data": data}
+
+
 #: Per kind of record: its table, key column and row (key columns plus the JSON).
 _TABLES: dict[RecordKind, tuple[Table, str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
     RecordKind.TENANT: (core_tenants, "name", _tenant_row),
     RecordKind.DEPLOYMENT: (core_deployments, "dep_id", _deployment_row),
     RecordKind.VM: (core_vms, "vm_id", _vm_row),
     RecordKind.OPERATION: (core_operations, "op_id", _operation_row),
+    RecordKind.EVENT: (core_event_journal, "event_id", _event_row),
 }
 #: Keys per ``IN (...)`` list: well below SQLite's limit of bound parameters.
 _KEYS_PER_STATEMENT = 500
@@ -66,8 +72,10 @@ def _apply_segment(connection: Connection, writes: list[Write]) -> None:
     """Writes with distinct keys and no deployment delete among them: replace or delete each row."""
     for kind, (table, key, row_of) in _TABLES.items():
         mine = [w for w in writes if w.kind is kind]
-        for first in range(0, len(mine), _KEYS_PER_STATEMENT):
-            keys = [w.key for w in mine[first:first + _KEYS_PER_STATEMENT]]
+        # a journaled event is never saved again: only its delete needs the row gone
+        gone = [w for w in mine if w.data is None] if kind is RecordKind.EVENT else mine
+        for first in range(0, len(gone), _KEYS_PER_STATEMENT):
+            keys = [w.key for w in gone[first:first + _KEYS_PER_STATEMENT]]
             connection.execute(delete(table).where(table.c[key].in_(keys)))
         rows = [row_of(w.data) for w in mine if w.data is not None]
         if rows:
@@ -159,6 +167,13 @@ class SqlCoreStore:
                 else:
                     segment.append(write)
             _apply_segment(connection, segment)
+
+    def pending_events(self) -> list[tuple[str, dict[str, Any]]]:
+        """The event journal, in the order the events were saved."""
+        query = select(core_event_journal.c.event_id, core_event_journal.c.data).order_by(core_event_journal.c.seq)
+        with self._database.read() as connection:
+            rows = connection.execute(query).all()
+        return [(str(row.event_id), dict(row.data)) for row in rows]
 
     # --- lookups by the indexed columns (for tools) ---------------------------------------------------
 

@@ -41,6 +41,8 @@ PRUNE_BATCH_SIZE = 1_000
 PRUNE_PAUSE_SECONDS = 0.002
 """Pause between prune batches, so a writer waiting on the busy handler takes the lock before the next batch."""
 MAX_STREAM_NAME = 255
+_IDS_PER_STATEMENT = 500
+"""Event ids per ``IN (...)`` look-up: well below SQLite's limit of bound parameters."""
 
 
 class SqlReplayLog:
@@ -79,14 +81,41 @@ class SqlReplayLog:
         assert key is not None
         return int(key[0])
 
-    def append_many(self, stream: str, events: Sequence[tuple[datetime, bytes]]) -> None:
-        """Record ``(event time, xml)`` events in order, in one transaction. Durable when it returns."""
+    def append_many(self, stream: str, events: Sequence[tuple[datetime, bytes]],
+                    event_ids: Sequence[str | None] | None = None) -> None:
+        """Record ``(event time, xml)`` events in order, in one transaction. Durable when it returns.
+
+        ``event_ids``: one per event (None for an event without one); an event whose id the log already
+        holds is skipped, so an event delivered again after a crash (``core.events``) is stored once.
+        Sound because the look-up and the insert run in one write transaction (SQLite's write lock), and
+        the unique index on ``event_id`` refuses a duplicate that any other path would try (PostgreSQL).
+        """
         _check_stream(stream)
         if not events:
             return
-        rows = [{"stream": stream, "event_time_us": to_micros(t), "xml": bytes(xml)} for t, xml in events]
+        ids: Sequence[str | None] = event_ids if event_ids is not None else [None] * len(events)
+        if len(ids) != len(events):
+            raise StoreValueError(f"{len(ids)} event ids for {len(events)} events")
+        rows = [{"stream": stream, "event_time_us": to_micros(t), "xml": bytes(xml), "event_id": event_id}
+                for (t, xml), event_id in zip(events, ids)]
         with self._database.write() as connection:
-            connection.execute(insert(replay_events), rows)
+            named = [event_id for event_id in ids if event_id is not None]
+            if named:
+                held: set[str] = set()
+                for first in range(0, len(named), _IDS_PER_STATEMENT):
+                    chunk = named[first:first + _IDS_PER_STATEMENT]
+                    held.update(connection.execute(select(replay_events.c.event_id)
+                                                   .where(replay_events.c.event_id.in_(chunk))).scalars())
+                kept = []
+                for row, event_id in zip(rows, ids):
+                    if event_id is not None:
+                        if event_id in held:
+                            continue
+                        held.add(event_id)  # twice in one call: the first is kept
+                    kept.append(row)
+                rows = kept
+            if rows:
+                connection.execute(insert(replay_events), rows)
 
     def read(
         self, stream: str, start: datetime, stop: datetime | None

@@ -83,6 +83,8 @@ replay_events = Table(
     Column("stream", String(255), nullable=False),
     Column("event_time_us", BigInteger, nullable=False),
     Column("xml", LargeBinary, nullable=False),
+    # the core's event id (revision 0008): an event delivered again after a crash is stored only once
+    Column("event_id", String(64), nullable=True),
     # AUTOINCREMENT: a sequence id is never reused, even after prune() empties the stream, so a
     # subscriber's "last seen seq" stays meaningful.
     sqlite_autoincrement=True,
@@ -90,6 +92,7 @@ replay_events = Table(
 # read() and prune() walk one stream in sequence order; oldest() and the time window use event time.
 Index("ix_replay_events_stream_seq", replay_events.c.stream, replay_events.c.seq)
 Index("ix_replay_events_stream_event_time_us", replay_events.c.stream, replay_events.c.event_time_us)
+Index("ux_replay_events_event_id", replay_events.c.event_id, unique=True)
 
 # --- core: tenants, deployments, VMs, operations in flight (revision 0002) ----------------------------
 
@@ -139,6 +142,17 @@ core_operations = Table(
     Column("vm_id", KEY, nullable=True),
     Column("kind", String(64), nullable=False),
     Column("data", JSON, nullable=False),
+)
+
+# The event journal (revision 0008): events written in the transaction of the writes they report, deleted
+# once delivered; ``seq`` is the order of publication.
+core_event_journal = Table(
+    "core_event_journal",
+    metadata,
+    Column("seq", SequenceId, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False, unique=True),
+    Column("data", JSON, nullable=False),
+    sqlite_autoincrement=True,
 )
 
 # --- core.backup: managed snapshots and the backup operations in flight (revision 0003) --------------

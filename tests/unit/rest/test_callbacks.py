@@ -351,3 +351,26 @@ async def test_a_dispatcher_whose_guard_refuses_stops_and_leaves_the_outbox() ->
     assert len(sender.calls) == tried and dispatcher.delivered == 0
     assert [d.url for d in store.load_outbox()] == ["http://a"]
     await dispatcher.close()
+
+
+async def test_an_event_the_core_delivers_again_after_a_kill_is_posted_once_with_its_id() -> None:
+    store = MemoryCallbackStore()
+    first = CallbackService(store, sender=FakeSender(delay=10), policy=FAST)
+    bus = EventBus()
+    first.start(bus)
+    first.registry.register("tid-1", ["http://a"])
+    journaled = dataclasses.replace(event(tid="tid-1", message="m0"), event_id="0b7c6a3e-1111-4c3b-9d55-2f6c1c5e9a10")
+    bus.publish(journaled)
+    await asyncio.sleep(0.01)
+    await first.close()  # killed after the outbox write, before the core's journal forgot the event
+
+    sender = FakeSender()
+    second = CallbackService(store, sender=sender, policy=FAST)
+    bus2 = EventBus()
+    assert second.start(bus2) == 1
+    bus2.redeliver([journaled])  # the restarted core delivers it again
+    await second.dispatcher.drain(2)
+    assert [json.loads(body)["message"] for _, body in sender.calls] == ["m0"]
+    assert sender.headers[0][EVENT_ID_HEADER] == journaled.event_id
+    assert json.loads(sender.calls[0][1])["stateMachineEventNBInfo"]["id"] == journaled.event_id
+    await second.close()

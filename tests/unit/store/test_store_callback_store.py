@@ -115,3 +115,10 @@ def test_the_sql_store_has_the_protocol_signatures(memory_database: Database) ->
         assert str(got.return_annotation) == str(wanted.return_annotation), name
     typed: CallbackStore = SqlCallbackStore(memory_database)  # mypy checks this line
     assert typed.load_outbox() == []
+
+
+def test_an_event_id_already_in_the_outbox_is_not_queued_again(store: CallbackStore) -> None:
+    [key] = store.enqueue("tid", "e1", [OutgoingPost("http://a", {}, b"1")], 1.0)
+    assert store.enqueue("tid", "e1", [OutgoingPost("http://a", {}, b"1")], 2.0) == []  # delivered again
+    [other] = store.enqueue("tid2", "e1", [OutgoingPost("http://a", {}, b"1")], 2.0)  # another transaction
+    assert [d.delivery_id for d in store.load_outbox()] == [key, other]

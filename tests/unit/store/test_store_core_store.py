@@ -27,7 +27,7 @@ from esc_netconf.core.model import (
     VolumeSpec,
 )
 from esc_netconf.core.states import ServiceState, VmState
-from esc_netconf.core.store import Store
+from esc_netconf.core.store import RecordKind, Store, Write
 from esc_netconf.store import Database, SqlCoreStore
 
 WHEN = datetime(2026, 11, 25, 13, 0, 0, 250000, tzinfo=timezone.utc)
@@ -83,7 +83,7 @@ def test_satisfies_the_core_protocol_structurally() -> None:
     }
     assert protocol_methods == {
         "load", "save_tenant", "delete_tenant", "save_deployment", "delete_deployment",
-        "save_vm", "delete_vm", "save_operation", "finish_operation", "apply",
+        "save_vm", "delete_vm", "save_operation", "finish_operation", "apply", "pending_events",
     }
     for name in protocol_methods:
         wanted = inspect.signature(getattr(Store, name))
@@ -199,3 +199,15 @@ def test_same_history_as_the_memory_store(tmp_path: Path) -> None:
         assert sql.load() == expected
     with Database.open(tmp_path / "esc.db") as reopened:
         assert SqlCoreStore(reopened).load() == expected
+
+
+def test_the_event_journal_keeps_save_order_until_deleted(store: SqlCoreStore) -> None:
+    def saved(event_id: str) -> Write:
+        return Write(RecordKind.EVENT, event_id, {"event_id": event_id, "status_message": f"m-{event_id}"})
+
+    store.apply([saved("z"), saved("a"), Write(RecordKind.VM, "absent", None), saved("m")])
+    store.apply([Write(RecordKind.EVENT, "a", None), saved("b")])
+    assert [(key, data["status_message"]) for key, data in store.pending_events()] == [
+        ("z", "m-z"), ("m", "m-m"), ("b", "m-b")]
+    store.apply([Write(RecordKind.EVENT, key, None) for key in ("z", "m", "b", "never")])
+    assert store.pending_events() == []

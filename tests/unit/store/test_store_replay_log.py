@@ -130,3 +130,14 @@ def test_bad_arguments_are_store_value_errors(memory_database: Database) -> None
         log.append("s" * 256, at(0), b"<x/>")
     with pytest.raises(ValueError):
         SqlReplayLog(memory_database, page_size=0)
+
+
+def test_append_many_stores_an_event_id_once(memory_database: Database) -> None:
+    log = SqlReplayLog(memory_database)
+    log.append_many("escEvent", [(at(0), b"<a/>"), (at(1), b"<b/>")], event_ids=["a", None])
+    # delivered again after a crash, with one new event and one without an id
+    log.append_many("escEvent", [(at(0), b"<a/>"), (at(1), b"<b/>"), (at(2), b"<c/>"), (at(2), b"<c/>")],
+                    event_ids=["a", None, "c", "c"])
+    assert [xml for _t, xml in log.read("escEvent", at(-1), None)] == [b"<a/>", b"<b/>", b"<b/>", b"<c/>"]
+    with pytest.raises(StoreValueError):
+        log.append_many("escEvent", [(at(0), b"<x/>")], event_ids=[])
