@@ -490,12 +490,15 @@ class Application:
             await self.rest.stop()
         elif self.callbacks is not None:  # the REST cleanup closes them once it has started
             await self.callbacks.close()
+        active_member = self.member is not None and self.member.leadership.is_active()
         if self.domain is not None:
+            if active_member:
+                assert self.member is not None
+                # before the core stops: the event is journaled and committed with the core's last writes
+                self.domain.bus.publish(out_of_service(self.member.node, "it stops"))
             await self.domain.stop()
         db = getattr(self, "db", None)
-        if self.member is not None and self.member.leadership.is_active():
-            if self.domain is not None:
-                self.domain.bus.publish(out_of_service(self.member.node, "it stops"))
+        if self.member is not None and active_member:
             try:  # hand over at once rather than at the lease's expiry
                 await asyncio.to_thread(self.member.leadership.release)
             except EscError as exc:

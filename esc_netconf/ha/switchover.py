@@ -5,10 +5,10 @@ The REST route (``POST /ESCManager/v0/ha/switchover``, ``esc_netconf.rest.ha``) 
 listeners once the answer is out:
 
 1. refuse, changing nothing, unless this server is the active and a standby is connected;
-2. stop acting (no VIM call from here on) while still holding the lease, and wind the work in flight
-   down: the core and the snapshot pollers stop and leave their records for the next active, the callback
-   outbox stops delivering (the undelivered stay in the shared outbox);
-3. send ``ESC_OUT_OF_SERVICE`` (the last event from this server as the active);
+2. stop acting (no VIM call from here on) while still holding the lease, and send ``ESC_OUT_OF_SERVICE``
+   (journaled with the core's last writes, so it is stored before the lease moves);
+3. wind the work in flight down: the core and the snapshot pollers stop and leave their records for the
+   next active, the callback outbox stops delivering (the undelivered stay in the shared outbox);
 4. hand the lease to the standby (``Leadership.hand_over``), which takes it at its next poll, sends
    ``ESC_IN_SERVICE`` and resumes the work from the shared store;
 5. answer once the new active has published its address, then swap this server's listeners for a
@@ -83,8 +83,9 @@ async def switch_over(member: GroupMember, to: str | None, *, bus: EventBus | No
     log.info("Switchover: %s hands the role of active to %s", member.node, target)
     member.leadership.stop_acting()  # from here on changes are refused: no active to name until the new one
     member.active = None
-    await wind_down()
+    # published before the core winds down, so it is journaled and committed with the core's last writes
     bus.publish(out_of_service(member.node, f"it hands the role of active to {target}"))
+    await wind_down()
     try:
         handed = await member.hand_over(target)
     except EscError as error:
