@@ -226,12 +226,16 @@ def main() -> None:
             got = Counter(map(event_key, replayed_esc_events(active.netconf_port, since)))
             lost = {key: n - got[key] for key, n in expected.items() if got[key] < n}
             duplicated = {key: n - expected[key] for key, n in got.items() if key in expected and n > expected[key]}
-            unexpected = {key: n for key, n in got.items() if key not in expected}
+            # one ESC_IN_SERVICE per member that became the active (the first and one per failover), each
+            # naming its own member; a kill -9 sends no ESC_OUT_OF_SERVICE
+            in_service = sum(n for key, n in got.items() if key[0] == "ESC_IN_SERVICE")
+            unexpected = {key: n for key, n in got.items() if key not in expected and key[0] != "ESC_IN_SERVICE"}
             print(f"{args.failovers} failovers (kill -9 of the active, --ha-takeover-secs {args.takeover_secs:g}), "
                   f"takeover median {statistics.median(takeovers):.2f} s; load: {len(vms)} deployments and "
                   f"{len(snaps)} snapshots, {sum(expected.values())} escEvents expected, "
                   f"{load.retries} client retries")
-            print(f"escEvents lost: {sum(lost.values())}, duplicated: {sum(duplicated.values())}")
+            print(f"escEvents lost: {sum(lost.values())}, duplicated: {sum(duplicated.values())}; "
+                  f"ESC_IN_SERVICE {in_service} (expected {args.failovers + 1}, one per activation)")
             for label, found in (("lost", lost), ("duplicated", duplicated), ("not expected", unexpected)):
                 for key, n in sorted(found.items()):
                     print(f"  {label}: {n} x {key}")
