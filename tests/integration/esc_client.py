@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta, timezone
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
+from ncclient import manager
 
 from tests.integration import samples
 from tests.integration.raw_client import RawNetconf
@@ -130,3 +132,29 @@ class EventWatcher:
 
     def close(self) -> None:
         self.nc.close()
+
+
+def replay_esc_events(port: int, since: datetime | None = None, timeout: float = 15) -> list[tuple[str, etree._Element]]:
+    """Every escEvent the server's replay log holds (from ``since``) as ``(eventTime, escEvent element)``, in
+    order, by an ncclient ``startTime`` subscription that ends at ``replayComplete``: what a subscriber that
+    reconnects (after a restart or a takeover) receives."""
+    start = since or datetime(2000, 1, 1, tzinfo=timezone.utc)
+    with manager.connect(host="127.0.0.1", port=port, username="admin", password="admin", hostkey_verify=False,
+                         allow_agent=False, look_for_keys=False, timeout=30) as nc:
+        nc.create_subscription(stream_name="escEvent", start_time=start.isoformat(),
+                               stop_time=(datetime.now(timezone.utc) + timedelta(seconds=5)).isoformat())
+        events: list[tuple[str, etree._Element]] = []
+        while True:
+            notification = nc.take_notification(block=True, timeout=timeout)
+            assert notification is not None, "no replayComplete"
+            payload = etree.fromstring(notification.notification_xml.encode())
+            if payload.find(".//{*}replayComplete") is not None:
+                return events
+            body = payload.find(f"{{{samples.ESC_NS}}}escEvent")
+            if body is not None:
+                events.append((payload.findtext("{*}eventTime") or "", body))
+
+
+def replayed_esc_events(port: int, since: datetime | None = None) -> list[Event]:
+    """:func:`replay_esc_events`, parsed."""
+    return [parse_event(body) for _, body in replay_esc_events(port, since)]

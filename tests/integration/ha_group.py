@@ -15,16 +15,14 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from lxml import etree
 from ncclient import manager
 
 from esc_netconf.ha import STANDBY_CAPABILITY
 from esc_netconf.vim.sim import SimCloud, SimSettings
-from tests.integration import samples
-from tests.integration.esc_client import Event, parse_event
+from tests.integration.esc_client import Event
+from tests.integration.esc_client import replayed_esc_events as replayed_esc_events  # the scenarios import it from here
 from tests.integration.raw_client import RawNetconf
 from tests.integration.rest.live_helpers import http
 from tests.integration.rest.receiver import CallbackReceiver
@@ -105,25 +103,6 @@ def servers(sim_dir: Path, prefix: str = "") -> list[tuple[str, str, str]]:
 def images(sim_dir: Path, name: str) -> list[tuple[str, str, str]]:
     """(id, name, status) of the cloud's images called ``name``."""
     return [row for row in _in_cloud(sim_dir, "images") if row[1] == name]
-
-
-def replayed_esc_events(port: int, since: datetime | None = None) -> list[Event]:
-    """Every escEvent the group's replay log holds (from ``since``), by a ``startTime`` subscription on
-    ``port`` that ends at ``replayComplete``: what a subscriber reconnecting to the new active receives."""
-    start = since or datetime(2000, 1, 1, tzinfo=timezone.utc)
-    with connect(port) as nc:
-        nc.create_subscription(stream_name="escEvent", start_time=start.isoformat(),
-                               stop_time=(datetime.now(timezone.utc) + timedelta(seconds=5)).isoformat())
-        events = []
-        while True:
-            notification = nc.take_notification(block=True, timeout=15)
-            assert notification is not None, "no replayComplete"
-            payload = etree.fromstring(notification.notification_xml.encode())
-            if payload.find(".//{*}replayComplete") is not None:
-                return events
-            body = payload.find(f"{{{samples.ESC_NS}}}escEvent")
-            if body is not None:
-                events.append(parse_event(body))
 
 
 def vm_name(event: Event) -> str:

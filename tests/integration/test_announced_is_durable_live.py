@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from lxml import etree
-from ncclient import manager
 
 from esc_netconf.core.states import VmState
 from esc_netconf.store import Database, SqlCoreStore
 from tests.integration import samples
 from tests.integration.conftest import FAST_PROPERTIES
-from tests.integration.esc_client import EscClient, EventWatcher, parse_event
+from tests.integration.esc_client import EscClient, EventWatcher, parse_event, replay_esc_events
 from tests.integration.server_process import ServerProcess
 
 TENANT = "announced"
@@ -49,24 +47,6 @@ def test_every_announced_vm_step_survives_a_kill(tmp_path: Path) -> None:
         assert vms[name].state is not VmState.DEPLOYING, name
     for name in alive:
         assert vms[name].state is VmState.ALIVE, name
-
-
-def replayed(port: int) -> list[tuple[str, bytes]]:
-    """Every escEvent the log holds as ``(eventTime, escEvent bytes)``, by an ncclient ``startTime`` replay."""
-    with manager.connect(host="127.0.0.1", port=port, username="admin", password="admin", hostkey_verify=False,
-                         allow_agent=False, look_for_keys=False, timeout=30) as nc:
-        nc.create_subscription(stream_name="escEvent", start_time="2000-01-01T00:00:00Z",
-                               stop_time=(datetime.now(UTC) + timedelta(seconds=5)).isoformat())
-        events = []
-        while True:
-            notification = nc.take_notification(block=True, timeout=10)
-            assert notification is not None, "no replayComplete"
-            payload = etree.fromstring(notification.notification_xml.encode())
-            if payload.find(".//{*}replayComplete") is not None:
-                return events
-            body = payload.find(f"{{{samples.ESC_NS}}}escEvent")
-            if body is not None:
-                events.append((payload.findtext("{*}eventTime") or "", etree.tostring(body, method="c14n")))
 
 
 def test_events_committed_before_a_kill_are_replayed_exactly_once(tmp_path: Path) -> None:
@@ -100,7 +80,8 @@ def test_events_committed_before_a_kill_are_replayed_exactly_once(tmp_path: Path
         while client.service_state(TENANT, "bulk") != "SERVICE_ACTIVE_STATE":
             assert time.monotonic() < deadline, f"seed {seed}: {client.service_state(TENANT, 'bulk')}"
             time.sleep(0.1)
-        events = replayed(proc.netconf_port)
+        events = [(time, etree.tostring(body, method="c14n"))
+                  for time, body in replay_esc_events(proc.netconf_port)]
     finally:
         client.close()
         proc.stop()

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -27,14 +26,14 @@ from tests.integration import samples
 from tests.integration.cli.cli_helpers import escadm
 from esc_netconf.vim.sim import SimCloud, SimSettings
 from tests.integration.conftest import FAST_PROPERTIES
-from tests.integration.esc_client import EscClient, Event, parse_event
+from tests.integration.esc_client import EscClient, Event
+from tests.integration.esc_client import replayed_esc_events as replayed_esc_events  # test_ha_switchover imports it from here
 from tests.integration.server_process import ServerProcess
 from tests.postgres_server import PostgresServer
 
 pytestmark = pytest.mark.postgresql
 
 TAKEOVER_SECS = 2.0
-NOTIFICATION_NS = "urn:ietf:params:xml:ns:netmod:notification"
 
 
 def connect(port: int) -> manager.Manager:
@@ -284,21 +283,3 @@ def test_kill_9_mid_deploy_and_the_new_active_finishes_it_without_duplicates(
 def vm_name(event: Event) -> str | None:
     source = event.fields.get("vm_source")
     return source.get("vmname") if isinstance(source, dict) else None
-
-
-def replayed_esc_events(port: int) -> list[Event]:
-    """Every escEvent the log holds, by a ``startTime`` subscription that ends at ``replayComplete``."""
-    with connect(port) as nc:
-        nc.create_subscription(stream_name="escEvent", start_time="2000-01-01T00:00:00Z",
-                               stop_time=(datetime.now(timezone.utc) + timedelta(seconds=5)).isoformat())
-        events = []
-        while True:
-            notification = nc.take_notification(block=True, timeout=10)
-            assert notification is not None, "no replayComplete"
-            payload = etree.fromstring(notification.notification_xml.encode())
-            if payload.find(f"{{{NOTIFICATION_NS}}}replayComplete") is not None or \
-                    payload.find(".//{*}replayComplete") is not None:
-                return events
-            body = payload.find(f"{{{samples.ESC_NS}}}escEvent")
-            if body is not None:
-                events.append(parse_event(body))

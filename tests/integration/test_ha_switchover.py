@@ -66,15 +66,17 @@ def wait_until_serving_as(server: ServerProcess, role: str, timeout: float = 15)
     """The role is reported at once; the listeners are swapped just after: wait for both."""
     wait_for_role(server, role, timeout)
     deadline = time.monotonic() + timeout
+    last: object = "no answer yet"
     while True:
         try:
             with connect(server.netconf_port) as nc:
                 standby = any("urn:esc-netconf:ha:standby" in c for c in nc.server_capabilities)
             if standby == (role == "standby"):
                 return
-        except Exception:  # noqa: BLE001 - the listeners are being swapped: a refused or cut connection
-            pass
-        assert time.monotonic() < deadline, f"{server.rest_url} does not serve as {role}"
+            last = f"it serves as {'standby' if standby else 'active'}"
+        except Exception as error:  # noqa: BLE001 - the listeners are being swapped: a refused or cut connection
+            last = error
+        assert time.monotonic() < deadline, f"{server.rest_url} does not serve as {role} ({last})"
         time.sleep(0.1)
 
 

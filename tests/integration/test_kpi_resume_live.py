@@ -8,35 +8,14 @@ The whole event log is read back with ncclient by a ``startTime`` replay subscri
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from lxml import etree
-from ncclient import manager
 
 from tests.integration import samples
 from tests.integration.conftest import FAST_PROPERTIES
-from tests.integration.esc_client import EscClient, Event, EventWatcher, parse_event
+from tests.integration.esc_client import EscClient, EventWatcher, replayed_esc_events
 from tests.integration.server_process import ServerProcess
 from tests.integration.test_kpi_monitoring_live import PING, RECOVER, TENANT, group, set_guest
-
-
-def replayed_events(port: int) -> list[Event]:
-    """Every escEvent the server's log holds, in order (a replay that ends at ``replayComplete``)."""
-    with manager.connect(host="127.0.0.1", port=port, username="admin", password="admin", hostkey_verify=False,
-                         allow_agent=False, look_for_keys=False, timeout=30) as nc:
-        nc.create_subscription(stream_name="escEvent", start_time="2000-01-01T00:00:00Z",
-                               stop_time=(datetime.now(UTC) + timedelta(seconds=5)).isoformat())
-        events = []
-        while True:
-            notification = nc.take_notification(block=True, timeout=10)
-            assert notification is not None, "no replayComplete"
-            payload = etree.fromstring(notification.notification_xml.encode())
-            if payload.find(".//{*}replayComplete") is not None:
-                return events
-            body = payload.find(f"{{{samples.ESC_NS}}}escEvent")
-            if body is not None:
-                events.append(parse_event(body))
 
 
 def test_kill_during_the_recovery_a_start_began_converges(tmp_path: Path) -> None:
@@ -67,7 +46,7 @@ def test_kill_during_the_recovery_a_start_began_converges(tmp_path: Path) -> Non
                                                  client.vm_states(TENANT, "restarted"))
             time.sleep(0.2)
         assert client.vm_states(TENANT, "restarted") == {vm: "VM_ALIVE_STATE"}
-        events = replayed_events(proc.netconf_port)
+        events = replayed_esc_events(proc.netconf_port)
         stopped = max(i for i, e in enumerate(events) if e.type == "SERVICE_STOPPED")
         assert [(e.type, e.status) for e in events[stopped + 1:]] == [
             ("VM_RECOVERY_INIT", "SUCCESS"), ("VM_RECOVERY_REBOOT", "SUCCESS"), ("VM_RECOVERY_COMPLETE", "SUCCESS"),

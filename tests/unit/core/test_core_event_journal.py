@@ -107,7 +107,7 @@ async def _life(database: Database, switch: Switch, script: list[tuple[int, int]
             await asyncio.sleep(0)
         await _quiet(commit, switch)
     except Killed:
-        pass
+        assert switch.dead, "only the simulated kill -9 ends a life early"
     finally:
         commit._writer.shutdown(wait=True)
 
