@@ -7,6 +7,11 @@ REST_PORT ?= 8080
 HOST ?= 127.0.0.1
 DATA_DIR ?= ./var
 PYTEST_ARGS ?=
+# make test's parallel workers (pytest-xdist): the suite mostly waits on live servers and subprocesses, not on
+# CPU, so two workers pay off even on 2 cores. A test file stays on one worker (its module-scoped server is
+# started once); PYTEST_WORKERS=0 runs everything in this one process, in file order.
+PYTEST_WORKERS ?= 2
+XDIST := -n $(PYTEST_WORKERS) --dist loadfile
 
 .PHONY: run test test-wheel test-ha setup bench lint clean openstack-up openstack-down test-openstack lnc2-client test-conformance
 
@@ -22,7 +27,7 @@ run: $(BIN)/.installed
 	$(BIN)/esc-netconf serve --host $(HOST) --netconf-port $(NETCONF_PORT) --rest-port $(REST_PORT) --data-dir $(DATA_DIR)
 
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # The package as users install it: build the wheel, install it into a fresh virtualenv, serve from there
 # (about a minute, mostly pip; dependencies come from the index through pip's cache).

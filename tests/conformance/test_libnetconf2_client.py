@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.file_lock import exclusive
 from tests.integration import samples
 from tests.integration.server_process import ServerProcess
 
@@ -31,7 +32,8 @@ def client_binary() -> Path:
     have_library = shutil.which("pkg-config") is not None and subprocess.run(
         ["pkg-config", "--exists", "libnetconf2", "libyang"], check=False).returncode == 0
     if have_library and shutil.which("cc") and shutil.which("make"):
-        subprocess.run(["make", "-s", "lnc2-client"], cwd=ROOT, check=True, timeout=120)
+        with exclusive(CLIENT.with_name("lnc2-client.lock")):  # parallel workers: one builds, the others wait
+            subprocess.run(["make", "-s", "lnc2-client"], cwd=ROOT, check=True, timeout=120)
     elif not CLIENT.exists():
         pytest.skip("libnetconf2-dev, libyang2-dev, pkg-config or a C compiler is not installed; .ci/run installs them")
     return CLIENT
