@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # CPU, so two workers pay off even on 2 cores. A test file stays on one worker (its module-scoped server is
 # started once); PYTEST_WORKERS=0 runs everything in this one process, in file order.
 PYTEST_WORKERS ?= 2
-XDIST := -n $(PYTEST_WORKERS) --dist loadfile
+XDIST := -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 .PHONY: run test test-wheel test-ha setup bench lint clean openstack-up openstack-down test-openstack lnc2-client test-conformance
 

@@ -41,7 +41,9 @@ def _watch(image_id: str, period: float = 0.02, expired: bool = False) -> Watch[
 async def test_many_watches_share_one_listing_per_round() -> None:
     driver = _Images()
     poller = BatchPoller(driver)  # type: ignore[arg-type]
-    waits = [asyncio.ensure_future(poller.wait(_watch(f"i{n}"))) for n in range(50)]
+    # immediately: all 50 are due at the first round; registered on the period grid instead, a pause of this
+    # process across a tick boundary while they register would split them over two instants (flaky under load)
+    waits = [asyncio.ensure_future(poller.wait(_watch(f"i{n}"), immediately=True)) for n in range(50)]
     await asyncio.sleep(0.05)
     assert poller.watching == 50
     rounds = driver.calls["list_images"]
