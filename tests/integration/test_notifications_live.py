@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from esc_netconf.netconf.messages import Notification
 from tests.integration import samples
 from tests.integration.conftest import FAST_PROPERTIES
@@ -34,6 +36,13 @@ def edit(client: RawNetconf, config: str) -> None:
     assert reply.ok, reply.element
 
 
+@pytest.fixture
+def server(shared_server: ServerProcess) -> ServerProcess:
+    """One server for the module: each test opens its own sessions and waits only for its own events (the
+    restart test starts its own)."""
+    return shared_server
+
+
 def payload_name(notification: Notification) -> str:
     payload = notification.payload
     assert payload is not None
@@ -47,8 +56,9 @@ def test_config_change_is_notified_and_rpcs_still_work(server: ServerProcess) ->
         edit(editor, samples.tenant_only("notified"))
         change = watcher.notification()
         # the editor's own session-start may come first: the server handles the editor's hello and the
-        # watcher's create-subscription on two connections, in whichever order their packets arrive
-        while payload_name(change) == f"{{{NCN}}}netconf-session-start":
+        # watcher's create-subscription on two connections, in whichever order their packets arrive; so may
+        # the session-end of an earlier test's session on this shared server
+        while payload_name(change) in (f"{{{NCN}}}netconf-session-start", f"{{{NCN}}}netconf-session-end"):
             change = watcher.notification()
         assert payload_name(change) == f"{{{NCN}}}netconf-config-change"
         assert change.payload is not None
