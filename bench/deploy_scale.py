@@ -333,7 +333,7 @@ def main() -> None:
         monitor_lag, monitor_cpu, _ = lag.take()
         monitor_calls = sum(after.values()) - sum(before.values())
         total = args.deployments * args.vms
-        per_vm_minute = monitor_calls / total / (args.monitor_seconds / 60)
+        per_vm_minute = monitor_calls / total / (args.monitor_seconds / 60) if args.monitor_seconds else 0.0
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         churned: list[str] = []
         traced: list[tracemalloc.Snapshot] = []
