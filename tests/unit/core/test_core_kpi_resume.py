@@ -166,3 +166,47 @@ async def test_restart_while_a_redeployed_vm_waits_for_its_kpi_finishes_the_reco
     finally:
         await h.core.stop()
         await h.sim.close()
+
+
+OVERLOADED = KpiSpec("VM_OVERLOADED", "80", "GE", "FLOAT", "CPU", 0, 1, "seconds")
+SCALE_UP = RuleSpec("VM_OVERLOADED", ("TRUE servicescaleup.sh",))
+SCALE_OUT_EVENTS = ("VM_SCALE_OUT_INIT", "VM_SCALE_OUT_DEPLOYED", "VM_SCALE_OUT_COMPLETE", "VM_ALIVE",
+                    "VM_RECOVERY_INIT")
+
+
+@pytest.mark.parametrize("restarts", [1, 2])
+async def test_restart_while_a_kpi_scale_out_waits_for_the_new_vms_kpi(tmp_path: Path, restarts: int) -> None:
+    """kill -9 once a scale-out's new VM is deployed and waits for its VM_ALIVE KPI (the guest does not
+    answer yet), once or twice: the resumed scale-out waits for that same VM (no second server), which
+    becomes ALIVE and monitored, and its INIT, DEPLOYED and COMPLETE are each published once."""
+    first = "vim.sim.guest.default.ping"
+    guests: dict[str, str] = {}
+    h = Harness(tmp_path / "sim", guests=guests)
+    await h.core.start()
+    try:
+        g = group("g", 1, 2).with_changes(kpis=(PING, OVERLOADED), rules=(RECOVER, SCALE_UP), bootup_time=30,
+                                          recovery_wait_time=30)
+        dep_id, name = await _deployed(h, g)
+        guests.update({first: "down", f"vim.sim.guest.{name}.ping": "up"})  # new guests stay silent for now
+        since = len(h.events)
+        guests[f"vim.sim.guest.{name}.cpu"] = "95"
+        await h.wait_for(lambda: h.has_event_type("VM_SCALE_OUT_DEPLOYED", since), timeout=10)
+        guests[f"vim.sim.guest.{name}.cpu"] = "10"
+        (new,) = [vm for vm in h.core.vms(dep_id) if vm.name != name]
+        assert new.state is VmState.INERT and h.core.is_busy(dep_id)
+        for _ in range(restarts):
+            await h.restart()  # the new VM's KPI wait is in flight
+        assert h.core.is_busy(dep_id), "the scale-out was resumed"
+        guests[first] = "up"
+        await h.idle(20)
+        assert _count(h, since, *SCALE_OUT_EVENTS) == {
+            "VM_SCALE_OUT_INIT": 1, "VM_SCALE_OUT_DEPLOYED": 1, "VM_SCALE_OUT_COMPLETE": 1, "VM_ALIVE": 0,
+            "VM_RECOVERY_INIT": 0}
+        assert ("VM_SCALE_OUT_COMPLETE", OK, 200) in h.kinds(since)
+        vms = {vm.name: vm for vm in h.core.vms(dep_id)}
+        assert set(vms) == {name, new.name} and all(vm.state is VmState.ALIVE and vm.monitored for vm in vms.values())
+        assert len(await h.servers()) == 2
+        assert h.core.find_deployment("t", "dep").state is ServiceState.ACTIVE  # type: ignore[union-attr]
+    finally:
+        await h.core.stop()
+        await h.sim.close()
