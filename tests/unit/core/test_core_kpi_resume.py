@@ -210,3 +210,35 @@ async def test_restart_while_a_kpi_scale_out_waits_for_the_new_vms_kpi(tmp_path:
     finally:
         await h.core.stop()
         await h.sim.close()
+
+
+async def test_restart_while_a_kpi_scale_in_deletes_its_vm(tmp_path: Path) -> None:
+    """kill -9 while a scale-in's server is being deleted: the resumed scale-in deletes it (the VM stays
+    UNDEPLOYING no longer) and its INIT and COMPLETE are each published once."""
+    guests = {"vim.sim.guest.default.cpu": "50"}
+    h = _SlowableHarness(tmp_path / "sim", guests=guests)
+    await h.core.start()
+    try:
+        underloaded = KpiSpec("VM_UNDERLOADED", "20", "LE", "FLOAT", "CPU", 0, 1, "seconds")
+        g = group("g", 1, 2).with_changes(kpis=(PING, OVERLOADED, underloaded), rules=(RECOVER, SCALE_UP, RuleSpec(
+            "VM_UNDERLOADED", ("TRUE servicescaledown.sh",))), bootup_time=30, recovery_wait_time=30)
+        dep_id, name = await _deployed(h, g)
+        guests[f"vim.sim.guest.{name}.cpu"] = "95"
+        await h.wait_for(lambda: h.has_event_type("VM_SCALE_OUT_COMPLETE"), timeout=10)
+        await h.idle()
+        since = len(h.events)
+        h.delay_scale = 0.3  # a delete of about half a second: the restart below lands inside it
+        guests.update({"vim.sim.guest.default.cpu": "5", f"vim.sim.guest.{name}.cpu": "50"})
+        await h.wait_for(lambda: h.has_event_type("VM_SCALE_IN_INIT", since), timeout=10)
+        assert len(await h.servers()) == 2
+        await h.restart()
+        guests["vim.sim.guest.default.cpu"] = "50"
+        await h.idle(20)
+        assert _count(h, since, "VM_SCALE_IN_INIT", "VM_SCALE_IN_COMPLETE") == {
+            "VM_SCALE_IN_INIT": 1, "VM_SCALE_IN_COMPLETE": 1}
+        assert ("VM_SCALE_IN_COMPLETE", OK, 200) in h.kinds(since)
+        assert [vm.name for vm in h.core.vms(dep_id)] == [name] and len(await h.servers()) == 1
+        assert h.core.find_deployment("t", "dep").state is ServiceState.ACTIVE  # type: ignore[union-attr]
+    finally:
+        await h.core.stop()
+        await h.sim.close()
