@@ -22,8 +22,9 @@ Reported:
   the others compare it with CPython's and with single remedies) and, with ``--churn N``, the resident
   size over N rounds of undeploying and redeploying everything, then how much cyclic garbage the policy's
   freezes kept (a full collection of everything finds it); with ``--tracemalloc K`` also what grew
-  between the first and the last undeployed point (K frames per allocation; the top lines by size), to
-  find state kept per deployment after its undeploy;
+  between the first and the last undeployed point (K frames per allocation; the top lines by size), each
+  taken after the policy's sweep (``gcpolicy.sweep``), so what grew is kept, not garbage awaiting a
+  sweep: state kept per deployment after its undeploy;
 * the machine's load average at start and end (the machine is shared: figures depend on it).
 
 Usage (repository root, after ``make setup``)::
@@ -345,8 +346,8 @@ def main() -> None:
                 assert call(client, undeploy(names[first:first + args.batch])).ok
             all_in(None, since)
             gone_mib = rss_mib()
-            if tracemalloc.is_tracing():
-                gc.collect()
+            if tracemalloc.is_tracing():  # after the sweep the server runs every 10 minutes: what stays is kept
+                gcpolicy.sweep()
                 traced.append(tracemalloc.take_snapshot().filter_traces(
                     [tracemalloc.Filter(False, tracemalloc.__file__)]))
             for first in range(0, args.deployments, args.batch):
