@@ -21,13 +21,17 @@ Reported:
 * the garbage-collector policy (``--gc-policy``: the server's own, ``esc_netconf.gcpolicy``, by default;
   the others compare it with CPython's and with single remedies) and, with ``--churn N``, the resident
   size over N rounds of undeploying and redeploying everything, then how much cyclic garbage the policy's
-  freezes kept (a full collection of everything finds it);
+  freezes kept (a full collection of everything finds it); with ``--tracemalloc K`` also what grew
+  between the first and the last undeployed point (K frames per allocation; the top lines by size), each
+  taken after the policy's sweep (``gcpolicy.sweep``), so what grew is kept, not garbage awaiting a
+  sweep: state kept per deployment after its undeploy;
 * the machine's load average at start and end (the machine is shared: figures depend on it).
 
 Usage (repository root, after ``make setup``)::
 
     .venv/bin/python bench/deploy_scale.py --deployments 2000 --vms 5 --batch 100
     .venv/bin/python bench/deploy_scale.py --deployments 500 --churn 6 --gc-policy cpython
+    .venv/bin/python bench/deploy_scale.py --deployments 500 --churn 4 --monitor-seconds 0 --tracemalloc 1
 
 To see where the loop spends its time, run it under py-spy (``pip install py-spy``)::
 
@@ -46,6 +50,7 @@ import sys
 import tempfile
 import threading
 import time
+import tracemalloc
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -262,6 +267,9 @@ def main() -> None:
     parser.add_argument("--churn", type=int, default=0,
                         help="after the run, this many rounds of undeploying and redeploying everything, "
                              "printing the resident size after each (cyclic garbage that outlives a freeze)")
+    parser.add_argument("--tracemalloc", type=int, default=0, metavar="FRAMES",
+                        help="with --churn: trace allocations (FRAMES frames each) and print what grew between the "
+                             "first and the last undeployed point")
     parser.add_argument("--timeout", type=float, default=1800.0, help="give up waiting for the VMs after this")
     args = parser.parse_args()
     load_before = os.getloadavg()
@@ -326,15 +334,22 @@ def main() -> None:
         monitor_lag, monitor_cpu, _ = lag.take()
         monitor_calls = sum(after.values()) - sum(before.values())
         total = args.deployments * args.vms
-        per_vm_minute = monitor_calls / total / (args.monitor_seconds / 60)
+        per_vm_minute = monitor_calls / total / (args.monitor_seconds / 60) if args.monitor_seconds else 0.0
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         churned: list[str] = []
+        traced: list[tracemalloc.Snapshot] = []
+        if args.churn and args.tracemalloc:
+            tracemalloc.start(args.tracemalloc)
         for _ in range(args.churn):
             since = time.perf_counter()
             for first in range(0, args.deployments, args.batch):
                 assert call(client, undeploy(names[first:first + args.batch])).ok
             all_in(None, since)
             gone_mib = rss_mib()
+            if tracemalloc.is_tracing():  # after the sweep the server runs every 10 minutes: what stays is kept
+                gcpolicy.sweep()
+                traced.append(tracemalloc.take_snapshot().filter_traces(
+                    [tracemalloc.Filter(False, tracemalloc.__file__)]))
             for first in range(0, args.deployments, args.batch):
                 assert call(client, edit(names[first:first + args.batch], args.vms)).ok
             all_in("SERVICE_ACTIVE_STATE", since)
@@ -379,6 +394,13 @@ def main() -> None:
           f"{args.tenants} tenants)")
     print(f"garbage-collector policy      {args.gc_policy}: {policy}")
     print(f"peak RSS (server + client)    {peak_mb:.0f} MiB (after start-up {started_mib:.0f} MiB)")
+    if len(traced) >= 2:
+        grown = traced[-1].compare_to(traced[0], "traceback" if args.tracemalloc > 1 else "lineno")
+        total_grown = sum(d.size_diff for d in grown)
+        print(f"grown between undeployed rounds 1 and {len(traced)}: {total_grown / 2**20:.2f} MiB traced; top:")
+        for diff in grown[:15]:
+            print(f"  {diff.size_diff / 1024:+.0f} KiB {diff.count_diff:+d} blocks  "
+                  + " <- ".join(str(frame) for frame in diff.traceback))
     if churned:
         print(f"churn: RSS MiB undeployed/redeployed (frozen objects) per round: {', '.join(churned)}")
         print(f"  cyclic garbage found by a full collection after the churn: {frozen_garbage} objects")

@@ -173,6 +173,7 @@ class CoreContext:
 
     def forget_vm(self, vm: VmRecord) -> None:
         self.state.vms.pop(vm.vm_id, None)
+        self.fresh.discard(vm.vm_id)  # a VM undeployed before its server was asked for
         siblings = self._by_dep.get(vm.dep_id)
         if siblings is not None:
             siblings.pop(vm.vm_id, None)

@@ -135,34 +135,61 @@ async def undeploy(ctx: CoreContext, dep: DeploymentRecord) -> None:
 
 
 async def scale_group(ctx: CoreContext, dep: DeploymentRecord, name: str, delta: int) -> None:
-    """A KPI rule's scaling: one VM more (``delta`` 1) or less (-1) in the group, within min..max; pending
-    VMs (a scale-out cut short by a restart, resumed with ``delta`` 0) are brought up first."""
+    """A KPI rule's scaling: one VM more (``delta`` 1) or less (-1) in the group, within min..max.  The VMs
+    of a scaling cut short by a restart (resumed with ``delta`` 0) are finished first (``_unfinished``)."""
     group = dep.spec.group(name)
     if group is None:
         return
     current = members(ctx, dep, name)
-    jobs: list[Awaitable[None]] = [_scale_out_one(ctx, dep, vm, group) for vm in current
-                                   if vm.state is VmState.DEPLOYING]
+    jobs = _unfinished(ctx, dep, group)
     if delta > 0 and len(current) < group.scaling.max_active:
-        jobs.append(_scale_out_one(ctx, dep, new_vm(ctx, dep, group), group))
+        jobs.append(_scale_out_one(ctx, dep, _scale_out_intent(ctx, dep, group), group))
     elif delta < 0 and len(current) > group.scaling.min_active:
         jobs.append(_scale_in_one(ctx, dep, max(current, key=lambda vm: vm.index)))
     if await gather_failures(jobs) and dep.state is ServiceState.ACTIVE:
         ctx.service_to(dep, ServiceTrigger.FAIL)
 
 
-async def _scale_out_one(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, group: VmGroupSpec) -> None:
+def _scale_out_intent(ctx: CoreContext, dep: DeploymentRecord, group: VmGroupSpec) -> VmRecord:
+    """Record one more VM and announce VM_SCALE_OUT_INIT in the same step (no ``await`` between: one
+    commit), so that a VM record found after a restart means its INIT is out, and is never sent again."""
+    vm = new_vm(ctx, dep, group)
     ctx.vm_event(dep, vm, EventType.VM_SCALE_OUT_INIT, "VM scale out triggered")
+    return vm
+
+
+def _unfinished(ctx: CoreContext, dep: DeploymentRecord, group: VmGroupSpec) -> list[Awaitable[None]]:
+    """Finish the scaling of the group's VMs that a restart (kill -9, takeover) cut short: a new VM still
+    being built, waiting for its VM_ALIVE KPI or being recovered because it missed it is brought up, and a
+    VM being removed is deleted.  Their INIT went out in the step that began them (``_scale_out_intent``,
+    ``_scale_in_one``), so only the events that follow are sent."""
+    jobs: list[Awaitable[None]] = []
+    for vm in ctx.vms_of(dep.dep_id, group.name):
+        if vm.state in (VmState.DEPLOYING, VmState.INERT) or recovery.in_recovery(vm):
+            jobs.append(_scale_out_one(ctx, dep, vm, group))
+        elif vm.state is VmState.UNDEPLOYING:
+            jobs.append(_scale_in_one(ctx, dep, vm, announced=True))
+    return jobs
+
+
+async def _scale_out_one(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, group: VmGroupSpec) -> None:
+    """Bring up a VM announced by ``_scale_out_intent`` (or finish its recovery), then VM_SCALE_OUT_COMPLETE."""
     try:
-        await bring_up(ctx, dep, vm, group, scale_out=True)
+        if recovery.in_recovery(vm):
+            await recovery.recover_vm(ctx, dep, vm)
+        else:
+            await bring_up(ctx, dep, vm, group, scale_out=True)
     except VimOperationFailed as exc:
         ctx.vm_event(dep, vm, EventType.VM_SCALE_OUT_COMPLETE, f"VM scaled out failed: {exc.message}", ok=False)
         raise
     ctx.vm_event(dep, vm, EventType.VM_SCALE_OUT_COMPLETE, "VM scaled out successfully")
 
 
-async def _scale_in_one(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -> None:
-    ctx.vm_event(dep, vm, EventType.VM_SCALE_IN_INIT, "VM scale in triggered")
+async def _scale_in_one(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, *, announced: bool = False) -> None:
+    """VM_SCALE_IN_INIT (unless ``announced``: a resumed removal) in the step that marks the VM UNDEPLOYING
+    (``take_down`` does so before its first ``await``), then delete it and VM_SCALE_IN_COMPLETE."""
+    if not announced:
+        ctx.vm_event(dep, vm, EventType.VM_SCALE_IN_INIT, "VM scale in triggered")
     try:
         await take_down(ctx, dep, vm, scale_in=True)
     except VimOperationFailed as exc:
@@ -174,9 +201,8 @@ async def _scale_in_one(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord) -
 def _group_jobs(ctx: CoreContext, dep: DeploymentRecord, group: VmGroupSpec) -> list[Awaitable[None]]:
     current = members(ctx, dep, group.name)
     plan = plan_group(group, len(current))
-    pending = [vm for vm in current if vm.state is VmState.DEPLOYING]
-    pending += [new_vm(ctx, dep, group) for _ in range(plan.scale_out)]
-    jobs: list[Awaitable[None]] = [_scale_out_one(ctx, dep, vm, group) for vm in pending]
+    jobs = _unfinished(ctx, dep, group)
+    jobs += [_scale_out_one(ctx, dep, _scale_out_intent(ctx, dep, group), group) for _ in range(plan.scale_out)]
     victims = sorted(current, key=lambda vm: vm.index)[len(current) - plan.scale_in:] if plan.scale_in else []
     jobs += [_scale_in_one(ctx, dep, vm) for vm in victims]
     return jobs

@@ -17,6 +17,12 @@ they return), the bus tells the journal to forget it, in a later commit.  At sta
 the events still journaled to the subscribers again, in order and before any new event; a subscriber that
 stores events skips an ``event_id`` it already holds (the replay log's unique ``event_id``), which covers
 a crash between its store and the journal's delete.
+
+A publisher that keeps its records in a store of its own (the snapshot manager) cannot let the core's
+group commit carry its event: its step would be durable before its event.  It asks the bus for the
+event's journal row (``journal_entry``), commits that row in its own transaction with the step, and hands
+the event over with ``publish_committed``: delivered in order, forgotten once delivered, redelivered at
+start-up like every journaled event.
 """
 
 from __future__ import annotations
@@ -159,6 +165,9 @@ class EscEvent:
     event_id: str | None = None
 
 
+#: A journal row: the event id and ``to_plain`` of the event.
+JournalEntry = tuple[str, dict[str, Any]]
+
 Subscriber = Callable[[EscEvent], None]
 BatchSubscriber = Callable[[list[EscEvent]], None]
 
@@ -229,6 +238,25 @@ class EventBus:
         stamp = self._stamp()
         if self._held or stamp > self._durable():
             self._held.append((stamp, event))
+            return
+        self._deliver(event)
+
+    def journal_entry(self, event: EscEvent) -> tuple[EscEvent, JournalEntry | None]:
+        """``event`` with its ``event_id``, and the journal row a publisher with a store of its own must
+        commit in the transaction of the step it reports (``None`` when this bus keeps no journal); then
+        ``publish_committed`` the event."""
+        if self._journal is None:
+            return event, None
+        if event.event_id is None:
+            event = replace(event, event_id=str(uuid4()))
+        assert event.event_id is not None
+        return event, (event.event_id, to_plain(event))
+
+    def publish_committed(self, event: EscEvent) -> None:
+        """Deliver an event whose journal row (``journal_entry``) the publisher has committed itself: it is
+        durable already, so it waits only behind the events held before it; it is forgotten once delivered."""
+        if self._held:
+            self._held.append((0, event))
             return
         self._deliver(event)
 

@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 
 from esc_netconf.core.backup import BackupOperation, SnapshotRecord
+from esc_netconf.core.events import JournalEntry
 from esc_netconf.store.database import Database
-from esc_netconf.store.schema import RecordData, backup_operations, backup_snapshots
+from esc_netconf.store.schema import RecordData, backup_operations, backup_snapshots, core_event_journal
 from esc_netconf.store.upsert import upsert
 from esc_netconf.store.utc import to_micros
 
@@ -43,11 +44,16 @@ class SqlSnapshotStore:
         with self._database.write() as connection:
             upsert(connection, backup_snapshots, "id", _snapshot_row(snapshot))
 
-    def save_progress(self, snapshot: SnapshotRecord, operation: BackupOperation) -> None:
-        """Both records in one transaction."""
+    def save_progress(self, snapshot: SnapshotRecord | None, operation: BackupOperation,
+                      events: Sequence[JournalEntry] = ()) -> None:
+        """The records and the events (rows of the core's ``core_event_journal``) in one transaction."""
         with self._database.write() as connection:
-            upsert(connection, backup_snapshots, "id", _snapshot_row(snapshot))
+            if snapshot is not None:
+                upsert(connection, backup_snapshots, "id", _snapshot_row(snapshot))
             upsert(connection, backup_operations, "op_id", _operation_row(operation))
+            if events:
+                connection.execute(insert(core_event_journal),
+                                   [{"event_id": event_id, "data": data} for event_id, data in events])
 
     def delete_snapshot(self, snapshot_id: str) -> None:
         with self._database.write() as connection:

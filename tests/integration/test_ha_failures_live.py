@@ -32,6 +32,8 @@ from tests.integration.ha_group import (OwnedCallbackReceiver, duplicated, event
                                         servers, vim_calls, vm_name, wait_active)
 from tests.integration.rest.live_helpers import deploy, http, wait_until_idle
 from tests.integration.server_process import ServerProcess
+from tests.integration.test_kpi_monitoring_live import PING, RECOVER, kpi, rule, set_guest
+from tests.integration.test_kpi_monitoring_live import group as kpi_group
 from tests.integration.test_snapshots_live import backup, snapshots
 from tests.postgres_server import PostgresServer
 
@@ -188,6 +190,40 @@ def test_kill_9_mid_recovery_and_the_new_active_finishes_it_with_one_server(star
     assert of_vm(events, victim, "VM_RECOVERY") == [
         ("VM_RECOVERY_INIT", "SUCCESS"), ("VM_RECOVERY_REBOOT", "FAILURE"), ("VM_RECOVERY_UNDEPLOYED", "SUCCESS"),
         ("VM_RECOVERY_DEPLOYED", "SUCCESS"), ("VM_RECOVERY_COMPLETE", "SUCCESS")]
+    assert not duplicated(events), duplicated(events)
+
+
+def test_kill_9_while_a_kpi_scale_out_waits_for_its_vm_and_the_new_active_finishes_it(start_pair: StartPair,
+                                                                                     tmp_path: Path) -> None:
+    """A CPU rule's scale-out deployed its new VM, which waits for its VM_ALIVE KPI (its guest silent, by
+    a runtime setting of the old active only): the new active finishes that scale-out with the same
+    server, and its INIT, DEPLOYED and COMPLETE are each in the replay log once."""
+    first, second = start_pair(FAST_PROPERTIES)
+    cloud = tmp_path / "cloud"
+    client, watcher = EscClient(first.netconf_port), EventWatcher(first.netconf_port)
+    try:
+        overloaded = kpi("VM_OVERLOADED", "CPU", "GE", "80.5", metric_type="FLOAT")
+        client.edit(samples.deployment(TENANT, "scaling", [kpi_group(
+            "g", [PING, overloaded], [RECOVER, rule("VM_OVERLOADED", "TRUE servicescaleup.sh")], bootup_time=30,
+            recovery_wait_time=30, min_active=1, max_active=2)]))
+        vm = next(e.vmname for e in watcher.until("SERVICE_ALIVE", timeout=60) if e.type == "VM_ALIVE")
+        set_guest(first, "vim.sim.guest.default.ping=down", f"vim.sim.guest.{vm}.ping=up",
+                  f"vim.sim.guest.{vm}.cpu=95")
+        new = watcher.until("VM_SCALE_OUT_DEPLOYED", timeout=30)[-1].vmname
+        assert client.vm_states(TENANT, "scaling") == {vm: "VM_ALIVE_STATE", new: "VM_INERT_STATE"}
+    finally:
+        client.close()
+        watcher.close()
+    first.kill()
+
+    wait_active(second, TAKEOVER_SECS + 5)
+    states = converged(second.netconf_port, {"scaling": 2})
+    assert set(states["scaling"]) == {vm, new}
+    assert_one_server_per_vm(cloud, states)
+    events = replayed_esc_events(second.netconf_port)
+    assert of_vm(events, new, "VM_SCALE_OUT") == [("VM_SCALE_OUT_INIT", "SUCCESS"),
+                                                  ("VM_SCALE_OUT_DEPLOYED", "SUCCESS"),
+                                                  ("VM_SCALE_OUT_COMPLETE", "SUCCESS")]
     assert not duplicated(events), duplicated(events)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import subprocess
 import sys
 import time
@@ -16,8 +17,11 @@ from lxml import etree
 from esc_netconf.vim.sim import SimCloud, SimSettings
 from tests.integration import samples
 from tests.integration.conftest import FAST_PROPERTIES
-from tests.integration.esc_client import BASE, ESC, NS, EscClient, Event, EventWatcher, RpcFailed
+from tests.integration.esc_client import BASE, ESC, NS, EscClient, Event, EventWatcher, RpcFailed, replayed_esc_events
+from tests.integration.rest.live_helpers import http
+from tests.integration.rest.receiver import CallbackReceiver
 from tests.integration.server_process import ServerProcess
+from tests.integration.test_kpi_monitoring_live import set_guest
 
 TENANT = "snapshot-tenant"
 
@@ -276,36 +280,59 @@ def test_failed_volume_export_reports_failure_and_cleans_up(tmp_path: Path) -> N
         proc.stop()
 
 
-def test_snapshot_in_flight_survives_kill(tmp_path: Path) -> None:
-    slow = {**FAST_PROPERTIES, "vim.sim.delay.scale": "1"}
+def test_snapshot_events_survive_kills_exactly_once(tmp_path: Path) -> None:
+    """kill -9 right after a snapshot create is accepted (the VIM slowed so the create is in flight), and
+    again right after its delete is accepted: each time the step is stored and its event may not be
+    delivered yet.  After each restart the work finishes, and the NETCONF replay log and the REST callbacks
+    hold each snapshot event exactly once (callbacks counted by event id, as their receiver would)."""
     proc = ServerProcess(tmp_path / "data", properties=FAST_PROPERTIES).start()
-    client, watcher = EscClient(proc.netconf_port), EventWatcher(proc.netconf_port)
-    vm = deploy(client, watcher, "durable-snap")
-    client.close()
-    watcher.close()
-    proc.stop()
-    proc.write_properties(slow)
-    proc.start()
-    client, watcher = EscClient(proc.netconf_port), EventWatcher(proc.netconf_port)
-    backup(client, vm, "in-flight")
-    watcher.until("VM_BACKUP_CREATED")
-    client.close()
-    watcher.close()
-    proc.kill()
-
-    proc.write_properties(FAST_PROPERTIES)
-    proc.start()
-    client, watcher = EscClient(proc.netconf_port), EventWatcher(proc.netconf_port)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            (entry,) = snapshots(client)
-            if entry["status"] == "active":
-                break
-            assert time.monotonic() < deadline, entry
-            time.sleep(0.1)
-        assert images_named(proc, "in-flight") == [("active", images_named(proc, "in-flight")[0][1])]
-    finally:
-        client.close()
-        watcher.close()
-        proc.stop()
+    with CallbackReceiver() as receiver:
+        client, watcher = EscClient(proc.netconf_port), EventWatcher(proc.netconf_port)
+        try:
+            vm = deploy(client, watcher, "durable-snap")
+        finally:
+            client.close()
+            watcher.close()
+        set_guest(proc, "vim.sim.delay.scale=0.2")  # not persisted: the restarted server is fast again
+        created = http("POST", f"{proc.rest_url}/{TENANT}/deployments/snapshot-vm/{vm}",
+                       json.dumps({"operation": "snapshot", "name": "in-flight"}).encode(),
+                       {"Content-Type": "application/json", "callback": receiver.url})
+        proc.kill()
+        assert created.status == 200, created
+        proc.start()
+        client = EscClient(proc.netconf_port)
+        try:
+            deadline = time.monotonic() + 30
+            while (listed := snapshots(client)) and listed[0]["status"] != "active":
+                assert time.monotonic() < deadline, listed
+                time.sleep(0.1)
+            (entry,) = listed
+            assert [status for status, _ in images_named(proc, "in-flight")] == ["active"]
+            deleted = http("DELETE", f"{proc.rest_url}/snapshots/{entry['id']}", None, {"callback": receiver.url})
+            proc.kill()
+            assert deleted.status == 200, deleted
+        finally:
+            client.close()
+        proc.start()
+        client = EscClient(proc.netconf_port)
+        try:
+            deadline = time.monotonic() + 30
+            while snapshots(client):
+                assert time.monotonic() < deadline, snapshots(client)
+                time.sleep(0.1)
+            assert images_named(proc, "in-flight") == []
+            expected = [("VM_BACKUP_INIT", "SUCCESS", "200"), ("VM_BACKUP_CREATED", "SUCCESS", "202"),
+                        ("VM_BACKUP_COMPLETE", "SUCCESS", "200"), ("VM_SNAPSHOT_DELETING", "SUCCESS", "202"),
+                        ("VM_SNAPSHOT_DELETED", "SUCCESS", "200")]
+            assert backup_events(replayed_esc_events(proc.netconf_port)) == expected
+            tids = {created.headers["esc-transaction-id"], deleted.headers["esc-transaction-id"]}
+            receiver.wait(lambda: len({p.headers["esc-event-id"] for p in receiver.posts}) >= len(expected),
+                          timeout=20)
+            ids_by_type: dict[str, set[str]] = {}
+            for post in receiver.posts:
+                assert post.headers["esc-transaction-id"] in tids
+                ids_by_type.setdefault(post.event_type, set()).add(post.headers["esc-event-id"])
+            assert {t: len(ids) for t, ids in ids_by_type.items()} == {t: 1 for t, _, _ in expected}
+        finally:
+            client.close()
+            proc.stop()

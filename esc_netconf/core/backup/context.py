@@ -1,8 +1,10 @@
 """What the backup workflows share: driver, store, bus, clock, live settings, poller, records.
 
-"Change, persist, announce" happens only here: ``save`` writes a snapshot record, ``emit`` marks an
-event as sent *in the operation record* and then publishes it with no ``await`` in between, so after a
-``kill -9`` a resumed operation knows exactly which of its events are still owed (each goes out once).
+"Change, persist, announce" happens only here: ``save`` writes a snapshot record; ``emit`` marks an
+event as sent *in the operation record* and writes the event itself into the core's event journal, in
+the same transaction, then publishes it (with no ``await`` in between).  After a ``kill -9`` (or a
+takeover) the journal delivers every event whose step was stored, and a resumed operation knows exactly
+which of its events are still owed: each goes out once.
 """
 
 from __future__ import annotations
@@ -70,24 +72,24 @@ class BackupContext:
              parameters: Mapping[str, str | None] | None = None) -> None:
         """Publish ``type_`` unless this operation already sent it; record it first.
 
-        The operation (with the event marked, and ``op.succeeded`` when ``final``) is written in one
-        transaction together with the snapshot when ``snapshot_changed``: a step, its record and its
-        event mark are durable together or not at all.
+        The operation (with the event marked, and ``op.succeeded`` when ``final``), the snapshot when
+        ``snapshot_changed`` and the event's journal row are written in one transaction: a step, its
+        event mark and its event are durable together or not at all.
         """
         if type_.value in op.events_sent:
             if snapshot_changed:
                 self.save(snapshot)
             return
+        event, entry = self.bus.journal_entry(snapshot_event(
+            snapshot, type_, message, ok=ok, time=self.clock(), transaction_id=op.transaction_id,
+            parameters=parameters))
         op.events_sent.append(type_.value)
         if final:
             op.succeeded = ok
         if snapshot_changed:
             self.snapshots[snapshot.id] = snapshot
-            self.store.save_progress(snapshot, op)
-        else:
-            self.store.save_operation(op)
-        self.bus.publish(snapshot_event(snapshot, type_, message, ok=ok, time=self.clock(),
-                                        transaction_id=op.transaction_id, parameters=parameters))
+        self.store.save_progress(snapshot if snapshot_changed else None, op, () if entry is None else (entry,))
+        self.bus.publish_committed(event)
 
     def fail_internally(self, op: BackupOperation, snapshot: SnapshotRecord, final_event: EventType,
                         message: str) -> None:

@@ -8,9 +8,11 @@ deleting something absent is not an error.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from esc_netconf.core.backup.records import BackupOperation, SnapshotRecord
+from esc_netconf.core.events import JournalEntry
 
 __all__ = ["SnapshotStore"]
 
@@ -38,8 +40,10 @@ class SnapshotStore(Protocol):
         """Insert or replace the operation ``operation.op_id``."""
         ...
 
-    def save_progress(self, snapshot: SnapshotRecord, operation: BackupOperation) -> None:
-        """``save_snapshot`` and ``save_operation`` in one transaction (a step and its event mark)."""
+    def save_progress(self, snapshot: SnapshotRecord | None, operation: BackupOperation,
+                      events: Sequence[JournalEntry] = ()) -> None:
+        """``save_snapshot`` (unless ``None``), ``save_operation`` and the ``events`` into the core's event
+        journal, in one transaction: a step, its event mark and its event are durable together."""
         ...
 
     def finish_operation(self, op_id: str) -> None:

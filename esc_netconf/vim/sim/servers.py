@@ -95,7 +95,7 @@ def get_server(req: Request, server_id: str) -> Server:
     return to_server(server, _attached_ids(server_id, links, req.now))
 
 
-#: Entries of ``SimStore.built`` past which it is emptied (servers deleted long ago linger until then).
+#: Entries of ``SimStore.built`` (all listings together) past which it is emptied.
 _BUILT_LIMIT = 100_000
 
 
@@ -106,27 +106,35 @@ def list_servers(req: Request, project_id: str | None) -> list[Server]:
     seconds, and parsing each server's document again cost tens of milliseconds per listing. A server
     whose timeline has no future and no volume linked to it looks the same until its document changes,
     so the ``Server`` built from it is kept with the document's text and reused while the text is equal.
+    The cache of a listing (``SimStore.built[project_id]``) is replaced by what this listing saw, so a
+    server deleted since drops out of it: kept until the limit, the servers of every deploy and undeploy
+    stayed in memory (about 3 KiB each, 7 MiB per round of 2,500 VMs).
     """
     rows = req.store.select_documents(Kind.SERVER, req.now, project_id=project_id)
     links = req.store.linked_volumes(req.now, server_project_id=project_id)
     by_server: dict[str, list[tuple[str, str, Timeline]]] = {}
     for link in links:
         by_server.setdefault(link[0], []).append(link)
-    built = req.store.built
-    if len(built) > _BUILT_LIMIT:
-        built.clear()
+    cache = req.store.built
+    if sum(len(bucket) for bucket in cache.values()) > _BUILT_LIMIT:
+        cache.clear()
+    built = cache.pop(project_id, {})
+    kept: dict[str, tuple[str, object]] = {}
     servers: list[Server] = []
     for server_id, doc in rows:
         linked = by_server.get(server_id)
         hit = built.get(server_id) if not linked else None
         if hit is not None and hit[0] == doc and isinstance(hit[1], Server):
+            kept[server_id] = hit
             servers.append(hit[1])
             continue
         timeline = Timeline.from_json(json.loads(doc))
         server = to_server(timeline.view(req.now), _attached_ids(server_id, linked or [], req.now))
         if not linked and timeline.is_settled(req.now):
-            built[server_id] = (doc, server)
+            kept[server_id] = (doc, server)
         servers.append(server)
+    if kept:
+        cache[project_id] = kept
     return servers
 
 

@@ -72,10 +72,10 @@ class SimStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._depth = 0
-        #: What readers built from a settled document, keyed by resource id: ``(JSON text, object)``.
-        #: A document never changes without its text changing, so a hit needs no parse (see
-        #: ``servers.list_servers``).
-        self.built: dict[str, tuple[str, object]] = {}
+        #: What a listing (by its project id, None for all) built from each settled document, keyed by
+        #: resource id: ``(JSON text, object)``.  A document never changes without its text changing, so a
+        #: hit needs no parse; each listing keeps only what it saw (see ``servers.list_servers``).
+        self.built: dict[str | None, dict[str, tuple[str, object]]] = {}
         with self.transaction():
             for statement in _SCHEMA:
                 self._db.execute(statement)

@@ -166,3 +166,79 @@ async def test_restart_while_a_redeployed_vm_waits_for_its_kpi_finishes_the_reco
     finally:
         await h.core.stop()
         await h.sim.close()
+
+
+OVERLOADED = KpiSpec("VM_OVERLOADED", "80", "GE", "FLOAT", "CPU", 0, 1, "seconds")
+SCALE_UP = RuleSpec("VM_OVERLOADED", ("TRUE servicescaleup.sh",))
+SCALE_OUT_EVENTS = ("VM_SCALE_OUT_INIT", "VM_SCALE_OUT_DEPLOYED", "VM_SCALE_OUT_COMPLETE", "VM_ALIVE",
+                    "VM_RECOVERY_INIT")
+
+
+async def test_restart_while_a_kpi_scale_out_waits_for_the_new_vms_kpi(tmp_path: Path) -> None:
+    """kill -9 once a scale-out's new VM is deployed and waits for its VM_ALIVE KPI (the guest does not
+    answer yet), and again while the resumed scale-out waits: it waits for that same VM (no second server),
+    which becomes ALIVE and monitored, and its INIT, DEPLOYED and COMPLETE are each published once."""
+    first = "vim.sim.guest.default.ping"
+    guests: dict[str, str] = {}
+    h = Harness(tmp_path / "sim", guests=guests)
+    await h.core.start()
+    try:
+        g = group("g", 1, 2).with_changes(kpis=(PING, OVERLOADED), rules=(RECOVER, SCALE_UP), bootup_time=30,
+                                          recovery_wait_time=30)
+        dep_id, name = await _deployed(h, g)
+        guests.update({first: "down", f"vim.sim.guest.{name}.ping": "up"})  # new guests stay silent for now
+        since = len(h.events)
+        guests[f"vim.sim.guest.{name}.cpu"] = "95"
+        await h.wait_for(lambda: h.has_event_type("VM_SCALE_OUT_DEPLOYED", since), timeout=10)
+        guests[f"vim.sim.guest.{name}.cpu"] = "10"
+        (new,) = [vm for vm in h.core.vms(dep_id) if vm.name != name]
+        assert new.state is VmState.INERT and h.core.is_busy(dep_id)
+        await h.restart()  # the new VM's KPI wait is in flight
+        assert h.core.is_busy(dep_id), "the scale-out was resumed"
+        await h.restart()  # and the resumed one's
+        assert h.core.is_busy(dep_id), "the scale-out was resumed"
+        guests[first] = "up"
+        await h.idle(20)
+        assert _count(h, since, *SCALE_OUT_EVENTS) == {
+            "VM_SCALE_OUT_INIT": 1, "VM_SCALE_OUT_DEPLOYED": 1, "VM_SCALE_OUT_COMPLETE": 1, "VM_ALIVE": 0,
+            "VM_RECOVERY_INIT": 0}
+        assert ("VM_SCALE_OUT_COMPLETE", OK, 200) in h.kinds(since)
+        vms = {vm.name: vm for vm in h.core.vms(dep_id)}
+        assert set(vms) == {name, new.name} and all(vm.state is VmState.ALIVE and vm.monitored for vm in vms.values())
+        assert len(await h.servers()) == 2
+        assert h.core.find_deployment("t", "dep").state is ServiceState.ACTIVE  # type: ignore[union-attr]
+    finally:
+        await h.core.stop()
+        await h.sim.close()
+
+
+async def test_restart_while_a_kpi_scale_in_deletes_its_vm(tmp_path: Path) -> None:
+    """kill -9 while a scale-in's server is being deleted: the resumed scale-in deletes it (the VM stays
+    UNDEPLOYING no longer) and its INIT and COMPLETE are each published once."""
+    guests = {"vim.sim.guest.default.cpu": "50"}
+    h = _SlowableHarness(tmp_path / "sim", guests=guests)
+    await h.core.start()
+    try:
+        underloaded = KpiSpec("VM_UNDERLOADED", "20", "LE", "FLOAT", "CPU", 0, 1, "seconds")
+        g = group("g", 1, 2).with_changes(kpis=(PING, OVERLOADED, underloaded), rules=(RECOVER, SCALE_UP, RuleSpec(
+            "VM_UNDERLOADED", ("TRUE servicescaledown.sh",))), bootup_time=30, recovery_wait_time=30)
+        dep_id, name = await _deployed(h, g)
+        guests[f"vim.sim.guest.{name}.cpu"] = "95"
+        await h.wait_for(lambda: h.has_event_type("VM_SCALE_OUT_COMPLETE"), timeout=10)
+        await h.idle()
+        since = len(h.events)
+        h.delay_scale = 0.3  # a delete of about half a second: the restart below lands inside it
+        guests.update({"vim.sim.guest.default.cpu": "5", f"vim.sim.guest.{name}.cpu": "50"})
+        await h.wait_for(lambda: h.has_event_type("VM_SCALE_IN_INIT", since), timeout=10)
+        assert len(await h.servers()) == 2
+        await h.restart()
+        guests["vim.sim.guest.default.cpu"] = "50"
+        await h.idle(20)
+        assert _count(h, since, "VM_SCALE_IN_INIT", "VM_SCALE_IN_COMPLETE") == {
+            "VM_SCALE_IN_INIT": 1, "VM_SCALE_IN_COMPLETE": 1}
+        assert ("VM_SCALE_IN_COMPLETE", OK, 200) in h.kinds(since)
+        assert [vm.name for vm in h.core.vms(dep_id)] == [name] and len(await h.servers()) == 1
+        assert h.core.find_deployment("t", "dep").state is ServiceState.ACTIVE  # type: ignore[union-attr]
+    finally:
+        await h.core.stop()
+        await h.sim.close()

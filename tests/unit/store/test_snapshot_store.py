@@ -9,7 +9,10 @@ import pytest
 
 from esc_netconf.core.backup import (BackupOperation, MemorySnapshotStore, OperationKind, Phase, SnapshotRecord,
                                      SnapshotStatus, SnapshotStore, VolumeRequest)
-from esc_netconf.store import Database
+from esc_netconf.core.memory_store import MemoryStore
+from esc_netconf.core.store import Store
+from esc_netconf.store import Database, SqlCoreStore
+from esc_netconf.store.errors import StoreError
 from esc_netconf.store.snapshot_store import SqlSnapshotStore
 
 T0 = datetime(2026, 11, 25, 12, 0, 0, 123456, tzinfo=timezone.utc)
@@ -98,3 +101,20 @@ def test_save_progress_writes_both(store: SnapshotStore) -> None:
     store.save_progress(record, op)
     assert store.load_snapshots()[0].status is SnapshotStatus.ACTIVE
     assert store.load_operations()[0].succeeded is False
+
+
+@pytest.mark.parametrize("kind", ["sql", "memory"])
+def test_save_progress_journals_its_events_with_the_records_or_nothing(kind: str, memory_database: Database) -> None:
+    """The events of a step go into the core's event journal in the step's transaction: a failing write
+    leaves neither the operation nor its event."""
+    core: Store = SqlCoreStore(memory_database) if kind == "sql" else MemoryStore()
+    store: SnapshotStore = SqlSnapshotStore(memory_database) if kind == "sql" else MemorySnapshotStore(journal=core)
+    op = operation("o1", "s1")
+    store.save_progress(None, op, [("e1", {"event_id": "e1", "n": 1}), ("e2", {"event_id": "e2", "n": 2})])
+    assert store.load_snapshots() == [] and store.load_operations() == [op]
+    assert core.pending_events() == [("e1", {"event_id": "e1", "n": 1}), ("e2", {"event_id": "e2", "n": 2})]
+    if kind == "sql":
+        with pytest.raises(StoreError):  # the same event id twice: the transaction fails as a whole
+            store.save_progress(snapshot("s1"), operation("o2", "s1"), [("e1", {"event_id": "e1", "n": 3})])
+        assert store.load_snapshots() == [] and [o.op_id for o in store.load_operations()] == ["o1"]
+        assert [event_id for event_id, _ in core.pending_events()] == ["e1", "e2"]
