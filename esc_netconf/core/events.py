@@ -196,6 +196,7 @@ class EventBus:
         self._durable: Callable[[], int] = lambda: 0
         self._next_slice: asyncio.Handle | None = None
         self._journal: EventJournal | None = None
+        self._closed = False
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         """Call ``fn`` for every event published from now on; returns the function that stops it."""
@@ -227,7 +228,7 @@ class EventBus:
             assert event.event_id is not None
             self._journal.journal(event.event_id, to_plain(event))
         stamp = self._stamp()
-        if self._held or stamp > self._durable():
+        if self._held or stamp > self._durable() or self._closed:
             self._held.append((stamp, event))
             return
         self._deliver(event)
@@ -238,10 +239,30 @@ class EventBus:
         self._held.extendleft((0, event) for event in reversed(events))
         self.release()
 
+    def drain(self) -> None:
+        """Deliver now, in this loop turn, every held event whose writes are durable (the core is
+        stopping: what it committed reaches the subscribers while the store is still open)."""
+        if self._next_slice is not None:
+            self._next_slice.cancel()
+        self._release(slice_=False)
+
+    def close(self) -> None:
+        """Deliver nothing more (the store behind the subscribers is about to close).  Events published
+        from now on, and those still held, stay in the journal: the next start delivers them."""
+        self._closed = True
+        if self._next_slice is not None:
+            self._next_slice.cancel()
+            self._next_slice = None
+
     def release(self) -> None:
         """Deliver the held events whose writes are durable, oldest first; after ``RELEASE_SLICE``
         seconds the rest is left for the next loop turn."""
+        self._release(slice_=True)
+
+    def _release(self, *, slice_: bool) -> None:
         self._next_slice = None
+        if self._closed:
+            return
         deadline = time.monotonic() + RELEASE_SLICE
         durable = self._durable()
         batch: list[EscEvent] = []
@@ -249,9 +270,11 @@ class EventBus:
             event = self._held.popleft()[1]
             self._each(event)
             batch.append(event)
-            if self._held and (time.monotonic() > deadline or len(batch) >= RELEASE_BATCH):
+            if self._held and (len(batch) >= RELEASE_BATCH or slice_ and time.monotonic() > deadline):
                 self._all(batch)
                 batch = []
+                if not slice_:
+                    continue
                 try:
                     loop = asyncio.get_running_loop()
                 except RuntimeError:

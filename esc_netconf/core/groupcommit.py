@@ -153,6 +153,10 @@ class GroupCommit:
         self._schedule(0.0)
 
     def _schedule(self, delay: float) -> None:
+        if self._closed:  # the core has stopped: a late write is committed at once, in the caller's thread
+            if delay <= 0:
+                self.flush()
+            return
         if self._scheduled is not None or self._inflight is not None:
             return  # a commit is due, or running and will look for more when it ends
         try:
@@ -256,6 +260,9 @@ class GroupCommit:
                 self.flush()
         finally:
             self._closed = True
+            if self._scheduled is not None:
+                self._scheduled.cancel()
+                self._scheduled = None
             self._writer.shutdown(wait=True)
 
     async def durable(self) -> None:

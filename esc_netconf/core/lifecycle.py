@@ -176,7 +176,13 @@ class EscCore:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self._ctx.poller.close()
-        self._ctx.commit.close()
+        # drain before the store closes: commit, deliver what the commit released (the subscribers store
+        # it), commit the journal's forgetting; an event still held stays journaled for the next start
+        ctx = self._ctx
+        ctx.commit.flush()
+        ctx.bus.drain()
+        ctx.bus.close()
+        ctx.commit.close()
 
     async def wait_idle(self, timeout: float) -> None:
         """Wait until no operation (nor tenant creation or deletion) is running (for tests and orderly shutdown).
