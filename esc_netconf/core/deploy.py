@@ -130,8 +130,7 @@ async def undeploy(ctx: CoreContext, dep: DeploymentRecord) -> None:
         ctx.service_event(dep, EventType.SERVICE_UNDEPLOYED, failures[0].message, ok=False)
         return
     ctx.service_event(dep, EventType.SERVICE_UNDEPLOYED, "Service undeployed successfully.")
-    ctx.state.deployments.pop(dep.dep_id, None)
-    ctx.store.delete_deployment(dep.dep_id)
+    ctx.forget_dep(dep)
 
 
 async def scale_group(ctx: CoreContext, dep: DeploymentRecord, name: str, delta: int) -> None:

@@ -171,8 +171,9 @@ RELEASE_BATCH = 32
 class EventJournal(Protocol):
     """Where the bus keeps the events it has not yet delivered (``core.groupcommit.GroupCommit``)."""
 
-    def journal(self, event_id: str, data: dict[str, Any]) -> None:
-        """Write the event ``data`` (``to_plain`` of it) after the writes made so far, in their commit."""
+    def journal(self, event_id: str, data: Callable[[], dict[str, Any]]) -> None:
+        """Write the event after the writes made so far, in their commit; ``data()`` gives its row
+        (``to_plain`` of it), called when the commit is made (off the loop: the event is frozen)."""
         ...
 
     def forget(self, event_ids: list[str]) -> None:
@@ -226,7 +227,8 @@ class EventBus:
             if event.event_id is None:
                 event = replace(event, event_id=str(uuid4()))
             assert event.event_id is not None
-            self._journal.journal(event.event_id, to_plain(event))
+            published = event
+            self._journal.journal(event.event_id, lambda: to_plain(published))
         stamp = self._stamp()
         if self._held or stamp > self._durable() or self._closed:
             self._held.append((stamp, event))

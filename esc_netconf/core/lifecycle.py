@@ -220,7 +220,7 @@ class EscCore:
         deps = self._ctx.state.deployments
         if name_or_id in deps and deps[name_or_id].tenant == tenant:
             return deps[name_or_id]
-        return next((d for d in deps.values() if d.tenant == tenant and d.name == name_or_id), None)
+        return self._ctx.deployment_named(tenant, name_or_id)
 
     def vms(self, dep_id: str) -> list[VmRecord]:
         """The VMs of a deployment, by group then index."""
