@@ -28,7 +28,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Awaitable, Callable, Mapping, Protocol
 from uuid import uuid4
 
 from esc_netconf.core.serial import rebuild, to_plain
@@ -160,7 +160,9 @@ class EscEvent:
 
 
 Subscriber = Callable[[EscEvent], None]
-BatchSubscriber = Callable[[list[EscEvent]], None]
+#: May return an awaitable: the subscriber stores the events off the loop, and they count as taken (the
+#: journal forgets them) once it ends well.
+BatchSubscriber = Callable[[list[EscEvent]], "Awaitable[None] | None"]
 
 #: Seconds of delivery of held events per loop turn, before the rest waits for the next turn.
 RELEASE_SLICE = 0.01
@@ -198,6 +200,8 @@ class EventBus:
         self._next_slice: asyncio.Handle | None = None
         self._journal: EventJournal | None = None
         self._closed = False
+        #: Batches a subscriber is still storing (``BatchSubscriber`` returning an awaitable).
+        self._storing: set[asyncio.Future[list[Any]]] = set()
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         """Call ``fn`` for every event published from now on; returns the function that stops it."""
@@ -241,12 +245,15 @@ class EventBus:
         self._held.extendleft((0, event) for event in reversed(events))
         self.release()
 
-    def drain(self) -> None:
-        """Deliver now, in this loop turn, every held event whose writes are durable (the core is
-        stopping: what it committed reaches the subscribers while the store is still open)."""
+    async def drain(self) -> None:
+        """Deliver now every held event whose writes are durable, and wait until the subscribers have
+        stored what they were given (the core is stopping: what it committed reaches them while the
+        store is still open)."""
         if self._next_slice is not None:
             self._next_slice.cancel()
         self._release(slice_=False)
+        while self._storing:
+            await asyncio.gather(*self._storing, return_exceptions=True)
 
     def close(self) -> None:
         """Deliver nothing more (the store behind the subscribers is about to close).  Events published
@@ -296,14 +303,37 @@ class EventBus:
         if not events:
             return
         failed = False
+        storing: list[Awaitable[None]] = []
         for many in list(self._batch_subscribers):
             try:
-                many(events)
+                result = many(events)
             except Exception:
                 failed = True
                 log.exception("event subscriber %r failed on %d events; they stay in the journal", many,
                               len(events))
-        if self._journal is not None and not failed:
+                continue
+            if result is not None:
+                storing.append(result)
+        if not storing:
+            if not failed:
+                self._forget(events)
+            return
+        stored = asyncio.gather(*storing, return_exceptions=True)
+        self._storing.add(stored)
+
+        def taken(done: asyncio.Future[list[Any]]) -> None:
+            self._storing.discard(done)
+            errors = [] if done.cancelled() else [r for r in done.result() if isinstance(r, BaseException)]
+            for error in errors:
+                log.error("an event subscriber failed to store %d events (they stay in the journal): %s",
+                          len(events), error, exc_info=error)
+            if not failed and not errors and not done.cancelled():
+                self._forget(events)
+
+        stored.add_done_callback(taken)
+
+    def _forget(self, events: list[EscEvent]) -> None:
+        if self._journal is not None:
             self._journal.forget([e.event_id for e in events if e.event_id is not None])
 
     def _each(self, event: EscEvent) -> None:

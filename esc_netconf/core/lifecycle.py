@@ -180,7 +180,7 @@ class EscCore:
         # it), commit the journal's forgetting; an event still held stays journaled for the next start
         ctx = self._ctx
         ctx.commit.flush()
-        ctx.bus.drain()
+        await ctx.bus.drain()
         ctx.bus.close()
         ctx.commit.close()
 
