@@ -29,8 +29,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
 from typing import Any, Awaitable, Callable, Mapping, Protocol
-from uuid import uuid4
 
+from esc_netconf.core.ids import new_id
 from esc_netconf.core.serial import rebuild, to_plain
 
 log = logging.getLogger(__name__)
@@ -229,7 +229,7 @@ class EventBus:
         skipped."""
         if self._journal is not None:
             if event.event_id is None:
-                event = replace(event, event_id=str(uuid4()))
+                event = replace(event, event_id=new_id())
             assert event.event_id is not None
             published = event
             self._journal.journal(event.event_id, lambda: to_plain(published))

@@ -31,8 +31,8 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
-from uuid import uuid4
 
+from esc_netconf.core.ids import new_id
 from esc_netconf.core import deploy, jobs, operations, recovery, restore, tenants
 from esc_netconf.core.context import Clock, CoreContext, CoreSettings, utc_now
 from esc_netconf.core.day0.fetch import TemplateFetcher
@@ -317,7 +317,7 @@ class EscCore:
             return
         dep = self.find_deployment(tenant, new.name)
         if dep is None:
-            dep = DeploymentRecord(str(uuid4()), tenant, new.name, new, created=ctx.clock(), service_id=str(uuid4()))
+            dep = DeploymentRecord(new_id(), tenant, new.name, new, created=ctx.clock(), service_id=new_id())
             ctx.save_dep(dep)
             self._begin(dep, OpKind.DEPLOY)
         elif new != dep.spec:
@@ -562,7 +562,7 @@ class EscCore:
 
     def _begin(self, dep: DeploymentRecord, kind: OpKind, *, vm_id: str | None = None,
                params: dict[str, str] | None = None, after: asyncio.Task[None] | None = None) -> None:
-        op = OperationRecord(str(uuid4()), kind.value, dep.tenant, dep.dep_id, vm_id, dict(params or {}),
+        op = OperationRecord(new_id(), kind.value, dep.tenant, dep.dep_id, vm_id, dict(params or {}),
                              self._ctx.clock())
         self._ctx.state.operations[op.op_id] = op
         self._ctx.store.save_operation(op)

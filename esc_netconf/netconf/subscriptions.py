@@ -273,7 +273,6 @@ class NotificationHub:
             self._offer_all(stream, timed)
             done.set_result(None)
             return done
-        rows = [(moment, etree.tostring(payload, encoding="UTF-8")) for payload, moment in timed]
         if not self._storing.get(stream):  # nothing being stored: what the log holds now was offered
             last_seq = getattr(self._log, "last_seq", None)
             self._offered.pop(stream, None)
@@ -282,7 +281,7 @@ class NotificationHub:
         self._storing[stream] = self._storing.get(stream, 0) + 1
         if self._writer is None:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-log")
-        stored = loop.run_in_executor(self._writer, self._store_rows, stream, rows, event_ids)
+        stored = loop.run_in_executor(self._writer, self._store_rows, stream, timed, event_ids)
 
         def offer(job: asyncio.Future[int | None]) -> None:
             self._storing[stream] -= 1
@@ -302,9 +301,14 @@ class NotificationHub:
         stored.add_done_callback(offer)
         return done
 
-    def _store_rows(self, stream: str, rows: list[tuple[datetime, bytes]],
+    def _store_rows(self, stream: str, timed: Sequence[tuple[etree._Element, datetime]],
                     event_ids: Sequence[str | None] | None) -> int | None:
-        """On the writer thread: the rows into the replay log; the log's highest sequence id after."""
+        """On the writer thread: the events into the replay log; the log's highest sequence id after.
+
+        Serialized here too: lxml lets go of the GIL while it serializes, and on the loop each event then
+        waited for the GIL to come back (up to the switch interval, 5 ms, on a busy process).  Nothing
+        changes the payloads meanwhile: the loop offers them (copies) once this returns."""
+        rows = [(moment, etree.tostring(payload, encoding="UTF-8")) for payload, moment in timed]
         append_many = getattr(self._log, "append_many", None)
         if append_many is None:
             return max(self._log.append(stream, moment, xml) for moment, xml in rows)
