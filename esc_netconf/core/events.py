@@ -12,8 +12,10 @@ loop for long.
 
 Exactly once across ``kill -9`` (``journal``): each event gets an ``event_id`` and is written to the core's
 event journal as one of the writes it follows, so it is durable in the same transaction as the state it
-reports.  After every subscriber has taken it (the replay log and the callback outbox store it before
-they return), the bus tells the journal to forget it, in a later commit.  At start-up ``redeliver`` hands
+reports.  After every subscriber has taken it (the callback outbox stores it before it returns; the replay
+log stores it on its own thread and returns an awaitable that ends once it is stored), the bus tells the
+journal to forget it, in a later commit.  At a stop the bus is drained (``drain``: what was committed is
+delivered and stored) and closed before the store closes; what it still holds stays journaled.  At start-up ``redeliver`` hands
 the events still journaled to the subscribers again, in order and before any new event; a subscriber that
 stores events skips an ``event_id`` it already holds (the replay log's unique ``event_id``), which covers
 a crash between its store and the journal's delete.

@@ -22,8 +22,8 @@ from tests.integration.esc_client import EscClient, EventWatcher, parse_event, r
 from tests.integration.server_process import ServerProcess
 
 TENANTS = ("stop-a", "stop-b")
-DEPLOYMENTS = 40
-VMS = 4
+DEPLOYMENTS = 24
+VMS = 3
 
 
 def _bulk_edit() -> str:
@@ -38,13 +38,13 @@ def _bulk_edit() -> str:
 
 
 def test_sigterm_mid_bulk_deploy_exits_cleanly_and_loses_or_repeats_no_event(tmp_path: Path) -> None:
-    # short VIM delays: 300 VMs come up over seconds, so events are held and being released when the stop lands
+    # short VIM delays: 72 VMs come up over seconds, so events are held and being released when the stop lands
     fast = {**FAST_PROPERTIES, "vim.sim.delay.scale": "0.1"}
     proc = ServerProcess(tmp_path / "data", properties=fast).start()
     client, watcher = EscClient(proc.netconf_port), EventWatcher(proc.netconf_port)
     try:
         client.edit(_bulk_edit())
-        watcher.until("VM_ALIVE", count=10)
+        watcher.until("VM_ALIVE", count=6)
     finally:
         client.close()
         code = proc.stop()
