@@ -35,7 +35,7 @@ def _field_names(cls: type) -> tuple[str, ...] | None:
 
 def to_plain(value: Any) -> Any:
     """A JSON-compatible copy of ``value`` (a dataclass, enum, datetime, list, tuple, dict or scalar)."""
-    cls = type(value)
+    cls: type = type(value)
     if cls in _SCALARS:
         return value
     names = _field_names(cls)
