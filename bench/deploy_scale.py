@@ -17,6 +17,8 @@ Reported:
   coroutine or function it ran; with ``--slow-callbacks`` asyncio's debug mode logs each callback that
   held the loop longer than ``--stall-ms`` of wall time (debug mode slows everything: use either to find
   stalls, not to time the run);
+* with ``--stall-stacks``, where the loop was while it was late (``bench/stall_stacks.py``: a watchdog
+  thread samples the loop thread's stack while the loop's heartbeat is older than ``--stall-ms`` / 2);
 * the monitor's VIM calls per VM per minute over ``--monitor-seconds`` once everything is alive;
 * the garbage-collector policy (``--gc-policy``: the server's own, ``esc_netconf.gcpolicy``, by default;
   the others compare it with CPython's and with single remedies) and, with ``--churn N``, the resident
@@ -57,6 +59,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.netconf_roundtrips import RawClient  # noqa: E402
+from bench.stall_stacks import StallStacks, report  # noqa: E402
 from esc_netconf import gcpolicy  # noqa: E402
 from esc_netconf.app import Application, Options  # noqa: E402
 from esc_netconf.netconf.messages import RpcReply  # noqa: E402
@@ -262,6 +265,8 @@ def main() -> None:
                         help="asyncio debug mode: log each callback holding the loop longer than --stall-ms")
     parser.add_argument("--profile-callbacks", action="store_true",
                         help="list the loop callbacks that used more than --stall-ms of CPU, by what they ran")
+    parser.add_argument("--stall-stacks", action="store_true",
+                        help="sample the loop thread's stack while the loop is late (see bench/stall_stacks.py)")
     parser.add_argument("--gc-policy", choices=sorted(GC_POLICIES), default="server",
                         help="the garbage-collector policy (esc_netconf.gcpolicy) the server runs with")
     parser.add_argument("--churn", type=int, default=0,
@@ -298,6 +303,9 @@ def main() -> None:
         gc_pauses = GcPauses()
         lag = LoopLag(stall=args.stall_ms / 1000, gc=gc_pauses)
         lag.start(loop)
+        stacks = StallStacks(threshold=args.stall_ms / 2000) if args.stall_stacks else None
+        if stacks is not None:
+            stacks.start(loop)
 
         names = [(f"tenant-{i % args.tenants}", f"dep-{i}") for i in range(args.deployments)]
 
@@ -326,6 +334,9 @@ def main() -> None:
         deployed = time.perf_counter() - start
         run_lag, run_cpu, run_no_gc = lag.take()
         gc_run = gc_pauses.summary()
+        stack_lines = report(*stacks.take()) if stacks is not None else []
+        if stacks is not None:
+            stacks.stop(loop)
         stalls = list(lag.stalls)
 
         before = driver.calls.snapshot()
@@ -382,6 +393,8 @@ def main() -> None:
         print("  stalls (s into the run: wall/CPU ms) "
               + ", ".join(f"{at:.1f}: {ms * 1000:.0f}/{cpu * 1000:.0f}" for at, ms, cpu in stalls[:40]))
     print(f"garbage collections (run)     {gc_run}")
+    for line in stack_lines:
+        print("  " + line)
     if slow is not None:
         print(f"callbacks over {args.stall_ms:.0f} ms of loop CPU (whole process life, start-up included):")
         for line in slow.summary():

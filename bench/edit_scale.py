@@ -10,7 +10,10 @@ else could run on the loop), per phase (fill, deploy, edits, gets); the longest 
 of an edit that runs on the loop: checkers, the store write, listeners) is timed too, for the fill's
 ``--batch``-deployment edits and for the one-deployment edits. Then a ``get`` of all opdata and a
 subtree-filtered ``get`` of one deployment's opdata are timed (median of 5), and the peak RSS of the
-process (server and client) is read.
+process (server and client) is read.  Beside each lag, the longest CPU time the loop's thread used between
+two wake-ups of the probe (what the loop's own callbacks cost; the lag also counts waiting for a CPU on a
+shared machine), and the load average.  ``--stall-stacks`` samples the loop thread's stack while the loop is
+late (``bench/stall_stacks.py``) and prints where it was, per phase.
 
 Usage (repository root, after ``make setup``)::
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import resource
 import statistics
 import sys
@@ -36,6 +40,7 @@ from lxml import etree
 
 from bench.deploy_scale import BASE, ESC, call  # noqa: E402
 from bench.netconf_roundtrips import RawClient  # noqa: E402
+from bench.stall_stacks import StallStacks, report  # noqa: E402
 from esc_netconf.app import Application, Options  # noqa: E402
 from esc_netconf.netconf.datastore import Datastore  # noqa: E402
 
@@ -94,22 +99,31 @@ class CommitTimer:
 
 
 class LoopLag:
-    """Longest lateness of a 5 ms sleep on the loop: an upper bound of the longest stall."""
+    """Longest lateness of a 5 ms sleep on the loop: an upper bound of the longest stall; and the longest
+    CPU time the loop's thread used between two wake-ups (on a loaded machine a thread also waits for a
+    CPU, which the lateness includes and the CPU figure does not)."""
 
     def __init__(self) -> None:
         self.worst = 0.0
+        self.worst_cpu = 0.0
         self._task: asyncio.Task[None] | None = None
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            start = loop.time()
+            start, cpu = loop.time(), time.thread_time()
             await asyncio.sleep(0.005)
             self.worst = max(self.worst, loop.time() - start - 0.005)
+            self.worst_cpu = max(self.worst_cpu, time.thread_time() - cpu)
 
     def take(self) -> float:
         """The worst lateness since the last call."""
         worst, self.worst = self.worst, 0.0
+        return worst
+
+    def take_cpu(self) -> float:
+        """The longest loop-thread CPU time between two wake-ups since the last call."""
+        worst, self.worst_cpu = self.worst_cpu, 0.0
         return worst
 
     def stop(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -122,7 +136,7 @@ class LoopLag:
         asyncio.run_coroutine_threadsafe(begin(), loop).result(10)
 
 
-def measure(size: int, vms: int, edits: int, batch: int) -> dict[str, float]:
+def measure(size: int, vms: int, edits: int, batch: int, stall_stacks: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         (data / "application.properties").write_text("vim.sim.delay.scale=0\nvim.monitor.poll.secs=60\n")
@@ -133,6 +147,10 @@ def measure(size: int, vms: int, edits: int, batch: int) -> dict[str, float]:
         asyncio.run_coroutine_threadsafe(app.start(), loop).result(60)
         lag = LoopLag()
         lag.start(loop)
+        stacks = StallStacks() if stall_stacks else None
+        if stacks is not None:
+            stacks.start(loop)
+        where: dict[str, list[str]] = {}
         commits = CommitTimer(app.datastore)
         client = RawClient(int(app.netconf_port or 0))
         assert app.domain is not None
@@ -143,27 +161,37 @@ def measure(size: int, vms: int, edits: int, batch: int) -> dict[str, float]:
             reply = call(client, _edit(names[first:first + batch], vms))
             assert reply.ok, reply.element
         filled = time.perf_counter() - start
-        lag_fill = lag.take()
+        lag_fill, cpu_fill = lag.take(), lag.take_cpu()
+        if stacks is not None:
+            where["fill"] = report(*stacks.take(), top=12)
         commit_fill = commits.take()
         while sum(d.state.value == "SERVICE_ACTIVE_STATE" for d in core.deployments()) < size:
             time.sleep(0.2)
         deployed = time.perf_counter() - start
-        lag_deploy = lag.take()
+        lag_deploy, cpu_deploy = lag.take(), lag.take_cpu()
+        if stacks is not None:
+            where["deploy"] = report(*stacks.take(), top=12)
         times = []
         for i in range(edits):
             t0 = time.perf_counter()
             reply = call(client, _edit([(f"tenant-{i % 10}", f"extra-{i}")], 1))
             times.append(time.perf_counter() - t0)
             assert reply.ok, reply.element
-        lag_edits = lag.take()
+        lag_edits, cpu_edits = lag.take(), lag.take_cpu()
+        if stacks is not None:
+            where["edits"] = report(*stacks.take(), top=12)
         datastore_p50 = statistics.median(commits.edits)
         commit_edits = commits.take()
         full = _timed_get(client, '<filter type="xpath" select="esc_datamodel/opdata"/>')
         one = _timed_get(client, f'<filter type="subtree"><esc_datamodel xmlns="{ESC}"><opdata><tenants><tenant>'
                                  "<name>tenant-0</name><deployments><deployment_name>dep-0</deployment_name>"
                                  "</deployments></tenant></tenants></opdata></esc_datamodel></filter>")
-        lag_gets = lag.take()
+        lag_gets, cpu_gets = lag.take(), lag.take_cpu()
+        if stacks is not None:
+            where["gets"] = report(*stacks.take(), top=12)
         lag.stop(loop)
+        if stacks is not None:
+            stacks.stop(loop)
         client.close()
         asyncio.run_coroutine_threadsafe(app.stop(), loop).result(60)
         loop.call_soon_threadsafe(loop.stop)
@@ -171,6 +199,8 @@ def measure(size: int, vms: int, edits: int, batch: int) -> dict[str, float]:
     return {"p50": statistics.median(times), "p95": times[int(0.95 * (len(times) - 1))],
             "filled": filled, "deployed": deployed,
             "lag_fill": lag_fill, "lag_deploy": lag_deploy, "lag_edits": lag_edits,
+            "cpu_fill": cpu_fill, "cpu_deploy": cpu_deploy, "cpu_edits": cpu_edits, "cpu_gets": cpu_gets,
+            "load": os.getloadavg()[0], "where": where,
             "commit_fill": commit_fill, "commit_edits": commit_edits, "datastore_p50": datastore_p50,
             "get_full": full, "get_one": one, "lag_gets": lag_gets,
             "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
@@ -193,6 +223,8 @@ def main() -> None:
     parser.add_argument("--vms", type=int, default=5)
     parser.add_argument("--edits", type=int, default=20)
     parser.add_argument("--batch", type=int, default=100, help="deployments per edit-config while filling")
+    parser.add_argument("--stall-stacks", action="store_true",
+                        help="sample the loop thread's stack while the loop is late (bench/stall_stacks.py)")
     args = parser.parse_args()
     print(f"{'stored':>7} {'VMs':>6} {'fill s':>7} {'active s':>9} {'edit p50 ms':>12} {'p95 ms':>7} "
           f"{'in datastore p50 ms':>19} "
@@ -200,13 +232,20 @@ def main() -> None:
           f"{'peak RSS MiB':>12}",
           flush=True)
     for size in args.sizes:
-        r = measure(size, args.vms, args.edits, args.batch)
+        r = measure(size, args.vms, args.edits, args.batch, args.stall_stacks)
         print(f"{size:>7} {size * args.vms:>6} {r['filled']:>7.1f} {r['deployed']:>9.1f} {r['p50'] * 1000:>12.1f} "
               f"{r['p95'] * 1000:>7.1f} {r['datastore_p50'] * 1000:>19.1f} "
               f"{r['lag_fill'] * 1000:>14.0f}/{r['lag_deploy'] * 1000:.0f}/{r['lag_edits'] * 1000:.0f}"
               f"/{r['lag_gets'] * 1000:.0f} {r['commit_fill'] * 1000:>14.0f}/{r['commit_edits'] * 1000:.0f} "
               f"{r['get_full'] * 1000:>10.0f} {r['get_one'] * 1000:>10.1f} "
               f"{r['rss_mib']:>12.0f}", flush=True)
+        print(f"{'':>7} loop CPU between two wake-ups, longest, fill/deploy/edits/gets: "
+              f"{r['cpu_fill'] * 1000:.0f}/{r['cpu_deploy'] * 1000:.0f}/{r['cpu_edits'] * 1000:.0f}"
+              f"/{r['cpu_gets'] * 1000:.0f} ms (load average {r['load']:.1f} on {os.cpu_count()} CPUs)", flush=True)
+        for phase, lines in r["where"].items():
+            print(f"  where the loop was while late, {phase}:")
+            for line in lines:
+                print("    " + line)
 
 
 if __name__ == "__main__":

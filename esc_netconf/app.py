@@ -505,5 +505,8 @@ class Application:
                 log.warning("Could not release the lease (it expires on its own): %s", exc)
         if self.member is not None:
             await self.member.leave()
+        hub = getattr(self, "hub", None)
+        if hub is not None:
+            hub.close()  # idle: the core's stop waited for the events it was storing
         if db is not None:
             db.close()

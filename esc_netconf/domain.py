@@ -12,6 +12,7 @@ operations (their events must find their callbacks): ``build_domain``, then the 
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -95,10 +96,16 @@ def build_domain(options: Options, db: Database, settings: VimManagerSettings, h
         collector=create_collector(options.vim, settings.snapshot, acting, options.data_dir / "scripts"),
     )
 
-    def to_netconf(events: list[EscEvent]) -> None:
+    def to_netconf(events: list[EscEvent]) -> asyncio.Future[None] | None:
         shown = [e for e in events if not e.callback_only]
-        hub.publish_many("escEvent", [(esc_event_element(e), e.event_time) for e in shown],
-                         event_ids=[e.event_id for e in shown])
+        elements = [(esc_event_element(e), e.event_time) for e in shown]
+        ids = [e.event_id for e in shown]
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a tool): stored and offered at once
+            hub.publish_many("escEvent", elements, event_ids=ids)
+            return None
+        return hub.publish_stored("escEvent", elements, event_ids=ids)  # stored off the loop, then offered
 
     bus.subscribe_many(to_netconf)
     snapshots = SnapshotManager(

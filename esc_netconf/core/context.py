@@ -67,6 +67,7 @@ class CoreContext:
         self.clock = clock
         self.settings = settings
         self._by_dep: dict[str, dict[str, VmRecord]] = {}
+        self._by_name: dict[tuple[str, str], DeploymentRecord] = {}
         self.state = CoreState()
         self.poller = ServerPoller(driver, settings.poll_interval, pacer=self.pacer)
         #: VMs whose intent was recorded by this process and not yet sent to the VIM: no server can exist
@@ -98,6 +99,9 @@ class CoreContext:
         self._by_dep = {}
         for vm in state.vms.values():
             self._by_dep.setdefault(vm.dep_id, {})[vm.vm_id] = vm
+        self._by_name = {}
+        for dep in state.deployments.values():
+            self._by_name.setdefault((dep.tenant, dep.name), dep)
 
     # ---- lookups ----------------------------------------------------------------------------
 
@@ -109,6 +113,11 @@ class CoreContext:
         """
         vms = [v for v in self._by_dep.get(dep_id, {}).values() if group is None or v.group == group]
         return sorted(vms, key=lambda v: (v.group, v.index))
+
+    def deployment_named(self, tenant: str, name: str) -> DeploymentRecord | None:
+        """The tenant's deployment called ``name``, from an index by name: a scan here made every
+        deployment of a bulk edit O(all deployments), and the edit's commit quadratic."""
+        return self._by_name.get((tenant, name))
 
     def project_id(self, tenant: str) -> str | None:
         record = self.state.tenants.get(tenant)
@@ -183,7 +192,17 @@ class CoreContext:
 
     def save_dep(self, dep: DeploymentRecord) -> None:
         self.state.deployments[dep.dep_id] = dep
+        known = self._by_name.get((dep.tenant, dep.name))
+        if known is None or known.dep_id == dep.dep_id or known.dep_id not in self.state.deployments:
+            self._by_name[(dep.tenant, dep.name)] = dep
         self.store.save_deployment(dep)
+
+    def forget_dep(self, dep: DeploymentRecord) -> None:
+        """The deployment is undeployed: forget it, its VMs and operations with it (in the store)."""
+        self.state.deployments.pop(dep.dep_id, None)
+        if self._by_name.get((dep.tenant, dep.name)) is dep:
+            del self._by_name[(dep.tenant, dep.name)]
+        self.store.delete_deployment(dep.dep_id)
 
     def vm_to(self, vm: VmRecord, trigger: VmTrigger, note: str | None = None) -> None:
         """Apply ``trigger`` to the VM, remember it in its history (``note``) and persist."""

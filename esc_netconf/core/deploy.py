@@ -11,8 +11,8 @@ Groups go up in ``startup_waves`` order: a group is deployed only when every gro
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from uuid import uuid4
 
+from esc_netconf.core.ids import new_id
 from esc_netconf.core import recovery, restore, vmsteps
 from esc_netconf.core.context import CoreContext
 from esc_netconf.core.day0 import pools
@@ -28,7 +28,7 @@ from esc_netconf.core.states import ServiceState, ServiceTrigger, VmState, VmTri
 def new_vm(ctx: CoreContext, dep: DeploymentRecord, group: VmGroupSpec) -> VmRecord:
     """Record the intent to create one more VM in ``group`` (index and addresses chosen here)."""
     siblings = ctx.vms_of(dep.dep_id, group.name)
-    vm_id = str(uuid4())
+    vm_id = new_id()
     index = next_index(siblings)
     vm = VmRecord(vm_id=vm_id, dep_id=dep.dep_id, tenant=dep.tenant, deployment=dep.name, group=group.name,
                   index=index, name=vm_name(dep.name, group.name, index, vm_id), image=group.image,
@@ -130,8 +130,7 @@ async def undeploy(ctx: CoreContext, dep: DeploymentRecord) -> None:
         ctx.service_event(dep, EventType.SERVICE_UNDEPLOYED, failures[0].message, ok=False)
         return
     ctx.service_event(dep, EventType.SERVICE_UNDEPLOYED, "Service undeployed successfully.")
-    ctx.state.deployments.pop(dep.dep_id, None)
-    ctx.store.delete_deployment(dep.dep_id)
+    ctx.forget_dep(dep)
 
 
 async def scale_group(ctx: CoreContext, dep: DeploymentRecord, name: str, delta: int) -> None:

@@ -12,8 +12,10 @@ loop for long.
 
 Exactly once across ``kill -9`` (``journal``): each event gets an ``event_id`` and is written to the core's
 event journal as one of the writes it follows, so it is durable in the same transaction as the state it
-reports.  After every subscriber has taken it (the replay log and the callback outbox store it before
-they return), the bus tells the journal to forget it, in a later commit.  At start-up ``redeliver`` hands
+reports.  After every subscriber has taken it (the callback outbox stores it before it returns; the replay
+log stores it on its own thread and returns an awaitable that ends once it is stored), the bus tells the
+journal to forget it, in a later commit.  At a stop the bus is drained (``drain``: what was committed is
+delivered and stored) and closed before the store closes; what it still holds stays journaled.  At start-up ``redeliver`` hands
 the events still journaled to the subscribers again, in order and before any new event; a subscriber that
 stores events skips an ``event_id`` it already holds (the replay log's unique ``event_id``), which covers
 a crash between its store and the journal's delete.
@@ -34,9 +36,9 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
-from typing import Any, Callable, Mapping, Protocol
-from uuid import uuid4
+from typing import Any, Awaitable, Callable, Mapping, Protocol
 
+from esc_netconf.core.ids import new_id
 from esc_netconf.core.serial import rebuild, to_plain
 
 log = logging.getLogger(__name__)
@@ -169,7 +171,9 @@ class EscEvent:
 JournalEntry = tuple[str, dict[str, Any]]
 
 Subscriber = Callable[[EscEvent], None]
-BatchSubscriber = Callable[[list[EscEvent]], None]
+#: May return an awaitable: the subscriber stores the events off the loop, and they count as taken (the
+#: journal forgets them) once it ends well.
+BatchSubscriber = Callable[[list[EscEvent]], "Awaitable[None] | None"]
 
 #: Seconds of delivery of held events per loop turn, before the rest waits for the next turn.
 RELEASE_SLICE = 0.01
@@ -180,8 +184,9 @@ RELEASE_BATCH = 32
 class EventJournal(Protocol):
     """Where the bus keeps the events it has not yet delivered (``core.groupcommit.GroupCommit``)."""
 
-    def journal(self, event_id: str, data: dict[str, Any]) -> None:
-        """Write the event ``data`` (``to_plain`` of it) after the writes made so far, in their commit."""
+    def journal(self, event_id: str, data: Callable[[], dict[str, Any]]) -> None:
+        """Write the event after the writes made so far, in their commit; ``data()`` gives its row
+        (``to_plain`` of it), called when the commit is made (off the loop: the event is frozen)."""
         ...
 
     def forget(self, event_ids: list[str]) -> None:
@@ -205,6 +210,9 @@ class EventBus:
         self._durable: Callable[[], int] = lambda: 0
         self._next_slice: asyncio.Handle | None = None
         self._journal: EventJournal | None = None
+        self._closed = False
+        #: Batches a subscriber is still storing (``BatchSubscriber`` returning an awaitable).
+        self._storing: set[asyncio.Future[list[Any]]] = set()
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         """Call ``fn`` for every event published from now on; returns the function that stops it."""
@@ -232,11 +240,12 @@ class EventBus:
         skipped."""
         if self._journal is not None:
             if event.event_id is None:
-                event = replace(event, event_id=str(uuid4()))
+                event = replace(event, event_id=new_id())
             assert event.event_id is not None
-            self._journal.journal(event.event_id, to_plain(event))
+            published = event
+            self._journal.journal(event.event_id, lambda: to_plain(published))
         stamp = self._stamp()
-        if self._held or stamp > self._durable():
+        if self._held or stamp > self._durable() or self._closed:
             self._held.append((stamp, event))
             return
         self._deliver(event)
@@ -266,10 +275,33 @@ class EventBus:
         self._held.extendleft((0, event) for event in reversed(events))
         self.release()
 
+    async def drain(self) -> None:
+        """Deliver now every held event whose writes are durable, and wait until the subscribers have
+        stored what they were given (the core is stopping: what it committed reaches them while the
+        store is still open)."""
+        if self._next_slice is not None:
+            self._next_slice.cancel()
+        self._release(slice_=False)
+        while self._storing:
+            await asyncio.gather(*self._storing, return_exceptions=True)
+
+    def close(self) -> None:
+        """Deliver nothing more (the store behind the subscribers is about to close).  Events published
+        from now on, and those still held, stay in the journal: the next start delivers them."""
+        self._closed = True
+        if self._next_slice is not None:
+            self._next_slice.cancel()
+            self._next_slice = None
+
     def release(self) -> None:
         """Deliver the held events whose writes are durable, oldest first; after ``RELEASE_SLICE``
         seconds the rest is left for the next loop turn."""
+        self._release(slice_=True)
+
+    def _release(self, *, slice_: bool) -> None:
         self._next_slice = None
+        if self._closed:
+            return
         deadline = time.monotonic() + RELEASE_SLICE
         durable = self._durable()
         batch: list[EscEvent] = []
@@ -277,9 +309,11 @@ class EventBus:
             event = self._held.popleft()[1]
             self._each(event)
             batch.append(event)
-            if self._held and (time.monotonic() > deadline or len(batch) >= RELEASE_BATCH):
+            if self._held and (len(batch) >= RELEASE_BATCH or slice_ and time.monotonic() > deadline):
                 self._all(batch)
                 batch = []
+                if not slice_:
+                    continue
                 try:
                     loop = asyncio.get_running_loop()
                 except RuntimeError:
@@ -299,14 +333,37 @@ class EventBus:
         if not events:
             return
         failed = False
+        storing: list[Awaitable[None]] = []
         for many in list(self._batch_subscribers):
             try:
-                many(events)
+                result = many(events)
             except Exception:
                 failed = True
                 log.exception("event subscriber %r failed on %d events; they stay in the journal", many,
                               len(events))
-        if self._journal is not None and not failed:
+                continue
+            if result is not None:
+                storing.append(result)
+        if not storing:
+            if not failed:
+                self._forget(events)
+            return
+        stored = asyncio.gather(*storing, return_exceptions=True)
+        self._storing.add(stored)
+
+        def taken(done: asyncio.Future[list[Any]]) -> None:
+            self._storing.discard(done)
+            errors = [] if done.cancelled() else [r for r in done.result() if isinstance(r, BaseException)]
+            for error in errors:
+                log.error("an event subscriber failed to store %d events (they stay in the journal): %s",
+                          len(events), error, exc_info=error)
+            if not failed and not errors and not done.cancelled():
+                self._forget(events)
+
+        stored.add_done_callback(taken)
+
+    def _forget(self, events: list[EscEvent]) -> None:
+        if self._journal is not None:
             self._journal.forget([e.event_id for e in events if e.event_id is not None])
 
     def _each(self, event: EscEvent) -> None:

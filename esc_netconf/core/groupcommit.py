@@ -28,6 +28,7 @@ a second later; the tasks waiting in ``durable()`` fail with the store's error, 
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import inspect
 import itertools
@@ -58,6 +59,29 @@ class CommitCancelled(EscError):
     """The writer thread dropped a batch (the process is stopping)."""
 
 
+class _Deferred:
+    """A save whose row is made on the writer thread, from an object that cannot change meanwhile (a
+    frozen event, a copy of a deployment record, whose fields are all immutable): serializing a
+    deployment's spec costs about 0.3 ms, and a bulk edit saves hundreds of them in one loop turn."""
+
+    __slots__ = ("kind", "key", "make")
+
+    def __init__(self, kind: RecordKind, key: str, make: Callable[[], dict[str, Any]]) -> None:
+        self.kind = kind
+        self.key = key
+        self.make = make
+
+    def write(self) -> Write:
+        return Write(self.kind, self.key, self.make())
+
+
+_Pending = Write | _Deferred
+
+
+def _writes(items: list[_Pending]) -> list[Write]:
+    return [item.write() if isinstance(item, _Deferred) else item for item in items]
+
+
 class GroupCommit:
     """A ``Store`` that commits the writes of each loop turn together (see the module docstring)."""
 
@@ -70,7 +94,7 @@ class GroupCommit:
         self._on_durable = on_durable
         self._pacer = pacer
         self._instance = next(_instances)
-        self._pending: dict[tuple[RecordKind, str], Write] = {}
+        self._pending: dict[tuple[RecordKind, str], _Pending] = {}
         self._written = 0  # sequence number of the last write accepted
         self._durable = 0  # sequence number of the last write committed
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
@@ -103,7 +127,8 @@ class GroupCommit:
         self._put(Write(RecordKind.TENANT, name, None))
 
     def save_deployment(self, deployment: DeploymentRecord) -> None:
-        self._put(Write(RecordKind.DEPLOYMENT, deployment.dep_id, deployment.to_dict()))
+        # every field is immutable (the spec is frozen): a shallow copy keeps the record as it is now
+        self._put(_Deferred(RecordKind.DEPLOYMENT, deployment.dep_id, copy.copy(deployment).to_dict))
 
     def delete_deployment(self, dep_id: str) -> None:
         self._put(Write(RecordKind.DEPLOYMENT, dep_id, None))
@@ -130,9 +155,10 @@ class GroupCommit:
 
     # ---- the event journal (core.events.EventJournal) ---------------------------------------
 
-    def journal(self, event_id: str, data: dict[str, Any]) -> None:
-        """The event goes into the batch of the writes made before it: durable in their transaction."""
-        self._put(Write(RecordKind.EVENT, event_id, data))
+    def journal(self, event_id: str, data: Callable[[], dict[str, Any]]) -> None:
+        """The event goes into the batch of the writes made before it: durable in their transaction
+        (``data()`` gives its row, made on the writer thread)."""
+        self._put(_Deferred(RecordKind.EVENT, event_id, data))
 
     def forget(self, event_ids: list[str]) -> None:
         """Delivered events leave the journal with the next batch."""
@@ -141,7 +167,7 @@ class GroupCommit:
 
     # ---- committing -------------------------------------------------------------------------
 
-    def _put(self, write: Write) -> None:
+    def _put(self, write: _Pending) -> None:
         key = (write.kind, write.key)
         # the last write of a record wins, at the place of that last write: applied in this order, the
         # batch leaves the store as the writes one by one would (a deployment's delete keeps its place
@@ -153,6 +179,10 @@ class GroupCommit:
         self._schedule(0.0)
 
     def _schedule(self, delay: float) -> None:
+        if self._closed:  # the core has stopped: a late write is committed at once, in the caller's thread
+            if delay <= 0:
+                self.flush()
+            return
         if self._scheduled is not None or self._inflight is not None:
             return  # a commit is due, or running and will look for more when it ends
         try:
@@ -162,12 +192,12 @@ class GroupCommit:
             return
         self._scheduled = loop.call_soon(self._begin) if delay <= 0 else loop.call_later(delay, self._begin)
 
-    def _take(self) -> tuple[list[Write], int]:
+    def _take(self) -> tuple[list[_Pending], int]:
         writes, upto = list(self._pending.values()), self._written
         self._pending = {}
         return writes, upto
 
-    def _give_back(self, writes: list[Write]) -> None:
+    def _give_back(self, writes: list[_Pending]) -> None:
         """A commit failed: its writes are pending again, before those made since (unless superseded)."""
         again = {(w.kind, w.key): w for w in writes if (w.kind, w.key) not in self._pending}
         again.update(self._pending)
@@ -186,7 +216,7 @@ class GroupCommit:
         self._inflight = asyncio.wrap_future(self._submit(writes), loop=loop)
         self._inflight.add_done_callback(lambda f: self._ended(f, writes, upto))
 
-    def _ended(self, future: asyncio.Future[None], writes: list[Write], upto: int) -> None:
+    def _ended(self, future: asyncio.Future[None], writes: list[_Pending], upto: int) -> None:
         self._inflight = None
         error = future.exception() if not future.cancelled() else None
         if future.cancelled() or error is not None:
@@ -235,17 +265,20 @@ class GroupCommit:
             raise
         self._done(upto)
 
-    def _submit(self, writes: list[Write]) -> Future[None]:
+    def _submit(self, writes: list[_Pending]) -> Future[None]:
         """The commit of ``writes`` on the writer thread (in this thread once closed)."""
         if not self._closed:
-            return self._writer.submit(self._store.apply, writes)
+            return self._writer.submit(self._apply, writes)
         done: Future[None] = Future()
         try:
-            self._store.apply(writes)
+            self._apply(writes)
             done.set_result(None)
         except Exception as exc:
             done.set_exception(exc)
         return done
+
+    def _apply(self, writes: list[_Pending]) -> None:
+        self._store.apply(_writes(writes))
 
     def close(self) -> None:
         """Commit what is pending and stop the writer thread (the core is stopping); later writes, if
@@ -256,6 +289,9 @@ class GroupCommit:
                 self.flush()
         finally:
             self._closed = True
+            if self._scheduled is not None:
+                self._scheduled.cancel()
+                self._scheduled = None
             self._writer.shutdown(wait=True)
 
     async def durable(self) -> None:

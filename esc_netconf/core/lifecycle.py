@@ -31,8 +31,8 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
-from uuid import uuid4
 
+from esc_netconf.core.ids import new_id
 from esc_netconf.core import deploy, jobs, operations, recovery, restore, tenants
 from esc_netconf.core.context import Clock, CoreContext, CoreSettings, utc_now
 from esc_netconf.core.day0.fetch import TemplateFetcher
@@ -176,7 +176,13 @@ class EscCore:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self._ctx.poller.close()
-        self._ctx.commit.close()
+        # drain before the store closes: commit, deliver what the commit released (the subscribers store
+        # it), commit the journal's forgetting; an event still held stays journaled for the next start
+        ctx = self._ctx
+        ctx.commit.flush()
+        await ctx.bus.drain()
+        ctx.bus.close()
+        ctx.commit.close()
 
     async def wait_idle(self, timeout: float) -> None:
         """Wait until no operation (nor tenant creation or deletion) is running (for tests and orderly shutdown).
@@ -214,7 +220,7 @@ class EscCore:
         deps = self._ctx.state.deployments
         if name_or_id in deps and deps[name_or_id].tenant == tenant:
             return deps[name_or_id]
-        return next((d for d in deps.values() if d.tenant == tenant and d.name == name_or_id), None)
+        return self._ctx.deployment_named(tenant, name_or_id)
 
     def vms(self, dep_id: str) -> list[VmRecord]:
         """The VMs of a deployment, by group then index."""
@@ -311,7 +317,7 @@ class EscCore:
             return
         dep = self.find_deployment(tenant, new.name)
         if dep is None:
-            dep = DeploymentRecord(str(uuid4()), tenant, new.name, new, created=ctx.clock(), service_id=str(uuid4()))
+            dep = DeploymentRecord(new_id(), tenant, new.name, new, created=ctx.clock(), service_id=new_id())
             ctx.save_dep(dep)
             self._begin(dep, OpKind.DEPLOY)
         elif new != dep.spec:
@@ -556,7 +562,7 @@ class EscCore:
 
     def _begin(self, dep: DeploymentRecord, kind: OpKind, *, vm_id: str | None = None,
                params: dict[str, str] | None = None, after: asyncio.Task[None] | None = None) -> None:
-        op = OperationRecord(str(uuid4()), kind.value, dep.tenant, dep.dep_id, vm_id, dict(params or {}),
+        op = OperationRecord(new_id(), kind.value, dep.tenant, dep.dep_id, vm_id, dict(params or {}),
                              self._ctx.clock())
         self._ctx.state.operations[op.op_id] = op
         self._ctx.store.save_operation(op)

@@ -68,8 +68,10 @@ class ReplayLog(Protocol):
         """Store one notification payload and return its sequence number."""
         ...
 
-    def read(self, stream: str, start: datetime, stop: datetime | None) -> Iterator[tuple[datetime, bytes]]:
-        """The notifications of ``stream`` with ``start <= event_time`` (and ``<= stop``: RFC 5277 excludes only later events), oldest first."""
+    def read(self, stream: str, start: datetime, stop: datetime | None, *,
+             upto: int | None = None) -> Iterator[tuple[datetime, bytes]]:
+        """The notifications of ``stream`` with ``start <= event_time`` (and ``<= stop``: RFC 5277 excludes only later events), oldest first;
+        with ``upto``, only those whose sequence number (as ``append`` returns it) is at most ``upto``."""
         ...
 
     def oldest(self, stream: str) -> datetime | None:

@@ -38,6 +38,7 @@ import asyncio
 import itertools
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from copy import deepcopy
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -164,6 +165,14 @@ class NotificationHub:
         self._created = self._now()
         self._subscriptions: dict[str, list[Subscription]] = {name: [] for name in self._streams}
         self._replay_slots: asyncio.Semaphore | None = None
+        #: Stores the bursts of ``publish_stored`` (one thread: in the order they were published).
+        self._writer: ThreadPoolExecutor | None = None
+        #: Per stream, while bursts of ``publish_stored`` are being stored (``_storing``), the highest
+        #: replay-log sequence id whose events were all offered live: a new subscription's replay reads
+        #: no further (what is stored but not yet offered comes live).  With nothing being stored the
+        #: whole log was offered (or written by another server of the group), and a replay reads it all.
+        self._offered: dict[str, int] = {}
+        self._storing: dict[str, int] = {}
 
     @property
     def streams(self) -> tuple[StreamInfo, ...]:
@@ -236,9 +245,87 @@ class NotificationHub:
             else:
                 for moment, xml in rows:
                     self._log.append(stream, moment, xml)
+        self._offer_all(stream, timed)
+
+    def publish_stored(self, stream: str, events: Sequence[tuple[etree._Element, datetime | None]],
+                       event_ids: Sequence[str | None] | None = None) -> asyncio.Future[None]:
+        """``publish_many`` with the replay log's write (a transaction and a disk flush) on the hub's
+        writer thread instead of the loop; live subscribers are offered the events once they are stored,
+        bursts in the order they were published.  The returned future ends then, or fails with the
+        log's error (the events were offered to nobody: the caller keeps them to publish again).
+
+        Why: a burst of a bulk deploy's events is stored every few milliseconds, and each write held the
+        loop for its flush and for the database's write lock (shared with the core's own commits).
+
+        A subscription created while a burst is being stored must see it once: its replay reads only up
+        to the sequence id last offered live (``_offered``), and the burst reaches it live.  Call it on
+        the loop.
+
+        :raises LocalProtocolError: for a stream the hub was not configured with (a bug here).
+        """
+        info = self._streams.get(stream)
+        if info is None:
+            raise LocalProtocolError(f"publish on unknown stream {stream!r}")
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        timed = [(payload, _utc(t) if t is not None else self._now()) for payload, t in events]
+        if not timed or not info.replay_support:
+            self._offer_all(stream, timed)
+            done.set_result(None)
+            return done
+        if not self._storing.get(stream):  # nothing being stored: what the log holds now was offered
+            last_seq = getattr(self._log, "last_seq", None)
+            self._offered.pop(stream, None)
+            if last_seq is not None:
+                self._offered[stream] = int(last_seq())
+        self._storing[stream] = self._storing.get(stream, 0) + 1
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-log")
+        stored = loop.run_in_executor(self._writer, self._store_rows, stream, timed, event_ids)
+
+        def offer(job: asyncio.Future[int | None]) -> None:
+            self._storing[stream] -= 1
+            if job.cancelled():
+                done.cancel()
+                return
+            error = job.exception()
+            if error is not None:
+                done.set_exception(error)
+                return
+            seq = job.result()
+            if seq is not None and stream in self._offered:
+                self._offered[stream] = max(self._offered[stream], seq)
+            self._offer_all(stream, timed)
+            done.set_result(None)
+
+        stored.add_done_callback(offer)
+        return done
+
+    def _store_rows(self, stream: str, timed: Sequence[tuple[etree._Element, datetime]],
+                    event_ids: Sequence[str | None] | None) -> int | None:
+        """On the writer thread: the events into the replay log; the log's highest sequence id after.
+
+        Serialized here too: lxml lets go of the GIL while it serializes, and on the loop each event then
+        waited for the GIL to come back (up to the switch interval, 5 ms, on a busy process).  Nothing
+        changes the payloads meanwhile: the loop offers them (copies) once this returns."""
+        rows = [(moment, etree.tostring(payload, encoding="UTF-8")) for payload, moment in timed]
+        append_many = getattr(self._log, "append_many", None)
+        if append_many is None:
+            return max(self._log.append(stream, moment, xml) for moment, xml in rows)
+        seq: int | None = append_many(stream, rows, event_ids=event_ids) if event_ids is not None else \
+            append_many(stream, rows)
+        return seq
+
+    def _offer_all(self, stream: str, timed: Sequence[tuple[etree._Element, datetime]]) -> None:
         for payload, moment in timed:
             for subscription in list(self._subscriptions[stream]):
                 subscription._offer(moment, payload)
+
+    def close(self) -> None:
+        """Stop the writer thread (after the bursts handed to it are stored)."""
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
 
     def parse_request(self, op: etree._Element) -> SubscriptionRequest:
         """Read ``<create-subscription>`` (children in the RFC 5277 namespace, or unqualified).
@@ -308,7 +395,8 @@ class NotificationHub:
         if request.start_time is None:
             self._go_live(subscription)
             return subscription
-        events = iter(self._log.read(request.stream, request.start_time, request.stop_time))
+        upto = self._offered.get(request.stream) if self._storing.get(request.stream) else None
+        events = iter(self._log.read(request.stream, request.start_time, request.stop_time, upto=upto))
         if self._replay_page(subscription, events):
             subscription._backlog = []
             subscription._replay = self._timer_loop().create_task(

@@ -82,8 +82,10 @@ class SqlReplayLog:
         return int(key[0])
 
     def append_many(self, stream: str, events: Sequence[tuple[datetime, bytes]],
-                    event_ids: Sequence[str | None] | None = None) -> None:
-        """Record ``(event time, xml)`` events in order, in one transaction. Durable when it returns.
+                    event_ids: Sequence[str | None] | None = None) -> int | None:
+        """Record ``(event time, xml)`` events in order, in one transaction. Durable when it returns;
+        returns the highest sequence id of the log then (None while it is empty), which bounds what a
+        replay that must not include later events reads (``read(..., upto=)``).
 
         ``event_ids``: one per event (None for an event without one); an event whose id the log already
         holds is skipped, so an event delivered again after a crash (``core.events``) is stored once.
@@ -92,7 +94,7 @@ class SqlReplayLog:
         """
         _check_stream(stream)
         if not events:
-            return
+            return None
         ids: Sequence[str | None] = event_ids if event_ids is not None else [None] * len(events)
         if len(ids) != len(events):
             raise StoreValueError(f"{len(ids)} event ids for {len(events)} events")
@@ -116,16 +118,19 @@ class SqlReplayLog:
                 rows = kept
             if rows:
                 connection.execute(insert(replay_events), rows)
+            highest = connection.execute(select(func.max(replay_events.c.seq))).scalar_one_or_none()
+        return None if highest is None else int(highest)
 
     def read(
-        self, stream: str, start: datetime, stop: datetime | None
+        self, stream: str, start: datetime, stop: datetime | None, *, upto: int | None = None
     ) -> Iterator[tuple[datetime, bytes]]:
         """The events of ``stream`` with ``start <= event time <= stop`` (``stop=None``: no upper
-        bound), oldest first, as ``(event time in UTC, xml)``."""
-        return ((event_time, xml) for _seq, event_time, xml in self.read_with_seq(stream, start, stop))
+        bound), oldest first, as ``(event time in UTC, xml)``; with ``upto``, only those whose sequence
+        id is at most ``upto``."""
+        return ((event_time, xml) for _seq, event_time, xml in self.read_with_seq(stream, start, stop, upto=upto))
 
     def read_with_seq(
-        self, stream: str, start: datetime, stop: datetime | None
+        self, stream: str, start: datetime, stop: datetime | None, *, upto: int | None = None
     ) -> Iterator[tuple[int, datetime, bytes]]:
         """Like :meth:`read`, with each event's sequence id first."""
         _check_stream(stream)
@@ -133,6 +138,8 @@ class SqlReplayLog:
         window = [table.stream == stream, table.event_time_us >= to_micros(start)]
         if stop is not None:
             window.append(table.event_time_us <= to_micros(stop))  # RFC 5277: only later events are excluded
+        if upto is not None:
+            window.append(table.seq <= upto)
         query = (
             select(table.seq, table.event_time_us, table.xml)
             .where(*window)
@@ -157,6 +164,12 @@ class SqlReplayLog:
             if len(rows) < self._page_size:
                 return
             after = (int(rows[-1].event_time_us), int(rows[-1].seq))
+
+    def last_seq(self) -> int:
+        """The highest sequence id of the log (0 while it has never held an event)."""
+        with self._database.read() as connection:
+            highest = connection.execute(select(func.max(replay_events.c.seq))).scalar_one_or_none()
+        return 0 if highest is None else int(highest)
 
     def oldest(self, stream: str) -> datetime | None:
         """The earliest event time still kept for ``stream``, or ``None`` if it has none."""

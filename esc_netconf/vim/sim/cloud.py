@@ -5,15 +5,19 @@ live settings), and runs the operation in one SQLite transaction; nothing runs i
 Statuses are derived from persisted timelines and the wall clock (see ``timeline.py``), so
 several ``SimCloud`` objects on one state directory, or one reopened after a crash, agree on
 what the cloud looks like at any moment. Work is synchronous and short (milliseconds); the one
-costly step, hashing a new snapshot image's pseudo-content, runs in a worker thread.
+costly step, hashing a new snapshot image's pseudo-content, runs in a worker thread; every request's
+SQLite work runs on the cloud's own worker thread (``_off_loop``), off the caller's event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from pathlib import Path
 
 from esc_netconf.vim.base import (
@@ -45,6 +49,19 @@ from esc_netconf.vim.sim.timeline import GONE
 
 __all__ = ["SimCloud"]
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _off_loop(body: Callable[Concatenate[SimCloud, P], R]) -> Callable[Concatenate[SimCloud, P], Coroutine[Any, Any, R]]:
+    """The coroutine method that runs ``body`` (synchronous: its SQLite work) on the cloud's worker thread."""
+
+    async def call(self: SimCloud, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await self._on_worker(functools.partial(body, self, *args, **kwargs))
+
+    functools.update_wrapper(call, body)  # name, docstring, and the signature inspect reports
+    return call
+
 
 class SimCloud:
     """The simulated cloud, persisted in ``state_dir``.
@@ -66,6 +83,9 @@ class SimCloud:
         self._store = SimStore(state_dir)
         images.seed_catalog(self._store, clock())
         self._closed = False
+        #: Every request's SQLite work runs here, not on the caller's event loop: at thousands of VMs the
+        #: simulated cloud's transactions held the controller's loop as a real cloud's HTTP calls never do.
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sim-cloud")
 
     @property
     def state_file(self) -> Path:
@@ -81,11 +101,19 @@ class SimCloud:
     async def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self._store.close()
+            await asyncio.get_running_loop().run_in_executor(self._worker, self._store.close)  # after the rest
+            self._worker.shutdown(wait=False)
+
+    async def _on_worker(self, work: Callable[[], R]) -> R:
+        """``work`` on the cloud's one worker thread (one thread: the SQLite file is used by one at a time)."""
+        if self._closed:
+            raise VimFailure("The simulated cloud is closed.")
+        return await asyncio.get_running_loop().run_in_executor(self._worker, work)
 
     # ---- identity -------------------------------------------------------------------------
 
-    async def ensure_project(self, name: str) -> Project:
+    @_off_loop
+    def ensure_project(self, name: str) -> Project:
         req = self._request("ensure_project")
         with self._store.transaction():
             existing = self._store.select(Kind.PROJECT, req.now, name=name)
@@ -94,7 +122,8 @@ class SimCloud:
             fields = {"id": uuid.uuid4().hex, "name": name, "description": None, "enabled": True}
             return to_project(req.new(Kind.PROJECT, fields).view(req.now))
 
-    async def get_project(self, name_or_id: str) -> Project:
+    @_off_loop
+    def get_project(self, name_or_id: str) -> Project:
         req = self._request("get_project")
         found = self._store.get(Kind.PROJECT, name_or_id, req.now)
         if found is None:
@@ -104,14 +133,16 @@ class SimCloud:
             found = by_name[0][1]
         return to_project(found.view(req.now))
 
-    async def delete_project(self, project_id: str) -> None:
+    @_off_loop
+    def delete_project(self, project_id: str) -> None:
         req = self._request("delete_project")
         with self._store.transaction():
             timeline = req.load(Kind.PROJECT, project_id, messages.project_not_found)
             timeline.replace_future(req.now, (req.now, {GONE: True}))
             req.save(Kind.PROJECT, timeline)
 
-    async def list_projects(self) -> list[Project]:
+    @_off_loop
+    def list_projects(self) -> list[Project]:
         req = self._request("list_projects")
         return [to_project(t.view(req.now)) for _, t in self._store.select(Kind.PROJECT, req.now)]
 
@@ -135,7 +166,8 @@ class SimCloud:
 
     # ---- servers ----------------------------------------------------------------------------
 
-    async def create_server(
+    @_off_loop
+    def create_server(
         self,
         name: str,
         *,
@@ -163,54 +195,65 @@ class SimCloud:
                 boot=servers.BootData(user_data, config_drive, dict(files or {})),
             )
 
-    async def create_port(self, *, project_id: str, network: str, name: str, fixed_ip: str | None = None) -> Port:
+    @_off_loop
+    def create_port(self, *, project_id: str, network: str, name: str, fixed_ip: str | None = None) -> Port:
         req = self._request("create_port")
         with self._store.transaction():
             return ports.create_port(req, project_id=project_id, network=network, name=name, fixed_ip=fixed_ip)
 
-    async def delete_port(self, port_id: str) -> None:
+    @_off_loop
+    def delete_port(self, port_id: str) -> None:
         req = self._request("delete_port")
         with self._store.transaction():
             ports.delete_port(req, port_id)
 
-    async def server_boot_data(self, server_id: str) -> servers.BootData:
+    @_off_loop
+    def server_boot_data(self, server_id: str) -> servers.BootData:
         """What the server was given for its guest (user data, config drive, files); sim only.
 
         :raises VimNotFound: no such server.
         """
         return servers.boot_data(self._request("server_boot_data"), server_id)
 
-    async def get_server(self, server_id: str) -> Server:
+    @_off_loop
+    def get_server(self, server_id: str) -> Server:
         return servers.get_server(self._request("get_server"), server_id)
 
-    async def list_servers(self, project_id: str | None = None) -> list[Server]:
+    @_off_loop
+    def list_servers(self, project_id: str | None = None) -> list[Server]:
         return servers.list_servers(self._request("list_servers"), project_id)
 
-    async def get_server_diagnostics(self, server_id: str) -> ServerDiagnostics:
+    @_off_loop
+    def get_server_diagnostics(self, server_id: str) -> ServerDiagnostics:
         return diagnostics.get_server_diagnostics(self._request("get_server_diagnostics"), server_id)
 
-    async def stop_server(self, server_id: str) -> None:
+    @_off_loop
+    def stop_server(self, server_id: str) -> None:
         req = self._request("stop_server")
         with self._store.transaction():
             servers.stop_server(req, server_id)
 
-    async def start_server(self, server_id: str) -> None:
+    @_off_loop
+    def start_server(self, server_id: str) -> None:
         req = self._request("start_server")
         with self._store.transaction():
             servers.start_server(req, server_id)
 
-    async def reboot_server(self, server_id: str, reboot_type: RebootType = RebootType.SOFT) -> None:
+    @_off_loop
+    def reboot_server(self, server_id: str, reboot_type: RebootType = RebootType.SOFT) -> None:
         req = self._request("reboot_server")
         with self._store.transaction():
             servers.reboot_server(req, server_id, RebootType(reboot_type))
 
-    async def delete_server(self, server_id: str) -> None:
+    @_off_loop
+    def delete_server(self, server_id: str) -> None:
         req = self._request("delete_server")
         with self._store.transaction():
             servers.delete_server(req, server_id)
             self._store.purge(req.now)
 
-    async def force_server_status(
+    @_off_loop
+    def force_server_status(
         self, server_id: str, status: ServerStatus, *, fault: str | None = None
     ) -> None:
         """Out of band, as when someone kills a VM behind the controller's back: the server is
@@ -225,10 +268,12 @@ class SimCloud:
 
     # ---- images -----------------------------------------------------------------------------
 
-    async def get_image(self, image_id: str) -> Image:
+    @_off_loop
+    def get_image(self, image_id: str) -> Image:
         return images.get_image(self._request("get_image"), image_id)
 
-    async def list_images(self, *, ids: Sequence[str] | None = None, name: str | None = None) -> list[Image]:
+    @_off_loop
+    def list_images(self, *, ids: Sequence[str] | None = None, name: str | None = None) -> list[Image]:
         return images.list_images(self._request("list_images"), ids, name)
 
     async def create_server_image(
@@ -236,15 +281,20 @@ class SimCloud:
     ) -> str:
         req = self._request("create_server_image")
         image_id = str(uuid.uuid4())
-        size = images.snapshot_size(req, server_id)
+        size = await self._on_worker(functools.partial(images.snapshot_size, req, server_id))
         checksum = await asyncio.to_thread(content_md5, image_id, size)
         req = Request(store=self._store, settings=req.settings, now=self._clock())
-        with self._store.transaction():
-            return images.create_server_image(
-                req, server_id, name, metadata, image_id=image_id, size=size, checksum=checksum
-            )
 
-    async def delete_image(self, image_id: str) -> None:
+        def create() -> str:
+            with self._store.transaction():
+                return images.create_server_image(
+                    req, server_id, name, metadata, image_id=image_id, size=size, checksum=checksum
+                )
+
+        return await self._on_worker(create)
+
+    @_off_loop
+    def delete_image(self, image_id: str) -> None:
         req = self._request("delete_image")
         with self._store.transaction():
             images.delete_image(req, image_id)
@@ -255,14 +305,15 @@ class SimCloud:
 
     async def _download(self, image_id: str, chunk_size: int) -> AsyncIterator[bytes]:
         req = Request(store=self._store, settings=self._settings(), now=self._clock())
-        seed, size = images.download_source(req, image_id)
+        seed, size = await self._on_worker(functools.partial(images.download_source, req, image_id))
         for chunk in iter_content(seed, size, chunk_size):
             yield chunk
             await asyncio.sleep(0)
 
     # ---- volumes ----------------------------------------------------------------------------
 
-    async def create_volume(
+    @_off_loop
+    def create_volume(
         self,
         name: str,
         *,
@@ -292,32 +343,38 @@ class SimCloud:
                 )
             )
 
-    async def get_volume(self, volume_id: str) -> Volume:
+    @_off_loop
+    def get_volume(self, volume_id: str) -> Volume:
         req = self._request("get_volume")
         return to_volume(req.view(Kind.VOLUME, volume_id, messages.volume_not_found))
 
-    async def list_volumes(self, project_id: str | None = None, *, ids: Sequence[str] | None = None) -> list[Volume]:
+    @_off_loop
+    def list_volumes(self, project_id: str | None = None, *, ids: Sequence[str] | None = None) -> list[Volume]:
         req = self._request("list_volumes")
         rows = self._store.select(Kind.VOLUME, req.now, project_id=project_id, ids=ids)
         return [to_volume(t.view(req.now)) for _, t in rows]
 
-    async def delete_volume(self, volume_id: str) -> None:
+    @_off_loop
+    def delete_volume(self, volume_id: str) -> None:
         req = self._request("delete_volume")
         with self._store.transaction():
             volumes.delete_volume(req, volume_id)
             self._store.purge(req.now)
 
-    async def attach_volume(self, server_id: str, volume_id: str, device: str | None = None) -> VolumeAttachment:
+    @_off_loop
+    def attach_volume(self, server_id: str, volume_id: str, device: str | None = None) -> VolumeAttachment:
         req = self._request("attach_volume")
         with self._store.transaction():
             return attachments.attach_volume(req, server_id, volume_id, device)
 
-    async def detach_volume(self, server_id: str, volume_id: str) -> None:
+    @_off_loop
+    def detach_volume(self, server_id: str, volume_id: str) -> None:
         req = self._request("detach_volume")
         with self._store.transaction():
             attachments.detach_volume(req, server_id, volume_id)
 
-    async def swap_volume(
+    @_off_loop
+    def swap_volume(
         self, server_id: str, old_volume_id: str, new_volume_id: str, *, delete_on_termination: bool | None = None
     ) -> None:
         req = self._request("swap_volume")
@@ -335,18 +392,23 @@ class SimCloud:
     ) -> str:
         req = self._request("upload_volume_to_image")
         image_id = str(uuid.uuid4())
-        seed, size = uploads.upload_source(req, volume_id, force)
+        seed, size = await self._on_worker(functools.partial(uploads.upload_source, req, volume_id, force))
         checksum = await asyncio.to_thread(content_md5, seed, size)
         req = Request(store=self._store, settings=req.settings, now=self._clock())
-        with self._store.transaction():
-            return uploads.upload_volume_to_image(
-                req, volume_id, image_name, disk_format=disk_format, container_format=container_format,
-                force=force, image_id=image_id, checksum=checksum,
-            )
+
+        def upload() -> str:
+            with self._store.transaction():
+                return uploads.upload_volume_to_image(
+                    req, volume_id, image_name, disk_format=disk_format, container_format=container_format,
+                    force=force, image_id=image_id, checksum=checksum,
+                )
+
+        return await self._on_worker(upload)
 
     # ---- volume snapshots -------------------------------------------------------------------
 
-    async def create_volume_snapshot(
+    @_off_loop
+    def create_volume_snapshot(
         self, volume_id: str, name: str, *, force: bool = False, description: str | None = None
     ) -> VolumeSnapshot:
         req = self._request("create_volume_snapshot")
@@ -355,18 +417,21 @@ class SimCloud:
                 volumes.create_volume_snapshot(req, volume_id, name, force=force, description=description)
             )
 
-    async def get_volume_snapshot(self, snapshot_id: str) -> VolumeSnapshot:
+    @_off_loop
+    def get_volume_snapshot(self, snapshot_id: str) -> VolumeSnapshot:
         req = self._request("get_volume_snapshot")
         return to_volume_snapshot(req.view(Kind.VOLUME_SNAPSHOT, snapshot_id, messages.snapshot_not_found))
 
-    async def list_volume_snapshots(
+    @_off_loop
+    def list_volume_snapshots(
         self, project_id: str | None = None, *, ids: Sequence[str] | None = None
     ) -> list[VolumeSnapshot]:
         req = self._request("list_volume_snapshots")
         rows = self._store.select(Kind.VOLUME_SNAPSHOT, req.now, project_id=project_id, ids=ids)
         return [to_volume_snapshot(t.view(req.now)) for _, t in rows]
 
-    async def delete_volume_snapshot(self, snapshot_id: str) -> None:
+    @_off_loop
+    def delete_volume_snapshot(self, snapshot_id: str) -> None:
         req = self._request("delete_volume_snapshot")
         with self._store.transaction():
             volumes.delete_volume_snapshot(req, snapshot_id)

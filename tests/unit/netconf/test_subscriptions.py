@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -33,9 +34,10 @@ class MemoryReplayLog:
         self.rows.append((stream, event_time, xml))
         return len(self.rows)
 
-    def read(self, stream: str, start: datetime, stop: datetime | None) -> Iterator[tuple[datetime, bytes]]:
-        for s, t, xml in self.rows:
-            if s == stream and t >= start and (stop is None or t < stop):
+    def read(self, stream: str, start: datetime, stop: datetime | None, *,
+             upto: int | None = None) -> Iterator[tuple[datetime, bytes]]:
+        for seq, (s, t, xml) in enumerate(self.rows, start=1):
+            if s == stream and t >= start and (stop is None or t < stop) and (upto is None or seq <= upto):
                 yield t, xml
 
     def oldest(self, stream: str) -> datetime | None:
@@ -201,6 +203,63 @@ def test_publish_many_stores_a_burst_at_once_and_delivers_it_in_order() -> None:
     del log.append_many  # type: ignore[attr-defined]
     hub.publish_many("escEvent", [(esc_event("FOUR"), None)])  # a log without append_many: one by one
     assert rec.names()[-1] == "FOUR" and len(log.rows) == 4 and batches == [3]
+
+
+class SlowLog(MemoryReplayLog):
+    """A log whose bursts are stored (on the hub's writer thread) only when the test lets them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.go = threading.Event()
+        self.stored = threading.Event()
+
+    def append_many(self, stream: str, rows: list[tuple[datetime, bytes]],
+                    event_ids: list[str | None] | None = None) -> int:
+        assert self.go.wait(10)
+        for moment, xml in rows:
+            self.append(stream, moment, xml)
+        self.stored.set()
+        return len(self.rows)
+
+    def last_seq(self) -> int:
+        return len(self.rows)
+
+
+async def test_publish_stored_offers_a_burst_once_stored_and_a_replay_meanwhile_sees_it_once() -> None:
+    log, clock = SlowLog(), Clock()
+    hub = NotificationHub(log, [StreamInfo("escEvent", "ESC events", True)], clock)
+    live = Recorder()
+    hub.subscribe(SubscriptionRequest("escEvent"), live.deliver, live.complete)
+    hub.publish("escEvent", esc_event("OLD"))
+    done = hub.publish_stored("escEvent", [(esc_event("ONE"), None), (esc_event("TWO"), None)], ["a", "b"])
+    assert live.names() == ["OLD"], "nothing is offered before it is stored"
+    log.go.set()
+    assert log.stored.wait(10)  # stored, not yet offered (the loop has not run since): the window of a race
+    replaying = Recorder()
+    hub.subscribe(SubscriptionRequest("escEvent", start_time=T0), replaying.deliver, replaying.complete)
+    await asyncio.wait_for(done, 10)
+    assert live.names() == ["OLD", "ONE", "TWO"]
+    assert replaying.names() == ["OLD", "replayComplete", "ONE", "TWO"], "the burst came live, once"
+    later = Recorder()
+    hub.subscribe(SubscriptionRequest("escEvent", start_time=T0), later.deliver, later.complete)
+    assert later.names() == ["OLD", "ONE", "TWO", "replayComplete"], "nothing in flight: the whole log"
+    hub.close()
+
+
+async def test_publish_stored_that_fails_offers_nothing_and_says_why() -> None:
+    log, clock = SlowLog(), Clock()
+    hub = NotificationHub(log, [StreamInfo("escEvent", "ESC events", True)], clock)
+    live = Recorder()
+    hub.subscribe(SubscriptionRequest("escEvent"), live.deliver, live.complete)
+
+    def broken(*_: object, **__: object) -> int:
+        raise OSError("disk full")
+
+    log.append_many = broken  # type: ignore[method-assign]
+    with pytest.raises(OSError, match="disk full"):
+        await hub.publish_stored("escEvent", [(esc_event("ONE"), None)])
+    assert live.names() == []
+    hub.close()
 
 
 def test_publish_on_unknown_stream_is_a_bug() -> None:

@@ -141,3 +141,14 @@ def test_append_many_stores_an_event_id_once(memory_database: Database) -> None:
     assert [xml for _t, xml in log.read("escEvent", at(-1), None)] == [b"<a/>", b"<b/>", b"<b/>", b"<c/>"]
     with pytest.raises(StoreValueError):
         log.append_many("escEvent", [(at(0), b"<x/>")], event_ids=[])
+
+
+def test_append_many_returns_the_highest_sequence_id_and_read_stops_at_upto(memory_database: Database) -> None:
+    log = SqlReplayLog(memory_database)
+    assert log.last_seq() == 0 and log.append_many("escEvent", []) is None
+    first = log.append("escEvent", at(0), b"<a/>")
+    upto = log.append_many("escEvent", [(at(1), b"<b/>"), (at(2), b"<c/>")])
+    assert upto == first + 2 == log.last_seq()
+    log.append_many("escEvent", [(at(3), b"<d/>")])
+    assert [xml for _t, xml in log.read("escEvent", at(-1), None, upto=upto)] == [b"<a/>", b"<b/>", b"<c/>"]
+    assert [xml for _t, xml in log.read("escEvent", at(-1), None)][-1] == b"<d/>"
