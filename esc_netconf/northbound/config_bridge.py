@@ -17,9 +17,7 @@ from esc_netconf.core.errors import LifecycleError
 from esc_netconf.core.lifecycle import EscCore
 from esc_netconf.core.model import DeploymentSpec
 from esc_netconf.northbound.config_specs import (
-    DeploymentKey,
     GroupDefaults,
-    SpecCache,
     changed_deployments,
     deployments_of,
     tenants_of,
@@ -41,7 +39,6 @@ class ConfigBridge:
         self.core = core
         self.defaults = defaults
         self._touched = touched
-        self._specs = SpecCache()  # check() and apply() see the same trees; the next edit's old is this new
         self._last: tuple[etree._Element, etree._Element, list[Change]] | None = None
 
     def changes(self, old: etree._Element, new: etree._Element) -> list[Change]:
@@ -51,19 +48,18 @@ class ConfigBridge:
         if last is not None and last[0] is old and last[1] is new:
             return last[2]
         touched = self._touched(new) if self._touched is not None else None
-        found = (changed_deployments(old, new, touched, self.defaults) if touched is not None
-                 else self._all_changes(old, new))
+        if touched is not None:
+            found = changed_deployments(old, new, touched, self.defaults)
+        else:
+            before, after = deployments_of(old, self.defaults), deployments_of(new, self.defaults)
+            found = [(tenant, before.get((tenant, name)), after.get((tenant, name)))
+                     for tenant, name in sorted(before.keys() | after.keys())
+                     if before.get((tenant, name)) != after.get((tenant, name))]
         self._last = (old, new, found)
         return found
 
-    def _all_changes(self, old: etree._Element, new: etree._Element) -> list[Change]:
-        before = deployments_of(old, self.defaults, self._specs)
-        after = deployments_of(new, self.defaults, self._specs)
-        keys: list[DeploymentKey] = sorted(set(before) | set(after))
-        return [(tenant, before.get((tenant, name)), after.get((tenant, name)))
-                for tenant, name in keys if before.get((tenant, name)) != after.get((tenant, name))]
-
     def check(self, old: etree._Element, new: etree._Element) -> None:
+        self._last = None  # the datastore edits two trees in turn: the same pair may hold another edit now
         for tenant, before, after in self.changes(old, new):
             try:
                 self.core.check_update(tenant, before, after)
