@@ -54,7 +54,7 @@ from lxml import etree
 from esc_netconf.netconf.errors import BASE_NS, ErrorTag, ErrorType, NetconfError, raise_collected
 from esc_netconf.netconf.incremental import EditedTree
 from esc_netconf.netconf.undo import UndoLog
-from esc_netconf.netconf.yangmodel import DataPath, SchemaNodeInfo, YangModel, quote
+from esc_netconf.netconf.yangmodel import DataPath, SchemaNodeInfo, YangModel, key_values, quote
 from esc_netconf.nsmap import default_namespace
 
 OPERATION_ATTR = f"{{{BASE_NS}}}operation"
@@ -412,7 +412,7 @@ class _Editor:
 
 def _identity(element: etree._Element, info: SchemaNodeInfo) -> tuple[str, ...]:
     if info.kind == "list":
-        return (str(element.tag), *((element.findtext(k) or "").strip() for k in info.keys))
+        return (str(element.tag), *key_values(element, info.keys))
     if info.kind == "leaf-list":
         return (str(element.tag), (element.text or "").strip())
     return (str(element.tag),)

@@ -23,7 +23,7 @@ instance-identifier with module prefixes (``/esc:esc_datamodel/esc:tenants/esc:t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -31,7 +31,7 @@ from lxml import etree
 
 from esc_netconf.netconf.context import SessionContext, TerminationReason
 from esc_netconf.netconf.errors import BASE_NS
-from esc_netconf.netconf.yangmodel import DataPath, SchemaNodeInfo, YangModel, quote
+from esc_netconf.netconf.yangmodel import DataPath, SchemaNodeInfo, YangModel, key_values, quote
 from esc_netconf.nsmap import default_namespace
 
 NC_NOTIFICATIONS_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
@@ -127,16 +127,18 @@ def _diff(old: etree._Element, new: etree._Element, spath: tuple[str, ...], step
           path: DataPath, model: YangModel, touched: frozenset[etree._Element] | None) -> Iterator[Change]:
     before = _children(old, spath, model)
     after = _children(new, spath, model)
-    either = {**before, **after}
     for identity in [*after, *(i for i in before if i not in after)]:
         previous, current = before.get(identity), after.get(identity)
-        _, step, info = either[identity]
+        pair = current if current is not None else previous
+        assert pair is not None  # every identity comes from one side or the other
+        element, info = pair
         inner = info is not None and info.kind in ("container", "list")
         if previous is not None and current is not None:
             if touched is not None and inner and current[0] not in touched:
                 continue  # an untouched copy: the same as before, without serializing it
             if (touched is None or not inner) and _same(previous[0], current[0]):
                 continue
+        step = _step(element, info)
         child_path = _child_path(path, step, info, model)
         here = (*steps, step)
         if info is not None and info.kind == "container" and not info.presence:
@@ -158,8 +160,8 @@ def _diff(old: etree._Element, new: etree._Element, spath: tuple[str, ...], step
                 yield from below or [Change(here, child_path, ChangeKind.MODIFIED)]
 
 
-def _differ(previous: tuple[etree._Element, Step, SchemaNodeInfo | None] | None,
-            current: tuple[etree._Element, Step, SchemaNodeInfo | None] | None) -> bool:
+def _differ(previous: tuple[etree._Element, SchemaNodeInfo | None] | None,
+            current: tuple[etree._Element, SchemaNodeInfo | None] | None) -> bool:
     """Whether a node whose children show no difference still differs (only in order, or it is new or
     gone): serialized only then, and only where an edit touched it."""
     return previous is None or current is None or not _same(previous[0], current[0])
@@ -169,23 +171,36 @@ _Identity = tuple[str, ...]
 
 
 def _children(parent: etree._Element, spath: tuple[str, ...],
-              model: YangModel) -> dict[_Identity, tuple[etree._Element, Step, SchemaNodeInfo | None]]:
-    out: dict[_Identity, tuple[etree._Element, Step, SchemaNodeInfo | None]] = {}
+              model: YangModel) -> dict[_Identity, tuple[etree._Element, SchemaNodeInfo | None]]:
+    """The children of ``parent`` by identity (tag, then key values or the leaf-list value): a step is
+    made only for those that turn out to differ, since a list may hold thousands of unchanged entries."""
+    out: dict[_Identity, tuple[etree._Element, SchemaNodeInfo | None]] = {}
+    infos: dict[str, tuple[SchemaNodeInfo | None, str, Sequence[str]]] = {}
     for child in parent:
-        if not isinstance(child.tag, str):
+        tag = child.tag
+        if not isinstance(tag, str):
             continue
-        tag = str(child.tag)
-        info = model.node((*spath, tag))
-        step = _step(child, info)
-        identity = (tag, *(v for _, v in step.keys), *((step.value,) if step.value is not None else ()))
-        out.setdefault(identity, (child, step, info))
+        known = infos.get(tag)
+        if known is None:
+            info = model.node((*spath, tag))
+            kind = info.kind if info is not None else ""
+            known = infos[tag] = (info, kind, info.keys if info is not None else ())
+        info, kind, keys = known
+        if kind == "list":
+            identity: _Identity = (tag, *key_values(child, keys))
+        elif kind == "leaf-list":
+            identity = (tag, (child.text or "").strip())
+        else:
+            identity = (tag,)
+        if identity not in out:
+            out[identity] = (child, info)
     return out
 
 
 def _step(element: etree._Element, info: SchemaNodeInfo | None) -> Step:
     tag = str(element.tag)
     if info is not None and info.kind == "list":
-        return Step(tag, keys=tuple((k, (element.findtext(k) or "").strip()) for k in info.keys))
+        return Step(tag, keys=tuple(zip(info.keys, key_values(element, info.keys))))
     if info is not None and info.kind == "leaf-list":
         return Step(tag, value=(element.text or "").strip())
     return Step(tag)

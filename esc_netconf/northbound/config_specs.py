@@ -28,6 +28,7 @@ from esc_netconf.core.model import (
     VolumeSpec,
 )
 from esc_netconf.netconf.errors import ErrorTag, NetconfError
+from esc_netconf.netconf.yangmodel import key_values
 from esc_netconf.northbound.esc_xml import q
 
 if TYPE_CHECKING:
@@ -328,7 +329,8 @@ def changed_deployments(old: etree._Element, new: etree._Element, touched: froze
 
 
 def _by_name(entries: list[etree._Element]) -> dict[str, etree._Element]:
-    return {_text(entry, "name") or "": entry for entry in entries}
+    name = (q("name"),)
+    return {key_values(entry, name)[0]: entry for entry in entries}
 
 
 def tenants_of(data: etree._Element) -> dict[str, bool]:
