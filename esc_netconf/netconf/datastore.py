@@ -86,6 +86,7 @@ log = logging.getLogger(__name__)
 DATA_TAG = f"{{{BASE_NS}}}data"
 
 CommitHook = Callable[[etree._Element, etree._Element], None]
+PrepareHook = Callable[[etree._Element, etree._Element, frozenset[etree._Element]], None]
 
 
 class StoredConfigError(EscError):
@@ -104,6 +105,7 @@ class Datastore:
         """
         self._model = model
         self._store = store
+        self._preparers: list[PrepareHook] = []
         self._checkers: list[CommitHook] = []
         self._listeners: list[CommitHook] = []
         self._edit_lock = asyncio.Lock()
@@ -170,6 +172,14 @@ class Datastore:
         set is the same as its counterpart in the tree before the edit."""
         known = self._touched
         return known[1] if known is not None and known[0] is tree else None
+
+    def add_commit_preparer(self, fn: PrepareHook) -> None:
+        """Run ``fn(old, new, touched)`` for every edit that changes something, once the model has
+        validated it and before the checkers, where the edit is prepared: in a worker thread for
+        :meth:`edit_off_loop`. For the reading a checker or listener would otherwise do on the loop
+        (``touched`` as :meth:`touched` tells it); it must only read, and a :class:`NetconfError` it
+        raises refuses the edit."""
+        self._preparers.append(fn)
 
     def add_commit_checker(self, fn: CommitHook) -> None:
         """Run ``fn(old, new)`` before every commit; a :class:`NetconfError` it raises refuses it."""
@@ -243,6 +253,8 @@ class Datastore:
             delta = self._layout.delta(edited, self._parts)
             if delta:
                 self._model.validate_edit(self._running, edited)
+                for preparer in self._preparers:
+                    preparer(self._running, edited.tree, edited.visited)
         except BaseException:
             undo.undo()
             raise

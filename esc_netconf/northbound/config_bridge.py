@@ -1,7 +1,8 @@
 """From a committed ``esc_datamodel`` change to core calls: tenants, deploy, undeploy, service update.
 
-The datastore calls :meth:`ConfigBridge.check` inside the commit, before anything is persisted: a
-refusal from the core (above ``max_active``, a pool too small, a busy deployment) becomes an
+The datastore calls :meth:`ConfigBridge.prepare` where it prepares an edit (a worker thread), which finds
+the deployments the edit changes and reads their specs off the loop; then :meth:`ConfigBridge.check` inside
+the commit, before anything is persisted: a refusal from the core (above ``max_active``, a pool too small, a busy deployment) becomes an
 ``<rpc-error>`` and the running config is unchanged. After the commit it calls :meth:`apply`, which only
 starts work; progress is reported through escEvent.
 """
@@ -33,7 +34,10 @@ Touched = Callable[[etree._Element], "frozenset[etree._Element] | None"]
 class ConfigBridge:
     """``touched`` is the datastore's :meth:`~esc_netconf.netconf.datastore.Datastore.touched`: with it,
     an edit's changes are found where the edit went, at a cost that does not grow with the number of
-    deployments stored; without it (or when it does not know a tree) both trees are read whole."""
+    deployments stored; without it (or when it does not know a tree) both trees are read whole.
+
+    The datastore edits two trees in turn, so a pair of trees seen before may hold another edit: it calls
+    :meth:`prepare` for every edit before :meth:`check`, which replaces what was found for the last one."""
 
     def __init__(self, core: EscCore, defaults: GroupDefaults, touched: Touched | None = None) -> None:
         self.core = core
@@ -58,8 +62,12 @@ class ConfigBridge:
         self._last = (old, new, found)
         return found
 
+    def prepare(self, old: etree._Element, new: etree._Element, touched: frozenset[etree._Element]) -> None:
+        """Find the changes of an edit before its commit, off the loop (the datastore's preparer): the
+        datastore edits two trees in turn, so the same pair holds another edit each time this runs."""
+        self._last = (old, new, changed_deployments(old, new, touched, self.defaults))
+
     def check(self, old: etree._Element, new: etree._Element) -> None:
-        self._last = None  # the datastore edits two trees in turn: the same pair may hold another edit now
         for tenant, before, after in self.changes(old, new):
             try:
                 self.core.check_update(tenant, before, after)
