@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from esc_netconf.netconf import datastore as datastore_module
 from esc_netconf.netconf.config_parts import WHOLE_KEY, assemble
 from esc_netconf.netconf.datastore import Datastore, StoredConfigError
 from esc_netconf.netconf.editconfig import canonical_bytes
@@ -203,6 +204,13 @@ def test_stored_config_round_trip_is_canonical(model: YangModel) -> None:
     assert Datastore(model, store).edit(config(dep())).changed is False
 
 
+@pytest.fixture
+def no_inline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every edit_off_loop edit goes to the worker thread, however small."""
+    monkeypatch.setattr(datastore_module, "INLINE_ELEMENTS", 0)
+
+
+@pytest.mark.usefixtures("no_inline")
 async def test_off_loop_edit_prepares_in_a_worker_and_commits_on_the_loop(ds: Datastore, store: FakeConfigStore) -> None:
     """The preparer runs in the worker thread with the edit's touched elements; the checker and the
     listener on the loop see the same two trees; the next edit starts from the committed tree."""
@@ -236,6 +244,14 @@ async def test_a_preparer_can_refuse_and_nothing_changes(ds: Datastore, store: F
     assert snapshot(ds) == before and store.documents == saves
 
 
+async def test_a_small_edit_is_prepared_on_the_loop(ds: Datastore) -> None:
+    threads: list[int] = []
+    ds.add_commit_preparer(lambda old, new, touched: threads.append(threading.get_ident()))
+    await ds.edit_off_loop(config(dep("a")))
+    assert threads == [threading.get_ident()]
+
+
+@pytest.mark.usefixtures("no_inline")
 async def test_cancelled_off_loop_edit_changes_nothing(ds: Datastore, store: FakeConfigStore) -> None:
     """A client gone while its edit is prepared: the worker finishes on the working copy, the edit is taken
     back, and the next edit works on an exact copy of the running tree."""
