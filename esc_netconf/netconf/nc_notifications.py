@@ -125,8 +125,10 @@ def session_event(name: str, ctx: SessionContext, reason: TerminationReason | No
 
 def _diff(old: etree._Element, new: etree._Element, spath: tuple[str, ...], steps: tuple[Step, ...],
           path: DataPath, model: YangModel, touched: frozenset[etree._Element] | None) -> Iterator[Change]:
-    before = _children(old, spath, model)
-    after = _children(new, spath, model)
+    before, _ = _children(old, spath, model, None)
+    after, untouched = _children(new, spath, model, touched)
+    if untouched:
+        _drop_untouched(before, after, untouched, new, spath, model)
     for identity in [*after, *(i for i in before if i not in after)]:
         previous, current = before.get(identity), after.get(identity)
         pair = current if current is not None else previous
@@ -170,11 +172,17 @@ def _differ(previous: tuple[etree._Element, SchemaNodeInfo | None] | None,
 _Identity = tuple[str, ...]
 
 
-def _children(parent: etree._Element, spath: tuple[str, ...],
-              model: YangModel) -> dict[_Identity, tuple[etree._Element, SchemaNodeInfo | None]]:
-    """The children of ``parent`` by identity (tag, then key values or the leaf-list value): a step is
-    made only for those that turn out to differ, since a list may hold thousands of unchanged entries."""
-    out: dict[_Identity, tuple[etree._Element, SchemaNodeInfo | None]] = {}
+_Children = dict[_Identity, tuple[etree._Element, SchemaNodeInfo | None]]
+
+
+def _children(parent: etree._Element, spath: tuple[str, ...], model: YangModel,
+              touched: frozenset[etree._Element] | None) -> tuple[_Children, dict[str, int]]:
+    """The children of ``parent`` by identity (tag, then key values or the leaf-list value), and how many
+    containers and list entries of each tag were left out for being outside ``touched`` (unchanged, so
+    their identity is not even read: a list may hold thousands of them). A step is made later, only for
+    those that turn out to differ."""
+    out: _Children = {}
+    untouched: dict[str, int] = {}
     infos: dict[str, tuple[SchemaNodeInfo | None, str, Sequence[str]]] = {}
     for child in parent:
         tag = child.tag
@@ -186,6 +194,9 @@ def _children(parent: etree._Element, spath: tuple[str, ...],
             kind = info.kind if info is not None else ""
             known = infos[tag] = (info, kind, info.keys if info is not None else ())
         info, kind, keys = known
+        if touched is not None and kind in ("container", "list") and child not in touched:
+            untouched[tag] = untouched.get(tag, 0) + 1
+            continue
         if kind == "list":
             identity: _Identity = (tag, *key_values(child, keys))
         elif kind == "leaf-list":
@@ -194,7 +205,22 @@ def _children(parent: etree._Element, spath: tuple[str, ...],
             identity = (tag,)
         if identity not in out:
             out[identity] = (child, info)
-    return out
+    return out, untouched
+
+
+def _drop_untouched(before: _Children, after: _Children, untouched: dict[str, int], new: etree._Element,
+                    spath: tuple[str, ...], model: YangModel) -> None:
+    """Take out of ``before`` the counterparts of the children of ``new`` that :func:`_children` left out.
+    Each has one, not matched by a touched child; so when a tag has exactly as many unmatched old entries
+    as it has left-out new ones, those are them; more means some were deleted, and only then are the new
+    entries of that tag read to tell which."""
+    for tag, count in untouched.items():
+        spare = [i for i in before if i[0] == tag and i not in after]
+        if len(spare) != count:
+            present, _ = _children(new, spath, model, None)
+            spare = [i for i in spare if i in present]
+        for identity in spare:
+            del before[identity]
 
 
 def _step(element: etree._Element, info: SchemaNodeInfo | None) -> Step:

@@ -316,11 +316,18 @@ def changed_deployments(old: etree._Element, new: etree._Element, touched: froze
         if old_tenant is not None and new_tenant is not None and new_tenant not in touched:
             continue
         before = _by_name(_path(old_tenant, "deployments", "deployment"))
-        after = _by_name(_path(new_tenant, "deployments", "deployment"))
+        present = _path(new_tenant, "deployments", "deployment")
+        after = _by_name([entry for entry in present if entry in touched])
+        # an untouched deployment is unchanged: its name is not even read, and neither is its old twin's
+        # (the old names no touched one matches are exactly those, unless some were deleted)
+        spare = [name for name in before if name not in after]
+        if len(spare) != len(present) - len(after):
+            kept = _by_name(present)
+            spare = [name for name in spare if name in kept]
+        for name in spare:
+            del before[name]
         for name in sorted(before.keys() | after.keys()):
             was, now = before.get(name), after.get(name)
-            if was is not None and now is not None and now not in touched:
-                continue
             was_spec = deployment_spec(was, defaults) if was is not None else None
             now_spec = deployment_spec(now, defaults) if now is not None else None
             if was_spec != now_spec:
