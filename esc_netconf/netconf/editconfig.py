@@ -106,7 +106,9 @@ class EditResult:
     ``test-only`` and for an edit that changed nothing. ``previous`` and ``current`` are the running trees
     before and after this edit (when it committed): other sessions' edits may commit just before or after,
     so only these two tell what this edit, and no other, changed; ``touched`` are the elements of
-    ``current`` the edit touched (anything else in it is an unchanged copy of ``previous``'s).
+    ``current`` the edit touched (anything else in it is an unchanged copy of ``previous``'s). The
+    datastore reuses ``previous`` as its working copy: read it before the next edit begins (the
+    config-change notification does, right after the commit).
     """
 
     changed: bool
