@@ -123,6 +123,7 @@ def attach_northbound(domain: Domain, *, model: YangModel, datastore: Datastore,
     """Config changes drive the core; opdata, snapshots and the ESC RPCs become visible over NETCONF."""
     core, snapshots = domain.core, domain.snapshots
     bridge = ConfigBridge(core, GroupDefaults.from_model(model), datastore.touched)
+    datastore.add_commit_preparer(bridge.prepare)
     datastore.add_commit_checker(bridge.check)
     datastore.add_commit_listener(bridge.apply)
     bridge.reconcile(datastore.get_config())

@@ -39,7 +39,7 @@ from esc_netconf.netconf.errors import BASE_NS
 from esc_netconf.netconf.incremental import EditedTree
 from esc_netconf.netconf.persistence import ConfigPart
 from esc_netconf.netconf.xmlsafe import parse_xml
-from esc_netconf.netconf.yangmodel import YangModel
+from esc_netconf.netconf.yangmodel import YangModel, key_values
 from esc_netconf.nsmap import default_namespace
 
 ROOT_KEY = ""
@@ -136,7 +136,7 @@ class PartLayout:
     def _step(self, element: etree._Element, spath: tuple[str, ...]) -> Step:
         _, kind, keys = self._info(spath)
         if kind == "list":
-            return [str(element.tag), *((element.findtext(k) or "").strip() for k in keys)]
+            return [str(element.tag), *key_values(element, keys)]
         return [str(element.tag)]
 
     # ------------------------------------------------------------------------------ the pieces

@@ -4,39 +4,45 @@ Theory of operation
 -------------------
 The running configuration is one lxml ``<data>`` tree (base:1.0 namespace) that is always valid
 against the YANG model (RFC 7950 section 8.3.3: "the running configuration datastore MUST always
-be valid"). It is never modified in place. An edit goes through five steps, and an error in any
-of the first four leaves the datastore exactly as it was (byte for byte):
+be valid"). Next to it the datastore keeps a **twin**: a second tree with the same content, which
+nobody else sees and on which edits are made. An edit goes through five steps, and an error in any of
+the first four leaves the datastore exactly as it was (byte for byte):
 
-1. :func:`~esc_netconf.netconf.editconfig.apply_edit` builds a candidate tree from a copy;
-2. the model validates the candidate (for ``test-option`` ``set`` too: skipping validation
-   would let the running configuration become invalid, which YANG forbids), incrementally: the
-   entries of self-contained lists the edit did not touch are not validated again
-   (:mod:`~esc_netconf.netconf.incremental`; same verdict as validating the whole candidate, which
-   start-up still does);
-3. the commit checkers run with ``(old, new)``; the northbound uses them to refuse what the
-   model cannot express (e.g. scaling a group above what the VIM allows) by raising
-   :class:`NetconfError`;
+1. :func:`~esc_netconf.netconf.editconfig.edit_in_place` applies the edit to the twin, keeping an
+   :class:`~esc_netconf.netconf.undo.UndoLog` that takes it back;
+2. the model validates the result (for ``test-option`` ``set`` too: skipping validation would let the
+   running configuration become invalid, which YANG forbids), incrementally: the entries of
+   self-contained lists the edit did not touch are not validated again
+   (:mod:`~esc_netconf.netconf.incremental`; same verdict as validating the whole tree, which start-up
+   and ``<validate>`` still do);
+3. the commit checkers run with ``(old, new)``: the running tree and the edited twin; the northbound
+   uses them to refuse what the model cannot express (e.g. scaling a group above what the VIM allows)
+   by raising :class:`NetconfError`;
 4. the parts of the configuration the edit changed (:mod:`~esc_netconf.netconf.config_parts`: with
    the ESC model, the touched tenants and deployments) go to :meth:`ConfigStore.save_parts` in one
    transaction, which is durable when it returns;
-5. the candidate becomes the running tree and the commit listeners run with ``(old, new)``.
+5. the two trees swap roles: the edited twin becomes the running tree, the tree it replaces becomes
+   the twin, and the commit listeners run with ``(old, new)``. The same edit is applied to the new
+   twin (the old running tree) when the next edit begins, so that it catches up.
 
-What an edit costs follows what it touched, not how much is stored, with one exception: step 1 copies
-the whole tree (lxml's copy, in C: about 1 ms per 1,000 deployments of 5 VMs on a quiet machine), so
-that the old tree stays intact for a failed edit, the hooks and the config-change notification. The
-walk goes only where the edit goes; step 2 validates the touched entries; step 4 serializes and writes
-the touched parts only. :meth:`Datastore.touched` tells the hooks which elements of ``new`` the edit
-touched: anything else is an unchanged copy, so they need not compare it.
+A refused edit (steps 1 to 4, ``test-only``, or an edit that changes nothing) is taken back by its undo
+log. What an edit costs follows what it touched, not how much is stored: no step copies or walks the
+whole tree (the twin is copied once, when the configuration is loaded). The walk goes only where the
+edit goes; step 2 validates the touched entries; step 4 serializes and writes the touched parts only.
+:meth:`Datastore.touched` tells the hooks which elements of ``new`` the edit touched: anything else is
+the same as its counterpart in ``old``, so they need not compare it.
 
-``test-only`` stops after step 3; an edit that changes nothing stops after step 1. A listener that
+``test-only`` stops after step 3; an edit that changes nothing stops after step 2. A listener that
 raises is logged and does not undo the commit: the change is already durable, and the other
 listeners must still hear about it.
 
 Threads: the datastore belongs to the asyncio loop thread and is only used from it (SSH threads
-hand RPCs to the loop); the NETCONF ``<lock>`` is a session-level matter. Only steps 1 and 2 and the
-serialization of the changed parts, which read the running tree and the part index and build new
-ones, may run in a worker thread (:meth:`Datastore.edit_off_loop`); an asyncio lock keeps edits one
-at a time.
+hand RPCs to the loop); the NETCONF ``<lock>`` is a session-level matter. Steps 1 and 2 and the
+serialization of the changed parts work on the twin, which nobody else reads, and only read the
+running tree and the part index: they may run in a worker thread (:meth:`Datastore.edit_off_loop`
+does so for all but small edits); an asyncio lock keeps edits one at a time. The running tree is never changed while it is the running
+tree: a reference to it stays valid, showing the configuration as it was, until the next edit begins
+(which turns it into the twin and brings it up to date).
 Checkers and listeners receive the trees themselves, not copies, and must not modify them.
 """
 
@@ -44,6 +50,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,13 +71,14 @@ from esc_netconf.netconf.editconfig import (
     EditResult,
     ErrorOption,
     TestOption,
-    edit_tree,
+    edit_in_place,
     drop_empty_containers,
     parse_option,
 )
 from esc_netconf.netconf.errors import BASE_NS, NetconfError
 from esc_netconf.netconf.incremental import EditedTree
 from esc_netconf.netconf.persistence import ConfigPart, ConfigStore
+from esc_netconf.netconf.undo import UndoLog
 from esc_netconf.netconf.yangmodel import YangModel
 from esc_netconf.nsmap import default_namespace
 
@@ -79,6 +87,7 @@ log = logging.getLogger(__name__)
 DATA_TAG = f"{{{BASE_NS}}}data"
 
 CommitHook = Callable[[etree._Element, etree._Element], None]
+PrepareHook = Callable[[etree._Element, etree._Element, frozenset[etree._Element]], None]
 
 
 class StoredConfigError(EscError):
@@ -97,6 +106,7 @@ class Datastore:
         """
         self._model = model
         self._store = store
+        self._preparers: list[PrepareHook] = []
         self._checkers: list[CommitHook] = []
         self._listeners: list[CommitHook] = []
         self._edit_lock = asyncio.Lock()
@@ -104,6 +114,9 @@ class Datastore:
         self._touched: tuple[etree._Element, frozenset[etree._Element]] | None = None
         self._loaded: frozenset[ConfigPart] | None = None  # the rows the running tree was read from
         self._running, self._parts, self._resplit = self._load(self._store.load_parts())
+        self._twin = copy.deepcopy(self._running)
+        self._behind: _Edit | None = None  # the last commit's edit, not yet applied to the twin
+        self._editing = False  # an edit holds the twin (between steps 1 and 5 or its undo)
 
     def _load(self, stored: list[ConfigPart]) -> tuple[etree._Element, PartIndex, bool]:
         """The stored tree, the index of its parts, and whether the store must be rewritten split (it
@@ -137,7 +150,9 @@ class Datastore:
         stored = self._store.load_parts()
         if self._loaded is not None and frozenset(stored) == self._loaded:
             return
+        self._check_idle()
         self._running, self._parts, self._resplit = self._load(stored)
+        self._twin, self._behind, self._touched = copy.deepcopy(self._running), None, None
 
     def get_config(self) -> etree._Element:
         """A copy of the running ``<data>`` tree, free for the caller to filter or modify."""
@@ -146,17 +161,26 @@ class Datastore:
     @property
     def running(self) -> etree._Element:
         """The running ``<data>`` tree itself, not a copy: read-only, like the trees hooks receive.
-        A commit replaces the tree rather than changing it, so a reference taken before an edit
-        still shows the configuration as it was (the config-change notification compares the two)."""
+        A commit does not change it but puts another tree in its place, so a reference taken before an
+        edit still shows the configuration as it was (the config-change notification compares the
+        two), until the next edit begins: this tree is then brought up to date to be edited."""
         return self._running
 
     def touched(self, tree: etree._Element) -> frozenset[etree._Element] | None:
         """The elements of ``tree`` that the edit which made it touched (applied something to; new
         ones included), when ``tree`` is the candidate being committed or the running tree an edit
         made; ``None`` when unknown (a tree loaded at start-up). Any element of ``tree`` outside the
-        set is an unchanged copy of its counterpart in the tree before the edit."""
+        set is the same as its counterpart in the tree before the edit."""
         known = self._touched
         return known[1] if known is not None and known[0] is tree else None
+
+    def add_commit_preparer(self, fn: PrepareHook) -> None:
+        """Run ``fn(old, new, touched)`` for every edit that changes something, once the model has
+        validated it and before the checkers, where the edit is prepared: in a worker thread for
+        :meth:`edit_off_loop`. For the reading a checker or listener would otherwise do on the loop
+        (``touched`` as :meth:`touched` tells it); it must only read, and a :class:`NetconfError` it
+        raises refuses the edit."""
+        self._preparers.append(fn)
 
     def add_commit_checker(self, fn: CommitHook) -> None:
         """Run ``fn(old, new)`` before every commit; a :class:`NetconfError` it raises refuses it."""
@@ -177,10 +201,12 @@ class Datastore:
         """Apply an ``<edit-config>``'s ``<config>`` element with RFC 6241 semantics, on this thread.
 
         :raises NetconfError: ``invalid-value`` for a bad option; anything
-            :func:`~esc_netconf.netconf.editconfig.apply_edit`, the model or a commit checker
+            :func:`~esc_netconf.netconf.editconfig.edit_in_place`, the model or a commit checker
             raises. Nothing has changed when it raises.
+        :raises RuntimeError: while :meth:`edit_off_loop` is editing (edits are one at a time).
         """
-        candidate = self._prepare(self._running, config, default_operation, test_option, error_option)
+        self._check_idle()
+        candidate = self._prepare(_Edit.of(config, default_operation, error_option), test_option)
         return self._commit(candidate)
 
     async def edit_off_loop(
@@ -191,47 +217,88 @@ class Datastore:
         test_option: str = "test-then-set",
         error_option: str = "stop-on-error",
     ) -> EditResult:
-        """:meth:`edit`, with the CPU-heavy part (apply the edit to a copy, validate the copy against
-        the model: 1.5 s for 10,000 list entries) in a worker thread, so the loop keeps serving
-        everyone else. Edits are serialized; the commit (checkers, save, listeners) runs on the loop.
-        If the awaiting task is cancelled before the commit, nothing changes.
+        """:meth:`edit`, with steps 1 and 2 (the walk and the validation: 1.5 s for 10,000 list
+        entries) and the preparers in a worker thread, so the loop keeps serving everyone else; except
+        for a small edit (at most :data:`INLINE_ELEMENTS` elements), whose few milliseconds cost less on
+        the loop than two thread hops, each waiting for a busy loop or the GIL. Edits are serialized;
+        the commit (checkers, save, listeners) runs on the loop. If the awaiting task is cancelled
+        before the commit, nothing changes.
         """
         async with self._edit_lock:
-            old = self._running
-            candidate = await asyncio.to_thread(
-                self._prepare, old, config, default_operation, test_option, error_option
-            )
-            if self._running is not old:  # a synchronous edit() slipped in: start again on its result
-                candidate = self._prepare(self._running, config, default_operation, test_option, error_option)
-            return self._commit(candidate)
+            self._check_idle()
+            self._editing = True
+            try:
+                request = _Edit.of(config, default_operation, error_option)
+                if _small(config):
+                    return self._commit(self._prepare(request, test_option))
+                worker = asyncio.ensure_future(asyncio.to_thread(self._prepare, request, test_option))
+                try:
+                    candidate = await asyncio.shield(worker)
+                except asyncio.CancelledError:
+                    await _outlive(worker)  # the worker goes on with the twin: wait for it, take its edit back
+                    if not worker.cancelled() and worker.exception() is None:
+                        worker.result().undo.undo()
+                    raise
+                return self._commit(candidate)
+            finally:
+                self._editing = False
 
-    def _prepare(
-        self, old: etree._Element, config: etree._Element, default_operation: str, test_option: str,
-        error_option: str,
-    ) -> _Candidate:
-        """Steps 1 and 2 and what step 4 will write: pure (reads ``old`` and the part index, touches
-        nothing shared)."""
-        default_op = parse_option(DefaultOperation, default_operation, "default-operation")
+    def _check_idle(self) -> None:
+        if self._editing:
+            raise RuntimeError("an edit of the running datastore is in progress; edits are one at a time")
+
+    def _prepare(self, request: _Edit, test_option: str) -> _Candidate:
+        """Steps 1 and 2 and what step 4 will write, on the twin (brought up to date first); reads the
+        running tree and the part index, changes nothing else. Takes its edit back when it raises."""
         test = parse_option(TestOption, test_option, "test-option")
-        on_error = parse_option(ErrorOption, error_option, "error-option")
-        edited = edit_tree(old, config, self._model, default_operation=default_op, error_option=on_error)
-        delta = self._layout.delta(edited, self._parts)
-        if delta:
-            self._model.validate_edit(old, edited)
-        return _Candidate(old, edited, delta, test)
+        self._catch_up()
+        edited, undo = edit_in_place(self._twin, request.config, self._model,
+                                     default_operation=request.default_operation, error_option=request.error_option)
+        try:
+            delta = self._layout.delta(edited, self._parts)
+            if delta:
+                self._model.validate_edit(self._running, edited)
+                for preparer in self._preparers:
+                    preparer(self._running, edited.tree, edited.visited)
+        except BaseException:
+            undo.undo()
+            raise
+        return _Candidate(request, edited, undo, delta, test)
+
+    def _catch_up(self) -> None:
+        """Apply the last commit's edit to the twin, which is the tree that commit replaced: the same
+        edit on the same content gives the same result. Should that ever fail, copy instead."""
+        behind, self._behind = self._behind, None
+        if behind is None:
+            return
+        try:
+            edit_in_place(self._twin, behind.config, self._model, default_operation=behind.default_operation,
+                          error_option=behind.error_option)
+        except NetconfError:
+            log.exception("re-applying the last edit to the working copy failed; copying the running tree")
+            self._twin = copy.deepcopy(self._running)
 
     def _commit(self, candidate: _Candidate) -> EditResult:
         """Steps 3 to 5 (see the module docstring)."""
-        old, new, delta = candidate.old, candidate.edited.tree, candidate.delta
+        old, new, delta = self._running, candidate.edited.tree, candidate.delta
         if not delta:
+            candidate.undo.undo()
             return EditResult.of((), self._model, committed=False)
+        known = self._touched
         self._touched = (new, candidate.edited.visited)
-        for checker in self._checkers:
-            checker(old, new)
-        if candidate.test is TestOption.TEST_ONLY:
-            return EditResult.of(delta.changed_tops, self._model, committed=False)
-        self._save(new, delta)
-        self._running = new
+        try:
+            for checker in self._checkers:
+                checker(old, new)
+            if candidate.test is TestOption.TEST_ONLY:
+                candidate.undo.undo()
+                self._touched = known
+                return EditResult.of(delta.changed_tops, self._model, committed=False)
+            self._save(new, delta)
+        except BaseException:
+            candidate.undo.undo()
+            self._touched = known
+            raise
+        self._running, self._twin, self._behind = new, old, candidate.request
         for listener in self._listeners:
             try:
                 listener(old, new)
@@ -253,11 +320,47 @@ class Datastore:
 
 
 @dataclass(frozen=True, slots=True)
+class _Edit:
+    """An edit as asked (its options parsed): what step 1 applies, and the catch-up applies again."""
+
+    config: etree._Element
+    default_operation: DefaultOperation
+    error_option: ErrorOption
+
+    @classmethod
+    def of(cls, config: etree._Element, default_operation: str, error_option: str) -> _Edit:
+        """:raises NetconfError: ``invalid-value`` for a bad option."""
+        return cls(config, parse_option(DefaultOperation, default_operation, "default-operation"),
+                   parse_option(ErrorOption, error_option, "error-option"))
+
+
+@dataclass(frozen=True, slots=True)
 class _Candidate:
-    old: etree._Element
+    request: _Edit
     edited: EditedTree
+    undo: UndoLog
     delta: PartDelta
     test: TestOption
+
+
+INLINE_ELEMENTS = 256
+"""The size (elements of ``<config>``) up to which :meth:`Datastore.edit_off_loop` prepares an edit on the
+loop: a few one-deployment edits, validated in a few milliseconds each."""
+
+
+def _small(config: etree._Element) -> bool:
+    return sum(1 for _ in itertools.islice(config.iter(), INLINE_ELEMENTS + 1)) <= INLINE_ELEMENTS
+
+
+async def _outlive(future: asyncio.Future[_Candidate]) -> None:
+    """Wait for ``future`` to finish, however often the waiting task is cancelled meanwhile."""
+    while not future.done():
+        try:
+            await asyncio.shield(future)
+        except asyncio.CancelledError:
+            continue
+        except BaseException:  # the future's own error: it is done
+            return
 
 
 def _strip_layout(root: etree._Element) -> None:

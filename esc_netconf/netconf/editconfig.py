@@ -1,10 +1,12 @@
-"""RFC 6241 ``<edit-config>`` as a pure function over lxml trees.
+"""RFC 6241 ``<edit-config>`` over lxml trees.
 
 Theory of operation
 -------------------
-:func:`apply_edit` takes the running ``<data>`` tree and the ``<config>`` of an edit and returns a
-*new* tree; the input is never touched, so a failed edit leaves nothing behind and the caller
-(:class:`~esc_netconf.netconf.datastore.Datastore`) decides whether to swap the result in.
+:func:`edit_in_place` applies the ``<config>`` of an edit to a ``<data>`` tree itself and returns,
+with where the edit went, an :class:`~esc_netconf.netconf.undo.UndoLog` that takes it back: a failed
+edit leaves nothing behind, and the caller (:class:`~esc_netconf.netconf.datastore.Datastore`) decides
+later, after validation and its commit checkers, whether to keep it. :func:`apply_edit` and
+:func:`edit_tree` do the same to a copy and leave their input untouched.
 
 The edit is walked top-down together with the working copy. Every edit element has an effective
 operation: its own ``operation`` attribute (base:1.0 namespace) or the one inherited from its
@@ -51,7 +53,8 @@ from lxml import etree
 
 from esc_netconf.netconf.errors import BASE_NS, ErrorTag, ErrorType, NetconfError, raise_collected
 from esc_netconf.netconf.incremental import EditedTree
-from esc_netconf.netconf.yangmodel import DataPath, SchemaNodeInfo, YangModel, quote
+from esc_netconf.netconf.undo import UndoLog
+from esc_netconf.netconf.yangmodel import DataPath, SchemaNodeInfo, YangModel, key_values, quote
 from esc_netconf.nsmap import default_namespace
 
 OPERATION_ATTR = f"{{{BASE_NS}}}operation"
@@ -103,7 +106,9 @@ class EditResult:
     ``test-only`` and for an edit that changed nothing. ``previous`` and ``current`` are the running trees
     before and after this edit (when it committed): other sessions' edits may commit just before or after,
     so only these two tell what this edit, and no other, changed; ``touched`` are the elements of
-    ``current`` the edit touched (anything else in it is an unchanged copy of ``previous``'s).
+    ``current`` the edit touched (anything else in it is an unchanged copy of ``previous``'s). The
+    datastore reuses ``previous`` as its working copy: read it before the next edit begins (the
+    config-change notification does, right after the commit).
     """
 
     changed: bool
@@ -166,17 +171,40 @@ def edit_tree(
 ) -> EditedTree:
     """Apply the children of ``config`` to a copy of ``data``: the copy, and where the edit went.
 
+    :raises NetconfError: as :func:`edit_in_place`; ``data`` is unchanged in every case.
+    """
+    edited, _ = edit_in_place(copy.deepcopy(data), config, model, default_operation=default_operation,
+                              error_option=error_option)
+    return edited
+
+
+def edit_in_place(
+    data: etree._Element,
+    config: etree._Element,
+    model: YangModel,
+    *,
+    default_operation: DefaultOperation = DefaultOperation.MERGE,
+    error_option: ErrorOption = ErrorOption.STOP_ON_ERROR,
+) -> tuple[EditedTree, UndoLog]:
+    """Apply the children of ``config`` to ``data`` itself: where the edit went, and the
+    :class:`~esc_netconf.netconf.undo.UndoLog` that takes it back (for a verdict that comes later:
+    validation, a commit checker, ``test-only``).
+
     :raises NetconfError: (or :class:`NetconfErrors` with ``continue-on-error``) ``unknown-namespace``,
         ``unknown-element``, ``bad-attribute``, ``missing-element`` (a list key), ``data-exists``,
-        ``data-missing``; ``data`` is unchanged in every case.
+        ``data-missing``; whatever was applied is taken back first, so ``data`` is as it was.
     """
-    work = copy.deepcopy(data)
     editor = _Editor(model, continue_on_error=error_option is ErrorOption.CONTINUE_ON_ERROR)
-    editor.children(work, config, (), DataPath(), EditOperation(default_operation.value),
-                    prune=default_operation is DefaultOperation.REPLACE)
-    editor.raise_errors()
-    _drop_empty_containers(work, (), model, editor.visited, editor.record_removal)
-    return EditedTree(work, frozenset(editor.visited), tuple(editor.created), tuple(editor.removed))
+    try:
+        editor.children(data, config, (), DataPath(), EditOperation(default_operation.value),
+                        prune=default_operation is DefaultOperation.REPLACE)
+        editor.raise_errors()
+    except BaseException:
+        editor.undo.undo()
+        raise
+    _drop_empty_containers(data, (), model, editor.visited, editor.record_removal)
+    edited = EditedTree(data, frozenset(editor.visited), tuple(editor.created), tuple(editor.removed))
+    return edited, editor.undo
 
 
 def drop_empty_containers(data: etree._Element, model: YangModel) -> None:
@@ -233,13 +261,30 @@ class _Editor:
         # removed (a new element is created empty, then filled through children())
         self.visited: set[etree._Element] = set()
         self.created: list[etree._Element] = []
+        self._new: set[etree._Element] = set()  # created, for the undo log: what happens inside needs no entry
         self.removed: list[tuple[etree._Element, ...]] = []
-        self.siblings = _Siblings(self.created, self.record_removal)
+        self.undo = UndoLog()
+        self.siblings = _Siblings(self.record_insertion, self.record_removal)
+
+    def record_insertion(self, element: etree._Element, parent: etree._Element) -> None:
+        """Note ``element`` as just inserted under ``parent``."""
+        self.created.append(element)
+        self._new.add(element)
+        if parent not in self._new:
+            self.undo.inserted(element)
 
     def record_removal(self, element: etree._Element) -> None:
         """Note ``element`` (still attached) as about to be removed: the datastore persists by subtree
         and must know which stored subtrees went."""
         self.removed.append((element, *element.iterancestors()))
+        if element.getparent() not in self._new:
+            self.undo.removing(element)
+
+    def set_text(self, element: etree._Element, text: str | None) -> None:
+        """Give a leaf (or leaf-list entry) its value from the edit."""
+        if element not in self._new:
+            self.undo.setting_text(element)
+        element.text = text
 
     def raise_errors(self) -> None:
         raise_collected(self.errors)
@@ -317,7 +362,7 @@ class _Editor:
             current = self.siblings.insert(parent, edit, info, keys)
         if info.kind in ("leaf", "leaf-list"):
             if op is not EditOperation.NONE:
-                current.text = edit.text
+                self.set_text(current, edit.text)
             return
         self.children(current, edit, spath, path, op,
                       prune=op is EditOperation.REPLACE and not created,
@@ -369,7 +414,7 @@ class _Editor:
 
 def _identity(element: etree._Element, info: SchemaNodeInfo) -> tuple[str, ...]:
     if info.kind == "list":
-        return (str(element.tag), *((element.findtext(k) or "").strip() for k in info.keys))
+        return (str(element.tag), *key_values(element, info.keys))
     if info.kind == "leaf-list":
         return (str(element.tag), (element.text or "").strip())
     return (str(element.tag),)
@@ -404,9 +449,10 @@ class _Siblings:
     """Lazily built :class:`_SiblingIndex` per (parent, tag) for one edit; the work tree is only
     changed through :meth:`insert` and :meth:`remove`, which keep the indexes true."""
 
-    def __init__(self, created: list[etree._Element], removing: Callable[[etree._Element], None]) -> None:
+    def __init__(self, inserted: Callable[[etree._Element, etree._Element], None],
+                 removing: Callable[[etree._Element], None]) -> None:
         self._indexes: dict[tuple[etree._Element, str], _SiblingIndex] = {}
-        self._created = created
+        self._inserted = inserted
         self._removing = removing
 
     def _index(self, parent: etree._Element, tag: str, info: SchemaNodeInfo) -> _SiblingIndex:
@@ -447,7 +493,7 @@ class _Siblings:
             last.addnext(element)
         else:
             parent.append(element)
-        self._created.append(element)
+        self._inserted(element, parent)
         return element
 
     def remove(self, parent: etree._Element, element: etree._Element, info: SchemaNodeInfo) -> None:

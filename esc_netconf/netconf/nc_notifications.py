@@ -23,7 +23,7 @@ instance-identifier with module prefixes (``/esc:esc_datamodel/esc:tenants/esc:t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -31,7 +31,7 @@ from lxml import etree
 
 from esc_netconf.netconf.context import SessionContext, TerminationReason
 from esc_netconf.netconf.errors import BASE_NS
-from esc_netconf.netconf.yangmodel import DataPath, SchemaNodeInfo, YangModel, quote
+from esc_netconf.netconf.yangmodel import DataPath, SchemaNodeInfo, YangModel, key_values, quote
 from esc_netconf.nsmap import default_namespace
 
 NC_NOTIFICATIONS_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
@@ -125,18 +125,22 @@ def session_event(name: str, ctx: SessionContext, reason: TerminationReason | No
 
 def _diff(old: etree._Element, new: etree._Element, spath: tuple[str, ...], steps: tuple[Step, ...],
           path: DataPath, model: YangModel, touched: frozenset[etree._Element] | None) -> Iterator[Change]:
-    before = _children(old, spath, model)
-    after = _children(new, spath, model)
-    either = {**before, **after}
+    before, _ = _children(old, spath, model, None)
+    after, untouched = _children(new, spath, model, touched)
+    if untouched:
+        _drop_untouched(before, after, untouched, new, spath, model)
     for identity in [*after, *(i for i in before if i not in after)]:
         previous, current = before.get(identity), after.get(identity)
-        _, step, info = either[identity]
+        pair = current if current is not None else previous
+        assert pair is not None  # every identity comes from one side or the other
+        element, info = pair
         inner = info is not None and info.kind in ("container", "list")
         if previous is not None and current is not None:
             if touched is not None and inner and current[0] not in touched:
                 continue  # an untouched copy: the same as before, without serializing it
             if (touched is None or not inner) and _same(previous[0], current[0]):
                 continue
+        step = _step(element, info)
         child_path = _child_path(path, step, info, model)
         here = (*steps, step)
         if info is not None and info.kind == "container" and not info.presence:
@@ -158,8 +162,8 @@ def _diff(old: etree._Element, new: etree._Element, spath: tuple[str, ...], step
                 yield from below or [Change(here, child_path, ChangeKind.MODIFIED)]
 
 
-def _differ(previous: tuple[etree._Element, Step, SchemaNodeInfo | None] | None,
-            current: tuple[etree._Element, Step, SchemaNodeInfo | None] | None) -> bool:
+def _differ(previous: tuple[etree._Element, SchemaNodeInfo | None] | None,
+            current: tuple[etree._Element, SchemaNodeInfo | None] | None) -> bool:
     """Whether a node whose children show no difference still differs (only in order, or it is new or
     gone): serialized only then, and only where an edit touched it."""
     return previous is None or current is None or not _same(previous[0], current[0])
@@ -168,24 +172,61 @@ def _differ(previous: tuple[etree._Element, Step, SchemaNodeInfo | None] | None,
 _Identity = tuple[str, ...]
 
 
-def _children(parent: etree._Element, spath: tuple[str, ...],
-              model: YangModel) -> dict[_Identity, tuple[etree._Element, Step, SchemaNodeInfo | None]]:
-    out: dict[_Identity, tuple[etree._Element, Step, SchemaNodeInfo | None]] = {}
+_Children = dict[_Identity, tuple[etree._Element, SchemaNodeInfo | None]]
+
+
+def _children(parent: etree._Element, spath: tuple[str, ...], model: YangModel,
+              touched: frozenset[etree._Element] | None) -> tuple[_Children, dict[str, int]]:
+    """The children of ``parent`` by identity (tag, then key values or the leaf-list value), and how many
+    containers and list entries of each tag were left out for being outside ``touched`` (unchanged, so
+    their identity is not even read: a list may hold thousands of them). A step is made later, only for
+    those that turn out to differ."""
+    out: _Children = {}
+    untouched: dict[str, int] = {}
+    infos: dict[str, tuple[SchemaNodeInfo | None, str, Sequence[str]]] = {}
     for child in parent:
-        if not isinstance(child.tag, str):
+        tag = child.tag
+        if not isinstance(tag, str):
             continue
-        tag = str(child.tag)
-        info = model.node((*spath, tag))
-        step = _step(child, info)
-        identity = (tag, *(v for _, v in step.keys), *((step.value,) if step.value is not None else ()))
-        out.setdefault(identity, (child, step, info))
-    return out
+        known = infos.get(tag)
+        if known is None:
+            info = model.node((*spath, tag))
+            kind = info.kind if info is not None else ""
+            known = infos[tag] = (info, kind, info.keys if info is not None else ())
+        info, kind, keys = known
+        if touched is not None and kind in ("container", "list") and child not in touched:
+            untouched[tag] = untouched.get(tag, 0) + 1
+            continue
+        if kind == "list":
+            identity: _Identity = (tag, *key_values(child, keys))
+        elif kind == "leaf-list":
+            identity = (tag, (child.text or "").strip())
+        else:
+            identity = (tag,)
+        if identity not in out:
+            out[identity] = (child, info)
+    return out, untouched
+
+
+def _drop_untouched(before: _Children, after: _Children, untouched: dict[str, int], new: etree._Element,
+                    spath: tuple[str, ...], model: YangModel) -> None:
+    """Take out of ``before`` the counterparts of the children of ``new`` that :func:`_children` left out.
+    Each has one, not matched by a touched child; so when a tag has exactly as many unmatched old entries
+    as it has left-out new ones, those are them; more means some were deleted, and only then are the new
+    entries of that tag read to tell which."""
+    for tag, count in untouched.items():
+        spare = [i for i in before if i[0] == tag and i not in after]
+        if len(spare) != count:
+            present, _ = _children(new, spath, model, None)
+            spare = [i for i in spare if i in present]
+        for identity in spare:
+            del before[identity]
 
 
 def _step(element: etree._Element, info: SchemaNodeInfo | None) -> Step:
     tag = str(element.tag)
     if info is not None and info.kind == "list":
-        return Step(tag, keys=tuple((k, (element.findtext(k) or "").strip()) for k in info.keys))
+        return Step(tag, keys=tuple(zip(info.keys, key_values(element, info.keys))))
     if info is not None and info.kind == "leaf-list":
         return Step(tag, value=(element.text or "").strip())
     return Step(tag)

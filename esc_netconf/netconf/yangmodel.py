@@ -135,6 +135,21 @@ class DataPath:
         return "/" + "/".join(self.steps)
 
 
+def key_values(entry: etree._Element, keys: Sequence[str]) -> tuple[str, ...]:
+    """The values of a list entry's key leaves (Clark names, in key order), stripped; ``""`` for a
+    missing one. Key leaves come first in an entry (edit-config writes them first, storage keeps the
+    order), so each is looked for at its position before searching: finding entries among thousands
+    of siblings reads every sibling's keys, and this keeps that read cheap."""
+    values = []
+    size = len(entry)
+    for position, key in enumerate(keys):
+        leaf = entry[position] if position < size else None
+        if leaf is None or leaf.tag != key:
+            leaf = entry.find(key)
+        values.append((leaf.text or "").strip() if leaf is not None else "")
+    return tuple(values)
+
+
 def quote(value: str) -> str:
     """``value`` as an XPath string literal (XPath 1.0 has no escapes, so pick the other quote)."""
     return f'"{value}"' if "'" in value else f"'{value}'"

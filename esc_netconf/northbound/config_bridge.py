@@ -1,7 +1,8 @@
 """From a committed ``esc_datamodel`` change to core calls: tenants, deploy, undeploy, service update.
 
-The datastore calls :meth:`ConfigBridge.check` inside the commit, before anything is persisted: a
-refusal from the core (above ``max_active``, a pool too small, a busy deployment) becomes an
+The datastore calls :meth:`ConfigBridge.prepare` where it prepares an edit (a worker thread), which finds
+the deployments the edit changes and reads their specs off the loop; then :meth:`ConfigBridge.check` inside
+the commit, before anything is persisted: a refusal from the core (above ``max_active``, a pool too small, a busy deployment) becomes an
 ``<rpc-error>`` and the running config is unchanged. After the commit it calls :meth:`apply`, which only
 starts work; progress is reported through escEvent.
 """
@@ -17,9 +18,7 @@ from esc_netconf.core.errors import LifecycleError
 from esc_netconf.core.lifecycle import EscCore
 from esc_netconf.core.model import DeploymentSpec
 from esc_netconf.northbound.config_specs import (
-    DeploymentKey,
     GroupDefaults,
-    SpecCache,
     changed_deployments,
     deployments_of,
     tenants_of,
@@ -35,13 +34,15 @@ Touched = Callable[[etree._Element], "frozenset[etree._Element] | None"]
 class ConfigBridge:
     """``touched`` is the datastore's :meth:`~esc_netconf.netconf.datastore.Datastore.touched`: with it,
     an edit's changes are found where the edit went, at a cost that does not grow with the number of
-    deployments stored; without it (or when it does not know a tree) both trees are read whole."""
+    deployments stored; without it (or when it does not know a tree) both trees are read whole.
+
+    The datastore edits two trees in turn, so a pair of trees seen before may hold another edit: it calls
+    :meth:`prepare` for every edit before :meth:`check`, which replaces what was found for the last one."""
 
     def __init__(self, core: EscCore, defaults: GroupDefaults, touched: Touched | None = None) -> None:
         self.core = core
         self.defaults = defaults
         self._touched = touched
-        self._specs = SpecCache()  # check() and apply() see the same trees; the next edit's old is this new
         self._last: tuple[etree._Element, etree._Element, list[Change]] | None = None
 
     def changes(self, old: etree._Element, new: etree._Element) -> list[Change]:
@@ -51,17 +52,20 @@ class ConfigBridge:
         if last is not None and last[0] is old and last[1] is new:
             return last[2]
         touched = self._touched(new) if self._touched is not None else None
-        found = (changed_deployments(old, new, touched, self.defaults) if touched is not None
-                 else self._all_changes(old, new))
+        if touched is not None:
+            found = changed_deployments(old, new, touched, self.defaults)
+        else:
+            before, after = deployments_of(old, self.defaults), deployments_of(new, self.defaults)
+            found = [(tenant, before.get((tenant, name)), after.get((tenant, name)))
+                     for tenant, name in sorted(before.keys() | after.keys())
+                     if before.get((tenant, name)) != after.get((tenant, name))]
         self._last = (old, new, found)
         return found
 
-    def _all_changes(self, old: etree._Element, new: etree._Element) -> list[Change]:
-        before = deployments_of(old, self.defaults, self._specs)
-        after = deployments_of(new, self.defaults, self._specs)
-        keys: list[DeploymentKey] = sorted(set(before) | set(after))
-        return [(tenant, before.get((tenant, name)), after.get((tenant, name)))
-                for tenant, name in keys if before.get((tenant, name)) != after.get((tenant, name))]
+    def prepare(self, old: etree._Element, new: etree._Element, touched: frozenset[etree._Element]) -> None:
+        """Find the changes of an edit before its commit, off the loop (the datastore's preparer): the
+        datastore edits two trees in turn, so the same pair holds another edit each time this runs."""
+        self._last = (old, new, changed_deployments(old, new, touched, self.defaults))
 
     def check(self, old: etree._Element, new: etree._Element) -> None:
         for tenant, before, after in self.changes(old, new):

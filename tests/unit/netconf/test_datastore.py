@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
+from esc_netconf.netconf import datastore as datastore_module
 from esc_netconf.netconf.config_parts import WHOLE_KEY, assemble
 from esc_netconf.netconf.datastore import Datastore, StoredConfigError
 from esc_netconf.netconf.editconfig import canonical_bytes
 from esc_netconf.netconf.errors import BASE_NS, ErrorTag, NetconfError, NetconfErrors
 from esc_netconf.netconf.persistence import ConfigPart, MemoryConfigStore
+from esc_netconf.netconf.undo import UndoLog
 from esc_netconf.netconf.yangmodel import YangModel
 
 YANG_DIR = Path(__file__).resolve().parents[3] / "yang"
@@ -197,3 +202,96 @@ def test_stored_config_round_trip_is_canonical(model: YangModel) -> None:
     ds.edit(config(dep()))
     assert b"\n" not in store.documents[0]
     assert Datastore(model, store).edit(config(dep())).changed is False
+
+
+@pytest.fixture
+def no_inline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every edit_off_loop edit goes to the worker thread, however small."""
+    monkeypatch.setattr(datastore_module, "INLINE_ELEMENTS", 0)
+
+
+@pytest.mark.usefixtures("no_inline")
+async def test_off_loop_edit_prepares_in_a_worker_and_commits_on_the_loop(ds: Datastore, store: FakeConfigStore) -> None:
+    """The preparer runs in the worker thread with the edit's touched elements; the checker and the
+    listener on the loop see the same two trees; the next edit starts from the committed tree."""
+    loop_thread = threading.get_ident()
+    seen: list[tuple[str, bool, list[str], list[str]]] = []
+
+    def preparer(old: etree._Element, new: etree._Element, touched: frozenset[etree._Element]) -> None:
+        assert threading.get_ident() != loop_thread and new in touched
+        seen.append(("prepare", old is ds.running, names(old), names(new)))
+
+    ds.add_commit_preparer(preparer)
+    ds.add_commit_checker(lambda old, new: seen.append(("check", old is ds.running, names(old), names(new))))
+    await ds.edit_off_loop(config(dep("a")))
+    result = await ds.edit_off_loop(config(dep("b")))
+    assert result.committed and result.current is ds.running and names(ds.running) == ["a", "b"]
+    assert seen == [("prepare", True, [], ["a"]), ("check", True, [], ["a"]),
+                    ("prepare", True, ["a"], ["a", "b"]), ("check", True, ["a"], ["a", "b"])]
+    assert store.documents[-1] == snapshot(ds)
+
+
+async def test_a_preparer_can_refuse_and_nothing_changes(ds: Datastore, store: FakeConfigStore) -> None:
+    await ds.edit_off_loop(config(dep("a")))
+    before, saves = snapshot(ds), list(store.documents)
+
+    def refuse(old: etree._Element, new: etree._Element, touched: frozenset[etree._Element]) -> None:
+        raise NetconfError(ErrorTag.RESOURCE_DENIED, "No.")
+
+    ds.add_commit_preparer(refuse)
+    with pytest.raises(NetconfError):
+        await ds.edit_off_loop(config(dep("b") + dep("a", attrs=' nc:operation="delete"')))
+    assert snapshot(ds) == before and store.documents == saves
+
+
+async def test_a_small_edit_is_prepared_on_the_loop(ds: Datastore) -> None:
+    threads: list[int] = []
+    ds.add_commit_preparer(lambda old, new, touched: threads.append(threading.get_ident()))
+    await ds.edit_off_loop(config(dep("a")))
+    assert threads == [threading.get_ident()]
+
+
+@pytest.mark.usefixtures("no_inline")
+async def test_cancelled_off_loop_edit_changes_nothing(ds: Datastore, store: FakeConfigStore) -> None:
+    """A client gone while its edit is prepared: the worker finishes on the working copy, the edit is taken
+    back, and the next edit works on an exact copy of the running tree."""
+    await ds.edit_off_loop(config(dep("a")))
+    before, saves = snapshot(ds), list(store.documents)
+    started = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def slow(old: etree._Element, new: etree._Element, touched: frozenset[etree._Element]) -> None:
+        loop.call_soon_threadsafe(started.set)
+        time.sleep(0.2)
+
+    ds.add_commit_preparer(slow)
+    task = asyncio.create_task(ds.edit_off_loop(config(dep("b"))))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert snapshot(ds) == before and store.documents == saves
+    result = await ds.edit_off_loop(config(dep("c")))
+    assert result.committed and names(ds.running) == ["a", "c"]
+
+
+def test_undo_log_puts_elements_back_in_place() -> None:
+    """Removals, insertions and text changes, mixed and nested, taken back newest first: the same bytes."""
+    root = etree.fromstring("<r><a>1</a><b><c>2</c><d/></b><e>3</e><!--x--><f/></r>")
+    before = etree.tostring(root)
+    log = UndoLog()
+    b, e, f = root[1], root[2], root[4]
+    log.removing(e)
+    root.remove(e)
+    new = etree.Element("n")
+    f.addnext(new)
+    log.inserted(new)
+    log.setting_text(b[0])
+    b[0].text = "changed"
+    log.removing(b)
+    root.remove(b)
+    log.removing(root[0])
+    root.remove(root[0])
+    assert etree.tostring(root) != before
+    log.undo()
+    assert etree.tostring(root) == before and len(log) == 0

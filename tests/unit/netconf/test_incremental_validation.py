@@ -12,6 +12,7 @@ of constraint the model has: a ``must`` (min_active <= max_active, no self-refer
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,10 @@ from lxml import etree
 from esc_netconf.netconf.config_parts import assemble
 from esc_netconf.netconf.datastore import Datastore
 from esc_netconf.netconf.editconfig import canonical_bytes, drop_empty_containers
-from esc_netconf.netconf.errors import BASE_NS, NetconfError, NetconfErrors
+from esc_netconf.netconf.errors import BASE_NS, ErrorTag, NetconfError, NetconfErrors
 from esc_netconf.netconf.incremental import EditedTree, self_contained_lists
 from esc_netconf.netconf.nc_notifications import config_edits
-from esc_netconf.netconf.persistence import MemoryConfigStore
+from esc_netconf.netconf.persistence import ConfigPart, MemoryConfigStore
 from esc_netconf.netconf.yangmodel import YangModel
 
 YANG_DIR = Path(__file__).resolve().parents[3] / "yang"
@@ -117,15 +118,20 @@ def edit(draw: st.DrawFn) -> etree._Element:
         f"{''.join(tenants)}</tenants></esc_datamodel></config>")
 
 
-def outcome(ds: Datastore, config: etree._Element, default_operation: str) -> tuple[object, ...]:
+def outcome(ds: Datastore, config: etree._Element, default_operation: str, test_option: str = "test-then-set",
+            before: bytes | None = None) -> tuple[object, ...]:
     try:
-        result = ds.edit(config, default_operation=default_operation)
+        result = ds.edit(config, default_operation=default_operation, test_option=test_option)
     except NetconfErrors as errors:
         return ("refused", *((e.tag, e.app_tag, e.path, e.message) for e in errors.errors))
     except NetconfError as error:
         return ("refused", error.tag, error.app_tag, error.path, error.message)
+    except OSError as error:
+        return ("failed", str(error))
     if result.committed:  # the notification's diff, walking only what the edit touched, as walking all
         assert result.previous is not None and result.current is not None
+        if before is not None:
+            assert canonical_bytes(result.previous) == before  # the tree the edit replaced, as it was
         touched = config_edits(result.previous, result.current, config, default_operation, ds_model(ds),
                                result.touched)
         whole = config_edits(result.previous, result.current, config, default_operation, ds_model(ds))
@@ -152,25 +158,69 @@ GROUPS_THEN_PLACEMENT = [
 ]
 
 
-@example(edits=GROUPS_THEN_PLACEMENT)
+class FlakyStore(MemoryConfigStore):
+    """A store whose next save fails when told (a full disk, a lost database)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail_next = False
+
+    def save_parts(self, write: Sequence[ConfigPart], delete: Collection[str], *, replace_all: bool = False) -> None:
+        if self.fail_next:
+            self.fail_next = False
+            raise OSError("disk full")
+        super().save_parts(write, delete, replace_all=replace_all)
+
+
+class Refusing:
+    """A commit checker that refuses the next commit when told (as the bridge refuses what the VIM cannot do)."""
+
+    def __init__(self) -> None:
+        self.refuse_next = False
+
+    def __call__(self, old: etree._Element, new: etree._Element) -> None:
+        if self.refuse_next:
+            self.refuse_next = False
+            raise NetconfError(ErrorTag.RESOURCE_DENIED, "Refused by the checker.")
+
+
+# how an edit that the model accepts may still fail afterwards: nothing, a checker, the store, test-only
+FAILURES = st.sampled_from(["none", "none", "none", "checker", "store", "test-only"])
+
+
+@example(edits=[(c, d, "none") for c, d in GROUPS_THEN_PLACEMENT])
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(edits=st.lists(st.tuples(edit(), st.sampled_from(["merge", "merge", "replace", "none"])),
+@given(edits=st.lists(st.tuples(edit(), st.sampled_from(["merge", "merge", "replace", "none"]), FAILURES),
                       min_size=1, max_size=10))
-def test_incremental_and_whole_tree_agree(model: YangModel, edits: list[tuple[etree._Element, str]]) -> None:
-    store = MemoryConfigStore()
+def test_incremental_and_whole_tree_agree(model: YangModel, edits: list[tuple[etree._Element, str, str]]) -> None:
+    """Both paths agree edit by edit, and every edit that fails (for the model, a checker, the store, or
+    because it is test-only) leaves the datastore byte for byte as it was: its undo log took it back."""
+    store, reference_store = FlakyStore(), FlakyStore()
     incremental = Datastore(model, store)
-    reference = Datastore(WholeTreeModel(model), MemoryConfigStore())  # type: ignore[arg-type]
-    for config, default_operation in edits:
+    reference = Datastore(WholeTreeModel(model), reference_store)  # type: ignore[arg-type]
+    refusing, reference_refusing = Refusing(), Refusing()
+    incremental.add_commit_checker(refusing)
+    reference.add_commit_checker(reference_refusing)
+    for config, default_operation, failure in edits:
         before = canonical_bytes(incremental.running)
-        got = outcome(incremental, config, default_operation)
-        want = outcome(reference, config, default_operation)
+        stored_before = dict(store.parts)
+        refusing.refuse_next = reference_refusing.refuse_next = failure == "checker"
+        store.fail_next = reference_store.fail_next = failure == "store"
+        test_option = "test-only" if failure == "test-only" else "test-then-set"
+        got = outcome(incremental, config, default_operation, test_option, before)
+        want = outcome(reference, config, default_operation, test_option)
+        refusing.refuse_next = reference_refusing.refuse_next = store.fail_next = reference_store.fail_next = False
         assert got == want, etree.tostring(config).decode()
-        event(f"{got[0]} {got[1]} {got[2] if got[0] == 'refused' else ''}")
+        event(f"{got[0]} {got[1]} {got[2] if got[0] == 'refused' else ''} {failure}")
         after = canonical_bytes(incremental.running)
         assert after == canonical_bytes(reference.running)
         if got[0] == "accepted":
             assert got[1] == (before != after), etree.tostring(config).decode()
-        tidied = incremental.get_config()  # apply_edit tidies only where it edited: nowhere else is left
+        if not (got[0] == "accepted" and got[1]):
+            assert after == before and store.parts == stored_before  # taken back, byte for byte
+        incremental._catch_up()  # noqa: SLF001 (the twin, brought up to date, is the running tree again)
+        assert canonical_bytes(incremental._twin) == after  # noqa: SLF001
+        tidied = incremental.get_config()  # edit_in_place tidies only where it edited: nowhere else is left
         drop_empty_containers(tidied, model)
         assert canonical_bytes(tidied) == after
         stored = assemble(store.load_parts())  # None: nothing stored, the same as an empty <data>
