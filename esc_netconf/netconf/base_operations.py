@@ -7,6 +7,7 @@ body (``None`` for ``<ok/>``) or raises :class:`NetconfError`. Only ``running`` 
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime, timezone
@@ -17,7 +18,8 @@ from lxml import etree
 from esc_netconf.netconf.nc_notifications import config_change_event, config_edits
 from esc_netconf.netconf.context import ServerCounters, SessionContext
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
-from esc_netconf.netconf.filters import FilterSpec, copy_within_reach, filter_data, parse_filter, reaches, top_reach
+from esc_netconf.netconf.filters import (FilterSpec, Reach, copy_within_reach, filter_data, parse_filter, reaches,
+                                         top_reach)
 from esc_netconf.netconf.monitoring import netconf_state
 from esc_netconf.nsmap import default_namespace
 
@@ -33,6 +35,10 @@ MONITORING_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"
 
 RpcHandler = Callable[[SessionContext, etree._Element], Awaitable[list[etree._Element] | None]]
 """An operation's handler: the reply body (``None`` for ``<ok/>``), or it raises :class:`NetconfError`."""
+
+StateBuild = Callable[[], etree._Element]
+"""Builds one top-level ``config false`` element for a ``get`` from a snapshot its state provider took on the
+loop. Called in a worker thread, so it reads nothing the loop may change meanwhile."""
 
 
 class OperationsHost(Protocol):
@@ -53,7 +59,7 @@ class OperationsHost(Protocol):
 
     def capabilities(self) -> list[str]: ...
 
-    def state_elements(self, spec: FilterSpec | None = None) -> list[etree._Element]: ...
+    def state_builds(self, spec: FilterSpec | None = None) -> list[StateBuild]: ...
 
     def register_rpc(
         self, qname: str, handler: RpcHandler, *, validate_input: bool = True, in_edit_config: bool = False
@@ -178,6 +184,16 @@ def merge_top_level(data: etree._Element, elements: Iterable[etree._Element]) ->
         data.replace(existing, element)
 
 
+def assemble_get_data(running: etree._Element, reach: Reach | None, builds: Iterable[StateBuild],
+                      others: Iterable[etree._Element]) -> etree._Element:
+    """A ``get``'s ``<data>`` before its filter: a copy of what ``reach`` names of the running tree, the built
+    state merged into it (:func:`merge_top_level`), then ``others`` appended. Runs in a worker thread."""
+    data = copy_within_reach(running, reach)
+    merge_top_level(data, [build() for build in builds])
+    data.extend(others)
+    return data
+
+
 class BaseOperations:
     """Handlers of the base operations; bound to one server."""
 
@@ -203,18 +219,23 @@ class BaseOperations:
         _only_parameters(op, frozenset({"filter"}))
         spec = parse_filter(_child(op, "filter"))
         server = self.server
-        # only what the filter can reach is copied or built (the filter then gives the same result)
+        # What the reply shows is read here on the loop, in one go, so it is one state: the running tree (a
+        # commit replaces it, never changes it) and the state providers' snapshots. Copying and building it
+        # (300,000 elements for all opdata at 10,000 VMs) runs in a worker thread. Only what the filter can
+        # reach is read and built; the filter then gives the same result as on everything.
         reach = top_reach(spec)
-        data = copy_within_reach(server.datastore.running, reach)
-        merge_top_level(data, server.state_elements(spec))
+        running = server.datastore.running
+        builds = server.state_builds(spec)
+        small: list[etree._Element] = []
         if reaches(reach, "netconf-state"):
-            data.append(netconf_state(capabilities=server.capabilities(), modules=server.model.modules,
-                                      sessions=server.sessions, lock_holder=server.lock_holder, stats=server.stats,
-                                      started=server.started))
+            small.append(netconf_state(capabilities=server.capabilities(), modules=server.model.modules,
+                                       sessions=server.sessions, lock_holder=server.lock_holder, stats=server.stats,
+                                       started=server.started))
         if reaches(reach, "netconf"):
-            data.append(server.hub.streams_element())
+            small.append(server.hub.streams_element())
         if reaches(reach, "yang-library") or reaches(reach, "modules-state"):
-            data.extend(server.library.elements())
+            small.extend(server.library.elements())
+        data = await asyncio.to_thread(assemble_get_data, running, reach, builds, small)
         return [await filter_data(data, spec, keys=self._list_keys) if spec is not None else data]
 
     async def get_config(self, ctx: SessionContext, op: etree._Element) -> list[etree._Element]:
