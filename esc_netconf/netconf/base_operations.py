@@ -7,9 +7,7 @@ body (``None`` for ``<ok/>``) or raises :class:`NetconfError`. Only ``running`` 
 
 from __future__ import annotations
 
-import asyncio
-import copy
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Protocol
 
@@ -18,8 +16,7 @@ from lxml import etree
 from esc_netconf.netconf.nc_notifications import config_change_event, config_edits
 from esc_netconf.netconf.context import ServerCounters, SessionContext
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
-from esc_netconf.netconf.filters import (FilterSpec, Reach, copy_within_reach, filter_data, parse_filter, reaches,
-                                         top_reach)
+from esc_netconf.netconf.filters import FilterSpec, copy_within_reach, filter_data, parse_filter, reaches, top_reach
 from esc_netconf.netconf.monitoring import netconf_state
 from esc_netconf.nsmap import default_namespace
 
@@ -36,9 +33,10 @@ MONITORING_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"
 RpcHandler = Callable[[SessionContext, etree._Element], Awaitable[list[etree._Element] | None]]
 """An operation's handler: the reply body (``None`` for ``<ok/>``), or it raises :class:`NetconfError`."""
 
-StateBuild = Callable[[], etree._Element]
-"""Builds one top-level ``config false`` element for a ``get`` from a snapshot its state provider took on the
-loop. Called in a worker thread, so it reads nothing the loop may change meanwhile."""
+StateBuild = Callable[[etree._Element], Awaitable[None]]
+"""Adds ``config false`` data to a ``get``'s ``<data>`` tree (beside the configuration, into its top-level
+container when it has one) from a snapshot its state provider took; it may let the loop run other work
+between slices of a large build, since it reads only its snapshot."""
 
 
 class OperationsHost(Protocol):
@@ -165,35 +163,6 @@ def _datastore_name(op: etree._Element, param: str, *, allow_config: bool = Fals
     )
 
 
-def merge_top_level(data: etree._Element, elements: Iterable[etree._Element]) -> None:
-    """Add state elements to ``<data>``, joining a container that config already has (``esc_datamodel``).
-
-    The state element takes the config container's place, with copies of the config's children first: lxml
-    moves an element that is not the root of its document in time quadratic in its size (6 s for 100,000
-    nodes), while it copies, and moves a root, in linear time; and the state (10,000 VMs) is the larger side.
-    """
-    for element in elements:
-        existing = data.find(element.tag)
-        if existing is None:
-            data.append(element)
-            continue
-        for index, child in enumerate(existing):
-            element.insert(index, copy.deepcopy(child))
-        for name, value in existing.attrib.items():
-            element.set(name, value)
-        data.replace(existing, element)
-
-
-def assemble_get_data(running: etree._Element, reach: Reach | None, builds: Iterable[StateBuild],
-                      others: Iterable[etree._Element]) -> etree._Element:
-    """A ``get``'s ``<data>`` before its filter: a copy of what ``reach`` names of the running tree, the built
-    state merged into it (:func:`merge_top_level`), then ``others`` appended. Runs in a worker thread."""
-    data = copy_within_reach(running, reach)
-    merge_top_level(data, [build() for build in builds])
-    data.extend(others)
-    return data
-
-
 class BaseOperations:
     """Handlers of the base operations; bound to one server."""
 
@@ -219,12 +188,12 @@ class BaseOperations:
         _only_parameters(op, frozenset({"filter"}))
         spec = parse_filter(_child(op, "filter"))
         server = self.server
-        # What the reply shows is read here on the loop, in one go, so it is one state: the running tree (a
-        # commit replaces it, never changes it) and the state providers' snapshots. Copying and building it
-        # (300,000 elements for all opdata at 10,000 VMs) runs in a worker thread. Only what the filter can
-        # reach is read and built; the filter then gives the same result as on everything.
+        # What the reply shows is read in one go (no await in between), so it is one state: the running tree
+        # and the state providers' snapshots; the state is then built from its snapshots, in slices with other
+        # work in between (300,000 elements for all opdata at 10,000 VMs). Only what the filter can reach is
+        # copied, read and built; the filter then gives the same result as on everything.
         reach = top_reach(spec)
-        running = server.datastore.running
+        data = copy_within_reach(server.datastore.running, reach)
         builds = server.state_builds(spec)
         small: list[etree._Element] = []
         if reaches(reach, "netconf-state"):
@@ -235,7 +204,9 @@ class BaseOperations:
             small.append(server.hub.streams_element())
         if reaches(reach, "yang-library") or reaches(reach, "modules-state"):
             small.extend(server.library.elements())
-        data = await asyncio.to_thread(assemble_get_data, running, reach, builds, small)
+        for build in builds:
+            await build(data)
+        data.extend(small)
         return [await filter_data(data, spec, keys=self._list_keys) if spec is not None else data]
 
     async def get_config(self, ctx: SessionContext, op: etree._Element) -> list[etree._Element]:
