@@ -16,7 +16,6 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
-
 from esc_netconf.core.backup import SnapshotManager
 from esc_netconf.core.context import CoreSettings
 from esc_netconf.core.events import EscEvent, EventBus
@@ -125,7 +124,7 @@ def attach_northbound(domain: Domain, *, model: YangModel, datastore: Datastore,
 
 def opdata_provider(core: EscCore, snapshots: SnapshotManager) -> StateProvider:
     """The ``get`` state of ``esc_datamodel/opdata``: the core's records and the snapshots (the active's
-    live core, or a standby's view of the shared store), read on the loop and built by the ``get`` off it."""
+    live core, or a standby's view of the shared store), read in one go and built by the ``get`` in slices."""
     opdata = OpdataBuilder(core)
 
     def state(spec: FilterSpec | None) -> list[StateBuild]:

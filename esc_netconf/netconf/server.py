@@ -39,9 +39,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("esc_netconf.netconf.server")
 
 StateProvider = Callable[["FilterSpec | None"], Iterable[StateBuild]]
-"""Takes, on the loop, a snapshot of ``config false`` data for a ``get`` and returns what builds its top-level
-elements (in a worker thread, see :data:`StateBuild`); given the get's filter, it may leave out what the filter
-cannot reach (``filters.list_scope``), since the filter runs on its result anyway."""
+"""Takes a snapshot of ``config false`` data for a ``get`` and returns what adds it to the get's ``<data>``
+(:data:`StateBuild`); given the get's filter, it may leave out what the filter cannot reach
+(``filters.list_scope``), since the filter runs on its result anyway."""
 
 
 class NetconfServer:
@@ -95,7 +95,8 @@ class NetconfServer:
             self._config_operations.add(qname)
 
     def add_state_provider(self, provider: StateProvider) -> None:
-        """Add a source of ``config false`` data for ``get`` (top-level elements, merged by name)."""
+        """Add a source of ``config false`` data for ``get`` (added beside the configuration, into its top-level
+        containers)."""
         self._state_providers.append(provider)
 
     def state_builds(self, spec: FilterSpec | None = None) -> list[StateBuild]:
