@@ -17,13 +17,12 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lxml import etree
-
 from esc_netconf.core.backup import SnapshotManager
 from esc_netconf.core.context import CoreSettings
 from esc_netconf.core.events import EscEvent, EventBus
 from esc_netconf.core.lifecycle import EscCore
 from esc_netconf.day0_fetch import FetchLimits, UrlTemplateFetcher
+from esc_netconf.netconf.base_operations import StateBuild
 from esc_netconf.netconf.datastore import Datastore
 from esc_netconf.netconf.filters import FilterSpec, ListLevel, list_scope
 from esc_netconf.netconf.server import NetconfServer, StateProvider
@@ -35,7 +34,6 @@ from esc_netconf.northbound.event_xml import esc_event_element
 from esc_netconf.northbound.opdata import OPDATA_LEVELS, OpdataBuilder
 from esc_netconf.northbound.rpcs import EscRpcs
 from esc_netconf.northbound.esc_xml import q
-from esc_netconf.northbound.snapshot_xml import snapshots_element
 from esc_netconf.options import Options
 from esc_netconf.settings import VimManagerSettings
 from esc_netconf.store import Database, SqlCoreStore
@@ -134,17 +132,13 @@ def attach_northbound(domain: Domain, *, model: YangModel, datastore: Datastore,
 
 def opdata_provider(core: EscCore, snapshots: SnapshotManager) -> StateProvider:
     """The ``get`` state of ``esc_datamodel/opdata``: the core's records and the snapshots (the active's
-    live core, or a standby's view of the shared store)."""
-
-    def add_snapshots(opdata: etree._Element) -> None:
-        opdata.append(snapshots_element(snapshots.list_snapshots()))
-
+    live core, or a standby's view of the shared store), read in one go and built by the ``get`` in slices."""
     opdata = OpdataBuilder(core)
 
-    def state(spec: FilterSpec | None) -> list[etree._Element]:
+    def state(spec: FilterSpec | None) -> list[StateBuild]:
         snapshots_scope = list_scope(spec, SNAPSHOT_LEVELS)
         wants_snapshots = snapshots_scope is None or bool(snapshots_scope.picks)  # else the filter cannot reach them
-        return [opdata.element(extra=[add_snapshots] if wants_snapshots else [],
-                               scope=list_scope(spec, OPDATA_LEVELS))]
+        return [opdata.snapshot(list_scope(spec, OPDATA_LEVELS),
+                                snapshots.list_snapshots() if wants_snapshots else None)]
 
     return state

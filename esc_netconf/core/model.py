@@ -216,9 +216,10 @@ class TenantRecord(PlainRecord):
     managed: bool = True
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class HistoryEntry(PlainRecord):
-    """One line of a VM's lifecycle history, shown in opdata."""
+    """One line of a VM's lifecycle history, shown in opdata. Frozen: a ``get`` keeps the entries themselves
+    as its snapshot of a VM's history (``northbound.opdata``)."""
 
     seq: int
     time: datetime

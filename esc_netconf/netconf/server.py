@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
-from esc_netconf.netconf.base_operations import RpcHandler, register_base_operations
+from esc_netconf.netconf.base_operations import RpcHandler, StateBuild, register_base_operations
 from esc_netconf.netconf.capabilities import PROTOCOL_CAPABILITIES
 from esc_netconf.netconf.context import ServerCounters, SessionContext, TerminationReason
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
@@ -38,9 +38,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("esc_netconf.netconf.server")
 
-StateProvider = Callable[["FilterSpec | None"], Iterable[etree._Element]]
-"""Builds ``config false`` data for a ``get``; given the get's filter, it may leave out what the filter cannot
-reach (``filters.list_scope``), since the filter runs on its result anyway."""
+StateProvider = Callable[["FilterSpec | None"], Iterable[StateBuild]]
+"""Takes a snapshot of ``config false`` data for a ``get`` and returns what adds it to the get's ``<data>``
+(:data:`StateBuild`); given the get's filter, it may leave out what the filter cannot reach
+(``filters.list_scope``), since the filter runs on its result anyway."""
 
 
 class NetconfServer:
@@ -94,11 +95,12 @@ class NetconfServer:
             self._config_operations.add(qname)
 
     def add_state_provider(self, provider: StateProvider) -> None:
-        """Add a source of ``config false`` data for ``get`` (top-level elements, merged by name)."""
+        """Add a source of ``config false`` data for ``get`` (added beside the configuration, into its top-level
+        containers)."""
         self._state_providers.append(provider)
 
-    def state_elements(self, spec: FilterSpec | None = None) -> list[etree._Element]:
-        return [element for provider in self._state_providers for element in provider(spec)]
+    def state_builds(self, spec: FilterSpec | None = None) -> list[StateBuild]:
+        return [build for provider in self._state_providers for build in provider(spec)]
 
     def capabilities(self) -> list[str]:
         return list(self._capabilities)

@@ -28,7 +28,6 @@ from esc_netconf.core.model import (DeploymentRecord, DeploymentSpec, InterfaceS
                                     VmGroupSpec, VmInterface, VmRecord)
 from esc_netconf.core.states import ServiceState, VmState
 from esc_netconf.netconf.errors import NetconfError
-from esc_netconf.netconf.base_operations import merge_top_level
 from esc_netconf.netconf.filters import (FilterSpec, FilterType, ListScope, Reach, apply_filter, copy_within_reach,
                                          list_scope, top_reach)
 from esc_netconf.netconf.messages import BASE_NS
@@ -101,7 +100,8 @@ RUNNING = etree.fromstring(
 def _data(builder: OpdataBuilder, spec: FilterSpec, scope: ListScope | None, reach: Reach | None) -> etree._Element:
     """As ``get`` assembles it: the running configuration (only what ``reach`` names), then the opdata."""
     data = copy_within_reach(RUNNING, reach)
-    merge_top_level(data, [builder.element(scope=scope)])
+    for _ in builder.snapshot(scope).steps(data):
+        pass
     return data
 
 
@@ -334,3 +334,23 @@ async def test_a_changed_vm_is_rendered_again(core: EscCore) -> None:
 def test_snapshots_listed_only_when_the_filter_reaches_them(spec: FilterSpec, listed: bool) -> None:
     scope = list_scope(spec, SNAPSHOT_LEVELS)
     assert (scope is None or bool(scope.picks)) is listed
+
+
+async def test_a_build_shows_its_snapshot_not_what_changed_after_it(core: EscCore) -> None:
+    """The build runs in a worker thread while the loop goes on changing records: it must show the state
+    the snapshot was taken in, whole, and nothing of the changes made after it (no torn reply)."""
+    builder = OpdataBuilder(core)
+    builder.element()  # every deployment rendered once: the build below copies what did not change
+    snapshot = builder.snapshot()
+    before = etree.tostring(OpdataBuilder(core).element())
+    vm = core.vms("a-d1-id")[0]
+    vm.hostname = "host-2"
+    vm.state = VmState.ERROR
+    vm.remember(T0, "VM_RECOVERY_COMPLETE", "moved")
+    vm.interfaces[0].ip_address = "10.0.0.99"
+    core.find_deployment("b", "d3").state = ServiceState.ERROR  # type: ignore[union-attr]
+    holder = etree.Element("data")
+    for _ in snapshot.steps(holder):
+        pass
+    assert etree.tostring(holder[0]) == before
+    assert etree.tostring(builder.element()) == etree.tostring(OpdataBuilder(core).element()) != before
