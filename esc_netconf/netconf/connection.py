@@ -53,7 +53,7 @@ from esc_netconf.netconf.context import SessionContext, TerminationReason
 from esc_netconf.netconf.errors import NetconfError
 from esc_netconf.netconf.framing import PartialBuffers
 from esc_netconf.netconf.messages import NEED_DATA, BadRpc, Closed, Hello, Rpc
-from esc_netconf.netconf.session import ServerSession
+from esc_netconf.netconf.session import SerializedBody, ServerSession
 
 if TYPE_CHECKING:
     from esc_netconf.netconf.server import NetconfServer
@@ -86,6 +86,7 @@ class _Outbox:
         self.items: deque[Callable[[], bytes] | None] = deque()
         self.unbuilt_replies = 0
         self.unwritten_bytes = 0
+        self.in_flight = False  # the writer thread took messages it has not written yet
         self.closed = False
 
     def has_room(self) -> bool:
@@ -156,6 +157,8 @@ class NetconfConnection:
             if isinstance(event, Hello):
                 self._hello_seen = True  # judged on arrival, however busy the loop is
                 self._hello_timer.cancel()
+            elif isinstance(event, Rpc) and self._answer_from_cache(event):
+                continue
             self._wait_for_room()
             self._submit(event)
         self._account_partial()
@@ -189,6 +192,31 @@ class NetconfConnection:
             )
         with self._inbox_cond:
             self._inbox_cond.wait_for(lambda: len(self._inbox) < MAX_INBOX_EVENTS or self._closing.is_set())
+
+    def _answer_from_cache(self, rpc: Rpc) -> bool:
+        """Answer a read-only RPC here, on the transport thread, when the server has its reply at hand
+        (``reply_cache``) and the session has nothing in progress: no RPC queued or running, nothing
+        queued or being written. Then the reply is the next one the client would get anyway (RFC 6241:
+        in order), and it costs neither the hop to the loop nor the one to the writer thread."""
+        body = self._server.cached_answer(rpc.operation)
+        if body is None:
+            return False
+        with self._inbox_cond:
+            if self._inbox or self._worker_running or self._closing.is_set():
+                return False
+        with self._outbox.cond:
+            if self._outbox.items or self._outbox.in_flight:
+                return False
+        self._server.count_rpc(self.context)
+        with self._lock:
+            data = self._session.reply_serialized(rpc.attributes, body)
+        try:
+            self._writer.write(data)
+        except Exception as exc:  # the peer went away, as in _drain
+            self._log.info("write failed: %s", exc)
+            self._stop_reading()
+            self._end(TerminationReason.DROPPED)
+        return True
 
     def _submit(self, event: Event) -> None:
         with self._inbox_cond:
@@ -250,7 +278,12 @@ class NetconfConnection:
 
     # -- the loop's side (Outbound) --------------------------------------------------------------
 
-    def reply(self, attributes: Mapping[str, str], body: list[etree._Element] | None) -> None:
+    def reply(self, attributes: Mapping[str, str], body: list[etree._Element] | SerializedBody | None) -> None:
+        if isinstance(body, SerializedBody):
+            serialized = body
+            self._enqueue(lambda: self._build(lambda: self._session.reply_serialized(attributes, serialized)),
+                          notification=False)
+            return
         self._enqueue(lambda: self._build(lambda: self._session.reply(attributes, body)), notification=False)
 
     def reply_error(self, attributes: Mapping[str, str], error: NetconfError) -> None:
@@ -352,6 +385,7 @@ class NetconfConnection:
                 outbox.cond.wait_for(lambda: bool(outbox.items))
                 parts = list(outbox.items)
                 outbox.items.clear()
+                outbox.in_flight = True
             chunks: list[bytes] = []
             for part in parts:
                 if part is None:  # the end mark: write what came before it, then close
@@ -381,9 +415,11 @@ class NetconfConnection:
             finally:
                 with outbox.cond:
                     outbox.unwritten_bytes -= len(payload)
+                    outbox.in_flight = False
                     outbox.cond.notify_all()
         with outbox.cond:
             outbox.closed = True
+            outbox.in_flight = False
             outbox.cond.notify_all()
         try:
             self._writer.close()

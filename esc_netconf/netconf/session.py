@@ -52,6 +52,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from copy import deepcopy
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
@@ -176,6 +177,32 @@ def parse_hello(message: bytes) -> Hello:
             raise RemoteProtocolError(f"bad session-id in hello: {text!r}")
         session_id = int(text)
     return Hello(capabilities=capabilities, session_id=session_id)
+
+
+_REPLY_START = b'<rpc-reply xmlns="%s">' % BASE_NS.encode()
+_REPLY_END = b"</rpc-reply>"
+
+
+@dataclass(frozen=True, slots=True)
+class SerializedBody:
+    """The content of an ``<rpc-reply>`` as bytes (see :meth:`ServerSession.reply_serialized`)."""
+
+    data: bytes
+
+
+def serialize_body(body: Sequence[etree._Element]) -> SerializedBody:
+    """Serialize reply content exactly as :meth:`ServerSession.reply` would inside the reply (lxml drops
+    a namespace declaration the ``<rpc-reply>`` already makes), so the bytes can be kept and sent again.
+    Elements that belong to another tree are copied, others moved (as :meth:`ServerSession.reply` does).
+    Thread-safe: it touches nothing shared."""
+    reply = etree.Element(f"{{{BASE_NS}}}rpc-reply", nsmap=default_namespace(BASE_NS))
+    for element in body:
+        adopt(reply, element)
+    data = etree.tostring(reply, encoding="UTF-8", xml_declaration=False)
+    if data.endswith(b"/>"):  # no content at all
+        return SerializedBody(b"")
+    assert data.startswith(_REPLY_START) and data.endswith(_REPLY_END), data[:100]
+    return SerializedBody(data[len(_REPLY_START):-len(_REPLY_END)])
 
 
 def adopt(parent: etree._Element, child: etree._Element) -> None:
@@ -396,6 +423,20 @@ class ServerSession(SessionCore):
             for element in body:
                 adopt(reply, element)
         return encode_message(serialize(reply), self._framing)
+
+    def reply_serialized(self, rpc_attributes: Mapping[str, str], body: SerializedBody) -> bytes:
+        """A framed ``<rpc-reply>`` around a body serialized earlier by :func:`serialize_body`: the same
+        bytes :meth:`reply` would give for the elements the body was made of, without building or
+        serializing them again (a cached ``get-config`` answer is a byte copy).
+
+        :raises LocalProtocolError: unless the session is established.
+        """
+        self._require_established()
+        shell = etree.tostring(self._reply_element(rpc_attributes), encoding="UTF-8", xml_declaration=False)
+        # an element without children or text always serializes as ``<rpc-reply .../>``
+        assert shell.endswith(b"/>")
+        message = b"".join((XML_DECLARATION, shell[:-2], b">", body.data, _REPLY_END))
+        return encode_message(message, self._framing)
 
     def reply_error(self, rpc_attributes: Mapping[str, str], error: NetconfError) -> bytes:
         """A framed ``<rpc-reply>`` with one ``<rpc-error>`` per error in ``error``."""
