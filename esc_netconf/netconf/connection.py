@@ -32,8 +32,13 @@ Partial messages are bounded per session (``max_message_size`` in the frame deco
 sessions (:class:`PartialBuffers`): the session whose unfinished message would push the total over
 the limit is closed.
 
-The hello timer judges the client, not the server: it is cancelled on the transport thread as soon
-as the client's hello has been decoded, however busy the loop is at that moment.
+The hello timer judges the client, not the server: it is a loop timer, but what it checks is a flag the
+transport thread sets as soon as the client's hello has been decoded, however busy the loop is at that
+moment.
+
+Hot path: a read-only RPC whose reply the server keeps (``reply_cache``: a repeated ``get-config``) is
+answered on the transport thread itself when the session has nothing in progress, which spares it the
+two thread hops (to the loop and to the writer thread) that cost more than the answer.
 """
 
 from __future__ import annotations
@@ -130,14 +135,28 @@ class NetconfConnection:
         )
         self._writer_thread.start()
         self._enqueue(self._session.start(), notification=False)
-        # a client that never says hello must not hold a session (and its threads) forever
-        timeout = HELLO_TIMEOUT_SECONDS if hello_timeout is None else hello_timeout
-        self._hello_timer = threading.Timer(timeout, self._hello_expired)
-        self._hello_timer.daemon = True
-        self._hello_timer.start()
+        # a client that never says hello must not hold a session (and its threads) forever: a loop
+        # timer (a thread of its own per session would cost more than the rest of the session set-up)
+        self._hello_timeout = HELLO_TIMEOUT_SECONDS if hello_timeout is None else hello_timeout
+        self._hello_timer: asyncio.TimerHandle | None = None
+        try:
+            loop.call_soon_threadsafe(self._arm_hello_timer)
+        except RuntimeError:  # loop closed: shutdown in progress
+            pass
+
+    def _arm_hello_timer(self) -> None:
+        if not self._hello_seen and not self._ended:
+            self._hello_timer = self._loop.call_later(self._hello_timeout, self._hello_expired)
+
+    def _cancel_hello_timer(self) -> None:
+        """Loop thread only."""
+        if self._hello_timer is not None:
+            self._hello_timer.cancel()
+            self._hello_timer = None
 
     def _hello_expired(self) -> None:
-        if not self._hello_seen:
+        self._hello_timer = None
+        if not self._hello_seen:  # set on the transport thread: a busy loop does not make a hello late
             self._log.info("session %s: no hello within the time limit; closing", self.context.session_id)
             self.terminate(TerminationReason.BAD_HELLO)
 
@@ -156,7 +175,6 @@ class NetconfConnection:
                 return
             if isinstance(event, Hello):
                 self._hello_seen = True  # judged on arrival, however busy the loop is
-                self._hello_timer.cancel()
             elif isinstance(event, Rpc) and self._answer_from_cache(event):
                 continue
             self._wait_for_room()
@@ -258,6 +276,7 @@ class NetconfConnection:
 
     async def _serve(self, event: Event) -> None:
         if isinstance(event, Hello):
+            self._cancel_hello_timer()
             await self._server.session_established(self.context, event.capabilities)
         elif isinstance(event, Rpc):
             await self._server.serve_rpc(self.context, event)
@@ -361,7 +380,6 @@ class NetconfConnection:
         return first
 
     def _end(self, reason: TerminationReason) -> None:
-        self._hello_timer.cancel()
         with self._lock:
             if self._ended:
                 return
@@ -373,9 +391,13 @@ class NetconfConnection:
         if self._loop.is_closed():
             return
         try:
-            asyncio.run_coroutine_threadsafe(self._server.session_ended(self.context, reason), self._loop)
+            asyncio.run_coroutine_threadsafe(self._ended_on_loop(reason), self._loop)
         except RuntimeError:  # loop already stopped: shutdown in progress
             pass
+
+    async def _ended_on_loop(self, reason: TerminationReason) -> None:
+        self._cancel_hello_timer()
+        await self._server.session_ended(self.context, reason)
 
     def _drain(self) -> None:
         outbox = self._outbox

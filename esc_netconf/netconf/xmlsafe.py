@@ -88,9 +88,16 @@ def parse_xml(data: bytes, limits: XmlLimits | None = None) -> etree._Element:
             "DOCTYPE and entity declarations are not allowed in NETCONF messages.",
             type=ErrorType.RPC,
         )
-    if limits is not None:
+    if limits is not None and _may_exceed_shape(text, limits):
         _check_shape(root, limits)
     return root
+
+
+def _may_exceed_shape(text: bytes, limits: XmlLimits) -> bool:
+    """False when the bytes alone prove the shape limits hold, so a small RPC skips the two XPath passes:
+    nesting deeper than ``max_depth`` needs more than ``max_depth`` ``<``, and an element with more than
+    ``max_attributes`` attributes needs more than that many ``=``."""
+    return text.count(b"<") > limits.max_depth or text.count(b"=") > limits.max_attributes
 
 
 def _count_elements(text: bytes, limit: int) -> None:
