@@ -14,7 +14,9 @@ Three parties share a session, each on its own thread:
   100 pipelined ``<get/>`` cannot hold back another session's single RPC.
 * the **writer thread** takes messages from the *outbox* (a FIFO: replies and notifications in the
   order the loop produced them), serializes them (a reply is queued as a closure, so a big reply is
-  turned into bytes on the writer thread, not on the loop) and writes them to the channel.
+  turned into bytes on the writer thread, not on the loop) and writes them to the channel. It starts
+  with the first message the loop queues: the server's hello is written by the transport thread (it
+  is the first message of the session), and so is the channel's close when nothing was ever queued.
 
 Backpressure: ``data_received`` blocks, before it queues an event, while the inbox holds
 ``MAX_INBOX_EVENTS`` events, or while the outbox holds a reply not serialized yet or more than
@@ -130,11 +132,9 @@ class NetconfConnection:
         self._partials: PartialBuffers = server.partial_buffers
         self.context = SessionContext(session_id, username, source_host, self, server_counters=server.stats)
         self._log = logging.LoggerAdapter(log, {"session": session_id})
-        self._writer_thread = threading.Thread(
-            target=self._drain, name=f"netconf-writer-{session_id}", daemon=True
-        )
-        self._writer_thread.start()
-        self._enqueue(self._session.start(), notification=False)
+        # started with the first message the loop queues: our hello, the end of a session that is only a
+        # hello exchange, and replies from the cache are written on the transport thread
+        self._writer_thread: threading.Thread | None = None
         # a client that never says hello must not hold a session (and its threads) forever: a loop
         # timer (a thread of its own per session would cost more than the rest of the session set-up)
         self._hello_timeout = HELLO_TIMEOUT_SECONDS if hello_timeout is None else hello_timeout
@@ -143,6 +143,16 @@ class NetconfConnection:
             loop.call_soon_threadsafe(self._arm_hello_timer)
         except RuntimeError:  # loop closed: shutdown in progress
             pass
+        self._write_now(self._session.start())
+
+    def _write_now(self, data: bytes) -> None:
+        """Write on the calling (transport) thread; only when nothing queued can be overtaken."""
+        try:
+            self._writer.write(data)
+        except Exception as exc:  # the peer went away, as in _drain
+            self._log.info("write failed: %s", exc)
+            self._stop_reading()
+            self._end(TerminationReason.DROPPED)
 
     def _arm_hello_timer(self) -> None:
         if not self._hello_seen and not self._ended:
@@ -228,12 +238,7 @@ class NetconfConnection:
         self._server.count_rpc(self.context)
         with self._lock:
             data = self._session.reply_serialized(rpc.attributes, body)
-        try:
-            self._writer.write(data)
-        except Exception as exc:  # the peer went away, as in _drain
-            self._log.info("write failed: %s", exc)
-            self._stop_reading()
-            self._end(TerminationReason.DROPPED)
+        self._write_now(data)
         return True
 
     def _submit(self, event: Event) -> None:
@@ -336,6 +341,11 @@ class NetconfConnection:
                     outbox.unbuilt_replies += 1
                     outbox.items.append(_Reply(item))
                 outbox.cond.notify_all()
+                if self._writer_thread is None:
+                    self._writer_thread = threading.Thread(
+                        target=self._drain, name=f"netconf-writer-{self.context.session_id}", daemon=True
+                    )
+                    self._writer_thread.start()
         if overflow:
             self._log.warning("session %s is not reading its notifications; dropping it", self.context.session_id)
             self.terminate(TerminationReason.DROPPED)
@@ -346,17 +356,29 @@ class NetconfConnection:
     def close_after_reply(self) -> None:
         """``close-session``: the ``<ok/>`` is already queued; the writer closes after sending it."""
         self._stop_reading()
-        with self._outbox.cond:
-            self._outbox.items.append(None)
-            self._outbox.cond.notify_all()
+        self._finish_writes()
         self._end(TerminationReason.CLOSED)
 
     def terminate(self, reason: TerminationReason) -> None:
         if self._stop_reading():
-            with self._outbox.cond:
-                self._outbox.items.append(None)
-                self._outbox.cond.notify_all()
+            self._finish_writes()
         self._end(reason)
+
+    def _finish_writes(self) -> None:
+        """The end mark: the writer thread writes what is queued, then closes the channel; a session
+        whose writer thread never started has nothing queued, so it closes the channel here."""
+        outbox = self._outbox
+        with outbox.cond:
+            if self._writer_thread is not None:
+                outbox.items.append(None)
+                outbox.cond.notify_all()
+                return
+            outbox.closed = True
+            outbox.cond.notify_all()
+        try:
+            self._writer.close()
+        except Exception:  # already closed by the peer
+            pass
 
     def _stop_reading(self) -> bool:
         """Mark the session closing, drop the RPCs not started, cancel the one in progress."""
