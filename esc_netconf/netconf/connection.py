@@ -127,6 +127,7 @@ class NetconfConnection:
         self._hello_seen = False
         self._eof = False  # the transport reached end of file (guarded by _inbox_cond)
         self._peak_partial = 0
+        self._reported_partial = 0  # what this session last reported to the PartialBuffers
         session_id = server.allocate_session_id()
         self._session = ServerSession(session_id, server.capabilities(), max_message_size=server.max_message_size)
         self._partials: PartialBuffers = server.partial_buffers
@@ -201,6 +202,9 @@ class NetconfConnection:
     def _account_partial(self) -> None:
         with self._lock:
             held = self._session.buffered_bytes
+        if held == 0 and self._reported_partial == 0 and not self._ended:
+            return  # the common case (whole messages): nothing to report, no shared lock to take
+        self._reported_partial = held
         self._peak_partial = max(self._peak_partial, held)
         within = self._partials.update(self.context.session_id, held)
         if self._ended:  # _end released this session's share meanwhile: do not hold it again

@@ -50,6 +50,7 @@ can read instead of a dropped connection, and the framing is still intact, so no
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping, Sequence
 from copy import deepcopy
 from dataclasses import dataclass
@@ -203,6 +204,30 @@ def serialize_body(body: Sequence[etree._Element]) -> SerializedBody:
         return SerializedBody(b"")
     assert data.startswith(_REPLY_START) and data.endswith(_REPLY_END), data[:100]
     return SerializedBody(data[len(_REPLY_START):-len(_REPLY_END)])
+
+
+_PLAIN_ATTRIBUTE = re.compile(r"[\x20-\x7e]*")
+_ESCAPED_IN_ATTRIBUTES = frozenset('&<>"')
+
+
+def _reply_start_tag(rpc_attributes: Mapping[str, str]) -> bytes:
+    """``<rpc-reply xmlns=... attributes...>`` as lxml writes it: built from bytes when every attribute
+    is unqualified and its value plain ASCII that needs no escaping (``message-id="101"``, the usual
+    case), by lxml otherwise (namespaced attributes need declarations, other values escaping)."""
+    parts = [_REPLY_START[:-1]]
+    for name, value in rpc_attributes.items():
+        if "{" in name or not _PLAIN_ATTRIBUTE.fullmatch(value) or not _ESCAPED_IN_ATTRIBUTES.isdisjoint(value):
+            break
+        parts.append(b' %s="%s"' % (name.encode(), value.encode()))
+    else:
+        parts.append(b">")
+        return b"".join(parts)
+    reply = etree.Element(f"{{{BASE_NS}}}rpc-reply", nsmap=default_namespace(BASE_NS))
+    for name, value in rpc_attributes.items():
+        reply.set(name, value)
+    shell = etree.tostring(reply, encoding="UTF-8", xml_declaration=False)
+    assert shell.endswith(b"/>")  # an element without content serializes as ``<rpc-reply .../>``
+    return shell[:-2] + b">"
 
 
 def adopt(parent: etree._Element, child: etree._Element) -> None:
@@ -432,10 +457,7 @@ class ServerSession(SessionCore):
         :raises LocalProtocolError: unless the session is established.
         """
         self._require_established()
-        shell = etree.tostring(self._reply_element(rpc_attributes), encoding="UTF-8", xml_declaration=False)
-        # an element without children or text always serializes as ``<rpc-reply .../>``
-        assert shell.endswith(b"/>")
-        message = b"".join((XML_DECLARATION, shell[:-2], b">", body.data, _REPLY_END))
+        message = b"".join((XML_DECLARATION, _reply_start_tag(rpc_attributes), body.data, _REPLY_END))
         return encode_message(message, self._framing)
 
     def reply_error(self, rpc_attributes: Mapping[str, str], error: NetconfError) -> bytes:
