@@ -497,6 +497,12 @@ class Application:
                 # before the core stops: the event is journaled and committed with the core's last writes
                 self.domain.bus.publish(out_of_service(self.member.node, "it stops"))
             await self.domain.stop()
+        hub = getattr(self, "hub", None)
+        if hub is not None:
+            try:
+                hub.flush()  # the notifications still waiting for their group commit (subscriptions.py)
+            except EscError as exc:
+                log.warning("Could not store the last notifications for replay: %s", exc)
         db = getattr(self, "db", None)
         if self.member is not None and active_member:
             try:  # hand over at once rather than at the lease's expiry
