@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
-from esc_netconf.netconf.xmlsafe import parse_xml
+from esc_netconf.netconf.xmlsafe import MESSAGE_LIMITS, parse_xml
 
 
 def _level(i: int) -> bytes:
@@ -86,8 +86,6 @@ _NOT_BYTE_FOR_BYTE = {
 def test_small_messages_in_other_encodings_are_still_checked(data: bytes) -> None:
     """A small UTF-8 message skips the DOCTYPE and shape checks its bytes rule out; one whose markup is
     not one ASCII byte per character (UTF-16, UTF-7's ``+ADw-`` for ``<``) is checked in full."""
-    from esc_netconf.netconf.xmlsafe import MESSAGE_LIMITS
-
     with pytest.raises(NetconfError) as refused:
         parse_xml(data, MESSAGE_LIMITS)
     assert refused.value.tag in (ErrorTag.MALFORMED_MESSAGE, ErrorTag.TOO_BIG)
