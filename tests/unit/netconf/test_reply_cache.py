@@ -28,7 +28,7 @@ _attribute_values = st.text(
 
 
 @pytest.mark.parametrize("client_caps", [BOTH, (CAP_BASE_10,)], ids=["chunked", "eom"])
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(message_id=st.one_of(st.from_regex(r"[ -~]{0,12}", fullmatch=True), _attribute_values),
        other=_attribute_values)
 def test_a_kept_body_gives_the_same_bytes_as_a_fresh_reply(
