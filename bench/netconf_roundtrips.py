@@ -8,12 +8,15 @@ canned ``<rpc-reply>`` of the same shape, so the ratio shows what our NETCONF la
 Usage (from the repository root, after ``make setup``)::
 
     .venv/bin/python bench/netconf_roundtrips.py [--seconds 6] [--rounds 6] [--pipeline 64]
+    .venv/bin/python bench/netconf_roundtrips.py --latency 1500   # round-trip percentiles instead
 
 It starts both servers itself on loopback with free ports and prints one table. Each measure alternates
 between the two servers in ``--rounds`` slices (the client and both servers share one process, so a
 slice of one server competes with nothing of the other), so a change of load on a shared machine hits
 both alike; the ratio column is the mean of ours over the mean of the echo server, and the last column
-the spread of the per-round ratios.
+the per-round ratios (lowest, median, highest). On a loaded machine the median is the steadier figure:
+a round in which the scheduler preempts a thread holding the GIL loses milliseconds per round trip,
+and the mean of rates follows those rounds.
 """
 
 from __future__ import annotations
@@ -157,6 +160,35 @@ def measure(ports: dict[str, int], seconds: float, pipeline: int, rounds: int) -
     return figures
 
 
+def measure_latency(ports: dict[str, int], per_round: int, rounds: int) -> dict[str, list[float]]:
+    """Seconds per sequential get-config round trip, one sample per round trip, the servers alternating
+    in ``rounds`` slices: the percentiles show the typical round trip apart from the scheduler's stalls."""
+    samples: dict[str, list[float]] = {name: [] for name in ports}
+    clients = {name: RawClient(port) for name, port in ports.items()}
+    for client in clients.values():
+        client.round_trips(200, 1)  # warm-up
+    for _ in range(rounds):
+        for name, client in clients.items():
+            for _ in range(per_round):
+                start = time.perf_counter()
+                client.round_trips(1, 1)
+                samples[name].append(time.perf_counter() - start)
+    for client in clients.values():
+        client.close()
+    return samples
+
+
+def _print_latency(samples: dict[str, list[float]]) -> None:
+    def cut(values: list[float], pct: int) -> float:
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, len(ordered) * pct // 100)] * 1e6
+
+    print(f"{'sequential get-config':<22}{'p50 us':>10}{'p90 us':>10}{'p99 us':>10}")
+    for name, values in samples.items():
+        print(f"{name:<22}{cut(values, 50):>10.0f}{cut(values, 90):>10.0f}{cut(values, 99):>10.0f}")
+    print(f"rate at the median round trip, ours as % of echo: {cut(samples['echo'], 50) / cut(samples['ours'], 50):.0%}")
+
+
 def start_echo_server(data_dir: Path) -> tuple[SshServer, int]:
     server = SshServer("127.0.0.1", 0, load_or_create_host_keys(data_dir), UserDB.default_admin(), EchoHandler)
     return server, server.start()
@@ -178,21 +210,31 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6.0, help="per server and measure (default 6)")
     parser.add_argument("--rounds", type=int, default=6, help="alternating slices per measure (default 6)")
     parser.add_argument("--pipeline", type=int, default=64)
+    parser.add_argument("--latency", type=int, default=0, metavar="N",
+                        help="instead: N timed sequential get-configs per server and round, as percentiles")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         echo, echo_port = start_echo_server(Path(tmp) / "echo")
         (app, loop), port, _ = start_our_server(Path(tmp) / "ours")
-        figures = measure({"echo": echo_port, "ours": port}, args.seconds, args.pipeline, args.rounds)
+        if args.latency:
+            samples = measure_latency({"echo": echo_port, "ours": port}, args.latency, args.rounds)
+        else:
+            figures = measure({"echo": echo_port, "ours": port}, args.seconds, args.pipeline, args.rounds)
         echo.stop()
         asyncio.run_coroutine_threadsafe(app.stop(), loop).result(30)  # type: ignore[attr-defined]
         loop.call_soon_threadsafe(loop.stop)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"{'measure':<22}{'echo server':>14}{'esc-netconf':>14}{'ratio':>8}{'ratio per round (min-max)':>30}")
+    if args.latency:
+        _print_latency(samples)
+        print(f"(cpus: {os.cpu_count()}, load average {load:.1f}, python {sys.version.split()[0]}, "
+              f"paramiko {paramiko.__version__})")
+        return
+    print(f"{'measure':<22}{'echo server':>14}{'esc-netconf':>14}{'ratio':>8}{'per round (min/median/max)':>30}")
     for key, echo_rates in figures["echo"].items():
         ours_rates = figures["ours"][key]
         echo_mean, ours_mean = statistics.fmean(echo_rates), statistics.fmean(ours_rates)
         per_round = [o / e for o, e in zip(ours_rates, echo_rates)]
-        spread = f"{min(per_round):.0%}-{max(per_round):.0%}"
+        spread = f"{min(per_round):.0%} / {statistics.median(per_round):.0%} / {max(per_round):.0%}"
         print(f"{key + '/s':<22}{echo_mean:>14.0f}{ours_mean:>14.0f}{ours_mean / echo_mean:>8.0%}{spread:>30}")
     print(f"(cpus: {os.cpu_count()}, load average {load:.1f}, python {sys.version.split()[0]}, "
           f"paramiko {paramiko.__version__})")

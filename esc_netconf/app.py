@@ -497,6 +497,12 @@ class Application:
                 # before the core stops: the event is journaled and committed with the core's last writes
                 self.domain.bus.publish(out_of_service(self.member.node, "it stops"))
             await self.domain.stop()
+        hub = getattr(self, "hub", None)
+        if hub is not None:
+            try:  # the notifications still waiting for their group commit; the core's stop waited for its own
+                hub.close()
+            except EscError as exc:
+                log.warning("Could not store the last notifications for replay: %s", exc)
         db = getattr(self, "db", None)
         if self.member is not None and active_member:
             try:  # hand over at once rather than at the lease's expiry
@@ -505,8 +511,5 @@ class Application:
                 log.warning("Could not release the lease (it expires on its own): %s", exc)
         if self.member is not None:
             await self.member.leave()
-        hub = getattr(self, "hub", None)
-        if hub is not None:
-            hub.close()  # idle: the core's stop waited for the events it was storing
         if db is not None:
             db.close()

@@ -18,6 +18,7 @@ from esc_netconf.netconf.context import SessionContext
 from esc_netconf.netconf.datastore import Datastore
 from esc_netconf.netconf.errors import BASE_NS, ErrorTag, NetconfError
 from esc_netconf.netconf.server import NetconfServer
+from esc_netconf.netconf.session import SerializedBody
 from esc_netconf.netconf.subscriptions import NotificationHub
 from esc_netconf.netconf.yangmodel import YangModel
 
@@ -52,7 +53,9 @@ class StandbyNetconfServer(NetconfServer):
     def capabilities(self) -> list[str]:
         return [*super().capabilities(), STANDBY_CAPABILITY]
 
-    async def run_operation(self, ctx: SessionContext, operation: etree._Element) -> list[etree._Element] | None:
+    async def run_operation(
+        self, ctx: SessionContext, operation: etree._Element
+    ) -> list[etree._Element] | SerializedBody | None:
         qname = operation.tag if isinstance(operation.tag, str) else ""
         if qname in _READS:
             self.datastore.reload()  # the active writes the shared database; our copy may be old
@@ -74,7 +77,9 @@ class ActiveMemberNetconfServer(NetconfServer):
         self.active = active
         self._acting = acting
 
-    async def run_operation(self, ctx: SessionContext, operation: etree._Element) -> list[etree._Element] | None:
+    async def run_operation(
+        self, ctx: SessionContext, operation: etree._Element
+    ) -> list[etree._Element] | SerializedBody | None:
         qname = operation.tag if isinstance(operation.tag, str) else ""
         if not self._acting() and qname not in _READS | _SESSION | {_SUBSCRIBE}:
             raise NetconfError(ErrorTag.OPERATION_FAILED, standby_refusal(self.active()))

@@ -7,7 +7,9 @@ body (``None`` for ``<ok/>``) or raises :class:`NetconfError`. Only ``running`` 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import asyncio
+import copy
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Protocol
 
@@ -18,6 +20,8 @@ from esc_netconf.netconf.context import ServerCounters, SessionContext
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
 from esc_netconf.netconf.filters import FilterSpec, copy_within_reach, filter_data, parse_filter, reaches, top_reach
 from esc_netconf.netconf.monitoring import netconf_state
+from esc_netconf.netconf.reply_cache import ReplyCache, operation_key
+from esc_netconf.netconf.session import SerializedBody, serialize_body
 from esc_netconf.nsmap import default_namespace
 
 if TYPE_CHECKING:
@@ -30,8 +34,16 @@ BASE_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 NOTIF_NS = "urn:ietf:params:xml:ns:netconf:notification:1.0"
 MONITORING_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"
 
-RpcHandler = Callable[[SessionContext, etree._Element], Awaitable[list[etree._Element] | None]]
-"""An operation's handler: the reply body (``None`` for ``<ok/>``), or it raises :class:`NetconfError`."""
+RpcHandler = Callable[[SessionContext, etree._Element], Awaitable[list[etree._Element] | SerializedBody | None]]
+"""An operation's handler: the reply body (``None`` for ``<ok/>``; already serialized, or elements), or it
+raises :class:`NetconfError`."""
+
+CachedAnswer = Callable[[etree._Element], SerializedBody | None]
+"""Gives the kept answer to a read-only operation, or None; called on a transport thread, so it only
+reads what is safe to read from there (see :meth:`BaseOperations.cached_get_config`)."""
+
+INLINE_SERIALIZE_BYTES = 256 * 2**10
+"""A get-config answer whose previous one was larger than this is built in a worker thread, not on the loop."""
 
 StateBuild = Callable[[etree._Element], Awaitable[None]]
 """Adds ``config false`` data to a ``get``'s ``<data>`` tree (beside the configuration, into its top-level
@@ -63,7 +75,11 @@ class OperationsHost(Protocol):
         self, qname: str, handler: RpcHandler, *, validate_input: bool = True, in_edit_config: bool = False
     ) -> None: ...
 
-    async def run_operation(self, ctx: SessionContext, operation: etree._Element) -> list[etree._Element] | None: ...
+    def register_cached_answer(self, qname: str, answer: CachedAnswer) -> None: ...
+
+    async def run_operation(
+        self, ctx: SessionContext, operation: etree._Element
+    ) -> list[etree._Element] | SerializedBody | None: ...
 
     def config_operation(self, config: etree._Element) -> etree._Element | None: ...
 
@@ -168,6 +184,8 @@ class BaseOperations:
 
     def __init__(self, server: OperationsHost) -> None:
         self.server = server
+        self.get_config_cache = ReplyCache()
+        self._last_get_config_size = 0
 
     def _check_not_locked_by_other(self, ctx: SessionContext) -> None:
         holder = self.server.lock_holder
@@ -209,12 +227,34 @@ class BaseOperations:
         data.extend(small)
         return [await filter_data(data, spec, keys=self._list_keys) if spec is not None else data]
 
-    async def get_config(self, ctx: SessionContext, op: etree._Element) -> list[etree._Element]:
+    async def get_config(self, ctx: SessionContext, op: etree._Element) -> SerializedBody:
+        """The answer is serialized here and kept in :attr:`get_config_cache` (see ``reply_cache``): a
+        repeated ``get-config`` of the same configuration is a byte copy, served by
+        :meth:`cached_get_config` without a trip through the loop when the session is idle."""
+        tree = self.server.datastore.running
+        key = operation_key(op)
+        cached = self.get_config_cache.get(tree, key)
+        if cached is not None:
+            return cached
         _only_parameters(op, frozenset({"source", "filter"}))
         _datastore_name(op, "source")
         spec = parse_filter(_child(op, "filter"))
-        data = self.server.datastore.get_config()
-        return [await filter_data(data, spec, keys=self._list_keys) if spec is not None else data]
+        inline = self._last_get_config_size <= INLINE_SERIALIZE_BYTES
+        if spec is None:
+            # copy and serialize in one go; a large tree off the loop (the tree is never changed in place)
+            answer = _copy_and_serialize(tree) if inline else await asyncio.to_thread(_copy_and_serialize, tree)
+        else:
+            data = await filter_data(copy.deepcopy(tree), spec, keys=self._list_keys)
+            answer = serialize_body([data]) if inline else await asyncio.to_thread(serialize_body, [data])
+        self._last_get_config_size = len(answer.data)
+        if self.server.datastore.running is tree:  # still the configuration it shows
+            self.get_config_cache.put(tree, key, answer)
+        return answer
+
+    def cached_get_config(self, op: etree._Element) -> SerializedBody | None:
+        """The kept answer to this ``get-config`` for the running configuration of this moment, or None.
+        Any thread (a transport thread asks before it hands the RPC to the loop)."""
+        return self.get_config_cache.get(self.server.datastore.running, operation_key(op))
 
     async def edit_config(self, ctx: SessionContext, op: etree._Element) -> None:
         _only_parameters(op, frozenset({"target", "default-operation", "test-option", "error-option", "config", "url"}))
@@ -374,8 +414,13 @@ class BaseOperations:
         return None
 
 
+def _copy_and_serialize(tree: etree._Element) -> SerializedBody:
+    return serialize_body([copy.deepcopy(tree)])
+
+
 def register_base_operations(server: OperationsHost) -> None:
     ops = BaseOperations(server)
+    server.register_cached_answer(_b("get-config"), ops.cached_get_config)
     for name, handler in (
         ("get", ops.get),
         ("get-config", ops.get_config),

@@ -14,7 +14,9 @@ Three parties share a session, each on its own thread:
   100 pipelined ``<get/>`` cannot hold back another session's single RPC.
 * the **writer thread** takes messages from the *outbox* (a FIFO: replies and notifications in the
   order the loop produced them), serializes them (a reply is queued as a closure, so a big reply is
-  turned into bytes on the writer thread, not on the loop) and writes them to the channel.
+  turned into bytes on the writer thread, not on the loop) and writes them to the channel. It starts
+  with the first message the loop queues: the server's hello is written by the transport thread (it
+  is the first message of the session), and so is the channel's close when nothing was ever queued.
 
 Backpressure: ``data_received`` blocks, before it queues an event, while the inbox holds
 ``MAX_INBOX_EVENTS`` events, or while the outbox holds a reply not serialized yet or more than
@@ -32,8 +34,13 @@ Partial messages are bounded per session (``max_message_size`` in the frame deco
 sessions (:class:`PartialBuffers`): the session whose unfinished message would push the total over
 the limit is closed.
 
-The hello timer judges the client, not the server: it is cancelled on the transport thread as soon
-as the client's hello has been decoded, however busy the loop is at that moment.
+The hello timer judges the client, not the server: it is a loop timer, but what it checks is a flag the
+transport thread sets as soon as the client's hello has been decoded, however busy the loop is at that
+moment.
+
+Hot path: a read-only RPC whose reply the server keeps (``reply_cache``: a repeated ``get-config``) is
+answered on the transport thread itself when the session has nothing in progress, which spares it the
+two thread hops (to the loop and to the writer thread) that cost more than the answer.
 """
 
 from __future__ import annotations
@@ -53,7 +60,7 @@ from esc_netconf.netconf.context import SessionContext, TerminationReason
 from esc_netconf.netconf.errors import NetconfError
 from esc_netconf.netconf.framing import PartialBuffers
 from esc_netconf.netconf.messages import NEED_DATA, BadRpc, Closed, Hello, Rpc
-from esc_netconf.netconf.session import ServerSession
+from esc_netconf.netconf.session import SerializedBody, ServerSession
 
 if TYPE_CHECKING:
     from esc_netconf.netconf.server import NetconfServer
@@ -86,6 +93,7 @@ class _Outbox:
         self.items: deque[Callable[[], bytes] | None] = deque()
         self.unbuilt_replies = 0
         self.unwritten_bytes = 0
+        self.in_flight = False  # the writer thread took messages it has not written yet
         self.closed = False
 
     def has_room(self) -> bool:
@@ -119,24 +127,47 @@ class NetconfConnection:
         self._hello_seen = False
         self._eof = False  # the transport reached end of file (guarded by _inbox_cond)
         self._peak_partial = 0
+        self._reported_partial = 0  # what this session last reported to the PartialBuffers
         session_id = server.allocate_session_id()
         self._session = ServerSession(session_id, server.capabilities(), max_message_size=server.max_message_size)
         self._partials: PartialBuffers = server.partial_buffers
         self.context = SessionContext(session_id, username, source_host, self, server_counters=server.stats)
         self._log = logging.LoggerAdapter(log, {"session": session_id})
-        self._writer_thread = threading.Thread(
-            target=self._drain, name=f"netconf-writer-{session_id}", daemon=True
-        )
-        self._writer_thread.start()
-        self._enqueue(self._session.start(), notification=False)
-        # a client that never says hello must not hold a session (and its threads) forever
-        timeout = HELLO_TIMEOUT_SECONDS if hello_timeout is None else hello_timeout
-        self._hello_timer = threading.Timer(timeout, self._hello_expired)
-        self._hello_timer.daemon = True
-        self._hello_timer.start()
+        # started with the first message the loop queues: our hello, the end of a session that is only a
+        # hello exchange, and replies from the cache are written on the transport thread
+        self._writer_thread: threading.Thread | None = None
+        # a client that never says hello must not hold a session (and its threads) forever: a loop
+        # timer (a thread of its own per session would cost more than the rest of the session set-up)
+        self._hello_timeout = HELLO_TIMEOUT_SECONDS if hello_timeout is None else hello_timeout
+        self._hello_timer: asyncio.TimerHandle | None = None
+        try:
+            loop.call_soon_threadsafe(self._arm_hello_timer)
+        except RuntimeError:  # loop closed: shutdown in progress
+            pass
+        self._write_now(self._session.start())
+
+    def _write_now(self, data: bytes) -> None:
+        """Write on the calling (transport) thread; only when nothing queued can be overtaken."""
+        try:
+            self._writer.write(data)
+        except Exception as exc:  # the peer went away, as in _drain
+            self._log.info("write failed: %s", exc)
+            self._stop_reading()
+            self._end(TerminationReason.DROPPED)
+
+    def _arm_hello_timer(self) -> None:
+        if not self._hello_seen and not self._ended:
+            self._hello_timer = self._loop.call_later(self._hello_timeout, self._hello_expired)
+
+    def _cancel_hello_timer(self) -> None:
+        """Loop thread only."""
+        if self._hello_timer is not None:
+            self._hello_timer.cancel()
+            self._hello_timer = None
 
     def _hello_expired(self) -> None:
-        if not self._hello_seen:
+        self._hello_timer = None
+        if not self._hello_seen:  # set on the transport thread: a busy loop does not make a hello late
             self._log.info("session %s: no hello within the time limit; closing", self.context.session_id)
             self.terminate(TerminationReason.BAD_HELLO)
 
@@ -155,7 +186,8 @@ class NetconfConnection:
                 return
             if isinstance(event, Hello):
                 self._hello_seen = True  # judged on arrival, however busy the loop is
-                self._hello_timer.cancel()
+            elif isinstance(event, Rpc) and self._answer_from_cache(event):
+                continue
             self._wait_for_room()
             self._submit(event)
         self._account_partial()
@@ -170,6 +202,9 @@ class NetconfConnection:
     def _account_partial(self) -> None:
         with self._lock:
             held = self._session.buffered_bytes
+        if held == 0 and self._reported_partial == 0 and not self._ended:
+            return  # the common case (whole messages): nothing to report, no shared lock to take
+        self._reported_partial = held
         self._peak_partial = max(self._peak_partial, held)
         within = self._partials.update(self.context.session_id, held)
         if self._ended:  # _end released this session's share meanwhile: do not hold it again
@@ -189,6 +224,26 @@ class NetconfConnection:
             )
         with self._inbox_cond:
             self._inbox_cond.wait_for(lambda: len(self._inbox) < MAX_INBOX_EVENTS or self._closing.is_set())
+
+    def _answer_from_cache(self, rpc: Rpc) -> bool:
+        """Answer a read-only RPC here, on the transport thread, when the server has its reply at hand
+        (``reply_cache``) and the session has nothing in progress: no RPC queued or running, nothing
+        queued or being written. Then the reply is the next one the client would get anyway (RFC 6241:
+        in order), and it costs neither the hop to the loop nor the one to the writer thread."""
+        body = self._server.cached_answer(rpc.operation)
+        if body is None:
+            return False
+        with self._inbox_cond:
+            if self._inbox or self._worker_running or self._closing.is_set():
+                return False
+        with self._outbox.cond:
+            if self._outbox.items or self._outbox.in_flight:
+                return False
+        self._server.count_rpc(self.context)
+        with self._lock:
+            data = self._session.reply_serialized(rpc.attributes, body)
+        self._write_now(data)
+        return True
 
     def _submit(self, event: Event) -> None:
         with self._inbox_cond:
@@ -230,6 +285,7 @@ class NetconfConnection:
 
     async def _serve(self, event: Event) -> None:
         if isinstance(event, Hello):
+            self._cancel_hello_timer()
             await self._server.session_established(self.context, event.capabilities)
         elif isinstance(event, Rpc):
             await self._server.serve_rpc(self.context, event)
@@ -250,7 +306,12 @@ class NetconfConnection:
 
     # -- the loop's side (Outbound) --------------------------------------------------------------
 
-    def reply(self, attributes: Mapping[str, str], body: list[etree._Element] | None) -> None:
+    def reply(self, attributes: Mapping[str, str], body: list[etree._Element] | SerializedBody | None) -> None:
+        if isinstance(body, SerializedBody):
+            serialized = body
+            self._enqueue(lambda: self._build(lambda: self._session.reply_serialized(attributes, serialized)),
+                          notification=False)
+            return
         self._enqueue(lambda: self._build(lambda: self._session.reply(attributes, body)), notification=False)
 
     def reply_error(self, attributes: Mapping[str, str], error: NetconfError) -> None:
@@ -284,6 +345,11 @@ class NetconfConnection:
                     outbox.unbuilt_replies += 1
                     outbox.items.append(_Reply(item))
                 outbox.cond.notify_all()
+                if self._writer_thread is None:
+                    self._writer_thread = threading.Thread(
+                        target=self._drain, name=f"netconf-writer-{self.context.session_id}", daemon=True
+                    )
+                    self._writer_thread.start()
         if overflow:
             self._log.warning("session %s is not reading its notifications; dropping it", self.context.session_id)
             self.terminate(TerminationReason.DROPPED)
@@ -294,17 +360,29 @@ class NetconfConnection:
     def close_after_reply(self) -> None:
         """``close-session``: the ``<ok/>`` is already queued; the writer closes after sending it."""
         self._stop_reading()
-        with self._outbox.cond:
-            self._outbox.items.append(None)
-            self._outbox.cond.notify_all()
+        self._finish_writes()
         self._end(TerminationReason.CLOSED)
 
     def terminate(self, reason: TerminationReason) -> None:
         if self._stop_reading():
-            with self._outbox.cond:
-                self._outbox.items.append(None)
-                self._outbox.cond.notify_all()
+            self._finish_writes()
         self._end(reason)
+
+    def _finish_writes(self) -> None:
+        """The end mark: the writer thread writes what is queued, then closes the channel; a session
+        whose writer thread never started has nothing queued, so it closes the channel here."""
+        outbox = self._outbox
+        with outbox.cond:
+            if self._writer_thread is not None:
+                outbox.items.append(None)
+                outbox.cond.notify_all()
+                return
+            outbox.closed = True
+            outbox.cond.notify_all()
+        try:
+            self._writer.close()
+        except Exception:  # already closed by the peer
+            pass
 
     def _stop_reading(self) -> bool:
         """Mark the session closing, drop the RPCs not started, cancel the one in progress."""
@@ -328,7 +406,6 @@ class NetconfConnection:
         return first
 
     def _end(self, reason: TerminationReason) -> None:
-        self._hello_timer.cancel()
         with self._lock:
             if self._ended:
                 return
@@ -340,9 +417,13 @@ class NetconfConnection:
         if self._loop.is_closed():
             return
         try:
-            asyncio.run_coroutine_threadsafe(self._server.session_ended(self.context, reason), self._loop)
+            asyncio.run_coroutine_threadsafe(self._ended_on_loop(reason), self._loop)
         except RuntimeError:  # loop already stopped: shutdown in progress
             pass
+
+    async def _ended_on_loop(self, reason: TerminationReason) -> None:
+        self._cancel_hello_timer()
+        await self._server.session_ended(self.context, reason)
 
     def _drain(self) -> None:
         outbox = self._outbox
@@ -352,6 +433,7 @@ class NetconfConnection:
                 outbox.cond.wait_for(lambda: bool(outbox.items))
                 parts = list(outbox.items)
                 outbox.items.clear()
+                outbox.in_flight = True
             chunks: list[bytes] = []
             for part in parts:
                 if part is None:  # the end mark: write what came before it, then close
@@ -381,9 +463,11 @@ class NetconfConnection:
             finally:
                 with outbox.cond:
                     outbox.unwritten_bytes -= len(payload)
+                    outbox.in_flight = False
                     outbox.cond.notify_all()
         with outbox.cond:
             outbox.closed = True
+            outbox.in_flight = False
             outbox.cond.notify_all()
         try:
             self._writer.close()

@@ -18,6 +18,7 @@ from lxml import etree
 
 if TYPE_CHECKING:
     from esc_netconf.netconf.errors import NetconfError
+    from esc_netconf.netconf.session import SerializedBody
     from esc_netconf.netconf.subscriptions import Subscription
 
 
@@ -58,7 +59,7 @@ class SessionCounters:
 class Outbound(Protocol):
     """The connection side of a session, as the loop sees it."""
 
-    def reply(self, attributes: Mapping[str, str], body: list[etree._Element] | None) -> None:
+    def reply(self, attributes: Mapping[str, str], body: list[etree._Element] | SerializedBody | None) -> None:
         """Queue the ``<rpc-reply>`` (``<ok/>`` when ``body`` is None)."""
 
     def reply_error(self, attributes: Mapping[str, str], error: NetconfError) -> None:

@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
-from esc_netconf.netconf.base_operations import RpcHandler, StateBuild, register_base_operations
+from esc_netconf.netconf.base_operations import CachedAnswer, RpcHandler, StateBuild, register_base_operations
 from esc_netconf.netconf.capabilities import PROTOCOL_CAPABILITIES
 from esc_netconf.netconf.context import ServerCounters, SessionContext, TerminationReason
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
 from esc_netconf.netconf.framing import PartialBuffers
 from esc_netconf.netconf.messages import BadRpc, Rpc
 from esc_netconf.netconf.nc_notifications import session_event
+from esc_netconf.netconf.session import SerializedBody
 from esc_netconf.netconf.yanglibrary import YangLibrary
 
 if TYPE_CHECKING:
@@ -67,6 +68,10 @@ class NetconfServer:
         self._ids = itertools.count(1)
         self._ids_lock = threading.Lock()
         self._handlers: dict[str, RpcHandler] = {}
+        self._cached_answers: dict[str, CachedAnswer] = {}
+        # a subclass that screens operations (an HA standby reloads first, or refuses) sees every RPC
+        self._answers_from_cache = type(self).run_operation is NetconfServer.run_operation
+        self._counters_lock = threading.Lock()  # in_rpcs is also counted on transport threads
         self._model_rpcs: set[str] = set()
         self._config_operations: set[str] = set()
         self._state_providers: list[StateProvider] = []
@@ -93,6 +98,26 @@ class NetconfServer:
             self._model_rpcs.add(qname)
         if in_edit_config:
             self._config_operations.add(qname)
+
+    def register_cached_answer(self, qname: str, answer: CachedAnswer) -> None:
+        """Let transport threads answer the read-only operation ``qname`` themselves when ``answer`` has
+        its reply at hand (see :meth:`cached_answer`)."""
+        self._cached_answers[qname] = answer
+
+    def cached_answer(self, operation: etree._Element) -> SerializedBody | None:
+        """The kept reply body of a read-only ``operation``, or None (then it goes through
+        :meth:`serve_rpc`). Any thread. A server whose ``run_operation`` is overridden never answers here."""
+        if not self._answers_from_cache:
+            return None
+        answer = self._cached_answers.get(operation.tag if isinstance(operation.tag, str) else "")
+        return answer(operation) if answer is not None else None
+
+    def count_rpc(self, ctx: SessionContext) -> None:
+        """Count one RPC of ``ctx`` (RFC 6022 statistics). Any thread: the transport thread counts the
+        RPCs it answers from the cache, the loop the others."""
+        ctx.counters.in_rpcs += 1
+        with self._counters_lock:
+            self.stats.in_rpcs += 1
 
     def add_state_provider(self, provider: StateProvider) -> None:
         """Add a source of ``config false`` data for ``get`` (added beside the configuration, into its top-level
@@ -142,8 +167,7 @@ class NetconfServer:
 
     async def serve_rpc(self, ctx: SessionContext, rpc: Rpc) -> None:
         """Run one operation and queue its reply (the connection waits for this to return)."""
-        ctx.counters.in_rpcs += 1
-        self.stats.in_rpcs += 1
+        self.count_rpc(ctx)
         qname = rpc.operation.tag if isinstance(rpc.operation.tag, str) else ""
         try:
             body = await self.run_operation(ctx, rpc.operation)
@@ -161,7 +185,9 @@ class NetconfServer:
         if action is not None:
             action()
 
-    async def run_operation(self, ctx: SessionContext, operation: etree._Element) -> list[etree._Element] | None:
+    async def run_operation(
+        self, ctx: SessionContext, operation: etree._Element
+    ) -> list[etree._Element] | SerializedBody | None:
         """Validate ``operation`` (when the model defines it) and run its handler: the one path of an
         operation, whether it came as an ``<rpc>`` or inside an ``<edit-config>``."""
         qname = operation.tag if isinstance(operation.tag, str) else ""

@@ -50,8 +50,10 @@ can read instead of a dropped connection, and the framing is still intact, so no
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping, Sequence
 from copy import deepcopy
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
@@ -176,6 +178,56 @@ def parse_hello(message: bytes) -> Hello:
             raise RemoteProtocolError(f"bad session-id in hello: {text!r}")
         session_id = int(text)
     return Hello(capabilities=capabilities, session_id=session_id)
+
+
+_REPLY_START = b'<rpc-reply xmlns="%s">' % BASE_NS.encode()
+_REPLY_END = b"</rpc-reply>"
+
+
+@dataclass(frozen=True, slots=True)
+class SerializedBody:
+    """The content of an ``<rpc-reply>`` as bytes (see :meth:`ServerSession.reply_serialized`)."""
+
+    data: bytes
+
+
+def serialize_body(body: Sequence[etree._Element]) -> SerializedBody:
+    """Serialize reply content exactly as :meth:`ServerSession.reply` would inside the reply (lxml drops
+    a namespace declaration the ``<rpc-reply>`` already makes), so the bytes can be kept and sent again.
+    Elements that belong to another tree are copied, others moved (as :meth:`ServerSession.reply` does).
+    Thread-safe: it touches nothing shared."""
+    reply = etree.Element(f"{{{BASE_NS}}}rpc-reply", nsmap=default_namespace(BASE_NS))
+    for element in body:
+        adopt(reply, element)
+    data = etree.tostring(reply, encoding="UTF-8", xml_declaration=False)
+    if data.endswith(b"/>"):  # no content at all
+        return SerializedBody(b"")
+    assert data.startswith(_REPLY_START) and data.endswith(_REPLY_END), data[:100]
+    return SerializedBody(data[len(_REPLY_START):-len(_REPLY_END)])
+
+
+_PLAIN_ATTRIBUTE = re.compile(r"[\x20\x21\x23-\x25\x27-\x3b\x3d\x3f-\x7e]*")
+"""Printable ASCII without the characters lxml escapes in an attribute value (``"``, ``&``, ``<``, ``>``)."""
+
+
+def _reply_start_tag(rpc_attributes: Mapping[str, str]) -> bytes:
+    """``<rpc-reply xmlns=... attributes...>`` as lxml writes it: built from bytes when every attribute
+    is unqualified and its value plain ASCII that needs no escaping (``message-id="101"``, the usual
+    case), by lxml otherwise (namespaced attributes need declarations, other values escaping)."""
+    parts = [_REPLY_START[:-1]]
+    for name, value in rpc_attributes.items():
+        if "{" in name or not _PLAIN_ATTRIBUTE.fullmatch(value):
+            break
+        parts.append(b' %s="%s"' % (name.encode(), value.encode()))
+    else:
+        parts.append(b">")
+        return b"".join(parts)
+    reply = etree.Element(f"{{{BASE_NS}}}rpc-reply", nsmap=default_namespace(BASE_NS))
+    for name, value in rpc_attributes.items():
+        reply.set(name, value)
+    shell = etree.tostring(reply, encoding="UTF-8", xml_declaration=False)
+    assert shell.endswith(b"/>")  # an element without content serializes as ``<rpc-reply .../>``
+    return shell[:-2] + b">"
 
 
 def adopt(parent: etree._Element, child: etree._Element) -> None:
@@ -396,6 +448,17 @@ class ServerSession(SessionCore):
             for element in body:
                 adopt(reply, element)
         return encode_message(serialize(reply), self._framing)
+
+    def reply_serialized(self, rpc_attributes: Mapping[str, str], body: SerializedBody) -> bytes:
+        """A framed ``<rpc-reply>`` around a body serialized earlier by :func:`serialize_body`: the same
+        bytes :meth:`reply` would give for the elements the body was made of, without building or
+        serializing them again (a cached ``get-config`` answer is a byte copy).
+
+        :raises LocalProtocolError: unless the session is established.
+        """
+        self._require_established()
+        message = b"".join((XML_DECLARATION, _reply_start_tag(rpc_attributes), body.data, _REPLY_END))
+        return encode_message(message, self._framing)
 
     def reply_error(self, rpc_attributes: Mapping[str, str], error: NetconfError) -> bytes:
         """A framed ``<rpc-reply>`` with one ``<rpc-error>`` per error in ``error``."""

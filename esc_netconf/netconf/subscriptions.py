@@ -59,6 +59,10 @@ DEFAULT_STREAM = "NETCONF"
 REPLAY_PAGE = 200  # replayed events delivered between two yields to the loop
 MAX_CONCURRENT_REPLAYS = 2  # replays past their first page run a few at a time, the others wait
 MAX_EVENT_FILTER_NODES = 1_000
+GROUP_COMMIT_SECONDS = 0.02
+"""How long a published event may wait to share its replay-log transaction with the next ones: a
+session's start and end events cost one disk flush instead of two (and a flush costs more CPU than the
+rest of a session's set-up on the server), for at most this much notification latency."""
 
 Deliver = Callable[[datetime, etree._Element], None]
 Complete = Callable[[], None]
@@ -173,6 +177,8 @@ class NotificationHub:
         #: whole log was offered (or written by another server of the group), and a replay reads it all.
         self._offered: dict[str, int] = {}
         self._storing: dict[str, int] = {}
+        self._waiting: list[tuple[str, datetime, etree._Element]] = []  # published, not stored yet
+        self._flush_timer: asyncio.TimerHandle | None = None
 
     @property
     def streams(self) -> tuple[StreamInfo, ...]:
@@ -208,14 +214,68 @@ class NotificationHub:
     def publish(self, stream: str, payload: etree._Element, event_time: datetime | None = None) -> None:
         """Store the event for replay (if the stream keeps a log) and deliver it to its subscribers.
 
+        On the loop, an event of a stream with a log waits up to ``GROUP_COMMIT_SECONDS`` so that the
+        events of that moment (a session's start and end, a burst of edits) are stored in one
+        transaction (one disk flush); it is delivered only once stored, so a subscriber never sees an
+        event a replay after a crash would miss. Events stay in publication order: storing anything
+        else (:meth:`publish_many`), a subscription and :meth:`flush` store the waiting ones first.
+        Without a running loop the event is stored and delivered before this returns.
+
         :raises LocalProtocolError: for a stream the hub was not configured with (a bug here).
         """
         info = self._streams.get(stream)
         if info is None:
             raise LocalProtocolError(f"publish on unknown stream {stream!r}")
         moment = _utc(event_time) if event_time is not None else self._now()
-        if info.replay_support:
-            self._log.append(stream, moment, etree.tostring(payload, encoding="UTF-8"))
+        if not info.replay_support:
+            self._offer(stream, moment, payload)
+            return
+        self._waiting.append((stream, moment, payload))
+        if self._flush_timer is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        self._flush_timer = loop.call_later(GROUP_COMMIT_SECONDS, self._flush_in_time)
+
+    def flush(self) -> None:
+        """Store the events :meth:`publish` holds (one transaction per run of one stream), then deliver
+        them. The owner calls it before it closes the replay log.
+
+        :raises Exception: what the replay log raises; the events are then dropped, undelivered.
+        """
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        waiting, self._waiting = self._waiting, []
+        if not waiting:
+            return
+        for stream, run in itertools.groupby(waiting, key=lambda event: event[0]):
+            self._store(stream, [(moment, etree.tostring(payload, encoding="UTF-8")) for _, moment, payload in run])
+        for stream, moment, payload in waiting:
+            self._offer(stream, moment, payload)
+
+    def _flush_in_time(self) -> None:
+        self._flush_timer = None
+        try:
+            self.flush()
+        except Exception:  # a timer callback: nobody to raise to
+            log.exception("could not store notifications for replay; they were not delivered")
+
+    def _store(self, stream: str, rows: Sequence[tuple[datetime, bytes]],
+               event_ids: Sequence[str | None] | None = None) -> None:
+        append_many = getattr(self._log, "append_many", None)
+        if append_many is not None and event_ids is not None:
+            append_many(stream, rows, event_ids=event_ids)
+        elif append_many is not None:
+            append_many(stream, rows)
+        else:
+            for moment, xml in rows:
+                self._log.append(stream, moment, xml)
+
+    def _offer(self, stream: str, moment: datetime, payload: etree._Element) -> None:
         for subscription in list(self._subscriptions[stream]):
             subscription._offer(moment, payload)
 
@@ -234,17 +294,11 @@ class NotificationHub:
             raise LocalProtocolError(f"publish on unknown stream {stream!r}")
         if not events:
             return
+        self.flush()  # the events published before these go first, into the log and to subscribers
         timed = [(payload, _utc(t) if t is not None else self._now()) for payload, t in events]
         if info.replay_support:
-            append_many = getattr(self._log, "append_many", None)
-            rows = [(moment, etree.tostring(payload, encoding="UTF-8")) for payload, moment in timed]
-            if append_many is not None and event_ids is not None:
-                append_many(stream, rows, event_ids=event_ids)
-            elif append_many is not None:
-                append_many(stream, rows)
-            else:
-                for moment, xml in rows:
-                    self._log.append(stream, moment, xml)
+            self._store(stream, [(moment, etree.tostring(payload, encoding="UTF-8")) for payload, moment in timed],
+                        event_ids)
         self._offer_all(stream, timed)
 
     def publish_stored(self, stream: str, events: Sequence[tuple[etree._Element, datetime | None]],
@@ -268,6 +322,7 @@ class NotificationHub:
             raise LocalProtocolError(f"publish on unknown stream {stream!r}")
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
+        self.flush()  # the events published before these go first, into the log and to subscribers
         timed = [(payload, _utc(t) if t is not None else self._now()) for payload, t in events]
         if not timed or not info.replay_support:
             self._offer_all(stream, timed)
@@ -318,11 +373,12 @@ class NotificationHub:
 
     def _offer_all(self, stream: str, timed: Sequence[tuple[etree._Element, datetime]]) -> None:
         for payload, moment in timed:
-            for subscription in list(self._subscriptions[stream]):
-                subscription._offer(moment, payload)
+            self._offer(stream, moment, payload)
 
     def close(self) -> None:
-        """Stop the writer thread (after the bursts handed to it are stored)."""
+        """Store what :meth:`publish` holds, and stop the writer thread (after the bursts handed to it
+        are stored)."""
+        self.flush()
         if self._writer is not None:
             self._writer.shutdown(wait=True)
             self._writer = None
@@ -388,6 +444,7 @@ class NotificationHub:
             delivered then.
         """
         self._check(request)
+        self.flush()  # what was published before the subscription is in the log (replay) or delivered
         if request.stop_time is not None and request.stop_time > self._now():
             self._timer_loop()  # refuse before anything is delivered
         subscription = Subscription(self, request, deliver, complete)

@@ -21,6 +21,7 @@ and the element count is bounded *before* parsing by counting ``<`` (every eleme
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 
@@ -81,16 +82,44 @@ def parse_xml(data: bytes, limits: XmlLimits | None = None) -> etree._Element:
         raise NetconfError(
             ErrorTag.MALFORMED_MESSAGE, f"The message is not well-formed XML: {exc}", type=ErrorType.RPC
         ) from exc
-    docinfo = root.getroottree().docinfo
-    if docinfo.internalDTD is not None or docinfo.doctype or docinfo.system_url or docinfo.public_id:
+    plain = _plain_bytes(text)
+    if (not plain or b"<!" in text) and _declares_doctype(root):
         raise NetconfError(
             ErrorTag.MALFORMED_MESSAGE,
             "DOCTYPE and entity declarations are not allowed in NETCONF messages.",
             type=ErrorType.RPC,
         )
-    if limits is not None:
+    if limits is not None and (not plain or _may_exceed_shape(text, limits)):
         _check_shape(root, limits)
     return root
+
+
+def _plain_bytes(text: bytes) -> bool:
+    """True when every markup character is its own ASCII byte, so the byte tests of :func:`parse_xml`
+    see each one: UTF-8 or ASCII (no declared encoding, or one of those), starting with ``<`` and
+    without NUL (so not UTF-16/32, EBCDIC, or UTF-7, which spells ``<`` as ``+ADw-``)."""
+    if not text.startswith(b"<") or b"\x00" in text:
+        return False
+    if not text.startswith(b"<?xml"):
+        return True
+    declared = _DECLARED_ENCODING.match(text)
+    return declared is None or declared.group(1).lower() in _PLAIN_ENCODINGS
+
+
+_DECLARED_ENCODING = re.compile(rb"<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)")
+_PLAIN_ENCODINGS = frozenset({b"utf-8", b"utf8", b"us-ascii", b"ascii"})
+
+
+def _may_exceed_shape(text: bytes, limits: XmlLimits) -> bool:
+    """False when the bytes alone prove the shape limits hold, so a small RPC skips the two XPath passes:
+    nesting deeper than ``max_depth`` needs more than ``max_depth`` ``<``, and an element with more than
+    ``max_attributes`` attributes needs more than that many ``=``."""
+    return text.count(b"<") > limits.max_depth or text.count(b"=") > limits.max_attributes
+
+
+def _declares_doctype(root: etree._Element) -> bool:
+    docinfo = root.getroottree().docinfo
+    return bool(docinfo.internalDTD is not None or docinfo.doctype or docinfo.system_url or docinfo.public_id)
 
 
 def _count_elements(text: bytes, limit: int) -> None:

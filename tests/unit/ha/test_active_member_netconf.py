@@ -15,6 +15,7 @@ from esc_netconf.netconf.context import SessionContext
 from esc_netconf.netconf.datastore import Datastore
 from esc_netconf.netconf.errors import ErrorTag, NetconfError
 from esc_netconf.netconf.persistence import MemoryConfigStore
+from esc_netconf.netconf.session import SerializedBody
 from esc_netconf.netconf.subscriptions import NotificationHub, StreamInfo
 from esc_netconf.netconf.yangmodel import YangModel
 from tests.unit.netconf.test_subscriptions import MemoryReplayLog
@@ -52,6 +53,6 @@ def test_changes_pass_while_acting_and_are_refused_once_it_stopped() -> None:
         assert store.saves == 1
         reply = await server.run_operation(ctx, etree.fromstring(f'<get-config xmlns="{BASE}"><source><running/>'
                                                                  "</source></get-config>"))
-        assert reply is not None and b"<name>t</name>" in etree.tostring(reply[0])
+        assert isinstance(reply, SerializedBody) and b"<name>t</name>" in reply.data
 
     asyncio.run(run())

@@ -348,6 +348,8 @@ async def test_event_after_stop_time_ends_the_subscription() -> None:
     sub = hub.subscribe(SubscriptionRequest("escEvent", start_time=T0, stop_time=T0 + timedelta(hours=1)),
                         rec.deliver, rec.complete)
     hub.publish("escEvent", esc_event("LATE"), event_time=T0 + timedelta(hours=2))
+    assert rec.names() == ["replayComplete"]  # on the loop, stored (and then delivered) with the next ones
+    hub.flush()
     assert rec.names() == ["replayComplete", "notificationComplete"] and rec.completed == 1
     assert not sub.active
     await asyncio.sleep(0)

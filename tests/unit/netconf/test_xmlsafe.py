@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
-from esc_netconf.netconf.xmlsafe import parse_xml
+from esc_netconf.netconf.xmlsafe import MESSAGE_LIMITS, parse_xml
 
 
 def _level(i: int) -> bytes:
@@ -72,3 +72,20 @@ def test_whitespace_before_declaration_is_tolerated(prefix: bytes) -> None:
 def test_utf8_text_and_predefined_entities_survive() -> None:
     root = parse_xml('<a>caf\u00e9 &amp; &lt;ok&gt; &#233;</a>'.encode())
     assert root.text == "caf\u00e9 & <ok> \u00e9"
+
+
+_NOT_BYTE_FOR_BYTE = {
+    "utf-16 doctype": '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>'.encode("utf-16"),
+    "utf-7 doctype": b'<?xml version="1.0" encoding="UTF-7"?>+ADw-+ACE-DOCTYPE a+AD4-<a/>',
+    "utf-16 too deep": ('<?xml version="1.0" encoding="UTF-16"?>' + "<a>" * 70 + "</a>" * 70).encode("utf-16"),
+    "utf-7 too deep": b'<?xml version="1.0" encoding="UTF-7"?>' + b"+ADw-a+AD4-" * 70 + b"+ADw-/a+AD4-" * 70,
+}
+
+
+@pytest.mark.parametrize("data", list(_NOT_BYTE_FOR_BYTE.values()), ids=list(_NOT_BYTE_FOR_BYTE))
+def test_small_messages_in_other_encodings_are_still_checked(data: bytes) -> None:
+    """A small UTF-8 message skips the DOCTYPE and shape checks its bytes rule out; one whose markup is
+    not one ASCII byte per character (UTF-16, UTF-7's ``+ADw-`` for ``<``) is checked in full."""
+    with pytest.raises(NetconfError) as refused:
+        parse_xml(data, MESSAGE_LIMITS)
+    assert refused.value.tag in (ErrorTag.MALFORMED_MESSAGE, ErrorTag.TOO_BIG)
