@@ -41,6 +41,7 @@ class ServerProcess:
         self.netconf_port = 0
         self.rest_port = 0
         self.output: list[str] = []
+        self._output_grew = threading.Condition()
         self._proc: subprocess.Popen[str] | None = None
         data_dir.mkdir(parents=True, exist_ok=True)
         if properties is not None:
@@ -83,7 +84,24 @@ class ServerProcess:
     def _pump(self) -> None:
         assert self._proc is not None and self._proc.stdout is not None
         for line in self._proc.stdout:
-            self.output.append(line)
+            with self._output_grew:
+                self.output.append(line)
+                self._output_grew.notify_all()
+
+    def wait_for_output(self, pattern: str, timeout: float = 10.0) -> re.Match[str]:
+        """The first match of the regular expression ``pattern`` in the output, once it is there.
+
+        Why wait: a thread reads the server's output, so a line the server logged just before it answered
+        may not be in ``output`` yet when the answer reaches the test (seen on a loaded machine).
+        """
+        deadline = time.monotonic() + timeout
+        with self._output_grew:
+            while (found := re.search(pattern, "".join(self.output), re.MULTILINE)) is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no output matching {pattern!r} within {timeout} s:\n" + "".join(self.output))
+                self._output_grew.wait(left)
+        return found
 
     @property
     def rest_url(self) -> str:
