@@ -231,30 +231,31 @@ class BaseOperations:
         """The answer is serialized here and kept in :attr:`get_config_cache` (see ``reply_cache``): a
         repeated ``get-config`` of the same configuration is a byte copy, served by
         :meth:`cached_get_config` without a trip through the loop when the session is idle."""
-        tree = self.server.datastore.running
-        key = operation_key(op)
-        cached = self.get_config_cache.get(tree, key)
+        datastore = self.server.datastore
+        generation, key = datastore.generation, operation_key(op)
+        cached = self.get_config_cache.get(generation, key)
         if cached is not None:
             return cached
         _only_parameters(op, frozenset({"source", "filter"}))
         _datastore_name(op, "source")
         spec = parse_filter(_child(op, "filter"))
         inline = self._last_get_config_size <= INLINE_SERIALIZE_BYTES
-        if spec is None:
-            # copy and serialize in one go; a large tree off the loop (the tree is never changed in place)
-            answer = _copy_and_serialize(tree) if inline else await asyncio.to_thread(_copy_and_serialize, tree)
-        else:
-            data = await filter_data(copy.deepcopy(tree), spec, keys=self._list_keys)
-            answer = serialize_body([data]) if inline else await asyncio.to_thread(serialize_body, [data])
+        with datastore.reading() as tree:  # a worker thread may read it while the next edit begins
+            if spec is None:
+                # copy and serialize in one go; a large tree off the loop
+                answer = _copy_and_serialize(tree) if inline else await asyncio.to_thread(_copy_and_serialize, tree)
+            else:
+                data = await filter_data(copy.deepcopy(tree), spec, keys=self._list_keys)
+                answer = serialize_body([data]) if inline else await asyncio.to_thread(serialize_body, [data])
         self._last_get_config_size = len(answer.data)
-        if self.server.datastore.running is tree:  # still the configuration it shows
-            self.get_config_cache.put(tree, key, answer)
+        if datastore.generation == generation:  # still the configuration it shows
+            self.get_config_cache.put(generation, key, answer)
         return answer
 
     def cached_get_config(self, op: etree._Element) -> SerializedBody | None:
         """The kept answer to this ``get-config`` for the running configuration of this moment, or None.
         Any thread (a transport thread asks before it hands the RPC to the loop)."""
-        return self.get_config_cache.get(self.server.datastore.running, operation_key(op))
+        return self.get_config_cache.get(self.server.datastore.generation, operation_key(op))
 
     async def edit_config(self, ctx: SessionContext, op: etree._Element) -> None:
         _only_parameters(op, frozenset({"target", "default-operation", "test-option", "error-option", "config", "url"}))

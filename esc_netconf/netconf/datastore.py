@@ -49,10 +49,11 @@ Checkers and listeners receive the trees themselves, not copies, and must not mo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from lxml import etree
@@ -117,6 +118,8 @@ class Datastore:
         self._twin = copy.deepcopy(self._running)
         self._behind: _Edit | None = None  # the last commit's edit, not yet applied to the twin
         self._editing = False  # an edit holds the twin (between steps 1 and 5 or its undo)
+        self._generation = 0  # counts the trees that have been the running tree (see ``generation``)
+        self._readers: dict[int, int] = {}  # id() of a tree read off the loop -> how many read it
 
     def _load(self, stored: list[ConfigPart]) -> tuple[etree._Element, PartIndex, bool]:
         """The stored tree, the index of its parts, and whether the store must be rewritten split (it
@@ -153,6 +156,7 @@ class Datastore:
         self._check_idle()
         self._running, self._parts, self._resplit = self._load(stored)
         self._twin, self._behind, self._touched = copy.deepcopy(self._running), None, None
+        self._generation += 1
 
     def get_config(self) -> etree._Element:
         """A copy of the running ``<data>`` tree, free for the caller to filter or modify."""
@@ -165,6 +169,29 @@ class Datastore:
         edit still shows the configuration as it was (the config-change notification compares the
         two), until the next edit begins: this tree is then brought up to date to be edited."""
         return self._running
+
+    @property
+    def generation(self) -> int:
+        """Changes whenever another tree becomes the running tree (a commit, a reload), and only then.
+
+        Why not the tree's identity: the running tree and its twin take turns, so the same object is the
+        running tree again two commits later, with other content. Any thread may read it (an int)."""
+        return self._generation
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[etree._Element]:
+        """The running tree, for a reader that goes on reading it off the loop (a worker thread that
+        serializes it) while edits may begin: the next edit then copies the running tree into a new twin
+        rather than bring this one up to date under the reader's feet. Enter and leave it on the loop."""
+        tree = self._running
+        key = id(tree)
+        self._readers[key] = self._readers.get(key, 0) + 1
+        try:
+            yield tree
+        finally:
+            left = self._readers.pop(key) - 1
+            if left:
+                self._readers[key] = left
 
     def touched(self, tree: etree._Element) -> frozenset[etree._Element] | None:
         """The elements of ``tree`` that the edit which made it touched (applied something to; new
@@ -271,6 +298,9 @@ class Datastore:
         behind, self._behind = self._behind, None
         if behind is None:
             return
+        if id(self._twin) in self._readers:  # a reader off the loop still reads the tree the commit replaced
+            self._twin = copy.deepcopy(self._running)
+            return
         try:
             edit_in_place(self._twin, behind.config, self._model, default_operation=behind.default_operation,
                           error_option=behind.error_option)
@@ -299,6 +329,7 @@ class Datastore:
             self._touched = known
             raise
         self._running, self._twin, self._behind = new, old, candidate.request
+        self._generation += 1
         for listener in self._listeners:
             try:
                 listener(old, new)

@@ -8,10 +8,10 @@ transport thread (``connection.py``) when the session has nothing else in progre
 
 What an answer depends on, and so what the key holds:
 
-* the running tree: the datastore never changes a tree in place, a commit (and a standby's reload)
-  replaces it, so the tree object itself stands for its content. The cache holds the answers of one
-  tree only and forgets them all as soon as it is asked about another: an answer can never outlive the
-  configuration it was computed from, whatever changed it (edit-config, a northbound commit, a reload);
+* the running configuration, by the datastore's ``generation``, which changes whenever another tree
+  becomes the running tree (a commit, a standby's reload). The cache holds the answers of one
+  generation only and forgets them all as soon as it is asked about another: an answer can never
+  outlive the configuration it was computed from, whatever changed it;
 * the operation element as sent (serialized: its parameters, its filter, and the namespace prefixes in
   scope that an XPath filter may use). Nothing else varies the answer: there is one datastore
   (``running``; no candidate), no access control model (every user sees all of it) and no
@@ -40,33 +40,34 @@ def operation_key(operation: etree._Element) -> bytes:
 
 
 class ReplyCache:
-    """Answers (``SerializedBody``) by operation key, for one running tree at a time."""
+    """Answers (``SerializedBody``) by operation key, for one generation of the running configuration
+    at a time."""
 
     def __init__(self, *, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES) -> None:
         self._lock = threading.Lock()
-        self._tree: etree._Element | None = None
+        self._generation: int | None = None
         self._answers: OrderedDict[bytes, SerializedBody] = OrderedDict()
         self._bytes = 0
         self._max_entries = max_entries
         self._max_bytes = max_bytes
 
-    def get(self, tree: etree._Element, key: bytes) -> SerializedBody | None:
-        """The answer computed from ``tree`` for ``key``, or None."""
+    def get(self, generation: int, key: bytes) -> SerializedBody | None:
+        """The answer computed from the configuration of ``generation`` for ``key``, or None."""
         with self._lock:
-            if tree is not self._tree:
+            if generation != self._generation:
                 return None
             answer = self._answers.get(key)
             if answer is not None:
                 self._answers.move_to_end(key)
             return answer
 
-    def put(self, tree: etree._Element, key: bytes, answer: SerializedBody) -> None:
-        """Keep ``answer``, computed from ``tree``, which must be the running tree now (the answers of
-        any other tree are dropped)."""
+    def put(self, generation: int, key: bytes, answer: SerializedBody) -> None:
+        """Keep ``answer``, computed from the configuration of ``generation``, which must be the running
+        one now (the answers of any other generation are dropped)."""
         size = len(answer.data) + len(key)
         with self._lock:
-            if tree is not self._tree:
-                self._tree, self._answers, self._bytes = tree, OrderedDict(), 0
+            if generation != self._generation:
+                self._generation, self._answers, self._bytes = generation, OrderedDict(), 0
             if size > self._max_bytes:
                 return
             previous = self._answers.pop(key, None)
@@ -79,6 +80,6 @@ class ReplyCache:
                 self._bytes -= len(old.data) + len(old_key)
 
     def clear(self) -> None:
-        """Forget everything (also the tree)."""
+        """Forget everything (also the generation)."""
         with self._lock:
-            self._tree, self._answers, self._bytes = None, OrderedDict(), 0
+            self._generation, self._answers, self._bytes = None, OrderedDict(), 0

@@ -295,3 +295,32 @@ def test_undo_log_puts_elements_back_in_place() -> None:
     assert etree.tostring(root) != before
     log.undo()
     assert etree.tostring(root) == before and len(log) == 0
+
+
+def test_the_generation_changes_with_every_commit_though_the_trees_take_turns(ds: Datastore) -> None:
+    """A cache keyed on the running tree's identity would serve the first tree's content again two commits
+    later (the twin takes its turn as the running tree); the generation never comes back."""
+    seen = {ds.generation}
+    first = ds.running
+    for name in ("d1", "d2"):
+        ds.edit(config(dep(name)))
+        seen.add(ds.generation)
+    assert ds.running is first, "the trees take turns (what makes identity unusable as a version)"
+    assert len(seen) == 3
+    before = ds.generation
+    ds.edit(config(dep("d2")))  # changes nothing: no new generation
+    assert ds.generation == before
+
+
+def test_a_tree_read_off_the_loop_is_not_brought_up_to_date_under_its_reader(ds: Datastore) -> None:
+    ds.edit(config(dep("d1")))
+    with ds.reading() as tree:
+        held = canonical_bytes(tree)
+        ds.edit(config(dep("d2")))  # the tree read becomes the twin
+        ds.edit(config(dep("d3")))  # this edit would bring it up to date (with d2) and edit it (d3)
+        assert canonical_bytes(tree) == held, "what the reader reads stays as it was"
+        assert names(ds.running) == ["d1", "d2", "d3"]
+    ds.edit(config(dep("d4")))
+    ds.edit(config(dep("d5")))
+    assert names(ds.running) == ["d1", "d2", "d3", "d4", "d5"]
+    assert snapshot(ds) == canonical_bytes(ds.running)

@@ -1,5 +1,5 @@
 """Kept replies: a serialized body sent again gives the bytes a fresh reply would, and the cache holds the
-answers of one running tree only, within its bounds."""
+answers of one generation of the running configuration only, within its bounds."""
 
 from __future__ import annotations
 
@@ -54,29 +54,27 @@ def test_an_empty_body_is_an_empty_reply() -> None:
     assert len(event.element) == 0  # type: ignore[union-attr]
 
 
-def test_answers_belong_to_one_tree() -> None:
+def test_answers_belong_to_one_generation() -> None:
     cache = ReplyCache()
-    old, new = etree.fromstring(DATA), etree.fromstring(DATA)
-    cache.put(old, b"k", SerializedBody(b"<data/>"))
-    assert cache.get(old, b"k") == SerializedBody(b"<data/>")
-    assert cache.get(old, b"other") is None
-    assert cache.get(new, b"k") is None  # an equal tree is still another configuration
-    cache.put(new, b"k2", SerializedBody(b"<data>2</data>"))
-    assert cache.get(old, b"k") is None  # the old tree's answers are gone for good
-    assert cache.get(new, b"k2") == SerializedBody(b"<data>2</data>")
+    cache.put(1, b"k", SerializedBody(b"<data/>"))
+    assert cache.get(1, b"k") == SerializedBody(b"<data/>")
+    assert cache.get(1, b"other") is None
+    assert cache.get(2, b"k") is None  # another configuration
+    cache.put(2, b"k2", SerializedBody(b"<data>2</data>"))
+    assert cache.get(1, b"k") is None  # the old generation's answers are gone for good
+    assert cache.get(2, b"k2") == SerializedBody(b"<data>2</data>")
 
 
 def test_the_cache_is_bounded_in_entries_and_bytes() -> None:
-    tree = etree.fromstring(DATA)
     cache = ReplyCache(max_entries=2, max_bytes=100)
     for key in (b"a", b"b", b"c"):
-        cache.put(tree, key, SerializedBody(b"x" * 10))
-    assert cache.get(tree, b"a") is None and cache.get(tree, b"c") is not None
-    cache.put(tree, b"big", SerializedBody(b"x" * 200))  # larger than the whole cache: not kept
-    assert cache.get(tree, b"big") is None and cache.get(tree, b"c") is not None
-    cache.put(tree, b"d", SerializedBody(b"x" * 90))  # 91 + 11 bytes with "c": over 100
-    assert cache.get(tree, b"b") is None and cache.get(tree, b"c") is None  # by entries, then by bytes
-    assert cache.get(tree, b"d") is not None
+        cache.put(7, key, SerializedBody(b"x" * 10))
+    assert cache.get(7, b"a") is None and cache.get(7, b"c") is not None
+    cache.put(7, b"big", SerializedBody(b"x" * 200))  # larger than the whole cache: not kept
+    assert cache.get(7, b"big") is None and cache.get(7, b"c") is not None
+    cache.put(7, b"d", SerializedBody(b"x" * 90))  # 91 + 11 bytes with "c": over 100
+    assert cache.get(7, b"b") is None and cache.get(7, b"c") is None  # by entries, then by bytes
+    assert cache.get(7, b"d") is not None
 
 
 def test_the_key_holds_the_namespaces_a_filter_may_use() -> None:
