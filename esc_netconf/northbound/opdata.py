@@ -11,11 +11,12 @@ tenants and their deployments (``OPDATA_LEVELS``) names the entries, and the fil
 smaller tree, with the same result as on the whole one (``netconf.filters.list_scope`` says why).
 
 In two steps, so a ``get`` of all 10,000 VMs does not hold the event loop for the whole build (issue 13:
-no stall over 50 ms): :meth:`OpdataBuilder.snapshot`, on the loop, copies what the reply shows out of the
-records into plain immutable values (tuples of strings, numbers, dates and enum members) in one go, so the
-reply shows one state of the core, never half of one edit; the :class:`OpdataBuild` it returns turns those
-values into XML on the loop, a slice of 500 entries at a time with other work in between, reading no record.
-(Not in a worker thread: the same lxml build took three times the CPU there in the server's process.)
+no stall over 50 ms): :meth:`OpdataBuilder.snapshot_in_slices` copies what the reply shows out of the records
+into plain immutable values (tuples of strings, numbers, dates, enum members and frozen history entries), a
+slice of 500 entries per turn of the loop, and reads everything again in one go if the core wrote a record
+meanwhile, so the reply shows one state of the core, never half of one edit; the :class:`OpdataBuild` it
+returns turns those values into XML on the loop, again a slice at a time, reading no record. (Not in a
+worker thread: the same lxml build took three times the CPU there in the server's process.)
 """
 
 from __future__ import annotations
