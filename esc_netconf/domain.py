@@ -17,6 +17,8 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from lxml import etree
+
 from esc_netconf.core.backup import SnapshotManager
 from esc_netconf.core.context import CoreSettings
 from esc_netconf.core.events import EscEvent, EventBus
@@ -138,7 +140,12 @@ def opdata_provider(core: EscCore, snapshots: SnapshotManager) -> StateProvider:
     def state(spec: FilterSpec | None) -> list[StateBuild]:
         snapshots_scope = list_scope(spec, SNAPSHOT_LEVELS)
         wants_snapshots = snapshots_scope is None or bool(snapshots_scope.picks)  # else the filter cannot reach them
-        return [opdata.snapshot(list_scope(spec, OPDATA_LEVELS),
-                                snapshots.list_snapshots() if wants_snapshots else None)]
+        scope = list_scope(spec, OPDATA_LEVELS)
+        listed = snapshots.list_snapshots() if wants_snapshots else None
+
+        async def build(data: etree._Element) -> None:
+            await (await opdata.snapshot_in_slices(scope, listed))(data)
+
+        return [build]
 
     return state

@@ -226,6 +226,12 @@ class EscCore:
         """The VMs of a deployment, by group then index."""
         return self._ctx.vms_of(dep_id)
 
+    def writes(self) -> int:
+        """How many writes of records the core has made: it moves with every change of a record, since each is
+        written before the task that made it awaits anything; a reader that reads records across several
+        turns of the loop (opdata) compares it before and after to know whether it read one state."""
+        return self._ctx.commit.written
+
     def vms_by_deployment(self) -> dict[str, list[VmRecord]]:
         """Every deployment's VMs (by group then index, as ``vms`` gives them), in one pass over the VMs:
         for reads of many deployments, where ``vms`` per deployment would scan every VM each time."""

@@ -11,11 +11,12 @@ tenants and their deployments (``OPDATA_LEVELS``) names the entries, and the fil
 smaller tree, with the same result as on the whole one (``netconf.filters.list_scope`` says why).
 
 In two steps, so a ``get`` of all 10,000 VMs does not hold the event loop for the whole build (issue 13:
-no stall over 50 ms): :meth:`OpdataBuilder.snapshot`, on the loop, copies what the reply shows out of the
-records into plain immutable values (tuples of strings, numbers, dates and enum members) in one go, so the
-reply shows one state of the core, never half of one edit; the :class:`OpdataBuild` it returns turns those
-values into XML on the loop, a slice of 500 entries at a time with other work in between, reading no record.
-(Not in a worker thread: the same lxml build took three times the CPU there in the server's process.)
+no stall over 50 ms): :meth:`OpdataBuilder.snapshot_in_slices` copies what the reply shows out of the records
+into plain immutable values (tuples of strings, numbers, dates, enum members and frozen history entries), a
+slice of 500 entries per turn of the loop, and reads everything again in one go if the core wrote a record
+meanwhile, so the reply shows one state of the core, never half of one edit; the :class:`OpdataBuild` it
+returns turns those values into XML on the loop, again a slice at a time, reading no record. (Not in a
+worker thread: the same lxml build took three times the CPU there in the server's process.)
 """
 
 from __future__ import annotations
@@ -168,6 +169,9 @@ _GROUP_VMS_ABOVE = 4
 _TenantValues = tuple[str, str, tuple[tuple[str, DeploymentValues], ...]]
 """A tenant's name, project id, and its deployments in the reply: (deployment id, values)."""
 
+_TenantRecords = tuple[str, str, list[tuple[DeploymentRecord, list[VmRecord]]]]
+"""A tenant's name, project id, and its deployments in the reply with their VMs."""
+
 
 #: Entries built between two turns of the loop (a VM or a snapshot counts one, a deployment one more): at
 #: 10,000 VMs a slice of 500 is about 5 ms of copying.
@@ -232,10 +236,37 @@ class OpdataBuilder:
     def snapshot(self, scope: ListScope | None = None,
                  snapshots: Sequence[SnapshotRecord] | None = None) -> OpdataBuild:
         """The values of the tenants and deployments in ``scope`` (None: every one the core knows) as they are
-        now, read from the records on this thread (the core's loop) in one go; ``snapshots`` (copies) are
-        listed under ``opdata/snapshots`` when given. The XML is made from them when the result is called."""
+        now, read from the records in one go; ``snapshots`` (copies) are listed under ``opdata/snapshots``
+        when given. The XML is made from them when the result is called."""
+        values = tuple((name, project_id, tuple((dep.dep_id, _deployment_values(dep, vms)) for dep, vms in deps))
+                       for name, project_id, deps in self._records(scope))
+        return OpdataBuild(self._deployments, values, whole=scope is None, snapshots=snapshots)
+
+    async def snapshot_in_slices(self, scope: ListScope | None = None,
+                                 snapshots: Sequence[SnapshotRecord] | None = None) -> OpdataBuild:
+        """:meth:`snapshot`, read :data:`SLICE` entries at a time with the loop running other work in between
+        (reading 10,000 VMs in one go held it some 40-90 ms); when the core wrote a record meanwhile
+        (:meth:`EscCore.writes` moved), what was read may mix two states, so it is read again in one go."""
+        mark = self._core.writes()
+        tenants: list[_TenantValues] = []
+        done = 0
+        for name, project_id, deps in self._records(scope):
+            values: list[tuple[str, DeploymentValues]] = []
+            for dep, vms in deps:
+                values.append((dep.dep_id, _deployment_values(dep, vms)))
+                done += 1 + len(vms)
+                if done >= SLICE:
+                    done = 0
+                    await asyncio.sleep(0)
+            tenants.append((name, project_id, tuple(values)))
+        if self._core.writes() != mark:
+            return self.snapshot(scope, snapshots)
+        return OpdataBuild(self._deployments, tuple(tenants), whole=scope is None, snapshots=snapshots)
+
+    def _records(self, scope: ListScope | None) -> list[_TenantRecords]:
+        """The records of the tenants and deployments in ``scope``, each deployment with its VMs (references:
+        their values are read by the caller)."""
         core = self._core
-        chosen: list[_TenantValues] = []
         pending: list[tuple[str, str, list[DeploymentRecord]]] = []
         by_tenant: dict[str, list[DeploymentRecord]] | None = None
         for tenant in core.tenants():
@@ -256,11 +287,8 @@ class OpdataBuilder:
             pending.append((tenant.name, tenant.project_id, deps))
         many = scope is None or sum(len(deps) for _, _, deps in pending) > _GROUP_VMS_ABOVE
         grouped = core.vms_by_deployment() if many else None
-        for name, project_id, deps in pending:
-            values = tuple((dep.dep_id, _deployment_values(
-                dep, grouped.get(dep.dep_id, []) if grouped is not None else core.vms(dep.dep_id))) for dep in deps)
-            chosen.append((name, project_id, values))
-        return OpdataBuild(self._deployments, tuple(chosen), whole=scope is None, snapshots=snapshots)
+        return [(name, project_id, [(dep, grouped.get(dep.dep_id, []) if grouped is not None else core.vms(dep.dep_id))
+                                    for dep in deps]) for name, project_id, deps in pending]
 
     def element(self, scope: ListScope | None = None,
                 snapshots: Sequence[SnapshotRecord] | None = None) -> etree._Element:

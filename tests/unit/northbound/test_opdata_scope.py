@@ -10,6 +10,7 @@ subtree and XPath filters over the opdata's shape.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from copy import deepcopy
 from datetime import datetime, timezone
@@ -34,6 +35,7 @@ from esc_netconf.netconf.messages import BASE_NS
 from esc_netconf.netconf.yangmodel import YangModel
 from esc_netconf.domain import SNAPSHOT_LEVELS
 from esc_netconf.northbound.esc_xml import ESC_NS
+from esc_netconf.northbound import opdata as opdata_module
 from esc_netconf.northbound.opdata import OPDATA_LEVELS, OpdataBuilder
 from esc_netconf.vim.sim import SimCloud, SimSettings
 
@@ -354,3 +356,22 @@ async def test_a_build_shows_its_snapshot_not_what_changed_after_it(core: EscCor
         pass
     assert etree.tostring(holder[0]) == before
     assert etree.tostring(builder.element()) == etree.tostring(OpdataBuilder(core).element()) != before
+
+
+async def test_a_read_in_slices_that_meets_a_write_reads_again_in_one_go(core: EscCore,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``get`` reads the records a slice at a time; a record changed (and so written) between two slices
+    could leave it half old, half new: it then reads everything again at once, and shows the new state."""
+    monkeypatch.setattr(opdata_module, "SLICE", 1)  # a turn of the loop after each deployment
+    writes = [0]
+    monkeypatch.setattr(core, "writes", lambda: writes[0])
+    reading = asyncio.get_running_loop().create_task(OpdataBuilder(core).snapshot_in_slices())
+    await asyncio.sleep(0)  # the first deployment (tenant a, d1) is read
+    vm = core.vms("a-d1-id")[0]
+    vm.hostname = "host-9"
+    writes[0] += 1
+    holder = etree.Element("data")
+    for _ in (await reading).steps(holder):
+        pass
+    assert b"host-9" in etree.tostring(holder[0])
+    assert etree.tostring(holder[0]) == etree.tostring(OpdataBuilder(core).element())
