@@ -257,7 +257,7 @@ class EventBus:
         if self._journal is None:
             return event, None
         if event.event_id is None:
-            event = replace(event, event_id=str(uuid4()))
+            event = replace(event, event_id=new_id())
         assert event.event_id is not None
         return event, (event.event_id, to_plain(event))
 
