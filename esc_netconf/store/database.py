@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -217,6 +218,11 @@ class Database:
         self._url = url
         self._closed = False
         self._fence: WriteFence | None = None
+        #: This process's writers take turns here before ``BEGIN IMMEDIATE``.  Why: SQLite's busy handler
+        #: polls with sleeps of 1, 2, 5, 10 ... 100 ms, so a writer that met another thread's transaction
+        #: (the core's group commit, the replay log's writer, the datastore on the event loop) slept for
+        #: longer than that transaction lasted; a lock wakes it as soon as the other one commits.
+        self._writers = threading.RLock()
 
     # --- opening and closing ------------------------------------------------------------------------
 
@@ -323,7 +329,7 @@ class Database:
     def write(self) -> Iterator[Connection]:
         """A connection inside one write transaction, committed (durably) when the block exits
         normally and rolled back if it raises."""
-        with self._transaction(_BEGIN_WRITE) as connection:
+        with self._writers, self._transaction(_BEGIN_WRITE) as connection:
             yield connection
 
     @contextmanager
