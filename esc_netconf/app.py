@@ -487,9 +487,7 @@ class Application:
         if self._ssh is not None:
             await asyncio.to_thread(self._ssh.stop)
         if self.rest is not None:
-            await self.rest.stop()
-        elif self.callbacks is not None:  # the REST cleanup closes them once it has started
-            await self.callbacks.close()
+            await self.rest.stop_listening()
         active_member = self.member is not None and self.member.leadership.is_active()
         if self.domain is not None:
             if active_member:
@@ -497,6 +495,11 @@ class Application:
                 # before the core stops: the event is journaled and committed with the core's last writes
                 self.domain.bus.publish(out_of_service(self.member.node, "it stops"))
             await self.domain.stop()
+        # after the core's drain: the events it delivered meanwhile went into the callback outbox too
+        if self.rest is not None:
+            await self.rest.stop()
+        elif self.callbacks is not None:  # the REST cleanup closes them once it has started
+            await self.callbacks.close()
         hub = getattr(self, "hub", None)
         if hub is not None:
             try:  # the notifications still waiting for their group commit; the core's stop waited for its own

@@ -89,6 +89,12 @@ class RestServer:
     port: int
     guard: ConnectionGuard
 
+    async def stop_listening(self) -> None:
+        """Accept no more connections; the application (its callbacks among it) stays up until
+        :meth:`stop`, so the events the core delivers while it winds down still reach the callback outbox."""
+        for site in list(self.runner.sites):
+            await site.stop()
+
     async def stop(self) -> None:
         await self.guard.stop()
         await self.runner.cleanup()
