@@ -6,12 +6,12 @@ Rows are append-only; ``seq`` (a database sequence, never reused) is the order o
 with ``start <= eventTime < stop``, oldest first: ordered by event time, ties (and clocks that agree)
 in append order. Event times are kept as UTC microseconds.
 
-Durability and speed: every :meth:`SqlReplayLog.append` is its own transaction, committed with
-``synchronous=FULL`` before it returns, so a notification a client has seen is never missing from a
-replay after a crash. That costs one fsync per event; measured on the development VM this sustains
-about 2,100-2,300 appends/s through SQLAlchemy (raw sqlite3: about 5,000/s), above the ~1,000
-events/s an ESC produces in a burst, so appends are not batched: batching would buy throughput we do
-not need at the price of events that were sent but could be lost in a crash.
+Durability and speed: every :meth:`SqlReplayLog.append` and :meth:`SqlReplayLog.append_many` is one
+transaction, committed with ``synchronous=FULL`` before it returns, and the hub delivers an event only
+once it is stored, so a notification a client has seen is never missing from a replay after a crash. The
+hub batches: a burst of escEvents is one ``append_many`` on the hub's writer thread, and the NETCONF
+stream's single events of a 20 ms window are one transaction (``subscriptions.NotificationHub``); one
+fsync per event would cost most of a NETCONF session's CPU on the loop.
 
 Pruning keeps the newest ``keep_last`` events (by sequence) of each stream, deleting the rest in
 batches of short transactions so that other writers are never held up for long. Reads page through the
