@@ -104,6 +104,13 @@ class EscClient:
         rows = self.opdata(tenant, dep).findall("e:state_machine/e:vm_state_machines/e:vm_state_machine", namespaces=NS)
         return {r.findtext("e:vm_name", namespaces=NS) or "": r.findtext("e:state", namespaces=NS) or "" for r in rows}
 
+    def wait_vm_states(self, tenant: str, dep: str, expected: dict[str, str], timeout: float = 30.0) -> None:
+        """Poll the deployment's opdata until its VMs are in ``expected`` states (a test's failure names the last seen)."""
+        deadline = time.monotonic() + timeout
+        while (states := self.vm_states(tenant, dep)) != expected:
+            assert time.monotonic() < deadline, states
+            time.sleep(0.2)
+
 
 class EventWatcher:
     """A session subscribed to escEvent; collects events until a predicate holds."""

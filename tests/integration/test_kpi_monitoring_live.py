@@ -204,10 +204,7 @@ def test_kill_during_a_kpi_recovery_converges(tmp_path: Path) -> None:
     proc.start()
     client = EscClient(proc.netconf_port)
     try:
-        deadline = time.monotonic() + 60
-        while client.vm_states(TENANT, "killed") != {vm: "VM_ALIVE_STATE"}:
-            assert time.monotonic() < deadline, client.vm_states(TENANT, "killed")
-            time.sleep(0.2)
+        client.wait_vm_states(TENANT, "killed", {vm: "VM_ALIVE_STATE"}, timeout=60)
         assert client.service_state(TENANT, "killed") == "SERVICE_ACTIVE_STATE"
         history = client.opdata(TENANT, "killed").xpath("//*[local-name()='history']//*[local-name()='type']/text()")
         assert any(str(entry).startswith("recovered by reboot") for entry in history), history
