@@ -265,15 +265,15 @@ class NotificationHub:
             log.exception("could not store notifications for replay; they were not delivered")
 
     def _store(self, stream: str, rows: Sequence[tuple[datetime, bytes]],
-               event_ids: Sequence[str | None] | None = None) -> None:
+               event_ids: Sequence[str | None] | None = None) -> int | None:
+        """``rows`` into the replay log, in one transaction when the log has ``append_many``; the log's
+        highest sequence id after (None if the log cannot tell)."""
         append_many = getattr(self._log, "append_many", None)
-        if append_many is not None and event_ids is not None:
-            append_many(stream, rows, event_ids=event_ids)
-        elif append_many is not None:
+        if append_many is None:
+            return max((self._log.append(stream, moment, xml) for moment, xml in rows), default=None)
+        seq: int | None = append_many(stream, rows, event_ids=event_ids) if event_ids is not None else \
             append_many(stream, rows)
-        else:
-            for moment, xml in rows:
-                self._log.append(stream, moment, xml)
+        return seq
 
     def _offer(self, stream: str, moment: datetime, payload: etree._Element) -> None:
         for subscription in list(self._subscriptions[stream]):
@@ -363,13 +363,8 @@ class NotificationHub:
         Serialized here too: lxml lets go of the GIL while it serializes, and on the loop each event then
         waited for the GIL to come back (up to the switch interval, 5 ms, on a busy process).  Nothing
         changes the payloads meanwhile: the loop offers them (copies) once this returns."""
-        rows = [(moment, etree.tostring(payload, encoding="UTF-8")) for payload, moment in timed]
-        append_many = getattr(self._log, "append_many", None)
-        if append_many is None:
-            return max(self._log.append(stream, moment, xml) for moment, xml in rows)
-        seq: int | None = append_many(stream, rows, event_ids=event_ids) if event_ids is not None else \
-            append_many(stream, rows)
-        return seq
+        return self._store(stream, [(moment, etree.tostring(payload, encoding="UTF-8")) for payload, moment in timed],
+                           event_ids)
 
     def _offer_all(self, stream: str, timed: Sequence[tuple[etree._Element, datetime]]) -> None:
         for payload, moment in timed:

@@ -195,6 +195,11 @@ class OpdataBuild:
         for _ in self.steps(data):
             await asyncio.sleep(0)
 
+    def add_to(self, data: etree._Element) -> None:
+        """Add the opdata to ``data`` in one go (no loop to let run in between: a caller off the ``get`` path)."""
+        for _ in self.steps(data):
+            continue
+
     def steps(self, data: etree._Element) -> Iterator[None]:
         """Add the opdata to ``data`` step by step, a slice per step: under the ``esc_datamodel`` it has (the
         configuration's; an ``opdata`` beside its config), else a new one."""
@@ -294,6 +299,5 @@ class OpdataBuilder:
                 snapshots: Sequence[SnapshotRecord] | None = None) -> etree._Element:
         """:meth:`snapshot` and its XML at once: the ``esc_datamodel`` element."""
         holder = etree.Element("holder")
-        for _ in self.snapshot(scope, snapshots).steps(holder):
-            pass
+        self.snapshot(scope, snapshots).add_to(holder)
         return holder[0]

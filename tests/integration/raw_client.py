@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 
@@ -72,8 +73,6 @@ class RawNetconf:
     def close(self) -> None:
         """Close the channel and the connection; a server already gone (a test killed it) is closed too:
         telling it the channel closes then fails with EOFError, and there is nothing left to tell."""
-        try:
+        with contextlib.suppress(EOFError):
             self.channel.close()
-        except EOFError:
-            pass
         self.transport.close()

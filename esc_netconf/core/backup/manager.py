@@ -24,7 +24,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from uuid import uuid4
+from esc_netconf.core.ids import new_id
 
 from esc_netconf.core.backup.context import BackupContext, Setting
 from esc_netconf.core.backup.create import run_create
@@ -176,12 +176,12 @@ class SnapshotManager:
         tenant = next((t for t in self._core.tenants() if t.name == vm.tenant), None)
         now = self._ctx.clock()
         snapshot = SnapshotRecord(
-            id=str(uuid4()), name=name, tenant=vm.tenant, generated_vm_name=vm.name, vm_id=vm.vm_id,
+            id=new_id(), name=name, tenant=vm.tenant, generated_vm_name=vm.name, vm_id=vm.vm_id,
             server_id=vm.server_id, deployment=vm.deployment, dep_id=vm.dep_id, vm_group=vm.group,
             vim_id=tenant.vim_id if tenant else self._ctx.vim_id, tenant_id=tenant.project_id if tenant else None,
             host_id=vm.host_id, hostname=vm.hostname, creation_start_date=now,
             status_message=f"Snapshot of VM [{vm.name}] requested.")
-        op = BackupOperation(str(uuid4()), OperationKind.CREATE, snapshot.id, now, transaction_id=transaction_id,
+        op = BackupOperation(new_id(), OperationKind.CREATE, snapshot.id, now, transaction_id=transaction_id,
                              export=export, destination=destination)
         self._ctx.emit(op, snapshot, EventType.VM_BACKUP_INIT,
                        f"Snapshot [{name}] of VM [{vm.name}] validated; snapshot id [{snapshot.id}].",
@@ -202,7 +202,7 @@ class SnapshotManager:
             doing = {OperationKind.CREATE: "being created", OperationKind.DELETE: "already being deleted",
                      OperationKind.CREATE_VOLUME: "being used to create a volume"}[running[0].kind]
             raise StateConflict(f"Snapshot [{snapshot.id}] is {doing}; try again when it finishes.")
-        op = BackupOperation(str(uuid4()), OperationKind.DELETE, snapshot.id, self._ctx.clock(),
+        op = BackupOperation(new_id(), OperationKind.DELETE, snapshot.id, self._ctx.clock(),
                              transaction_id=transaction_id)
         snapshot.status = SnapshotStatus.DELETING
         snapshot.status_message = f"Snapshot image [{snapshot.id}] is being deleted."
@@ -231,8 +231,8 @@ class SnapshotManager:
         if not snapshot.volume_snapshot_id:
             raise InvalidRequest(f"Snapshot [{snapshot_id}] was not taken of a VM with a bootable volume; "
                                  f"it has no volume snapshot to make a volume from.")
-        request = VolumeRequest(str(uuid4()), snapshot_id, name, volume_type, multiattach, bootable)
-        op = BackupOperation(str(uuid4()), OperationKind.CREATE_VOLUME, snapshot_id, self._ctx.clock(),
+        request = VolumeRequest(new_id(), snapshot_id, name, volume_type, multiattach, bootable)
+        op = BackupOperation(new_id(), OperationKind.CREATE_VOLUME, snapshot_id, self._ctx.clock(),
                              transaction_id=transaction_id, volume=request)
         self._ctx.emit(op, snapshot, EventType.VM_VOLUME_ACCEPTED_EVENT, "Create volume snapshot request accepted",
                        parameters=volume_parameters(snapshot, request))

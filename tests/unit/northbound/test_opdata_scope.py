@@ -102,8 +102,7 @@ RUNNING = etree.fromstring(
 def _data(builder: OpdataBuilder, spec: FilterSpec, scope: ListScope | None, reach: Reach | None) -> etree._Element:
     """As ``get`` assembles it: the running configuration (only what ``reach`` names), then the opdata."""
     data = copy_within_reach(RUNNING, reach)
-    for _ in builder.snapshot(scope).steps(data):
-        pass
+    builder.snapshot(scope).add_to(data)
     return data
 
 
@@ -352,8 +351,7 @@ async def test_a_build_shows_its_snapshot_not_what_changed_after_it(core: EscCor
     vm.interfaces[0].ip_address = "10.0.0.99"
     core.find_deployment("b", "d3").state = ServiceState.ERROR  # type: ignore[union-attr]
     holder = etree.Element("data")
-    for _ in snapshot.steps(holder):
-        pass
+    snapshot.add_to(holder)
     assert etree.tostring(holder[0]) == before
     assert etree.tostring(builder.element()) == etree.tostring(OpdataBuilder(core).element()) != before
 
@@ -371,7 +369,6 @@ async def test_a_read_in_slices_that_meets_a_write_reads_again_in_one_go(core: E
     vm.hostname = "host-9"
     writes[0] += 1
     holder = etree.Element("data")
-    for _ in (await reading).steps(holder):
-        pass
+    (await reading).add_to(holder)
     assert b"host-9" in etree.tostring(holder[0])
     assert etree.tostring(holder[0]) == etree.tostring(OpdataBuilder(core).element())
