@@ -416,14 +416,14 @@ class NetconfConnection:
             _return_free_memory()
         if self._loop.is_closed():
             return
-        try:
-            asyncio.run_coroutine_threadsafe(self._ended_on_loop(reason), self._loop)
+        try:  # a callback, not a coroutine: a loop closing first then drops it without a never-awaited warning
+            self._loop.call_soon_threadsafe(self._ended_on_loop, reason)
         except RuntimeError:  # loop already stopped: shutdown in progress
             pass
 
-    async def _ended_on_loop(self, reason: TerminationReason) -> None:
+    def _ended_on_loop(self, reason: TerminationReason) -> None:
         self._cancel_hello_timer()
-        await self._server.session_ended(self.context, reason)
+        self._server.session_ended(self.context, reason)
 
     def _drain(self) -> None:
         outbox = self._outbox

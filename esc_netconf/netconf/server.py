@@ -143,7 +143,7 @@ class NetconfServer:
         log.info("session %d established for %s from %s", ctx.session_id, ctx.username, ctx.source_host)
         self._publish_session_event("netconf-session-start", ctx)
 
-    async def session_ended(self, ctx: SessionContext, reason: TerminationReason) -> None:
+    def session_ended(self, ctx: SessionContext, reason: TerminationReason) -> None:
         if self.sessions.pop(ctx.session_id, None) is None:
             if not ctx.established:
                 self.stats.in_bad_hellos += 1
