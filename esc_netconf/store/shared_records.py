@@ -118,8 +118,7 @@ class SharedRecordReader:
                 return self._records
             if _xmax(snapshot) - self._full_xmax >= _WRAP_GUARD:
                 self._tags, self._sums, self._full_xmax = {}, {}, _xmax(snapshot)
-            rows: Sequence[tuple[str, int, Any]] = connection.execute(_SUMS).tuples().all()
-            sums = {str(name): (int(count), int(total)) for name, count, total in rows}
+            sums = {str(row[0]): (int(row[1]), int(row[2])) for row in connection.execute(_SUMS)}
             version = _config_version(connection)
             moved = [name for name in _SOURCES if sums[name] != self._sums.get(name)]
             tables = {name: self._table(connection, name) for name in moved}
