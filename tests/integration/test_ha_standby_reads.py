@@ -5,7 +5,6 @@ unchanged store is answered identically by every client at once."""
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
