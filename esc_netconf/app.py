@@ -256,7 +256,8 @@ class Application:
     async def _start_standby(self) -> None:
         """Listeners that read from the shared store and refuse every change, naming the active."""
         options = self.options
-        self.datastore = Datastore(self.model, SqlConfigStore(self.db))
+        # in a worker thread: reading and validating 2,000 deployments' configuration holds a loop for seconds
+        self.datastore = await asyncio.to_thread(Datastore, self.model, SqlConfigStore(self.db))
         self.replay_log = SqlReplayLog(self.db)
         self.hub = self._hub(standby=True)
         stored = StoredState(self.db, self.datastore, setting=self._settings.number,
