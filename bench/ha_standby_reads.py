@@ -10,7 +10,8 @@ it wakes) sees what each read costs the loop. Measured on the standby, over NETC
 * ``get`` of all opdata (XPath ``esc_datamodel/opdata``), a fifth as many times;
 * the same one-deployment ``get`` right after a change on the active (an ``edit-config`` adding a tenant, sent
   to the active and answered before the standby's ``get``): what a read costs when the store did change;
-* a burst: 4 clients sending one-deployment ``get`` s at once, ``--repeat`` each.
+* a burst: 4 clients sending one-deployment ``get`` s at once, ``--repeat`` each;
+* for comparison, the first two on the active (a subprocess: latency only).
 
 For each: p50 and slowest latency, and the standby loop's longest lateness and the loop thread's CPU in its
 longest wake-up (the machine is shared: lateness includes waiting for a CPU, the CPU figure does not).
@@ -108,6 +109,10 @@ def measure(standby: Application, active: ServerProcess, lag: LoopLag, deploymen
         report("one deployment, store unchanged", [timed(lambda: call(client, one)) for _ in range(repeat)], lag)
         report("all opdata, store unchanged",
                [timed(lambda: call(client, FULL)) for _ in range(max(3, repeat // 5))], lag)
+        for what, request, times in (("one deployment", one, repeat), ("all opdata", FULL, max(3, repeat // 5))):
+            on_active = [timed(lambda: call(writer, request)) for _ in range(times)]
+            print(f"{'the same on the active: ' + what:<44} p50 {statistics.median(on_active):8.1f} ms, "
+                  f"slowest {max(on_active):8.1f} ms ({times} gets)", flush=True)
         changed = []
         for i in range(repeat):
             call(writer, f'<edit-config xmlns="{BASE}"><target><running/></target>'
