@@ -10,6 +10,9 @@ it wakes) sees what each read costs the loop. Measured on the standby, over NETC
 * ``get`` of all opdata (XPath ``esc_datamodel/opdata``), a fifth as many times;
 * the same one-deployment ``get`` right after a change on the active (an ``edit-config`` adding a tenant, sent
   to the active and answered before the standby's ``get``): what a read costs when the store did change;
+* the same after a VM action on the active (``vmAction`` STOP and START of one of that deployment's VMs, the
+  ``get`` sent once its VM_STOPPED or VM_STARTED escEvent arrived): a change of records only, not of the
+  configuration;
 * a burst: 4 clients sending one-deployment ``get`` s at once, ``--repeat`` each;
 * for comparison, the first two on the active (a subprocess: latency only).
 
@@ -45,6 +48,7 @@ from bench.opdata_scale import ACTIVE, BASE, ESC, FULL, bulk_edit, call, subtree
 from esc_netconf.app import Application, Options  # noqa: E402
 from esc_netconf.store import Database  # noqa: E402
 from esc_netconf.store.schema import core_deployments  # noqa: E402
+from tests.integration.esc_client import EscClient, EventWatcher  # noqa: E402
 from tests.integration.samples import tenant_only  # noqa: E402
 from tests.integration.server_process import ServerProcess  # noqa: E402
 from tests.postgres_server import PostgresServer  # noqa: E402
@@ -120,6 +124,20 @@ def measure(standby: Application, active: ServerProcess, lag: LoopLag, deploymen
             lag.take()  # the lag of the read after the change, not of the wait for the edit
             changed.append(timed(lambda: call(client, one)))
         report("one deployment, after a change on the active", changed, lag)
+        actions, events = EscClient(active.netconf_port), EventWatcher(active.netconf_port)
+        try:
+            (vm, *_) = sorted(actions.vm_states(f"tenant-{middle % tenants}", f"dep-{middle}"))
+            after_vm = []
+            for i in range(repeat):
+                action, event = ("STOP", "VM_STOPPED") if i % 2 == 0 else ("START", "VM_STARTED")
+                actions.vm_action(action, vm, force=True)
+                events.until(event, timeout=60)  # delivered once the VM's record is committed
+                lag.take()
+                after_vm.append(timed(lambda: call(client, one)))
+            report("one deployment, after a VM action on the active", after_vm, lag)
+        finally:
+            actions.close()
+            events.close()
         clients = [RawClient(int(standby.netconf_port or 0)) for _ in range(4)]
         try:
             lag.take()
