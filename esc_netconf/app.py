@@ -256,25 +256,23 @@ class Application:
     async def _start_standby(self) -> None:
         """Listeners that read from the shared store and refuse every change, naming the active."""
         options = self.options
-        self.datastore = Datastore(self.model, SqlConfigStore(self.db))
+        # in a worker thread: reading and validating 2,000 deployments' configuration holds a loop for seconds
+        self.datastore = await asyncio.to_thread(Datastore, self.model, SqlConfigStore(self.db))
         self.replay_log = SqlReplayLog(self.db)
         self.hub = self._hub(standby=True)
-        stored = StoredState(self.db, setting=self._settings.number,
+        stored = StoredState(self.db, self.datastore, setting=self._settings.number,
                              export_dir=options.export_dir or options.data_dir / "exports")
 
         self.netconf = StandbyNetconfServer(self.model, self.datastore, self.hub, self._active_netconf,
-                                            stored.reload)
+                                            stored.reading)
         self.netconf.add_state_provider(opdata_provider(stored.core, stored.snapshots))
         await self._start_ssh(self.netconf)
-
-        async def reload() -> None:
-            await asyncio.to_thread(stored.reload)
 
         def standby(web_app: web.Application) -> None:
             add_admin_routes(web_app, self)
             add_ha_routes(web_app, self.ha_view, self._switchover_route())
             add_escmanager_routes(web_app, core=stored.core, snapshots=stored.snapshots, bus=stored.bus)
-            web_app.middlewares.append(standby_middleware(self.ha_view, reload))
+            web_app.middlewares.append(standby_middleware(self.ha_view, stored.reading))
 
         self.rest = await start_rest(
             options.host, options.rest_port, users=self._users, open_on_loopback=is_loopback(options.host),

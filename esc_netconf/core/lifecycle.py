@@ -38,7 +38,7 @@ from esc_netconf.core.context import Clock, CoreContext, CoreSettings, utc_now
 from esc_netconf.core.day0.fetch import TemplateFetcher
 from esc_netconf.core.errors import IllegalTransition, NotFound, StateConflict
 from esc_netconf.core.events import EventBus, EventType, event_from_journal
-from esc_netconf.core.model import DeploymentRecord, DeploymentSpec, OperationRecord, TenantRecord, VmRecord
+from esc_netconf.core.model import CoreState, DeploymentRecord, DeploymentSpec, OperationRecord, TenantRecord, VmRecord
 from esc_netconf.core.collectors import Collector
 from esc_netconf.core.kpimonitor import KpiMonitor
 from esc_netconf.core.monitor import Monitor
@@ -129,6 +129,7 @@ class EscCore:
         self._tenant_tasks: set[asyncio.Task[None]] = set()
         self._tenant_slots = asyncio.Semaphore(TENANT_WORK_AT_ONCE)
         self._stopping = False
+        self._installs = 0  # states put in place by install()
 
     # ---- lifetime ---------------------------------------------------------------------------
 
@@ -159,10 +160,12 @@ class EscCore:
         if self._kpis is not None:
             self._kpi_task = asyncio.get_running_loop().create_task(self._kpis.run(), name="esc-kpi-monitor")
 
-    def reload(self) -> None:
-        """Read the records again from the store and resume nothing: the view of a core that is never
-        started (a standby's reads of what the active of its group does)."""
-        self._ctx.state = self._ctx.store.load()
+    def install(self, state: CoreState) -> None:
+        """Put ``state`` in place of the records, in one step, and resume nothing: the view of a core that is
+        never started (a standby's reads of what the active of its group does, read off the loop). A reader
+        that reads across several turns of the loop sees :meth:`writes` move."""
+        self._ctx.state = state
+        self._installs += 1
 
     async def stop(self) -> None:
         """Cancel the monitor and every task; records keep the work in flight for the next start."""
@@ -230,7 +233,7 @@ class EscCore:
         """How many writes of records the core has made: it moves with every change of a record, since each is
         written before the task that made it awaits anything; a reader that reads records across several
         turns of the loop (opdata) compares it before and after to know whether it read one state."""
-        return self._ctx.commit.written
+        return self._ctx.commit.written + self._installs
 
     def vms_by_deployment(self) -> dict[str, list[VmRecord]]:
         """Every deployment's VMs (by group then index, as ``vms`` gives them), in one pass over the VMs:

@@ -2,13 +2,15 @@
 
 A standby keeps its NETCONF and REST listeners up so that clients and monitoring reach it, but it neither
 writes nor calls the VIM. ``get``/``get-config`` read the running configuration the active committed to the
-shared database, and ``get`` the opdata of the active's records there (both re-read on every request); every other operation is refused with ``operation-failed`` and
-a message naming the active's NETCONF address, so a client knows where to go.
+shared database, and ``get`` the opdata of the active's records there, at least as new as the store was when
+the request arrived (``esc_netconf.ha.standby_reads``); every other operation is refused with
+``operation-failed`` and a message naming the active's NETCONF address, so a client knows where to go.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 
 from lxml import etree
 
@@ -24,7 +26,6 @@ from esc_netconf.netconf.yangmodel import YangModel
 
 __all__ = ["ActiveMemberNetconfServer", "StandbyNetconfServer", "standby_refusal"]
 
-_GET = f"{{{BASE_NS}}}get"
 _READS = {f"{{{BASE_NS}}}get", f"{{{BASE_NS}}}get-config"}
 _SESSION = {f"{{{BASE_NS}}}close-session", f"{{{BASE_NS}}}kill-session",
             f"{{{MONITORING_NS}}}get-schema"}
@@ -43,12 +44,14 @@ class StandbyNetconfServer(NetconfServer):
     """A NETCONF server that answers reads from the shared store and refuses everything else."""
 
     def __init__(self, model: YangModel, datastore: Datastore, hub: NotificationHub,
-                 active: Callable[[], tuple[str, int] | None], reload: Callable[[], None]) -> None:
+                 active: Callable[[], tuple[str, int] | None],
+                 reading: Callable[[], AbstractAsyncContextManager[None]]) -> None:
         """``active()``: the active's NETCONF (host, port) as last seen in the lease, or None;
-        ``reload()``: read the shared store again for the state of a ``get`` (opdata)."""
+        ``reading()``: around each read, brings the datastore and the opdata's records up to date with the
+        shared store and keeps them as they are until the read is answered."""
         super().__init__(model, datastore, hub)
         self.active = active
-        self._reload_state = reload
+        self._reading = reading
 
     def capabilities(self) -> list[str]:
         return [*super().capabilities(), STANDBY_CAPABILITY]
@@ -58,10 +61,9 @@ class StandbyNetconfServer(NetconfServer):
     ) -> list[etree._Element] | SerializedBody | None:
         qname = operation.tag if isinstance(operation.tag, str) else ""
         if qname in _READS:
-            self.datastore.reload()  # the active writes the shared database; our copy may be old
-            if qname == _GET:
-                self._reload_state()
-        elif qname not in _SESSION:
+            async with self._reading():  # the active writes the shared database; our copy may be old
+                return await super().run_operation(ctx, operation)
+        if qname not in _SESSION:
             raise NetconfError(ErrorTag.OPERATION_FAILED, standby_refusal(self.active()))
         return await super().run_operation(ctx, operation)
 

@@ -97,6 +97,17 @@ class StoredConfigError(EscError):
     server refuses to start and says why."""
 
 
+@dataclass(frozen=True, slots=True)
+class StoredTree:
+    """The stored running configuration, read and built off the loop by :meth:`Datastore.read_stored`."""
+
+    rows: frozenset[ConfigPart]
+    running: etree._Element
+    twin: etree._Element  # a copy of ``running``, made off the loop too
+    parts: PartIndex
+    resplit: bool
+
+
 class Datastore:
     """The running datastore; see the module docstring."""
 
@@ -113,18 +124,19 @@ class Datastore:
         self._edit_lock = asyncio.Lock()
         self._layout = PartLayout(model)
         self._touched: tuple[etree._Element, frozenset[etree._Element]] | None = None
-        self._loaded: frozenset[ConfigPart] | None = None  # the rows the running tree was read from
-        self._running, self._parts, self._resplit = self._load(self._store.load_parts())
+        stored = self._store.load_parts()
+        self._running, self._parts, self._resplit = self._load(stored)
+        self._loaded: frozenset[ConfigPart] | None = frozenset(stored)  # the rows the running tree was read from
         self._twin = copy.deepcopy(self._running)
         self._behind: _Edit | None = None  # the last commit's edit, not yet applied to the twin
         self._editing = False  # an edit holds the twin (between steps 1 and 5 or its undo)
         self._generation = 0  # counts the trees that have been the running tree (see ``generation``)
         self._readers: dict[int, int] = {}  # id() of a tree read off the loop -> how many read it
 
-    def _load(self, stored: list[ConfigPart]) -> tuple[etree._Element, PartIndex, bool]:
+    def _load(self, stored: list[ConfigPart], *, validate: bool = True) -> tuple[etree._Element, PartIndex, bool]:
         """The stored tree, the index of its parts, and whether the store must be rewritten split (it
-        holds an earlier release's single document, or parts that do not match the layout)."""
-        self._loaded = frozenset(stored)
+        holds an earlier release's single document, or parts that do not match the layout). Changes
+        nothing of the datastore (:meth:`read_stored` runs it in a worker thread)."""
         try:
             root = assemble(stored)
         except StoredPartsError as exc:
@@ -136,7 +148,8 @@ class Datastore:
         _strip_layout(root)
         drop_empty_containers(root, self._model)  # an edit only tidies where it edits
         try:
-            self._model.validate_config(root)
+            if validate:
+                self._model.validate_config(root)
         except NetconfError as exc:
             raise StoredConfigError(f"the stored running configuration is invalid: {exc.message}") from exc
         index, complete = self._layout.index(root, {p.key: p.seq for p in stored if p.key != WHOLE_KEY})
@@ -146,16 +159,37 @@ class Datastore:
         """Read the running configuration from the store again: for a server that does not write it
         itself (a standby of a group, whose active writes the shared database).
 
-        Rows the same as last read: nothing to do (a standby reloads before every read).
+        Rows the same as last read: nothing to do.
+
+        :raises StoredConfigError: when the stored configuration is unusable.
+        """
+        stored = self.read_stored()
+        if stored is not None:
+            self.install_stored(stored)
+
+    def read_stored(self, *, validate: bool = True) -> StoredTree | None:
+        """:meth:`reload`'s reading and building, which change nothing of the datastore: blocking, for a
+        worker thread, so that a standby's loop goes on serving meanwhile (2,000 deployments: some 0.3 s,
+        and seconds more to validate). None when the rows are those the running tree was read from.
+
+        ``validate=False``: trust the stored configuration (a standby: the active validated each commit
+        before it stored it; validating again would cost the whole tree's validation at every change).
 
         :raises StoredConfigError: when the stored configuration is unusable.
         """
         stored = self._store.load_parts()
-        if self._loaded is not None and frozenset(stored) == self._loaded:
-            return
+        rows = frozenset(stored)
+        if rows == self._loaded:
+            return None
+        running, parts, resplit = self._load(stored, validate=validate)
+        return StoredTree(rows, running, copy.deepcopy(running), parts, resplit)
+
+    def install_stored(self, stored: StoredTree) -> None:
+        """Make a tree :meth:`read_stored` built the running tree, in one step, on the loop."""
         self._check_idle()
-        self._running, self._parts, self._resplit = self._load(stored)
-        self._twin, self._behind, self._touched = copy.deepcopy(self._running), None, None
+        self._loaded = stored.rows
+        self._running, self._parts, self._resplit = stored.running, stored.parts, stored.resplit
+        self._twin, self._behind, self._touched = stored.twin, None, None
         self._generation += 1
 
     def get_config(self) -> etree._Element:

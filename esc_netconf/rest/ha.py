@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from aiohttp import web
@@ -23,8 +24,8 @@ HaView = Callable[[], Awaitable[dict[str, Any]]]
 Switchover = Callable[[str | None], Awaitable[dict[str, Any]]]
 """Hand the role to the standby named (or any): ``{"previous", "node", "active"}``; raises SwitchoverRefused."""
 
-Reload = Callable[[], Awaitable[None]]
-"""Read the shared store again before a standby answers a read."""
+Reading = Callable[[], AbstractAsyncContextManager[None]]
+"""Around a standby's read: bring its copy of the shared store up to date, and keep it so until answered."""
 
 
 def add_ha_routes(web_app: web.Application, view: HaView, switchover: Switchover | None = None) -> None:
@@ -70,9 +71,9 @@ def _target(body: bytes) -> str | None:
     return str(to) if to else None
 
 
-def standby_middleware(view: HaView, reload: Reload | None, acting: Callable[[], bool] | None = None
+def standby_middleware(view: HaView, reading: Reading | None, acting: Callable[[], bool] | None = None
                        ) -> Callable[..., Any]:
-    """Answer reads (after re-reading the shared store, with ``reload``) and refuse every change, 503
+    """Answer reads (inside ``reading``: from an up-to-date copy of the shared store) and refuse every change, 503
     naming the active. ``acting``: on the active, which passes everything while it acts and behaves as a
     standby once it stopped acting (a switchover under way, or its lease lost) until its listeners change.
 
@@ -84,8 +85,9 @@ def standby_middleware(view: HaView, reload: Reload | None, acting: Callable[[],
         if acting is not None and acting():
             return await handler(request)
         if request.method in ("GET", "HEAD"):
-            if reload is not None and request.path.startswith(API_PREFIX) and request.path != HA_PATH:
-                await reload()
+            if reading is not None and request.path.startswith(API_PREFIX) and request.path != HA_PATH:
+                async with reading():
+                    return await handler(request)
             return await handler(request)
         if request.method == "POST" and request.path == SWITCHOVER_PATH:
             return await handler(request)

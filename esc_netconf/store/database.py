@@ -18,7 +18,8 @@ let SQLAlchemy's ``begin`` event emit the ``BEGIN`` itself, as the SQLAlchemy SQ
 recommends. :meth:`Database.write` begins with ``BEGIN IMMEDIATE``: the write lock is taken up front,
 so two writers queue on the busy timeout rather than one of them failing with ``SQLITE_BUSY`` when it
 upgrades a read lock mid-transaction (a busy timeout cannot resolve that case in WAL mode).
-:meth:`Database.read` begins with a plain ``BEGIN``: one consistent snapshot for all its queries.
+:meth:`Database.read` begins with a plain ``BEGIN``: one consistent snapshot for all its queries (on
+PostgreSQL the read transaction is REPEATABLE READ for the same reason).
 
 Threads: the stores are called from the asyncio loop thread, but the engine is shared with other
 threads (``escadm backup``, ``asyncio.to_thread`` for big writes). File databases use a ``QueuePool``
@@ -78,6 +79,10 @@ _BEGIN_WRITE = "BEGIN IMMEDIATE"
 _BEGIN_READ = "BEGIN"
 # Execution option holding the write fence (see Database.set_write_fence); PostgreSQL only.
 _FENCE_OPTION = "esc_write_fence"
+# A read on PostgreSQL: every query of the transaction sees the snapshot its first one took (the default,
+# READ COMMITTED, takes one per query: a read of several tables could mix two commits). Reads never fail
+# with a serialization error at this level; only writers can.
+_POSTGRESQL_READ = "REPEATABLE READ"
 
 POSTGRESQL_DRIVER = "postgresql+psycopg"
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
@@ -321,7 +326,8 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A connection inside one read transaction (one consistent snapshot); rolled back at the end."""
+        """A connection inside one read transaction (one consistent snapshot, on PostgreSQL too: REPEATABLE
+        READ); rolled back at the end."""
         with self._transaction(_BEGIN_READ) as connection:
             yield connection
 
@@ -337,7 +343,10 @@ class Database:
         self._check_open()
         try:
             with self._engine.connect() as connection:
-                connection.execution_options(**{_BEGIN_OPTION: begin, _FENCE_OPTION: self._fence})
+                options: dict[str, Any] = {_BEGIN_OPTION: begin, _FENCE_OPTION: self._fence}
+                if begin == _BEGIN_READ and self.is_postgresql:
+                    options["isolation_level"] = _POSTGRESQL_READ
+                connection.execution_options(**options)
                 with connection.begin():
                     yield connection
         except exc.DBAPIError as error:

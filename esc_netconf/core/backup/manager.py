@@ -84,9 +84,10 @@ class SnapshotManager:
                      op.phase.value, op.started.isoformat())
             self._launch(op, snapshot, resumed=True)
 
-    def reload(self) -> None:
-        """Read the snapshots again from the store and resume nothing (a standby's reads)."""
-        self._ctx.snapshots = {s.id: s for s in self._ctx.store.load_snapshots()}
+    def install(self, snapshots: dict[str, SnapshotRecord]) -> None:
+        """Put ``snapshots`` (by id) in place of the managed snapshots, in one step, and resume nothing: a
+        standby's view of the shared store, read off the loop (``esc_netconf.store.shared_records``)."""
+        self._ctx.snapshots = snapshots
 
     async def stop(self) -> None:
         """Cancel every task; the records keep the work in flight for the next ``start``."""
