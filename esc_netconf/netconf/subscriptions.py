@@ -87,6 +87,11 @@ class SubscriptionRequest:
     stop_time: datetime | None = None
 
 
+def _log_failure(done: asyncio.Future[None]) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        log.error("could not store notifications for replay; they were not delivered", exc_info=done.exception())
+
+
 def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -112,6 +117,10 @@ class Subscription:
         self._timer: asyncio.TimerHandle | None = None
         self._replay: asyncio.Task[None] | None = None
         self._backlog: list[tuple[datetime, etree._Element]] | None = None  # live events during a replay
+        #: The first burst (see ``NotificationHub._bursts``) this subscription hears live: those handed to the
+        #: writer before it was created were published before it, and a subscription without replay does not
+        #: get them; one with replay does (its replay read the log only up to what was offered, ``upto``).
+        self.first_burst = hub._bursts if request.start_time is None else 0
         self.active = True
 
     def cancel(self) -> None:
@@ -128,9 +137,10 @@ class Subscription:
         self._replay = None
         self._hub._forget(self)
 
-    def _offer(self, event_time: datetime, payload: etree._Element) -> None:
-        """A live event: deliver it if it passes the filter; end the subscription past stopTime."""
-        if not self.active:
+    def _offer(self, event_time: datetime, payload: etree._Element, burst: int | None = None) -> None:
+        """A live event (of the stored ``burst``, if it was stored): deliver it if it passes the filter;
+        end the subscription past stopTime."""
+        if not self.active or (burst is not None and burst < self.first_burst):
             return
         if self._backlog is not None:  # replaying: live events wait for the replay to end
             self._backlog.append((event_time, deepcopy(payload)))
@@ -169,9 +179,12 @@ class NotificationHub:
         self._created = self._now()
         self._subscriptions: dict[str, list[Subscription]] = {name: [] for name in self._streams}
         self._replay_slots: asyncio.Semaphore | None = None
-        #: Stores the bursts of ``publish_stored`` (one thread: in the order they were published).
+        #: Stores the bursts (``publish_stored``'s, and each group commit of ``publish``), one thread: in the
+        #: order they were published; the loop offers each once stored, in that order.
         self._writer: ThreadPoolExecutor | None = None
-        #: Per stream, while bursts of ``publish_stored`` are being stored (``_storing``), the highest
+        self._bursts = 0  # bursts handed to the writer so far (a subscription's ``first_burst``)
+        self._in_flight: set[asyncio.Future[int | None]] = set()
+        #: Per stream, while bursts are being stored (``_storing``), the highest
         #: replay-log sequence id whose events were all offered live: a new subscription's replay reads
         #: no further (what is stored but not yet offered comes live).  With nothing being stored the
         #: whole log was offered (or written by another server of the group), and a replay reads it all.
@@ -216,10 +229,10 @@ class NotificationHub:
 
         On the loop, an event of a stream with a log waits up to ``GROUP_COMMIT_SECONDS`` so that the
         events of that moment (a session's start and end, a burst of edits) are stored in one
-        transaction (one disk flush); it is delivered only once stored, so a subscriber never sees an
-        event a replay after a crash would miss. Events stay in publication order: storing anything
-        else (:meth:`publish_many`), a subscription and :meth:`flush` store the waiting ones first.
-        Without a running loop the event is stored and delivered before this returns.
+        transaction (one disk flush), on the hub's writer thread; it is delivered only once stored, so a
+        subscriber never sees an event a replay after a crash would miss. Events stay in publication
+        order: a burst (:meth:`publish_stored`) and a subscription hand the waiting ones to the writer
+        first. Without a running loop the event is stored and delivered before this returns.
 
         :raises LocalProtocolError: for a stream the hub was not configured with (a bug here).
         """
@@ -238,31 +251,43 @@ class NotificationHub:
         except RuntimeError:
             self.flush()
             return
-        self._flush_timer = loop.call_later(GROUP_COMMIT_SECONDS, self._flush_in_time)
+        self._flush_timer = loop.call_later(GROUP_COMMIT_SECONDS, self._hand_over)
 
     def flush(self) -> None:
-        """Store the events :meth:`publish` holds (one transaction per run of one stream), then deliver
-        them. The owner calls it before it closes the replay log.
+        """Store the events :meth:`publish` holds, on this thread (one transaction per run of one stream),
+        then deliver them: for a hub used without a loop (a tool, a test). On the loop use :meth:`drain`.
 
         :raises Exception: what the replay log raises; the events are then dropped, undelivered.
         """
-        if self._flush_timer is not None:
-            self._flush_timer.cancel()
-            self._flush_timer = None
-        waiting, self._waiting = self._waiting, []
-        if not waiting:
-            return
+        waiting = self._take_waiting()
         for stream, run in itertools.groupby(waiting, key=lambda event: event[0]):
             self._store(stream, [(moment, etree.tostring(payload, encoding="UTF-8")) for _, moment, payload in run])
         for stream, moment, payload in waiting:
             self._offer(stream, moment, payload)
 
-    def _flush_in_time(self) -> None:
-        self._flush_timer = None
-        try:
-            self.flush()
-        except Exception:  # a timer callback: nobody to raise to
-            log.exception("could not store notifications for replay; they were not delivered")
+    def _take_waiting(self) -> list[tuple[str, datetime, etree._Element]]:
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        waiting, self._waiting = self._waiting, []
+        return waiting
+
+    def _hand_over(self) -> None:
+        """On the loop: the events :meth:`publish` holds go to the writer thread, one burst per run of one
+        stream, and are offered once stored. A burst that cannot be stored is logged and dropped, undelivered
+        (there is nobody to raise to)."""
+        waiting = self._take_waiting()
+        for stream, run in itertools.groupby(waiting, key=lambda event: event[0]):
+            stored = self._store_later(stream, [(payload, moment) for _, moment, payload in run], None)
+            stored.add_done_callback(_log_failure)
+
+    async def drain(self) -> None:
+        """On the loop: hand over what :meth:`publish` holds and wait until every burst handed to the writer
+        so far is stored and offered (or failed)."""
+        self._hand_over()
+        while self._in_flight:
+            await asyncio.wait(list(self._in_flight))
+            await asyncio.sleep(0)  # the offers run in the futures' callbacks
 
     def _store(self, stream: str, rows: Sequence[tuple[datetime, bytes]],
                event_ids: Sequence[str | None] | None = None) -> int | None:
@@ -275,9 +300,9 @@ class NotificationHub:
             append_many(stream, rows)
         return seq
 
-    def _offer(self, stream: str, moment: datetime, payload: etree._Element) -> None:
+    def _offer(self, stream: str, moment: datetime, payload: etree._Element, burst: int | None = None) -> None:
         for subscription in list(self._subscriptions[stream]):
-            subscription._offer(moment, payload)
+            subscription._offer(moment, payload, burst)
 
     def publish_many(self, stream: str, events: Sequence[tuple[etree._Element, datetime | None]],
                      event_ids: Sequence[str | None] | None = None) -> None:
@@ -321,24 +346,37 @@ class NotificationHub:
         if info is None:
             raise LocalProtocolError(f"publish on unknown stream {stream!r}")
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-        self.flush()  # the events published before these go first, into the log and to subscribers
+        self._hand_over()  # the events published before these go first, into the log and to subscribers
         timed = [(payload, _utc(t) if t is not None else self._now()) for payload, t in events]
         if not timed or not info.replay_support:
             self._offer_all(stream, timed)
+            done: asyncio.Future[None] = loop.create_future()
             done.set_result(None)
             return done
+        return self._store_later(stream, timed, event_ids)
+
+    def _store_later(self, stream: str, timed: Sequence[tuple[etree._Element, datetime]],
+                     event_ids: Sequence[str | None] | None) -> asyncio.Future[None]:
+        """One burst: stored on the writer thread, then offered to the live subscribers (bursts in the order
+        they were handed over: one writer thread, whose results reach the loop in that order). The future
+        ends once offered, or fails with the log's error (offered to nobody)."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
         if not self._storing.get(stream):  # nothing being stored: what the log holds now was offered
             last_seq = getattr(self._log, "last_seq", None)
             self._offered.pop(stream, None)
             if last_seq is not None:
                 self._offered[stream] = int(last_seq())
         self._storing[stream] = self._storing.get(stream, 0) + 1
+        burst = self._bursts
+        self._bursts += 1
         if self._writer is None:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-log")
         stored = loop.run_in_executor(self._writer, self._store_rows, stream, timed, event_ids)
+        self._in_flight.add(stored)
 
         def offer(job: asyncio.Future[int | None]) -> None:
+            self._in_flight.discard(job)
             self._storing[stream] -= 1
             if job.cancelled():
                 done.cancel()
@@ -350,7 +388,7 @@ class NotificationHub:
             seq = job.result()
             if seq is not None and stream in self._offered:
                 self._offered[stream] = max(self._offered[stream], seq)
-            self._offer_all(stream, timed)
+            self._offer_all(stream, timed, burst)
             done.set_result(None)
 
         stored.add_done_callback(offer)
@@ -366,14 +404,20 @@ class NotificationHub:
         return self._store(stream, [(moment, etree.tostring(payload, encoding="UTF-8")) for payload, moment in timed],
                            event_ids)
 
-    def _offer_all(self, stream: str, timed: Sequence[tuple[etree._Element, datetime]]) -> None:
+    def _offer_all(self, stream: str, timed: Sequence[tuple[etree._Element, datetime]],
+                   burst: int | None = None) -> None:
         for payload, moment in timed:
-            self._offer(stream, moment, payload)
+            self._offer(stream, moment, payload, burst)
 
     def close(self) -> None:
         """Store what :meth:`publish` holds, and stop the writer thread (after the bursts handed to it
-        are stored)."""
-        self.flush()
+        are stored: on the loop, this waits for them; they are offered if the loop runs on)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+        else:
+            self._hand_over()
         if self._writer is not None:
             self._writer.shutdown(wait=True)
             self._writer = None
@@ -439,7 +483,9 @@ class NotificationHub:
             delivered then.
         """
         self._check(request)
-        self.flush()  # what was published before the subscription is in the log (replay) or delivered
+        # what was published before the subscription is in the log (replay), or on its way there: a replay
+        # reads only what was offered (``upto``) and hears the rest live; a live subscription does not hear it
+        self._move_waiting()
         if request.stop_time is not None and request.stop_time > self._now():
             self._timer_loop()  # refuse before anything is delivered
         subscription = Subscription(self, request, deliver, complete)
@@ -457,6 +503,14 @@ class NotificationHub:
         else:
             self._end_replay(subscription)
         return subscription
+
+    def _move_waiting(self) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+        else:
+            self._hand_over()
 
     def _replay_page(self, subscription: Subscription, events: Iterator[tuple[datetime, bytes]]) -> bool:
         """Deliver up to ``REPLAY_PAGE`` stored events; True if there may be more."""

@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+LOOP_WRITE = "a store write on the event loop's thread"  # esc_netconf.store.database logs it, and raises
 READY = re.compile(r"^(NETCONF|REST) listening on .*:(\d+)")
 
 
@@ -59,7 +60,8 @@ class ServerProcess:
         if self.properties_path.exists():
             args += ["--properties", str(self.properties_path)]
         args += self.extra_args
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        # a store write on the event loop's thread fails (esc_netconf.store.database: the loop never waits for one)
+        env = dict(os.environ, PYTHONUNBUFFERED="1", ESC_NETCONF_LOOP_WRITES="fail")
         self._proc = subprocess.Popen(
             args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=self.cwd
         )
@@ -113,9 +115,13 @@ class ServerProcess:
             return 0
         self._proc.send_signal(signal.SIGTERM)
         try:
-            return self._proc.wait(timeout)
+            code = self._proc.wait(timeout)
         finally:
             self._proc = None
+        time.sleep(0.1)  # let the pump read the last lines
+        on_loop = [line for line in self.output if LOOP_WRITE in line]
+        assert not on_loop, "the server wrote to its store on the event loop's thread:\n" + "".join(on_loop)
+        return code
 
     def kill(self) -> None:
         """SIGKILL: nothing gets a chance to flush."""
