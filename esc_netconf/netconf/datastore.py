@@ -20,7 +20,8 @@ the first four leaves the datastore exactly as it was (byte for byte):
    by raising :class:`NetconfError`;
 4. the parts of the configuration the edit changed (:mod:`~esc_netconf.netconf.config_parts`: with
    the ESC model, the touched tenants and deployments) go to :meth:`ConfigStore.save_parts` in one
-   transaction, which is durable when it returns;
+   transaction, which is durable when it returns (in a worker thread for :meth:`Datastore.edit_off_loop`:
+   the transaction may wait for another thread's and for a disk flush, and the loop must not);
 5. the two trees swap roles: the edited twin becomes the running tree, the tree it replaces becomes
    the twin, and the commit listeners run with ``(old, new)``. The same edit is applied to the new
    twin (the old running tree) when the next edit begins, so that it catches up.
@@ -40,7 +41,11 @@ Threads: the datastore belongs to the asyncio loop thread and is only used from 
 hand RPCs to the loop); the NETCONF ``<lock>`` is a session-level matter. Steps 1 and 2 and the
 serialization of the changed parts work on the twin, which nobody else reads, and only read the
 running tree and the part index: they may run in a worker thread (:meth:`Datastore.edit_off_loop`
-does so for all but small edits); an asyncio lock keeps edits one at a time. The running tree is never changed while it is the running
+does so for all but small edits); step 4 only reads the twin and the index, and always runs in a worker
+thread there, while the loop serves others (readers see the previous running tree: the edit is not
+committed until it is durable); steps 3 and 5 run on the loop; an asyncio lock keeps edits one at a time.
+:meth:`Datastore.edit` runs all five steps on the calling thread: for callers without a loop (tools,
+tests, benches). The running tree is never changed while it is the running
 tree: a reference to it stays valid, showing the configuration as it was, until the next edit begins
 (which turns it into the twin and brings it up to date).
 Checkers and listeners receive the trees themselves, not copies, and must not modify them.
@@ -228,7 +233,8 @@ class Datastore:
         test_option: str = "test-then-set",
         error_option: str = "stop-on-error",
     ) -> EditResult:
-        """Apply an ``<edit-config>``'s ``<config>`` element with RFC 6241 semantics, on this thread.
+        """Apply an ``<edit-config>``'s ``<config>`` element with RFC 6241 semantics, on this thread (which
+        waits for the store write: not the loop's, see :meth:`edit_off_loop`).
 
         :raises NetconfError: ``invalid-value`` for a bad option; anything
             :func:`~esc_netconf.netconf.editconfig.edit_in_place`, the model or a commit checker

@@ -4,12 +4,15 @@ Theory of operation
 -------------------
 One :class:`NotificationHub` lives on the asyncio loop thread and is only ever called there, so it
 needs no locks: ``publish()`` and ``subscribe()`` never interleave, and a replay is finished before
-the next live event is looked at. A subscription therefore sees, in this order and with no gap and no
-duplicate:
+the next live event is looked at. Its one writer thread only stores bursts of events (the loop never
+waits for the replay log's transaction) and hands each back to the loop, which then offers it; a replay
+reads the log only up to what was offered and hears the bursts in flight live. A subscription therefore
+sees, in this order and with no gap and no duplicate:
 
 1. when ``startTime`` was given, the stored events of its stream from ``startTime`` (up to
    ``stopTime``), read from the :class:`ReplayLog`, then ``<replayComplete>``;
-2. the live events published after it was created;
+2. the live events published after it was created (an event published before it and still on its way
+   to the log is not one of them, unless the subscription replays);
 3. when ``stopTime`` was given, ``<notificationComplete>`` once ``stopTime`` has passed, then
    ``complete()`` is called and nothing more is delivered. A loop timer ends the subscription at
    ``stopTime`` even if no event ever arrives; an event dated after ``stopTime`` ends it at once.
@@ -330,8 +333,9 @@ class NotificationHub:
                        event_ids: Sequence[str | None] | None = None) -> asyncio.Future[None]:
         """``publish_many`` with the replay log's write (a transaction and a disk flush) on the hub's
         writer thread instead of the loop; live subscribers are offered the events once they are stored,
-        bursts in the order they were published.  The returned future ends then, or fails with the
-        log's error (the events were offered to nobody: the caller keeps them to publish again).
+        bursts in the order they were published (the events :meth:`publish` holds go first).  The returned
+        future ends then, or fails with the log's error (the events were offered to nobody: the caller
+        keeps them to publish again).
 
         Why: a burst of a bulk deploy's events is stored every few milliseconds, and each write held the
         loop for its flush and for the database's write lock (shared with the core's own commits).
