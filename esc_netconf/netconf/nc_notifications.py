@@ -23,7 +23,7 @@ instance-identifier with module prefixes (``/esc:esc_datamodel/esc:tenants/esc:t
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -125,10 +125,11 @@ def session_event(name: str, ctx: SessionContext, reason: TerminationReason | No
 
 def _diff(old: etree._Element, new: etree._Element, spath: tuple[str, ...], steps: tuple[Step, ...],
           path: DataPath, model: YangModel, touched: frozenset[etree._Element] | None) -> Iterator[Change]:
-    before, _ = _children(old, spath, model, None)
     after, untouched = _children(new, spath, model, touched)
     if untouched:
-        _drop_untouched(before, after, untouched, new, spath, model)
+        before = _counterparts(old, after, untouched, new, spath, model)
+    else:
+        before, _ = _children(old, spath, model, None)
     for identity in [*after, *(i for i in before if i not in after)]:
         previous, current = before.get(identity), after.get(identity)
         pair = current if current is not None else previous
@@ -176,7 +177,8 @@ _Children = dict[_Identity, tuple[etree._Element, SchemaNodeInfo | None]]
 
 
 def _children(parent: etree._Element, spath: tuple[str, ...], model: YangModel,
-              touched: frozenset[etree._Element] | None) -> tuple[_Children, dict[str, int]]:
+              touched: frozenset[etree._Element] | None,
+              skip: Collection[str] = ()) -> tuple[_Children, dict[str, int]]:
     """The children of ``parent`` by identity (tag, then key values or the leaf-list value), and how many
     containers and list entries of each tag were left out for being outside ``touched`` (unchanged, so
     their identity is not even read: a list may hold thousands of them). A step is made later, only for
@@ -186,7 +188,7 @@ def _children(parent: etree._Element, spath: tuple[str, ...], model: YangModel,
     infos: dict[str, tuple[SchemaNodeInfo | None, str, Sequence[str]]] = {}
     for child in parent:
         tag = child.tag
-        if not isinstance(tag, str):
+        if not isinstance(tag, str) or tag in skip:
             continue
         known = infos.get(tag)
         if known is None:
@@ -206,6 +208,73 @@ def _children(parent: etree._Element, spath: tuple[str, ...], model: YangModel,
         if identity not in out:
             out[identity] = (child, info)
     return out, untouched
+
+
+def _counterparts(old: etree._Element, after: _Children, untouched: dict[str, int], new: etree._Element,
+                  spath: tuple[str, ...], model: YangModel) -> _Children:
+    """The children of ``old`` that can differ from those of ``new``, when ``new`` has untouched list entries
+    (``untouched``, by tag): at a cost that follows the touched ones, not the siblings. Each untouched entry
+    of ``new`` has its counterpart in ``old`` (unchanged, so left out). For a list whose entries in ``old``
+    are exactly those counterparts plus the counterparts of its touched entries (by count: nothing was
+    deleted), only the latter are looked up, by key; any other tag (a deletion, a bulk edit, not a list) is
+    read whole and its untouched counterparts dropped (:func:`_drop_untouched`)."""
+    wanted: dict[str, list[_Identity]] = {}
+    for identity in after:
+        if identity[0] in untouched:
+            wanted.setdefault(identity[0], []).append(identity)
+    held: dict[str, int] = {}
+    for child in old:
+        tag = child.tag
+        if isinstance(tag, str) and tag in untouched:
+            held[tag] = held.get(tag, 0) + 1
+    out: _Children = {}
+    looked_up: set[str] = set()
+    for tag, identities in wanted.items():
+        info = model.node((*spath, tag))
+        if info is None or info.kind != "list" or not info.keys or len(identities) * 8 > held.get(tag, 0):
+            continue
+        found: _Children = {}
+        for identity in identities:
+            match = _entry(old, tag, info.keys, identity[1:])
+            if match is not None:
+                found[identity] = (match, info)
+        if held.get(tag, 0) == untouched[tag] + len(found):
+            out.update(found)
+            looked_up.add(tag)
+    rest, _ = _children(old, spath, model, None, skip=looked_up)
+    spare = {tag: count for tag, count in untouched.items() if tag not in looked_up}
+    if spare:
+        _drop_untouched(rest, after, spare, new, spath, model)
+    rest.update(out)
+    return rest
+
+
+_ENTRY_QUERIES: dict[tuple[str, tuple[str, ...]], etree.XPath] = {}
+
+
+def _entry(parent: etree._Element, tag: str, keys: Sequence[str], values: Sequence[str]) -> etree._Element | None:
+    """The child ``tag`` of ``parent`` whose keys have ``values`` (stripped, as :func:`key_values` reads them),
+    found by libxml2 (an XPath with the values as variables: no quoting) rather than by reading every
+    sibling's keys in Python."""
+    if any(not value for value in values):
+        return next((c for c in parent.iterchildren(tag) if key_values(c, keys) == tuple(values)), None)
+    query = _ENTRY_QUERIES.get((tag, tuple(keys)))
+    if query is None:
+        predicates = "".join(f"[*[local-name()=$l{i} and namespace-uri()=$n{i}][normalize-space()=$v{i}]]"
+                             for i in range(len(keys)))
+        query = _ENTRY_QUERIES[(tag, tuple(keys))] = etree.XPath(
+            f"*[local-name()=$tl and namespace-uri()=$tn]{predicates}")
+    qname = etree.QName(tag)
+    variables: dict[str, str] = {"tl": qname.localname, "tn": qname.namespace or ""}
+    for i, (key, value) in enumerate(zip(keys, values)):
+        key_q = etree.QName(key)
+        variables[f"l{i}"], variables[f"n{i}"], variables[f"v{i}"] = key_q.localname, key_q.namespace or "", value
+    result = query(parent, **variables)
+    assert isinstance(result, list)
+    for candidate in result:  # normalize-space() also folds inner whitespace: check the exact values
+        if isinstance(candidate, etree._Element) and key_values(candidate, keys) == tuple(values):
+            return candidate
+    return None
 
 
 def _drop_untouched(before: _Children, after: _Children, untouched: dict[str, int], new: etree._Element,

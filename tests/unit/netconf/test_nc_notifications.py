@@ -135,3 +135,23 @@ def test_the_notification_carries_the_session_and_each_edit() -> None:
 def _tenant_path(tenant: str) -> DataPath:
     return (DataPath().child("esc", ESC, "esc_datamodel").child("esc", ESC, "tenants")
             .child("esc", ESC, "tenant").predicate(f"[esc:name='{tenant}']"))
+
+
+def test_among_many_siblings_the_touched_walk_agrees_with_the_whole_walk(ds: Datastore, model: YangModel) -> None:
+    """With many untouched siblings the walk looks up the counterparts of the touched entries by key (and
+    reads the list whole when something was deleted): same edits as comparing the trees whole (``edit``)."""
+    def deps(*names: str, image: str = "cirros", op: str = "") -> str:
+        return "".join(f"<deployment{op}><name>{n}</name>{group(image=image)}</deployment>" for n in names)
+
+    many = [f"d{i}" for i in range(12)]
+    edit(ds, model, f"<tenant><name>t1</name><deployments>{deps(*many)}</deployments></tenant>")
+    where = f"{TENANTS}/esc:tenant[esc:name='t1']/esc:deployments/esc:deployment"
+    assert pairs(edit(ds, model, f"<tenant><name>t1</name><deployments>{deps('d3', image='u')}</deployments></tenant>")) \
+        == [(f"{where}[esc:name='d3']/esc:vm_group[esc:name='g']/esc:image", "merge")]
+    assert pairs(edit(ds, model, f"<tenant><name>t1</name><deployments>{deps('new')}</deployments></tenant>")) == [
+        (f"{where}[esc:name='new']", "merge")]
+    gone = deps("d5", op=' nc:operation="delete"')
+    assert pairs(edit(ds, model, f"<tenant><name>t1</name><deployments>{gone}"
+                                 f"{deps('d6', image='u')}</deployments></tenant>")) == [
+        (f"{where}[esc:name='d6']/esc:vm_group[esc:name='g']/esc:image", "merge"),
+        (f"{where}[esc:name='d5']", "delete")]
