@@ -193,6 +193,9 @@ class NotificationHub:
         #: whole log was offered (or written by another server of the group), and a replay reads it all.
         self._offered: dict[str, int] = {}
         self._storing: dict[str, int] = {}
+        #: The log's highest sequence id as last known (read once, then from each burst's result): only this
+        #: hub appends to the log of the server that writes (a standby appends nothing).
+        self._known_seq: int | None = None
         self._waiting: list[tuple[str, datetime, etree._Element]] = []  # published, not stored yet
         self._flush_timer: asyncio.TimerHandle | None = None
 
@@ -367,10 +370,13 @@ class NotificationHub:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         if not self._storing.get(stream):  # nothing being stored: what the log holds now was offered
-            last_seq = getattr(self._log, "last_seq", None)
             self._offered.pop(stream, None)
-            if last_seq is not None:
-                self._offered[stream] = int(last_seq())
+            known = self._known_seq
+            if known is None:  # once: read from the log; then each burst's transaction tells it
+                last_seq = getattr(self._log, "last_seq", None)
+                known = self._known_seq = None if last_seq is None else int(last_seq())
+            if known is not None:
+                self._offered[stream] = known
         self._storing[stream] = self._storing.get(stream, 0) + 1
         burst = self._bursts
         self._bursts += 1
@@ -390,6 +396,8 @@ class NotificationHub:
                 done.set_exception(error)
                 return
             seq = job.result()
+            if seq is not None and self._known_seq is not None:
+                self._known_seq = max(self._known_seq, seq)
             if seq is not None and stream in self._offered:
                 self._offered[stream] = max(self._offered[stream], seq)
             self._offer_all(stream, timed, burst)
