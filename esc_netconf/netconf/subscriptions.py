@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from copy import deepcopy
@@ -88,6 +89,33 @@ class SubscriptionRequest:
     filter: FilterSpec | None = None
     start_time: datetime | None = None
     stop_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Burst:
+    """Events of one stream, in order, for the writer thread; ``stored`` (a future of the loop) gets the log's
+    highest sequence id once they are stored."""
+
+    stream: str
+    timed: Sequence[tuple[etree._Element, datetime]]
+    event_ids: Sequence[str | None] | None
+    stored: asyncio.Future[int | None]
+
+
+def _settle_threadsafe(loop: asyncio.AbstractEventLoop, future: asyncio.Future[int | None], seq: int | None,
+                       error: BaseException | None) -> None:
+    def settle() -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(seq)
+
+    try:
+        loop.call_soon_threadsafe(settle)
+    except RuntimeError:  # the loop is closed (the process is stopping): nobody waits for it
+        pass
 
 
 def _log_failure(done: asyncio.Future[None]) -> None:
@@ -185,6 +213,9 @@ class NotificationHub:
         #: Stores the bursts (``publish_stored``'s, and each group commit of ``publish``), one thread: in the
         #: order they were published; the loop offers each once stored, in that order.
         self._writer: ThreadPoolExecutor | None = None
+        self._queue_lock = threading.Lock()
+        self._queued: list[_Burst] = []  # handed to the writer thread, not yet taken by it
+        self._draining = False  # the writer thread has a drain to do (or is at it)
         self._bursts = 0  # bursts handed to the writer so far (a subscription's ``first_burst``)
         self._in_flight: set[asyncio.Future[int | None]] = set()
         #: Per stream, while bursts are being stored (``_storing``), the highest
@@ -380,10 +411,9 @@ class NotificationHub:
         self._storing[stream] = self._storing.get(stream, 0) + 1
         burst = self._bursts
         self._bursts += 1
-        if self._writer is None:
-            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-log")
-        stored = loop.run_in_executor(self._writer, self._store_rows, stream, timed, event_ids)
+        stored: asyncio.Future[int | None] = loop.create_future()
         self._in_flight.add(stored)
+        self._queue(_Burst(stream, timed, event_ids, stored), loop)
 
         def offer(job: asyncio.Future[int | None]) -> None:
             self._in_flight.discard(job)
@@ -406,15 +436,50 @@ class NotificationHub:
         stored.add_done_callback(offer)
         return done
 
-    def _store_rows(self, stream: str, timed: Sequence[tuple[etree._Element, datetime]],
-                    event_ids: Sequence[str | None] | None) -> int | None:
-        """On the writer thread: the events into the replay log; the log's highest sequence id after.
+    def _queue(self, burst: _Burst, loop: asyncio.AbstractEventLoop) -> None:
+        """Hand ``burst`` to the writer thread; start it draining the queue unless it is at it."""
+        with self._queue_lock:
+            self._queued.append(burst)
+            if self._draining:
+                return
+            self._draining = True
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-log")
+        self._writer.submit(self._drain, loop)
 
-        Serialized here too: lxml lets go of the GIL while it serializes, and on the loop each event then
+    def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On the writer thread: store what is queued, all of it in one transaction when the log has
+        ``append_bursts`` (the bursts that queued up while the last transaction waited for the database's
+        writer lock or its flush share the next one: fewer flushes and less time holding the lock that the
+        datastore's and the core's writers wait for), until the queue is empty; each burst's future gets the
+        log's highest sequence id after, or the error (every burst of a failed transaction gets it)."""
+        while True:
+            with self._queue_lock:
+                batch, self._queued = self._queued, []
+                if not batch:
+                    self._draining = False
+                    return
+            try:
+                seq = self._store_bursts(batch)
+            except BaseException as error:  # noqa: BLE001 - handed to the loop, which raises it to the publisher
+                for burst in batch:
+                    _settle_threadsafe(loop, burst.stored, None, error)
+            else:
+                for burst in batch:
+                    _settle_threadsafe(loop, burst.stored, seq, None)
+
+    def _store_bursts(self, batch: Sequence[_Burst]) -> int | None:
+        """Serialized here too: lxml lets go of the GIL while it serializes, and on the loop each event then
         waited for the GIL to come back (up to the switch interval, 5 ms, on a busy process).  Nothing
-        changes the payloads meanwhile: the loop offers them (copies) once this returns."""
-        return self._store(stream, [(moment, etree.tostring(payload, encoding="UTF-8")) for payload, moment in timed],
-                           event_ids)
+        changes the payloads meanwhile: the loop offers them (copies) once they are stored."""
+        rows = [(burst.stream, [(moment, etree.tostring(payload, encoding="UTF-8")) for payload, moment in burst.timed],
+                 burst.event_ids) for burst in batch]
+        append_bursts = getattr(self._log, "append_bursts", None)
+        if append_bursts is not None:
+            seq: int | None = append_bursts(rows)
+            return seq
+        seqs = [self._store(stream, events, event_ids) for stream, events, event_ids in rows]
+        return max((s for s in seqs if s is not None), default=None)
 
     def _offer_all(self, stream: str, timed: Sequence[tuple[etree._Element, datetime]],
                    burst: int | None = None) -> None:

@@ -293,6 +293,48 @@ async def test_group_commit_stores_off_the_loop_then_delivers_each_event_once_in
     hub.close()
 
 
+class BurstLog(ThreadLog):
+    """Stores whole batches of bursts (``append_bursts``, one transaction each), recording their sizes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[str]] = []
+        self.fail = False
+
+    def append_bursts(self, bursts: list[tuple[str, list[tuple[datetime, bytes]], list[str | None] | None]]) -> int:
+        assert self.go.wait(10)
+        if self.fail:
+            raise OSError("disk full")
+        self.batches.append([stream for stream, _, _ in bursts])
+        for stream, rows, _ in bursts:
+            for moment, xml in rows:
+                self.append(stream, moment, xml)
+        return len(self.rows)
+
+
+async def test_bursts_queued_while_the_writer_is_busy_share_one_transaction() -> None:
+    log, clock = BurstLog(), Clock()
+    hub = NotificationHub(log, [StreamInfo("NETCONF", "default", True), StreamInfo("escEvent", "ESC", True)], clock)
+    live = Recorder()
+    hub.subscribe(SubscriptionRequest("escEvent"), live.deliver, live.complete)
+    log.go.clear()
+    first = hub.publish_stored("escEvent", [(esc_event("ONE"), None)], ["1"])
+    await asyncio.sleep(0.02)  # the writer holds the first burst
+    hub.publish("NETCONF", etree.Element("{urn:x}config-change"))
+    rest = [hub.publish_stored("escEvent", [(esc_event(name), None)], [name]) for name in ("TWO", "THREE")]
+    log.go.set()
+    await asyncio.wait_for(asyncio.gather(first, *rest), 10)
+    assert log.batches == [["escEvent"], ["NETCONF", "escEvent", "escEvent"]]
+    assert live.names() == ["ONE", "TWO", "THREE"]
+    log.fail = True
+    failing = [hub.publish_stored("escEvent", [(esc_event(name), None)], [name]) for name in ("FOUR", "FIVE")]
+    for future in failing:
+        with pytest.raises(OSError, match="disk full"):
+            await asyncio.wait_for(future, 10)
+    assert live.names() == ["ONE", "TWO", "THREE"], "a failed transaction offers none of its bursts"
+    hub.close()
+
+
 async def test_publish_stored_that_fails_offers_nothing_and_says_why() -> None:
     log, clock = SlowLog(), Clock()
     hub = NotificationHub(log, [StreamInfo("escEvent", "ESC events", True)], clock)
