@@ -23,6 +23,7 @@ instance-identifier with module prefixes (``/esc:esc_datamodel/esc:tenants/esc:t
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -216,7 +217,7 @@ def _counterparts(old: etree._Element, after: _Children, untouched: dict[str, in
     (``untouched``, by tag): at a cost that follows the touched ones, not the siblings. Each untouched entry
     of ``new`` has its counterpart in ``old`` (unchanged, so left out). For a list whose entries in ``old``
     are exactly those counterparts plus the counterparts of its touched entries (by count: nothing was
-    deleted), only the latter are looked up, by key; any other tag (a deletion, a bulk edit, not a list) is
+    deleted), only the latter are looked up, by place (checked by key); any other tag (a deletion, a bulk edit, not a list) is
     read whole and its untouched counterparts dropped (:func:`_drop_untouched`)."""
     wanted: dict[str, list[_Identity]] = {}
     for identity in after:
@@ -235,8 +236,8 @@ def _counterparts(old: etree._Element, after: _Children, untouched: dict[str, in
             continue
         found: _Children = {}
         for identity in identities:
-            match = _entry(old, tag, info.keys, identity[1:])
-            if match is not None:
+            match = _counterpart(old, after[identity][0], tag, info.keys)
+            if match is not None and key_values(match, info.keys) == identity[1:]:
                 found[identity] = (match, info)
         if held.get(tag, 0) == untouched[tag] + len(found):
             out.update(found)
@@ -249,32 +250,12 @@ def _counterparts(old: etree._Element, after: _Children, untouched: dict[str, in
     return rest
 
 
-_ENTRY_QUERIES: dict[tuple[str, tuple[str, ...]], etree.XPath] = {}
-
-
-def _entry(parent: etree._Element, tag: str, keys: Sequence[str], values: Sequence[str]) -> etree._Element | None:
-    """The child ``tag`` of ``parent`` whose keys have ``values`` (stripped, as :func:`key_values` reads them),
-    found by libxml2 (an XPath with the values as variables: no quoting) rather than by reading every
-    sibling's keys in Python."""
-    if any(not value for value in values):
-        return next((c for c in parent.iterchildren(tag) if key_values(c, keys) == tuple(values)), None)
-    query = _ENTRY_QUERIES.get((tag, tuple(keys)))
-    if query is None:
-        predicates = "".join(f"[*[local-name()=$l{i} and namespace-uri()=$n{i}][normalize-space()=$v{i}]]"
-                             for i in range(len(keys)))
-        query = _ENTRY_QUERIES[(tag, tuple(keys))] = etree.XPath(
-            f"*[local-name()=$tl and namespace-uri()=$tn]{predicates}")
-    qname = etree.QName(tag)
-    variables: dict[str, str] = {"tl": qname.localname, "tn": qname.namespace or ""}
-    for i, (key, value) in enumerate(zip(keys, values)):
-        key_q = etree.QName(key)
-        variables[f"l{i}"], variables[f"n{i}"], variables[f"v{i}"] = key_q.localname, key_q.namespace or "", value
-    result = query(parent, **variables)
-    assert isinstance(result, list)
-    for candidate in result:  # normalize-space() also folds inner whitespace: check the exact values
-        if isinstance(candidate, etree._Element) and key_values(candidate, keys) == tuple(values):
-            return candidate
-    return None
+def _counterpart(old: etree._Element, entry: etree._Element, tag: str, keys: Sequence[str]) -> etree._Element | None:
+    """The entry of ``old`` at the place ``entry`` has among its own siblings of ``tag``: its counterpart,
+    unless the edit deleted or moved entries before it (the caller checks the keys, and the count). An edit
+    adds list entries after the last one, so the entries that were there keep their places."""
+    place = sum(1 for _ in entry.itersiblings(tag, preceding=True))
+    return next(itertools.islice(old.iterchildren(tag), place, None), None)
 
 
 def _drop_untouched(before: _Children, after: _Children, untouched: dict[str, int], new: etree._Element,
