@@ -44,6 +44,7 @@ class ServerProcess:
         self.output: list[str] = []
         self._output_grew = threading.Condition()
         self._proc: subprocess.Popen[str] | None = None
+        self._pumping: threading.Thread | None = None
         data_dir.mkdir(parents=True, exist_ok=True)
         if properties is not None:
             self.write_properties(properties)
@@ -80,7 +81,8 @@ class ServerProcess:
             if match:
                 ports[match.group(1)] = int(match.group(2))
         self.netconf_port, self.rest_port = ports["NETCONF"], ports["REST"]
-        threading.Thread(target=self._pump, daemon=True).start()
+        self._pumping = threading.Thread(target=self._pump, daemon=True)
+        self._pumping.start()
         return self
 
     def _pump(self) -> None:
@@ -118,7 +120,8 @@ class ServerProcess:
             code = self._proc.wait(timeout)
         finally:
             self._proc = None
-        time.sleep(0.1)  # let the pump read the last lines
+        if self._pumping is not None:
+            self._pumping.join(1)  # the last lines (the output ends when the process does)
         on_loop = [line for line in self.output if LOOP_WRITE in line]
         assert not on_loop, "the server wrote to its store on the event loop's thread:\n" + "".join(on_loop)
         return code
