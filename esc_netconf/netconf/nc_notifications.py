@@ -23,7 +23,6 @@ instance-identifier with module prefixes (``/esc:esc_datamodel/esc:tenants/esc:t
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -217,7 +216,7 @@ def _counterparts(old: etree._Element, after: _Children, untouched: dict[str, in
     (``untouched``, by tag): at a cost that follows the touched ones, not the siblings. Each untouched entry
     of ``new`` has its counterpart in ``old`` (unchanged, so left out). For a list whose entries in ``old``
     are exactly those counterparts plus the counterparts of its touched entries (by count: nothing was
-    deleted), only the latter are looked up, by place (checked by key); any other tag (a deletion, a bulk edit, not a list) is
+    deleted), only the latter are looked up, by place (checked by key: :func:`_by_place`); any other tag (a deletion, a bulk edit, not a list) is
     read whole and its untouched counterparts dropped (:func:`_drop_untouched`)."""
     wanted: dict[str, list[_Identity]] = {}
     for identity in after:
@@ -232,12 +231,11 @@ def _counterparts(old: etree._Element, after: _Children, untouched: dict[str, in
     looked_up: set[str] = set()
     for tag, identities in wanted.items():
         info = model.node((*spath, tag))
-        if info is None or info.kind != "list" or not info.keys or len(identities) * 8 > held.get(tag, 0):
+        if info is None or info.kind != "list" or not info.keys:
             continue
         found: _Children = {}
-        for identity in identities:
-            match = _counterpart(old, after[identity][0], tag, info.keys)
-            if match is not None and key_values(match, info.keys) == identity[1:]:
+        for identity, match in _by_place(old, new, tag, {after[i][0]: i for i in identities}).items():
+            if key_values(match, info.keys) == identity[1:]:
                 found[identity] = (match, info)
         if held.get(tag, 0) == untouched[tag] + len(found):
             out.update(found)
@@ -250,12 +248,19 @@ def _counterparts(old: etree._Element, after: _Children, untouched: dict[str, in
     return rest
 
 
-def _counterpart(old: etree._Element, entry: etree._Element, tag: str, keys: Sequence[str]) -> etree._Element | None:
-    """The entry of ``old`` at the place ``entry`` has among its own siblings of ``tag``: its counterpart,
-    unless the edit deleted or moved entries before it (the caller checks the keys, and the count). An edit
-    adds list entries after the last one, so the entries that were there keep their places."""
-    place = sum(1 for _ in entry.itersiblings(tag, preceding=True))
-    return next(itertools.islice(old.iterchildren(tag), place, None), None)
+def _by_place(old: etree._Element, new: etree._Element, tag: str,
+              entries: dict[etree._Element, _Identity]) -> dict[_Identity, etree._Element]:
+    """For each of ``entries`` (children ``tag`` of ``new``), the child ``tag`` of ``old`` at the same place:
+    its counterpart, unless the edit deleted or moved entries before it (the caller checks the keys, and the
+    count). An edit adds list entries after the last one, so the entries that were there keep their places.
+    One pass over each side's siblings, however many entries are looked up."""
+    places: dict[_Identity, int] = {}
+    for place, child in enumerate(new.iterchildren(tag)):
+        identity = entries.get(child)
+        if identity is not None:
+            places[identity] = place
+    olds = list(old.iterchildren(tag))
+    return {identity: olds[place] for identity, place in places.items() if place < len(olds)}
 
 
 def _drop_untouched(before: _Children, after: _Children, untouched: dict[str, int], new: etree._Element,
