@@ -84,11 +84,14 @@ def changes(old: etree._Element, new: etree._Element, model: YangModel,
 
 def config_edits(old: etree._Element, new: etree._Element, config: etree._Element,
                  default_operation: str, model: YangModel,
-                 touched: frozenset[etree._Element] | None = None) -> list[Edit]:
+                 touched: frozenset[etree._Element] | None = None, *,
+                 found: Sequence[Change] | None = None) -> list[Edit]:
     """The ``<edit>`` entries for a committed ``<edit-config>`` of ``config`` (see the module docstring);
-    ``touched`` as :func:`changes` takes it."""
+    ``touched`` as :func:`changes` takes it; ``found``: what :func:`changes` gave for these trees (computed
+    earlier, off the loop), else it is called now."""
     request = _RequestIndex(config, model)
-    return [Edit(c.path, _operation(c, request, default_operation)) for c in changes(old, new, model, touched)]
+    found = changes(old, new, model, touched) if found is None else found
+    return [Edit(c.path, _operation(c, request, default_operation)) for c in found]
 
 
 def config_change_event(ctx: SessionContext, edits: list[Edit], datastore: str = "running") -> etree._Element:
