@@ -483,6 +483,8 @@ class NotificationHub:
 
     def _offer_all(self, stream: str, timed: Sequence[tuple[etree._Element, datetime]],
                    burst: int | None = None) -> None:
+        if not self._subscriptions[stream]:  # nobody listens: a burst of thousands costs nothing
+            return
         for payload, moment in timed:
             self._offer(stream, moment, payload, burst)
 
