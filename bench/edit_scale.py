@@ -6,9 +6,9 @@ deployments of ``--vms`` VMs are created through NETCONF in batches of ``--batch
 deployed; then ``--edits`` edit-configs each create one more one-VM deployment, one at a time, from a
 raw NETCONF client over SSH on loopback, and their round trips are timed. A task on the server's loop
 sleeps 5 ms in a loop and records how late it wakes (the loop-lag figure: the longest time nothing
-else could run on the loop), per phase (fill, deploy, edits, gets); the longest single commit (the part
-of an edit that runs on the loop: checkers, the store write, listeners) is timed too, for the fill's
-``--batch``-deployment edits and for the one-deployment edits. Then a ``get`` of all opdata and a
+else could run on the loop), per phase (fill, deploy, edits, gets); the longest single commit step on the
+loop (the checkers; the swap and the listeners; the store write runs in a worker thread) is timed too, for
+the fill's ``--batch``-deployment edits and for the one-deployment edits. Then a ``get`` of all opdata and a
 subtree-filtered ``get`` of one deployment's opdata are timed (median of 5), and the peak RSS of the
 process (server and client) is read.  Beside each lag, the longest CPU time the loop's thread used between
 two wake-ups of the probe (what the loop's own callbacks cost; the lag also counts waiting for a CPU on a
@@ -63,15 +63,14 @@ def _edit(names: list[tuple[str, str]], vms: int) -> bytes:
 
 
 class CommitTimer:
-    """The longest time one commit (checkers, the store write, listeners: what runs on the loop after the
-    off-loop validation) held the loop, wrapped around the datastore's commit step of this one server;
-    and the time of each whole datastore edit (walk and validation in the worker thread, then the
-    commit), to tell the datastore's share of a round trip."""
+    """The longest time one step of a commit that runs on the loop (the checkers, then, once the store write
+    in a worker thread is durable, the swap and the listeners) held the loop, wrapped around the datastore's
+    ``_check`` and ``_finish`` of this one server; and the time of each whole datastore edit (walk and
+    validation, checkers, store write, listeners), to tell the datastore's share of a round trip."""
 
     def __init__(self, datastore: Datastore) -> None:
         self.worst = 0.0
         self.edits: list[float] = []
-        commit = datastore._commit  # noqa: SLF001 (measurement only)
         edit = datastore.edit_off_loop
 
         async def timed_edit(*args: Any, **kwargs: Any) -> Any:
@@ -82,15 +81,17 @@ class CommitTimer:
                 self.edits.append(time.perf_counter() - start)
 
         datastore.edit_off_loop = timed_edit  # type: ignore[method-assign]
+        for name in ("_check", "_finish"):
+            setattr(datastore, name, self._timed(getattr(datastore, name)))
 
-        def timed(candidate: Any) -> Any:
+    def _timed(self, step: Any) -> Any:
+        def timed(*args: Any) -> Any:
             start = time.perf_counter()
             try:
-                return commit(candidate)
+                return step(*args)
             finally:
                 self.worst = max(self.worst, time.perf_counter() - start)
-
-        datastore._commit = timed  # type: ignore[method-assign]  # noqa: SLF001
+        return timed
 
     def take(self) -> float:
         worst, self.worst = self.worst, 0.0

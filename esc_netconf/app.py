@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -145,6 +146,8 @@ class Application:
 
     async def start(self) -> None:
         await self._start()
+        # from here on the loop serves: no store write may make it wait (Database.guard_loop)
+        self.db.guard_loop(threading.get_ident())
         gcpolicy.apply()  # last: what start-up loaded is long-lived (see gcpolicy)
         sweep_secs = gcpolicy.applied().sweep_secs
         if sweep_secs is not None:
@@ -469,6 +472,9 @@ class Application:
         return report
 
     async def stop(self) -> None:
+        db = getattr(self, "db", None)
+        if db is not None:  # stopping: the last writes are committed where they are, the loop serves nobody
+            db.guard_loop(None)
         gcpolicy.reset()  # the policy is the running server's: a process that goes on (a test run) gets Python's back
         sweeps = getattr(self, "_gc_sweeps", None)
         if sweeps is not None:
@@ -504,7 +510,6 @@ class Application:
                 hub.close()
             except EscError as exc:
                 log.warning("Could not store the last notifications for replay: %s", exc)
-        db = getattr(self, "db", None)
         if self.member is not None and active_member:
             try:  # hand over at once rather than at the lease's expiry
                 await asyncio.to_thread(self.member.leadership.release)

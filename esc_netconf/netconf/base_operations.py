@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from lxml import etree
 
-from esc_netconf.netconf.nc_notifications import config_change_event, config_edits
+from esc_netconf.netconf.nc_notifications import Change, changes, config_change_event, config_edits
 from esc_netconf.netconf.context import ServerCounters, SessionContext
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
 from esc_netconf.netconf.filters import FilterSpec, copy_within_reach, filter_data, parse_filter, reaches, top_reach
@@ -186,6 +186,15 @@ class BaseOperations:
         self.server = server
         self.get_config_cache = ReplyCache()
         self._last_get_config_size = 0
+        #: The last edit's changes (``(old, new, changes)``), found where the datastore prepares it: a worker
+        #: thread for a big edit (a bulk edit of 100 deployments among 2,000 took milliseconds on the loop).
+        self._found: tuple[etree._Element, etree._Element, list[Change]] | None = None
+        server.datastore.add_commit_preparer(self._find_changes)
+
+    def _find_changes(self, old: etree._Element, new: etree._Element, touched: frozenset[etree._Element]) -> None:
+        """The datastore's preparer: it runs for every edit that changes something, before its commit (edits
+        are one at a time), so what it leaves is the committed edit's own when ``edit_config`` reads it."""
+        self._found = (old, new, changes(old, new, self.server.model, touched))
 
     def _check_not_locked_by_other(self, ctx: SessionContext) -> None:
         holder = self.server.lock_holder
@@ -287,9 +296,12 @@ class BaseOperations:
             test_option=test_option,
             error_option=error_option,
         )
+        found, self._found = self._found, None
         if result.committed and result.previous is not None and result.current is not None:
+            known = found[2] if found is not None and found[0] is result.previous and found[1] is result.current \
+                else None
             edits = config_edits(result.previous, result.current, config, default_operation, self.server.model,
-                                 result.touched)
+                                 result.touched, found=known)
             self.server.hub.publish("NETCONF", config_change_event(ctx, edits))
         return None
 

@@ -148,12 +148,17 @@ class PartLayout:
         for name, value in element.attrib.items():
             out.set(name, value)
         out.text = element.text
+        parts: dict[str, bool] = {}  # by tag: a part (left out) or not; a list of parts has thousands of entries
         for child in element:
-            if not isinstance(child.tag, str):
+            tag = child.tag
+            if not isinstance(tag, str):
                 continue
-            cpath = (*spath, str(child.tag))
-            if self.is_part(cpath):
+            part = parts.get(tag)
+            if part is None:
+                part = parts[tag] = self.is_part((*spath, tag))
+            if part:
                 continue
+            cpath = (*spath, tag)
             if self.holds_parts(cpath):
                 out.append(self._skeleton(child, cpath, None))
             else:

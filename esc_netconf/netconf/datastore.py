@@ -20,7 +20,8 @@ the first four leaves the datastore exactly as it was (byte for byte):
    by raising :class:`NetconfError`;
 4. the parts of the configuration the edit changed (:mod:`~esc_netconf.netconf.config_parts`: with
    the ESC model, the touched tenants and deployments) go to :meth:`ConfigStore.save_parts` in one
-   transaction, which is durable when it returns;
+   transaction, which is durable when it returns (in a worker thread for :meth:`Datastore.edit_off_loop`:
+   the transaction may wait for another thread's and for a disk flush, and the loop must not);
 5. the two trees swap roles: the edited twin becomes the running tree, the tree it replaces becomes
    the twin, and the commit listeners run with ``(old, new)``. The same edit is applied to the new
    twin (the old running tree) when the next edit begins, so that it catches up.
@@ -40,7 +41,11 @@ Threads: the datastore belongs to the asyncio loop thread and is only used from 
 hand RPCs to the loop); the NETCONF ``<lock>`` is a session-level matter. Steps 1 and 2 and the
 serialization of the changed parts work on the twin, which nobody else reads, and only read the
 running tree and the part index: they may run in a worker thread (:meth:`Datastore.edit_off_loop`
-does so for all but small edits); an asyncio lock keeps edits one at a time. The running tree is never changed while it is the running
+does so for all but small edits); step 4 only reads the twin and the index, and always runs in a worker
+thread there, while the loop serves others (readers see the previous running tree: the edit is not
+committed until it is durable); steps 3 and 5 run on the loop; an asyncio lock keeps edits one at a time.
+:meth:`Datastore.edit` runs all five steps on the calling thread: for callers without a loop (tools,
+tests, benches). The running tree is never changed while it is the running
 tree: a reference to it stays valid, showing the configuration as it was, until the next edit begins
 (which turns it into the twin and brings it up to date).
 Checkers and listeners receive the trees themselves, not copies, and must not modify them.
@@ -55,6 +60,7 @@ import itertools
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from lxml import etree
 
@@ -86,6 +92,8 @@ from esc_netconf.nsmap import default_namespace
 log = logging.getLogger(__name__)
 
 DATA_TAG = f"{{{BASE_NS}}}data"
+
+_T = TypeVar("_T")
 
 CommitHook = Callable[[etree._Element, etree._Element], None]
 PrepareHook = Callable[[etree._Element, etree._Element, frozenset[etree._Element]], None]
@@ -259,7 +267,8 @@ class Datastore:
         test_option: str = "test-then-set",
         error_option: str = "stop-on-error",
     ) -> EditResult:
-        """Apply an ``<edit-config>``'s ``<config>`` element with RFC 6241 semantics, on this thread.
+        """Apply an ``<edit-config>``'s ``<config>`` element with RFC 6241 semantics, on this thread (which
+        waits for the store write: not the loop's, see :meth:`edit_off_loop`).
 
         :raises NetconfError: ``invalid-value`` for a bad option; anything
             :func:`~esc_netconf.netconf.editconfig.edit_in_place`, the model or a commit checker
@@ -278,12 +287,20 @@ class Datastore:
         test_option: str = "test-then-set",
         error_option: str = "stop-on-error",
     ) -> EditResult:
-        """:meth:`edit`, with steps 1 and 2 (the walk and the validation: 1.5 s for 10,000 list
-        entries) and the preparers in a worker thread, so the loop keeps serving everyone else; except
-        for a small edit (at most :data:`INLINE_ELEMENTS` elements), whose few milliseconds cost less on
-        the loop than two thread hops, each waiting for a busy loop or the GIL. Edits are serialized;
-        the commit (checkers, save, listeners) runs on the loop. If the awaiting task is cancelled
-        before the commit, nothing changes.
+        """:meth:`edit`, as the server runs it: the loop keeps serving everyone else while the edit is
+        prepared and saved.
+
+        Steps 1 and 2 (the walk and the validation: 1.5 s for 10,000 list entries) and the preparers run in
+        a worker thread, except for a small edit (at most :data:`INLINE_ELEMENTS` elements), whose few
+        milliseconds cost less on the loop than two thread hops. The checkers (step 3) run on the loop; the
+        save (step 4: a transaction that may wait for another thread's and for a disk flush) runs in a
+        worker thread and is awaited; the swap and the listeners (step 5) run on the loop. Edits are
+        serialized; until step 5 every reader sees the previous running tree, which is right: the edit is
+        not committed before it is durable.
+
+        Cancelling the awaiting task: before the save has begun, nothing changes; once it has begun, the
+        edit finishes as the save does (committed if it was stored, taken back if not) and the task is
+        cancelled after that, so the running tree always matches the store.
         """
         async with self._edit_lock:
             self._check_idle()
@@ -291,16 +308,21 @@ class Datastore:
             try:
                 request = _Edit.of(config, default_operation, error_option)
                 if _small(config):
-                    return self._commit(self._prepare(request, test_option))
-                worker = asyncio.ensure_future(asyncio.to_thread(self._prepare, request, test_option))
+                    candidate = self._prepare(request, test_option)
+                else:
+                    candidate = await _finish_in_thread(
+                        self._prepare, (request, test_option), lambda done: done.undo.undo())
+                early = self._check(candidate)
+                if early is not None:
+                    return early
                 try:
-                    candidate = await asyncio.shield(worker)
-                except asyncio.CancelledError:
-                    await _outlive(worker)  # the worker goes on with the twin: wait for it, take its edit back
-                    if not worker.cancelled() and worker.exception() is None:
-                        worker.result().undo.undo()
+                    index = await _finish_in_thread(self._write, (candidate.edited.tree, candidate.delta),
+                                                    lambda index: self._finish(candidate, index))
+                except BaseException:
+                    if not candidate.committed:  # the save failed (or was cancelled and failed)
+                        self._take_back(candidate)
                     raise
-                return self._commit(candidate)
+                return self._finish(candidate, index)
             finally:
                 self._editing = False
 
@@ -343,25 +365,62 @@ class Datastore:
             self._twin = copy.deepcopy(self._running)
 
     def _commit(self, candidate: _Candidate) -> EditResult:
-        """Steps 3 to 5 (see the module docstring)."""
-        old, new, delta = self._running, candidate.edited.tree, candidate.delta
+        """Steps 3 to 5 (see the module docstring), all on this thread (:meth:`edit`)."""
+        early = self._check(candidate)
+        if early is not None:
+            return early
+        try:
+            index = self._write(candidate.edited.tree, candidate.delta)
+        except BaseException:
+            self._take_back(candidate)
+            raise
+        return self._finish(candidate, index)
+
+    def _check(self, candidate: _Candidate) -> EditResult | None:
+        """Step 3: the result of an edit that stops here (it changes nothing, or ``test-only``, taken back
+        then), or ``None`` when it is to be saved. Takes the edit back when a checker raises."""
+        new, delta = candidate.edited.tree, candidate.delta
         if not delta:
             candidate.undo.undo()
             return EditResult.of((), self._model, committed=False)
-        known = self._touched
+        candidate.known = self._touched
         self._touched = (new, candidate.edited.visited)
         try:
             for checker in self._checkers:
-                checker(old, new)
-            if candidate.test is TestOption.TEST_ONLY:
-                candidate.undo.undo()
-                self._touched = known
-                return EditResult.of(delta.changed_tops, self._model, committed=False)
-            self._save(new, delta)
+                checker(self._running, new)
         except BaseException:
-            candidate.undo.undo()
-            self._touched = known
+            self._take_back(candidate)
             raise
+        if candidate.test is TestOption.TEST_ONLY:
+            self._take_back(candidate)
+            return EditResult.of(delta.changed_tops, self._model, committed=False)
+        self._loaded = None  # the store is about to differ from what was loaded
+        return None
+
+    def _take_back(self, candidate: _Candidate) -> None:
+        """The edit will not be committed: undo it on the twin, forget what it touched."""
+        candidate.undo.undo()
+        self._touched = candidate.known
+
+    def _write(self, new: etree._Element, delta: PartDelta) -> PartIndex | None:
+        """Step 4, in any thread (it reads the candidate and the part index, changes neither): the changed
+        parts into the store, durable on return; the new index when the whole store was rewritten (the
+        first commit after loading an earlier release's single document), else ``None``."""
+        if self._resplit:
+            index, _ = self._layout.index(new)
+            self._store.save_parts(list(index.parts.values()), (), replace_all=True)
+            return index
+        self._store.save_parts(delta.writes, delta.deletes)
+        return None
+
+    def _finish(self, candidate: _Candidate, index: PartIndex | None) -> EditResult:
+        """Step 5, once the store has the change: the index follows it, the trees swap, the listeners run."""
+        old, new, delta = self._running, candidate.edited.tree, candidate.delta
+        candidate.committed = True
+        if index is not None:
+            self._parts, self._resplit = index, False
+        else:
+            self._parts.apply(delta)
         self._running, self._twin, self._behind = new, old, candidate.request
         self._generation += 1
         for listener in self._listeners:
@@ -371,17 +430,6 @@ class Datastore:
                 log.exception("commit listener %r failed", listener)
         return EditResult.of(delta.changed_tops, self._model, committed=True, previous=old, current=new,
                              touched=candidate.edited.visited)
-
-    def _save(self, new: etree._Element, delta: PartDelta) -> None:
-        """Step 4; the index follows the store only once the store has the change."""
-        self._loaded = None
-        if self._resplit:  # the first commit after loading an earlier release's single document
-            index, _ = self._layout.index(new)
-            self._store.save_parts(list(index.parts.values()), (), replace_all=True)
-            self._parts, self._resplit = index, False
-            return
-        self._store.save_parts(delta.writes, delta.deletes)
-        self._parts.apply(delta)
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,13 +447,17 @@ class _Edit:
                    parse_option(ErrorOption, error_option, "error-option"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Candidate:
+    """A prepared edit on the twin, and what :meth:`Datastore._check` must restore if it is taken back."""
+
     request: _Edit
     edited: EditedTree
     undo: UndoLog
     delta: PartDelta
     test: TestOption
+    known: tuple[etree._Element, frozenset[etree._Element]] | None = None
+    committed: bool = False
 
 
 INLINE_ELEMENTS = 256
@@ -417,15 +469,22 @@ def _small(config: etree._Element) -> bool:
     return sum(1 for _ in itertools.islice(config.iter(), INLINE_ELEMENTS + 1)) <= INLINE_ELEMENTS
 
 
-async def _outlive(future: asyncio.Future[_Candidate]) -> None:
-    """Wait for ``future`` to finish, however often the waiting task is cancelled meanwhile."""
-    while not future.done():
-        try:
-            await asyncio.shield(future)
-        except asyncio.CancelledError:
-            continue
-        except BaseException:  # the future's own error: it is done
-            return
+async def _finish_in_thread(fn: Callable[..., _T], args: tuple[object, ...],
+                            settle: Callable[[_T], object]) -> _T:
+    """``fn(*args)`` in a worker thread, awaited. If the awaiting task is cancelled meanwhile, the thread
+    still goes on (it cannot be stopped): wait for it, however often cancelled, hand a result to
+    ``settle`` (which makes the datastore consistent with what the thread did), then raise the
+    cancellation. An error of ``fn`` is raised as is (its own clean-up is the caller's)."""
+    worker = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+    try:
+        return await asyncio.shield(worker)
+    except asyncio.CancelledError:
+        while not worker.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([worker])
+        if not worker.cancelled() and worker.exception() is None:
+            settle(worker.result())
+        raise
 
 
 def _strip_layout(root: etree._Element) -> None:

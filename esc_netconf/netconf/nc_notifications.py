@@ -23,7 +23,7 @@ instance-identifier with module prefixes (``/esc:esc_datamodel/esc:tenants/esc:t
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -84,11 +84,14 @@ def changes(old: etree._Element, new: etree._Element, model: YangModel,
 
 def config_edits(old: etree._Element, new: etree._Element, config: etree._Element,
                  default_operation: str, model: YangModel,
-                 touched: frozenset[etree._Element] | None = None) -> list[Edit]:
+                 touched: frozenset[etree._Element] | None = None, *,
+                 found: Sequence[Change] | None = None) -> list[Edit]:
     """The ``<edit>`` entries for a committed ``<edit-config>`` of ``config`` (see the module docstring);
-    ``touched`` as :func:`changes` takes it."""
+    ``touched`` as :func:`changes` takes it; ``found``: what :func:`changes` gave for these trees (computed
+    earlier, off the loop), else it is called now."""
     request = _RequestIndex(config, model)
-    return [Edit(c.path, _operation(c, request, default_operation)) for c in changes(old, new, model, touched)]
+    found = changes(old, new, model, touched) if found is None else found
+    return [Edit(c.path, _operation(c, request, default_operation)) for c in found]
 
 
 def config_change_event(ctx: SessionContext, edits: list[Edit], datastore: str = "running") -> etree._Element:
@@ -125,10 +128,11 @@ def session_event(name: str, ctx: SessionContext, reason: TerminationReason | No
 
 def _diff(old: etree._Element, new: etree._Element, spath: tuple[str, ...], steps: tuple[Step, ...],
           path: DataPath, model: YangModel, touched: frozenset[etree._Element] | None) -> Iterator[Change]:
-    before, _ = _children(old, spath, model, None)
     after, untouched = _children(new, spath, model, touched)
     if untouched:
-        _drop_untouched(before, after, untouched, new, spath, model)
+        before = _counterparts(old, after, untouched, new, spath, model)
+    else:
+        before, _ = _children(old, spath, model, None)
     for identity in [*after, *(i for i in before if i not in after)]:
         previous, current = before.get(identity), after.get(identity)
         pair = current if current is not None else previous
@@ -176,7 +180,8 @@ _Children = dict[_Identity, tuple[etree._Element, SchemaNodeInfo | None]]
 
 
 def _children(parent: etree._Element, spath: tuple[str, ...], model: YangModel,
-              touched: frozenset[etree._Element] | None) -> tuple[_Children, dict[str, int]]:
+              touched: frozenset[etree._Element] | None,
+              skip: Collection[str] = ()) -> tuple[_Children, dict[str, int]]:
     """The children of ``parent`` by identity (tag, then key values or the leaf-list value), and how many
     containers and list entries of each tag were left out for being outside ``touched`` (unchanged, so
     their identity is not even read: a list may hold thousands of them). A step is made later, only for
@@ -186,7 +191,7 @@ def _children(parent: etree._Element, spath: tuple[str, ...], model: YangModel,
     infos: dict[str, tuple[SchemaNodeInfo | None, str, Sequence[str]]] = {}
     for child in parent:
         tag = child.tag
-        if not isinstance(tag, str):
+        if not isinstance(tag, str) or tag in skip:
             continue
         known = infos.get(tag)
         if known is None:
@@ -206,6 +211,59 @@ def _children(parent: etree._Element, spath: tuple[str, ...], model: YangModel,
         if identity not in out:
             out[identity] = (child, info)
     return out, untouched
+
+
+def _counterparts(old: etree._Element, after: _Children, untouched: dict[str, int], new: etree._Element,
+                  spath: tuple[str, ...], model: YangModel) -> _Children:
+    """The children of ``old`` that can differ from those of ``new``, when ``new`` has untouched list entries
+    (``untouched``, by tag): at a cost that follows the touched ones, not the siblings. Each untouched entry
+    of ``new`` has its counterpart in ``old`` (unchanged, so left out). For a list whose entries in ``old``
+    are exactly those counterparts plus the counterparts of its touched entries (by count: nothing was
+    deleted), only the latter are looked up, by place (checked by key: :func:`_by_place`); any other tag (a deletion, a bulk edit, not a list) is
+    read whole and its untouched counterparts dropped (:func:`_drop_untouched`)."""
+    wanted: dict[str, list[_Identity]] = {}
+    for identity in after:
+        if identity[0] in untouched:
+            wanted.setdefault(identity[0], []).append(identity)
+    held: dict[str, int] = {}
+    for child in old:
+        tag = child.tag
+        if isinstance(tag, str) and tag in untouched:
+            held[tag] = held.get(tag, 0) + 1
+    out: _Children = {}
+    looked_up: set[str] = set()
+    for tag, identities in wanted.items():
+        info = model.node((*spath, tag))
+        if info is None or info.kind != "list" or not info.keys:
+            continue
+        found: _Children = {}
+        for identity, match in _by_place(old, new, tag, {after[i][0]: i for i in identities}).items():
+            if key_values(match, info.keys) == identity[1:]:
+                found[identity] = (match, info)
+        if held.get(tag, 0) == untouched[tag] + len(found):
+            out.update(found)
+            looked_up.add(tag)
+    rest, _ = _children(old, spath, model, None, skip=looked_up)
+    spare = {tag: count for tag, count in untouched.items() if tag not in looked_up}
+    if spare:
+        _drop_untouched(rest, after, spare, new, spath, model)
+    rest.update(out)
+    return rest
+
+
+def _by_place(old: etree._Element, new: etree._Element, tag: str,
+              entries: dict[etree._Element, _Identity]) -> dict[_Identity, etree._Element]:
+    """For each of ``entries`` (children ``tag`` of ``new``), the child ``tag`` of ``old`` at the same place:
+    its counterpart, unless the edit deleted or moved entries before it (the caller checks the keys, and the
+    count). An edit adds list entries after the last one, so the entries that were there keep their places.
+    One pass over each side's siblings, however many entries are looked up."""
+    places: dict[_Identity, int] = {}
+    for place, child in enumerate(new.iterchildren(tag)):
+        identity = entries.get(child)
+        if identity is not None:
+            places[identity] = place
+    olds = list(old.iterchildren(tag))
+    return {identity: olds[place] for identity, place in places.items() if place < len(olds)}
 
 
 def _drop_untouched(before: _Children, after: _Children, untouched: dict[str, int], new: etree._Element,

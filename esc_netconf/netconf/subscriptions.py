@@ -4,12 +4,15 @@ Theory of operation
 -------------------
 One :class:`NotificationHub` lives on the asyncio loop thread and is only ever called there, so it
 needs no locks: ``publish()`` and ``subscribe()`` never interleave, and a replay is finished before
-the next live event is looked at. A subscription therefore sees, in this order and with no gap and no
-duplicate:
+the next live event is looked at. Its one writer thread only stores bursts of events (the loop never
+waits for the replay log's transaction) and hands each back to the loop, which then offers it; a replay
+reads the log only up to what was offered and hears the bursts in flight live. A subscription therefore
+sees, in this order and with no gap and no duplicate:
 
 1. when ``startTime`` was given, the stored events of its stream from ``startTime`` (up to
    ``stopTime``), read from the :class:`ReplayLog`, then ``<replayComplete>``;
-2. the live events published after it was created;
+2. the live events published after it was created (an event published before it and still on its way
+   to the log is not one of them, unless the subscription replays);
 3. when ``stopTime`` was given, ``<notificationComplete>`` once ``stopTime`` has passed, then
    ``complete()`` is called and nothing more is delivered. A loop timer ends the subscription at
    ``stopTime`` even if no event ever arrives; an event dated after ``stopTime`` ends it at once.
@@ -37,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from copy import deepcopy
@@ -87,6 +91,38 @@ class SubscriptionRequest:
     stop_time: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Burst:
+    """Events of one stream, in order, for the writer thread; ``stored`` (a future of the loop) gets the log's
+    highest sequence id once they are stored."""
+
+    stream: str
+    timed: Sequence[tuple[etree._Element, datetime]]
+    event_ids: Sequence[str | None] | None
+    stored: asyncio.Future[int | None]
+
+
+def _settle_threadsafe(loop: asyncio.AbstractEventLoop, future: asyncio.Future[int | None], seq: int | None,
+                       error: BaseException | None) -> None:
+    def settle() -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(seq)
+
+    try:
+        loop.call_soon_threadsafe(settle)
+    except RuntimeError:  # the loop is closed (the process is stopping): nobody waits for it
+        pass
+
+
+def _log_failure(done: asyncio.Future[None]) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        log.error("could not store notifications for replay; they were not delivered", exc_info=done.exception())
+
+
 def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -112,6 +148,10 @@ class Subscription:
         self._timer: asyncio.TimerHandle | None = None
         self._replay: asyncio.Task[None] | None = None
         self._backlog: list[tuple[datetime, etree._Element]] | None = None  # live events during a replay
+        #: The first burst (see ``NotificationHub._bursts``) this subscription hears live: those handed to the
+        #: writer before it was created were published before it, and a subscription without replay does not
+        #: get them; one with replay does (its replay read the log only up to what was offered, ``upto``).
+        self.first_burst = hub._bursts if request.start_time is None else 0
         self.active = True
 
     def cancel(self) -> None:
@@ -128,9 +168,10 @@ class Subscription:
         self._replay = None
         self._hub._forget(self)
 
-    def _offer(self, event_time: datetime, payload: etree._Element) -> None:
-        """A live event: deliver it if it passes the filter; end the subscription past stopTime."""
-        if not self.active:
+    def _offer(self, event_time: datetime, payload: etree._Element, burst: int | None = None) -> None:
+        """A live event (of the stored ``burst``, if it was stored): deliver it if it passes the filter;
+        end the subscription past stopTime."""
+        if not self.active or (burst is not None and burst < self.first_burst):
             return
         if self._backlog is not None:  # replaying: live events wait for the replay to end
             self._backlog.append((event_time, deepcopy(payload)))
@@ -169,14 +210,23 @@ class NotificationHub:
         self._created = self._now()
         self._subscriptions: dict[str, list[Subscription]] = {name: [] for name in self._streams}
         self._replay_slots: asyncio.Semaphore | None = None
-        #: Stores the bursts of ``publish_stored`` (one thread: in the order they were published).
+        #: Stores the bursts (``publish_stored``'s, and each group commit of ``publish``), one thread: in the
+        #: order they were published; the loop offers each once stored, in that order.
         self._writer: ThreadPoolExecutor | None = None
-        #: Per stream, while bursts of ``publish_stored`` are being stored (``_storing``), the highest
+        self._queue_lock = threading.Lock()
+        self._queued: list[_Burst] = []  # handed to the writer thread, not yet taken by it
+        self._draining = False  # the writer thread has a drain to do (or is at it)
+        self._bursts = 0  # bursts handed to the writer so far (a subscription's ``first_burst``)
+        self._in_flight: set[asyncio.Future[int | None]] = set()
+        #: Per stream, while bursts are being stored (``_storing``), the highest
         #: replay-log sequence id whose events were all offered live: a new subscription's replay reads
         #: no further (what is stored but not yet offered comes live).  With nothing being stored the
         #: whole log was offered (or written by another server of the group), and a replay reads it all.
         self._offered: dict[str, int] = {}
         self._storing: dict[str, int] = {}
+        #: The log's highest sequence id as last known (read once, then from each burst's result): only this
+        #: hub appends to the log of the server that writes (a standby appends nothing).
+        self._known_seq: int | None = None
         self._waiting: list[tuple[str, datetime, etree._Element]] = []  # published, not stored yet
         self._flush_timer: asyncio.TimerHandle | None = None
 
@@ -216,10 +266,10 @@ class NotificationHub:
 
         On the loop, an event of a stream with a log waits up to ``GROUP_COMMIT_SECONDS`` so that the
         events of that moment (a session's start and end, a burst of edits) are stored in one
-        transaction (one disk flush); it is delivered only once stored, so a subscriber never sees an
-        event a replay after a crash would miss. Events stay in publication order: storing anything
-        else (:meth:`publish_many`), a subscription and :meth:`flush` store the waiting ones first.
-        Without a running loop the event is stored and delivered before this returns.
+        transaction (one disk flush), on the hub's writer thread; it is delivered only once stored, so a
+        subscriber never sees an event a replay after a crash would miss. Events stay in publication
+        order: a burst (:meth:`publish_stored`) and a subscription hand the waiting ones to the writer
+        first. Without a running loop the event is stored and delivered before this returns.
 
         :raises LocalProtocolError: for a stream the hub was not configured with (a bug here).
         """
@@ -238,31 +288,43 @@ class NotificationHub:
         except RuntimeError:
             self.flush()
             return
-        self._flush_timer = loop.call_later(GROUP_COMMIT_SECONDS, self._flush_in_time)
+        self._flush_timer = loop.call_later(GROUP_COMMIT_SECONDS, self._hand_over)
 
     def flush(self) -> None:
-        """Store the events :meth:`publish` holds (one transaction per run of one stream), then deliver
-        them. The owner calls it before it closes the replay log.
+        """Store the events :meth:`publish` holds, on this thread (one transaction per run of one stream),
+        then deliver them: for a hub used without a loop (a tool, a test). On the loop use :meth:`drain`.
 
         :raises Exception: what the replay log raises; the events are then dropped, undelivered.
         """
-        if self._flush_timer is not None:
-            self._flush_timer.cancel()
-            self._flush_timer = None
-        waiting, self._waiting = self._waiting, []
-        if not waiting:
-            return
+        waiting = self._take_waiting()
         for stream, run in itertools.groupby(waiting, key=lambda event: event[0]):
             self._store(stream, [(moment, etree.tostring(payload, encoding="UTF-8")) for _, moment, payload in run])
         for stream, moment, payload in waiting:
             self._offer(stream, moment, payload)
 
-    def _flush_in_time(self) -> None:
-        self._flush_timer = None
-        try:
-            self.flush()
-        except Exception:  # a timer callback: nobody to raise to
-            log.exception("could not store notifications for replay; they were not delivered")
+    def _take_waiting(self) -> list[tuple[str, datetime, etree._Element]]:
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        waiting, self._waiting = self._waiting, []
+        return waiting
+
+    def _hand_over(self) -> None:
+        """On the loop: the events :meth:`publish` holds go to the writer thread, one burst per run of one
+        stream, and are offered once stored. A burst that cannot be stored is logged and dropped, undelivered
+        (there is nobody to raise to)."""
+        waiting = self._take_waiting()
+        for stream, run in itertools.groupby(waiting, key=lambda event: event[0]):
+            stored = self._store_later(stream, [(payload, moment) for _, moment, payload in run], None)
+            stored.add_done_callback(_log_failure)
+
+    async def drain(self) -> None:
+        """On the loop: hand over what :meth:`publish` holds and wait until every burst handed to the writer
+        so far is stored and offered (or failed)."""
+        self._hand_over()
+        while self._in_flight:
+            await asyncio.wait(list(self._in_flight))
+            await asyncio.sleep(0)  # the offers run in the futures' callbacks
 
     def _store(self, stream: str, rows: Sequence[tuple[datetime, bytes]],
                event_ids: Sequence[str | None] | None = None) -> int | None:
@@ -275,9 +337,9 @@ class NotificationHub:
             append_many(stream, rows)
         return seq
 
-    def _offer(self, stream: str, moment: datetime, payload: etree._Element) -> None:
+    def _offer(self, stream: str, moment: datetime, payload: etree._Element, burst: int | None = None) -> None:
         for subscription in list(self._subscriptions[stream]):
-            subscription._offer(moment, payload)
+            subscription._offer(moment, payload, burst)
 
     def publish_many(self, stream: str, events: Sequence[tuple[etree._Element, datetime | None]],
                      event_ids: Sequence[str | None] | None = None) -> None:
@@ -305,8 +367,9 @@ class NotificationHub:
                        event_ids: Sequence[str | None] | None = None) -> asyncio.Future[None]:
         """``publish_many`` with the replay log's write (a transaction and a disk flush) on the hub's
         writer thread instead of the loop; live subscribers are offered the events once they are stored,
-        bursts in the order they were published.  The returned future ends then, or fails with the
-        log's error (the events were offered to nobody: the caller keeps them to publish again).
+        bursts in the order they were published (the events :meth:`publish` holds go first).  The returned
+        future ends then, or fails with the log's error (the events were offered to nobody: the caller
+        keeps them to publish again).
 
         Why: a burst of a bulk deploy's events is stored every few milliseconds, and each write held the
         loop for its flush and for the database's write lock (shared with the core's own commits).
@@ -321,24 +384,39 @@ class NotificationHub:
         if info is None:
             raise LocalProtocolError(f"publish on unknown stream {stream!r}")
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-        self.flush()  # the events published before these go first, into the log and to subscribers
+        self._hand_over()  # the events published before these go first, into the log and to subscribers
         timed = [(payload, _utc(t) if t is not None else self._now()) for payload, t in events]
         if not timed or not info.replay_support:
             self._offer_all(stream, timed)
+            done: asyncio.Future[None] = loop.create_future()
             done.set_result(None)
             return done
+        return self._store_later(stream, timed, event_ids)
+
+    def _store_later(self, stream: str, timed: Sequence[tuple[etree._Element, datetime]],
+                     event_ids: Sequence[str | None] | None) -> asyncio.Future[None]:
+        """One burst: stored on the writer thread, then offered to the live subscribers (bursts in the order
+        they were handed over: one writer thread, whose results reach the loop in that order). The future
+        ends once offered, or fails with the log's error (offered to nobody)."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
         if not self._storing.get(stream):  # nothing being stored: what the log holds now was offered
-            last_seq = getattr(self._log, "last_seq", None)
             self._offered.pop(stream, None)
-            if last_seq is not None:
-                self._offered[stream] = int(last_seq())
+            known = self._known_seq
+            if known is None:  # once: read from the log; then each burst's transaction tells it
+                last_seq = getattr(self._log, "last_seq", None)
+                known = self._known_seq = None if last_seq is None else int(last_seq())
+            if known is not None:
+                self._offered[stream] = known
         self._storing[stream] = self._storing.get(stream, 0) + 1
-        if self._writer is None:
-            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-log")
-        stored = loop.run_in_executor(self._writer, self._store_rows, stream, timed, event_ids)
+        burst = self._bursts
+        self._bursts += 1
+        stored: asyncio.Future[int | None] = loop.create_future()
+        self._in_flight.add(stored)
+        self._queue(_Burst(stream, timed, event_ids, stored), loop)
 
         def offer(job: asyncio.Future[int | None]) -> None:
+            self._in_flight.discard(job)
             self._storing[stream] -= 1
             if job.cancelled():
                 done.cancel()
@@ -348,32 +426,77 @@ class NotificationHub:
                 done.set_exception(error)
                 return
             seq = job.result()
+            if seq is not None and self._known_seq is not None:
+                self._known_seq = max(self._known_seq, seq)
             if seq is not None and stream in self._offered:
                 self._offered[stream] = max(self._offered[stream], seq)
-            self._offer_all(stream, timed)
+            self._offer_all(stream, timed, burst)
             done.set_result(None)
 
         stored.add_done_callback(offer)
         return done
 
-    def _store_rows(self, stream: str, timed: Sequence[tuple[etree._Element, datetime]],
-                    event_ids: Sequence[str | None] | None) -> int | None:
-        """On the writer thread: the events into the replay log; the log's highest sequence id after.
+    def _queue(self, burst: _Burst, loop: asyncio.AbstractEventLoop) -> None:
+        """Hand ``burst`` to the writer thread; start it draining the queue unless it is at it."""
+        with self._queue_lock:
+            self._queued.append(burst)
+            if self._draining:
+                return
+            self._draining = True
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-log")
+        self._writer.submit(self._drain, loop)
 
-        Serialized here too: lxml lets go of the GIL while it serializes, and on the loop each event then
+    def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On the writer thread: store what is queued, all of it in one transaction when the log has
+        ``append_bursts`` (the bursts that queued up while the last transaction waited for the database's
+        writer lock or its flush share the next one: fewer flushes and less time holding the lock that the
+        datastore's and the core's writers wait for), until the queue is empty; each burst's future gets the
+        log's highest sequence id after, or the error (every burst of a failed transaction gets it)."""
+        while True:
+            with self._queue_lock:
+                batch, self._queued = self._queued, []
+                if not batch:
+                    self._draining = False
+                    return
+            try:
+                seq = self._store_bursts(batch)
+            except BaseException as error:  # noqa: BLE001 - handed to the loop, which raises it to the publisher
+                for burst in batch:
+                    _settle_threadsafe(loop, burst.stored, None, error)
+            else:
+                for burst in batch:
+                    _settle_threadsafe(loop, burst.stored, seq, None)
+
+    def _store_bursts(self, batch: Sequence[_Burst]) -> int | None:
+        """Serialized here too: lxml lets go of the GIL while it serializes, and on the loop each event then
         waited for the GIL to come back (up to the switch interval, 5 ms, on a busy process).  Nothing
-        changes the payloads meanwhile: the loop offers them (copies) once this returns."""
-        return self._store(stream, [(moment, etree.tostring(payload, encoding="UTF-8")) for payload, moment in timed],
-                           event_ids)
+        changes the payloads meanwhile: the loop offers them (copies) once they are stored."""
+        rows = [(burst.stream, [(moment, etree.tostring(payload, encoding="UTF-8")) for payload, moment in burst.timed],
+                 burst.event_ids) for burst in batch]
+        append_bursts = getattr(self._log, "append_bursts", None)
+        if append_bursts is not None:
+            seq: int | None = append_bursts(rows)
+            return seq
+        seqs = [self._store(stream, events, event_ids) for stream, events, event_ids in rows]
+        return max((s for s in seqs if s is not None), default=None)
 
-    def _offer_all(self, stream: str, timed: Sequence[tuple[etree._Element, datetime]]) -> None:
+    def _offer_all(self, stream: str, timed: Sequence[tuple[etree._Element, datetime]],
+                   burst: int | None = None) -> None:
+        if not self._subscriptions[stream]:  # nobody listens: a burst of thousands costs nothing
+            return
         for payload, moment in timed:
-            self._offer(stream, moment, payload)
+            self._offer(stream, moment, payload, burst)
 
     def close(self) -> None:
         """Store what :meth:`publish` holds, and stop the writer thread (after the bursts handed to it
-        are stored)."""
-        self.flush()
+        are stored: on the loop, this waits for them; they are offered if the loop runs on)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+        else:
+            self._hand_over()
         if self._writer is not None:
             self._writer.shutdown(wait=True)
             self._writer = None
@@ -439,7 +562,9 @@ class NotificationHub:
             delivered then.
         """
         self._check(request)
-        self.flush()  # what was published before the subscription is in the log (replay) or delivered
+        # what was published before the subscription is in the log (replay), or on its way there: a replay
+        # reads only what was offered (``upto``) and hears the rest live; a live subscription does not hear it
+        self._move_waiting()
         if request.stop_time is not None and request.stop_time > self._now():
             self._timer_loop()  # refuse before anything is delivered
         subscription = Subscription(self, request, deliver, complete)
@@ -457,6 +582,20 @@ class NotificationHub:
         else:
             self._end_replay(subscription)
         return subscription
+
+    def _move_waiting(self) -> None:
+        """Before a subscription: the waiting events go to the writer, or, without a loop or with a log
+        that cannot tell its last sequence id (so a replay could not leave them out: an in-memory log of
+        tests), into the log now."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        if getattr(self._log, "last_seq", None) is None:
+            self.flush()
+        else:
+            self._hand_over()
 
     def _replay_page(self, subscription: Subscription, events: Iterator[tuple[datetime, bytes]]) -> bool:
         """Deliver up to ``REPLAY_PAGE`` stored events; True if there may be more."""

@@ -22,6 +22,11 @@ __all__ = ["SqlCallbackStore"]
 
 _MICROS = 1_000_000
 
+ON_LOOP = ("left on the loop: the REST callback service calls its store synchronously (one row per registration, "
+           "per event of a transaction with callbacks, per delivery), only for clients that register callbacks")
+"""Why these writes may run on the event loop's thread (``Database.write(on_loop=...)``): a known cost, not
+yet moved to a writer thread, which would need the REST callback service to await its store."""
+
 
 def _us(seconds: float) -> int:
     return round(seconds * _MICROS)
@@ -56,26 +61,26 @@ class SqlCallbackStore:
             "last_event_us": _us(registration.last_event),
             "finished_us": None if registration.finished is None else _us(registration.finished),
         }
-        with self._database.write() as connection:
+        with self._database.write(on_loop=ON_LOOP) as connection:
             upsert(connection, callback_registrations, "transaction_id", row)
 
     def delete_registration(self, transaction_id: str) -> None:
         t = callback_registrations
-        with self._database.write() as connection:
+        with self._database.write(on_loop=ON_LOOP) as connection:
             connection.execute(delete(t).where(t.c.transaction_id == transaction_id))
 
     def finish_registrations(self, transaction_ids: Sequence[str], finished: float) -> None:
         if not transaction_ids:
             return
         t = callback_registrations
-        with self._database.write() as connection:
+        with self._database.write(on_loop=ON_LOOP) as connection:
             connection.execute(update(t)
                                .where(t.c.transaction_id.in_(list(transaction_ids)), t.c.finished_us.is_(None))
                                .values(finished_us=_us(finished)))
 
     def prune_registrations(self, finished_before: float) -> int:
         t = callback_registrations
-        with self._database.write() as connection:
+        with self._database.write(on_loop=ON_LOOP) as connection:
             result = connection.execute(delete(t).where(t.c.finished_us < _us(finished_before)))
         return int(result.rowcount)
 
@@ -85,7 +90,7 @@ class SqlCallbackStore:
         t, o = callback_registrations, callback_outbox
         now = _us(at)
         ids: list[int] = []
-        with self._database.write() as connection:
+        with self._database.write(on_loop=ON_LOOP) as connection:
             held = connection.execute(select(o.c.seq).where(o.c.transaction_id == transaction_id,
                                                             o.c.event_id == event_id).limit(1)).first()
             if held is not None:  # delivered again after a crash: its posts are in the outbox already
@@ -102,7 +107,7 @@ class SqlCallbackStore:
 
     def settle(self, delivery_id: int) -> None:
         o = callback_outbox
-        with self._database.write() as connection:
+        with self._database.write(on_loop=ON_LOOP) as connection:
             connection.execute(delete(o).where(o.c.seq == delivery_id))
 
     def load_outbox(self) -> list[PendingDelivery]:

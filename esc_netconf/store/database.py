@@ -34,6 +34,14 @@ connection of this engine (``migrations/env.py`` takes it from ``config.attribut
 current file changes nothing. The same scripts run on PostgreSQL (a group of servers, CONTRACT section 8);
 only the SQLite pragmas, the ``BEGIN`` flavour and :meth:`Database.backup` are SQLite-specific.
 
+The event loop never writes: a write transaction waits for the in-process writer lock (held by another
+thread's transaction for as long as it lasts) and for its disk flush, and the loop thread would serve
+nobody meanwhile. The application names the loop's thread (:meth:`Database.guard_loop`); a write entered on
+it is counted by call site (:attr:`Database.loop_writes`) and logged once per site, and, with
+``ESC_NETCONF_LOOP_WRITES=fail`` in the environment (the live test harness sets it), refused with
+:class:`LoopWriteError`, so a test that drives such a write fails. A write left on the loop on purpose says
+why (``write(on_loop="...")``).
+
 PostgreSQL: a plain ``postgresql://user@host:port/db`` URL gets psycopg 3 (the driver this project pins).
 Every write transaction first takes one transaction-scoped advisory lock, the equivalent of SQLite's
 ``BEGIN IMMEDIATE`` across all the servers on the database, and then runs the write fence (the leadership
@@ -44,8 +52,10 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import sqlite3
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,7 +75,7 @@ from sqlalchemy.pool import StaticPool
 from esc_netconf.private_files import private_file
 from esc_netconf.store.errors import BackupError, MigrationError, StoreClosedError, StoreError
 
-__all__ = ["DEFAULT_FILENAME", "BUSY_TIMEOUT_MS", "Database"]
+__all__ = ["DEFAULT_FILENAME", "BUSY_TIMEOUT_MS", "LOOP_WRITES_ENV", "Database", "LoopWriteError"]
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +98,10 @@ POSTGRESQL_DRIVER = "postgresql+psycopg"
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 # The advisory lock key (pg_advisory_xact_lock) every write transaction on PostgreSQL takes: "esc-wr".
 WRITER_LOCK_KEY = 0x6573632D7772
+
+LOOP_WRITES_ENV = "ESC_NETCONF_LOOP_WRITES"
+"""``fail``: a write entered on the guarded loop thread raises :class:`LoopWriteError` (tests); otherwise it
+is counted and logged once per call site."""
 
 WriteFence = Callable[[Connection], None]
 """Called inside every write transaction, after the writer lock; raises to refuse the write."""
@@ -120,6 +134,31 @@ def _to_url(url_or_path: str | os.PathLike[str]) -> URL:
 
 def _is_memory(url: URL) -> bool:
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
+class LoopWriteError(RuntimeError):
+    """A write transaction was entered on the event loop's thread (a bug: see the module docstring)."""
+
+
+def _caller_site() -> str:
+    """``path:line function`` of the code that asked for the write (the first frame outside this module
+    and ``contextlib``: a store's method) and of its caller: ``store < caller``."""
+    frame = sys._getframe(2)
+    while frame.f_back is not None and frame.f_code.co_filename in (__file__, _CONTEXTLIB):
+        frame = frame.f_back
+    sites = []
+    for _ in range(2):
+        code = frame.f_code
+        parts = Path(code.co_filename).parts
+        short = "/".join(parts[parts.index("esc_netconf"):] if "esc_netconf" in parts else parts[-2:])
+        sites.append(f"{short}:{frame.f_lineno} {code.co_name}")
+        if frame.f_back is None:
+            break
+        frame = frame.f_back
+    return " < ".join(sites)
+
+
+_CONTEXTLIB = sys.modules[contextmanager.__module__].__file__
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, wal: bool) -> None:
@@ -228,6 +267,10 @@ class Database:
         #: (the core's group commit, the replay log's writer, the datastore on the event loop) slept for
         #: longer than that transaction lasted; a lock wakes it as soon as the other one commits.
         self._writers = threading.RLock()
+        self._loop_thread: int | None = None
+        self._strict_loop = False
+        #: Writes entered on the guarded loop thread, by call site (see :meth:`guard_loop`).
+        self.loop_writes: Counter[str] = Counter()
 
     # --- opening and closing ------------------------------------------------------------------------
 
@@ -322,6 +365,23 @@ class Database:
             raise StoreError(f"a write fence needs PostgreSQL, not {self.url}")
         self._fence = fence
 
+    def guard_loop(self, thread_id: int | None, *, strict: bool | None = None) -> None:
+        """Watch for write transactions entered on the thread ``thread_id`` (the event loop's; ``None``
+        stops watching): each is counted in :attr:`loop_writes` and logged once per call site, and refused
+        with :class:`LoopWriteError` when ``strict`` (default: ``ESC_NETCONF_LOOP_WRITES=fail``)."""
+        self._loop_thread = thread_id
+        self._strict_loop = os.environ.get(LOOP_WRITES_ENV) == "fail" if strict is None else strict
+
+    def _on_loop_write(self) -> None:
+        site = _caller_site()
+        self.loop_writes[site] += 1
+        if self._strict_loop:
+            log.error("a store write on the event loop's thread, from %s", site)
+            raise LoopWriteError(f"a store write on the event loop's thread, from {site}: "
+                                 "run it on a writer thread and await it")
+        if self.loop_writes[site] == 1:
+            log.warning("a store write on the event loop's thread, from %s (the loop waits for it)", site)
+
     # --- transactions -------------------------------------------------------------------------------
 
     @contextmanager
@@ -332,9 +392,17 @@ class Database:
             yield connection
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
+    def write(self, *, on_loop: str | None = None) -> Iterator[Connection]:
         """A connection inside one write transaction, committed (durably) when the block exits
-        normally and rolled back if it raises."""
+        normally and rolled back if it raises.
+
+        ``on_loop``: why this write may run on the event loop's thread (see :meth:`guard_loop`); a write
+        without it, entered there, is counted (and refused in strict mode).
+
+        :raises LoopWriteError: entered on the guarded loop thread, strict, without ``on_loop``.
+        """
+        if on_loop is None and self._loop_thread is not None and threading.get_ident() == self._loop_thread:
+            self._on_loop_write()
         with self._writers, self._transaction(_BEGIN_WRITE) as connection:
             yield connection
 

@@ -92,30 +92,41 @@ class SqlReplayLog:
         Sound because the look-up and the insert run in one write transaction (SQLite's write lock), and
         the unique index on ``event_id`` refuses a duplicate that any other path would try (PostgreSQL).
         """
-        _check_stream(stream)
         if not events:
+            _check_stream(stream)
             return None
-        ids: Sequence[str | None] = event_ids if event_ids is not None else [None] * len(events)
-        if len(ids) != len(events):
-            raise StoreValueError(f"{len(ids)} event ids for {len(events)} events")
-        rows = [{"stream": stream, "event_time_us": to_micros(t), "xml": bytes(xml), "event_id": event_id}
-                for (t, xml), event_id in zip(events, ids)]
+        return self.append_bursts([(stream, events, event_ids)])
+
+    def append_bursts(self, bursts: Sequence[tuple[str, Sequence[tuple[datetime, bytes]],
+                                                   Sequence[str | None] | None]]) -> int | None:
+        """:meth:`append_many` for several ``(stream, events, event_ids)`` bursts, in this order, in one
+        transaction (the hub's writer stores the bursts that queued up meanwhile together: one flush)."""
+        checked = []
+        for stream, events, event_ids in bursts:
+            _check_stream(stream)
+            ids: Sequence[str | None] = event_ids if event_ids is not None else [None] * len(events)
+            if len(ids) != len(events):
+                raise StoreValueError(f"{len(ids)} event ids for {len(events)} events")
+            if events:
+                checked.append((stream, events, ids))
+        if not checked:
+            return None
         with self._database.write() as connection:
-            named = [event_id for event_id in ids if event_id is not None]
-            if named:
-                held: set[str] = set()
-                for first in range(0, len(named), _IDS_PER_STATEMENT):
-                    chunk = named[first:first + _IDS_PER_STATEMENT]
-                    held.update(connection.execute(select(replay_events.c.event_id)
-                                                   .where(replay_events.c.event_id.in_(chunk))).scalars())
-                kept = []
-                for row, event_id in zip(rows, ids):
+            held: set[str] = set()
+            named = [event_id for _, _, ids in checked for event_id in ids if event_id is not None]
+            for first in range(0, len(named), _IDS_PER_STATEMENT):
+                chunk = named[first:first + _IDS_PER_STATEMENT]
+                held.update(connection.execute(select(replay_events.c.event_id)
+                                               .where(replay_events.c.event_id.in_(chunk))).scalars())
+            rows = []
+            for stream, events, ids in checked:
+                for (t, xml), event_id in zip(events, ids):
                     if event_id is not None:
                         if event_id in held:
                             continue
                         held.add(event_id)  # twice in one call: the first is kept
-                    kept.append(row)
-                rows = kept
+                    rows.append({"stream": stream, "event_time_us": to_micros(t), "xml": bytes(xml),
+                                 "event_id": event_id})
             if rows:
                 connection.execute(insert(replay_events), rows)
             highest = connection.execute(select(func.max(replay_events.c.seq))).scalar_one_or_none()

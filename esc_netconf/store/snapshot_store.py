@@ -23,6 +23,11 @@ from esc_netconf.store.utc import to_micros
 
 __all__ = ["SqlSnapshotStore"]
 
+ON_LOOP = ("left on the loop: the snapshot manager (core.backup) records each step synchronously, before it "
+           "publishes the step's event; a few writes per snapshot operation, none on the edit or deploy path")
+"""Why these writes may run on the event loop's thread (``Database.write(on_loop=...)``): a known cost, not
+yet moved to a writer thread, which would need the snapshot manager to await its store."""
+
 
 def _micros(iso: str | None) -> int:
     return to_micros(datetime.fromisoformat(iso)) if iso else 0
@@ -41,13 +46,13 @@ class SqlSnapshotStore:
         return [SnapshotRecord.from_dict(data) for data in rows]
 
     def save_snapshot(self, snapshot: SnapshotRecord) -> None:
-        with self._database.write() as connection:
+        with self._database.write(on_loop=ON_LOOP) as connection:
             upsert(connection, backup_snapshots, "id", _snapshot_row(snapshot))
 
     def save_progress(self, snapshot: SnapshotRecord | None, operation: BackupOperation,
                       events: Sequence[JournalEntry] = ()) -> None:
         """The records and the events (rows of the core's ``core_event_journal``) in one transaction."""
-        with self._database.write() as connection:
+        with self._database.write(on_loop=ON_LOOP) as connection:
             if snapshot is not None:
                 upsert(connection, backup_snapshots, "id", _snapshot_row(snapshot))
             upsert(connection, backup_operations, "op_id", _operation_row(operation))
@@ -56,7 +61,7 @@ class SqlSnapshotStore:
                                    [{"event_id": event_id, "data": data} for event_id, data in events])
 
     def delete_snapshot(self, snapshot_id: str) -> None:
-        with self._database.write() as connection:
+        with self._database.write(on_loop=ON_LOOP) as connection:
             connection.execute(delete(backup_snapshots).where(backup_snapshots.c.id == snapshot_id))
 
     def load_operations(self) -> list[BackupOperation]:
@@ -66,11 +71,11 @@ class SqlSnapshotStore:
         return [BackupOperation.from_dict(data) for data in rows]
 
     def save_operation(self, operation: BackupOperation) -> None:
-        with self._database.write() as connection:
+        with self._database.write(on_loop=ON_LOOP) as connection:
             upsert(connection, backup_operations, "op_id", _operation_row(operation))
 
     def finish_operation(self, op_id: str) -> None:
-        with self._database.write() as connection:
+        with self._database.write(on_loop=ON_LOOP) as connection:
             connection.execute(delete(backup_operations).where(backup_operations.c.op_id == op_id))
 
     # --- lookups by the indexed columns (for tools) ---------------------------------------------------

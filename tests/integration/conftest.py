@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from esc_netconf.store.database import LOOP_WRITES_ENV
 from tests.integration.server_process import ServerProcess
 from tests.postgres_server import postgres  # noqa: F401 - the PostgreSQL fixture of the HA tier
+
+# an application started in a test's own process refuses a store write on its event loop's thread too
+os.environ.setdefault(LOOP_WRITES_ENV, "fail")
 
 FAST_PROPERTIES = {
     "vim.sim.delay.scale": "0.02",

@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+LOOP_WRITE = "a store write on the event loop's thread"  # esc_netconf.store.database logs it, and raises
 READY = re.compile(r"^(NETCONF|REST) listening on .*:(\d+)")
 
 
@@ -43,6 +44,7 @@ class ServerProcess:
         self.output: list[str] = []
         self._output_grew = threading.Condition()
         self._proc: subprocess.Popen[str] | None = None
+        self._pumping: threading.Thread | None = None
         data_dir.mkdir(parents=True, exist_ok=True)
         if properties is not None:
             self.write_properties(properties)
@@ -59,7 +61,8 @@ class ServerProcess:
         if self.properties_path.exists():
             args += ["--properties", str(self.properties_path)]
         args += self.extra_args
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        # a store write on the event loop's thread fails (esc_netconf.store.database: the loop never waits for one)
+        env = dict(os.environ, PYTHONUNBUFFERED="1", ESC_NETCONF_LOOP_WRITES="fail")
         self._proc = subprocess.Popen(
             args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=self.cwd
         )
@@ -78,7 +81,8 @@ class ServerProcess:
             if match:
                 ports[match.group(1)] = int(match.group(2))
         self.netconf_port, self.rest_port = ports["NETCONF"], ports["REST"]
-        threading.Thread(target=self._pump, daemon=True).start()
+        self._pumping = threading.Thread(target=self._pump, daemon=True)
+        self._pumping.start()
         return self
 
     def _pump(self) -> None:
@@ -113,9 +117,14 @@ class ServerProcess:
             return 0
         self._proc.send_signal(signal.SIGTERM)
         try:
-            return self._proc.wait(timeout)
+            code = self._proc.wait(timeout)
         finally:
             self._proc = None
+        if self._pumping is not None:
+            self._pumping.join(1)  # the last lines (the output ends when the process does)
+        on_loop = [line for line in self.output if LOOP_WRITE in line]
+        assert not on_loop, "the server wrote to its store on the event loop's thread:\n" + "".join(on_loop)
+        return code
 
     def kill(self) -> None:
         """SIGKILL: nothing gets a chance to flush."""

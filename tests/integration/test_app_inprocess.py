@@ -20,7 +20,7 @@ async def test_replay_log_is_pruned_to_its_bound(tmp_path: Path) -> None:
     try:
         for i in range(30):
             app.hub.publish("NETCONF", etree.Element("{urn:example}tick", n=str(i)))
-        app.hub.flush()  # stored now, not at the end of the group-commit window
+        await app.hub.drain()  # stored now, not at the end of the group-commit window
         for _ in range(100):
             if app.replay_log.count("NETCONF") <= 5:
                 break

@@ -275,6 +275,78 @@ async def test_cancelled_off_loop_edit_changes_nothing(ds: Datastore, store: Fak
     assert result.committed and names(ds.running) == ["a", "c"]
 
 
+class GatedStore(FakeConfigStore):
+    """Saves in whatever thread calls it, once the test lets it (``go``), failing if ``fail``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.go = threading.Event()
+        self.saving = threading.Event()
+        self.threads: list[int] = []
+
+    def save_parts(self, write: Sequence[ConfigPart], delete: Collection[str], *, replace_all: bool = False) -> None:
+        self.threads.append(threading.get_ident())
+        self.saving.set()
+        assert self.go.wait(10)
+        super().save_parts(write, delete, replace_all=replace_all)
+
+
+async def _while_saving(store: GatedStore) -> None:
+    while not store.saving.is_set():
+        await asyncio.sleep(0.005)
+
+
+async def test_the_save_runs_off_the_loop_and_readers_see_the_old_tree_until_it_is_durable(model: YangModel) -> None:
+    store = GatedStore()
+    ds = Datastore(model, store)
+    task = asyncio.create_task(ds.edit_off_loop(config(dep("a"))))
+    await asyncio.wait_for(_while_saving(store), 10)  # the loop runs on while the store writes
+    assert names(ds.running) == [] and ds.generation == 0, "not committed before it is durable"
+    store.go.set()
+    result = await task
+    assert result.committed and names(ds.running) == ["a"] and ds.generation == 1
+    assert threading.get_ident() not in store.threads, "the store was written on the loop's thread"
+
+
+async def test_a_save_that_fails_off_the_loop_leaves_running_unchanged(model: YangModel) -> None:
+    store = GatedStore()
+    ds = Datastore(model, store)
+    await asyncio.wait_for(asyncio.gather(ds.edit_off_loop(config(dep("a"))), _release(store)), 10)
+    before, saves, generation = snapshot(ds), list(store.documents), ds.generation
+    store.fail = True
+    heard: list[object] = []
+    ds.add_commit_listener(lambda old, new: heard.append(new))
+    with pytest.raises(OSError, match="disk full"):
+        await ds.edit_off_loop(config(dep("b") + dep("a", attrs=' nc:operation="delete"')))
+    assert snapshot(ds) == before and store.documents == saves and ds.generation == generation and heard == []
+    store.fail = False
+    result = await ds.edit_off_loop(config(dep("c")))  # the working copy was taken back exactly
+    assert result.committed and names(ds.running) == ["a", "c"] and store.documents[-1] == snapshot(ds)
+
+
+async def _release(store: GatedStore) -> None:
+    await _while_saving(store)
+    store.go.set()
+
+
+async def test_cancelled_while_saving_the_edit_ends_as_the_save_did(model: YangModel) -> None:
+    """Cancelled once the save has begun: the save cannot be called back, so the edit is committed (it is
+    durable) and then the task is cancelled; the running tree matches the store either way."""
+    store = GatedStore()
+    ds = Datastore(model, store)
+    task = asyncio.create_task(ds.edit_off_loop(config(dep("a"))))
+    await asyncio.wait_for(_while_saving(store), 10)
+    task.cancel()
+    await asyncio.sleep(0.02)
+    assert not task.done(), "it waits for the save"
+    store.go.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert names(ds.running) == ["a"] and store.documents[-1] == snapshot(ds)
+    result = await ds.edit_off_loop(config(dep("b")))
+    assert result.committed and names(ds.running) == ["a", "b"] and store.documents[-1] == snapshot(ds)
+
+
 def test_undo_log_puts_elements_back_in_place() -> None:
     """Removals, insertions and text changes, mixed and nested, taken back newest first: the same bytes."""
     root = etree.fromstring("<r><a>1</a><b><c>2</c><d/></b><e>3</e><!--x--><f/></r>")

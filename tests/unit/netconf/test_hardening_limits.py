@@ -197,10 +197,10 @@ def test_list_edit_of_many_entries_is_linear_in_the_edit_walk() -> None:
     scans = 0
     original = editconfig._SiblingIndex.__init__
 
-    def counting(self: object, parent: etree._Element, tag: str, identity: object) -> None:
+    def counting(self: object, parent: etree._Element, tag: str, identity: object, key: str | None = None) -> None:
         nonlocal scans
         scans += 1
-        original(self, parent, tag, identity)  # type: ignore[arg-type]
+        original(self, parent, tag, identity, key)  # type: ignore[arg-type]
 
     ds = Datastore(YangModel.load(YANG_DIR), MemoryConfigStore())
     editconfig._SiblingIndex.__init__ = counting  # type: ignore[method-assign]

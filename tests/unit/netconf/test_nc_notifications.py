@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -9,10 +11,12 @@ from lxml import etree
 
 from esc_netconf.netconf.nc_notifications import Edit, config_change_event, config_edits
 from esc_netconf.netconf.context import SessionContext
+from esc_netconf.netconf import datastore as datastore_module
 from esc_netconf.netconf.datastore import Datastore
 from esc_netconf.netconf.errors import BASE_NS
 from esc_netconf.netconf.yangmodel import DataPath, YangModel
 from esc_netconf.netconf.persistence import MemoryConfigStore
+from tests.unit.netconf.test_subscriptions import MemoryReplayLog
 
 YANG_DIR = Path(__file__).resolve().parents[3] / "yang"
 ESC = "http://www.cisco.com/esc/esc"
@@ -135,3 +139,56 @@ def test_the_notification_carries_the_session_and_each_edit() -> None:
 def _tenant_path(tenant: str) -> DataPath:
     return (DataPath().child("esc", ESC, "esc_datamodel").child("esc", ESC, "tenants")
             .child("esc", ESC, "tenant").predicate(f"[esc:name='{tenant}']"))
+
+
+def test_among_many_siblings_the_touched_walk_agrees_with_the_whole_walk(ds: Datastore, model: YangModel) -> None:
+    """With many untouched siblings the walk looks up the counterparts of the touched entries by key (and
+    reads the list whole when something was deleted): same edits as comparing the trees whole (``edit``)."""
+    def deps(*names: str, image: str = "cirros", op: str = "") -> str:
+        return "".join(f"<deployment{op}><name>{n}</name>{group(image=image)}</deployment>" for n in names)
+
+    many = [f"d{i}" for i in range(12)]
+    edit(ds, model, f"<tenant><name>t1</name><deployments>{deps(*many)}</deployments></tenant>")
+    where = f"{TENANTS}/esc:tenant[esc:name='t1']/esc:deployments/esc:deployment"
+    assert pairs(edit(ds, model, f"<tenant><name>t1</name><deployments>{deps('d3', image='u')}</deployments></tenant>")) \
+        == [(f"{where}[esc:name='d3']/esc:vm_group[esc:name='g']/esc:image", "merge")]
+    assert pairs(edit(ds, model, f"<tenant><name>t1</name><deployments>{deps('new')}</deployments></tenant>")) == [
+        (f"{where}[esc:name='new']", "merge")]
+    gone = deps("d5", op=' nc:operation="delete"')
+    assert pairs(edit(ds, model, f"<tenant><name>t1</name><deployments>{gone}"
+                                 f"{deps('d6', image='u')}</deployments></tenant>")) == [
+        (f"{where}[esc:name='d6']/esc:vm_group[esc:name='g']/esc:image", "merge"),
+        (f"{where}[esc:name='d5']", "delete")]
+
+
+async def test_a_big_edit_s_changes_are_found_off_the_loop_and_notified(model: YangModel,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """edit-config reads the changes its datastore preparer found (a worker thread for a big edit), and they
+    are those of the edit: the notification names the new tenants with the request's operation."""
+    from esc_netconf.netconf import base_operations, nc_notifications
+    from esc_netconf.netconf.server import NetconfServer
+    from esc_netconf.netconf.subscriptions import NotificationHub, StreamInfo, SubscriptionRequest
+
+    monkeypatch.setattr(datastore_module, "INLINE_ELEMENTS", 0)  # every edit is prepared in the worker
+    threads: list[int] = []
+    real = nc_notifications.changes
+
+    def changes(*args: object, **kwargs: object) -> object:
+        threads.append(threading.get_ident())
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(base_operations, "changes", changes)
+    hub = NotificationHub(MemoryReplayLog(), [StreamInfo("NETCONF", "d", False)], lambda: datetime.now(UTC))
+    server = NetconfServer(model, Datastore(model, MemoryConfigStore()), hub)
+    seen: list[etree._Element] = []
+    hub.subscribe(SubscriptionRequest("NETCONF"), lambda _t, payload: seen.append(payload), lambda: None)
+    ctx = SessionContext(7, "admin", "127.0.0.1", transport=None)  # type: ignore[arg-type]  # never sends here
+    for names in (("t1", "t2"), ("t3",)):
+        op = etree.fromstring(f'<edit-config xmlns="{BASE_NS}"><target><running/></target>'
+                              f'{etree.tostring(config("".join(f"<tenant><name>{n}</name></tenant>" for n in names))).decode()}'
+                              "</edit-config>")
+        await server._handlers[f"{{{BASE_NS}}}edit-config"](ctx, op)
+    assert len(threads) == 2 and threading.get_ident() not in threads
+    assert [[e.findtext(f"{{{NCN}}}target") for e in event.iter(f"{{{NCN}}}edit")] for event in seen] == [
+        [f"{TENANTS}/esc:tenant[esc:name='t1']", f"{TENANTS}/esc:tenant[esc:name='t2']"],
+        [f"{TENANTS}/esc:tenant[esc:name='t3']"]]

@@ -235,17 +235,103 @@ async def test_publish_stored_offers_a_burst_once_stored_and_a_replay_meanwhile_
     hub.subscribe(SubscriptionRequest("escEvent"), live.deliver, live.complete)
     hub.publish("escEvent", esc_event("OLD"))
     done = hub.publish_stored("escEvent", [(esc_event("ONE"), None), (esc_event("TWO"), None)], ["a", "b"])
-    assert live.names() == ["OLD"], "nothing is offered before it is stored"
+    assert live.names() == [], "nothing is offered before it is stored (OLD's group commit went first)"
     log.go.set()
     assert log.stored.wait(10)  # stored, not yet offered (the loop has not run since): the window of a race
     replaying = Recorder()
     hub.subscribe(SubscriptionRequest("escEvent", start_time=T0), replaying.deliver, replaying.complete)
     await asyncio.wait_for(done, 10)
     assert live.names() == ["OLD", "ONE", "TWO"]
-    assert replaying.names() == ["OLD", "replayComplete", "ONE", "TWO"], "the burst came live, once"
+    assert replaying.names() == ["replayComplete", "OLD", "ONE", "TWO"], "the bursts came live, once"
     later = Recorder()
     hub.subscribe(SubscriptionRequest("escEvent", start_time=T0), later.deliver, later.complete)
     assert later.names() == ["OLD", "ONE", "TWO", "replayComplete"], "nothing in flight: the whole log"
+    hub.close()
+
+
+class ThreadLog(MemoryReplayLog):
+    """Remembers the thread of every append, and can hold the writer until the test lets it go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: set[int] = set()
+        self.go = threading.Event()
+        self.go.set()
+
+    def append_many(self, stream: str, rows: list[tuple[datetime, bytes]]) -> int:
+        assert self.go.wait(10)
+        self.threads.add(threading.get_ident())
+        for moment, xml in rows:
+            self.append(stream, moment, xml)
+        return len(self.rows)
+
+    def last_seq(self) -> int:
+        return len(self.rows)
+
+
+async def test_group_commit_stores_off_the_loop_then_delivers_each_event_once_in_order() -> None:
+    log, clock = ThreadLog(), Clock()
+    hub = NotificationHub(log, [StreamInfo("NETCONF", "default", True), StreamInfo("escEvent", "ESC", True)], clock)
+    live = Recorder()
+    hub.subscribe(SubscriptionRequest("NETCONF"), live.deliver, live.complete)
+    log.go.clear()  # the writer is slow: the window's events are in flight for a while
+    for name in ("A", "B", "C"):
+        hub.publish("NETCONF", etree.Element(f"{{urn:x}}{name}"))
+    await asyncio.sleep(0.05)  # past the group commit's window: handed to the writer, not stored yet
+    assert live.names() == [] and log.rows == [], "nothing is delivered before it is stored"
+    late_live, replaying = Recorder(), Recorder()
+    hub.subscribe(SubscriptionRequest("NETCONF"), late_live.deliver, late_live.complete)
+    hub.subscribe(SubscriptionRequest("NETCONF", start_time=T0), replaying.deliver, replaying.complete)
+    hub.publish("NETCONF", etree.Element("{urn:x}D"))
+    log.go.set()
+    await hub.drain()
+    assert live.names() == ["A", "B", "C", "D"]
+    assert replaying.names() == ["replayComplete", "A", "B", "C", "D"], "in flight at the replay: live, once"
+    assert late_live.names() == ["D"], "published before it subscribed: not its events"
+    assert [etree.QName(etree.fromstring(r[2])).localname for r in log.rows] == ["A", "B", "C", "D"]
+    assert threading.get_ident() not in log.threads, "the replay log was written on the loop's thread"
+    hub.close()
+
+
+class BurstLog(ThreadLog):
+    """Stores whole batches of bursts (``append_bursts``, one transaction each), recording their sizes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[str]] = []
+        self.fail = False
+
+    def append_bursts(self, bursts: list[tuple[str, list[tuple[datetime, bytes]], list[str | None] | None]]) -> int:
+        assert self.go.wait(10)
+        if self.fail:
+            raise OSError("disk full")
+        self.batches.append([stream for stream, _, _ in bursts])
+        for stream, rows, _ in bursts:
+            for moment, xml in rows:
+                self.append(stream, moment, xml)
+        return len(self.rows)
+
+
+async def test_bursts_queued_while_the_writer_is_busy_share_one_transaction() -> None:
+    log, clock = BurstLog(), Clock()
+    hub = NotificationHub(log, [StreamInfo("NETCONF", "default", True), StreamInfo("escEvent", "ESC", True)], clock)
+    live = Recorder()
+    hub.subscribe(SubscriptionRequest("escEvent"), live.deliver, live.complete)
+    log.go.clear()
+    first = hub.publish_stored("escEvent", [(esc_event("ONE"), None)], ["1"])
+    await asyncio.sleep(0.02)  # the writer holds the first burst
+    hub.publish("NETCONF", etree.Element("{urn:x}config-change"))
+    rest = [hub.publish_stored("escEvent", [(esc_event(name), None)], [name]) for name in ("TWO", "THREE")]
+    log.go.set()
+    await asyncio.wait_for(asyncio.gather(first, *rest), 10)
+    assert log.batches == [["escEvent"], ["NETCONF", "escEvent", "escEvent"]]
+    assert live.names() == ["ONE", "TWO", "THREE"]
+    log.fail = True
+    failing = [hub.publish_stored("escEvent", [(esc_event(name), None)], [name]) for name in ("FOUR", "FIVE")]
+    for future in failing:
+        with pytest.raises(OSError, match="disk full"):
+            await asyncio.wait_for(future, 10)
+    assert live.names() == ["ONE", "TWO", "THREE"], "a failed transaction offers none of its bursts"
     hub.close()
 
 
@@ -352,7 +438,7 @@ async def test_event_after_stop_time_ends_the_subscription() -> None:
                         rec.deliver, rec.complete)
     hub.publish("escEvent", esc_event("LATE"), event_time=T0 + timedelta(hours=2))
     assert rec.names() == ["replayComplete"]  # on the loop, stored (and then delivered) with the next ones
-    hub.flush()
+    await hub.drain()
     assert rec.names() == ["replayComplete", "notificationComplete"] and rec.completed == 1
     assert not sub.active
     await asyncio.sleep(0)

@@ -278,3 +278,24 @@ def test_a_plain_postgresql_url_gets_the_installed_driver_and_an_unreachable_ser
         Database.open("postgresql://esc@127.0.0.1:1/esc")
     assert str(refused.value).startswith("cannot migrate postgresql+psycopg://esc@127.0.0.1:1/esc: ")
     assert "\n" not in str(refused.value)
+
+
+def test_a_write_on_the_guarded_loop_thread_is_counted_or_refused(database: Database) -> None:
+    """The loop never waits for the writer lock or a disk flush: a write entered on its thread is refused
+    when strict (the live test harness), counted by call site otherwise; other threads write freely."""
+    store = SqlConfigStore(database)
+    database.guard_loop(threading.get_ident(), strict=True)
+    with pytest.raises(database_module.LoopWriteError, match=r"config_store\.py:\d+ save_parts_versioned < "):
+        store.save_running(b"<data/>")
+    assert store.running_version() == 0, "refused before the transaction began"
+    writer = threading.Thread(target=store.save_running, args=(b"<data/>",))
+    writer.start()
+    writer.join()
+    assert store.running_version() == 1
+    with database.write(on_loop="a test says why"):
+        pass
+    database.guard_loop(threading.get_ident(), strict=False)
+    store.save_running(b"<data/>")
+    store.save_running(b"<data/>")
+    assert list(database.loop_writes.values()) == [3] and store.running_version() == 3  # one site: 1 refused, 2 let through
+    database.guard_loop(None)

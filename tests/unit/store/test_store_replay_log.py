@@ -152,3 +152,18 @@ def test_append_many_returns_the_highest_sequence_id_and_read_stops_at_upto(memo
     log.append_many("escEvent", [(at(3), b"<d/>")])
     assert [xml for _t, xml in log.read("escEvent", at(-1), None, upto=upto)] == [b"<a/>", b"<b/>", b"<c/>"]
     assert [xml for _t, xml in log.read("escEvent", at(-1), None)][-1] == b"<d/>"
+
+
+def test_append_bursts_stores_several_streams_in_order_in_one_transaction(memory_database: Database) -> None:
+    log = SqlReplayLog(memory_database)
+    log.append_many("escEvent", [(at(0), b"<a/>")], event_ids=["a"])
+    highest = log.append_bursts([("NETCONF", [(at(1), b"<start/>")], None),
+                                 ("escEvent", [(at(1), b"<a/>"), (at(2), b"<b/>")], ["a", "b"]),  # a: held
+                                 ("escEvent", [(at(3), b"<b/>")], ["b"]),  # b: twice in one transaction
+                                 ("NETCONF", [], None)])
+    assert highest == log.last_seq() == 3
+    assert [xml for _t, xml in log.read("escEvent", at(-1), None)] == [b"<a/>", b"<b/>"]
+    assert [xml for _t, xml in log.read("NETCONF", at(-1), None)] == [b"<start/>"]
+    with pytest.raises(StoreValueError):
+        log.append_bursts([("NETCONF", [(at(4), b"<x/>")], None), ("escEvent", [(at(4), b"<y/>")], [])])
+    assert log.last_seq() == 3, "refused whole"
