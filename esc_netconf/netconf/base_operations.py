@@ -20,6 +20,7 @@ from esc_netconf.netconf.context import ServerCounters, SessionContext
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
 from esc_netconf.netconf.filters import FilterSpec, copy_within_reach, filter_data, parse_filter, reaches, top_reach
 from esc_netconf.netconf.monitoring import netconf_state
+from esc_netconf.netconf.placeholders import Placeholders
 from esc_netconf.netconf.reply_cache import ReplyCache, operation_key
 from esc_netconf.netconf.session import SerializedBody, serialize_body
 from esc_netconf.nsmap import default_namespace
@@ -45,10 +46,14 @@ reads what is safe to read from there (see :meth:`BaseOperations.cached_get_conf
 INLINE_SERIALIZE_BYTES = 256 * 2**10
 """A get-config answer whose previous one was larger than this is built in a worker thread, not on the loop."""
 
-StateBuild = Callable[[etree._Element], Awaitable[None]]
+StateBuild = Callable[[etree._Element, Placeholders], Awaitable[None]]
 """Adds ``config false`` data to a ``get``'s ``<data>`` tree (beside the configuration, into its top-level
 container when it has one) from a snapshot its state provider took; it may let the loop run other work
-between slices of a large build, since it reads only its snapshot."""
+between slices of a large build, since it reads only its snapshot. Where the get's filter takes entries
+whole, it may add stand-ins whose content the ``Placeholders`` splice into the reply as bytes."""
+
+INLINE_SPLICES = 64
+"""A get reply with at most this many placeholders is serialized on the loop; a larger one in a worker thread."""
 
 
 class OperationsHost(Protocol):
@@ -202,7 +207,7 @@ class BaseOperations:
         node = self.server.model.node(path)
         return node.keys if node is not None else ()
 
-    async def get(self, ctx: SessionContext, op: etree._Element) -> list[etree._Element]:
+    async def get(self, ctx: SessionContext, op: etree._Element) -> list[etree._Element] | SerializedBody:
         _only_parameters(op, frozenset({"filter"}))
         spec = parse_filter(_child(op, "filter"))
         server = self.server
@@ -222,10 +227,16 @@ class BaseOperations:
             small.append(server.hub.streams_element())
         if reaches(reach, "yang-library") or reaches(reach, "modules-state"):
             small.extend(server.library.elements())
+        placeholders = Placeholders()
         for build in builds:
-            await build(data)
+            await build(data, placeholders)
         data.extend(small)
-        return [await filter_data(data, spec, keys=self._list_keys) if spec is not None else data]
+        result = await filter_data(data, spec, keys=self._list_keys) if spec is not None else data
+        if not placeholders:
+            return [result]
+        if len(placeholders) <= INLINE_SPLICES:
+            return placeholders.serialize(result)
+        return await asyncio.to_thread(placeholders.serialize, result)
 
     async def get_config(self, ctx: SessionContext, op: etree._Element) -> SerializedBody:
         """The answer is serialized here and kept in :attr:`get_config_cache` (see ``reply_cache``): a

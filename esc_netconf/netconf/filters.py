@@ -833,6 +833,76 @@ def _xpath_picks(
     return [(keys.pop() if keys else None, inner)]
 
 
+
+def selects_entries_whole(spec: FilterSpec | None, levels: Sequence[ListLevel]) -> bool:
+    """Whether ``spec`` returns each entry of the last of ``levels`` either whole or not at all, telling which
+    by nothing inside the entry but its key leaf; False when it cannot tell.
+
+    Then a state provider may put a stand-in for each such entry in the ``<data>`` it builds (the entry element
+    with its key leaf only, and a marker for the rest: ``netconf.placeholders``): the filter selects or drops a
+    stand-in as it would the entry, and copies it whole when it copies the entry, so the reply is the same
+    once the markers are replaced by the entries' content. Subtree filters: no filter node below an entry but
+    content match nodes on its key, no attributes on the filter nodes on the way. XPath: each ``|`` branch a
+    plain path of child steps that ends at or above the entries or goes elsewhere, with ``[key='value']``
+    predicates on the list entries only.
+    """
+    if spec is None:
+        return True
+    path: tuple[str, ...] = ()
+    keys: dict[int, str] = {}  # the key leaf of each list entry on the path, by its position
+    for level in levels:
+        path += level.path
+        keys[len(path) - 1] = level.key
+    if spec.type is FilterType.SUBTREE:
+        assert spec.element is not None
+        return _subtree_whole(_children(spec.element), path, keys[len(path) - 1])
+    assert spec.select is not None
+    try:
+        tokens = _tokenize(spec.select)
+    except ValueError:
+        return False  # the filter itself reports the error
+    if any(value in ("..", "::") or kind == "variable" for kind, value in tokens):
+        return False
+    for branch in _union_branches(tokens):
+        steps = _location_steps(branch)
+        if steps is None or not _xpath_whole(steps, spec.nsmap, path, keys):
+            return False
+    return True
+
+
+def _subtree_whole(siblings: list[etree._Element], path: tuple[str, ...], key: str) -> bool:
+    """:func:`selects_entries_whole` for the filter nodes ``siblings`` and the entries at ``path`` below them."""
+    for node in siblings:
+        if not _filter_names(node, path[0]):
+            continue  # it goes elsewhere (or is a content match node one level up, on data the provider builds)
+        if node.attrib:
+            return False
+        children = _children(node)
+        if len(path) == 1:  # an entry: selected whole when it has no children or only content matches on the key
+            if not all(_is_content_match(c) and _filter_names(c, key) for c in children):
+                return False
+        elif children and not all(_is_content_match(c) for c in children):
+            if not _subtree_whole(children, path[1:], key):
+                return False
+    return True
+
+
+def _xpath_whole(steps: list[_Step], nsmap: Mapping[str, str], path: tuple[str, ...], keys: Mapping[int, str]) -> bool:
+    """:func:`selects_entries_whole` for one branch's ``steps``; ``keys``: the key leaf of each list entry on
+    ``path``, by position."""
+    for position, step in enumerate(steps):
+        if position == len(path):
+            return False  # below an entry
+        names = _step_names(step, path[position], nsmap)
+        if names is None:
+            return False
+        if not names:
+            return True  # it goes elsewhere
+        key = keys.get(position)
+        if step.predicates and (key is None or any(_key_predicate(p, key) is None for p in step.predicates)):
+            return False
+    return True
+
 # ---- reach: which top-level subtrees of the datastore a filter can look into ----------------------------
 
 Reach = Mapping[str, "frozenset[str] | None"]

@@ -22,8 +22,8 @@ worker thread: the same lxml build took three times the CPU there in the server'
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator, Sequence
-from copy import deepcopy
 from operator import attrgetter
 from typing import Any
 
@@ -33,6 +33,8 @@ from esc_netconf.core.backup import SnapshotRecord
 from esc_netconf.core.lifecycle import EscCore
 from esc_netconf.core.model import DeploymentRecord, HistoryEntry, VmRecord
 from esc_netconf.netconf.filters import ListLevel, ListScope
+from esc_netconf.netconf.placeholders import Placeholders
+from esc_netconf.netconf.xmlsafe import parse_xml
 from esc_netconf.nsmap import default_namespace
 from esc_netconf.northbound.esc_xml import ESC_NS, date_time, leaf, q
 from esc_netconf.northbound.snapshot_xml import snapshot_element
@@ -125,31 +127,64 @@ def _render_deployment(values: DeploymentValues) -> etree._Element:
     return element
 
 
+_END = b"</deployments>"
+_KEY_END = b"</deployment_name>"
+
+
+class _Rendered:
+    """One ``deployments`` entry serialized as its own document (``<deployments xmlns=...>...</deployments>``,
+    UTF-8 as a reply is written), the offset where what follows its key leaf starts."""
+
+    __slots__ = ("whole", "content_start")
+
+    def __init__(self, element: etree._Element) -> None:
+        self.whole = etree.tostring(element, encoding="UTF-8", xml_declaration=False)
+        self.content_start = self.whole.index(_KEY_END) + len(_KEY_END)  # the key leaf comes first
+
+    def content(self) -> memoryview:
+        """The entry's children after its key leaf, as the reply writes them under the ``esc`` default
+        namespace (the stand-in's marker is replaced by this)."""
+        return memoryview(self.whole)[self.content_start:-len(_END)]
+
+    def element(self) -> etree._Element:
+        """The entry as a new element (for a filter that looks inside entries)."""
+        return parse_xml(self.whole)
+
+
 class _RenderedDeployments:
     """Rendered ``deployments`` entries by deployment id, each with the values it was rendered from.
 
     Rendering is most of what a full ``get`` costs (10,000 VMs make some 300,000 elements), while a
-    deployment's values (its VMs' included) rarely change: one whose values equal the remembered ones gets a
-    copy of its element (one C call), any other is rendered again. Equal values render equal XML, so the
-    reply is what rendering afresh gives. Entries of deployments that are gone are dropped at the next build
-    of every deployment. Loop thread only (lxml builds in a worker thread of this process took three times
-    the CPU); a remembered element is never changed, only copied.
+    deployment's values (its VMs' included) rarely change: one whose values equal the remembered ones is
+    not rendered again. Equal values render equal XML, so the reply is what rendering afresh gives. Kept as
+    bytes, not elements: a reply that takes entries whole splices the bytes in (``netconf.placeholders``),
+    and no tree of all of them is made, copied or freed. Entries of deployments that are gone are dropped at
+    the next build of every deployment. Loop thread only.
     """
 
     def __init__(self) -> None:
-        self._rendered: dict[str, tuple[DeploymentValues, etree._Element]] = {}
+        self._rendered: dict[str, tuple[DeploymentValues, _Rendered]] = {}
 
-    def add(self, parent: etree._Element, dep_id: str, values: DeploymentValues) -> None:
+    def get(self, dep_id: str, values: DeploymentValues) -> _Rendered:
         known = self._rendered.get(dep_id)
         if known is None or known[0] != values:
-            known = values, _render_deployment(values)
+            known = values, _Rendered(_render_deployment(values))
             self._rendered[dep_id] = known
-        parent.append(deepcopy(known[1]))
+        return known[1]
 
     def keep_only(self, dep_ids: set[str]) -> None:
         """Forget the deployments not in ``dep_ids`` (every deployment there is)."""
         for dep_id in [d for d in self._rendered if d not in dep_ids]:
             del self._rendered[dep_id]
+
+
+def _stand_in(name: str, rendered: _Rendered, placeholders: Placeholders) -> etree._Element:
+    """A ``deployments`` entry as the filter sees it when it takes entries whole: made as the rendered one
+    is, with its key leaf, and a marker for the rest."""
+    element = etree.Element(q("deployments"), nsmap=default_namespace(ESC_NS))
+    leaf(element, "deployment_name", name)
+    placeholders.add(element, rendered.content(), ESC_NS)
+    return element
 
 
 #: ``opdata/status`` while the server serves (it renders opdata only then).
@@ -173,9 +208,10 @@ _TenantRecords = tuple[str, str, list[tuple[DeploymentRecord, list[VmRecord]]]]
 """A tenant's name, project id, and its deployments in the reply with their VMs."""
 
 
-#: Entries built between two turns of the loop (a VM or a snapshot counts one, a deployment one more): at
-#: 10,000 VMs a slice of 500 is about 5 ms of copying.
-SLICE = 500
+#: Work done between two turns of the loop while a ``get`` reads or builds opdata, in seconds: every
+#: other task waits this long at most (issue 13: no stall over 50 ms), and a full ``get`` of 10,000 VMs
+#: takes some tens of turns.
+SLICE_SECONDS = 0.005
 
 
 class OpdataBuild:
@@ -188,46 +224,50 @@ class OpdataBuild:
         self._whole = whole
         self._snapshots = snapshots
 
-    async def __call__(self, data: etree._Element) -> None:
+    async def __call__(self, data: etree._Element, placeholders: Placeholders | None = None) -> None:
         """Add the opdata to ``data`` (a ``<data>`` tree), on the loop, letting it run other work after every
-        :data:`SLICE` entries; what is added comes from the snapshot only, so it is one state whatever
-        changes meanwhile."""
-        for _ in self.steps(data):
+        :data:`SLICE_SECONDS`; what is added comes from the snapshot only, so it is one state whatever
+        changes meanwhile. With ``placeholders`` (the ``get``'s filter takes ``deployments`` entries whole:
+        ``filters.selects_entries_whole``), each entry is a stand-in with a marker for its bytes."""
+        for _ in self.steps(data, placeholders):
             await asyncio.sleep(0)
 
-    def add_to(self, data: etree._Element) -> None:
+    def add_to(self, data: etree._Element, placeholders: Placeholders | None = None) -> None:
         """Add the opdata to ``data`` in one go (no loop to let run in between: a caller off the ``get`` path)."""
-        for _ in self.steps(data):
+        for _ in self.steps(data, placeholders):
             continue
 
-    def steps(self, data: etree._Element) -> Iterator[None]:
-        """Add the opdata to ``data`` step by step, a slice per step: under the ``esc_datamodel`` it has (the
-        configuration's; an ``opdata`` beside its config), else a new one."""
+    def steps(self, data: etree._Element, placeholders: Placeholders | None = None) -> Iterator[None]:
+        """Add the opdata to ``data`` step by step, yielding after each :data:`SLICE_SECONDS` of work: under the
+        ``esc_datamodel`` it has (the configuration's; an ``opdata`` beside its config), else a new one."""
         top = data.find(q("esc_datamodel"))
         if top is None:
             top = etree.SubElement(data, q("esc_datamodel"), nsmap=default_namespace(ESC_NS))
         opdata = etree.SubElement(top, q("opdata"))
         leaf(opdata, "status", OPER_UP)
         tenants_el = etree.SubElement(opdata, q("tenants"))
-        done = 0
+        rendered = self._rendered
+        started = time.perf_counter()
         for name, project_id, deps in self._tenants:
             tenant_el = etree.SubElement(tenants_el, q("tenant"))
             leaf(tenant_el, "name", name)
             leaf(tenant_el, "tenant_id", project_id)
             for dep_id, values in deps:
-                self._rendered.add(tenant_el, dep_id, values)
-                done += 1 + len(values[1])
-                if done >= SLICE:
-                    done = 0
+                entry = rendered.get(dep_id, values)
+                tenant_el.append(entry.element() if placeholders is None
+                                 else _stand_in(values[0][0], entry, placeholders))
+                if time.perf_counter() - started >= SLICE_SECONDS:
                     yield
+                    started = time.perf_counter()
         if self._whole:
-            self._rendered.keep_only({dep_id for _, _, deps in self._tenants for dep_id, _ in deps})
+            rendered.keep_only({dep_id for _, _, deps in self._tenants for dep_id, _ in deps})
         if self._snapshots is not None:
             container = etree.SubElement(opdata, q("snapshots"))
-            for index, record in enumerate(self._snapshots, 1):
+            for record in self._snapshots:
                 snapshot_element(record, container)
-                if index % SLICE == 0:
+                if time.perf_counter() - started >= SLICE_SECONDS:
                     yield
+                    started = time.perf_counter()
 
 
 class OpdataBuilder:
@@ -249,20 +289,19 @@ class OpdataBuilder:
 
     async def snapshot_in_slices(self, scope: ListScope | None = None,
                                  snapshots: Sequence[SnapshotRecord] | None = None) -> OpdataBuild:
-        """:meth:`snapshot`, read :data:`SLICE` entries at a time with the loop running other work in between
+        """:meth:`snapshot`, read :data:`SLICE_SECONDS` at a time with the loop running other work in between
         (reading 10,000 VMs in one go held it some 40-90 ms); when the core wrote a record meanwhile
         (:meth:`EscCore.writes` moved), what was read may mix two states, so it is read again in one go."""
         mark = self._core.writes()
         tenants: list[_TenantValues] = []
-        done = 0
+        started = time.perf_counter()
         for name, project_id, deps in self._records(scope):
             values: list[tuple[str, DeploymentValues]] = []
             for dep, vms in deps:
                 values.append((dep.dep_id, _deployment_values(dep, vms)))
-                done += 1 + len(vms)
-                if done >= SLICE:
-                    done = 0
+                if time.perf_counter() - started >= SLICE_SECONDS:
                     await asyncio.sleep(0)
+                    started = time.perf_counter()
             tenants.append((name, project_id, tuple(values)))
         if self._core.writes() != mark:
             return self.snapshot(scope, snapshots)

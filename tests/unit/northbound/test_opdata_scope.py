@@ -30,8 +30,10 @@ from esc_netconf.core.model import (DeploymentRecord, DeploymentSpec, InterfaceS
 from esc_netconf.core.states import ServiceState, VmState
 from esc_netconf.netconf.errors import NetconfError
 from esc_netconf.netconf.filters import (FilterSpec, FilterType, ListScope, Reach, apply_filter, copy_within_reach,
-                                         list_scope, top_reach)
+                                         list_scope, selects_entries_whole, top_reach)
 from esc_netconf.netconf.messages import BASE_NS
+from esc_netconf.netconf.placeholders import Placeholders
+from esc_netconf.netconf.session import serialize_body
 from esc_netconf.netconf.yangmodel import YangModel
 from esc_netconf.domain import SNAPSHOT_LEVELS
 from esc_netconf.northbound.esc_xml import ESC_NS
@@ -99,25 +101,29 @@ RUNNING = etree.fromstring(
 """A running configuration next to the opdata, and a top-level state node: what a ``get`` filters."""
 
 
-def _data(builder: OpdataBuilder, spec: FilterSpec, scope: ListScope | None, reach: Reach | None) -> etree._Element:
+def _data(builder: OpdataBuilder, spec: FilterSpec, scope: ListScope | None, reach: Reach | None,
+          placeholders: Placeholders | None) -> etree._Element:
     """As ``get`` assembles it: the running configuration (only what ``reach`` names), then the opdata."""
     data = copy_within_reach(RUNNING, reach)
-    builder.snapshot(scope).add_to(data)
+    builder.snapshot(scope).add_to(data, placeholders)
     return data
 
 
 def both(core: EscCore, model: YangModel, spec: FilterSpec) -> tuple[bytes, bytes, ListScope | None]:
-    """(built whole then filtered, built from the filter then filtered, the scope) for one filter."""
+    """(built whole then filtered, built from the filter then filtered, the scope) for one filter, as the
+    reply's bytes. Built from the filter as ``get`` does: with stand-ins for the deployments spliced in as
+    bytes when the filter takes them whole (``selects_entries_whole``), else with the real entries."""
 
     def keys(path: tuple[str, ...]) -> tuple[str, ...]:
         node = model.node(path)
         return tuple(node.keys) if node is not None else ()
 
-    def reply(data: etree._Element) -> bytes:
+    def reply(data: etree._Element, placeholders: Placeholders | None = None) -> bytes:
         try:
-            return etree.tostring(apply_filter(data, spec, keys))
+            filtered = apply_filter(data, spec, keys)
         except NetconfError as error:  # a bad filter fails the same way whatever was built
             return f"{error.tag}: {error.message}".encode()
+        return (placeholders.serialize(filtered) if placeholders else serialize_body([filtered])).data
 
     scope = list_scope(spec, OPDATA_LEVELS)
     builder = OpdataBuilder(core)  # the scoped build reuses the VMs the whole one rendered
@@ -125,7 +131,8 @@ def both(core: EscCore, model: YangModel, spec: FilterSpec) -> tuple[bytes, byte
     reference = deepcopy(RUNNING)
     reference[0].extend(list(builder.element()))
     whole = reply(reference)
-    return whole, reply(_data(builder, spec, scope, top_reach(spec))), scope
+    placeholders = Placeholders() if selects_entries_whole(spec, OPDATA_LEVELS) else None
+    return whole, reply(_data(builder, spec, scope, top_reach(spec), placeholders), placeholders), scope
 
 
 def subtree(body: str) -> FilterSpec:
@@ -360,7 +367,7 @@ async def test_a_read_in_slices_that_meets_a_write_reads_again_in_one_go(core: E
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """A ``get`` reads the records a slice at a time; a record changed (and so written) between two slices
     could leave it half old, half new: it then reads everything again at once, and shows the new state."""
-    monkeypatch.setattr(opdata_module, "SLICE", 1)  # a turn of the loop after each deployment
+    monkeypatch.setattr(opdata_module, "SLICE_SECONDS", 0.0)  # a turn of the loop after each deployment
     writes = [0]
     monkeypatch.setattr(core, "writes", lambda: writes[0])
     reading = asyncio.get_running_loop().create_task(OpdataBuilder(core).snapshot_in_slices())
