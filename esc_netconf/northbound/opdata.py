@@ -213,6 +213,9 @@ _TenantRecords = tuple[str, str, list[tuple[DeploymentRecord, list[VmRecord]]]]
 #: takes some tens of turns.
 SLICE_SECONDS = 0.005
 
+#: Reads in slices of a ``get``'s records before it reads them in one go (:meth:`OpdataBuilder.snapshot_in_slices`).
+READ_ATTEMPTS = 3
+
 
 class OpdataBuild:
     """The XML of one snapshot of opdata (:meth:`OpdataBuilder.snapshot`), added to a ``get``'s ``<data>``."""
@@ -290,22 +293,24 @@ class OpdataBuilder:
     async def snapshot_in_slices(self, scope: ListScope | None = None,
                                  snapshots: Sequence[SnapshotRecord] | None = None) -> OpdataBuild:
         """:meth:`snapshot`, read :data:`SLICE_SECONDS` at a time with the loop running other work in between
-        (reading 10,000 VMs in one go held it some 40-90 ms); when the core wrote a record meanwhile
-        (:meth:`EscCore.writes` moved), what was read may mix two states, so it is read again in one go."""
-        mark = self._core.writes()
-        tenants: list[_TenantValues] = []
-        started = time.perf_counter()
-        for name, project_id, deps in self._records(scope):
-            values: list[tuple[str, DeploymentValues]] = []
-            for dep, vms in deps:
-                values.append((dep.dep_id, _deployment_values(dep, vms)))
-                if time.perf_counter() - started >= SLICE_SECONDS:
-                    await asyncio.sleep(0)
-                    started = time.perf_counter()
-            tenants.append((name, project_id, tuple(values)))
-        if self._core.writes() != mark:
-            return self.snapshot(scope, snapshots)
-        return OpdataBuild(self._deployments, tuple(tenants), whole=scope is None, snapshots=snapshots)
+        (reading 10,000 VMs in one go held it some 20-90 ms); when the core wrote a record meanwhile
+        (:meth:`EscCore.writes` moved), what was read may mix two states, so it is read again: in slices
+        up to :data:`READ_ATTEMPTS` times in all (a write is usually one task's burst), then in one go."""
+        for _ in range(READ_ATTEMPTS):
+            mark = self._core.writes()
+            tenants: list[_TenantValues] = []
+            started = time.perf_counter()
+            for name, project_id, deps in self._records(scope):
+                values: list[tuple[str, DeploymentValues]] = []
+                for dep, vms in deps:
+                    values.append((dep.dep_id, _deployment_values(dep, vms)))
+                    if time.perf_counter() - started >= SLICE_SECONDS:
+                        await asyncio.sleep(0)
+                        started = time.perf_counter()
+                tenants.append((name, project_id, tuple(values)))
+            if self._core.writes() == mark:
+                return OpdataBuild(self._deployments, tuple(tenants), whole=scope is None, snapshots=snapshots)
+        return self.snapshot(scope, snapshots)
 
     def _records(self, scope: ListScope | None) -> list[_TenantRecords]:
         """The records of the tenants and deployments in ``scope``, each deployment with its VMs (references:

@@ -363,19 +363,42 @@ async def test_a_build_shows_its_snapshot_not_what_changed_after_it(core: EscCor
     assert etree.tostring(builder.element()) == etree.tostring(OpdataBuilder(core).element()) != before
 
 
-async def test_a_read_in_slices_that_meets_a_write_reads_again_in_one_go(core: EscCore,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_read_in_slices_that_meets_a_write_reads_again(core: EscCore, monkeypatch: pytest.MonkeyPatch) -> None:
     """A ``get`` reads the records a slice at a time; a record changed (and so written) between two slices
-    could leave it half old, half new: it then reads everything again at once, and shows the new state."""
+    could leave it half old, half new: it then reads everything again, in slices while that works, in one
+    go after ``READ_ATTEMPTS`` reads that each met a write, and shows the new state."""
     monkeypatch.setattr(opdata_module, "SLICE_SECONDS", 0.0)  # a turn of the loop after each deployment
     writes = [0]
     monkeypatch.setattr(core, "writes", lambda: writes[0])
-    reading = asyncio.get_running_loop().create_task(OpdataBuilder(core).snapshot_in_slices())
+    builder = OpdataBuilder(core)
+    one_go = builder.snapshot
+    in_one_go: list[int] = []
+
+    def snapshot(*args: object) -> opdata_module.OpdataBuild:
+        in_one_go.append(1)
+        return one_go(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builder, "snapshot", snapshot)
+    reading = asyncio.get_running_loop().create_task(builder.snapshot_in_slices())
     await asyncio.sleep(0)  # the first deployment (tenant a, d1) is read
     vm = core.vms("a-d1-id")[0]
     vm.hostname = "host-9"
     writes[0] += 1
     holder = etree.Element("data")
     (await reading).add_to(holder)
-    assert b"host-9" in etree.tostring(holder[0])
+    assert b"host-9" in etree.tostring(holder[0]) and not in_one_go  # read again in slices
+    assert etree.tostring(holder[0]) == etree.tostring(OpdataBuilder(core).element())
+
+    async def write_at_every_turn() -> None:
+        while True:
+            writes[0] += 1
+            await asyncio.sleep(0)
+
+    writer = asyncio.get_running_loop().create_task(write_at_every_turn())
+    try:
+        holder = etree.Element("data")
+        (await builder.snapshot_in_slices()).add_to(holder)
+    finally:
+        writer.cancel()
+    assert in_one_go == [1]
     assert etree.tostring(holder[0]) == etree.tostring(OpdataBuilder(core).element())
