@@ -77,6 +77,8 @@ class _Deferred:
 
 _Pending = Write | _Deferred
 
+_RECORD_KINDS = frozenset({RecordKind.TENANT, RecordKind.DEPLOYMENT, RecordKind.VM})
+
 
 def _writes(items: list[_Pending]) -> list[Write]:
     return [item.write() if isinstance(item, _Deferred) else item for item in items]
@@ -96,6 +98,7 @@ class GroupCommit:
         self._instance = next(_instances)
         self._pending: dict[tuple[RecordKind, str], _Pending] = {}
         self._written = 0  # sequence number of the last write accepted
+        self._records_written = 0  # writes of tenants, deployments and VMs among them (what opdata shows)
         self._durable = 0  # sequence number of the last write committed
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._scheduled: asyncio.Handle | asyncio.TimerHandle | None = None
@@ -108,6 +111,11 @@ class GroupCommit:
     def written(self) -> int:
         """Sequence number of the last write accepted (an event published now follows it)."""
         return self._written
+
+    @property
+    def records_written(self) -> int:
+        """How many of the writes accepted were of tenants, deployments or VMs (not operations, not events)."""
+        return self._records_written
 
     @property
     def durable_upto(self) -> int:
@@ -175,6 +183,8 @@ class GroupCommit:
         self._pending.pop(key, None)
         self._pending[key] = write
         self._written += 1
+        if write.kind in _RECORD_KINDS:
+            self._records_written += 1
         _last_write.set((self._instance, self._written))
         self._schedule(0.0)
 

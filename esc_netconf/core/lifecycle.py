@@ -227,10 +227,12 @@ class EscCore:
         return self._ctx.vms_of(dep_id)
 
     def writes(self) -> int:
-        """How many writes of records the core has made: it moves with every change of a record, since each is
-        written before the task that made it awaits anything; a reader that reads records across several
-        turns of the loop (opdata) compares it before and after to know whether it read one state."""
-        return self._ctx.commit.written
+        """How many writes of tenant, deployment and VM records the core has made: it moves with every change
+        of one, since each is written before the task that made it awaits anything; a reader that reads them
+        across several turns of the loop (opdata) compares it before and after to know whether it read one
+        state. Operations and the event journal (written all the time while events are delivered) do not
+        move it."""
+        return self._ctx.commit.records_written
 
     def vms_by_deployment(self) -> dict[str, list[VmRecord]]:
         """Every deployment's VMs (by group then index, as ``vms`` gives them), in one pass over the VMs:

@@ -242,6 +242,18 @@ def test_without_a_loop_each_write_is_committed_at_once() -> None:
     commit.close()
 
 
+def test_records_written_counts_tenants_deployments_and_vms_only() -> None:
+    """Opdata's readers compare it across turns of the loop: the operations and the event journal, written
+    while events are delivered, must not make them read again."""
+    commit = GroupCommit(MemoryStore())
+    commit.save_vm(vm("vm-1"))
+    commit.save_tenant(TenantRecord("t1", "p1"))
+    commit.save_operation(OperationRecord("op-1", "deploy", "t1", "d1"))
+    commit.forget(["event-1"])
+    assert (commit.records_written, commit.written) == (2, 4)
+    commit.close()
+
+
 def test_the_gated_driver_is_a_driver() -> None:
     typed: VimDriver = gated_driver(MemoryStore(), GroupCommit(MemoryStore()))  # type: ignore[arg-type]
     assert typed is not None
