@@ -310,6 +310,28 @@ async def test_random_filters_agree(core: EscCore, model: YangModel, spec: Filte
     assert scoped == whole
 
 
+@pytest.mark.parametrize(("spec", "whole"), [
+    (None, True),
+    (xpath("esc_datamodel/opdata"), True),
+    (subtree(tenant("<name>a</name><deployments><deployment_name>d1</deployment_name></deployments>")), True),
+    (xpath("esc_datamodel/opdata/tenants/tenant[name='a']/deployments[deployment_name='d1']"), True),
+    (xpath("/esc_datamodel/opdata/tenants/tenant[name='a'] | netconf-state"), True),
+    (subtree("<esc_datamodel/>"), True),
+    (subtree(tenant("<name>a</name><tenant_id/>")), True),
+    (xpath("esc_datamodel/opdata/tenants/tenant[name='a']/deployments/deployment_name"), False),
+    (subtree(tenant("<deployments><deployment_name/></deployments>")), False),
+    (subtree(tenant("<deployments><service_name>-</service_name></deployments>")), False),
+    (subtree(opdata('<tenants><tenant><deployments xmlns:x="urn:x" x:a="1"/></tenant></tenants>')), False),
+    (xpath("//deployments"), False),
+    (xpath("esc_datamodel/opdata/tenants/tenant[deployments/deployment_name='d3']"), False),
+    (xpath("esc_datamodel/*/tenants/tenant"), False),
+])
+def test_filters_that_take_deployments_whole(spec: FilterSpec | None, whole: bool) -> None:
+    """These get stand-ins spliced as bytes (the common gets: all opdata, one deployment); the others real
+    entries. Both give the same reply (``test_built_from_the_filter_as_built_whole``)."""
+    assert selects_entries_whole(spec, OPDATA_LEVELS) is whole
+
+
 def test_scope_of_no_filter_is_everything() -> None:
     assert list_scope(None, OPDATA_LEVELS) is None
 
