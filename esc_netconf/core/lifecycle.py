@@ -45,7 +45,7 @@ from esc_netconf.core.monitor import Monitor
 from esc_netconf.core.planning import check_pool_capacity, plan_group, validate_spec
 from esc_netconf.core.states import (ACTIVE_VM_STATES, ActionType, ServiceState, ServiceTrigger, VmState, VmTrigger,
                                      service_transition, vm_transition)
-from esc_netconf.core.store import Store
+from esc_netconf.core.store import RecordKind, Store
 from esc_netconf.vim.base import VimDriver
 
 log = logging.getLogger(__name__)
@@ -233,6 +233,12 @@ class EscCore:
         state. Operations and the event journal (written all the time while events are delivered) do not
         move it."""
         return self._ctx.commit.records_written
+
+    def written_since(self, mark: int) -> set[tuple[RecordKind, str]] | None:
+        """Which tenants, deployments and VMs (kind, key: name, deployment id, VM id) were written since
+        :meth:`writes` gave ``mark``; None when too many to tell. A reader across turns of the loop reads those
+        again at its end, in one go, to get the state of that moment without reading everything again."""
+        return self._ctx.commit.records_written_since(mark)
 
     def vms_by_deployment(self) -> dict[str, list[VmRecord]]:
         """Every deployment's VMs (by group then index, as ``vms`` gives them), in one pass over the VMs:

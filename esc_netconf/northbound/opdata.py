@@ -39,6 +39,7 @@ from lxml import etree
 from esc_netconf.core.backup import SnapshotRecord
 from esc_netconf.core.lifecycle import EscCore
 from esc_netconf.core.model import DeploymentRecord, HistoryEntry, VmRecord
+from esc_netconf.core.store import RecordKind
 from esc_netconf.netconf.filters import ListLevel, ListScope
 from esc_netconf.netconf.placeholders import Placeholders
 from esc_netconf.netconf.xmlsafe import parse_xml
@@ -259,8 +260,6 @@ _TenantRecords = tuple[str, str, list[tuple[DeploymentRecord, list[VmRecord]]]]
 #: takes some tens of turns.
 SLICE_SECONDS = 0.005
 
-#: Reads in slices of a ``get``'s records before it reads them in one go (:meth:`OpdataBuilder.snapshot_in_slices`).
-READ_ATTEMPTS = 3
 
 
 class OpdataBuild:
@@ -319,6 +318,18 @@ class OpdataBuild:
                     started = time.perf_counter()
 
 
+def _read_again(dep: DeploymentRecord, vms: list[VmRecord], read: dict[str, tuple[tuple[str, ...], DeploymentValues]],
+                written: set[tuple[RecordKind, str]]) -> DeploymentValues:
+    """The values of ``dep`` now: what was read before unless a write since touched the deployment, one of its
+    VMs, or changed which VMs it has."""
+    known = read.get(dep.dep_id)
+    if known is not None and (RecordKind.DEPLOYMENT, dep.dep_id) not in written:
+        ids = tuple(vm.vm_id for vm in vms)
+        if ids == known[0] and not any((RecordKind.VM, vm_id) in written for vm_id in ids):
+            return known[1]
+    return _deployment_values(dep, vms)
+
+
 class OpdataBuilder:
     """Builds ``<esc_datamodel><opdata>…`` from one core's records; one per server (it keeps rendered
     deployments)."""
@@ -339,24 +350,32 @@ class OpdataBuilder:
     async def snapshot_in_slices(self, scope: ListScope | None = None,
                                  snapshots: Sequence[SnapshotRecord] | None = None) -> OpdataBuild:
         """:meth:`snapshot`, read :data:`SLICE_SECONDS` at a time with the loop running other work in between
-        (reading 10,000 VMs in one go held it some 20-90 ms); when the core wrote a record meanwhile
-        (:meth:`EscCore.writes` moved), what was read may mix two states, so it is read again: in slices
-        up to :data:`READ_ATTEMPTS` times in all (a write is usually one task's burst), then in one go."""
-        for _ in range(READ_ATTEMPTS):
-            mark = self._core.writes()
-            tenants: list[_TenantValues] = []
-            started = time.perf_counter()
-            for name, project_id, deps in self._records(scope):
-                values: list[tuple[str, DeploymentValues]] = []
-                for dep, vms in deps:
-                    values.append((dep.dep_id, _deployment_values(dep, vms)))
-                    if time.perf_counter() - started >= SLICE_SECONDS:
-                        await asyncio.sleep(0)
-                        started = time.perf_counter()
-                tenants.append((name, project_id, tuple(values)))
-            if self._core.writes() == mark:
-                return OpdataBuild(self._deployments, tuple(tenants), whole=scope is None, snapshots=snapshots)
-        return self.snapshot(scope, snapshots)
+        (reading 10,000 VMs in one go held it some 20-90 ms). When the core wrote records meanwhile, what was
+        read may mix two states: then the records are looked up again in one go and the deployments a write
+        touched (:meth:`EscCore.written_since`: the deployment, one of its VMs, or its set of VMs changed) are
+        read again, the others keep what was read (they have not changed since), so the reply shows the state
+        of that moment, never half of one edit. Too many writes to tell which: everything is read in one go."""
+        mark = self._core.writes()
+        tenants: list[_TenantValues] = []
+        read: dict[str, tuple[tuple[str, ...], DeploymentValues]] = {}  # by deployment id: its VMs' ids, values
+        started = time.perf_counter()
+        for name, project_id, deps in self._records(scope):
+            values: list[tuple[str, DeploymentValues]] = []
+            for dep, vms in deps:
+                dep_values = _deployment_values(dep, vms)
+                values.append((dep.dep_id, dep_values))
+                read[dep.dep_id] = tuple(vm.vm_id for vm in vms), dep_values
+                if time.perf_counter() - started >= SLICE_SECONDS:
+                    await asyncio.sleep(0)
+                    started = time.perf_counter()
+            tenants.append((name, project_id, tuple(values)))
+        if self._core.writes() != mark:
+            written = self._core.written_since(mark)
+            if written is None:
+                return self.snapshot(scope, snapshots)
+            tenants = [(name, project_id, tuple((dep.dep_id, _read_again(dep, vms, read, written)) for dep, vms in deps))
+                       for name, project_id, deps in self._records(scope)]
+        return OpdataBuild(self._deployments, tuple(tenants), whole=scope is None, snapshots=snapshots)
 
     def _records(self, scope: ListScope | None) -> list[_TenantRecords]:
         """The records of the tenants and deployments in ``scope``, each deployment with its VMs (references:

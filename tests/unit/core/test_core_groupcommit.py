@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from esc_netconf.core.events import EscEvent, EventBus, EventStatus, EventType
-from esc_netconf.core.groupcommit import GroupCommit, gated_driver
+from esc_netconf.core.groupcommit import RECENT_RECORDS, GroupCommit, gated_driver
 from esc_netconf.core.memory_store import MemoryStore
 from esc_netconf.core.model import CoreState, OperationRecord, TenantRecord, VmRecord
 from esc_netconf.core.pacing import Pacer
@@ -251,6 +251,9 @@ def test_records_written_counts_tenants_deployments_and_vms_only() -> None:
     commit.save_operation(OperationRecord("op-1", "deploy", "t1", "d1"))
     commit.forget(["event-1"])
     assert (commit.records_written, commit.written) == (2, 4)
+    assert commit.records_written_since(1) == {(RecordKind.TENANT, "t1")}
+    assert commit.records_written_since(0) == {(RecordKind.TENANT, "t1"), (RecordKind.VM, "vm-1")}
+    assert commit.records_written_since(-RECENT_RECORDS) is None  # more than it keeps: cannot tell
     commit.close()
 
 

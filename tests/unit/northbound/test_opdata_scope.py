@@ -25,6 +25,7 @@ from esc_netconf.core.context import CoreSettings
 from esc_netconf.core.events import EventBus
 from esc_netconf.core.lifecycle import EscCore
 from esc_netconf.core.memory_store import MemoryStore
+from esc_netconf.core.store import RecordKind
 from esc_netconf.core.model import (DeploymentRecord, DeploymentSpec, InterfaceSpec, ScalingSpec, TenantRecord,
                                     VmGroupSpec, VmInterface, VmRecord)
 from esc_netconf.core.states import ServiceState, VmState
@@ -387,12 +388,33 @@ async def test_a_build_shows_its_snapshot_not_what_changed_after_it(core: EscCor
 
 async def test_a_read_in_slices_that_meets_a_write_reads_again(core: EscCore, monkeypatch: pytest.MonkeyPatch) -> None:
     """A ``get`` reads the records a slice at a time; a record changed (and so written) between two slices
-    could leave it half old, half new: it then reads everything again, in slices while that works, in one
-    go after ``READ_ATTEMPTS`` reads that each met a write, and shows the new state."""
+    could leave it half old, half new: at the end, the deployments a write touched are read again (only
+    those), so the reply shows the new state whole; when the core cannot tell which, all in one go."""
     monkeypatch.setattr(opdata_module, "SLICE_SECONDS", 0.0)  # a turn of the loop after each deployment
-    writes = [0]
-    monkeypatch.setattr(core, "writes", lambda: writes[0])
+    written: list[tuple[RecordKind, str]] = []
+    monkeypatch.setattr(core, "writes", lambda: len(written))
+    monkeypatch.setattr(core, "written_since", lambda mark: set(written[mark:]))
+    reads: list[str] = []
+    real_values = opdata_module._deployment_values
+
+    def deployment_values(dep: DeploymentRecord, vms: list[VmRecord]) -> opdata_module.DeploymentValues:
+        reads.append(dep.dep_id)
+        return real_values(dep, vms)
+
+    monkeypatch.setattr(opdata_module, "_deployment_values", deployment_values)
     builder = OpdataBuilder(core)
+    reading = asyncio.get_running_loop().create_task(builder.snapshot_in_slices())
+    await asyncio.sleep(0)  # the first deployment (tenant a, d1) is read
+    vm = core.vms("a-d1-id")[0]
+    vm.hostname = "host-9"
+    written.append((RecordKind.VM, vm.vm_id))
+    holder = etree.Element("data")
+    (await reading).add_to(holder)
+    assert sorted(reads) == sorted([*(d.dep_id for d in core.deployments()), "a-d1-id"])  # read again: only it
+    assert b"host-9" in etree.tostring(holder[0])
+    assert etree.tostring(holder[0]) == etree.tostring(OpdataBuilder(core).element())
+
+    monkeypatch.setattr(core, "written_since", lambda mark: None)  # too many writes to tell which
     one_go = builder.snapshot
     in_one_go: list[int] = []
 
@@ -402,25 +424,10 @@ async def test_a_read_in_slices_that_meets_a_write_reads_again(core: EscCore, mo
 
     monkeypatch.setattr(builder, "snapshot", snapshot)
     reading = asyncio.get_running_loop().create_task(builder.snapshot_in_slices())
-    await asyncio.sleep(0)  # the first deployment (tenant a, d1) is read
-    vm = core.vms("a-d1-id")[0]
-    vm.hostname = "host-9"
-    writes[0] += 1
+    await asyncio.sleep(0)
+    core.find_deployment("b", "d3").state = ServiceState.ERROR  # type: ignore[union-attr]
+    written.append((RecordKind.DEPLOYMENT, "b-d3-id"))
     holder = etree.Element("data")
     (await reading).add_to(holder)
-    assert b"host-9" in etree.tostring(holder[0]) and not in_one_go  # read again in slices
-    assert etree.tostring(holder[0]) == etree.tostring(OpdataBuilder(core).element())
-
-    async def write_at_every_turn() -> None:
-        while True:
-            writes[0] += 1
-            await asyncio.sleep(0)
-
-    writer = asyncio.get_running_loop().create_task(write_at_every_turn())
-    try:
-        holder = etree.Element("data")
-        (await builder.snapshot_in_slices()).add_to(holder)
-    finally:
-        writer.cancel()
     assert in_one_go == [1]
     assert etree.tostring(holder[0]) == etree.tostring(OpdataBuilder(core).element())
