@@ -1,11 +1,16 @@
-"""Placeholders: a ``get``'s tree holds markers, the reply holds the bytes they stand for, exactly as the tree
-with the real elements would serialize (the differential tests with opdata are in
-``tests/unit/northbound/test_opdata_scope.py``; these pin the splice itself)."""
+"""The big trees of a ``get``. Placeholders: its tree holds markers, the reply holds the bytes they stand for,
+exactly as the tree with the real elements would serialize (the differential tests with opdata are in
+``tests/unit/northbound/test_opdata_scope.py``; these pin the splice itself). A tree of real elements is
+freed in slices."""
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from lxml import etree
 
+from esc_netconf.netconf import base_operations
 from esc_netconf.netconf.messages import BASE_NS
 from esc_netconf.netconf.placeholders import Placeholders
 from esc_netconf.netconf.session import serialize_body
@@ -59,3 +64,29 @@ def test_a_comment_that_looks_like_a_marker_is_left_alone() -> None:
     body = placeholders.serialize(data).data
     assert b"<!--esc-netconf-placeholder-0000000000000000:0-->" in body
     assert body.count(CONTENT) == 1
+
+
+async def test_a_large_tree_is_freed_in_slices(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A get's tree of all opdata as elements is freed a few thousand nodes at a time, with the loop let run
+    in between, rather than in one C call that holds every thread."""
+    monkeypatch.setattr(base_operations, "DISCARD_SLICE_SECONDS", 0.0)
+    tree = etree.Element("data")
+    for _ in range(3):
+        tenant = etree.SubElement(tree, "tenant")
+        for _ in range(10):
+            entry = etree.SubElement(tenant, "entry")
+            for _ in range(1000):
+                etree.SubElement(entry, "leaf").text = "x"
+    turns = 0
+
+    async def count_turns() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    counter = asyncio.get_running_loop().create_task(count_turns())
+    await base_operations.discard_in_slices(tree)
+    counter.cancel()
+    assert len(tree) == 0
+    assert turns >= 30  # an entry (2,000 nodes) at a time
