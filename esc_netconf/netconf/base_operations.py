@@ -248,7 +248,8 @@ class BaseOperations:
         # What the reply shows is read in one go (no await in between), so it is one state: the running tree
         # and the state providers' snapshots; the state is then built from its snapshots, in slices with other
         # work in between (300,000 elements for all opdata at 10,000 VMs). Only what the filter can reach is
-        # copied, read and built; the filter then gives the same result as on everything.
+        # copied, read and built; the filter then gives the same result as on everything. Entries the filter takes
+        # whole may be stand-ins whose bytes the reply splices in (``placeholders``): no tree of all of them.
         reach = top_reach(spec)
         data = copy_within_reach(server.datastore.running, reach)
         builds = server.state_builds(spec)
