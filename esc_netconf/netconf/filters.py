@@ -298,14 +298,18 @@ async def filter_data(
     """Apply a filter to a datastore-sized ``<data>`` tree (owned by the caller) without holding the loop.
 
     A subtree filter runs in a worker thread and counts its node comparisons; an XPath whose cost its
-    shape bounds (see :class:`XPathPlan`) runs in a worker thread; any other XPath runs in a forked
+    shape bounds (see :class:`XPathPlan`) runs in a worker thread (both on the loop for a small tree and
+    filter: :data:`INLINE_WORK`); any other XPath runs in a forked
     child under ``limits.xpath_seconds`` (:mod:`esc_netconf.netconf.forked`), which a cancelled task
     (the client left) kills at once.
 
     :raises NetconfError: the filter's own errors; ``too-big`` when it exceeds its budget.
     """
+    inline = _small_enough_inline(data, spec)
     if spec.type is FilterType.SUBTREE:
         assert spec.element is not None
+        if inline:
+            return subtree_filter(data, spec.element, keys=keys, max_comparisons=limits.subtree_comparisons)
         return await asyncio.to_thread(
             subtree_filter, data, spec.element, keys=keys, max_comparisons=limits.subtree_comparisons
         )
@@ -314,10 +318,31 @@ async def filter_data(
     plan = plan_xpath(select)
     compiled = _compile(plan, spec.nsmap, select)
     if plan.bounded:
-        nodes = await asyncio.to_thread(_select, compiled, data, select)
+        nodes = _select(compiled, data, select) if inline else await asyncio.to_thread(_select, compiled, data, select)
     else:
         nodes = await _select_forked(compiled, data, select, limits.xpath_seconds)
-    return await asyncio.to_thread(_build_from, data, nodes, keys)
+    return _build_from(data, nodes, keys) if inline else await asyncio.to_thread(_build_from, data, nodes, keys)
+
+
+INLINE_NODES = 1000
+"""A ``<data>`` tree of at most this many nodes (a ``get`` of one deployment's opdata) may be filtered on the
+loop: a small filter of it takes well under a millisecond, less than the hops to a worker thread and back."""
+
+INLINE_WORK = 20_000
+"""...when its nodes times the filter's (its nodes, or the characters of an XPath) are at most this many: what
+a filter compares grows with both (a subtree filter with many siblings is quadratic)."""
+
+_LARGER_THAN_INLINE = etree.XPath(f"boolean(descendant::node()[{INLINE_NODES + 1}])")
+"""libxml2 stops at that node: asking costs little even of a datastore-sized tree."""
+
+_NODES = etree.XPath("count(descendant-or-self::node())")
+
+
+def _small_enough_inline(data: etree._Element, spec: FilterSpec) -> bool:
+    if _LARGER_THAN_INLINE(data):
+        return False
+    size = len(spec.select or "") if spec.element is None else cast(float, _NODES(spec.element))
+    return cast(float, _NODES(data)) * size <= INLINE_WORK
 
 
 async def _select_forked(
