@@ -146,7 +146,8 @@ def opdata_provider(core: EscCore, snapshots: SnapshotManager) -> StateProvider:
         listed = snapshots.list_snapshots() if wants_snapshots else None
 
         async def build(data: etree._Element, placeholders: Placeholders) -> None:
-            await (await opdata.snapshot_in_slices(scope, listed))(data, placeholders if whole else None)
+            placeholders.needs_elements |= not whole
+            await (await opdata.snapshot_in_slices(scope, listed))(data, placeholders)
 
         return [build]
 

@@ -266,13 +266,17 @@ class BaseOperations:
         for build in builds:
             await build(data, placeholders)
         data.extend(small)
+        spliced = bool(placeholders) and not placeholders.needs_elements
+        if placeholders.needs_elements:  # the filter looks inside the entries: it gets them as elements
+            small_enough = len(placeholders) <= INLINE_SPLICES
+            data = placeholders.elements(data) if small_enough else await asyncio.to_thread(placeholders.elements, data)
         if spec is None:
             result = data
         else:
             result = await filter_data(data, spec, keys=self._list_keys)
-            if not placeholders:  # the state was built as elements: maybe all of it (a filter that looks inside)
+            if not spliced:  # the entries are elements here: maybe all of them
                 self._discard_after_reply(data)
-        if not placeholders:
+        if not spliced:
             return [result]
         if len(placeholders) <= INLINE_SPLICES:
             return placeholders.serialize(result)

@@ -9,6 +9,11 @@ on that small tree as on the real one (it selects and copies a stand-in exactly 
 comment inside it included), and :meth:`Placeholders.serialize` writes the result and replaces each marker
 by its bytes: the reply a tree of the real entries gives, byte for byte, without that tree ever existing.
 
+A filter that looks inside the entries needs them as elements: :meth:`Placeholders.elements` then parses the
+whole ``<data>``, markers replaced, back into a tree. lxml parses without holding the GIL, so in a worker
+thread that costs the loop nothing, where building the entries' elements on the loop cost it several
+times more (and lxml's copies between documents hold the GIL).
+
 The markers carry a random token of this ``get``, so no comment of the configuration can pass for one.
 """
 
@@ -19,6 +24,7 @@ import secrets
 
 from lxml import etree
 
+from esc_netconf.netconf.messages import BASE_NS
 from esc_netconf.netconf.session import SerializedBody, serialize_body
 from esc_netconf.netconf.xmlsafe import parse_xml
 
@@ -30,6 +36,9 @@ class Placeholders:
         self._prefix = f"esc-netconf-placeholder-{secrets.token_hex(8)}:"
         self._marker = re.compile(re.escape(f"<!--{self._prefix}".encode()) + rb"(\d+)-->")
         self._contents: list[tuple[bytes | memoryview, str]] = []
+        self.needs_elements = False
+        """Set by a state provider whose entries the ``get``'s filter looks inside: then the ``get`` filters
+        :meth:`elements`, not the tree of stand-ins."""
 
     def __len__(self) -> int:
         """How many markers were added."""
@@ -60,6 +69,15 @@ class Placeholders:
         parts = self._marker.split(serialize_body([data]).data)
         parts[1::2] = [self._contents[int(index)][0] for index in parts[1::2]]
         return SerializedBody(b"".join(parts))
+
+    def elements(self, data: etree._Element) -> etree._Element:
+        """``data`` with every marker replaced by its content as elements: :meth:`serialize` parsed back (the
+        ``<data>`` element of a new document). Thread-safe, as :meth:`serialize`; the parse holds no GIL."""
+        if not self._contents:
+            return data
+        body = self.serialize(data).data
+        wrapper = parse_xml(b'<wrapper xmlns="%s">%s</wrapper>' % (BASE_NS.encode(), body))
+        return wrapper[0]
 
     @staticmethod
     def _inflate(comment: etree._Element, parent: etree._Element, content: bytes | memoryview,

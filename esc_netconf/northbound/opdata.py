@@ -22,7 +22,8 @@ so only an entry whose values changed is written again. When the ``get``'s filte
 (``filters.selects_entries_whole``: no filter, ``esc_datamodel/opdata``, one deployment by its key...), the
 ``<data>`` tree holds a stand-in per entry and the reply splices the bytes in (``netconf.placeholders``): no
 tree of all opdata (some 300,000 elements at 10,000 VMs) is built, copied by the filter, or freed. Any
-other filter gets the entries as elements, parsed from those bytes.
+other filter gets the same stand-ins, and the ``get`` parses the whole ``<data>`` with the bytes spliced in
+back into elements in a worker thread (lxml parses without the GIL) before it filters.
 """
 
 from __future__ import annotations
@@ -194,7 +195,7 @@ class _Rendered:
         return memoryview(self.whole)[self.content_start:-len(_END)]
 
     def element(self) -> etree._Element:
-        """The entry as a new element (for a filter that looks inside entries)."""
+        """The entry as a new element (a build without placeholders: :meth:`OpdataBuilder.element`)."""
         return parse_xml(self.whole)
 
 
@@ -275,8 +276,8 @@ class OpdataBuild:
     async def __call__(self, data: etree._Element, placeholders: Placeholders | None = None) -> None:
         """Add the opdata to ``data`` (a ``<data>`` tree), on the loop, letting it run other work after every
         :data:`SLICE_SECONDS`; what is added comes from the snapshot only, so it is one state whatever
-        changes meanwhile. With ``placeholders`` (the ``get``'s filter takes ``deployments`` entries whole:
-        ``filters.selects_entries_whole``), each entry is a stand-in with a marker for its bytes."""
+        changes meanwhile. With ``placeholders`` (the ``get``'s), each ``deployments`` entry is a stand-in with
+        a marker for its bytes; without, the entry itself."""
         for _ in self.steps(data, placeholders):
             await asyncio.sleep(0)
 

@@ -112,14 +112,16 @@ def _data(builder: OpdataBuilder, spec: FilterSpec, scope: ListScope | None, rea
 
 def both(core: EscCore, model: YangModel, spec: FilterSpec) -> tuple[bytes, bytes, ListScope | None]:
     """(built whole then filtered, built from the filter then filtered, the scope) for one filter, as the
-    reply's bytes. Built from the filter as ``get`` does: with stand-ins for the deployments spliced in as
-    bytes when the filter takes them whole (``selects_entries_whole``), else with the real entries."""
+    reply's bytes. Built from the filter as ``get`` does: with stand-ins for the deployments, spliced in as
+    bytes when the filter takes them whole (``selects_entries_whole``), else parsed back into elements."""
 
     def keys(path: tuple[str, ...]) -> tuple[str, ...]:
         node = model.node(path)
         return tuple(node.keys) if node is not None else ()
 
     def reply(data: etree._Element, placeholders: Placeholders | None = None) -> bytes:
+        if placeholders is not None and placeholders.needs_elements:
+            data, placeholders = placeholders.elements(data), None
         try:
             filtered = apply_filter(data, spec, keys)
         except NetconfError as error:  # a bad filter fails the same way whatever was built
@@ -132,7 +134,8 @@ def both(core: EscCore, model: YangModel, spec: FilterSpec) -> tuple[bytes, byte
     reference = deepcopy(RUNNING)
     reference[0].extend(list(builder.element()))
     whole = reply(reference)
-    placeholders = Placeholders() if selects_entries_whole(spec, OPDATA_LEVELS) else None
+    placeholders = Placeholders()
+    placeholders.needs_elements = not selects_entries_whole(spec, OPDATA_LEVELS)
     return whole, reply(_data(builder, spec, scope, top_reach(spec), placeholders), placeholders), scope
 
 
