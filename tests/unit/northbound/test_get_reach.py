@@ -6,8 +6,8 @@ subtree or by XPath, must read that deployment's VMs only (``_vm_values`` is the
 VM record), render at most that deployment, and hand the filter a tree holding only it; a filter naming a
 tenant reads that tenant's. A ``get`` of all opdata reads everything, which shows the counters count, and
 builds in slices (a deployment each here: ``SLICE_SECONDS`` 0), letting the loop run other work in between.
-Filters that take deployments whole get stand-ins (their bytes spliced into the reply), the others real
-entries: the reply is parsed either way.
+The tree holds stand-ins for the deployments: their bytes are spliced into the reply when the filter takes
+them whole, else parsed back into elements before the filter runs; the reply is parsed either way.
 """
 
 from __future__ import annotations
