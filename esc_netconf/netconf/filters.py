@@ -858,7 +858,6 @@ def _xpath_picks(
     return [(keys.pop() if keys else None, inner)]
 
 
-
 def selects_entries_whole(spec: FilterSpec | None, levels: Sequence[ListLevel]) -> bool:
     """Whether ``spec`` returns each entry of the last of ``levels`` either whole or not at all, telling which
     by nothing inside the entry but its key leaf; False when it cannot tell.
@@ -927,6 +926,7 @@ def _xpath_whole(steps: list[_Step], nsmap: Mapping[str, str], path: tuple[str, 
         if step.predicates and (key is None or any(_key_predicate(p, key) is None for p in step.predicates)):
             return False
     return True
+
 
 # ---- reach: which top-level subtrees of the datastore a filter can look into ----------------------------
 
