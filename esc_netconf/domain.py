@@ -26,7 +26,8 @@ from esc_netconf.core.lifecycle import EscCore
 from esc_netconf.day0_fetch import FetchLimits, UrlTemplateFetcher
 from esc_netconf.netconf.base_operations import StateBuild
 from esc_netconf.netconf.datastore import Datastore
-from esc_netconf.netconf.filters import FilterSpec, ListLevel, list_scope
+from esc_netconf.netconf.filters import FilterSpec, ListLevel, list_scope, selects_entries_whole
+from esc_netconf.netconf.placeholders import Placeholders
 from esc_netconf.netconf.server import NetconfServer, StateProvider
 from esc_netconf.netconf.subscriptions import NotificationHub
 from esc_netconf.netconf.yangmodel import YangModel
@@ -141,10 +142,12 @@ def opdata_provider(core: EscCore, snapshots: SnapshotManager) -> StateProvider:
         snapshots_scope = list_scope(spec, SNAPSHOT_LEVELS)
         wants_snapshots = snapshots_scope is None or bool(snapshots_scope.picks)  # else the filter cannot reach them
         scope = list_scope(spec, OPDATA_LEVELS)
+        whole = selects_entries_whole(spec, OPDATA_LEVELS)  # then deployments are spliced in as bytes
         listed = snapshots.list_snapshots() if wants_snapshots else None
 
-        async def build(data: etree._Element) -> None:
-            await (await opdata.snapshot_in_slices(scope, listed))(data)
+        async def build(data: etree._Element, placeholders: Placeholders) -> None:
+            placeholders.needs_elements |= not whole
+            await (await opdata.snapshot_in_slices(scope, listed))(data, placeholders)
 
         return [build]
 

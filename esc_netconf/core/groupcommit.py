@@ -33,6 +33,7 @@ import functools
 import inspect
 import itertools
 import logging
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import ContextVar
@@ -77,6 +78,12 @@ class _Deferred:
 
 _Pending = Write | _Deferred
 
+_RECORD_KINDS = frozenset({RecordKind.TENANT, RecordKind.DEPLOYMENT, RecordKind.VM})
+
+#: Keys of the last record writes kept for :meth:`GroupCommit.records_written_since` (a reader of all opdata
+#: in slices asks which records changed while it read: a deploy burst writes some thousands a second).
+RECENT_RECORDS = 20_000
+
 
 def _writes(items: list[_Pending]) -> list[Write]:
     return [item.write() if isinstance(item, _Deferred) else item for item in items]
@@ -96,6 +103,8 @@ class GroupCommit:
         self._instance = next(_instances)
         self._pending: dict[tuple[RecordKind, str], _Pending] = {}
         self._written = 0  # sequence number of the last write accepted
+        self._records_written = 0  # writes of tenants, deployments and VMs among them (what opdata shows)
+        self._recent_records: deque[tuple[RecordKind, str]] = deque(maxlen=RECENT_RECORDS)  # their keys
         self._durable = 0  # sequence number of the last write committed
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._scheduled: asyncio.Handle | asyncio.TimerHandle | None = None
@@ -108,6 +117,19 @@ class GroupCommit:
     def written(self) -> int:
         """Sequence number of the last write accepted (an event published now follows it)."""
         return self._written
+
+    @property
+    def records_written(self) -> int:
+        """How many of the writes accepted were of tenants, deployments or VMs (not operations, not events)."""
+        return self._records_written
+
+    def records_written_since(self, mark: int) -> set[tuple[RecordKind, str]] | None:
+        """The (kind, key) of the tenants, deployments and VMs written since :attr:`records_written` was
+        ``mark``; None when they were more than the last :data:`RECENT_RECORDS` (too many to tell)."""
+        count = self._records_written - mark
+        if count > len(self._recent_records):
+            return None
+        return set(itertools.islice(reversed(self._recent_records), count))
 
     @property
     def durable_upto(self) -> int:
@@ -175,6 +197,9 @@ class GroupCommit:
         self._pending.pop(key, None)
         self._pending[key] = write
         self._written += 1
+        if write.kind in _RECORD_KINDS:
+            self._records_written += 1
+            self._recent_records.append(key)
         _last_write.set((self._instance, self._written))
         self._schedule(0.0)
 

@@ -45,7 +45,7 @@ from esc_netconf.core.monitor import Monitor
 from esc_netconf.core.planning import check_pool_capacity, plan_group, validate_spec
 from esc_netconf.core.states import (ACTIVE_VM_STATES, ActionType, ServiceState, ServiceTrigger, VmState, VmTrigger,
                                      service_transition, vm_transition)
-from esc_netconf.core.store import Store
+from esc_netconf.core.store import RecordKind, Store
 from esc_netconf.vim.base import VimDriver
 
 log = logging.getLogger(__name__)
@@ -130,6 +130,7 @@ class EscCore:
         self._tenant_slots = asyncio.Semaphore(TENANT_WORK_AT_ONCE)
         self._stopping = False
         self._installs = 0  # states put in place by install()
+        self._installed_at = 0  # what writes() said right after the last install()
 
     # ---- lifetime ---------------------------------------------------------------------------
 
@@ -166,6 +167,7 @@ class EscCore:
         that reads across several turns of the loop sees :meth:`writes` move."""
         self._ctx.state = state
         self._installs += 1
+        self._installed_at = self.writes()
 
     async def stop(self) -> None:
         """Cancel the monitor and every task; records keep the work in flight for the next start."""
@@ -230,10 +232,21 @@ class EscCore:
         return self._ctx.vms_of(dep_id)
 
     def writes(self) -> int:
-        """How many writes of records the core has made: it moves with every change of a record, since each is
-        written before the task that made it awaits anything; a reader that reads records across several
-        turns of the loop (opdata) compares it before and after to know whether it read one state."""
-        return self._ctx.commit.written + self._installs
+        """How many writes of tenant, deployment and VM records the core has made, and states installed: it
+        moves with every change of one, since each is written before the task that made it awaits anything; a
+        reader that reads them across several turns of the loop (opdata) compares it before and after to know
+        whether it read one state. Operations and the event journal (written all the time while events are
+        delivered) do not move it."""
+        return self._ctx.commit.records_written + self._installs
+
+    def written_since(self, mark: int) -> set[tuple[RecordKind, str]] | None:
+        """Which tenants, deployments and VMs (kind, key: name, deployment id, VM id) were written since
+        :meth:`writes` gave ``mark``; None when too many to tell, or when a whole state was installed since. A
+        reader across turns of the loop reads those again at its end, in one go, to get the state of that
+        moment without reading everything again."""
+        if mark < self._installed_at:
+            return None
+        return self._ctx.commit.records_written_since(mark - self._installs)
 
     def vms_by_deployment(self) -> dict[str, list[VmRecord]]:
         """Every deployment's VMs (by group then index, as ``vms`` gives them), in one pass over the VMs:

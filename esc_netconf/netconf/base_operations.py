@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Protocol
@@ -20,6 +21,7 @@ from esc_netconf.netconf.context import ServerCounters, SessionContext
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError
 from esc_netconf.netconf.filters import FilterSpec, copy_within_reach, filter_data, parse_filter, reaches, top_reach
 from esc_netconf.netconf.monitoring import netconf_state
+from esc_netconf.netconf.placeholders import Placeholders
 from esc_netconf.netconf.reply_cache import ReplyCache, operation_key
 from esc_netconf.netconf.session import SerializedBody, serialize_body
 from esc_netconf.nsmap import default_namespace
@@ -45,10 +47,46 @@ reads what is safe to read from there (see :meth:`BaseOperations.cached_get_conf
 INLINE_SERIALIZE_BYTES = 256 * 2**10
 """A get-config answer whose previous one was larger than this is built in a worker thread, not on the loop."""
 
-StateBuild = Callable[[etree._Element], Awaitable[None]]
+StateBuild = Callable[[etree._Element, Placeholders], Awaitable[None]]
 """Adds ``config false`` data to a ``get``'s ``<data>`` tree (beside the configuration, into its top-level
 container when it has one) from a snapshot its state provider took; it may let the loop run other work
-between slices of a large build, since it reads only its snapshot."""
+between slices of a large build, since it reads only its snapshot. Where the get's filter takes entries
+whole, it may add stand-ins whose content the ``Placeholders`` splice into the reply as bytes."""
+
+INLINE_SPLICES = 64
+"""A get reply with at most this many placeholders is serialized on the loop; a larger one in a worker thread."""
+
+
+DISCARD_SLICE_SECONDS = 0.005
+"""Freeing a large ``<data>`` tree lets the loop run other work after this long (see :func:`discard_in_slices`)."""
+
+_LARGER_THAN_A_PIECE = etree.XPath("boolean(descendant::node()[5001])")
+"""Whether a subtree is freed child by child rather than at once (5,000 nodes take lxml well under 1 ms);
+libxml2 stops at the 5,001st node, so asking costs little even of a tree of 300,000."""
+
+
+async def discard_in_slices(tree: etree._Element) -> None:
+    """Free ``tree`` a piece at a time, letting the loop run in between. lxml frees a tree in one C call with
+    the GIL held, so dropping all opdata built as elements (some 300,000 of them at 10,000 VMs, for a filter
+    that looks inside the deployments) held every thread for tens of milliseconds; a removed subtree that no
+    Python object refers to is freed at once, so removing the subtrees of a few thousand nodes one by one
+    frees it in small steps."""
+    started = time.perf_counter()
+    stack = [tree]
+    while stack:
+        node = stack[-1]
+        if not len(node):
+            stack.pop()
+            continue
+        child = node[-1]
+        if _LARGER_THAN_A_PIECE(child):
+            stack.append(child)
+            continue
+        node.remove(child)
+        del child  # the last reference: lxml frees the subtree now
+        if time.perf_counter() - started >= DISCARD_SLICE_SECONDS:
+            await asyncio.sleep(0)
+            started = time.perf_counter()
 
 
 class OperationsHost(Protocol):
@@ -190,6 +228,7 @@ class BaseOperations:
         #: thread for a big edit (a bulk edit of 100 deployments among 2,000 took milliseconds on the loop).
         self._found: tuple[etree._Element, etree._Element, list[Change]] | None = None
         server.datastore.add_commit_preparer(self._find_changes)
+        self._discarding: set[asyncio.Task[None]] = set()  # get trees being freed after their replies
 
     def _find_changes(self, old: etree._Element, new: etree._Element, touched: frozenset[etree._Element]) -> None:
         """The datastore's preparer: it runs for every edit that changes something, before its commit (edits
@@ -211,14 +250,15 @@ class BaseOperations:
         node = self.server.model.node(path)
         return node.keys if node is not None else ()
 
-    async def get(self, ctx: SessionContext, op: etree._Element) -> list[etree._Element]:
+    async def get(self, ctx: SessionContext, op: etree._Element) -> list[etree._Element] | SerializedBody:
         _only_parameters(op, frozenset({"filter"}))
         spec = parse_filter(_child(op, "filter"))
         server = self.server
         # What the reply shows is read in one go (no await in between), so it is one state: the running tree
         # and the state providers' snapshots; the state is then built from its snapshots, in slices with other
         # work in between (300,000 elements for all opdata at 10,000 VMs). Only what the filter can reach is
-        # copied, read and built; the filter then gives the same result as on everything.
+        # copied, read and built; the filter then gives the same result as on everything. Entries the filter takes
+        # whole may be stand-ins whose bytes the reply splices in (``placeholders``): no tree of all of them.
         reach = top_reach(spec)
         data = copy_within_reach(server.datastore.running, reach)
         builds = server.state_builds(spec)
@@ -231,10 +271,32 @@ class BaseOperations:
             small.append(server.hub.streams_element())
         if reaches(reach, "yang-library") or reaches(reach, "modules-state"):
             small.extend(server.library.elements())
+        placeholders = Placeholders()
         for build in builds:
-            await build(data)
+            await build(data, placeholders)
         data.extend(small)
-        return [await filter_data(data, spec, keys=self._list_keys) if spec is not None else data]
+        spliced = bool(placeholders) and not placeholders.needs_elements
+        if placeholders.needs_elements:  # the filter looks inside the entries: it gets them as elements
+            small_enough = len(placeholders) <= INLINE_SPLICES
+            data = placeholders.elements(data) if small_enough else await asyncio.to_thread(placeholders.elements, data)
+        if spec is None:
+            result = data
+        else:
+            result = await filter_data(data, spec, keys=self._list_keys)
+            if not spliced:  # the entries are elements here: maybe all of them
+                self._discard_after_reply(data)
+        if not spliced:
+            return [result]
+        if len(placeholders) <= INLINE_SPLICES:
+            return placeholders.serialize(result)
+        return await asyncio.to_thread(placeholders.serialize, result)
+
+    def _discard_after_reply(self, tree: etree._Element) -> None:
+        """Free ``tree`` in slices (:func:`discard_in_slices`) in a task of its own, so the reply need not
+        wait for it (a tree of all opdata takes some 100 ms of small steps)."""
+        task = asyncio.get_running_loop().create_task(discard_in_slices(tree), name="netconf-get-discard")
+        self._discarding.add(task)
+        task.add_done_callback(self._discarding.discard)
 
     async def get_config(self, ctx: SessionContext, op: etree._Element) -> SerializedBody:
         """The answer is serialized here and kept in :attr:`get_config_cache` (see ``reply_cache``): a

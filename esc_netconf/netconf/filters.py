@@ -298,14 +298,18 @@ async def filter_data(
     """Apply a filter to a datastore-sized ``<data>`` tree (owned by the caller) without holding the loop.
 
     A subtree filter runs in a worker thread and counts its node comparisons; an XPath whose cost its
-    shape bounds (see :class:`XPathPlan`) runs in a worker thread; any other XPath runs in a forked
+    shape bounds (see :class:`XPathPlan`) runs in a worker thread (both on the loop for a small tree and
+    filter: :data:`INLINE_WORK`); any other XPath runs in a forked
     child under ``limits.xpath_seconds`` (:mod:`esc_netconf.netconf.forked`), which a cancelled task
     (the client left) kills at once.
 
     :raises NetconfError: the filter's own errors; ``too-big`` when it exceeds its budget.
     """
+    inline = _small_enough_inline(data, spec)
     if spec.type is FilterType.SUBTREE:
         assert spec.element is not None
+        if inline:
+            return subtree_filter(data, spec.element, keys=keys, max_comparisons=limits.subtree_comparisons)
         return await asyncio.to_thread(
             subtree_filter, data, spec.element, keys=keys, max_comparisons=limits.subtree_comparisons
         )
@@ -314,10 +318,31 @@ async def filter_data(
     plan = plan_xpath(select)
     compiled = _compile(plan, spec.nsmap, select)
     if plan.bounded:
-        nodes = await asyncio.to_thread(_select, compiled, data, select)
+        nodes = _select(compiled, data, select) if inline else await asyncio.to_thread(_select, compiled, data, select)
     else:
         nodes = await _select_forked(compiled, data, select, limits.xpath_seconds)
-    return await asyncio.to_thread(_build_from, data, nodes, keys)
+    return _build_from(data, nodes, keys) if inline else await asyncio.to_thread(_build_from, data, nodes, keys)
+
+
+INLINE_NODES = 1000
+"""A ``<data>`` tree of at most this many nodes (a ``get`` of one deployment's opdata) may be filtered on the
+loop: a small filter of it takes well under a millisecond, less than the hops to a worker thread and back."""
+
+INLINE_WORK = 20_000
+"""...when its nodes times the filter's (its nodes, or the characters of an XPath) are at most this many: what
+a filter compares grows with both (a subtree filter with many siblings is quadratic)."""
+
+_LARGER_THAN_INLINE = etree.XPath(f"boolean(descendant::node()[{INLINE_NODES + 1}])")
+"""libxml2 stops at that node: asking costs little even of a datastore-sized tree."""
+
+_NODES = etree.XPath("count(descendant-or-self::node())")
+
+
+def _small_enough_inline(data: etree._Element, spec: FilterSpec) -> bool:
+    if _LARGER_THAN_INLINE(data):
+        return False
+    size = len(spec.select or "") if spec.element is None else cast(float, _NODES(spec.element))
+    return cast(float, _NODES(data)) * size <= INLINE_WORK
 
 
 async def _select_forked(
@@ -831,6 +856,76 @@ def _xpath_picks(
         below = _xpath_picks(rest, nsmap, levels[1:])
         inner = None if below is None else ListScope(tuple(below))
     return [(keys.pop() if keys else None, inner)]
+
+
+def selects_entries_whole(spec: FilterSpec | None, levels: Sequence[ListLevel]) -> bool:
+    """Whether ``spec`` returns each entry of the last of ``levels`` either whole or not at all, telling which
+    by nothing inside the entry but its key leaf; False when it cannot tell.
+
+    Then a state provider may put a stand-in for each such entry in the ``<data>`` it builds (the entry element
+    with its key leaf only, and a marker for the rest: ``netconf.placeholders``): the filter selects or drops a
+    stand-in as it would the entry, and copies it whole when it copies the entry, so the reply is the same
+    once the markers are replaced by the entries' content. Subtree filters: no filter node below an entry but
+    content match nodes on its key, no attributes on the filter nodes on the way. XPath: each ``|`` branch a
+    plain path of child steps that ends at or above the entries or goes elsewhere, with ``[key='value']``
+    predicates on the list entries only.
+    """
+    if spec is None:
+        return True
+    path: tuple[str, ...] = ()
+    keys: dict[int, str] = {}  # the key leaf of each list entry on the path, by its position
+    for level in levels:
+        path += level.path
+        keys[len(path) - 1] = level.key
+    if spec.type is FilterType.SUBTREE:
+        assert spec.element is not None
+        return _subtree_whole(_children(spec.element), path, keys[len(path) - 1])
+    assert spec.select is not None
+    try:
+        tokens = _tokenize(spec.select)
+    except ValueError:
+        return False  # the filter itself reports the error
+    if any(value in ("..", "::") or kind == "variable" for kind, value in tokens):
+        return False
+    for branch in _union_branches(tokens):
+        steps = _location_steps(branch)
+        if steps is None or not _xpath_whole(steps, spec.nsmap, path, keys):
+            return False
+    return True
+
+
+def _subtree_whole(siblings: list[etree._Element], path: tuple[str, ...], key: str) -> bool:
+    """:func:`selects_entries_whole` for the filter nodes ``siblings`` and the entries at ``path`` below them."""
+    for node in siblings:
+        if not _filter_names(node, path[0]):
+            continue  # it goes elsewhere (or is a content match node one level up, on data the provider builds)
+        if node.attrib:
+            return False
+        children = _children(node)
+        if len(path) == 1:  # an entry: selected whole when it has no children or only content matches on the key
+            if not all(_is_content_match(c) and _filter_names(c, key) for c in children):
+                return False
+        elif children and not all(_is_content_match(c) for c in children):
+            if not _subtree_whole(children, path[1:], key):
+                return False
+    return True
+
+
+def _xpath_whole(steps: list[_Step], nsmap: Mapping[str, str], path: tuple[str, ...], keys: Mapping[int, str]) -> bool:
+    """:func:`selects_entries_whole` for one branch's ``steps``; ``keys``: the key leaf of each list entry on
+    ``path``, by position."""
+    for position, step in enumerate(steps):
+        if position == len(path):
+            return False  # below an entry
+        names = _step_names(step, path[position], nsmap)
+        if names is None:
+            return False
+        if not names:
+            return True  # it goes elsewhere
+        key = keys.get(position)
+        if step.predicates and (key is None or any(_key_predicate(p, key) is None for p in step.predicates)):
+            return False
+    return True
 
 
 # ---- reach: which top-level subtrees of the datastore a filter can look into ----------------------------

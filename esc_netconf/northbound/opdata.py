@@ -12,18 +12,26 @@ smaller tree, with the same result as on the whole one (``netconf.filters.list_s
 
 In two steps, so a ``get`` of all 10,000 VMs does not hold the event loop for the whole build (issue 13:
 no stall over 50 ms): :meth:`OpdataBuilder.snapshot_in_slices` copies what the reply shows out of the records
-into plain immutable values (tuples of strings, numbers, dates, enum members and frozen history entries), a
-slice of 500 entries per turn of the loop, and reads everything again in one go if the core wrote a record
+into plain immutable values (tuples of strings, numbers, dates, enum members and frozen history entries),
+:data:`SLICE_SECONDS` of work per turn of the loop, and reads everything again if the core wrote a record
 meanwhile, so the reply shows one state of the core, never half of one edit; the :class:`OpdataBuild` it
-returns turns those values into XML on the loop, again a slice at a time, reading no record. (Not in a
-worker thread: the same lxml build took three times the CPU there in the server's process.)
+returns turns those values into XML on the loop, again a slice at a time, reading no record.
+
+Each ``deployments`` entry is written as text (UTF-8 bytes) and kept with the values it was written from,
+so only an entry whose values changed is written again. When the ``get``'s filter takes entries whole
+(``filters.selects_entries_whole``: no filter, ``esc_datamodel/opdata``, one deployment by its key...), the
+``<data>`` tree holds a stand-in per entry and the reply splices the bytes in (``netconf.placeholders``): no
+tree of all opdata (some 300,000 elements at 10,000 VMs) is built, copied by the filter, or freed. Any
+other filter gets the same stand-ins, and the ``get`` parses the whole ``<data>`` with the bytes spliced in
+back into elements in a worker thread (lxml parses without the GIL) before it filters.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 from collections.abc import Iterator, Sequence
-from copy import deepcopy
 from operator import attrgetter
 from typing import Any
 
@@ -32,7 +40,10 @@ from lxml import etree
 from esc_netconf.core.backup import SnapshotRecord
 from esc_netconf.core.lifecycle import EscCore
 from esc_netconf.core.model import DeploymentRecord, HistoryEntry, VmRecord
+from esc_netconf.core.store import RecordKind
 from esc_netconf.netconf.filters import ListLevel, ListScope
+from esc_netconf.netconf.placeholders import Placeholders
+from esc_netconf.netconf.xmlsafe import parse_xml
 from esc_netconf.nsmap import default_namespace
 from esc_netconf.northbound.esc_xml import ESC_NS, date_time, leaf, q
 from esc_netconf.northbound.snapshot_xml import snapshot_element
@@ -60,33 +71,57 @@ def _vm_values(vm: VmRecord) -> VmValues:
             tuple(vm.history))
 
 
-def _render_vm_instance(values: VmValues, parent: etree._Element) -> None:
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _text(value: object) -> str:
+    """A leaf's value as libxml2 writes element text (``&``, ``<``, ``>`` and carriage returns escaped);
+    characters XML cannot hold are refused once for the whole entry (:func:`_render_deployment`)."""
+    text = value if type(value) is str else str(value)
+    if "&" in text or "<" in text or ">" in text or "\r" in text:
+        return text.translate(_ESCAPES)
+    return text
+
+
+def _leaf(out: list[str], name: str, value: object | None) -> None:
+    """``<name>value</name>``; an unknown value is left out rather than sent empty (as ``esc_xml.leaf``)."""
+    if value is not None:
+        out.append(f"<{name}>{_text(value)}</{name}>")
+
+
+def _render_vm_instance(values: VmValues, out: list[str]) -> None:
     (_group, _state, server_id, name, host_id, hostname), nics, history = values
-    instance = etree.SubElement(parent, q("vm_instance"))
-    leaf(instance, "vm_id", server_id)
-    leaf(instance, "name", name)
-    leaf(instance, "host_id", host_id)
-    leaf(instance, "hostname", hostname)
+    out.append("<vm_instance>")
+    _leaf(out, "vm_id", server_id)
+    _leaf(out, "name", name)
+    _leaf(out, "host_id", host_id)
+    _leaf(out, "hostname", hostname)
     if nics:
-        interfaces = etree.SubElement(instance, q("interfaces"))
+        out.append("<interfaces>")
         for nicid, port_id, network_id, network, subnet, ip_address, mac_address, netmask, gateway in nics:
-            interface = etree.SubElement(interfaces, q("interface"))
-            leaf(interface, "nicid", nicid)
-            leaf(interface, "port_id", port_id)
-            leaf(interface, "network", network_id or network)
-            leaf(interface, "subnet", subnet)
-            leaf(interface, "ip_address", ip_address)
-            leaf(interface, "mac_address", mac_address)
-            leaf(interface, "netmask", netmask)
-            leaf(interface, "gateway", gateway)
+            out.append("<interface>")
+            _leaf(out, "nicid", nicid)
+            _leaf(out, "port_id", port_id)
+            _leaf(out, "network", network_id or network)
+            _leaf(out, "subnet", subnet)
+            _leaf(out, "ip_address", ip_address)
+            _leaf(out, "mac_address", mac_address)
+            _leaf(out, "netmask", netmask)
+            _leaf(out, "gateway", gateway)
+            out.append("</interface>")
+        out.append("</interfaces>")
     if history:
-        history_el = etree.SubElement(instance, q("history"))
+        out.append("<history>")
         for entry in history:
-            row = etree.SubElement(history_el, q("entry"))
-            leaf(row, "seq", entry.seq)
-            leaf(row, "time", date_time(entry.time))
-            leaf(row, "type", entry.type)
-            leaf(row, "detail", entry.detail or None)
+            out.append("<entry>")
+            _leaf(out, "seq", entry.seq)
+            _leaf(out, "time", date_time(entry.time))
+            _leaf(out, "type", entry.type)
+            _leaf(out, "detail", entry.detail or None)
+            out.append("</entry>")
+        out.append("</history>")
+    out.append("</vm_instance>")
 
 
 DeploymentValues = tuple[_Row, tuple[VmValues, ...]]
@@ -97,59 +132,107 @@ def _deployment_values(dep: DeploymentRecord, vms: list[VmRecord]) -> Deployment
     return _DEPLOYMENT_FIELDS(dep), tuple(map(_vm_values, vms))
 
 
-def _render_deployment(values: DeploymentValues) -> etree._Element:
+_START = f'<deployments xmlns="{ESC_NS}">'
+
+
+def _render_deployment(values: DeploymentValues) -> bytes:
+    """The ``deployments`` entry as its own document, UTF-8, byte for byte what lxml writes for the same
+    entry built as elements (``tests/unit/northbound/test_opdata_render.py`` holds that build and compares):
+    written as text, three to four times faster than building the elements and serializing them."""
     (name, service_name, service_version, dep_id, service_id, state), vms = values
-    element = etree.Element(q("deployments"), nsmap=default_namespace(ESC_NS))
-    leaf(element, "deployment_name", name)
-    leaf(element, "service_name", service_name)
-    leaf(element, "service_version", service_version)
-    leaf(element, "deployment_id", dep_id)
-    leaf(element, "service_id", service_id or None)
-    machine = etree.SubElement(element, q("state_machine"))
-    leaf(machine, "state", state.value)
+    out = [_START]
+    _leaf(out, "deployment_name", name)
+    _leaf(out, "service_name", service_name)
+    _leaf(out, "service_version", service_version)
+    _leaf(out, "deployment_id", dep_id)
+    _leaf(out, "service_id", service_id or None)
+    out.append("<state_machine>")
+    _leaf(out, "state", state.value)
     if vms:
-        vm_machines = etree.SubElement(machine, q("vm_state_machines"))
+        out.append("<vm_state_machines>")
         for vm in vms:
-            row = etree.SubElement(vm_machines, q("vm_state_machine"))
-            leaf(row, "vm_name", vm[0][3])
-            leaf(row, "state", vm[0][1].value)
+            out.append("<vm_state_machine>")
+            _leaf(out, "vm_name", vm[0][3])
+            _leaf(out, "state", vm[0][1].value)
+            out.append("</vm_state_machine>")
+        out.append("</vm_state_machines>")
+    out.append("</state_machine>")
     groups: dict[str, list[VmValues]] = {}
     for vm in vms:
         groups.setdefault(vm[0][0], []).append(vm)
     for group_name in sorted(groups):
-        group = etree.SubElement(element, q("vm_group"))
-        leaf(group, "name", group_name)
+        out.append("<vm_group>")
+        _leaf(out, "name", group_name)
         for vm in groups[group_name]:
             if vm[0][2] is not None:  # no server yet: the VM shows in vm_state_machines only (vm_id is its server id)
-                _render_vm_instance(vm, group)
-    return element
+                _render_vm_instance(vm, out)
+        out.append("</vm_group>")
+    out.append("</deployments>")
+    text = "".join(out)
+    bad = _NOT_XML.search(text)  # the markup is ASCII: only a value can hold one
+    if bad is not None:
+        raise ValueError(f"All strings must be XML compatible: {bad.group()!r} in {text!r}")  # as lxml refuses
+    return text.encode()
+
+
+_END = b"</deployments>"
+_KEY_END = b"</deployment_name>"
+
+
+class _Rendered:
+    """One ``deployments`` entry serialized as its own document (``<deployments xmlns=...>...</deployments>``,
+    UTF-8 as a reply is written), the offset where what follows its key leaf starts."""
+
+    __slots__ = ("whole", "content_start")
+
+    def __init__(self, whole: bytes) -> None:
+        self.whole = whole
+        self.content_start = self.whole.index(_KEY_END) + len(_KEY_END)  # the key leaf comes first
+
+    def content(self) -> memoryview:
+        """The entry's children after its key leaf, as the reply writes them under the ``esc`` default
+        namespace (the stand-in's marker is replaced by this)."""
+        return memoryview(self.whole)[self.content_start:-len(_END)]
+
+    def element(self) -> etree._Element:
+        """The entry as a new element (a build without placeholders: :meth:`OpdataBuilder.element`)."""
+        return parse_xml(self.whole)
 
 
 class _RenderedDeployments:
     """Rendered ``deployments`` entries by deployment id, each with the values it was rendered from.
 
     Rendering is most of what a full ``get`` costs (10,000 VMs make some 300,000 elements), while a
-    deployment's values (its VMs' included) rarely change: one whose values equal the remembered ones gets a
-    copy of its element (one C call), any other is rendered again. Equal values render equal XML, so the
-    reply is what rendering afresh gives. Entries of deployments that are gone are dropped at the next build
-    of every deployment. Loop thread only (lxml builds in a worker thread of this process took three times
-    the CPU); a remembered element is never changed, only copied.
+    deployment's values (its VMs' included) rarely change: one whose values equal the remembered ones is
+    not rendered again. Equal values render equal XML, so the reply is what rendering afresh gives. Kept as
+    bytes, not elements: a reply that takes entries whole splices the bytes in (``netconf.placeholders``),
+    and no tree of all of them is made, copied or freed. Entries of deployments that are gone are dropped at
+    the next build of every deployment. Loop thread only.
     """
 
     def __init__(self) -> None:
-        self._rendered: dict[str, tuple[DeploymentValues, etree._Element]] = {}
+        self._rendered: dict[str, tuple[DeploymentValues, _Rendered]] = {}
 
-    def add(self, parent: etree._Element, dep_id: str, values: DeploymentValues) -> None:
+    def get(self, dep_id: str, values: DeploymentValues) -> _Rendered:
         known = self._rendered.get(dep_id)
         if known is None or known[0] != values:
-            known = values, _render_deployment(values)
+            known = values, _Rendered(_render_deployment(values))
             self._rendered[dep_id] = known
-        parent.append(deepcopy(known[1]))
+        return known[1]
 
     def keep_only(self, dep_ids: set[str]) -> None:
         """Forget the deployments not in ``dep_ids`` (every deployment there is)."""
         for dep_id in [d for d in self._rendered if d not in dep_ids]:
             del self._rendered[dep_id]
+
+
+def _stand_in(name: str, rendered: _Rendered, placeholders: Placeholders) -> etree._Element:
+    """A ``deployments`` entry as the filter sees it when it takes entries whole: made as the rendered one
+    is, with its key leaf, and a marker for the rest."""
+    element = etree.Element(q("deployments"), nsmap=default_namespace(ESC_NS))
+    leaf(element, "deployment_name", name)
+    placeholders.add(element, rendered.content(), ESC_NS)
+    return element
 
 
 #: ``opdata/status`` while the server serves (it renders opdata only then).
@@ -173,9 +256,11 @@ _TenantRecords = tuple[str, str, list[tuple[DeploymentRecord, list[VmRecord]]]]
 """A tenant's name, project id, and its deployments in the reply with their VMs."""
 
 
-#: Entries built between two turns of the loop (a VM or a snapshot counts one, a deployment one more): at
-#: 10,000 VMs a slice of 500 is about 5 ms of copying.
-SLICE = 500
+#: Work done between two turns of the loop while a ``get`` reads or builds opdata, in seconds: every
+#: other task waits this long at most (issue 13: no stall over 50 ms), and a full ``get`` of 10,000 VMs
+#: takes some tens of turns.
+SLICE_SECONDS = 0.005
+
 
 
 class OpdataBuild:
@@ -188,46 +273,62 @@ class OpdataBuild:
         self._whole = whole
         self._snapshots = snapshots
 
-    async def __call__(self, data: etree._Element) -> None:
+    async def __call__(self, data: etree._Element, placeholders: Placeholders | None = None) -> None:
         """Add the opdata to ``data`` (a ``<data>`` tree), on the loop, letting it run other work after every
-        :data:`SLICE` entries; what is added comes from the snapshot only, so it is one state whatever
-        changes meanwhile."""
-        for _ in self.steps(data):
+        :data:`SLICE_SECONDS`; what is added comes from the snapshot only, so it is one state whatever
+        changes meanwhile. With ``placeholders`` (the ``get``'s), each ``deployments`` entry is a stand-in with
+        a marker for its bytes; without, the entry itself."""
+        for _ in self.steps(data, placeholders):
             await asyncio.sleep(0)
 
-    def add_to(self, data: etree._Element) -> None:
+    def add_to(self, data: etree._Element, placeholders: Placeholders | None = None) -> None:
         """Add the opdata to ``data`` in one go (no loop to let run in between: a caller off the ``get`` path)."""
-        for _ in self.steps(data):
+        for _ in self.steps(data, placeholders):
             continue
 
-    def steps(self, data: etree._Element) -> Iterator[None]:
-        """Add the opdata to ``data`` step by step, a slice per step: under the ``esc_datamodel`` it has (the
-        configuration's; an ``opdata`` beside its config), else a new one."""
+    def steps(self, data: etree._Element, placeholders: Placeholders | None = None) -> Iterator[None]:
+        """Add the opdata to ``data`` step by step, yielding after each :data:`SLICE_SECONDS` of work: under the
+        ``esc_datamodel`` it has (the configuration's; an ``opdata`` beside its config), else a new one."""
         top = data.find(q("esc_datamodel"))
         if top is None:
             top = etree.SubElement(data, q("esc_datamodel"), nsmap=default_namespace(ESC_NS))
         opdata = etree.SubElement(top, q("opdata"))
         leaf(opdata, "status", OPER_UP)
         tenants_el = etree.SubElement(opdata, q("tenants"))
-        done = 0
+        rendered = self._rendered
+        started = time.perf_counter()
         for name, project_id, deps in self._tenants:
             tenant_el = etree.SubElement(tenants_el, q("tenant"))
             leaf(tenant_el, "name", name)
             leaf(tenant_el, "tenant_id", project_id)
             for dep_id, values in deps:
-                self._rendered.add(tenant_el, dep_id, values)
-                done += 1 + len(values[1])
-                if done >= SLICE:
-                    done = 0
+                entry = rendered.get(dep_id, values)
+                tenant_el.append(entry.element() if placeholders is None
+                                 else _stand_in(values[0][0], entry, placeholders))
+                if time.perf_counter() - started >= SLICE_SECONDS:
                     yield
+                    started = time.perf_counter()
         if self._whole:
-            self._rendered.keep_only({dep_id for _, _, deps in self._tenants for dep_id, _ in deps})
+            rendered.keep_only({dep_id for _, _, deps in self._tenants for dep_id, _ in deps})
         if self._snapshots is not None:
             container = etree.SubElement(opdata, q("snapshots"))
-            for index, record in enumerate(self._snapshots, 1):
+            for record in self._snapshots:
                 snapshot_element(record, container)
-                if index % SLICE == 0:
+                if time.perf_counter() - started >= SLICE_SECONDS:
                     yield
+                    started = time.perf_counter()
+
+
+def _read_again(dep: DeploymentRecord, vms: list[VmRecord], read: dict[str, tuple[tuple[str, ...], DeploymentValues]],
+                written: set[tuple[RecordKind, str]]) -> DeploymentValues:
+    """The values of ``dep`` now: what was read before unless a write since touched the deployment, one of its
+    VMs, or changed which VMs it has."""
+    known = read.get(dep.dep_id)
+    if known is not None and (RecordKind.DEPLOYMENT, dep.dep_id) not in written:
+        ids = tuple(vm.vm_id for vm in vms)
+        if ids == known[0] and not any((RecordKind.VM, vm_id) in written for vm_id in ids):
+            return known[1]
+    return _deployment_values(dep, vms)
 
 
 class OpdataBuilder:
@@ -249,23 +350,32 @@ class OpdataBuilder:
 
     async def snapshot_in_slices(self, scope: ListScope | None = None,
                                  snapshots: Sequence[SnapshotRecord] | None = None) -> OpdataBuild:
-        """:meth:`snapshot`, read :data:`SLICE` entries at a time with the loop running other work in between
-        (reading 10,000 VMs in one go held it some 40-90 ms); when the core wrote a record meanwhile
-        (:meth:`EscCore.writes` moved), what was read may mix two states, so it is read again in one go."""
+        """:meth:`snapshot`, read :data:`SLICE_SECONDS` at a time with the loop running other work in between
+        (reading 10,000 VMs in one go held it some 20-90 ms). When the core wrote records meanwhile, what was
+        read may mix two states: then the records are looked up again in one go and the deployments a write
+        touched (:meth:`EscCore.written_since`: the deployment, one of its VMs, or its set of VMs changed) are
+        read again, the others keep what was read (they have not changed since), so the reply shows the state
+        of that moment, never half of one edit. Too many writes to tell which: everything is read in one go."""
         mark = self._core.writes()
         tenants: list[_TenantValues] = []
-        done = 0
+        read: dict[str, tuple[tuple[str, ...], DeploymentValues]] = {}  # by deployment id: its VMs' ids, values
+        started = time.perf_counter()
         for name, project_id, deps in self._records(scope):
             values: list[tuple[str, DeploymentValues]] = []
             for dep, vms in deps:
-                values.append((dep.dep_id, _deployment_values(dep, vms)))
-                done += 1 + len(vms)
-                if done >= SLICE:
-                    done = 0
+                dep_values = _deployment_values(dep, vms)
+                values.append((dep.dep_id, dep_values))
+                read[dep.dep_id] = tuple(vm.vm_id for vm in vms), dep_values
+                if time.perf_counter() - started >= SLICE_SECONDS:
                     await asyncio.sleep(0)
+                    started = time.perf_counter()
             tenants.append((name, project_id, tuple(values)))
         if self._core.writes() != mark:
-            return self.snapshot(scope, snapshots)
+            written = self._core.written_since(mark)
+            if written is None:
+                return self.snapshot(scope, snapshots)
+            tenants = [(name, project_id, tuple((dep.dep_id, _read_again(dep, vms, read, written)) for dep, vms in deps))
+                       for name, project_id, deps in self._records(scope)]
         return OpdataBuild(self._deployments, tuple(tenants), whole=scope is None, snapshots=snapshots)
 
     def _records(self, scope: ListScope | None) -> list[_TenantRecords]:

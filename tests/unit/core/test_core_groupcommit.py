@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from esc_netconf.core.events import EscEvent, EventBus, EventStatus, EventType
-from esc_netconf.core.groupcommit import GroupCommit, gated_driver
+from esc_netconf.core.groupcommit import RECENT_RECORDS, GroupCommit, gated_driver
 from esc_netconf.core.memory_store import MemoryStore
 from esc_netconf.core.model import CoreState, OperationRecord, TenantRecord, VmRecord
 from esc_netconf.core.pacing import Pacer
@@ -239,6 +239,21 @@ def test_without_a_loop_each_write_is_committed_at_once() -> None:
     commit = GroupCommit(store)
     commit.save_vm(vm("vm-1"))
     assert "vm-1" in store.load().vms
+    commit.close()
+
+
+def test_records_written_counts_tenants_deployments_and_vms_only() -> None:
+    """Opdata's readers compare it across turns of the loop: the operations and the event journal, written
+    while events are delivered, must not make them read again."""
+    commit = GroupCommit(MemoryStore())
+    commit.save_vm(vm("vm-1"))
+    commit.save_tenant(TenantRecord("t1", "p1"))
+    commit.save_operation(OperationRecord("op-1", "deploy", "t1", "d1"))
+    commit.forget(["event-1"])
+    assert (commit.records_written, commit.written) == (2, 4)
+    assert commit.records_written_since(1) == {(RecordKind.TENANT, "t1")}
+    assert commit.records_written_since(0) == {(RecordKind.TENANT, "t1"), (RecordKind.VM, "vm-1")}
+    assert commit.records_written_since(-RECENT_RECORDS) is None  # more than it keeps: cannot tell
     commit.close()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lxml import etree
@@ -89,6 +90,31 @@ async def test_an_unbounded_xpath_that_finishes_in_time_gives_the_same_result_as
     expected = etree.tostring(xpath_filter(data, select, {}))
     result = await filter_data(data, FilterSpec(FilterType.XPATH, select=select))
     assert etree.tostring(result) == expected and b"t2" in expected
+
+
+async def test_a_small_tree_is_filtered_on_the_loop_a_large_one_or_a_large_filter_in_a_thread(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """One deployment's get is filtered without the hops to a worker thread; a datastore-sized tree, or a
+    small one with a filter of many siblings (quadratic), still goes to the thread."""
+    hops: list[str] = []
+    real_to_thread = asyncio.to_thread
+
+    async def to_thread(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(fn.__name__)
+        return await real_to_thread(fn, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "to_thread", to_thread)
+    one = FilterSpec(FilterType.XPATH, select="esc_datamodel/tenants/tenant[name='t1']")
+    small = await filter_data(_data(5), one)
+    assert hops == [] and small.findtext(f".//{{{ESC}}}name") == "t1"
+    large = await filter_data(_data(2000), one)
+    assert hops == ["_select", "_build_from"]
+    assert etree.tostring(large) == etree.tostring(small)
+    names = "".join(f"<name>t{i}</name>" for i in range(300))
+    many = etree.fromstring(f'<filter xmlns="{BASE_NS}"><esc_datamodel xmlns="{ESC}"><tenants><tenant>'
+                            f"{names}</tenant></tenants></esc_datamodel></filter>")
+    await filter_data(_data(20), FilterSpec(FilterType.SUBTREE, element=many))
+    assert hops[-1] == "subtree_filter"
 
 
 async def test_an_invalid_xpath_evaluated_in_the_child_is_invalid_value() -> None:

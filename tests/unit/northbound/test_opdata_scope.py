@@ -25,13 +25,16 @@ from esc_netconf.core.context import CoreSettings
 from esc_netconf.core.events import EventBus
 from esc_netconf.core.lifecycle import EscCore
 from esc_netconf.core.memory_store import MemoryStore
+from esc_netconf.core.store import RecordKind
 from esc_netconf.core.model import (DeploymentRecord, DeploymentSpec, InterfaceSpec, ScalingSpec, TenantRecord,
                                     VmGroupSpec, VmInterface, VmRecord)
 from esc_netconf.core.states import ServiceState, VmState
 from esc_netconf.netconf.errors import NetconfError
 from esc_netconf.netconf.filters import (FilterSpec, FilterType, ListScope, Reach, apply_filter, copy_within_reach,
-                                         list_scope, top_reach)
+                                         list_scope, selects_entries_whole, top_reach)
 from esc_netconf.netconf.messages import BASE_NS
+from esc_netconf.netconf.placeholders import Placeholders
+from esc_netconf.netconf.session import serialize_body
 from esc_netconf.netconf.yangmodel import YangModel
 from esc_netconf.domain import SNAPSHOT_LEVELS
 from esc_netconf.northbound.esc_xml import ESC_NS
@@ -99,25 +102,31 @@ RUNNING = etree.fromstring(
 """A running configuration next to the opdata, and a top-level state node: what a ``get`` filters."""
 
 
-def _data(builder: OpdataBuilder, spec: FilterSpec, scope: ListScope | None, reach: Reach | None) -> etree._Element:
+def _data(builder: OpdataBuilder, spec: FilterSpec, scope: ListScope | None, reach: Reach | None,
+          placeholders: Placeholders | None) -> etree._Element:
     """As ``get`` assembles it: the running configuration (only what ``reach`` names), then the opdata."""
     data = copy_within_reach(RUNNING, reach)
-    builder.snapshot(scope).add_to(data)
+    builder.snapshot(scope).add_to(data, placeholders)
     return data
 
 
 def both(core: EscCore, model: YangModel, spec: FilterSpec) -> tuple[bytes, bytes, ListScope | None]:
-    """(built whole then filtered, built from the filter then filtered, the scope) for one filter."""
+    """(built whole then filtered, built from the filter then filtered, the scope) for one filter, as the
+    reply's bytes. Built from the filter as ``get`` does: with stand-ins for the deployments, spliced in as
+    bytes when the filter takes them whole (``selects_entries_whole``), else parsed back into elements."""
 
     def keys(path: tuple[str, ...]) -> tuple[str, ...]:
         node = model.node(path)
         return tuple(node.keys) if node is not None else ()
 
-    def reply(data: etree._Element) -> bytes:
+    def reply(data: etree._Element, placeholders: Placeholders | None = None) -> bytes:
+        if placeholders is not None and placeholders.needs_elements:
+            data, placeholders = placeholders.elements(data), None
         try:
-            return etree.tostring(apply_filter(data, spec, keys))
+            filtered = apply_filter(data, spec, keys)
         except NetconfError as error:  # a bad filter fails the same way whatever was built
             return f"{error.tag}: {error.message}".encode()
+        return (placeholders.serialize(filtered) if placeholders else serialize_body([filtered])).data
 
     scope = list_scope(spec, OPDATA_LEVELS)
     builder = OpdataBuilder(core)  # the scoped build reuses the VMs the whole one rendered
@@ -125,7 +134,9 @@ def both(core: EscCore, model: YangModel, spec: FilterSpec) -> tuple[bytes, byte
     reference = deepcopy(RUNNING)
     reference[0].extend(list(builder.element()))
     whole = reply(reference)
-    return whole, reply(_data(builder, spec, scope, top_reach(spec))), scope
+    placeholders = Placeholders()
+    placeholders.needs_elements = not selects_entries_whole(spec, OPDATA_LEVELS)
+    return whole, reply(_data(builder, spec, scope, top_reach(spec), placeholders), placeholders), scope
 
 
 def subtree(body: str) -> FilterSpec:
@@ -303,6 +314,28 @@ async def test_random_filters_agree(core: EscCore, model: YangModel, spec: Filte
     assert scoped == whole
 
 
+@pytest.mark.parametrize(("spec", "whole"), [
+    (None, True),
+    (xpath("esc_datamodel/opdata"), True),
+    (subtree(tenant("<name>a</name><deployments><deployment_name>d1</deployment_name></deployments>")), True),
+    (xpath("esc_datamodel/opdata/tenants/tenant[name='a']/deployments[deployment_name='d1']"), True),
+    (xpath("/esc_datamodel/opdata/tenants/tenant[name='a'] | netconf-state"), True),
+    (subtree("<esc_datamodel/>"), True),
+    (subtree(tenant("<name>a</name><tenant_id/>")), True),
+    (xpath("esc_datamodel/opdata/tenants/tenant[name='a']/deployments/deployment_name"), False),
+    (subtree(tenant("<deployments><deployment_name/></deployments>")), False),
+    (subtree(tenant("<deployments><service_name>-</service_name></deployments>")), False),
+    (subtree(opdata('<tenants><tenant><deployments xmlns:x="urn:x" x:a="1"/></tenant></tenants>')), False),
+    (xpath("//deployments"), False),
+    (xpath("esc_datamodel/opdata/tenants/tenant[deployments/deployment_name='d3']"), False),
+    (xpath("esc_datamodel/*/tenants/tenant"), False),
+])
+def test_filters_that_take_deployments_whole(spec: FilterSpec | None, whole: bool) -> None:
+    """These get stand-ins spliced as bytes (the common gets: all opdata, one deployment); the others real
+    entries. Both give the same reply (``test_built_from_the_filter_as_built_whole``)."""
+    assert selects_entries_whole(spec, OPDATA_LEVELS) is whole
+
+
 def test_scope_of_no_filter_is_everything() -> None:
     assert list_scope(None, OPDATA_LEVELS) is None
 
@@ -356,19 +389,48 @@ async def test_a_build_shows_its_snapshot_not_what_changed_after_it(core: EscCor
     assert etree.tostring(builder.element()) == etree.tostring(OpdataBuilder(core).element()) != before
 
 
-async def test_a_read_in_slices_that_meets_a_write_reads_again_in_one_go(core: EscCore,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_read_in_slices_that_meets_a_write_reads_again(core: EscCore, monkeypatch: pytest.MonkeyPatch) -> None:
     """A ``get`` reads the records a slice at a time; a record changed (and so written) between two slices
-    could leave it half old, half new: it then reads everything again at once, and shows the new state."""
-    monkeypatch.setattr(opdata_module, "SLICE", 1)  # a turn of the loop after each deployment
-    writes = [0]
-    monkeypatch.setattr(core, "writes", lambda: writes[0])
-    reading = asyncio.get_running_loop().create_task(OpdataBuilder(core).snapshot_in_slices())
+    could leave it half old, half new: at the end, the deployments a write touched are read again (only
+    those), so the reply shows the new state whole; when the core cannot tell which, all in one go."""
+    monkeypatch.setattr(opdata_module, "SLICE_SECONDS", 0.0)  # a turn of the loop after each deployment
+    written: list[tuple[RecordKind, str]] = []
+    monkeypatch.setattr(core, "writes", lambda: len(written))
+    monkeypatch.setattr(core, "written_since", lambda mark: set(written[mark:]))
+    reads: list[str] = []
+    real_values = opdata_module._deployment_values
+
+    def deployment_values(dep: DeploymentRecord, vms: list[VmRecord]) -> opdata_module.DeploymentValues:
+        reads.append(dep.dep_id)
+        return real_values(dep, vms)
+
+    monkeypatch.setattr(opdata_module, "_deployment_values", deployment_values)
+    builder = OpdataBuilder(core)
+    reading = asyncio.get_running_loop().create_task(builder.snapshot_in_slices())
     await asyncio.sleep(0)  # the first deployment (tenant a, d1) is read
     vm = core.vms("a-d1-id")[0]
     vm.hostname = "host-9"
-    writes[0] += 1
+    written.append((RecordKind.VM, vm.vm_id))
     holder = etree.Element("data")
     (await reading).add_to(holder)
+    assert sorted(reads) == sorted([*(d.dep_id for d in core.deployments()), "a-d1-id"])  # read again: only it
     assert b"host-9" in etree.tostring(holder[0])
+    assert etree.tostring(holder[0]) == etree.tostring(OpdataBuilder(core).element())
+
+    monkeypatch.setattr(core, "written_since", lambda mark: None)  # too many writes to tell which
+    one_go = builder.snapshot
+    in_one_go: list[int] = []
+
+    def snapshot(*args: object) -> opdata_module.OpdataBuild:
+        in_one_go.append(1)
+        return one_go(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builder, "snapshot", snapshot)
+    reading = asyncio.get_running_loop().create_task(builder.snapshot_in_slices())
+    await asyncio.sleep(0)
+    core.find_deployment("b", "d3").state = ServiceState.ERROR  # type: ignore[union-attr]
+    written.append((RecordKind.DEPLOYMENT, "b-d3-id"))
+    holder = etree.Element("data")
+    (await reading).add_to(holder)
+    assert in_one_go == [1]
     assert etree.tostring(holder[0]) == etree.tostring(OpdataBuilder(core).element())
