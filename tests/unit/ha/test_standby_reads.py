@@ -97,3 +97,23 @@ def test_a_read_keeps_one_state_until_it_ends_and_the_next_sees_the_change(db: D
         assert etree.QName(stored.datastore.running).localname == "data"
 
     asyncio.run(run())
+
+
+def test_a_reader_across_an_install_is_told_to_read_everything_again(db: Database, model: YangModel,
+                                                                   tmp_path: Path) -> None:
+    """opdata read in slices re-reads what ``written_since`` names; a whole state installed meanwhile names
+    nothing in particular, so it must answer None (read everything), not an empty set."""
+    active_writes(db, "t1")
+    stored = StoredState(db, Datastore(model, SqlConfigStore(db)), setting=lambda _: 1.0, export_dir=tmp_path)
+
+    async def run() -> None:
+        async with stored.reading():
+            mark = stored.core.writes()
+            assert stored.core.written_since(mark) == set()
+        active_writes(db, "t1", "t2")
+        async with stored.reading():
+            assert stored.core.writes() > mark
+            assert stored.core.written_since(mark) is None
+            assert stored.core.written_since(stored.core.writes()) == set()
+
+    asyncio.run(run())
