@@ -9,9 +9,11 @@ store a faithful copy of memory at every ``await``, which a restart after ``kill
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from collections.abc import Collection
 from typing import Callable
 
 from esc_netconf.core.collectors import AliveWatch, alive_kpi
@@ -113,6 +115,11 @@ class CoreContext:
         """
         vms = [v for v in self._by_dep.get(dep_id, {}).values() if group is None or v.group == group]
         return sorted(vms, key=lambda v: (v.group, v.index))
+
+    def vms_unordered(self, dep_id: str) -> Collection[VmRecord]:
+        """The VMs of a deployment in no particular order, without the copy and sort of ``vms_of`` (for
+        the passes over every deployment that run every second); do not save or forget VMs meanwhile."""
+        return self._by_dep.get(dep_id, {}).values()
 
     def deployment_named(self, tenant: str, name: str) -> DeploymentRecord | None:
         """The tenant's deployment called ``name``, from an index by name: a scan here made every
@@ -226,7 +233,8 @@ class CoreContext:
         VM as it is now becomes ``vm_target``.
         """
         tenant = self.state.tenants.get(dep.tenant)
-        old = before or vm.facts()
+        # the VM's own fields, not a copy of them (``vm.facts()``): the event's values are frozen copies already
+        old: ServerFacts | VmRecord = before or vm
         source = VmSource(vmid=old.server_id, vmname=vm.name, generated_vmname=vm.name,
                           vim_id=self.settings.vim_id, vim_project=tenant.vim_project if tenant else dep.tenant,
                           vim_project_id=tenant.project_id if tenant else None,
@@ -277,8 +285,10 @@ def _event_interfaces(interfaces: list[VmInterface]) -> tuple[EventInterface, ..
                  for i in sorted(interfaces, key=lambda i: i.nicid))
 
 
+@functools.lru_cache(maxsize=1024)
 def netmask_of(cidr: str) -> str | None:
-    """The dotted netmask of an IPv4 ``cidr`` (None for IPv6 or a malformed one)."""
+    """The dotted netmask of an IPv4 ``cidr`` (None for IPv6 or a malformed one); remembered per ``cidr``:
+    every VM of a subnet asks the same, and parsing the network each time was a tenth of a VM's step."""
     try:
         network = ipaddress.ip_network(cidr, strict=False)
     except ValueError:

@@ -49,6 +49,8 @@ async def bring_up(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, group:
     :raises VimOperationFailed: after the VM went to ERROR and its deployed event's FAILURE was published.
     """
     deployed = EventType.VM_SCALE_OUT_DEPLOYED if scale_out else EventType.VM_DEPLOYED
+    # the VMs of a deployment, and of every deployment a bulk edit started, begin together: a slice per loop turn
+    await ctx.pacer.turn()
     try:
         if vm.state is VmState.DEPLOYING:
             await vmsteps.build(ctx, vm, group)
@@ -74,6 +76,8 @@ async def take_down(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, *, sc
 
     :raises VimOperationFailed: after VM_UNDEPLOYED FAILURE was published (the VM stays, in ERROR).
     """
+    if not scale_in:  # as ``bring_up``; a scale-in's VM is marked in the step of its INIT, with no wait before
+        await ctx.pacer.turn()
     if vm.state is not VmState.UNDEPLOYING:
         vm.monitored = False
         ctx.vm_to(vm, VmTrigger.UNDEPLOY, "undeploying")

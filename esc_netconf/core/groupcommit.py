@@ -332,12 +332,19 @@ class GroupCommit:
         self._waiters.append((need, future))
         self._schedule(0.0)
         await future
+        await self.paced()
+
+    async def paced(self) -> None:
+        """Wait for the calling task's turn in the pacer (at once without one): a task woken by something
+        that wakes many at once (a commit, the VIM's answers) goes on a slice of them per loop turn."""
         if self._pacer is not None:
             await self._pacer.turn()
 
 
 def gated_driver(driver: VimDriver, commit: GroupCommit) -> VimDriver:
-    """``driver`` with ``commit.durable()`` awaited before every call that changes the VIM."""
+    """``driver`` with ``commit.durable()`` awaited before every call that changes the VIM, and every
+    answer paced (``commit.paced()``): the VIM answers calls while the loop is busy, and the tasks of the
+    answers that came in meanwhile would otherwise all go on in one loop turn."""
     return cast(VimDriver, _GatedDriver(driver, commit))
 
 
@@ -346,7 +353,8 @@ _READS = ("get_", "list_", "download_", "close")
 
 
 class _GatedDriver:
-    """Reads and plain attributes (e.g. the sim's ``calls`` counter) go straight through."""
+    """Reads and plain attributes (e.g. the sim's ``calls`` counter) go straight through; ``close`` is not
+    paced (the core is stopping)."""
 
     def __init__(self, driver: VimDriver, commit: GroupCommit) -> None:
         self._driver = driver
@@ -354,13 +362,17 @@ class _GatedDriver:
 
     def __getattr__(self, name: str) -> Any:
         member = getattr(self._driver, name)
-        if name.startswith(_READS) or not inspect.iscoroutinefunction(member):
+        if name == "close" or not inspect.iscoroutinefunction(member):
             return member
         commit = self._commit
+        changes = not name.startswith(_READS)
 
         @functools.wraps(member)
         async def call(*args: Any, **kwargs: Any) -> Any:
-            await commit.durable()
-            return await member(*args, **kwargs)
+            if changes:
+                await commit.durable()
+            result = await member(*args, **kwargs)
+            await commit.paced()
+            return result
 
         return call

@@ -57,8 +57,8 @@ class Monitor:
         """One pass: mark lost VMs, then start recovery where it is due."""
         ctx = self._ctx
         by_tenant: dict[str, list[DeploymentRecord]] = {}
-        for dep in self._watched():
-            if any(candidate(vm) for vm in ctx.vms_of(dep.dep_id)):
+        for dep in self._watched():  # unordered where order does not matter: a pass walks every VM
+            if any(candidate(vm) for vm in ctx.vms_unordered(dep.dep_id)):
                 by_tenant.setdefault(dep.tenant, []).append(dep)
         for tenant, tenant_deps in by_tenant.items():
             project_id = ctx.project_id(tenant)
@@ -67,7 +67,8 @@ class Monitor:
             # Only what exists before the listing is asked for may be judged by it (as ``ServerPoller``'s
             # ``asked``): a VM started, rebooted or recovered while the call is in flight was seen down
             # by a VIM that answered about the past.
-            asked = {vm.vm_id: vm_mark(vm) for dep in tenant_deps for vm in ctx.vms_of(dep.dep_id) if candidate(vm)}
+            asked = {vm.vm_id: vm_mark(vm) for dep in tenant_deps for vm in ctx.vms_unordered(dep.dep_id)
+                     if candidate(vm)}
             try:
                 servers = {s.id: s for s in await ctx.driver.list_servers(project_id)}
             except VimError as exc:
@@ -89,6 +90,8 @@ class Monitor:
                         ctx.save_vm(vm)
             await asyncio.sleep(0)  # one tenant per loop turn: its listing and its VMs are work enough
         for dep in self._watched():
+            if not any(vm.state is VmState.MONITOR_UNSET for vm in ctx.vms_unordered(dep.dep_id)):
+                continue
             lost = [vm.vm_id for vm in ctx.vms_of(dep.dep_id) if vm.state is VmState.MONITOR_UNSET]
             if lost:
                 self._start_recovery(dep, lost)

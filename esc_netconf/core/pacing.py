@@ -1,14 +1,18 @@
 """Pacing: many tasks ready at once go on a few at a time, so no loop turn runs them all.
 
 Why: asyncio runs every callback that is ready in one turn of the loop before it looks at timers or
-sockets again.  When the poller sees a thousand servers become ACTIVE, or a commit makes the intents
-of a thousand VMs durable, a thousand tasks wake in the same turn and every client (and every timer)
-waits for all of them: seconds at this scale.  Yielding inside the tasks does not help, since they all
-yield into the same next turn.  A ``Pacer`` queues them instead and lets a slice of them go per turn.
+sockets again.  When the poller sees a thousand servers become ACTIVE, a commit makes the intents of a
+thousand VMs durable, or the VIM answers a thousand calls while the loop was busy, a thousand tasks wake
+in the same turn and every client (and every timer) waits for all of them: seconds at this scale.
+Yielding inside the tasks does not help, since they all yield into the same next turn.  A ``Pacer``
+queues them instead and lets a slice of them go per turn.
 
-The slice adapts to what a turn costs: the pacer measures the time between two of its own turns (the
-tasks it let go ran in between, with everything else the loop did) and halves the slice when that was
-longer than ``target``, doubles it when it was under half of it.  Order is first come, first served.
+The slice follows what a turn costs: the pacer measures the time between two of its own turns (the tasks
+it let go ran in between, with everything else the loop did) and sizes the next slice so that a turn of
+that cost per task would last ``target``: proportionally fewer after a long turn, at most twice as many
+as it let go after a short one (so a slice grows only while the queue keeps it full).  A burst after
+``QUIET`` seconds with nobody waiting starts again from ``START_SLICE``: the tasks of the last burst may
+have been cheaper than these.  Order is first come, first served.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ import asyncio
 from collections import deque
 
 #: The length of a loop turn the pacer aims at (seconds).
-TARGET_TURN = 0.02
-#: Bounds of the slice.
-MIN_SLICE, MAX_SLICE = 1, 1024
+TARGET_TURN = 0.01
+#: Bounds of the slice, and the slice a burst begins with.
+MIN_SLICE, START_SLICE, MAX_SLICE = 1, 16, 128
+#: Seconds without waiters after which the next burst starts from ``START_SLICE``.
+QUIET = 0.5
 
 
 class Pacer:
@@ -27,10 +33,12 @@ class Pacer:
 
     def __init__(self, target: float = TARGET_TURN) -> None:
         self._target = target
-        self._slice = 16
+        self._slice = START_SLICE
         self._queue: deque[asyncio.Future[None]] = deque()
         self._handle: asyncio.Handle | None = None
         self._last: float | None = None
+        self._let_go = 0
+        self._idle_since = 0.0
 
     @property
     def waiting(self) -> int:
@@ -44,26 +52,28 @@ class Pacer:
         self._queue.append(future)
         if self._handle is None:
             self._last = None
+            if loop.time() - self._idle_since > QUIET:
+                self._slice = min(self._slice, START_SLICE)
             self._handle = loop.call_soon(self._release)
         await future
 
     def _release(self) -> None:
         loop = asyncio.get_running_loop()
         now = loop.time()
-        if self._last is not None:
-            spent = now - self._last
-            if spent > self._target:
-                self._slice = max(MIN_SLICE, self._slice // 2)
-            elif spent < self._target / 2:
-                self._slice = min(MAX_SLICE, self._slice * 2)
+        if self._last is not None and self._let_go:
+            spent = max(now - self._last, 1e-6)
+            fitting = int(self._let_go * self._target / spent)
+            self._slice = max(MIN_SLICE, min(MAX_SLICE, 2 * self._let_go, fitting))
         let_go = 0
         while self._queue and let_go < self._slice:
             future = self._queue.popleft()
             if not future.done():  # a cancelled waiter gives its place away
                 future.set_result(None)
                 let_go += 1
+        self._let_go = let_go
         if self._queue:
             self._last = now
             self._handle = loop.call_soon(self._release)
         else:
             self._handle = None
+            self._idle_since = now

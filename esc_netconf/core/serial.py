@@ -40,7 +40,11 @@ def to_plain(value: Any) -> Any:
         return value
     names = _field_names(cls)
     if names is not None:
-        return {name: to_plain(getattr(value, name)) for name in names}
+        plain: dict[str, Any] = {}
+        for name in names:  # scalars inline: most fields are, and a call per field was most of the cost
+            field_value = getattr(value, name)
+            plain[name] = field_value if type(field_value) in _SCALARS else to_plain(field_value)
+        return plain
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, datetime):

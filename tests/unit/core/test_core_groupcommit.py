@@ -146,6 +146,33 @@ async def test_a_vim_change_waits_for_the_intent_of_its_task_and_a_read_does_not
     assert calls == [("list", False), ("vm-1", True)]
 
 
+async def test_vim_answers_that_came_in_together_go_on_a_slice_per_loop_turn() -> None:
+    commit = GroupCommit(CountingStore(), pacer=Pacer())
+    answered = asyncio.Event()
+
+    class Driver:
+        async def list_servers(self) -> list[str]:
+            await answered.wait()  # all answers arrive together, as after a busy loop turn
+            return []
+
+    driver: Any = gated_driver(Driver(), commit)  # type: ignore[arg-type]
+    turn = 0
+    went_on: list[int] = []
+
+    async def read() -> None:
+        await driver.list_servers()
+        went_on.append(turn)
+
+    reads = asyncio.gather(*(read() for _ in range(500)))
+    await asyncio.sleep(0)
+    answered.set()
+    while not reads.done():
+        turn += 1
+        await asyncio.sleep(0)
+    assert len(went_on) == 500 and max(went_on.count(t) for t in set(went_on)) < 500
+    assert len(set(went_on)) > 3
+
+
 async def test_a_failed_commit_keeps_the_writes_and_events_and_fails_the_waiting_task() -> None:
     store = CountingStore()
     bus = EventBus()

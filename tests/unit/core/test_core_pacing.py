@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-from esc_netconf.core.pacing import MIN_SLICE, Pacer
+import pytest
+
+from esc_netconf.core import pacing
+from esc_netconf.core.pacing import MIN_SLICE, START_SLICE, Pacer
 
 
 async def test_a_thousand_waiters_go_in_order_over_several_turns() -> None:
@@ -60,3 +63,58 @@ async def test_a_cancelled_waiter_gives_its_place_away() -> None:
     first.cancel()
     await asyncio.gather(first, second, return_exceptions=True)
     assert reached == ["kept"] and pacer.waiting == 0
+
+
+def _turn_counter() -> tuple[list[int], asyncio.Future[None]]:
+    """A task counting the loop's turns (``turns[0]``) until the returned future is cancelled."""
+    turns = [0]
+
+    async def count() -> None:
+        while True:
+            turns[0] += 1
+            await asyncio.sleep(0)
+
+    return turns, asyncio.ensure_future(count())
+
+
+async def _passes_per_turn(pacer: Pacer, waiters: int, hold: float = 0.0) -> list[int]:
+    """Queue ``waiters`` tasks at once (each holds the loop ``hold`` s once through); how many passed per turn."""
+    turns, counter = _turn_counter()
+    passed_at: list[int] = []
+
+    async def wait() -> None:
+        await pacer.turn()
+        passed_at.append(turns[0])
+        if hold:
+            time.sleep(hold)
+
+    await asyncio.gather(*(wait() for _ in range(waiters)))
+    counter.cancel()
+    per_turn: dict[int, int] = {}
+    for turn in passed_at:
+        per_turn[turn] = per_turn.get(turn, 0) + 1
+    return [per_turn[t] for t in sorted(per_turn)]
+
+
+async def test_the_slice_at_most_doubles_from_what_it_let_go() -> None:
+    per_turn = await _passes_per_turn(Pacer(), 3000)  # cheap waiters: the slice grows, but stepwise
+    assert per_turn[0] <= START_SLICE
+    assert all(later <= 2 * earlier for earlier, later in zip(per_turn, per_turn[1:]))
+    assert max(per_turn) > START_SLICE
+
+
+async def test_the_slice_fits_the_target_at_the_cost_seen() -> None:
+    pacer = Pacer(target=0.02)
+    per_turn = await _passes_per_turn(pacer, 120, hold=0.004)  # 16 x 4 ms: 64 ms, three times the target
+    assert per_turn[0] == START_SLICE
+    assert max(per_turn[2:]) <= 6  # 20 ms / 4 ms = 5 (one more for timer noise)
+
+
+async def test_a_burst_after_a_quiet_spell_starts_from_the_start_slice(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pacing, "QUIET", 0.3)
+    pacer = Pacer()
+    await _passes_per_turn(pacer, 3000)
+    assert pacer._slice > START_SLICE  # grown on cheap waiters
+    assert (await _passes_per_turn(pacer, 100))[0] > START_SLICE  # no quiet spell: the next burst goes on so
+    await asyncio.sleep(0.4)
+    assert (await _passes_per_turn(pacer, 100))[0] <= START_SLICE  # these may cost more: start small again

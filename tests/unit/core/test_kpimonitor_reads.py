@@ -50,8 +50,8 @@ def monitor_of(collector: Uneven, recoveries: list[str], scales: list[int]) -> K
     dep = DeploymentRecord(str(uuid.uuid4()), "t", "d", DeploymentSpec("d", (group,)), ServiceState.ACTIVE)
     ctx.state.deployments[dep.dep_id] = dep
     vm_id = str(uuid.uuid4())
-    ctx.state.vms[vm_id] = VmRecord(vm_id, dep.dep_id, "t", "d", "g", 0, f"d_g_0_{vm_id}", VmState.ALIVE, True,
-                                    server_id="server", interfaces=[VmInterface(0, "net-mgmt", "10.10.0.10")])
+    ctx.save_vm(VmRecord(vm_id, dep.dep_id, "t", "d", "g", 0, f"d_g_0_{vm_id}", VmState.ALIVE, True,
+                         server_id="server", interfaces=[VmInterface(0, "net-mgmt", "10.10.0.10")]))
     return KpiMonitor(ctx, collector, lambda _: False, lambda _dep, ids: recoveries.extend(ids),
                       lambda _dep, _group, delta: scales.append(delta))
 
