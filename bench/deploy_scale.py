@@ -52,6 +52,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 import tracemalloc
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,6 +181,10 @@ class LoopLag:
         return taken, cpu, no_gc
 
 
+#: A collection using more CPU than this (seconds) is listed with its thread and where it was triggered.
+LONG_GC = 0.02
+
+
 class GcPauses:
     """The time each cyclic garbage collection took, per generation (a pause of every thread)."""
 
@@ -189,6 +194,8 @@ class GcPauses:
         self.cpu: dict[int, list[float]] = {0: [], 1: [], 2: []}
         #: CPU seconds of collections run by each thread (a collection runs in the thread that triggered it)
         self.cpu_by_thread: dict[int, float] = {}
+        #: collections of more than LONG_GC seconds of CPU: (CPU, generation, collected, thread name, where)
+        self.long: list[tuple[float, int, int, str, str]] = []
         self._start = 0.0
         self._start_cpu = 0.0
         gc.callbacks.append(self._callback)
@@ -202,6 +209,11 @@ class GcPauses:
             cpu = time.thread_time() - self._start_cpu
             self.cpu[info["generation"]].append(cpu)
             self.cpu_by_thread[ident] = self.cpu_by_thread.get(ident, 0.0) + cpu
+            if cpu > LONG_GC:  # where the allocation that triggered it was: what made the garbage is near
+                where = " < ".join(f"{Path(f.filename).name}:{f.name}"
+                                   for f in reversed(traceback.extract_stack(limit=7)[:-1]))
+                self.long.append((cpu, info["generation"], info["collected"], threading.current_thread().name,
+                                  where))
 
     def summary(self) -> str:
         return ", ".join(f"gen{g} {len(p)}x max {max(p, default=0) * 1000:.0f} ms "
@@ -393,6 +405,8 @@ def main() -> None:
         print("  stalls (s into the run: wall/CPU ms) "
               + ", ".join(f"{at:.1f}: {ms * 1000:.0f}/{cpu * 1000:.0f}" for at, ms, cpu in stalls[:40]))
     print(f"garbage collections (run)     {gc_run}")
+    for cpu, generation, collected, thread, where in sorted(gc_pauses.long, reverse=True)[:8]:
+        print(f"  gen{generation} {cpu * 1000:.0f} ms CPU, {collected} collected, in {thread}: {where}")
     for line in stack_lines:
         print("  " + line)
     if slow is not None:

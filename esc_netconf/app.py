@@ -11,6 +11,7 @@ before the state it serves is loaded. Shutdown runs the other way round.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 import time
@@ -149,10 +150,20 @@ class Application:
         # from here on the loop serves: no store write may make it wait (Database.guard_loop)
         self.db.guard_loop(threading.get_ident())
         gcpolicy.apply()  # last: what start-up loaded is long-lived (see gcpolicy)
-        sweep_secs = gcpolicy.applied().sweep_secs
-        if sweep_secs is not None:
-            self._gc_sweeps = asyncio.get_running_loop().create_task(self._sweep_garbage(sweep_secs),
+        policy = gcpolicy.applied()
+        if policy.sweep_secs is not None:
+            self._gc_sweeps = asyncio.get_running_loop().create_task(self._sweep_garbage(policy.sweep_secs),
                                                                      name="gc-sweep")
+        if policy.young_secs is not None:
+            self._gc_young = asyncio.get_running_loop().create_task(self._collect_young(policy.young_secs),
+                                                                    name="gc-young")
+
+    @staticmethod
+    async def _collect_young(period: float) -> None:
+        """Collect the young generation every ``period`` seconds (gcpolicy: its count can hide its size)."""
+        while True:
+            await asyncio.sleep(period)
+            gc.collect(0)
 
     @staticmethod
     async def _sweep_garbage(period: float) -> None:
@@ -476,10 +487,11 @@ class Application:
         if db is not None:  # stopping: the last writes are committed where they are, the loop serves nobody
             db.guard_loop(None)
         gcpolicy.reset()  # the policy is the running server's: a process that goes on (a test run) gets Python's back
-        sweeps = getattr(self, "_gc_sweeps", None)
-        if sweeps is not None:
-            sweeps.cancel()
-            await asyncio.gather(sweeps, return_exceptions=True)
+        for name in ("_gc_sweeps", "_gc_young"):
+            task = getattr(self, name, None)
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         group = self._group_task
         if group is not None:
             group.cancel()

@@ -21,8 +21,10 @@ behaviour back):
   during a deploy of 2,000 x 5 VMs (the young generation grows past its threshold whenever old objects
   die, e.g. a commit's rows), collections of 20-70 ms CPU, the longest loop stalls left once the core paced
   its work. The price: an object that becomes *cyclic* garbage after it was frozen is never freed
-  (acyclic garbage still is, by reference counting). The core's records are acyclic; the cycles come from
-  elsewhere (SQLAlchemy statements, edit-config helpers, NETCONF sessions), and the sweep below frees them.
+  (acyclic garbage still is, by reference counting). The core's records are acyclic, and so, since the
+  loop-stall round, are the store's statements (built once) and an edit's sibling indexes (closed after
+  the walk), which had made about 13,000 cyclic objects per 300 x 5 VMs deployed
+  (``tests/unit/test_no_cyclic_garbage.py``); NETCONF sessions still make some, which the sweep below frees.
   Measured with ``bench/deploy_scale.py --deployments 500 --churn 4`` on the shared machine: a full
   collection after the churn found 121,850 cyclic garbage objects (80,147 when freezing after generation 1
   only), the resident size 226 -> 255 MiB undeployed (221 -> 249); at 2,000 x 5 VMs the collections' CPU
@@ -33,6 +35,13 @@ behaviour back):
   owners) became garbage for good when it ended: 600 sessions opened and closed left 74,048 such objects.
   The sweep bounds that to what one period leaves; it costs one full collection per period (at 10,000
   VMs about 0.5 s of CPU, the one stall over 50 ms this policy keeps, once in 10 minutes).
+* every ``young_secs`` (50 ms), a collection of the young generation, run by the loop, whatever its count
+  says. CPython counts allocations minus deallocations: while old objects die as fast as new ones are made
+  and kept (a listing of thousands of servers replacing the previous one, a commit's rows), the count stays
+  under its threshold and the young generation grows unseen, to hundreds of thousands of objects; the
+  collection that finally comes walks them all, in whichever thread allocated last: 137 ms of CPU (0
+  objects found) in the sim VIM's thread during a deploy of 2,000 x 5 VMs, stopping the loop as long. A
+  young collection every 50 ms walks what 50 ms left, and the freeze after it takes those out of the walk.
 * CPython's thresholds, kept: raising the first one (tried: 10,000) runs 20 times fewer young
   collections but not less collector time in all, and each generation-1 collection then walks up to
   100,000 objects (up to 100 ms, over the 50 ms goal).
@@ -68,10 +77,13 @@ class GcPolicy:
     freeze_after: int | None = None
     #: seconds between sweeps (:func:`sweep`) while the server runs; None: never
     sweep_secs: float | None = None
+    #: at most this many seconds between two collections of the young generation while the server runs (the
+    #: loop runs one when the collector has not); None: the collector's threshold alone decides
+    young_secs: float | None = None
 
 
 #: The server's policy (why, and the figures: the module docstring).
-DEFAULT = GcPolicy(freeze_at_start=True, freeze_after=0, sweep_secs=600.0)
+DEFAULT = GcPolicy(freeze_at_start=True, freeze_after=0, sweep_secs=600.0, young_secs=0.05)
 #: Python's behaviour, for comparison in the benches.
 CPYTHON = GcPolicy()
 
@@ -88,6 +100,7 @@ class _FreezeAfter:
 
 
 _sweep_secs: float | None = None  # of the policy applied last (sweeps are the server's, not the collector's)
+_young_secs: float | None = None  # the same for the young collections the server runs
 
 
 def _hooks() -> list[_FreezeAfter]:
@@ -96,9 +109,9 @@ def _hooks() -> list[_FreezeAfter]:
 
 def apply(policy: GcPolicy = DEFAULT) -> None:
     """Set ``policy`` for the whole process (idempotent: applying it again replaces the previous one)."""
-    global _sweep_secs
+    global _sweep_secs, _young_secs
     gc.set_threshold(*policy.thresholds)
-    _sweep_secs = policy.sweep_secs
+    _sweep_secs, _young_secs = policy.sweep_secs, policy.young_secs
     for hook in _hooks():
         gc.callbacks.remove(hook)
     if policy.freeze_after is not None:
@@ -127,4 +140,5 @@ def applied() -> GcPolicy:
     """The policy in force now, as far as the collector shows it."""
     hooks = _hooks()
     return GcPolicy(thresholds=gc.get_threshold(), freeze_at_start=gc.get_freeze_count() > 0,
-                    freeze_after=hooks[0].generation if hooks else None, sweep_secs=_sweep_secs)
+                    freeze_after=hooks[0].generation if hooks else None, sweep_secs=_sweep_secs,
+                    young_secs=_young_secs)

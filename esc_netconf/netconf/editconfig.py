@@ -202,6 +202,8 @@ def edit_in_place(
     except BaseException:
         editor.undo.undo()
         raise
+    finally:
+        editor.siblings.close()
     _drop_empty_containers(data, (), model, editor.visited, editor.record_removal)
     edited = EditedTree(data, frozenset(editor.visited), tuple(editor.created), tuple(editor.removed))
     return edited, editor.undo
@@ -467,6 +469,15 @@ class _Siblings:
         self._inserted = inserted
         self._removing = removing
 
+    def close(self) -> None:
+        """Drop the indexes and the editor's callbacks once the walk is over. The editor holds this object
+        and this object its bound methods: a cycle, which would leave every index (thousands of element
+        proxies for a big list) to the garbage collector, and its collections then freed them in one pause
+        of tens of milliseconds in whichever thread allocated next, the event loop's among them."""
+        self._indexes.clear()
+        self._inserted = _closed
+        self._removing = _closed
+
     def _index(self, parent: etree._Element, tag: str, info: SchemaNodeInfo) -> _SiblingIndex:
         index = self._indexes.get((parent, tag))
         if index is None:
@@ -514,6 +525,10 @@ class _Siblings:
             self._index(parent, str(element.tag), info).discard(element)
         self._removing(element)
         parent.remove(element)
+
+
+def _closed(*_: object) -> None:
+    raise RuntimeError("the edit's walk is over: its sibling indexes are closed")
 
 
 def _only_removes(edit: etree._Element) -> bool:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from lxml import etree
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from esc_netconf.netconf.config_parts import WHOLE_KEY, assemble
 from esc_netconf.netconf.editconfig import canonical_bytes
@@ -115,10 +115,13 @@ def _assembled(parts: list[ConfigPart]) -> etree._Element:
     return root
 
 
+#: Built once (see ``core_store._DELETE_BY_KEYS``: a statement per call leaves garbage cycles).
+_DELETE_PARTS = delete(running_config_parts).where(running_config_parts.c.part_key.in_(bindparam("keys", expanding=True)))
+
+
 def _delete_keys(connection: Connection, keys: list[str]) -> None:
     for start in range(0, len(keys), _CHUNK):
-        connection.execute(delete(running_config_parts).where(
-            running_config_parts.c.part_key.in_(keys[start:start + _CHUNK])))
+        connection.execute(_DELETE_PARTS, {"keys": keys[start:start + _CHUNK]})
 
 
 def _count_commit(connection: Connection) -> int:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, insert, select
+from sqlalchemy import Connection, Delete, Table, bindparam, delete, insert, select
 
 from esc_netconf.core.model import CoreState, DeploymentRecord, OperationRecord, TenantRecord, VmRecord
 from esc_netconf.core.store import RecordKind, Write
@@ -67,6 +67,16 @@ _TABLES: dict[RecordKind, tuple[Table, str, Callable[[dict[str, Any]], dict[str,
 #: Keys per ``IN (...)`` list: well below SQLite's limit of bound parameters.
 _KEYS_PER_STATEMENT = 500
 
+# The statements a batch runs, built once with their parameters bound at execution: a statement built per
+# call leaves its bind parameters in reference cycles, hundreds per batch, which the garbage collector then
+# frees in pauses that stop the event loop too.
+_DELETE_BY_KEYS: dict[RecordKind, Delete] = {
+    kind: delete(table).where(table.c[key].in_(bindparam("keys", expanding=True)))
+    for kind, (table, key, _) in _TABLES.items()}
+_DELETE_DEPLOYMENT: tuple[Delete, ...] = tuple(  # children first: operations, VMs, then the deployment
+    delete(table).where(table.c.dep_id == bindparam("dep_id"))
+    for table in (core_operations, core_vms, core_deployments))
+
 
 def _apply_segment(connection: Connection, writes: list[Write]) -> None:
     """Writes with distinct keys and no deployment delete among them: replace or delete each row."""
@@ -76,7 +86,7 @@ def _apply_segment(connection: Connection, writes: list[Write]) -> None:
         gone = [w for w in mine if w.data is None] if kind is RecordKind.EVENT else mine
         for first in range(0, len(gone), _KEYS_PER_STATEMENT):
             keys = [w.key for w in gone[first:first + _KEYS_PER_STATEMENT]]
-            connection.execute(delete(table).where(table.c[key].in_(keys)))
+            connection.execute(_DELETE_BY_KEYS[kind], {"keys": keys})
         rows = [row_of(w.data) for w in mine if w.data is not None]
         if rows:
             connection.execute(insert(table), rows)
@@ -161,9 +171,8 @@ class SqlCoreStore:
                 if write.kind is RecordKind.DEPLOYMENT and write.data is None:
                     _apply_segment(connection, segment)
                     segment = []
-                    connection.execute(delete(core_operations).where(core_operations.c.dep_id == write.key))
-                    connection.execute(delete(core_vms).where(core_vms.c.dep_id == write.key))
-                    connection.execute(delete(core_deployments).where(core_deployments.c.dep_id == write.key))
+                    for statement in _DELETE_DEPLOYMENT:
+                        connection.execute(statement, {"dep_id": write.key})
                 else:
                     segment.append(write)
             _apply_segment(connection, segment)

@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select
 
 from esc_netconf.store.database import Database
 from esc_netconf.store.errors import StoreValueError
@@ -43,6 +43,9 @@ PRUNE_PAUSE_SECONDS = 0.002
 MAX_STREAM_NAME = 255
 _IDS_PER_STATEMENT = 500
 """Event ids per ``IN (...)`` look-up: well below SQLite's limit of bound parameters."""
+#: Which of some event ids the log holds; built once (see ``core_store._DELETE_BY_KEYS``: a statement per call
+#: leaves garbage cycles).
+_HELD_IDS = select(replay_events.c.event_id).where(replay_events.c.event_id.in_(bindparam("ids", expanding=True)))
 
 
 class SqlReplayLog:
@@ -116,8 +119,7 @@ class SqlReplayLog:
             named = [event_id for _, _, ids in checked for event_id in ids if event_id is not None]
             for first in range(0, len(named), _IDS_PER_STATEMENT):
                 chunk = named[first:first + _IDS_PER_STATEMENT]
-                held.update(connection.execute(select(replay_events.c.event_id)
-                                               .where(replay_events.c.event_id.in_(chunk))).scalars())
+                held.update(connection.execute(_HELD_IDS, {"ids": chunk}).scalars())
             rows = []
             for stream, events, ids in checked:
                 for (t, xml), event_id in zip(events, ids):

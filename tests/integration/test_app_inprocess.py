@@ -73,7 +73,8 @@ async def test_a_client_that_never_says_hello_is_closed(tmp_path: Path, monkeypa
 
 
 async def test_the_garbage_collector_policy_is_applied_at_start_and_undone_at_stop(tmp_path: Path) -> None:
-    """Issue 13: the server freezes what start-up loaded and what survives full collections (gcpolicy)."""
+    """Issue 13: the server freezes what start-up loaded and what survives collections, and collects the young
+    generation itself every ``young_secs`` (gcpolicy)."""
     app = Application(Options(netconf_port=0, rest_port=0, data_dir=tmp_path))
     await app.start()
     try:
@@ -82,6 +83,18 @@ async def test_the_garbage_collector_policy_is_applied_at_start_and_undone_at_st
         frozen = gc.get_freeze_count()
         gc.collect()  # a full collection freezes its survivors, so the permanent generation does not shrink
         assert gc.get_freeze_count() >= frozen
+        young: list[int] = []  # the loop collects the young generation every young_secs, whatever its count
+
+        def counted(phase: str, info: dict[str, int]) -> None:
+            if phase == "stop" and info["generation"] == 0:
+                young.append(info["generation"])
+
+        gc.callbacks.append(counted)
+        try:
+            await asyncio.sleep(0.3)
+        finally:
+            gc.callbacks.remove(counted)
+        assert gcpolicy.DEFAULT.young_secs is not None and len(young) >= 0.3 / gcpolicy.DEFAULT.young_secs / 2
     finally:
         await app.stop()
     assert gcpolicy.applied() == gcpolicy.CPYTHON
