@@ -355,6 +355,7 @@ def main() -> None:
         time.sleep(args.monitor_seconds)
         after = driver.calls.snapshot()
         monitor_lag, monitor_cpu, _ = lag.take()
+        monitor_stack_lines = report(*stacks.take()) if stacks is not None else []
         monitor_calls = sum(after.values()) - sum(before.values())
         total = args.deployments * args.vms
         per_vm_minute = monitor_calls / total / (args.monitor_seconds / 60) if args.monitor_seconds else 0.0
@@ -416,6 +417,8 @@ def main() -> None:
     print(f"loop lag while monitoring     longest {max(monitor_lag, default=0) * 1000:.0f} ms, "
           f"p99 {percentile(monitor_lag, 0.99) * 1000:.1f} ms; loop CPU per wake-up longest "
           f"{max(monitor_cpu, default=0) * 1000:.0f} ms")
+    for line in monitor_stack_lines:
+        print("  " + line)
     print(f"monitoring VIM calls          {monitor_calls} in {args.monitor_seconds:.0f} s "
           f"= {per_vm_minute:.4f} per VM per minute (interval {args.monitor_interval:g} s, "
           f"{args.tenants} tenants)")
