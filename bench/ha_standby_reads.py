@@ -44,7 +44,7 @@ from sqlalchemy import func, select  # noqa: E402
 
 from bench.deploy_scale import LoopLag  # noqa: E402
 from bench.netconf_roundtrips import RawClient  # noqa: E402
-from bench.opdata_scale import ACTIVE, BASE, ESC, FULL, bulk_edit, call, subtree_one  # noqa: E402
+from bench.opdata_scale import ACTIVE, BASE, ESC, FULL, call, send_deployments, subtree_one  # noqa: E402
 from esc_netconf.app import Application, Options  # noqa: E402
 from esc_netconf.store import Database  # noqa: E402
 from esc_netconf.store.schema import core_deployments  # noqa: E402
@@ -61,13 +61,8 @@ def seed(active: ServerProcess, url: str, deployments: int, vms: int, tenants: i
     SERVICE_ACTIVE."""
     client = RawClient(active.netconf_port)
     start = time.perf_counter()
-    per_tenant: dict[str, list[str]] = {}
-    for i in range(deployments):
-        per_tenant.setdefault(f"tenant-{i % tenants}", []).append(f"dep-{i}")
-    for tenant, names in per_tenant.items():
-        call(client, bulk_edit(tenant, names, vms))
+    send_deployments(client, deployments, vms, tenants)
     client.close()
-    print(f"seed: {deployments} deployments accepted in {time.perf_counter() - start:.1f} s", flush=True)
     db = Database.open(url)
     try:
         last = -1

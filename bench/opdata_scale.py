@@ -70,6 +70,17 @@ def bulk_edit(tenant: str, names: list[str], vms: int) -> bytes:
     ).encode()
 
 
+def send_deployments(client: RawClient, deployments: int, vms: int, tenants: int) -> None:
+    """``dep-0`` ... over ``tenant-0`` ..., one bulk edit-config per tenant, each after the previous reply."""
+    start = time.perf_counter()
+    per_tenant: dict[str, list[str]] = {}
+    for i in range(deployments):
+        per_tenant.setdefault(f"tenant-{i % tenants}", []).append(f"dep-{i}")
+    for tenant, names in per_tenant.items():
+        call(client, bulk_edit(tenant, names, vms))
+    print(f"seed: {deployments} deployments accepted in {time.perf_counter() - start:.1f} s", flush=True)
+
+
 def call(client: RawClient, operation: bytes) -> RpcReply:
     client.channel.sendall(client.session.rpc(operation))
     reply = client._wait(RpcReply)
@@ -95,12 +106,7 @@ def seed(data: Path, deployments: int, vms: int, tenants: int) -> None:
     core = app.domain.core
     client = RawClient(int(app.netconf_port or 0))
     start = time.perf_counter()
-    per_tenant: dict[str, list[str]] = {}
-    for i in range(deployments):
-        per_tenant.setdefault(f"tenant-{i % tenants}", []).append(f"dep-{i}")
-    for tenant, names in per_tenant.items():
-        call(client, bulk_edit(tenant, names, vms))
-    print(f"seed: {deployments} deployments accepted in {time.perf_counter() - start:.1f} s", flush=True)
+    send_deployments(client, deployments, vms, tenants)
     last = -1
     while True:
         states = [d.state.value for d in core.deployments()]

@@ -5,7 +5,6 @@ until the read ends (on SQLite and, in the ``make test-ha`` tier, on PostgreSQL)
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,8 @@ from esc_netconf.netconf.datastore import Datastore
 from esc_netconf.netconf.yangmodel import YangModel
 from esc_netconf.store import Database, SqlConfigStore, SqlCoreStore
 from esc_netconf.store.snapshot_store import SqlSnapshotStore
-from tests.postgres_server import PostgresServer, postgres  # noqa: F401 - the fixture
+from tests.postgres_server import postgres  # noqa: F401 - the fixture
+from tests.unit.store.conftest import memory_database  # noqa: F401 - the fixture
 from tests.unit.store.test_snapshot_store import snapshot
 
 YANG_DIR = Path(__file__).resolve().parents[3] / "yang"
@@ -31,17 +31,10 @@ def model() -> YangModel:
     return YangModel.load(YANG_DIR)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
-def db(request: pytest.FixtureRequest) -> Iterator[Database]:
-    if request.param == "postgresql":
-        server: PostgresServer = request.getfixturevalue("postgres")
-        database = Database.open(server.create_database())
-    else:
-        database = Database.open(":memory:")
-    try:
-        yield database
-    finally:
-        database.close()
+@pytest.fixture()
+def db(memory_database: Database) -> Database:  # noqa: F811 - the fixture imported above
+    """On SQLite and, in the ``make test-ha`` tier, on PostgreSQL."""
+    return memory_database
 
 
 def active_writes(db: Database, *tenants: str) -> None:
