@@ -46,6 +46,7 @@ two thread hops (to the loop and to the writer thread) that cost more than the a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import logging
 import threading
@@ -379,10 +380,7 @@ class NetconfConnection:
                 return
             outbox.closed = True
             outbox.cond.notify_all()
-        try:
-            self._writer.close()
-        except Exception:  # already closed by the peer
-            pass
+        self._close_channel()
 
     def _stop_reading(self) -> bool:
         """Mark the session closing, drop the RPCs not started, cancel the one in progress."""
@@ -469,10 +467,11 @@ class NetconfConnection:
             outbox.closed = True
             outbox.in_flight = False
             outbox.cond.notify_all()
-        try:
+        self._close_channel()
+
+    def _close_channel(self) -> None:
+        with contextlib.suppress(Exception):  # already closed by the peer
             self._writer.close()
-        except Exception:  # already closed by the peer
-            pass
 
 
 class _Reply:

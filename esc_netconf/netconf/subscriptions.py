@@ -562,8 +562,8 @@ class NotificationHub:
             delivered then.
         """
         self._check(request)
-        # what was published before the subscription is in the log (replay), or on its way there: a replay
-        # reads only what was offered (``upto``) and hears the rest live; a live subscription does not hear it
+        # what was published before the subscription is in the log, or on its way there: a replay waits until
+        # it is stored and replays it; a live subscription does not hear it
         self._move_waiting()
         if request.stop_time is not None and request.stop_time > self._now():
             self._timer_loop()  # refuse before anything is delivered
@@ -572,8 +572,13 @@ class NotificationHub:
         if request.start_time is None:
             self._go_live(subscription)
             return subscription
-        upto = self._offered.get(request.stream) if self._storing.get(request.stream) else None
-        events = iter(self._log.read(request.stream, request.start_time, request.stop_time, upto=upto))
+        if self._storing.get(request.stream):
+            subscription._backlog = []
+            subscription._replay = self._timer_loop().create_task(
+                self._replay_once_stored(subscription, list(self._in_flight)), name="netconf-replay"
+            )
+            return subscription
+        events = self._replay_events(request)
         if self._replay_page(subscription, events):
             subscription._backlog = []
             subscription._replay = self._timer_loop().create_task(
@@ -596,6 +601,24 @@ class NotificationHub:
             self.flush()
         else:
             self._hand_over()
+
+    def _replay_events(self, request: SubscriptionRequest) -> Iterator[tuple[datetime, bytes]]:
+        """The stored events a replay sends: no further than what was offered live (``upto``) while bursts
+        are being stored, so that what is stored meanwhile comes once, live."""
+        assert request.start_time is not None  # a replay
+        upto = self._offered.get(request.stream) if self._storing.get(request.stream) else None
+        return iter(self._log.read(request.stream, request.start_time, request.stop_time, upto=upto))
+
+    async def _replay_once_stored(self, subscription: Subscription,
+                                  in_flight: list[asyncio.Future[int | None]]) -> None:
+        """A replay that began while events published before it were being stored: it waits for them, so
+        that they are in the replay (RFC 5277: before ``replayComplete``), then reads the log. What was
+        offered live meanwhile went to the backlog and is in what the replay reads now: dropped."""
+        await asyncio.gather(*in_flight, return_exceptions=True)
+        if not subscription.active:
+            return
+        subscription._backlog = []
+        await self._replay_rest(subscription, self._replay_events(subscription.request))
 
     def _replay_page(self, subscription: Subscription, events: Iterator[tuple[datetime, bytes]]) -> bool:
         """Deliver up to ``REPLAY_PAGE`` stored events; True if there may be more."""

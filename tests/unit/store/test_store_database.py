@@ -292,8 +292,9 @@ def test_a_write_on_the_guarded_loop_thread_is_counted_or_refused(database: Data
     writer.start()
     writer.join()
     assert store.running_version() == 1
-    with database.write(on_loop="a test says why"):
-        pass
+    with database.write(on_loop="a test says why") as connection:  # marked: neither refused nor counted
+        connection.execute(text("SELECT 1"))
+    assert sum(database.loop_writes.values()) == 1, "only the refused write is counted"
     database.guard_loop(threading.get_ident(), strict=False)
     store.save_running(b"<data/>")
     store.save_running(b"<data/>")
