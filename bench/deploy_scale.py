@@ -60,6 +60,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.netconf_roundtrips import RawClient  # noqa: E402
+from bench.loop_turns import LongTurns, describe  # noqa: E402
 from bench.stall_stacks import StallStacks, report  # noqa: E402
 from esc_netconf import gcpolicy  # noqa: E402
 from esc_netconf.app import Application, Options  # noqa: E402
@@ -240,21 +241,13 @@ class SlowCallbacks:
             finally:
                 used = time.thread_time() - start
                 if used > profiler.threshold:
-                    profiler.stats.setdefault(_describe(handle), []).append(used)
+                    profiler.stats.setdefault(describe(handle), []).append(used)
 
         asyncio.events.Handle._run = _run  # type: ignore[method-assign]
 
     def summary(self, top: int = 12) -> list[str]:
         ranked = sorted(self.stats.items(), key=lambda kv: -sum(kv[1]))[:top]
         return [f"{len(v):>5}x  max {max(v) * 1000:>5.0f} ms  total {sum(v):>5.1f} s  {k}" for k, v in ranked]
-
-
-def _describe(handle: asyncio.events.Handle) -> str:
-    callback = getattr(handle, "_callback", None)
-    owner = getattr(callback, "__self__", None)
-    if isinstance(owner, asyncio.Task):
-        return f"task {owner.get_coro().__qualname__}"  # type: ignore[union-attr]
-    return f"callback {getattr(callback, '__qualname__', repr(callback))}"
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -277,6 +270,8 @@ def main() -> None:
                         help="asyncio debug mode: log each callback holding the loop longer than --stall-ms")
     parser.add_argument("--profile-callbacks", action="store_true",
                         help="list the loop callbacks that used more than --stall-ms of CPU, by what they ran")
+    parser.add_argument("--profile-turns", action="store_true",
+                        help="list the loop turns that used more than --stall-ms of CPU, with the callbacks in them")
     parser.add_argument("--stall-stacks", action="store_true",
                         help="sample the loop thread's stack while the loop is late (see bench/stall_stacks.py)")
     parser.add_argument("--gc-policy", choices=sorted(GC_POLICIES), default="server",
@@ -301,6 +296,7 @@ def main() -> None:
             loop.set_debug(True)
             loop.slow_callback_duration = args.stall_ms / 1000
         slow = SlowCallbacks(args.stall_ms / 1000) if args.profile_callbacks else None
+        turns = LongTurns(args.stall_ms / 1000) if args.profile_turns else None
         threading.Thread(target=loop.run_forever, daemon=True).start()
         app = Application(Options(netconf_port=0, rest_port=0, data_dir=data,
                                   properties=data / "application.properties"))
@@ -345,6 +341,7 @@ def main() -> None:
         all_in("SERVICE_ACTIVE_STATE", start)
         deployed = time.perf_counter() - start
         run_lag, run_cpu, run_no_gc = lag.take()
+        run_turns = turns.take() if turns is not None else []
         gc_run = gc_pauses.summary()
         stack_lines = report(*stacks.take()) if stacks is not None else []
         if stacks is not None:
@@ -355,6 +352,7 @@ def main() -> None:
         time.sleep(args.monitor_seconds)
         after = driver.calls.snapshot()
         monitor_lag, monitor_cpu, _ = lag.take()
+        monitor_turns = turns.take() if turns is not None else []
         monitor_stack_lines = report(*stacks.take()) if stacks is not None else []
         monitor_calls = sum(after.values()) - sum(before.values())
         total = args.deployments * args.vms
@@ -410,6 +408,10 @@ def main() -> None:
         print(f"  gen{generation} {cpu * 1000:.0f} ms CPU, {collected} collected, in {thread}: {where}")
     for line in stack_lines:
         print("  " + line)
+    if run_turns:
+        print(f"  loop turns over {args.stall_ms:.0f} ms of CPU:")
+        for line in run_turns:
+            print("    " + line)
     if slow is not None:
         print(f"callbacks over {args.stall_ms:.0f} ms of loop CPU (whole process life, start-up included):")
         for line in slow.summary():
@@ -419,6 +421,10 @@ def main() -> None:
           f"{max(monitor_cpu, default=0) * 1000:.0f} ms")
     for line in monitor_stack_lines:
         print("  " + line)
+    if monitor_turns:
+        print(f"  loop turns over {args.stall_ms:.0f} ms of CPU:")
+        for line in monitor_turns:
+            print("    " + line)
     print(f"monitoring VIM calls          {monitor_calls} in {args.monitor_seconds:.0f} s "
           f"= {per_vm_minute:.4f} per VM per minute (interval {args.monitor_interval:g} s, "
           f"{args.tenants} tenants)")

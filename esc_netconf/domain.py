@@ -80,7 +80,7 @@ def build_domain(options: Options, db: Database, settings: VimManagerSettings, h
     driver = create_driver(
         options.vim,
         data_dir=options.data_dir,
-        settings=lambda: SimSettings.from_properties(settings.snapshot()),
+        settings=settings.derived(SimSettings.from_properties),
         os_cloud=options.os_cloud,
         sim_dir=options.sim_dir,
     )

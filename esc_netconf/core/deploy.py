@@ -97,7 +97,10 @@ async def take_down(ctx: CoreContext, dep: DeploymentRecord, vm: VmRecord, *, sc
 async def deploy(ctx: CoreContext, dep: DeploymentRecord) -> None:
     """Create ``min_active`` VMs per group in startup order; SERVICE_ALIVE (or FAILURE) at the end."""
     try:
-        await ctx.ensure_tenant(dep.tenant)
+        if dep.tenant not in ctx.state.tenants:
+            await ctx.ensure_tenant(dep.tenant)
+            # every deployment of a bulk edit that waited for its new tenant wakes in the same loop turn
+            await ctx.pacer.turn()
         for wave in startup_waves(dep.spec):
             jobs: list[Awaitable[None]] = []
             for name in wave:

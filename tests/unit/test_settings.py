@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,24 @@ def test_simulated_guest_keys_are_checked_per_field() -> None:
         assert refused.value.key == key and reason in str(refused.value)
     with pytest.raises(SettingsError, match="sim VIM only|not a known key"):
         validate(f"vim.sim.guest.{vm}.cpu", "5", vim="openstack")
+
+
+def test_a_derived_reader_builds_again_only_after_a_change(tmp_path: Path) -> None:
+    path = tmp_path / "application.properties"
+    path.write_text("vim.sim.delay.scale=0\n")
+    settings = VimManagerSettings(path)
+    built: list[str] = []
+
+    def build(values: Mapping[str, str]) -> str:
+        built.append(values["vim.sim.delay.scale"])
+        return values["vim.sim.delay.scale"]
+
+    current = settings.derived(build)
+    assert [current(), current(), current()] == ["0", "0", "0"]
+    assert built == ["0"]
+    settings.set_many({"vim.sim.delay.scale": "0.5"})
+    assert current() == "0.5" and current() == "0.5"
+    path.write_text("vim.sim.delay.scale=2\n")
+    settings.reload()
+    assert current() == "2"
+    assert built == ["0", "0.5", "2"]
