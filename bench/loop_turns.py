@@ -37,7 +37,7 @@ class LongTurns:
     what they ran, and their CPU. A turn made of many small callbacks stalls the loop as one long callback
     does, and ``SlowCallbacks`` does not see it."""
 
-    def __init__(self, threshold: float, keep: int = 12) -> None:
+    def __init__(self, threshold: float, keep: int = 20) -> None:
         self.threshold = threshold
         self.keep = keep
         self.turns: list[tuple[float, int, list[tuple[str, int, float]]]] = []

@@ -22,6 +22,10 @@ from esc_netconf.vim.base import Server, ServerStatus, VimDriver, VimError
 
 log = logging.getLogger(__name__)
 
+#: Waiters a listing settles per loop turn: the tasks they wake all run in the next turn (a thousand of them,
+#: only to queue in the pacer, made a turn of 20 ms).
+SETTLE_SLICE = 100
+
 
 class ServerFailed(VimOperationFailed):
     """The server reached a failure status (ERROR); the message is the VIM's fault when it gave one."""
@@ -101,9 +105,11 @@ class ServerPoller:
             except VimError as exc:
                 log.warning("listing servers of project %s failed: %s", project_id, exc.message)
                 continue
-            for waiter in asked:
+            for settled, waiter in enumerate(asked, 1):
                 if not waiter.future.done():
                     _settle(waiter, servers.get(waiter.server_id))
+                if settled % SETTLE_SLICE == 0:  # each waiter settled wakes a task: a slice of them per turn
+                    await asyncio.sleep(0)
             # one project per loop turn: a listing of thousands of servers is work, and so is judging it
             await asyncio.sleep(0)
 
