@@ -13,7 +13,8 @@ subtree-filtered ``get`` of one deployment's opdata are timed (median of 5), and
 process (server and client) is read.  Beside each lag, the longest CPU time the loop's thread used between
 two wake-ups of the probe (what the loop's own callbacks cost; the lag also counts waiting for a CPU on a
 shared machine), and the load average.  ``--stall-stacks`` samples the loop thread's stack while the loop is
-late (``bench/stall_stacks.py``) and prints where it was, per phase.
+late (``bench/stall_stacks.py``) and prints where it was, per phase; ``--profile-turns`` lists the loop turns over
+20 ms of CPU per phase with what ran in them (``bench/loop_turns.py``).
 
 Usage (repository root, after ``make setup``)::
 
@@ -39,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from lxml import etree
 
 from bench.deploy_scale import BASE, ESC, call  # noqa: E402
+from bench.loop_turns import LongTurns  # noqa: E402
 from bench.netconf_roundtrips import RawClient  # noqa: E402
 from bench.stall_stacks import StallStacks, report  # noqa: E402
 from esc_netconf.app import Application, Options  # noqa: E402
@@ -137,7 +139,8 @@ class LoopLag:
         asyncio.run_coroutine_threadsafe(begin(), loop).result(10)
 
 
-def measure(size: int, vms: int, edits: int, batch: int, stall_stacks: bool = False) -> dict[str, Any]:
+def measure(size: int, vms: int, edits: int, batch: int, stall_stacks: bool = False,
+            turns: LongTurns | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         (data / "application.properties").write_text("vim.sim.delay.scale=0\nvim.monitor.poll.secs=60\n")
@@ -152,6 +155,9 @@ def measure(size: int, vms: int, edits: int, batch: int, stall_stacks: bool = Fa
         if stacks is not None:
             stacks.start(loop)
         where: dict[str, list[str]] = {}
+        long_turns: dict[str, list[str]] = {}
+        if turns is not None:
+            turns.take()  # what start-up ran
         commits = CommitTimer(app.datastore)
         client = RawClient(int(app.netconf_port or 0))
         assert app.domain is not None
@@ -165,6 +171,8 @@ def measure(size: int, vms: int, edits: int, batch: int, stall_stacks: bool = Fa
         lag_fill, cpu_fill = lag.take(), lag.take_cpu()
         if stacks is not None:
             where["fill"] = report(*stacks.take(), top=12)
+        if turns is not None:
+            long_turns["fill"] = turns.take()
         commit_fill = commits.take()
         while sum(d.state.value == "SERVICE_ACTIVE_STATE" for d in core.deployments()) < size:
             time.sleep(0.2)
@@ -172,6 +180,8 @@ def measure(size: int, vms: int, edits: int, batch: int, stall_stacks: bool = Fa
         lag_deploy, cpu_deploy = lag.take(), lag.take_cpu()
         if stacks is not None:
             where["deploy"] = report(*stacks.take(), top=12)
+        if turns is not None:
+            long_turns["deploy"] = turns.take()
         times = []
         for i in range(edits):
             t0 = time.perf_counter()
@@ -181,6 +191,8 @@ def measure(size: int, vms: int, edits: int, batch: int, stall_stacks: bool = Fa
         lag_edits, cpu_edits = lag.take(), lag.take_cpu()
         if stacks is not None:
             where["edits"] = report(*stacks.take(), top=12)
+        if turns is not None:
+            long_turns["edits"] = turns.take()
         datastore_p50 = statistics.median(commits.edits)
         commit_edits = commits.take()
         full = _timed_get(client, '<filter type="xpath" select="esc_datamodel/opdata"/>')
@@ -190,6 +202,8 @@ def measure(size: int, vms: int, edits: int, batch: int, stall_stacks: bool = Fa
         lag_gets, cpu_gets = lag.take(), lag.take_cpu()
         if stacks is not None:
             where["gets"] = report(*stacks.take(), top=12)
+        if turns is not None:
+            long_turns["gets"] = turns.take()
         lag.stop(loop)
         if stacks is not None:
             stacks.stop(loop)
@@ -201,7 +215,7 @@ def measure(size: int, vms: int, edits: int, batch: int, stall_stacks: bool = Fa
             "filled": filled, "deployed": deployed,
             "lag_fill": lag_fill, "lag_deploy": lag_deploy, "lag_edits": lag_edits,
             "cpu_fill": cpu_fill, "cpu_deploy": cpu_deploy, "cpu_edits": cpu_edits, "cpu_gets": cpu_gets,
-            "load": os.getloadavg()[0], "where": where,
+            "load": os.getloadavg()[0], "where": where, "turns": long_turns,
             "commit_fill": commit_fill, "commit_edits": commit_edits, "datastore_p50": datastore_p50,
             "get_full": full, "get_one": one, "lag_gets": lag_gets,
             "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
@@ -226,14 +240,17 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100, help="deployments per edit-config while filling")
     parser.add_argument("--stall-stacks", action="store_true",
                         help="sample the loop thread's stack while the loop is late (bench/stall_stacks.py)")
+    parser.add_argument("--profile-turns", action="store_true",
+                        help="list the loop turns over 20 ms of CPU per phase, with what ran in them (bench/loop_turns.py)")
     args = parser.parse_args()
+    turns = LongTurns(0.02) if args.profile_turns else None
     print(f"{'stored':>7} {'VMs':>6} {'fill s':>7} {'active s':>9} {'edit p50 ms':>12} {'p95 ms':>7} "
           f"{'in datastore p50 ms':>19} "
           f"{'lag fill/deploy/edits/gets ms':>30} {'commit fill/edits ms':>20} {'get all ms':>10} {'get one ms':>10} "
           f"{'peak RSS MiB':>12}",
           flush=True)
     for size in args.sizes:
-        r = measure(size, args.vms, args.edits, args.batch, args.stall_stacks)
+        r = measure(size, args.vms, args.edits, args.batch, args.stall_stacks, turns)
         print(f"{size:>7} {size * args.vms:>6} {r['filled']:>7.1f} {r['deployed']:>9.1f} {r['p50'] * 1000:>12.1f} "
               f"{r['p95'] * 1000:>7.1f} {r['datastore_p50'] * 1000:>19.1f} "
               f"{r['lag_fill'] * 1000:>14.0f}/{r['lag_deploy'] * 1000:.0f}/{r['lag_edits'] * 1000:.0f}"
@@ -245,6 +262,10 @@ def main() -> None:
               f"/{r['cpu_gets'] * 1000:.0f} ms (load average {r['load']:.1f} on {os.cpu_count()} CPUs)", flush=True)
         for phase, lines in r["where"].items():
             print(f"  where the loop was while late, {phase}:")
+            for line in lines:
+                print("    " + line)
+        for phase, lines in r["turns"].items():
+            print(f"  loop turns over 20 ms of CPU, {phase}:")
             for line in lines:
                 print("    " + line)
 
