@@ -24,6 +24,7 @@ from esc_netconf.vim.sim.settings import GUEST_KEY_PREFIX, SimSettings, SimSetti
 
 T = TypeVar("T")
 
+
 class SettingsError(EscError):
     """A key or value that the VIM manager does not accept; ``key`` names it."""
 

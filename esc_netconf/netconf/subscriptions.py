@@ -66,11 +66,11 @@ REPLAY_PAGE = 200  # replayed events delivered between two yields to the loop
 MAX_CONCURRENT_REPLAYS = 2  # replays past their first page run a few at a time, the others wait
 MAX_EVENT_FILTER_NODES = 1_000
 GROUP_COMMIT_SECONDS = 0.02
-#: Seconds of one loop turn spent offering stored bursts; the rest wait for the next turn (see ``_settle``).
-SETTLE_SLICE = 0.005
 """How long a published event may wait to share its replay-log transaction with the next ones: a
 session's start and end events cost one disk flush instead of two (and a flush costs more CPU than the
 rest of a session's set-up on the server), for at most this much notification latency."""
+#: Seconds of one loop turn spent offering stored bursts; the rest wait for the next turn (see ``_settle``).
+SETTLE_SLICE = 0.005
 
 Deliver = Callable[[datetime, etree._Element], None]
 Complete = Callable[[], None]
@@ -463,9 +463,9 @@ class NotificationHub:
         """On the writer thread: store what is queued, all of it in one transaction when the log has
         ``append_bursts`` (the bursts that queued up while the last transaction waited for the database's
         writer lock or its flush share the next one: fewer flushes and less time holding the lock that the
-        datastore's and the core's writers wait for), until the queue is empty; each burst's future gets the
-        log's highest sequence id after, or the error (every burst of a failed transaction gets it): one loop
-        callback per transaction (``_settle``)."""
+        datastore's and the core's writers wait for), until the queue is empty; then one loop callback per
+        transaction (``_settle``) with the log's highest sequence id after, or the error (every burst of a
+        failed transaction gets it)."""
         while True:
             with self._queue_lock:
                 batch, self._queued = self._queued, []
