@@ -132,6 +132,7 @@ class Application:
         self.fenced = asyncio.Event()
         self.fenced_reason = ""
         self._group_task: asyncio.Task[None] | None = None
+        self._serving_as_active = False  # the active's listeners are up (see :attr:`role`)
         self._switching = asyncio.Lock()
         self._answered = asyncio.Event()  # a switchover's answer is out: the listeners may be swapped
 
@@ -142,8 +143,12 @@ class Application:
 
     @property
     def role(self) -> str:
-        """``active`` or ``standby`` (a server without a group is always active)."""
-        return "active" if self.member is None else self.member.role
+        """``active`` or ``standby`` (a server without a group is always active). A member is the active once
+        it holds the lease and its active's listeners serve: between winning the lease and swapping its
+        listeners, the standby's still answer (a client told "active" then would find NETCONF closed)."""
+        if self.member is None:
+            return "active"
+        return "active" if self._serving_as_active and self.member.role == "active" else "standby"
 
     async def start(self) -> None:
         await self._start()
@@ -265,6 +270,7 @@ class Application:
             routes=[lambda web_app: add_admin_routes(web_app, self), escmanager, self._ha_routes],
             limits=limits, throttle=self._throttle)
         self.rest_port = self.rest.port
+        self._serving_as_active = True
         log.info("NETCONF on %s:%d, REST on %s:%d", options.host, self.netconf_port, options.host, self.rest_port)
 
     async def _start_standby(self) -> None:
@@ -423,9 +429,10 @@ class Application:
         seen = self.member.active
         active = None if seen is None else {"host": seen.host, "netconf_port": seen.netconf_port,
                                             "rest_port": seen.rest_port}
-        return {"role": self.member.role, "node": self.member.node, "active": active}
+        return {"role": self.role, "node": self.member.node, "active": active}
 
     async def _stop_listeners(self) -> None:
+        self._serving_as_active = False
         if self._ssh is not None:
             await asyncio.to_thread(self._ssh.stop)
             self._ssh = None
