@@ -1,8 +1,10 @@
 """Deploy N deployments of M VMs through NETCONF, measure the event loop meanwhile, then watch the monitor.
 
 The server runs in this process (so the loop can be probed and the VIM call counter read), the sim VIM
-with ``vim.sim.delay.scale=0``; the client is a raw NETCONF client over SSH on loopback that sends one
+with ``vim.sim.delay.scale=0``; the client is a raw NETCONF client over SSH on loopback, in a process of its
+own (``bench/client_process.py``: in this one it would compete with the server for the GIL), that sends one
 edit-config per ``--batch`` deployments (spread over ``--tenants`` tenants), each after the previous reply.
+The bench learns that the deployments are alive (or gone) from the core's events, not by polling the core.
 
 Reported:
 
@@ -54,17 +56,18 @@ import threading
 import time
 import traceback
 import tracemalloc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.netconf_roundtrips import RawClient  # noqa: E402
+from bench.client_process import ClientProcess, call  # noqa: E402,F401 (call: for the other benches)
 from bench.loop_turns import LongTurns, describe  # noqa: E402
 from bench.stall_stacks import StallStacks, report  # noqa: E402
 from esc_netconf import gcpolicy  # noqa: E402
 from esc_netconf.app import Application, Options  # noqa: E402
-from esc_netconf.netconf.messages import RpcReply  # noqa: E402
+from esc_netconf.core.events import EscEvent, EventBus, EventStatus, EventType  # noqa: E402
 
 BASE = "urn:ietf:params:xml:ns:netconf:base:1.0"
 ESC = "http://www.cisco.com/esc/esc"
@@ -101,6 +104,25 @@ def undeploy(names: list[tuple[str, str]]) -> bytes:
             ).encode()
 
 
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds used so far by each live thread of this process, by its Python name (Linux ``/proc``).
+
+    Why: every thread of the process runs Python under one GIL, so the loop's lateness depends on how much
+    the others want it; this says who they are (summed per name without the pool index: ``sim-cloud``)."""
+    names = {thread.native_id: thread.name for thread in threading.enumerate()}
+    ticks = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        name = names.get(int(task.name), "other")
+        name = name.rsplit("_", 1)[0] if name.rsplit("_", 1)[-1].isdigit() else name
+        used[name] = used.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
 def rss_mib() -> float:
     """The process's resident size now (Linux ``/proc``)."""
     pages = int(Path("/proc/self/statm").read_text().split()[1])
@@ -123,11 +145,40 @@ def deployment(tenant: str, name: str, vms: int) -> bytes:
     return edit([(tenant, name)], vms)
 
 
-def call(client: RawClient, operation: bytes) -> RpcReply:
-    client.channel.sendall(client.session.rpc(operation))
-    reply = client._wait(RpcReply)
-    assert isinstance(reply, RpcReply)
-    return reply
+class Outcomes:
+    """Counts the deployments that came alive or went away, from the core's events (a subscriber on the
+    loop: one call per event), so the bench waits for them without polling the core from its thread."""
+
+    def __init__(self) -> None:
+        self.alive = self.undeployed = self.failed = 0
+        self.changed = threading.Condition()
+
+    def start(self, bus: EventBus, loop: asyncio.AbstractEventLoop) -> None:
+        loop.call_soon_threadsafe(bus.subscribe, self._seen)
+
+    def _seen(self, event: EscEvent) -> None:
+        if event.event_type not in (EventType.SERVICE_ALIVE, EventType.SERVICE_UNDEPLOYED):
+            return
+        with self.changed:
+            if event.status is not EventStatus.SUCCESS:
+                self.failed += 1
+            elif event.event_type is EventType.SERVICE_ALIVE:
+                self.alive += 1
+            else:
+                self.undeployed += 1
+            self.changed.notify_all()
+
+    def wait(self, what: str, count: Callable[[], int], target: int, timeout: float) -> None:
+        """Until ``count()`` reaches ``target``; exits the bench when a deployment failed or on timeout."""
+        deadline = time.perf_counter() + timeout
+        with self.changed:
+            while count() < target:
+                if self.failed:
+                    raise SystemExit(f"{self.failed} deployment(s) failed")
+                left = deadline - time.perf_counter()
+                if left <= 0:
+                    raise SystemExit(f"{what}: {count()} of {target} after {timeout:.0f} s")
+                self.changed.wait(left)
 
 
 @dataclass
@@ -311,7 +362,9 @@ def main() -> None:
         started_mib = rss_mib()
         assert app.domain is not None
         core, driver = app.domain.core, app.domain.driver
-        client = RawClient(int(app.netconf_port or 0))
+        client = ClientProcess(int(app.netconf_port or 0))
+        outcomes = Outcomes()
+        outcomes.start(app.domain.bus, loop)
         gc_pauses = GcPauses()
         lag = LoopLag(stall=args.stall_ms / 1000, gc=gc_pauses)
         lag.start(loop)
@@ -320,30 +373,25 @@ def main() -> None:
             stacks.start(loop)
 
         names = [(f"tenant-{i % args.tenants}", f"dep-{i}") for i in range(args.deployments)]
+        batches = [names[first:first + args.batch] for first in range(0, args.deployments, args.batch)]
 
-        def all_in(state: str | None, since: float) -> None:
-            """Wait until every deployment is in ``state`` (``None``: until none is left)."""
-            while True:
-                states = [d.state.value for d in core.deployments()]
-                if (not states) if state is None else states.count(state) == args.deployments:
-                    return
-                if "SERVICE_ERROR_STATE" in states:
-                    raise SystemExit("a deployment failed")
-                if time.perf_counter() - since > args.timeout:
-                    raise SystemExit(f"not all {state or 'gone'} after {args.timeout:.0f} s: "
-                                     f"{states.count('SERVICE_ACTIVE_STATE')} of {args.deployments} active")
-                time.sleep(0.1)
+        def all_alive() -> None:
+            outcomes.wait("alive", lambda: outcomes.alive, alive_before + args.deployments, args.timeout)
+            states = [d.state.value for d in core.deployments()]  # once, to check what the events said
+            assert states.count("SERVICE_ACTIVE_STATE") == args.deployments, states
 
+        def all_gone() -> None:
+            outcomes.wait("undeployed", lambda: outcomes.undeployed, gone_before + args.deployments, args.timeout)
+            assert not core.deployments()
+
+        alive_before = outcomes.alive
+        cpu_before = thread_cpu()
         start = lag.begin = time.perf_counter()
-        slowest_edit = 0.0
-        for first in range(0, args.deployments, args.batch):
-            t0 = time.perf_counter()
-            reply = call(client, edit(names[first:first + args.batch], args.vms))
-            slowest_edit = max(slowest_edit, time.perf_counter() - t0)
-            assert reply.ok, reply.element
-        accepted = time.perf_counter() - start
-        all_in("SERVICE_ACTIVE_STATE", start)
+        sent = client.send([edit(batch, args.vms) for batch in batches])
+        accepted, slowest_edit = time.perf_counter() - start, sent.slowest
+        all_alive()
         deployed = time.perf_counter() - start
+        cpu_run = {name: used - cpu_before.get(name, 0.0) for name, used in thread_cpu().items()}
         run_lag, run_cpu, run_no_gc = lag.take()
         run_turns = turns.take() if turns is not None else []
         gc_run = gc_pauses.summary()
@@ -367,18 +415,17 @@ def main() -> None:
         if args.churn and args.tracemalloc:
             tracemalloc.start(args.tracemalloc)
         for _ in range(args.churn):
-            since = time.perf_counter()
-            for first in range(0, args.deployments, args.batch):
-                assert call(client, undeploy(names[first:first + args.batch])).ok
-            all_in(None, since)
+            gone_before = outcomes.undeployed
+            client.send([undeploy(batch) for batch in batches])
+            all_gone()
             gone_mib = rss_mib()
             if tracemalloc.is_tracing():  # after the sweep the server runs every 10 minutes: what stays is kept
                 gcpolicy.sweep()
                 traced.append(tracemalloc.take_snapshot().filter_traces(
                     [tracemalloc.Filter(False, tracemalloc.__file__)]))
-            for first in range(0, args.deployments, args.batch):
-                assert call(client, edit(names[first:first + args.batch], args.vms)).ok
-            all_in("SERVICE_ACTIVE_STATE", since)
+            alive_before = outcomes.alive
+            client.send([edit(batch, args.vms) for batch in batches])
+            all_alive()
             churned.append(f"{gone_mib:.0f}/{rss_mib():.0f} ({gc.get_freeze_count()})")
         _, churn_cpu, churn_no_gc = lag.take()
         if args.churn:  # what the freezes kept that was cyclic garbage: a full collection of everything finds it
@@ -407,6 +454,9 @@ def main() -> None:
     if stalls:
         print("  stalls (s into the run: wall/CPU ms) "
               + ", ".join(f"{at:.1f}: {ms * 1000:.0f}/{cpu * 1000:.0f}" for at, ms, cpu in stalls[:40]))
+    busiest = sorted(cpu_run.items(), key=lambda kv: -kv[1])[:8]
+    print(f"CPU by thread (run)           {sum(cpu_run.values()):.1f} s: "
+          + ", ".join(f"{name} {used:.1f}" for name, used in busiest))
     print(f"garbage collections (run)     {gc_run}")
     for cpu, generation, collected, thread, where in sorted(gc_pauses.long, reverse=True)[:8]:
         print(f"  gen{generation} {cpu * 1000:.0f} ms CPU, {collected} collected, in {thread}: {where}")
@@ -433,7 +483,7 @@ def main() -> None:
           f"= {per_vm_minute:.4f} per VM per minute (interval {args.monitor_interval:g} s, "
           f"{args.tenants} tenants)")
     print(f"garbage-collector policy      {args.gc_policy}: {policy}")
-    print(f"peak RSS (server + client)    {peak_mb:.0f} MiB (after start-up {started_mib:.0f} MiB)")
+    print(f"peak RSS (server)             {peak_mb:.0f} MiB (after start-up {started_mib:.0f} MiB)")
     if len(traced) >= 2:
         grown = traced[-1].compare_to(traced[0], "traceback" if args.tracemalloc > 1 else "lineno")
         total_grown = sum(d.size_diff for d in grown)

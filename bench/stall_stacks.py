@@ -25,6 +25,11 @@ from types import FrameType
 _ROOT = str(Path(__file__).resolve().parent.parent) + "/"
 
 
+#: Leaf functions of a thread that waits (for a lock, a queue, a socket), so did not hold the GIL.
+_WAITING = frozenset({"wait", "_wait_for_tstate_lock", "select", "get", "recv", "accept", "read", "_read_ready",
+                      "poll", "sleep", "acquire", "readinto", "_worker", "run_forever", "_run_once", "wait_for"})
+
+
 def _where(frame: FrameType) -> str:
     code = frame.f_code
     name = code.co_filename
@@ -42,6 +47,7 @@ class StallStacks:
         self.samples = 0
         self.inclusive: Counter[str] = Counter()
         self.leaves: Counter[tuple[str, ...]] = Counter()
+        self.others: Counter[tuple[str, ...]] = Counter()  # (thread, leaf frames) of the other busy threads
         self._beat = time.perf_counter()
         self._thread_id = 0
         self._stopping = threading.Event()
@@ -65,8 +71,8 @@ class StallStacks:
 
     def take(self) -> tuple[int, Counter[str], Counter[tuple[str, ...]]]:
         """The samples since the last call (and forget them)."""
-        taken = (self.samples, self.inclusive, self.leaves)
-        self.samples, self.inclusive, self.leaves = 0, Counter(), Counter()
+        taken = (self.samples, self.inclusive, self.leaves, self.others)
+        self.samples, self.inclusive, self.leaves, self.others = 0, Counter(), Counter(), Counter()
         return taken
 
     def _tick(self) -> None:
@@ -78,7 +84,9 @@ class StallStacks:
         while not self._stopping.wait(self.interval):
             if time.perf_counter() - self._beat <= self.threshold:
                 continue
-            frame: FrameType | None = sys._current_frames().get(self._thread_id)
+            frames = sys._current_frames()
+            frame: FrameType | None = frames.get(self._thread_id)
+            self._count_others(frames)
             stack: list[str] = []
             while frame is not None and len(stack) < self.depth:
                 stack.append(_where(frame))
@@ -89,9 +97,23 @@ class StallStacks:
             self.inclusive.update(set(stack))
             self.leaves[tuple(stack[:6])] += 1
 
+    def _count_others(self, frames: dict[int, FrameType]) -> None:
+        """The other threads that were not waiting: one of them held the GIL while the loop was late."""
+        names = {thread.ident: thread.name for thread in threading.enumerate()}
+        me = threading.get_ident()
+        for ident, frame in frames.items():
+            if ident in (me, self._thread_id) or frame.f_code.co_name in _WAITING:
+                continue
+            stack: list[str] = []
+            walk: FrameType | None = frame
+            while walk is not None and len(stack) < 4:
+                stack.append(_where(walk))
+                walk = walk.f_back
+            self.others[(names.get(ident, str(ident)), *stack)] += 1
 
-def report(samples: int, inclusive: Counter[str], leaves: Counter[tuple[str, ...]], *, top: int = 25,
-           only_project: bool = True) -> list[str]:
+
+def report(samples: int, inclusive: Counter[str], leaves: Counter[tuple[str, ...]],
+           others: Counter[tuple[str, ...]] | None = None, *, top: int = 25, only_project: bool = True) -> list[str]:
     """Lines describing the samples: inclusive share per function (project code only, by default), then
     the commonest leaf stacks."""
     if not samples:
@@ -103,4 +125,8 @@ def report(samples: int, inclusive: Counter[str], leaves: Counter[tuple[str, ...
     lines.append("commonest leaf stacks (innermost first):")
     for stack, count in leaves.most_common(8):
         lines.append(f"  {100 * count / samples:5.1f}%  " + " < ".join(stack))
+    if others:
+        lines.append("the other threads not waiting at those samples (thread: leaf frames, innermost first):")
+        for (thread, *stack), count in others.most_common(12):
+            lines.append(f"  {100 * count / samples:5.1f}%  {thread}: " + " < ".join(stack))
     return lines

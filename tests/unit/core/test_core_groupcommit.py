@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import threading
 from datetime import datetime, timezone
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from esc_netconf.core import events as events_module
 from esc_netconf.core.events import EscEvent, EventBus, EventStatus, EventType
 from esc_netconf.core.groupcommit import RECENT_RECORDS, GroupCommit, gated_driver
 from esc_netconf.core.memory_store import MemoryStore
@@ -114,6 +116,34 @@ async def test_held_events_reach_a_batch_subscriber_together_and_in_order() -> N
         bus.publish(event(f"e{i}"))
     await settle(commit)
     assert batches == [["e0", "e1", "e2", "e3", "e4"]]
+
+
+async def test_held_events_go_out_one_slice_per_loop_turn_however_many_commits_end_in_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(events_module, "RELEASE_SLICE", 0.002)
+    clock = [0.0]
+    monkeypatch.setattr(events_module, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    bus = EventBus()
+    durable = [0]
+    bus.gate(lambda: 1, lambda: durable[0])
+    turns: list[int] = []
+
+    def slow(event: EscEvent) -> None:  # each delivery costs a millisecond of the fake clock
+        clock[0] += 0.001
+        turns[-1] += 1
+
+    bus.subscribe(slow)
+    for i in range(10):
+        bus.publish(event(f"e{i}"))
+    durable[0] = 1
+    turns.append(0)
+    for _ in range(4):  # four commits end in this turn, each calling release
+        bus.release()
+    while sum(turns) < 10:
+        turns.append(0)
+        await asyncio.sleep(0)
+    assert turns[0] == 3  # one slice (2 ms: the third delivery passes the deadline), not four
+    assert all(count <= 3 for count in turns) and len([c for c in turns if c]) >= 4
 
 
 async def test_a_vim_change_waits_for_the_intent_of_its_task_and_a_read_does_not() -> None:
