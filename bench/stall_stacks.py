@@ -69,7 +69,7 @@ class StallStacks:
         if self._watchdog is not None:
             self._watchdog.join(5)
 
-    def take(self) -> tuple[int, Counter[str], Counter[tuple[str, ...]]]:
+    def take(self) -> tuple[int, Counter[str], Counter[tuple[str, ...]], Counter[tuple[str, ...]]]:
         """The samples since the last call (and forget them)."""
         taken = (self.samples, self.inclusive, self.leaves, self.others)
         self.samples, self.inclusive, self.leaves, self.others = 0, Counter(), Counter(), Counter()
@@ -127,6 +127,6 @@ def report(samples: int, inclusive: Counter[str], leaves: Counter[tuple[str, ...
         lines.append(f"  {100 * count / samples:5.1f}%  " + " < ".join(stack))
     if others:
         lines.append("the other threads not waiting at those samples (thread: leaf frames, innermost first):")
-        for (thread, *stack), count in others.most_common(12):
-            lines.append(f"  {100 * count / samples:5.1f}%  {thread}: " + " < ".join(stack))
+        for (thread, *frames), count in others.most_common(12):
+            lines.append(f"  {100 * count / samples:5.1f}%  {thread}: " + " < ".join(frames))
     return lines
