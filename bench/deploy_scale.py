@@ -62,7 +62,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.client_process import ClientProcess, call  # noqa: E402,F401 (call: for the other benches)
+from bench.client_process import ClientProcess  # noqa: E402
 from bench.loop_turns import LongTurns, describe  # noqa: E402
 from bench.stall_stacks import StallStacks, report  # noqa: E402
 from esc_netconf import gcpolicy  # noqa: E402
@@ -375,13 +375,15 @@ def main() -> None:
         names = [(f"tenant-{i % args.tenants}", f"dep-{i}") for i in range(args.deployments)]
         batches = [names[first:first + args.batch] for first in range(0, args.deployments, args.batch)]
 
-        def all_alive() -> None:
-            outcomes.wait("alive", lambda: outcomes.alive, alive_before + args.deployments, args.timeout)
+        def all_alive(before: int) -> None:
+            """Until every deployment came alive since ``outcomes.alive`` was ``before``."""
+            outcomes.wait("alive", lambda: outcomes.alive, before + args.deployments, args.timeout)
             states = [d.state.value for d in core.deployments()]  # once, to check what the events said
             assert states.count("SERVICE_ACTIVE_STATE") == args.deployments, states
 
-        def all_gone() -> None:
-            outcomes.wait("undeployed", lambda: outcomes.undeployed, gone_before + args.deployments, args.timeout)
+        def all_gone(before: int) -> None:
+            """Until every deployment went away since ``outcomes.undeployed`` was ``before``."""
+            outcomes.wait("undeployed", lambda: outcomes.undeployed, before + args.deployments, args.timeout)
             assert not core.deployments()
 
         alive_before = outcomes.alive
@@ -389,7 +391,7 @@ def main() -> None:
         start = lag.begin = time.perf_counter()
         sent = client.send([edit(batch, args.vms) for batch in batches])
         accepted, slowest_edit = time.perf_counter() - start, sent.slowest
-        all_alive()
+        all_alive(alive_before)
         deployed = time.perf_counter() - start
         cpu_run = {name: used - cpu_before.get(name, 0.0) for name, used in thread_cpu().items()}
         run_lag, run_cpu, run_no_gc = lag.take()
@@ -417,7 +419,7 @@ def main() -> None:
         for _ in range(args.churn):
             gone_before = outcomes.undeployed
             client.send([undeploy(batch) for batch in batches])
-            all_gone()
+            all_gone(gone_before)
             gone_mib = rss_mib()
             if tracemalloc.is_tracing():  # after the sweep the server runs every 10 minutes: what stays is kept
                 gcpolicy.sweep()
@@ -425,7 +427,7 @@ def main() -> None:
                     [tracemalloc.Filter(False, tracemalloc.__file__)]))
             alive_before = outcomes.alive
             client.send([edit(batch, args.vms) for batch in batches])
-            all_alive()
+            all_alive(alive_before)
             churned.append(f"{gone_mib:.0f}/{rss_mib():.0f} ({gc.get_freeze_count()})")
         _, churn_cpu, churn_no_gc = lag.take()
         if args.churn:  # what the freezes kept that was cyclic garbage: a full collection of everything finds it

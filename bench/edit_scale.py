@@ -39,7 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lxml import etree
 
-from bench.deploy_scale import BASE, ESC, call  # noqa: E402
+from bench.client_process import call  # noqa: E402
+from bench.deploy_scale import BASE, ESC  # noqa: E402
 from bench.loop_turns import LongTurns  # noqa: E402
 from bench.netconf_roundtrips import RawClient  # noqa: E402
 from bench.stall_stacks import StallStacks, report  # noqa: E402
