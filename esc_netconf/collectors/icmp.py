@@ -9,6 +9,7 @@ IPv4 only: an IPv6 address is reported as not answering.
 
 from __future__ import annotations
 
+import contextlib
 import asyncio
 import ipaddress
 import os
@@ -116,10 +117,9 @@ async def _ping_chunk(addresses: list[str], timeout: float) -> set[str]:
             if seq % BURST == BURST - 1:
                 await asyncio.sleep(0)  # let the reader drain the replies of this burst
         if pending:
-            try:
-                await asyncio.wait_for(done, timeout)
-            except TimeoutError:
-                pass
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):  # not wait_for: it can lose a cancel on 3.11
+                    await done
     finally:
         loop.remove_reader(sock.fileno())
         sock.close()

@@ -107,7 +107,8 @@ class ScriptCollector:
             spawn.add_done_callback(_kill_spawned)
             raise
         try:
-            out, err = await asyncio.wait_for(_bounded(process), definition.timeout)
+            async with asyncio.timeout(definition.timeout):  # not wait_for: it can lose a cancel on 3.11
+                out, err = await _bounded(process)
         except TimeoutError:
             await _reap(process)
             raise ScriptFailed(f"no answer within {definition.timeout:g} s (killed)") from None
@@ -169,7 +170,8 @@ async def _reap(process: asyncio.subprocess.Process) -> None:
         log.debug("KPI script process %d had already exited", process.pid)
     assert process.stdout is not None and process.stderr is not None
     try:
-        await asyncio.wait_for(asyncio.gather(_tail(process.stdout), _tail(process.stderr), process.wait()), 2.0)
+        async with asyncio.timeout(2.0):
+            await asyncio.gather(_tail(process.stdout), _tail(process.stderr), process.wait())
     except TimeoutError:  # a descendant left the session and holds a pipe: asyncio reaps it once it closes
         log.warning("KPI script process %d: a process it started still holds its output open", process.pid)
 

@@ -23,6 +23,7 @@ out/in by one VM (the core checks ``elastic`` and min..max), anything else is lo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Callable
@@ -91,7 +92,8 @@ class KpiMonitor:
         self._waiters[vm.vm_id] = waiter
         self._wake.set()
         try:
-            return await asyncio.wait_for(asyncio.shield(waiter.done), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: see run()
+                return await asyncio.shield(waiter.done)
         except TimeoutError:
             return False
         finally:
@@ -109,10 +111,11 @@ class KpiMonitor:
                     log.exception("KPI pass failed")
                     next_due = loop.time() + MAX_SLEEP
                 self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), max(0.01, min(next_due - loop.time(), MAX_SLEEP)))
-                except TimeoutError:
-                    pass
+                # asyncio.timeout, not wait_for: on 3.11 wait_for returns when the wake-up and a cancel arrive
+                # in one turn, and a core stopped then waited for this task for ever
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(max(0.01, min(next_due - loop.time(), MAX_SLEEP))):
+                        await self._wake.wait()
         finally:
             for task in list(self._reads):
                 task.cancel()

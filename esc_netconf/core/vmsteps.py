@@ -114,7 +114,8 @@ async def _create_recorded(ctx: CoreContext, vm: VmRecord, request: Awaitable[Se
         return await asyncio.shield(pending)
     except asyncio.CancelledError:
         try:
-            created = await asyncio.wait_for(pending, CREATE_ANSWER_GRACE)
+            async with asyncio.timeout(CREATE_ANSWER_GRACE):
+                created = await pending
         except (VimError, TimeoutError):
             raise asyncio.CancelledError() from None
         vm.server_id = created.id

@@ -142,7 +142,8 @@ class GroupMember:
             if leadership.token is None:  # stepped down on purpose (a failed start, a release)
                 return f"{self.node} stepped down"
             try:
-                renewed = await asyncio.wait_for(asyncio.to_thread(leadership.renew), timeout=self.renew_secs)
+                async with asyncio.timeout(self.renew_secs):  # not wait_for: it can lose a cancel on 3.11
+                    renewed = await asyncio.to_thread(leadership.renew)
                 if not renewed:
                     if self.handed_over:
                         return None

@@ -298,8 +298,9 @@ class CallbackDispatcher:
         while True:
             if not dest.queue:
                 dest.wakeup.clear()
-                try:
-                    await asyncio.wait_for(dest.wakeup.wait(), self._idle_exit)
+                try:  # asyncio.timeout: 3.11's wait_for loses a cancel that comes with the wake-up
+                    async with asyncio.timeout(self._idle_exit):
+                        await dest.wakeup.wait()
                 except TimeoutError:
                     if not dest.queue:
                         self._destinations.pop(dest.url, None)

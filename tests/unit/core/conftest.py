@@ -35,6 +35,7 @@ class Harness:
     fetcher: TemplateFetcher | None = None
     #: ``vim.sim.guest.*`` properties of the simulated guests; None runs without KPI monitoring.
     guests: dict[str, str] | None = None
+    settings: CoreSettings = FAST
     sim: SimCloud = field(init=False)
     core: EscCore = field(init=False)
 
@@ -50,7 +51,7 @@ class Harness:
         bus.subscribe(self.events.append)
         guests = self.guests
         collector = SimGuestCollector(lambda: guests) if guests is not None else None
-        self.core = EscCore(self.sim, self.store, bus, settings=FAST, fetcher=self.fetcher, collector=collector)
+        self.core = EscCore(self.sim, self.store, bus, settings=self.settings, fetcher=self.fetcher, collector=collector)
 
     async def restart(self) -> None:
         await self.core.stop()
