@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
 XDIST := -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
-.PHONY: run test test-wheel test-ha setup bench lint clean openstack-up openstack-down test-openstack lnc2-client test-conformance
+.PHONY: run test bytecode test-wheel test-ha setup bench lint clean openstack-up openstack-down test-openstack lnc2-client test-conformance
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,10 +23,16 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed
 
-run: $(BIN)/.installed
+# Bytecode of the package written now (compileall skips what is up to date): where PYTHONDONTWRITEBYTECODE is
+# set (CI's environment sets it) every server process compiled all of esc_netconf again, over a second of each
+# start, and the suite starts servers by the hundred.
+bytecode: $(BIN)/.installed
+	$(BIN)/python -m compileall -q -j 0 esc_netconf
+
+run: bytecode
 	$(BIN)/esc-netconf serve --host $(HOST) --netconf-port $(NETCONF_PORT) --rest-port $(REST_PORT) --data-dir $(DATA_DIR)
 
-test: $(BIN)/.installed
+test: bytecode
 	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # The package as users install it: build the wheel, install it into a fresh virtualenv, serve from there
@@ -37,7 +43,7 @@ test-wheel: $(BIN)/.installed
 # The high-availability tier: the store's tests on a real PostgreSQL and two servers on one database
 # (Debian's postgresql package; .ci/run installs it). About a minute. Serial (no XDIST): its failover
 # tests hold takeover deadlines in wall time and were not validated on parallel workers.
-test-ha: $(BIN)/.installed
+test-ha: bytecode
 	$(BIN)/python -m pytest -m postgresql tests/unit/store tests/integration/test_ha_*.py $(PYTEST_ARGS)
 
 # YANG modules by pyang's strict RFC 7950 checks and by libyang's yanglint (silent, or lint fails); then
@@ -66,7 +72,7 @@ $(CACHE)/lnc2-client: tests/conformance/lnc2client/lnc2_client.c
 
 lnc2-client: $(CACHE)/lnc2-client
 
-test-conformance: $(BIN)/.installed
+test-conformance: bytecode
 	$(BIN)/python -m pytest $(XDIST) tests/conformance $(PYTEST_ARGS)
 
 # The functional tier against a real OpenStack Zed on 127.0.0.1 (root, Debian 12; see scripts/local-openstack/README.md).
