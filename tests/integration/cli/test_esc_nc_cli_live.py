@@ -240,7 +240,8 @@ class NotifProcess:
                                      text=True)
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
-        threading.Thread(target=self._pump, daemon=True).start()
+        self._pump_thread = threading.Thread(target=self._pump, daemon=True)
+        self._pump_thread.start()
 
     def _pump(self) -> None:
         assert self.proc.stdout is not None
@@ -259,13 +260,18 @@ class NotifProcess:
                 return line
 
     def interrupt(self) -> tuple[int, str]:
+        """Ctrl-C; the exit code and stderr. stdout stays the pump's (communicate() would read it too, and
+        close it under the pump)."""
         self.proc.send_signal(signal.SIGINT)
         try:
-            _, stderr = self.proc.communicate(timeout=15)
+            self.proc.wait(timeout=15)
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
-        return self.proc.returncode, stderr
+                self.proc.wait()
+        self._pump_thread.join(timeout=15)
+        assert self.proc.stderr is not None
+        return self.proc.returncode, self.proc.stderr.read()
 
 
 def test_notif_prints_events_as_they_arrive_and_exits_cleanly_on_ctrl_c(
