@@ -181,6 +181,16 @@ class Outcomes:
                 self.changed.wait(left)
 
 
+def run_delay() -> float:
+    """Seconds the calling thread has spent runnable but waiting for a CPU (Linux schedstat): a stall whose
+    wall time is neither the loop's CPU nor this waited for the GIL."""
+    try:
+        with open("/proc/thread-self/schedstat", "rb") as stats:
+            return int(stats.read().split()[1]) / 1e9
+    except OSError:
+        return 0.0
+
+
 @dataclass
 class LoopLag:
     """How late a 5 ms sleep on the loop wakes: every lateness is kept (for percentiles), and the stalls
@@ -198,7 +208,8 @@ class LoopLag:
     cpu: list[float] = field(default_factory=list)
     #: the loop thread's CPU per wake-up without the garbage collections it ran meanwhile
     cpu_no_gc: list[float] = field(default_factory=list)
-    stalls: list[tuple[float, float, float]] = field(default_factory=list)
+    #: (seconds into the run, lateness, the loop thread's CPU, its time runnable but waiting for a CPU)
+    stalls: list[tuple[float, float, float, float]] = field(default_factory=list)
     begin: float = field(default_factory=time.perf_counter)
     _task: asyncio.Task[None] | None = None
 
@@ -207,7 +218,7 @@ class LoopLag:
         me = threading.get_ident()
         collected = self.gc.cpu_by_thread if self.gc is not None else {}
         while True:
-            start, cpu, in_gc = loop.time(), time.thread_time(), collected.get(me, 0.0)
+            start, cpu, in_gc, queued = loop.time(), time.thread_time(), collected.get(me, 0.0), run_delay()
             await asyncio.sleep(self.period)
             late = loop.time() - start - self.period
             used = time.thread_time() - cpu
@@ -215,7 +226,7 @@ class LoopLag:
             self.cpu.append(used)
             self.cpu_no_gc.append(used - (collected.get(me, 0.0) - in_gc))
             if late > self.stall:
-                self.stalls.append((time.perf_counter() - self.begin, late, used))
+                self.stalls.append((time.perf_counter() - self.begin, late, used, run_delay() - queued))
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         async def begin() -> None:
@@ -454,8 +465,9 @@ def main() -> None:
           f"p99 {percentile(run_no_gc, 0.99) * 1000:.1f} ms, "
           f"{sum(1 for c in run_no_gc if c > args.stall_ms / 1000)} wake-ups over {args.stall_ms:.0f} ms")
     if stalls:
-        print("  stalls (s into the run: wall/CPU ms) "
-              + ", ".join(f"{at:.1f}: {ms * 1000:.0f}/{cpu * 1000:.0f}" for at, ms, cpu in stalls[:40]))
+        print("  stalls (s into the run: wall/CPU/waiting for a CPU ms) "
+              + ", ".join(f"{at:.1f}: {ms * 1000:.0f}/{cpu * 1000:.0f}/{queued * 1000:.0f}"
+                          for at, ms, cpu, queued in stalls[:40]))
     busiest = sorted(cpu_run.items(), key=lambda kv: -kv[1])[:8]
     print(f"CPU by thread (run)           {sum(cpu_run.values()):.1f} s: "
           + ", ".join(f"{name} {used:.1f}" for name, used in busiest))
