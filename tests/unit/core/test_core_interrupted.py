@@ -48,7 +48,7 @@ async def test_restart_resumes_only_the_undeploy_of_a_deployment(harness: Harnes
     """A store written before the fix (or by any path) holding a START and the UNDEPLOY that interrupted it."""
     dep_id = await _stopped(harness)
     harness.core.service_action("t1", "dep", ActionType.START)
-    await asyncio.sleep(0.02)
+    harness.core.flush()  # the START's record, not a sleep that a loaded machine may outlast or fall short of
     (start,) = harness.store.load().operations.values()
     harness.core.apply_update("t1", TWO, None)
     harness.core.flush()
