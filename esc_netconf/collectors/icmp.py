@@ -9,8 +9,8 @@ IPv4 only: an IPv6 address is reported as not answering.
 
 from __future__ import annotations
 
-import contextlib
 import asyncio
+import contextlib
 import ipaddress
 import os
 import socket
