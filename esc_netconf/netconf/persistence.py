@@ -34,11 +34,17 @@ class ConfigStore(Protocol):
         """Every stored part (in no particular order); empty on a fresh install."""
         ...
 
-    def save_parts(self, write: Sequence[ConfigPart], delete: Collection[str], *, replace_all: bool = False) -> None:
+    def save_parts(self, write: Sequence[ConfigPart], delete: Collection[str], *, replace_all: bool = False,
+                   validated_with: str | None = None) -> None:
         """In one durable transaction: delete the parts keyed ``delete`` (or, with ``replace_all``, every
-        part), then store ``write``, replacing parts of the same key. Durable when this returns (a kill
-        -9 loses nothing, and never leaves half of it), so the datastore calls it before it makes the
-        new configuration visible."""
+        part), then store ``write``, replacing parts of the same key, and remember ``validated_with`` (the
+        ``YangModel.schema_digest`` that validated the configuration the parts now make up; None: not
+        known). Durable when this returns (a kill -9 loses nothing, and never leaves half of it), so the
+        datastore calls it before it makes the new configuration visible."""
+        ...
+
+    def validated_with(self) -> str | None:
+        """What the last :meth:`save_parts` said validated the stored configuration (None: not known)."""
         ...
 
 
@@ -48,17 +54,23 @@ class MemoryConfigStore:
     def __init__(self, parts: Sequence[ConfigPart] = ()) -> None:
         self.parts: dict[str, ConfigPart] = {p.key: p for p in parts}
         self.saves = 0
+        self.schema_digest: str | None = None
 
     def load_parts(self) -> list[ConfigPart]:
         return list(self.parts.values())
 
-    def save_parts(self, write: Sequence[ConfigPart], delete: Collection[str], *, replace_all: bool = False) -> None:
+    def save_parts(self, write: Sequence[ConfigPart], delete: Collection[str], *, replace_all: bool = False,
+                   validated_with: str | None = None) -> None:
         if replace_all:
             self.parts.clear()
         for key in delete:
             self.parts.pop(key, None)
         self.parts.update((p.key, p) for p in write)
+        self.schema_digest = validated_with
         self.saves += 1
+
+    def validated_with(self) -> str | None:
+        return self.schema_digest
 
 
 class ReplayLog(Protocol):

@@ -51,6 +51,7 @@ from yangson.enumerations import ContentType, ValidationScope
 from yangson.exceptions import SchemaError, ValidationError, YangsonException, YangTypeError
 from yangson.instance import ArrayEntry, InstanceNode
 
+from esc_netconf import __version__
 from esc_netconf.errors import EscError
 from esc_netconf.netconf.capabilities import IMPLEMENTED_STANDARD_MODULES, STANDARD_FEATURES
 from esc_netconf.netconf.incremental import ChangedOnly, EditedTree, self_contained_lists
@@ -172,6 +173,8 @@ class YangModel:
         self._valid: OrderedDict[bytes, None] = OrderedDict()
         self._schema_cache: dict[tuple[str, ...], ys.SchemaNode | None] = {}
         self._changed_only = ChangedOnly(self_contained_lists(datamodel.schema), self.schema_node)
+        self.schema_digest = _schema_digest(modules)
+
 
     # ------------------------------------------------------------------ loading
 
@@ -710,6 +713,18 @@ def _describe_modules(
     # modules before submodules (which share their namespace), each group by name
     infos.sort(key=lambda m: (m.belongs_to is not None, m.name))
     return tuple(infos), library
+
+
+def _schema_digest(modules: Sequence[ModuleInfo]) -> str:
+    """What a configuration was validated against: every module's text, conformance, features and
+    deviations, and the release of this validator (whose checks go beyond what yangson reads from them).
+    A datastore stores it with each commit; a start whose model has the same digest trusts the stored
+    configuration instead of validating it again."""
+    digest = hashlib.sha256(f"esc-netconf {__version__}\n".encode())
+    for m in modules:
+        digest.update(json.dumps([m.name, m.revision, m.belongs_to, m.implemented, m.features, m.deviations,
+                                  m.text]).encode())
+    return digest.hexdigest()
 
 
 def _deviations(ctx: pyang_context.Context) -> dict[str, set[str]]:

@@ -57,12 +57,21 @@ class SqlConfigStore:
                                              running_config_parts.c.seq, running_config_parts.c.xml)).all()
         return [ConfigPart(row.part_key, row.parent_key, int(row.seq), bytes(row.xml)) for row in rows]
 
-    def save_parts(self, write: Sequence[ConfigPart], delete: Collection[str], *, replace_all: bool = False) -> None:
-        """Delete and write parts and count the commit, in one transaction; durable (fsynced) on return."""
-        self.save_parts_versioned(write, delete, replace_all=replace_all)
+    def save_parts(self, write: Sequence[ConfigPart], delete: Collection[str], *, replace_all: bool = False,
+                   validated_with: str | None = None) -> None:
+        """Delete and write parts, count the commit and note what validated it, in one transaction; durable
+        (fsynced) on return."""
+        self.save_parts_versioned(write, delete, replace_all=replace_all, validated_with=validated_with)
+
+    def validated_with(self) -> str | None:
+        """The schema digest the last commit noted (None: not known, or nothing saved yet)."""
+        with self._database.read() as connection:
+            digest = connection.execute(
+                select(running_config.c.schema_digest).where(running_config.c.id == _ROW_ID)).scalar_one_or_none()
+        return None if digest is None else str(digest)
 
     def save_parts_versioned(self, write: Sequence[ConfigPart], delete: Collection[str], *,
-                             replace_all: bool = False) -> int:
+                             replace_all: bool = False, validated_with: str | None = None) -> int:
         """Like :meth:`save_parts`, and return the new version (1 for the first save)."""
         with self._database.write() as connection:
             if replace_all:
@@ -72,7 +81,7 @@ class SqlConfigStore:
             if write:
                 connection.execute(insert(running_config_parts), [
                     {"part_key": p.key, "parent_key": p.parent, "seq": p.seq, "xml": bytes(p.xml)} for p in write])
-            return _count_commit(connection)
+            return _count_commit(connection, validated_with)
 
     def load_running(self) -> bytes | None:
         """The whole stored document (canonical XML), or ``None`` if nothing was ever saved."""
@@ -124,13 +133,14 @@ def _delete_keys(connection: Connection, keys: list[str]) -> None:
         connection.execute(_DELETE_PARTS, {"keys": keys[start:start + _CHUNK]})
 
 
-def _count_commit(connection: Connection) -> int:
+def _count_commit(connection: Connection, validated_with: str | None) -> int:
     now = to_micros(utc_now())
     current = connection.execute(
         select(running_config.c.version).where(running_config.c.id == _ROW_ID)).scalar_one_or_none()
     if current is None:
-        connection.execute(insert(running_config).values(id=_ROW_ID, version=1, saved_at_us=now))
+        connection.execute(insert(running_config).values(id=_ROW_ID, version=1, saved_at_us=now,
+                                                         schema_digest=validated_with))
         return 1
     connection.execute(update(running_config).where(running_config.c.id == _ROW_ID)
-                       .values(version=current + 1, saved_at_us=now))
+                       .values(version=current + 1, saved_at_us=now, schema_digest=validated_with))
     return int(current) + 1

@@ -59,6 +59,8 @@ running_config = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("version", BigInteger, nullable=False),
     Column("saved_at_us", BigInteger, nullable=False),
+    # YangModel.schema_digest of what validated the stored configuration; NULL: not known (revision 0009)
+    Column("schema_digest", String(64), nullable=True),
     CheckConstraint("id = 1", name="single_row"),
 )
 

@@ -34,10 +34,11 @@ class FakeConfigStore(MemoryConfigStore):
         self.documents: list[bytes] = []
         self.fail = fail
 
-    def save_parts(self, write: Sequence[ConfigPart], delete: Collection[str], *, replace_all: bool = False) -> None:
+    def save_parts(self, write: Sequence[ConfigPart], delete: Collection[str], *, replace_all: bool = False,
+                   validated_with: str | None = None) -> None:
         if self.fail:
             raise OSError("disk full")
-        super().save_parts(write, delete, replace_all=replace_all)
+        super().save_parts(write, delete, replace_all=replace_all, validated_with=validated_with)
         whole = assemble(self.load_parts())
         self.documents.append(canonical_bytes(whole) if whole is not None else b"")
 
@@ -193,6 +194,32 @@ def test_unusable_stored_config_is_refused(model: YangModel, stored: bytes) -> N
         Datastore(model, FakeConfigStore(stored))
 
 
+BOGUS = f'<data xmlns="{BASE_NS}"><esc_datamodel xmlns="{ESC}"><bogus/></esc_datamodel></data>'.encode()
+
+
+def test_a_commit_notes_the_schema_that_validated_it(model: YangModel) -> None:
+    store = FakeConfigStore()
+    Datastore(model, store).edit(config(dep()))
+    assert store.validated_with() == model.schema_digest and len(model.schema_digest) == 64
+
+
+@pytest.mark.parametrize("noted", [None, "0" * 64])
+def test_a_stored_config_not_validated_by_this_model_is_validated_at_load(model: YangModel,
+                                                                         noted: str | None) -> None:
+    store = FakeConfigStore(BOGUS)
+    store.schema_digest = noted  # a release before the digest, a tool's whole document, another schema
+    with pytest.raises(StoredConfigError):
+        Datastore(model, store)
+
+
+def test_a_stored_config_this_model_validated_is_not_validated_again(model: YangModel) -> None:
+    """What this model validated at its last commit is trusted at load (the proof: a document it would refuse,
+    noted as validated by it, loads)."""
+    store = FakeConfigStore(BOGUS)
+    store.schema_digest = model.schema_digest
+    Datastore(model, store)
+
+
 def test_stored_config_round_trip_is_canonical(model: YangModel) -> None:
     pretty = (f'<data xmlns="{BASE_NS}">\n  <esc_datamodel xmlns="{ESC}"><tenants><tenant><name>t</name>'
               "</tenant></tenants></esc_datamodel>\n</data>").encode()
@@ -284,11 +311,12 @@ class GatedStore(FakeConfigStore):
         self.saving = threading.Event()
         self.threads: list[int] = []
 
-    def save_parts(self, write: Sequence[ConfigPart], delete: Collection[str], *, replace_all: bool = False) -> None:
+    def save_parts(self, write: Sequence[ConfigPart], delete: Collection[str], *, replace_all: bool = False,
+                   validated_with: str | None = None) -> None:
         self.threads.append(threading.get_ident())
         self.saving.set()
         assert self.go.wait(10)
-        super().save_parts(write, delete, replace_all=replace_all)
+        super().save_parts(write, delete, replace_all=replace_all, validated_with=validated_with)
 
 
 async def _while_saving(store: GatedStore) -> None:

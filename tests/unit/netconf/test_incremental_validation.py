@@ -165,11 +165,12 @@ class FlakyStore(MemoryConfigStore):
         super().__init__()
         self.fail_next = False
 
-    def save_parts(self, write: Sequence[ConfigPart], delete: Collection[str], *, replace_all: bool = False) -> None:
+    def save_parts(self, write: Sequence[ConfigPart], delete: Collection[str], *, replace_all: bool = False,
+                   validated_with: str | None = None) -> None:
         if self.fail_next:
             self.fail_next = False
             raise OSError("disk full")
-        super().save_parts(write, delete, replace_all=replace_all)
+        super().save_parts(write, delete, replace_all=replace_all, validated_with=validated_with)
 
 
 class Refusing:

@@ -49,7 +49,7 @@ def test_backup_while_a_writer_appends_is_a_consistent_prefix(database: Database
     with sqlite3.connect(target) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     with Database.open(target) as copy:
-        assert copy.revision() == "0008_event_journal"
+        assert copy.revision() == "0009_running_config_schema"
         assert SqlConfigStore(copy).load_running() == b"<data><x>1</x></data>"
         copied = [seq for seq, _t, _x in SqlReplayLog(copy).read_with_seq("escEvent", EPOCH, None)]
     assert len(copied) >= at_least

@@ -49,7 +49,7 @@ def _schema_sql(path: Path) -> list[tuple[str, str, str | None]]:
 def test_fresh_file_is_migrated_to_head(database: Database, data_dir: Path) -> None:
     assert database.path == data_dir / "esc.db"
     assert database.path.is_file()
-    assert database.revision() == Database.head_revision() == "0008_event_journal"
+    assert database.revision() == Database.head_revision() == "0009_running_config_schema"
     assert set(inspect(database.engine).get_table_names()) == ALL_TABLES
 
 
@@ -68,7 +68,7 @@ def test_reopen_at_head_changes_nothing(data_dir: Path) -> None:
     assert path is not None
     before = _schema_sql(path)
     with Database.open_data_dir(data_dir) as second:
-        assert second.revision() == "0008_event_journal"
+        assert second.revision() == "0009_running_config_schema"
         with second.read() as connection:
             assert connection.execute(select(running_config.c.version)).scalar_one() == 7
     assert _schema_sql(path) == before
@@ -87,7 +87,7 @@ def test_an_old_file_is_upgraded_and_keeps_its_data(tmp_path: Path) -> None:
     old.close()
 
     with Database.open(path) as upgraded:
-        assert upgraded.revision() == "0008_event_journal"
+        assert upgraded.revision() == "0009_running_config_schema"
         assert "core_vms" in inspect(upgraded.engine).get_table_names()
         with upgraded.read() as connection:
             assert connection.execute(select(running_config.c.version)).scalar_one() == 3
@@ -209,7 +209,7 @@ def test_urls_and_paths(tmp_path: Path) -> None:
         assert by_url.path == tmp_path / "d" / "esc.db"
     with Database.open(tmp_path / "d" / "esc.db") as by_path:
         assert by_path.url == url
-        assert by_path.revision() == "0008_event_journal"
+        assert by_path.revision() == "0009_running_config_schema"
     with Database.open(str(tmp_path / "nested" / "dirs" / "x.db")) as created:
         assert created.path is not None and created.path.is_file()
 
@@ -232,7 +232,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_broken"
-down_revision = "0008_event_journal"
+down_revision = "0009_running_config_schema"
 branch_labels = None
 depends_on = None
 
