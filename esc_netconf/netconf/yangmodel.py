@@ -175,7 +175,6 @@ class YangModel:
         self._changed_only = ChangedOnly(self_contained_lists(datamodel.schema), self.schema_node)
         self.schema_digest = _schema_digest(modules)
 
-
     # ------------------------------------------------------------------ loading
 
     @classmethod
