@@ -44,7 +44,8 @@ class ConfigStore(Protocol):
         ...
 
     def validated_with(self) -> str | None:
-        """What the last :meth:`save_parts` said validated the stored configuration (None: not known)."""
+        """What validated the parts the last :meth:`load_parts` returned, as the :meth:`save_parts` that
+        stored them said, read with them in one snapshot (None: not known, or nothing loaded yet)."""
         ...
 
 
@@ -55,8 +56,10 @@ class MemoryConfigStore:
         self.parts: dict[str, ConfigPart] = {p.key: p for p in parts}
         self.saves = 0
         self.schema_digest: str | None = None
+        self._loaded_digest: str | None = None
 
     def load_parts(self) -> list[ConfigPart]:
+        self._loaded_digest = self.schema_digest
         return list(self.parts.values())
 
     def save_parts(self, write: Sequence[ConfigPart], delete: Collection[str], *, replace_all: bool = False,
@@ -70,7 +73,7 @@ class MemoryConfigStore:
         self.saves += 1
 
     def validated_with(self) -> str | None:
-        return self.schema_digest
+        return self._loaded_digest
 
 
 class ReplayLog(Protocol):

@@ -49,12 +49,17 @@ class SqlConfigStore:
 
     def __init__(self, database: Database) -> None:
         self._database = database
+        self._loaded_digest: str | None = None
 
     def load_parts(self) -> list[ConfigPart]:
-        """Every stored part; empty if nothing was ever saved."""
+        """Every stored part; empty if nothing was ever saved. The schema digest noted with them is read in
+        the same snapshot (:meth:`validated_with`)."""
         with self._database.read() as connection:
             rows = connection.execute(select(running_config_parts.c.part_key, running_config_parts.c.parent_key,
                                              running_config_parts.c.seq, running_config_parts.c.xml)).all()
+            digest = connection.execute(
+                select(running_config.c.schema_digest).where(running_config.c.id == _ROW_ID)).scalar_one_or_none()
+        self._loaded_digest = None if digest is None else str(digest)
         return [ConfigPart(row.part_key, row.parent_key, int(row.seq), bytes(row.xml)) for row in rows]
 
     def save_parts(self, write: Sequence[ConfigPart], delete: Collection[str], *, replace_all: bool = False,
@@ -64,11 +69,8 @@ class SqlConfigStore:
         self.save_parts_versioned(write, delete, replace_all=replace_all, validated_with=validated_with)
 
     def validated_with(self) -> str | None:
-        """The schema digest the last commit noted (None: not known, or nothing saved yet)."""
-        with self._database.read() as connection:
-            digest = connection.execute(
-                select(running_config.c.schema_digest).where(running_config.c.id == _ROW_ID)).scalar_one_or_none()
-        return None if digest is None else str(digest)
+        """The schema digest noted with the parts :meth:`load_parts` last read (None: not known)."""
+        return self._loaded_digest
 
     def save_parts_versioned(self, write: Sequence[ConfigPart], delete: Collection[str], *,
                              replace_all: bool = False, validated_with: str | None = None) -> int:

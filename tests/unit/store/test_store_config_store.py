@@ -109,10 +109,14 @@ def test_parts_are_written_and_deleted_in_one_transaction(memory_database: Datab
 def test_the_schema_digest_goes_with_each_commit_and_a_whole_document_forgets_it(data_dir: Path) -> None:
     with Database.open_data_dir(data_dir) as db:
         store = SqlConfigStore(db)
-        assert store.validated_with() is None
+        assert store.load_parts() == [] and store.validated_with() is None
         store.save_parts([ConfigPart("a", "", 0, b"<a/>")], (), validated_with="d1")
+        assert store.validated_with() is None, "what the last load read, not the last save"
+        store.load_parts()
         assert store.validated_with() == "d1"
         store.save_parts([ConfigPart("b", "", 1, b"<b/>")], (), validated_with="d2")
+        store.load_parts()
         assert store.validated_with() == "d2"
         store.save_running(b"<data/>")  # a tool's document: nobody validated it
+        store.load_parts()
         assert store.validated_with() is None
