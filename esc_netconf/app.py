@@ -214,7 +214,9 @@ class Application:
 
     def _hub(self, *, standby: bool = False) -> NotificationHub:
         """The notification streams. A standby writes nothing to the shared store, so its own NETCONF
-        session events are delivered live but not logged for replay; escEvent replays the group's log."""
+        session events are delivered live but not logged for replay; escEvent replays the group's log.
+        The active of a group offers events live only while it holds its lease."""
+        member = self.member
         return NotificationHub(
             self.replay_log,
             [
@@ -222,6 +224,7 @@ class Application:
                 StreamInfo("escEvent", "ESC lifecycle events", True),
             ],
             lambda: datetime.now(timezone.utc),
+            live=None if standby or member is None else member.leadership.holds_lease,
         )
 
     async def _start_ssh(self, netconf: NetconfServer) -> None:

@@ -192,7 +192,13 @@ class NotificationHub:
         now: Callable[[], datetime],
         *,
         loop: asyncio.AbstractEventLoop | None = None,
+        live: Callable[[], bool] | None = None,
     ) -> None:
+        """``live``: whether events may be offered to live subscribers now (None: always). A group member
+        that lost its lease while stopped offers none of the events it had stored before: they are in the
+        shared log, and the new active's subscribers get them; its own subscribers would see them late."""
+        self._live = live
+        self._withheld = False  # an offer was refused (``live``): said once in the log
         self._log = replay_log
         self._streams = {stream.name: stream for stream in streams}
         self._now_fn = now
@@ -330,6 +336,11 @@ class NotificationHub:
         return seq
 
     def _offer(self, stream: str, moment: datetime, payload: etree._Element, burst: int | None = None) -> None:
+        if self._live is not None and not self._live():
+            if not self._withheld:
+                log.warning("events are no longer offered to live subscribers: this server lost its lease")
+            self._withheld = True
+            return
         for subscription in list(self._subscriptions[stream]):
             subscription._offer(moment, payload, burst)
 

@@ -184,6 +184,23 @@ def test_publish_logs_replayable_streams_and_delivers_live() -> None:
     assert rec.names() == ["SUCCESS", "FAILURE"] and rec.completed == 0 and not sub.active
 
 
+async def test_a_hub_that_may_not_offer_live_stores_but_offers_nothing() -> None:
+    """A group member whose lease ran out while it was stopped: what it had stored before reaches the log (the
+    new active's subscribers read it there), none of it its own live subscribers, late."""
+    log, clock = MemoryReplayLog(), Clock()
+    holds = [True]
+    hub = NotificationHub(log, [StreamInfo("escEvent", "ESC events", True)], clock, live=lambda: holds[0])
+    rec = Recorder()
+    hub.subscribe(SubscriptionRequest("escEvent"), rec.deliver, rec.complete)
+    await hub.publish_stored("escEvent", [(esc_event("BEFORE"), None)])
+    holds[0] = False
+    await hub.publish_stored("escEvent", [(esc_event("LATE"), None)])
+    hub.publish("escEvent", esc_event("LATER"))
+    hub.flush()
+    assert rec.names() == ["BEFORE"]
+    assert [b"LATE" in xml or b"LATER" in xml for _, _, xml in log.rows] == [False, True, True]
+
+
 def test_publish_many_stores_a_burst_at_once_and_delivers_it_in_order() -> None:
     hub, log, clock = make_hub()
     rec = Recorder()
