@@ -25,7 +25,7 @@ $(BIN)/.installed: pyproject.toml
 setup: $(BIN)/.installed
 
 # Bytecode of the package written now (compileall skips what is up to date): where PYTHONDONTWRITEBYTECODE is
-# set (CI's environment sets it) every server process compiled all of esc_netconf again, over a second of each
+# set (this machine's environment sets it) every server process compiled all of esc_netconf again, over a second of each
 # start, and the suite starts servers by the hundred.
 bytecode: $(BIN)/.installed
 	$(BIN)/python -m compileall -q -j 0 esc_netconf
