@@ -204,6 +204,10 @@ class LoopLag:
     stall: float = 0.05
     period: float = 0.005
     gc: GcPauses | None = None
+    #: read the loop thread's wait for a CPU at each wake-up (two reads of a /proc file on the loop per
+    #: wake-up: their file I/O lets the loop's thread give up the GIL twice more per wake-up, each time
+    #: to wait again for it behind the other threads, so it is off unless asked for)
+    cpu_wait: bool = False
     lateness: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
     #: the loop thread's CPU per wake-up without the garbage collections it ran meanwhile
@@ -218,7 +222,8 @@ class LoopLag:
         me = threading.get_ident()
         collected = self.gc.cpu_by_thread if self.gc is not None else {}
         while True:
-            start, cpu, in_gc, queued = loop.time(), time.thread_time(), collected.get(me, 0.0), run_delay()
+            queued = run_delay() if self.cpu_wait else 0.0
+            start, cpu, in_gc = loop.time(), time.thread_time(), collected.get(me, 0.0)
             await asyncio.sleep(self.period)
             late = loop.time() - start - self.period
             used = time.thread_time() - cpu
@@ -226,7 +231,8 @@ class LoopLag:
             self.cpu.append(used)
             self.cpu_no_gc.append(used - (collected.get(me, 0.0) - in_gc))
             if late > self.stall:
-                self.stalls.append((time.perf_counter() - self.begin, late, used, run_delay() - queued))
+                waited = run_delay() - queued if self.cpu_wait else float("nan")
+                self.stalls.append((time.perf_counter() - self.begin, late, used, waited))
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         async def begin() -> None:
@@ -346,6 +352,9 @@ def main() -> None:
                              "first and the last undeployed point")
     parser.add_argument("--switch-interval", type=float, default=None, metavar="SECONDS",
                         help="sys.setswitchinterval for the process (CPython's default: 0.005)")
+    parser.add_argument("--cpu-wait", action="store_true",
+                        help="with each stall, how long the loop's thread waited for a CPU (reads a /proc file on "
+                             "the loop at every probe wake-up, which itself adds to the lag)")
     parser.add_argument("--timeout", type=float, default=1800.0, help="give up waiting for the VMs after this")
     args = parser.parse_args()
     if args.switch_interval is not None:
@@ -377,7 +386,7 @@ def main() -> None:
         outcomes = Outcomes()
         outcomes.start(app.domain.bus, loop)
         gc_pauses = GcPauses()
-        lag = LoopLag(stall=args.stall_ms / 1000, gc=gc_pauses)
+        lag = LoopLag(stall=args.stall_ms / 1000, gc=gc_pauses, cpu_wait=args.cpu_wait)
         lag.start(loop)
         stacks = StallStacks(threshold=args.stall_ms / 2000) if args.stall_stacks else None
         if stacks is not None:
@@ -465,8 +474,10 @@ def main() -> None:
           f"p99 {percentile(run_no_gc, 0.99) * 1000:.1f} ms, "
           f"{sum(1 for c in run_no_gc if c > args.stall_ms / 1000)} wake-ups over {args.stall_ms:.0f} ms")
     if stalls:
-        print("  stalls (s into the run: wall/CPU/waiting for a CPU ms) "
-              + ", ".join(f"{at:.1f}: {ms * 1000:.0f}/{cpu * 1000:.0f}/{queued * 1000:.0f}"
+        heading = "wall/CPU/waiting for a CPU" if args.cpu_wait else "wall/CPU"
+        print(f"  stalls (s into the run: {heading} ms) "
+              + ", ".join(f"{at:.1f}: {ms * 1000:.0f}/{cpu * 1000:.0f}"
+                          + (f"/{queued * 1000:.0f}" if args.cpu_wait else "")
                           for at, ms, cpu, queued in stalls[:40]))
     busiest = sorted(cpu_run.items(), key=lambda kv: -kv[1])[:8]
     print(f"CPU by thread (run)           {sum(cpu_run.values()):.1f} s: "
