@@ -29,7 +29,10 @@ Reported:
   between the first and the last undeployed point (K frames per allocation; the top lines by size), each
   taken after the policy's sweep (``gcpolicy.sweep``), so what grew is kept, not garbage awaiting a
   sweep: state kept per deployment after its undeploy;
-* the machine's load average at start and end (the machine is shared: figures depend on it).
+* the machine's load average at start and end, and the share of its CPU time the hypervisor gave to other
+  guests during the run ("steal" in ``/proc/stat``): the machine is shared, and while a virtual CPU is taken
+  away the thread on it stops, the GIL with it if it held it, so stalls in a run with much steal say more
+  about the host than about the server.
 
 Usage (repository root, after ``make setup``)::
 
@@ -179,6 +182,16 @@ class Outcomes:
                 if left <= 0:
                     raise SystemExit(f"{what}: {count()} of {target} after {timeout:.0f} s")
                 self.changed.wait(left)
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """(all, steal) clock ticks of the machine's CPUs so far (``/proc/stat``; (0, 0) elsewhere)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [int(x) for x in stat.readline().split()[1:]]
+    except OSError:
+        return 0, 0
+    return sum(fields[:8]), fields[7]  # user nice system idle iowait irq softirq steal (guest is in user)
 
 
 def run_delay() -> float:
@@ -407,12 +420,15 @@ def main() -> None:
             assert not core.deployments()
 
         alive_before = outcomes.alive
-        cpu_before = thread_cpu()
+        cpu_before, ticks_before = thread_cpu(), cpu_ticks()
         start = lag.begin = time.perf_counter()
         sent = client.send([edit(batch, args.vms) for batch in batches])
         accepted, slowest_edit = time.perf_counter() - start, sent.slowest
         all_alive(alive_before)
         deployed = time.perf_counter() - start
+        ticks_after = cpu_ticks()
+        ticks_run = ticks_after[0] - ticks_before[0]
+        steal = (ticks_after[1] - ticks_before[1]) / ticks_run if ticks_run else 0.0
         cpu_run = {name: used - cpu_before.get(name, 0.0) for name, used in thread_cpu().items()}
         run_lag, run_cpu, run_no_gc = lag.take()
         run_turns = turns.take() if turns is not None else []
@@ -523,6 +539,7 @@ def main() -> None:
               f"without GC {max(churn_no_gc, default=0) * 1000:.0f} ms")
     print(f"load average (1/5/15 min)     before {'/'.join(f'{x:.1f}' for x in load_before)}, "
           f"after {'/'.join(f'{x:.1f}' for x in load_after)} on {os.cpu_count()} CPUs")
+    print(f"CPU time stolen by the host   {steal:.0%} during the run")
 
 
 if __name__ == "__main__":
