@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from functools import partial
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -99,14 +100,15 @@ def build_domain(options: Options, db: Database, settings: VimManagerSettings, h
 
     def to_netconf(events: list[EscEvent]) -> asyncio.Future[None] | None:
         shown = [e for e in events if not e.callback_only]
-        elements = [(esc_event_element(e), e.event_time) for e in shown]
         ids = [e.event_id for e in shown]
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # no loop (a tool): stored and offered at once
-            hub.publish_many("escEvent", elements, event_ids=ids)
+            hub.publish_many("escEvent", [(esc_event_element(e), e.event_time) for e in shown], event_ids=ids)
             return None
-        return hub.publish_stored("escEvent", elements, event_ids=ids)  # stored off the loop, then offered
+        # built and stored on the hub's writer thread (an event is frozen), then offered on the loop
+        return hub.publish_stored("escEvent", [(partial(esc_event_element, e), e.event_time) for e in shown],
+                                  event_ids=ids)
 
     bus.subscribe_many(to_netconf)
     snapshots = SnapshotManager(
