@@ -100,7 +100,7 @@ async def deploy(ctx: CoreContext, dep: DeploymentRecord) -> None:
         if dep.tenant not in ctx.state.tenants:
             await ctx.ensure_tenant(dep.tenant)
             # every deployment of a bulk edit that waited for its new tenant wakes in the same loop turn
-            await ctx.pacer.turn()
+            await ctx.start_pacer.turn()
         for wave in startup_waves(dep.spec):
             jobs: list[Awaitable[None]] = []
             for name in wave:

@@ -634,7 +634,7 @@ class EscCore:
             try:
                 with _transaction(self._ctx, dep, transaction):
                     try:
-                        await self._ctx.pacer.turn()  # a batch of deployments starts a slice per loop turn
+                        await self._ctx.start_pacer.turn()  # a batch of deployments starts a slice per loop turn
                         await workflow()
                     except Exception as exc:  # not a VIM failure: workflows report those themselves
                         log.exception("%s on deployment %s/%s failed", op.kind, dep.tenant, dep.name)

@@ -25,7 +25,7 @@ import asyncio
 from collections import deque
 
 #: The length of a loop turn the pacer aims at (seconds).
-TARGET_TURN = 0.01
+TARGET_TURN = 0.005
 #: Bounds of the slice, and the slice a burst begins with.
 MIN_SLICE, START_SLICE, MAX_SLICE = 1, 16, 32
 #: Seconds without waiters after which the next burst starts from ``START_SLICE``.
