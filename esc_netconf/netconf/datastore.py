@@ -35,7 +35,9 @@ the same as its counterpart in ``old``, so they need not compare it.
 
 ``test-only`` stops after step 3; an edit that changes nothing stops after step 2. A listener that
 raises is logged and does not undo the commit: the change is already durable, and the other
-listeners must still hear about it.
+listeners must still hear about it. A listener may return an awaitable (work it goes on with in later
+loop turns, so that no turn holds all of a bulk edit's): :meth:`Datastore.edit_off_loop` answers, and
+lets the next edit begin, once it has ended, even if the editing task is cancelled meanwhile.
 
 Threads: the datastore belongs to the asyncio loop thread and is only used from it (SSH threads
 hand RPCs to the loop); the NETCONF ``<lock>`` is a session-level matter. Steps 1 and 2 and the
@@ -58,8 +60,8 @@ import contextlib
 import copy
 import itertools
 import logging
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from lxml import etree
@@ -96,6 +98,8 @@ DATA_TAG = f"{{{BASE_NS}}}data"
 _T = TypeVar("_T")
 
 CommitHook = Callable[[etree._Element, etree._Element], None]
+#: A commit listener: ``(old, new)``, and what it goes on with after it returned, if anything.
+CommitListener = Callable[[etree._Element, etree._Element], "Awaitable[None] | None"]
 PrepareHook = Callable[[etree._Element, etree._Element, frozenset[etree._Element]], None]
 
 
@@ -128,7 +132,7 @@ class Datastore:
         self._store = store
         self._preparers: list[PrepareHook] = []
         self._checkers: list[CommitHook] = []
-        self._listeners: list[CommitHook] = []
+        self._listeners: list[CommitListener] = []
         self._edit_lock = asyncio.Lock()
         self._layout = PartLayout(model)
         self._touched: tuple[etree._Element, frozenset[etree._Element]] | None = None
@@ -257,8 +261,9 @@ class Datastore:
         """Run ``fn(old, new)`` before every commit; a :class:`NetconfError` it raises refuses it."""
         self._checkers.append(fn)
 
-    def add_commit_listener(self, fn: CommitHook) -> None:
-        """Run ``fn(old, new)`` after every commit."""
+    def add_commit_listener(self, fn: CommitListener) -> None:
+        """Run ``fn(old, new)`` after every commit; :meth:`edit_off_loop` waits for the awaitable it may
+        return (see the module's docstring)."""
         self._listeners.append(fn)
 
     def edit(
@@ -301,8 +306,9 @@ class Datastore:
         not committed before it is durable.
 
         Cancelling the awaiting task: before the save has begun, nothing changes; once it has begun, the
-        edit finishes as the save does (committed if it was stored, taken back if not) and the task is
-        cancelled after that, so the running tree always matches the store.
+        edit finishes as the save does (committed if it was stored, taken back if not), a committed edit's
+        listeners end their work, and the task is cancelled after that, so the running tree always matches
+        the store and the next edit finds the listeners done with this one.
         """
         async with self._edit_lock:
             self._check_idle()
@@ -323,8 +329,12 @@ class Datastore:
                 except BaseException:
                     if not candidate.committed:  # the save failed (or was cancelled and failed)
                         self._take_back(candidate)
+                    else:  # committed, then cancelled: the listeners' work still ends before the next edit
+                        await _uncancelled(candidate.listening)
                     raise
-                return self._finish(candidate, index)
+                result = self._finish(candidate, index)
+                await _uncancelled(candidate.listening)
+                return result
             finally:
                 self._editing = False
 
@@ -428,9 +438,12 @@ class Datastore:
         self._generation += 1
         for listener in self._listeners:
             try:
-                listener(old, new)
+                going_on = listener(old, new)
             except Exception:  # a listener's bug must not hide the commit from the others
                 log.exception("commit listener %r failed", listener)
+            else:
+                if going_on is not None:
+                    candidate.listening.append(going_on)
         return EditResult.of(delta.changed_tops, self._model, committed=True, previous=old, current=new,
                              touched=candidate.edited.visited)
 
@@ -461,6 +474,8 @@ class _Candidate:
     test: TestOption
     known: tuple[etree._Element, frozenset[etree._Element]] | None = None
     committed: bool = False
+    #: what the commit listeners go on with after the commit (:data:`CommitListener`)
+    listening: list[Awaitable[None]] = field(default_factory=list)
 
 
 INLINE_ELEMENTS = 256
@@ -488,6 +503,25 @@ async def _finish_in_thread(fn: Callable[..., _T], args: tuple[object, ...],
         if not worker.cancelled() and worker.exception() is None:
             settle(worker.result())
         raise
+
+
+async def _uncancelled(pending: list[Awaitable[None]]) -> None:
+    """Wait for every awaitable in ``pending``, however often the waiting task is cancelled meanwhile;
+    then raise the cancellation, if any. A listener's error is logged (the commit stands)."""
+    if not pending:
+        return
+    waiting = asyncio.gather(*pending, return_exceptions=True)
+    cancelled = False
+    while not waiting.done():
+        try:
+            await asyncio.shield(waiting)
+        except asyncio.CancelledError:
+            cancelled = True
+    for outcome in waiting.result():
+        if isinstance(outcome, BaseException):
+            log.error("a commit listener's work after the commit failed: %r", outcome)
+    if cancelled:
+        raise asyncio.CancelledError
 
 
 def _strip_layout(root: etree._Element) -> None:

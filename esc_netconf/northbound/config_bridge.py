@@ -5,12 +5,21 @@ the deployments the edit changes and reads their specs off the loop; then :meth:
 the commit, before anything is persisted: a refusal from the core (above ``max_active``, a pool too small, a busy deployment) becomes an
 ``<rpc-error>`` and the running config is unchanged. After the commit it calls :meth:`apply`, which only
 starts work; progress is reported through escEvent.
+
+:meth:`apply` tells the core for up to ``APPLY_SLICE`` seconds per loop turn, in commit order: a bulk edit
+of 100 deployments (about 0.3 ms of the loop each, to record a deployment and its operation and start its
+task) was one turn of 34 ms on the shared 2-core machine, in which no client and no timer was served. The
+datastore answers the edit once all of it is applied (it waits for the future :meth:`apply` returns).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections import deque
 from collections.abc import Callable
+from functools import partial
 
 from lxml import etree
 
@@ -28,6 +37,9 @@ from esc_netconf.northbound.errors import netconf_error
 log = logging.getLogger("esc_netconf.northbound.config")
 
 Change = tuple[str, DeploymentSpec | None, DeploymentSpec | None]
+
+#: Seconds of core calls per loop turn while :meth:`ConfigBridge.apply` applies a commit.
+APPLY_SLICE = 0.005
 Touched = Callable[[etree._Element], "frozenset[etree._Element] | None"]
 
 
@@ -44,6 +56,10 @@ class ConfigBridge:
         self.defaults = defaults
         self._touched = touched
         self._last: tuple[etree._Element, etree._Element, list[Change]] | None = None
+        #: the core calls of the commits applied so far and not yet made, in order, each commit's followed
+        #: by the future its ``apply`` returned (if it returned one)
+        self._calls: deque[Callable[[], None] | asyncio.Future[None]] = deque()
+        self._next_slice: asyncio.Handle | None = None
 
     def changes(self, old: etree._Element, new: etree._Element) -> list[Change]:
         """Every deployment added, removed or changed between two ``<data>`` trees, sorted by (tenant,
@@ -74,17 +90,62 @@ class ConfigBridge:
             except LifecycleError as error:
                 raise netconf_error(error) from None
 
-    def apply(self, old: etree._Element, new: etree._Element) -> None:
+    def apply(self, old: etree._Element, new: etree._Element) -> asyncio.Future[None] | None:
         """Create new tenants, then deploy/undeploy/update, then delete removed tenants (which waits for
-        their undeploys)."""
+        their undeploys): the first ``APPLY_SLICE`` now, the rest a slice per loop turn, after what earlier
+        commits left. None when all of it is done on return (always, without a running loop), else a
+        future that ends when it is."""
         before, after = tenants_of(old), tenants_of(new)
-        for tenant in sorted(set(after) - set(before)):
-            self.core.create_tenant(tenant, managed=after[tenant])
-        for tenant, old_spec, new_spec in self.changes(old, new):
-            self.core.apply_update(tenant, old_spec, new_spec)
-        for tenant in sorted(set(before) - set(after)):
-            self.core.delete_tenant(tenant)
-        self._last = None  # the commit is done: do not keep its trees alive
+        calls: list[Callable[[], None]] = [
+            *(partial(self.core.create_tenant, tenant, managed=after[tenant])
+              for tenant in sorted(set(after) - set(before))),
+            *(partial(self.core.apply_update, tenant, old_spec, new_spec)
+              for tenant, old_spec, new_spec in self.changes(old, new)),
+            *(partial(self.core.delete_tenant, tenant) for tenant in sorted(set(before) - set(after))),
+        ]
+        self._last = None  # the changes are taken: do not keep the commit's trees alive
+        self._calls.extend(calls)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._call(None)
+            return None
+        if self._next_slice is None:  # nothing of an earlier commit waits: begin now
+            self._call(time.perf_counter() + APPLY_SLICE)
+        if not self._calls:
+            return None
+        done: asyncio.Future[None] = loop.create_future()
+        self._calls.append(done)
+        if self._next_slice is None:
+            self._next_slice = loop.call_soon(self._slice)
+        return done
+
+    def _slice(self) -> None:
+        self._next_slice = None
+        self._call(time.perf_counter() + APPLY_SLICE)
+        if self._calls:
+            self._next_slice = asyncio.get_running_loop().call_soon(self._slice)
+
+    def _call(self, deadline: float | None) -> None:
+        """Make the waiting core calls, in order, until ``deadline`` (``time.perf_counter``; None: all)."""
+        made = 0
+        while self._calls:
+            call = self._calls[0]
+            if isinstance(call, asyncio.Future):  # a commit is applied: its edit may answer
+                self._calls.popleft()
+                if not call.done():
+                    call.set_result(None)
+                continue
+            if made and deadline is not None and time.perf_counter() >= deadline:
+                return
+            self._calls.popleft()
+            made += 1
+            try:
+                call()
+            except LifecycleError as error:  # checked before the commit: the core changed since
+                log.error("applying a committed change failed: %s", error.message)
+            except Exception:  # a bug must not keep the rest of the commit from the core
+                log.exception("applying a committed change failed")
 
     def reconcile(self, running: etree._Element) -> None:
         """At start-up: deployments configured but unknown to the core (or the reverse) are brought in line.

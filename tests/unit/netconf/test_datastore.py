@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 import pytest
@@ -269,6 +269,54 @@ async def test_a_preparer_can_refuse_and_nothing_changes(ds: Datastore, store: F
     with pytest.raises(NetconfError):
         await ds.edit_off_loop(config(dep("b") + dep("a", attrs=' nc:operation="delete"')))
     assert snapshot(ds) == before and store.documents == saves
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.001)
+
+
+async def test_an_edit_answers_once_its_listeners_work_after_the_commit_has_ended(ds: Datastore) -> None:
+    loop = asyncio.get_running_loop()
+    going_on: list[asyncio.Future[None]] = []
+    order: list[str] = []
+
+    def listener(old: etree._Element, new: etree._Element) -> asyncio.Future[None]:
+        order.append(f"commit {names(new)}")
+        later: asyncio.Future[None] = loop.create_future()
+        later.add_done_callback(lambda _: order.append(f"applied {names(new)}"))
+        going_on.append(later)
+        return later
+
+    ds.add_commit_listener(listener)
+    first = asyncio.ensure_future(ds.edit_off_loop(config(dep("a"))))
+    second = asyncio.ensure_future(ds.edit_off_loop(config(dep("b"))))
+    await _until(lambda: bool(order))
+    await asyncio.sleep(0.05)
+    assert not first.done() and order == ["commit ['a']"], "the next edit waits for the listener's work"
+    going_on[0].set_result(None)
+    assert (await first).committed
+    await _until(lambda: len(going_on) == 2)
+    going_on[1].set_result(None)
+    await second
+    assert order == ["commit ['a']", "applied ['a']", "commit ['a', 'b']", "applied ['a', 'b']"]
+
+
+async def test_a_cancelled_edit_still_waits_for_its_listeners_work_before_the_next_edit(ds: Datastore) -> None:
+    loop = asyncio.get_running_loop()
+    later: asyncio.Future[None] = loop.create_future()
+    ds.add_commit_listener(lambda old, new: later if names(new) == ["a"] else None)
+    first = asyncio.ensure_future(ds.edit_off_loop(config(dep("a"))))
+    await _until(lambda: names(ds.running) == ["a"])  # committed; its listener goes on
+    first.cancel()
+    second = asyncio.ensure_future(ds.edit_off_loop(config(dep("b"))))
+    await asyncio.sleep(0.05)
+    assert not first.done() and not second.done() and names(ds.running) == ["a"]
+    later.set_result(None)
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert (await second).committed and names(ds.running) == ["a", "b"]
 
 
 async def test_a_small_edit_is_prepared_on_the_loop(ds: Datastore) -> None:
