@@ -491,10 +491,11 @@ def main() -> None:
           f"{sum(1 for c in run_no_gc if c > args.stall_ms / 1000)} wake-ups over {args.stall_ms:.0f} ms")
     if stalls:
         heading = "wall/CPU/waiting for a CPU" if args.cpu_wait else "wall/CPU"
-        print(f"  stalls (s into the run: {heading} ms) "
+        longest = sorted(sorted(stalls, key=lambda stall: -stall[1])[:40])
+        print(f"  the {len(longest)} longest stalls (s into the run: {heading} ms) "
               + ", ".join(f"{at:.1f}: {ms * 1000:.0f}/{cpu * 1000:.0f}"
                           + (f"/{queued * 1000:.0f}" if args.cpu_wait else "")
-                          for at, ms, cpu, queued in stalls[:40]))
+                          for at, ms, cpu, queued in longest))
     busiest = sorted(cpu_run.items(), key=lambda kv: -kv[1])[:8]
     print(f"CPU by thread (run)           {sum(cpu_run.values()):.1f} s: "
           + ", ".join(f"{name} {used:.1f}" for name, used in busiest))
