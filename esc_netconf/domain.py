@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from functools import partial
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from lxml import etree
 
