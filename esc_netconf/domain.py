@@ -16,7 +16,6 @@ import asyncio
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 
 from lxml import etree
 
@@ -100,15 +99,14 @@ def build_domain(options: Options, db: Database, settings: VimManagerSettings, h
 
     def to_netconf(events: list[EscEvent]) -> asyncio.Future[None] | None:
         shown = [e for e in events if not e.callback_only]
+        elements = [(esc_event_element(e), e.event_time) for e in shown]
         ids = [e.event_id for e in shown]
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # no loop (a tool): stored and offered at once
-            hub.publish_many("escEvent", [(esc_event_element(e), e.event_time) for e in shown], event_ids=ids)
+            hub.publish_many("escEvent", elements, event_ids=ids)
             return None
-        # built and stored on the hub's writer thread (an event is frozen), then offered on the loop
-        return hub.publish_stored("escEvent", [(partial(esc_event_element, e), e.event_time) for e in shown],
-                                  event_ids=ids)
+        return hub.publish_stored("escEvent", elements, event_ids=ids)  # stored off the loop, then offered
 
     bus.subscribe_many(to_netconf)
     snapshots = SnapshotManager(

@@ -46,7 +46,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from copy import deepcopy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from lxml import etree
@@ -95,31 +95,17 @@ class SubscriptionRequest:
     stop_time: datetime | None = None
 
 
-#: An event's payload, or the function that builds it: :meth:`NotificationHub.publish_stored` builds
-#: payloads given as functions on its writer thread rather than on the loop (a bulk deploy's escEvents cost
-#: the loop 0.15-0.4 ms each to build, in turns of up to 24 ms on the shared 2-core machine).
-Payload = etree._Element | Callable[[], etree._Element]
-
-
-def _built(payload: Payload) -> etree._Element:
-    return payload if isinstance(payload, etree._Element) else payload()
-
-
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Burst:
     """Events of one stream, in order, for the writer thread; ``done`` (a future of the loop) ends once they
-    are stored and offered to the live subscribers, or fails with the log's error (or the error that
-    building one of its payloads raised: ``failed``); ``number``: the bursts handed over before it (a
-    subscription's ``first_burst``). The writer thread fills ``built`` (the payloads, built) before it
-    hands the burst back to the loop, which reads it only then."""
+    are stored and offered to the live subscribers, or fails with the log's error; ``number``: the bursts
+    handed over before it (a subscription's ``first_burst``)."""
 
     stream: str
-    timed: Sequence[tuple[Payload, datetime]]
+    timed: Sequence[tuple[etree._Element, datetime]]
     event_ids: Sequence[str | None] | None
     done: asyncio.Future[None]
     number: int
-    built: list[tuple[etree._Element, datetime]] = field(default_factory=list)
-    failed: BaseException | None = None
 
 
 def _log_failure(done: asyncio.Future[None]) -> None:
@@ -380,16 +366,13 @@ class NotificationHub:
                         event_ids)
         self._offer_all(stream, timed)
 
-    def publish_stored(self, stream: str, events: Sequence[tuple[Payload, datetime | None]],
+    def publish_stored(self, stream: str, events: Sequence[tuple[etree._Element, datetime | None]],
                        event_ids: Sequence[str | None] | None = None) -> asyncio.Future[None]:
         """``publish_many`` with the replay log's write (a transaction and a disk flush) on the hub's
         writer thread instead of the loop; live subscribers are offered the events once they are stored,
         bursts in the order they were published (the events :meth:`publish` holds go first).  The returned
-        future ends then, or fails with the log's error, or with the error a payload's function raised
-        (the events were offered to nobody: the caller keeps them to publish again).
-
-        A payload given as a function is built on the writer thread: it must read only what nobody changes
-        meanwhile (a frozen event).
+        future ends then, or fails with the log's error (the events were offered to nobody: the caller
+        keeps them to publish again).
 
         Why: a burst of a bulk deploy's events is stored every few milliseconds, and each write held the
         loop for its flush and for the database's write lock (shared with the core's own commits).
@@ -407,17 +390,13 @@ class NotificationHub:
         self._hand_over()  # the events published before these go first, into the log and to subscribers
         timed = [(payload, _utc(t) if t is not None else self._now()) for payload, t in events]
         if not timed or not info.replay_support:
+            self._offer_all(stream, timed)
             done: asyncio.Future[None] = loop.create_future()
-            try:
-                self._offer_all(stream, [(_built(payload), moment) for payload, moment in timed])
-            except Exception as exc:  # noqa: BLE001 - the caller keeps the events, as for the log's error
-                done.set_exception(exc)
-            else:
-                done.set_result(None)
+            done.set_result(None)
             return done
         return self._store_later(stream, timed, event_ids)
 
-    def _store_later(self, stream: str, timed: Sequence[tuple[Payload, datetime]],
+    def _store_later(self, stream: str, timed: Sequence[tuple[etree._Element, datetime]],
                      event_ids: Sequence[str | None] | None) -> asyncio.Future[None]:
         """One burst: stored on the writer thread, then offered to the live subscribers (bursts in the order
         they were handed over: one writer thread, whose results reach the loop in that order). The future
@@ -468,7 +447,6 @@ class NotificationHub:
     def _settle_one(self, burst: _Burst, seq: int | None, error: BaseException | None) -> None:
         self._in_flight.discard(burst.done)
         self._storing[burst.stream] -= 1
-        error = error or burst.failed
         if error is not None:
             if not burst.done.done():
                 burst.done.set_exception(error)
@@ -477,7 +455,7 @@ class NotificationHub:
             self._known_seq = max(self._known_seq, seq)
         if seq is not None and burst.stream in self._offered:
             self._offered[burst.stream] = max(self._offered[burst.stream], seq)
-        self._offer_all(burst.stream, burst.built, burst.number)
+        self._offer_all(burst.stream, burst.timed, burst.number)
         if not burst.done.done():
             burst.done.set_result(None)
 
@@ -517,22 +495,11 @@ class NotificationHub:
                 pass
 
     def _store_bursts(self, batch: Sequence[_Burst]) -> int | None:
-        """Built (payloads given as functions) and serialized here too: lxml lets go of the GIL while it
-        serializes, and on the loop each event then waited for the GIL to come back (up to the switch
-        interval, 5 ms, on a busy process).  Nothing changes the payloads meanwhile: the loop offers them
-        (copies) once they are stored.  A burst one of whose payloads cannot be built is not stored; it
-        fails alone (``failed``)."""
-        rows = []
-        for burst in batch:
-            try:
-                burst.built = [(_built(payload), moment) for payload, moment in burst.timed]
-            except Exception as exc:  # noqa: BLE001 - handed to the loop with the burst, raised to its publisher
-                burst.failed = exc
-                continue
-            rows.append((burst.stream, [(moment, etree.tostring(payload, encoding="UTF-8"))
-                                        for payload, moment in burst.built], burst.event_ids))
-        if not rows:
-            return None
+        """Serialized here too: lxml lets go of the GIL while it serializes, and on the loop each event then
+        waited for the GIL to come back (up to the switch interval, 5 ms, on a busy process).  Nothing
+        changes the payloads meanwhile: the loop offers them (copies) once they are stored."""
+        rows = [(burst.stream, [(moment, etree.tostring(payload, encoding="UTF-8")) for payload, moment in burst.timed],
+                 burst.event_ids) for burst in batch]
         append_bursts = getattr(self._log, "append_bursts", None)
         if append_bursts is not None:
             seq: int | None = append_bursts(rows)

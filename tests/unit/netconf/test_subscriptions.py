@@ -371,53 +371,6 @@ async def test_publish_stored_that_fails_offers_nothing_and_says_why() -> None:
     hub.close()
 
 
-async def test_publish_stored_builds_payloads_given_as_functions_on_its_writer_thread_in_order() -> None:
-    hub, log, _ = make_hub()
-    live = Recorder()
-    hub.subscribe(SubscriptionRequest("escEvent"), live.deliver, live.complete)
-    built_on: list[str] = []
-
-    def build(name: str) -> etree._Element:
-        built_on.append(threading.current_thread().name)
-        return esc_event(name)
-
-    await hub.publish_stored("escEvent", [(lambda: build("ONE"), None), (esc_event("TWO"), None),
-                                          (lambda: build("THREE"), None)])
-    assert live.names() == ["ONE", "TWO", "THREE"]
-    assert [etree.fromstring(xml).findtext(f"{{{ESC}}}status") for _, _, xml in log.rows] == ["ONE", "TWO", "THREE"]
-    assert built_on and all(name.startswith("replay-log") for name in built_on), built_on
-    hub.close()
-
-
-async def test_a_burst_whose_payload_cannot_be_built_fails_alone_and_the_next_one_is_stored() -> None:
-    hub, log, _ = make_hub()
-    live = Recorder()
-    hub.subscribe(SubscriptionRequest("escEvent"), live.deliver, live.complete)
-
-    def broken() -> etree._Element:
-        raise ValueError("no such leaf")
-
-    failing = hub.publish_stored("escEvent", [(esc_event("ONE"), None), (broken, None)])
-    fine = hub.publish_stored("escEvent", [(esc_event("TWO"), None)])
-    with pytest.raises(ValueError, match="no such leaf"):
-        await failing
-    await fine
-    assert live.names() == ["TWO"], "the failed burst is offered to nobody, whole"
-    assert [etree.fromstring(xml).findtext(f"{{{ESC}}}status") for _, _, xml in log.rows] == ["TWO"]
-    hub.close()
-
-
-async def test_publish_stored_on_a_stream_without_replay_builds_and_offers_at_once() -> None:
-    hub, log, _ = make_hub()
-    live = Recorder()
-    hub.subscribe(SubscriptionRequest("NETCONF"), live.deliver, live.complete)
-    await hub.publish_stored("NETCONF", [(lambda: esc_event("ONE"), None)])
-    assert live.names() == ["ONE"] and log.rows == []
-    with pytest.raises(ValueError, match="bad"):
-        await hub.publish_stored("NETCONF", [(lambda: (_ for _ in ()).throw(ValueError("bad")), None)])
-    hub.close()
-
-
 def test_publish_on_unknown_stream_is_a_bug() -> None:
     hub, _, _ = make_hub()
     with pytest.raises(LocalProtocolError):
