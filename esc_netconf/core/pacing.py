@@ -22,7 +22,8 @@ step, and a slice grown on steps let 32 starts go in one turn of 27-30 ms on tha
 
 The target: with 10 ms, the turns of a 2,000 x 5 deploy were 10-12 ms, and a timer that fell due in one
 waited for the next as well (the loop's CPU between two 5 ms wake-ups of ``bench/deploy_scale.py``'s probe:
-19-25 ms at p99); with 5 ms, 17-18 ms, and the deploy as fast.
+19-25 ms at p99); with 5 ms, 17-18 ms, and the deploy as fast (both measured while escEvents were built off
+the loop, since reverted; without that, 21.5-22.1 ms with 5 ms).
 """
 
 from __future__ import annotations
