@@ -37,12 +37,17 @@ class RawNetconf:
             event = self.session.next_event()
             if event is not NEED_DATA:
                 return event
-            if time.monotonic() > deadline:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 raise TimeoutError("no NETCONF message in time")
+            own = self.channel.gettimeout()  # one recv must not outwait the caller's timeout
+            self.channel.settimeout(remaining if own is None else min(own, remaining))
             try:
                 data = self.channel.recv(1 << 16)
             except socket.timeout:
                 continue
+            finally:
+                self.channel.settimeout(own)
             self.session.receive_data(data)
             if not data:
                 return self.session.next_event()
