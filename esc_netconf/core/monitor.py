@@ -8,8 +8,9 @@ their VMs being captured), are skipped: their servers are down on purpose or abo
 judged only if nothing happened to it while the listing was in flight (its state, server and last history
 entry are those recorded just before the call), since the listing describes the moment it was asked for.
 A healthy VM recorded before NICs carried their network and subnet ids gets them from the same listing.
-Each tenant is listed and judged in a loop turn of its own, so that at thousands of VMs a pass never holds
-the loop for long.
+Each tenant is listed and judged in loop turns of its own, and a pass gives the loop a turn between two
+deployments after every few milliseconds of its work (``TurnBudget``): at 10,000 VMs a tenant's 1,000 took
+15-18 ms of one turn. A deployment is judged in one go, with its busy state read just before.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable
 
 from esc_netconf.core.context import CoreContext
 from esc_netconf.core.model import DeploymentRecord, VmRecord
+from esc_netconf.core.pacing import TurnBudget
 from esc_netconf.core.states import ServiceState, VmState, VmTrigger
 from esc_netconf.core.vmsteps import note_server
 from esc_netconf.vim.base import ServerStatus, VimError
@@ -50,23 +52,25 @@ class Monitor:
             await asyncio.sleep(self._ctx.settings.monitor_interval)
 
     def _watched(self) -> list[DeploymentRecord]:
-        return [d for d in self._ctx.state.deployments.values()
-                if d.state in WATCHED_SERVICES and not self._is_busy(d.dep_id)]
+        return [d for d in self._ctx.state.deployments.values() if d.state in WATCHED_SERVICES]
 
     async def check_once(self) -> None:
         """One pass: mark lost VMs, then start recovery where it is due."""
         ctx = self._ctx
+        budget = TurnBudget()
         by_tenant: dict[str, list[DeploymentRecord]] = {}
         for dep in self._watched():  # unordered where order does not matter: a pass walks every VM
-            if any(candidate(vm) for vm in ctx.vms_unordered(dep.dep_id)):
+            if not self._is_busy(dep.dep_id) and any(candidate(vm) for vm in ctx.vms_unordered(dep.dep_id)):
                 by_tenant.setdefault(dep.tenant, []).append(dep)
+            await budget.pause()
         for tenant, tenant_deps in by_tenant.items():
             project_id = ctx.project_id(tenant)
             if project_id is None:
                 continue
             # Only what exists before the listing is asked for may be judged by it (as ``ServerPoller``'s
             # ``asked``): a VM started, rebooted or recovered while the call is in flight was seen down
-            # by a VIM that answered about the past.
+            # by a VIM that answered about the past; the same holds for what changes while this pass gives
+            # the loop a turn.
             asked = {vm.vm_id: vm_mark(vm) for dep in tenant_deps for vm in ctx.vms_unordered(dep.dep_id)
                      if candidate(vm)}
             try:
@@ -75,7 +79,8 @@ class Monitor:
                 log.warning("monitor: listing servers of %s failed: %s", tenant, exc.message)
                 continue
             for dep in tenant_deps:
-                if self._is_busy(dep.dep_id):
+                await budget.pause()  # between deployments: each is judged in one go, busy or not
+                if self._is_busy(dep.dep_id) or dep.state not in WATCHED_SERVICES:
                     continue
                 for vm in ctx.vms_of(dep.dep_id):
                     if asked.get(vm.vm_id) != vm_mark(vm) or vm.server_id is None:
@@ -88,8 +93,11 @@ class Monitor:
                         # recorded before NICs carried their network and subnet ids (an older data dir)
                         await note_server(ctx, vm, server)
                         ctx.save_vm(vm)
-            await asyncio.sleep(0)  # one tenant per loop turn: its listing and its VMs are work enough
+            await asyncio.sleep(0)  # one tenant per loop turn at least: its listing and its VMs are work enough
         for dep in self._watched():
+            await budget.pause()
+            if self._is_busy(dep.dep_id) or dep.state not in WATCHED_SERVICES:
+                continue
             if not any(vm.state is VmState.MONITOR_UNSET for vm in ctx.vms_unordered(dep.dep_id)):
                 continue
             lost = [vm.vm_id for vm in ctx.vms_of(dep.dep_id) if vm.state is VmState.MONITOR_UNSET]
