@@ -32,7 +32,9 @@ Reported:
 * the machine's load average at start and end, and the share of its CPU time the hypervisor gave to other
   guests during the run ("steal" in ``/proc/stat``): the machine is shared, and while a virtual CPU is taken
   away the thread on it stops, the GIL with it if it held it, so stalls in a run with much steal say more
-  about the host than about the server.
+  about the host than about the server. With ``--stall-steal``, each listed stall also says what share of
+  the machine's CPU time the host took while it lasted (a thread of the bench reads ``/proc/stat`` every
+  10 ms).
 
 Usage (repository root, after ``make setup``)::
 
@@ -49,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import gc
 import logging
 import os
@@ -192,6 +195,43 @@ def cpu_ticks() -> tuple[int, int]:
     except OSError:
         return 0, 0
     return sum(fields[:8]), fields[7]  # user nice system idle iowait irq softirq steal (guest is in user)
+
+
+class StealSampler:
+    """The machine's (all, steal) CPU ticks every ``period`` seconds, read on a thread of its own (not on the
+    loop: file I/O there gives up the GIL and waits to get it back), so that each stall can be matched with
+    the share of CPU time the host took from this machine while it lasted. A stall through which the host ran
+    nothing of ours (steal near 100%) is the host's, whatever the code does.
+
+    /proc/stat counts in 10 ms ticks per CPU: a stall of 50 ms spans about ten of them on 2 CPUs.
+    """
+
+    def __init__(self, period: float = 0.01) -> None:
+        self._period = period
+        self.samples: list[tuple[float, int, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-steal", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._period):
+            self.samples.append((time.perf_counter(), *cpu_ticks()))
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def share(self, begin: float, end: float) -> float:
+        """The stolen share of the CPU ticks between the samples around ``begin`` and ``end`` (perf_counter)."""
+        times = [at for at, _, _ in self.samples]
+        first = max(bisect.bisect_right(times, begin) - 1, 0)
+        last = min(bisect.bisect_left(times, end), len(times) - 1)
+        if last <= first:
+            return float("nan")
+        (_, all0, steal0), (_, all1, steal1) = self.samples[first], self.samples[last]
+        return (steal1 - steal0) / (all1 - all0) if all1 > all0 else float("nan")
 
 
 def run_delay() -> float:
@@ -368,6 +408,9 @@ def main() -> None:
     parser.add_argument("--cpu-wait", action="store_true",
                         help="with each stall, how long the loop's thread waited for a CPU (reads a /proc file on "
                              "the loop at every probe wake-up, which itself adds to the lag)")
+    parser.add_argument("--stall-steal", action="store_true",
+                        help="with each stall, the share of CPU time the host stole from this machine while it "
+                             "lasted (/proc/stat read every 10 ms by a thread of the bench)")
     parser.add_argument("--timeout", type=float, default=1800.0, help="give up waiting for the VMs after this")
     args = parser.parse_args()
     if args.switch_interval is not None:
@@ -401,6 +444,9 @@ def main() -> None:
         gc_pauses = GcPauses()
         lag = LoopLag(stall=args.stall_ms / 1000, gc=gc_pauses, cpu_wait=args.cpu_wait)
         lag.start(loop)
+        steal_sampler = StealSampler() if args.stall_steal else None
+        if steal_sampler is not None:
+            steal_sampler.start()
         stacks = StallStacks(threshold=args.stall_ms / 2000) if args.stall_stacks else None
         if stacks is not None:
             stacks.start(loop)
@@ -472,6 +518,8 @@ def main() -> None:
 
         policy = gcpolicy.applied()
         lag.stop(loop)
+        if steal_sampler is not None:
+            steal_sampler.stop()
         client.close()
         asyncio.run_coroutine_threadsafe(app.stop(), loop).result(120)
         loop.call_soon_threadsafe(loop.stop)
@@ -492,9 +540,16 @@ def main() -> None:
     if stalls:
         heading = "wall/CPU/waiting for a CPU" if args.cpu_wait else "wall/CPU"
         longest = sorted(sorted(stalls, key=lambda stall: -stall[1])[:40])
+
+        def stolen(at: float, ms: float) -> str:
+            if steal_sampler is None:
+                return ""
+            end = lag.begin + at
+            return f" ({steal_sampler.share(end - ms - lag.period, end):.0%} stolen)"
+
         print(f"  the {len(longest)} longest stalls (s into the run: {heading} ms) "
               + ", ".join(f"{at:.1f}: {ms * 1000:.0f}/{cpu * 1000:.0f}"
-                          + (f"/{queued * 1000:.0f}" if args.cpu_wait else "")
+                          + (f"/{queued * 1000:.0f}" if args.cpu_wait else "") + stolen(at, ms)
                           for at, ms, cpu, queued in longest))
     busiest = sorted(cpu_run.items(), key=lambda kv: -kv[1])[:8]
     print(f"CPU by thread (run)           {sum(cpu_run.values()):.1f} s: "
