@@ -213,9 +213,6 @@ class EventBus:
         self._closed = False
         #: Batches a subscriber is still storing (``BatchSubscriber`` returning an awaitable).
         self._storing: set[asyncio.Future[list[Any]]] = set()
-        #: Seconds per event the batch subscribers took in the last batch (building each escEvent's XML
-        #: is most of a slice's work: a turn of 32 events took 18 ms of the loop at 2,000 deployments).
-        self._all_cost = 0.0
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         """Call ``fn`` for every event published from now on; returns the function that stops it."""
@@ -298,8 +295,7 @@ class EventBus:
 
     def release(self) -> None:
         """Deliver the held events whose writes are durable, oldest first; after ``RELEASE_SLICE``
-        seconds (counting what the batch subscribers will take, as their last batch cost) the rest is left
-        for the next loop turn.  Nothing while a slice waits for that turn: it
+        seconds the rest is left for the next loop turn.  Nothing while a slice waits for that turn: it
         delivers them, and a turn is given one slice, not one per commit that ended in it (each commit
         calls this, and a turn held several slices of delivery, 20 ms of the loop's CPU, at 2,000
         deployments)."""
@@ -317,10 +313,8 @@ class EventBus:
             event = self._held.popleft()[1]
             self._each(event)
             batch.append(event)
-            # the batch subscribers' share of the slice counts before they run: it is most of it
-            late = slice_ and time.monotonic() + self._all_cost * len(batch) > deadline
-            if self._held and (len(batch) >= RELEASE_BATCH or late):
-                self._all_timed(batch)
+            if self._held and (len(batch) >= RELEASE_BATCH or slice_ and time.monotonic() > deadline):
+                self._all(batch)
                 batch = []
                 if not slice_ or time.monotonic() <= deadline:
                     continue
@@ -331,15 +325,7 @@ class EventBus:
                 if self._next_slice is None:
                     self._next_slice = loop.call_soon(self._release, True)
                 return
-        self._all_timed(batch)
-
-    def _all_timed(self, events: list[EscEvent]) -> None:
-        """``_all``, noting what it cost per event for the next slice's budget."""
-        if not events:
-            return
-        started = time.monotonic()
-        self._all(events)
-        self._all_cost = (time.monotonic() - started) / len(events)
+        self._all(batch)
 
     def _deliver(self, event: EscEvent) -> None:
         self._each(event)
