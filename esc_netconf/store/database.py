@@ -89,6 +89,8 @@ _BEGIN_WRITE = "BEGIN IMMEDIATE"
 _BEGIN_READ = "BEGIN"
 # Execution option holding the write fence (see Database.set_write_fence); PostgreSQL only.
 _FENCE_OPTION = "esc_write_fence"
+# Execution option: milliseconds a write transaction may sit idle (see Database.limit_write_stalls).
+_STALL_OPTION = "esc_write_stall_ms"
 # A read on PostgreSQL: every query of the transaction sees the snapshot its first one took (the default,
 # READ COMMITTED, takes one per query: a read of several tables could mix two commits). Reads never fail
 # with a serialization error at this level; only writers can.
@@ -218,7 +220,13 @@ def _create_postgresql_engine(url: URL) -> Engine:
     def _on_begin(connection: Connection) -> None:
         options = connection.get_execution_options()
         if options.get(_BEGIN_OPTION) == _BEGIN_WRITE:
-            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})")
+            stall_ms = options.get(_STALL_OPTION)
+            if stall_ms is None:
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})")
+            else:  # one round trip: the limit is local to this transaction, set before the lock is held
+                connection.exec_driver_sql(
+                    f"SELECT set_config('idle_in_transaction_session_timeout', '{int(stall_ms)}', true), "
+                    f"pg_advisory_xact_lock({WRITER_LOCK_KEY})")
             fence = options.get(_FENCE_OPTION)
             if fence is not None:
                 fence(connection)
@@ -262,6 +270,7 @@ class Database:
         self._url = url
         self._closed = False
         self._fence: WriteFence | None = None
+        self._stall_ms: int | None = None
         #: This process's writers take turns here before ``BEGIN IMMEDIATE``.  Why: SQLite's busy handler
         #: polls with sleeps of 1, 2, 5, 10 ... 100 ms, so a writer that met another thread's transaction
         #: (the core's group commit, the replay log's writer, the datastore on the event loop) slept for
@@ -365,6 +374,20 @@ class Database:
             raise StoreError(f"a write fence needs PostgreSQL, not {self.url}")
         self._fence = fence
 
+    def limit_write_stalls(self, seconds: float | None) -> None:
+        """Let the database end any later write transaction of ours that sits idle for ``seconds`` (PostgreSQL
+        only; ``None``: no limit).
+
+        Why: every write holds the one writer lock until it ends, and a takeover's write waits for it. A
+        member stopped inside a write (SIGSTOP, a frozen VM, a partition that keeps its TCP connection open)
+        would hold every other member's writes, the takeover first, until it resumes. With the lease as the
+        limit, the database rolls that transaction back once the lease could have expired; the member loses
+        nothing it had not already lost with its lease, since its renewal waits for the same lock.
+        """
+        if seconds is not None and not self.is_postgresql:
+            raise StoreError(f"a limit on idle writes needs PostgreSQL, not {self.url}")
+        self._stall_ms = None if seconds is None else max(1, round(seconds * 1000))
+
     def guard_loop(self, thread_id: int | None, *, strict: bool | None = None) -> None:
         """Watch for write transactions entered on the thread ``thread_id`` (the event loop's; ``None``
         stops watching): each is counted in :attr:`loop_writes` and logged once per call site, and refused
@@ -411,7 +434,8 @@ class Database:
         self._check_open()
         try:
             with self._engine.connect() as connection:
-                options: dict[str, Any] = {_BEGIN_OPTION: begin, _FENCE_OPTION: self._fence}
+                options: dict[str, Any] = {_BEGIN_OPTION: begin, _FENCE_OPTION: self._fence,
+                                           _STALL_OPTION: self._stall_ms}
                 if begin == _BEGIN_READ and self.is_postgresql:
                     options["isolation_level"] = _POSTGRESQL_READ
                 connection.execution_options(**options)

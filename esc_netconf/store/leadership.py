@@ -8,7 +8,10 @@ its lease ends, on the database's clock (``clock_timestamp()``), the one clock a
 * **Taking over** (:meth:`Leadership.try_acquire`): one ``UPDATE ... WHERE expires_us < now`` that increments
   the token and writes our name and a new expiry. It runs in a write transaction, so it first takes the
   writer lock every write on PostgreSQL takes (``Database``): it waits for any write of the old active that
-  is in flight, and every write the old active attempts afterwards sees the new token and is refused.
+  is in flight, and every write the old active attempts afterwards sees the new token and is refused. A
+  write in flight cannot hold it up for longer than the lease: the database ends a member's write
+  transaction once it has sat idle that long (``Database.limit_write_stalls``), which is what a member
+  stopped inside a write looks like.
 * **Handing over** (:meth:`Leadership.hand_over`, ``escadm ha switchover``): the active, having stopped
   acting, writes a new token and the chosen standby's name with a fresh expiry; that standby takes the lease
   at its next poll (:meth:`Leadership.try_acquire` also takes a lease that names it), any member takes it
@@ -69,6 +72,7 @@ class Leadership:
         if lease_secs <= 0:
             raise StoreError(f"the lease must last a positive time, not {lease_secs} s")
         self._db = db
+        db.limit_write_stalls(lease_secs)  # a member stopped inside a write must not hold a takeover up
         self._me = me
         self.lease_secs = lease_secs
         self._token: int | None = None
@@ -148,11 +152,24 @@ class Leadership:
                 ).rowcount
         except LeadershipLost:
             renewed = 0
+        except StoreError:
+            # the database ended our transaction (idle past the lease: we were stopped inside it), or it does
+            # not answer: a lease another member holds now is lost, not "unreachable"
+            if self._held_by_another(token):
+                renewed = 0
+            else:
+                raise
         if renewed != 1:
             self.step_down()
             return False
         self._deadline = started + self.lease_secs - self._margin()
         return True
+
+    def _held_by_another(self, token: int) -> bool:
+        """Whether the lease carries another token than ``token`` (raises StoreError if that cannot be read)."""
+        with self._db.read() as connection:
+            current = connection.execute(select(ha_lease.c.token).where(ha_lease.c.id == 1)).scalar_one()
+        return int(current) != token
 
     @property
     def me(self) -> ActiveNode:

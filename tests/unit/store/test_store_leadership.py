@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
+from sqlalchemy import text
 
 from esc_netconf.store import Database, SqlConfigStore
+from esc_netconf.store.errors import StoreError
 from esc_netconf.store.leadership import ActiveNode, Leadership, LeadershipLost
 from tests.postgres_server import PostgresServer
 
@@ -96,6 +100,30 @@ def test_a_handover_goes_to_the_standby_named_and_fences_the_old_active(url: str
         with pytest.raises(LeadershipLost, match="write refused"):
             SqlConfigStore(db_a).save_running(b"<data>stale</data>")
         assert a.hand_over("c") is False  # not ours to give any more
+
+
+def test_a_member_stopped_inside_a_write_does_not_hold_the_takeover_up(url: str) -> None:
+    """A holds the writer lock when it stops (SIGSTOP, a frozen VM: its session sits idle in its transaction).
+    The standby's takeover waits for that lock; the database ends a's transaction once it has been idle for
+    the lease, so the takeover goes through, and a's transaction, when it resumes, fails whole."""
+    with Database.open(url) as db_a, Database.open(url) as db_b:
+        a, b = Leadership(db_a, node("a", 1000), 0.6), Leadership(db_b, node("b", 2000), 0.6)
+        assert a.try_acquire()
+        with contextlib.ExitStack() as stopped:
+            connection = stopped.enter_context(db_a.write())
+            connection.execute(text("SELECT 1"))
+            taken: list[bool] = []
+            taking = threading.Thread(target=lambda: taken.append(b.try_acquire()), daemon=True)
+            time.sleep(0.7)  # the lease expires while a is stopped
+            started = time.monotonic()
+            taking.start()
+            taking.join(timeout=10)
+            assert taken == [True], "the takeover waited for the stopped member's writer lock"
+            assert time.monotonic() - started < 3
+            with pytest.raises(StoreError):
+                stopped.close()  # a resumes: its transaction is gone
+        assert a.renew() is False  # it finds the lease taken, rather than the database unreachable
+        assert not a.is_active()
 
 
 def test_leadership_needs_postgresql() -> None:
