@@ -329,7 +329,11 @@ class Application:
                 renewing = None
                 if why is None:  # handed over: the switchover answers its client before the listeners go
                     await self._answered.wait()
-                await self._wind_down()
+                try:
+                    await self._wind_down()
+                except Exception:  # noqa: BLE001 - whatever the work in flight raised, rejoin: it is fenced
+                    log.exception("%s: winding the active's work down failed; rejoining as a standby all the "
+                                  "same", member.node)
                 if not await self._change_role(self._start_standby, "rejoin the group as a standby",
                                                until_the_database_answers=True):
                     return
@@ -377,15 +381,19 @@ class Application:
         """Stop the work of an active: the core and the snapshot pollers (their records stay for the next
         active), the callback outbox's deliveries, the replay log's pruning."""
         domain, self.domain = self.domain, None
-        if domain is not None:
-            await domain.stop()
         callbacks, self.callbacks = self.callbacks, None
-        if callbacks is not None:
-            await callbacks.close()
         retention = getattr(self, "_retention", None)
-        if retention is not None:
-            retention.cancel()
-            await asyncio.gather(retention, return_exceptions=True)
+        try:
+            if domain is not None:
+                await domain.stop()
+        finally:  # each part is stopped even if one before it failed
+            try:
+                if callbacks is not None:
+                    await callbacks.close()
+            finally:
+                if retention is not None:
+                    retention.cancel()
+                    await asyncio.gather(retention, return_exceptions=True)
 
     def _switchover_route(self) -> Callable[[str | None], Awaitable[dict[str, Any]]] | None:
         return None if self.member is None else self.switchover

@@ -184,10 +184,21 @@ class EscCore:
         # drain before the store closes: commit, deliver what the commit released (the subscribers store
         # it), commit the journal's forgetting; an event still held stays journaled for the next start
         ctx = self._ctx
-        ctx.commit.flush()
+        self._last_commit(ctx.commit.flush)
         await ctx.bus.drain()
         ctx.bus.close()
-        ctx.commit.close()
+        self._last_commit(ctx.commit.close)
+
+    @staticmethod
+    def _last_commit(commit: Callable[[], None]) -> None:
+        """A stop goes on when its last commits fail: a server that lost its group's lease may not write
+        any more (it stops so as to rejoin as a standby), a disk may be full. What they held was never
+        committed, so nothing outside learnt of it, and the next start (or the new active) resumes from
+        what was."""
+        try:
+            commit()
+        except Exception as error:  # noqa: BLE001 - logged; the store's errors are not the core's to name
+            log.error("Stopping with core writes not committed: %s", error)
 
     async def wait_idle(self, timeout: float) -> None:
         """Wait until no operation (nor tenant creation or deletion) is running (for tests and orderly shutdown).

@@ -73,7 +73,7 @@ from sqlalchemy.engine import URL, Connection, Engine, create_engine, make_url
 from sqlalchemy.pool import StaticPool
 
 from esc_netconf.private_files import private_file
-from esc_netconf.store.errors import BackupError, MigrationError, StoreClosedError, StoreError
+from esc_netconf.store.errors import BackupError, MigrationError, StoreClosedError, StoreError, WriterLockBusy
 
 __all__ = ["DEFAULT_FILENAME", "BUSY_TIMEOUT_MS", "LOOP_WRITES_ENV", "Database", "LoopWriteError"]
 
@@ -89,8 +89,10 @@ _BEGIN_WRITE = "BEGIN IMMEDIATE"
 _BEGIN_READ = "BEGIN"
 # Execution option holding the write fence (see Database.set_write_fence); PostgreSQL only.
 _FENCE_OPTION = "esc_write_fence"
-# Execution option: milliseconds a write transaction may sit idle (see Database.limit_write_stalls).
-_STALL_OPTION = "esc_write_stall_ms"
+# Execution option: milliseconds this write may wait for the writer lock (Database.write(lock_wait=)).
+_LOCK_WAIT_OPTION = "esc_writer_lock_wait_ms"
+# PostgreSQL's SQLSTATE for a lock not obtained within lock_timeout.
+_LOCK_NOT_AVAILABLE = "55P03"
 # A read on PostgreSQL: every query of the transaction sees the snapshot its first one took (the default,
 # READ COMMITTED, takes one per query: a read of several tables could mix two commits). Reads never fail
 # with a serialization error at this level; only writers can.
@@ -220,13 +222,12 @@ def _create_postgresql_engine(url: URL) -> Engine:
     def _on_begin(connection: Connection) -> None:
         options = connection.get_execution_options()
         if options.get(_BEGIN_OPTION) == _BEGIN_WRITE:
-            stall_ms = options.get(_STALL_OPTION)
-            if stall_ms is None:
+            wait_ms = options.get(_LOCK_WAIT_OPTION)
+            if wait_ms is None:
                 connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})")
-            else:  # one round trip: the limit is local to this transaction, set before the lock is held
-                connection.exec_driver_sql(
-                    f"SELECT set_config('idle_in_transaction_session_timeout', '{int(stall_ms)}', true), "
-                    f"pg_advisory_xact_lock({WRITER_LOCK_KEY})")
+            else:  # one round trip: the bound is local to this transaction and set before the wait
+                connection.exec_driver_sql(f"SELECT set_config('lock_timeout', '{int(wait_ms)}', true), "
+                                           f"pg_advisory_xact_lock({WRITER_LOCK_KEY})")
             fence = options.get(_FENCE_OPTION)
             if fence is not None:
                 fence(connection)
@@ -270,7 +271,6 @@ class Database:
         self._url = url
         self._closed = False
         self._fence: WriteFence | None = None
-        self._stall_ms: int | None = None
         #: This process's writers take turns here before ``BEGIN IMMEDIATE``.  Why: SQLite's busy handler
         #: polls with sleeps of 1, 2, 5, 10 ... 100 ms, so a writer that met another thread's transaction
         #: (the core's group commit, the replay log's writer, the datastore on the event loop) slept for
@@ -374,20 +374,6 @@ class Database:
             raise StoreError(f"a write fence needs PostgreSQL, not {self.url}")
         self._fence = fence
 
-    def limit_write_stalls(self, seconds: float | None) -> None:
-        """Let the database end any later write transaction of ours that sits idle for ``seconds`` (PostgreSQL
-        only; ``None``: no limit).
-
-        Why: every write holds the one writer lock until it ends, and a takeover's write waits for it. A
-        member stopped inside a write (SIGSTOP, a frozen VM, a partition that keeps its TCP connection open)
-        would hold every other member's writes, the takeover first, until it resumes. With the lease as the
-        limit, the database rolls that transaction back once the lease could have expired; the member loses
-        nothing it had not already lost with its lease, since its renewal waits for the same lock.
-        """
-        if seconds is not None and not self.is_postgresql:
-            raise StoreError(f"a limit on idle writes needs PostgreSQL, not {self.url}")
-        self._stall_ms = None if seconds is None else max(1, round(seconds * 1000))
-
     def guard_loop(self, thread_id: int | None, *, strict: bool | None = None) -> None:
         """Watch for write transactions entered on the thread ``thread_id`` (the event loop's; ``None``
         stops watching): each is counted in :attr:`loop_writes` and logged once per call site, and refused
@@ -415,33 +401,41 @@ class Database:
             yield connection
 
     @contextmanager
-    def write(self, *, on_loop: str | None = None) -> Iterator[Connection]:
+    def write(self, *, on_loop: str | None = None, lock_wait: float | None = None) -> Iterator[Connection]:
         """A connection inside one write transaction, committed (durably) when the block exits
         normally and rolled back if it raises.
 
         ``on_loop``: why this write may run on the event loop's thread (see :meth:`guard_loop`); a write
         without it, entered there, is counted (and refused in strict mode).
 
+        ``lock_wait``: on PostgreSQL, give up after waiting this many seconds for the writer lock (default:
+        wait for as long as it is held). For a caller that can act on a holder that does not let go
+        (``Leadership.try_acquire``).
+
         :raises LoopWriteError: entered on the guarded loop thread, strict, without ``on_loop``.
+        :raises WriterLockBusy: ``lock_wait`` passed and another session still holds the writer lock.
         """
         if on_loop is None and self._loop_thread is not None and threading.get_ident() == self._loop_thread:
             self._on_loop_write()
-        with self._writers, self._transaction(_BEGIN_WRITE) as connection:
+        wait_ms = None if lock_wait is None or not self.is_postgresql else max(1, round(lock_wait * 1000))
+        with self._writers, self._transaction(_BEGIN_WRITE, lock_wait_ms=wait_ms) as connection:
             yield connection
 
     @contextmanager
-    def _transaction(self, begin: str) -> Iterator[Connection]:
+    def _transaction(self, begin: str, *, lock_wait_ms: int | None = None) -> Iterator[Connection]:
         self._check_open()
         try:
             with self._engine.connect() as connection:
                 options: dict[str, Any] = {_BEGIN_OPTION: begin, _FENCE_OPTION: self._fence,
-                                           _STALL_OPTION: self._stall_ms}
+                                           _LOCK_WAIT_OPTION: lock_wait_ms}
                 if begin == _BEGIN_READ and self.is_postgresql:
                     options["isolation_level"] = _POSTGRESQL_READ
                 connection.execution_options(**options)
                 with connection.begin():
                     yield connection
         except exc.DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE:
+                raise WriterLockBusy(f"the writer lock is held by another session: {error.orig}") from error
             # Locked past the busy timeout, disk full, I/O error, corrupt file: the caller cannot
             # repair any of these, but it can tell them from a bug by type.
             raise StoreError(f"database error: {error.orig}") from error

@@ -29,3 +29,8 @@ class BackupError(StoreError):
 
 class StoreValueError(StoreError, ValueError):
     """A caller passed a value the store cannot keep (a negative count, an unknown stream name...)."""
+
+
+class WriterLockBusy(StoreError):
+    """A write that was allowed to wait only so long for the writer lock (``Database.write(lock_wait=)``)
+    found it still held by another session (PostgreSQL)."""

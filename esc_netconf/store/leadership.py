@@ -8,10 +8,11 @@ its lease ends, on the database's clock (``clock_timestamp()``), the one clock a
 * **Taking over** (:meth:`Leadership.try_acquire`): one ``UPDATE ... WHERE expires_us < now`` that increments
   the token and writes our name and a new expiry. It runs in a write transaction, so it first takes the
   writer lock every write on PostgreSQL takes (``Database``): it waits for any write of the old active that
-  is in flight, and every write the old active attempts afterwards sees the new token and is refused. A
-  write in flight cannot hold it up for longer than the lease: the database ends a member's write
-  transaction once it has sat idle that long (``Database.limit_write_stalls``), which is what a member
-  stopped inside a write looks like.
+  is in flight, and every write the old active attempts afterwards sees the new token and is refused. It
+  waits for that lock a quarter of the lease at a time: if the lease has expired and the lock is still
+  held, its holder is a member stopped inside a write (SIGSTOP, a frozen VM, a partition that keeps its
+  TCP connection), which would otherwise hold every takeover up until it resumes, and the taker ends that
+  session (``pg_terminate_backend``): its transaction is rolled back, so nothing of it is ever committed.
 * **Handing over** (:meth:`Leadership.hand_over`, ``escadm ha switchover``): the active, having stopped
   acting, writes a new token and the chosen standby's name with a fresh expiry; that standby takes the lease
   at its next poll (:meth:`Leadership.try_acquire` also takes a lease that names it), any member takes it
@@ -31,6 +32,7 @@ its lease ends, on the database's clock (``clock_timestamp()``), the one clock a
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -39,11 +41,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select, text, update
 
-from esc_netconf.store.database import Database
-from esc_netconf.store.errors import StoreError
+from esc_netconf.store.database import WRITER_LOCK_KEY, Database
+from esc_netconf.store.errors import StoreError, WriterLockBusy
 from esc_netconf.store.schema import ha_lease
 
 __all__ = ["ActiveNode", "Leadership", "LeadershipLost"]
+
+log = logging.getLogger(__name__)
 
 _NOW_US = "(extract(epoch from clock_timestamp()) * 1000000)::bigint"
 
@@ -72,7 +76,6 @@ class Leadership:
         if lease_secs <= 0:
             raise StoreError(f"the lease must last a positive time, not {lease_secs} s")
         self._db = db
-        db.limit_write_stalls(lease_secs)  # a member stopped inside a write must not hold a takeover up
         self._me = me
         self.lease_secs = lease_secs
         self._token: int | None = None
@@ -116,6 +119,9 @@ class Leadership:
         self._taking.now = True
         try:
             row = self._take(me)
+        except WriterLockBusy:
+            self._evict_stalled_writer()
+            return False  # the next poll takes it, the lock free
         finally:
             self._taking.now = False
         if row is None:
@@ -129,8 +135,11 @@ class Leadership:
 
     def _take(self, me: ActiveNode) -> Row[Any] | None:
         """The lease with no address yet: clients are sent to us once :meth:`publish` says our listeners are
-        the active's (a member taking over swaps its standby listeners first)."""
-        with self._db.write() as connection:
+        the active's (a member taking over swaps its standby listeners first).
+
+        :raises WriterLockBusy: another session held the writer lock for a quarter of the lease.
+        """
+        with self._db.write(lock_wait=self.lease_secs / 4) as connection:
             return connection.execute(
                 text(f"UPDATE ha_lease SET token = token + 1, node = :node, host = :host, "
                      f"netconf_port = 0, rest_port = 0, expires_us = {_NOW_US} + :lease_us "
@@ -153,8 +162,8 @@ class Leadership:
         except LeadershipLost:
             renewed = 0
         except StoreError:
-            # the database ended our transaction (idle past the lease: we were stopped inside it), or it does
-            # not answer: a lease another member holds now is lost, not "unreachable"
+            # the member that took over ended our session (we were stopped inside a write), or the database
+            # does not answer: a lease another member holds now is lost, not "unreachable"
             if self._held_by_another(token):
                 renewed = 0
             else:
@@ -165,10 +174,27 @@ class Leadership:
         self._deadline = started + self.lease_secs - self._margin()
         return True
 
+    def _evict_stalled_writer(self) -> None:
+        """End the session holding the writer lock, if the lease has expired meanwhile (see the module's
+        docstring). A live active renews before its lease expires, so its writes are not ended here; one
+        whose renewal waited behind a write of its own for that long has stopped acting already."""
+        high, low = divmod(WRITER_LOCK_KEY, 1 << 32)
+        with self._db.read() as connection:
+            ended = connection.execute(
+                text(f"SELECT l.pid, pg_terminate_backend(l.pid) FROM pg_locks l "
+                     f"WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :high AND l.objid = :low "
+                     f"AND l.objsubid = 1 AND l.pid <> pg_backend_pid() AND l.database = "
+                     f"(SELECT oid FROM pg_database WHERE datname = current_database()) "
+                     f"AND EXISTS (SELECT 1 FROM ha_lease WHERE id = 1 AND expires_us < {_NOW_US})"),
+                {"high": high, "low": low}).all()
+        for pid, done in ended:
+            log.warning("%s ended database session %s: it held the writer lock past the end of the lease "
+                        "(a member stopped inside a write)%s", self._me.node, pid, "" if done else ", in vain")
+
     def _held_by_another(self, token: int) -> bool:
         """Whether the lease carries another token than ``token`` (raises StoreError if that cannot be read)."""
         with self._db.read() as connection:
-            current = connection.execute(select(ha_lease.c.token).where(ha_lease.c.id == 1)).scalar_one()
+            current: int = connection.execute(select(ha_lease.c.token).where(ha_lease.c.id == 1)).scalar_one()
         return int(current) != token
 
     @property

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
 import pytest
 
+from esc_netconf.core.memory_store import MemoryStore
 from esc_netconf.core.model import DeploymentRecord, OperationRecord, VmInterface, VmRecord
 from esc_netconf.core.states import ActionType, ServiceState, VmState
+from esc_netconf.core.store import Write
 from esc_netconf.vim.base import PortSpec, ServerStatus
 
 from esc_netconf.store import Database, SqlCoreStore
@@ -98,3 +101,47 @@ async def test_restart_during_deploy_on_the_sql_store(tmp_path: Path) -> None:
         await harness.core.stop()
         await harness.sim.close()
         database.close()
+
+
+class FencedStore(MemoryStore):
+    """A store that refuses every write once ``fenced`` (a server whose group's lease another member took)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fenced = False
+
+    def apply(self, writes: list[Write]) -> None:
+        if self.fenced:
+            raise RuntimeError("write refused: this server holds no lease")
+        super().apply(writes)
+
+
+async def test_a_core_whose_store_refuses_its_last_writes_still_stops(tmp_path: Path,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """Stopping with writes pending that can never be committed (the lease was lost mid-deploy) ends the
+    stop all the same, with the failure logged; a core started again resumes from what was committed."""
+    store = FencedStore()
+    h = Harness(tmp_path / "sim", store=store)
+    await h.core.start()
+    h.core.apply_update("t1", None, THREE)
+    dep_id = h.core.deployments()[0].dep_id
+    await h.wait_for(lambda: any(v.server_id for v in h.core.vms(dep_id)))
+    store.fenced = True
+    committed = store.load()
+    await h.wait_for(lambda: bool(h.core._ctx.commit._pending))  # the deploy goes on: writes never committed
+    with caplog.at_level(logging.ERROR, logger="esc_netconf.core.lifecycle"):
+        async with asyncio.timeout(10):
+            await h.core.stop()
+    assert any("Stopping with core writes not committed: write refused" in r.getMessage() for r in caplog.records)
+    store.fenced = False
+    await h.sim.close()
+    h._open()
+    await h.core.start()
+    try:
+        await h.idle()
+        (dep,) = h.core.deployments()
+        assert dep.dep_id == dep_id and dep.state is ServiceState.ACTIVE
+        assert len(h.core.vms(dep_id)) == 3 and store.load().vms.keys() == committed.vms.keys()
+    finally:
+        await h.core.stop()
+        await h.sim.close()

@@ -5,11 +5,10 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from esc_netconf.store import Database, SqlConfigStore
 from esc_netconf.store.errors import StoreError
@@ -102,28 +101,57 @@ def test_a_handover_goes_to_the_standby_named_and_fences_the_old_active(url: str
         assert a.hand_over("c") is False  # not ours to give any more
 
 
-def test_a_member_stopped_inside_a_write_does_not_hold_the_takeover_up(url: str) -> None:
-    """A holds the writer lock when it stops (SIGSTOP, a frozen VM: its session sits idle in its transaction).
-    The standby's takeover waits for that lock; the database ends a's transaction once it has been idle for
-    the lease, so the takeover goes through, and a's transaction, when it resumes, fails whole."""
+EVENT_ROWS = [{"stream": "NETCONF", "t": n, "xml": b"<e/>", "id": f"e{n}"} for n in range(3)]
+
+
+def _last_statement(connection: Connection, kind: str) -> None:
+    """What a member stopped inside a write last sent: one statement, or a batch insert (psycopg sends an
+    executemany in pipeline mode; the replay log's batch insert was CI's stopped active's last statement)."""
+    if kind == "executemany":
+        connection.execute(text("INSERT INTO replay_events (stream, event_time_us, xml, event_id) "
+                                "VALUES (:stream, :t, :xml, :id)"), EVENT_ROWS)
+    else:
+        connection.execute(text("SELECT 1"))
+
+
+def _stored_events(db: Database) -> int:
+    with db.read() as connection:
+        return int(connection.execute(text("SELECT count(*) FROM replay_events")).scalar_one())
+
+
+@pytest.mark.parametrize("last_statement", ["one statement", "executemany"])
+def test_a_member_stopped_inside_a_write_does_not_hold_the_takeover_up(url: str, last_statement: str) -> None:
+    """A holds the writer lock when it stops (SIGSTOP, a frozen VM: its session sits in its transaction).
+    The standby's takeover waits for that lock a quarter of the lease at a time; once the lease has expired it
+    ends a's session, so the next poll takes the lease, and a's transaction, when it resumes, fails whole."""
     with Database.open(url) as db_a, Database.open(url) as db_b:
         a, b = Leadership(db_a, node("a", 1000), 0.6), Leadership(db_b, node("b", 2000), 0.6)
         assert a.try_acquire()
         with contextlib.ExitStack() as stopped:
             connection = stopped.enter_context(db_a.write())
-            connection.execute(text("SELECT 1"))
-            taken: list[bool] = []
-            taking = threading.Thread(target=lambda: taken.append(b.try_acquire()), daemon=True)
+            _last_statement(connection, last_statement)
             time.sleep(0.7)  # the lease expires while a is stopped
             started = time.monotonic()
-            taking.start()
-            taking.join(timeout=10)
-            assert taken == [True], "the takeover waited for the stopped member's writer lock"
-            assert time.monotonic() - started < 3
+            while not b.try_acquire():
+                assert time.monotonic() - started < 3, "the takeover waited for the stopped member's writer lock"
+                time.sleep(0.06)  # the standby's poll
             with pytest.raises(StoreError):
                 stopped.close()  # a resumes: its transaction is gone
+        assert _stored_events(db_b) == 0  # nothing of it was committed
         assert a.renew() is False  # it finds the lease taken, rather than the database unreachable
         assert not a.is_active()
+
+
+def test_a_live_active_s_write_is_waited_for_not_ended(url: str) -> None:
+    """While the lease is valid, a takeover attempt that meets the writer lock gives up and ends nothing."""
+    with Database.open(url) as db_a, Database.open(url) as db_b:
+        a, b = Leadership(db_a, node("a", 1000), 5), Leadership(db_b, node("b", 2000), 5)
+        assert a.try_acquire()
+        with db_a.write() as connection:
+            _last_statement(connection, "executemany")
+            assert b.try_acquire() is False  # waited 1.25 s for the lock, then let go
+        assert _stored_events(db_a) == len(EVENT_ROWS)  # a's write committed
+        assert a.renew() is True
 
 
 def test_leadership_needs_postgresql() -> None:
