@@ -51,6 +51,7 @@ from datetime import UTC, datetime
 
 from lxml import etree
 
+from esc_netconf.gilshare import breathe
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, LocalProtocolError, NetconfError
 from esc_netconf.netconf.filters import FilterSpec, FilterType, apply_filter, parse_filter, plan_xpath
 from esc_netconf.netconf.messages import NOTIFICATION_NS, format_event_time, parse_event_time
@@ -498,8 +499,11 @@ class NotificationHub:
         """Serialized here too: lxml lets go of the GIL while it serializes, and on the loop each event then
         waited for the GIL to come back (up to the switch interval, 5 ms, on a busy process).  Nothing
         changes the payloads meanwhile: the loop offers them (copies) once they are stored."""
-        rows = [(burst.stream, [(moment, etree.tostring(payload, encoding="UTF-8")) for payload, moment in burst.timed],
-                 burst.event_ids) for burst in batch]
+        rows = []
+        for burst in batch:
+            breathe()  # between bursts the loop may take the GIL (``esc_netconf.gilshare``)
+            rows.append((burst.stream, [(moment, etree.tostring(payload, encoding="UTF-8"))
+                                        for payload, moment in burst.timed], burst.event_ids))
         append_bursts = getattr(self._log, "append_bursts", None)
         if append_bursts is not None:
             seq: int | None = append_bursts(rows)

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Delete, Table, bindparam, delete, insert, sel
 
 from esc_netconf.core.model import CoreState, DeploymentRecord, OperationRecord, TenantRecord, VmRecord
 from esc_netconf.core.store import RecordKind, Write
+from esc_netconf.gilshare import breathe
 from esc_netconf.store.database import Database
 from esc_netconf.store.schema import (RecordData, core_deployments, core_event_journal, core_operations, core_tenants,
                                       core_vms)
@@ -66,6 +67,8 @@ _TABLES: dict[RecordKind, tuple[Table, str, Callable[[dict[str, Any]], dict[str,
 }
 #: Keys per ``IN (...)`` list: well below SQLite's limit of bound parameters.
 _KEYS_PER_STATEMENT = 500
+#: Rows per insert: between two, the loop may take the GIL (``gilshare``); each row's JSON is made in Python.
+_ROWS_PER_STATEMENT = 64
 
 # The statements a batch runs, built once with their parameters bound at execution: a statement built per
 # call leaves its bind parameters in reference cycles, hundreds per batch, which the garbage collector then
@@ -85,11 +88,13 @@ def _apply_segment(connection: Connection, writes: list[Write]) -> None:
         # a journaled event is never saved again: only its delete needs the row gone
         gone = [w for w in mine if w.data is None] if kind is RecordKind.EVENT else mine
         for first in range(0, len(gone), _KEYS_PER_STATEMENT):
+            breathe()
             keys = [w.key for w in gone[first:first + _KEYS_PER_STATEMENT]]
             connection.execute(_DELETE_BY_KEYS[kind], {"keys": keys})
         rows = [row_of(w.data) for w in mine if w.data is not None]
-        if rows:
-            connection.execute(insert(table), rows)
+        for first in range(0, len(rows), _ROWS_PER_STATEMENT):
+            breathe()
+            connection.execute(insert(table), rows[first:first + _ROWS_PER_STATEMENT])
 
 
 class SqlCoreStore:

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Concatenate, ParamSpec, TypeVar
 from pathlib import Path
 
+from esc_netconf.gilshare import breathe
 from esc_netconf.vim.base import (
     BlockDevice,
     Flavor,
@@ -93,6 +94,7 @@ class SimCloud:
         return self._store.path
 
     def _request(self, method: str) -> Request:
+        breathe()  # on the cloud's worker thread: between two requests the loop may take the GIL
         self.calls.record(method)
         if self._closed:
             raise VimFailure("The simulated cloud is closed.")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import inspect
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
+from esc_netconf import gilshare
 from esc_netconf.core.memory_store import MemoryStore
 from esc_netconf.core.model import (
     CoreState,
@@ -211,3 +213,25 @@ def test_the_event_journal_keeps_save_order_until_deleted(store: SqlCoreStore) -
         ("z", "m-z"), ("m", "m-m"), ("b", "m-b")]
     store.apply([Write(RecordKind.EVENT, key, None) for key in ("z", "m", "b", "never")])
     assert store.pending_events() == []
+
+
+def test_a_batch_larger_than_one_statement_is_stored_whole_in_order_pausing_for_the_loop(
+        store: SqlCoreStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows go in statements of a few dozen, the writer thread pausing between them (``gilshare``)."""
+    pauses: list[float] = []
+    cpu = iter(range(10**9))  # each look at the thread's CPU clock finds a pause due
+    monkeypatch.setattr(gilshare, "enabled", True)
+    monkeypatch.setattr(gilshare, "_since", threading.local())
+    monkeypatch.setattr(gilshare.time, "thread_time", lambda: float(next(cpu)))
+    monkeypatch.setattr(gilshare.time, "sleep", pauses.append)
+    memory = MemoryStore()
+    store.apply([Write(RecordKind.VM, f"vm-{n}", vm(f"vm-{n}").to_dict()) for n in range(50)])
+    memory.apply([Write(RecordKind.VM, f"vm-{n}", vm(f"vm-{n}").to_dict()) for n in range(50)])
+    batch = [*(Write(RecordKind.VM, f"vm-{n}", vm(f"vm-{n}", server_id=f"s-{n}").to_dict()) for n in range(25, 225)),
+             *(Write(RecordKind.EVENT, f"e-{n:03}", {"event_id": f"e-{n:03}"}) for n in range(150, 0, -1))]
+    pauses.clear()
+    store.apply(batch)
+    memory.apply([write for write in batch if write.kind is not RecordKind.EVENT])
+    assert store.load() == memory.load()
+    assert [key for key, _ in store.pending_events()] == [f"e-{n:03}" for n in range(150, 0, -1)]
+    assert len(pauses) >= 200 // 64 + 150 // 64  # at least once per statement of each table

@@ -1,0 +1,52 @@
+"""Background threads hand the GIL to the event loop often, instead of waiting for CPython to take it.
+
+Why: one asyncio loop owns the core and answers every client, and it shares the GIL with the threads at
+the edges (the core's commit writer, the simulated cloud, the replay log's writer). The loop gives the
+GIL up at each system call (every ``select``, every read of its self-pipe), and getting it back from a
+thread that runs Python takes CPython 3.11 up to its switch interval (5 ms) before it may even ask; when
+two such threads are busy, the one that gets it after a forced switch is a draw, and the loop may lose
+several in a row. At the end of a 2,000 x 5 VMs deploy the loop's turns of 10-25 ms of its own CPU took
+60-200 ms of wall time that way (``bench/deploy_scale.py``), although no thread held the GIL for long.
+
+So a background thread calls :func:`breathe` at the points where it may pause (between requests, rows,
+records): once it has used ``EVERY`` seconds of CPU since its last pause, it sleeps ``PAUSE`` seconds with
+the GIL released, long enough for a thread waiting for it (the loop) to wake and take it. The thread's
+work goes on a little slower (about 15%); the loop waits about a millisecond for the GIL, not five.
+The threads' own CPU clock, not the wall clock, counts: time spent waiting for the GIL or in a system
+call is not work that kept the loop out.
+
+Set ``enabled`` to ``False`` to measure without it (``bench/deploy_scale.py --no-gil-share``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+__all__ = ["EVERY", "PAUSE", "breathe", "enabled"]
+
+#: Seconds of a thread's own CPU between two pauses.
+EVERY = 0.0005
+#: Seconds a pause lasts: a thread woken by the GIL's release needs some tens of microseconds to take it.
+PAUSE = 0.0002
+#: Pausing at all (a switch for benchmarks).
+enabled = True
+
+_since = threading.local()
+
+
+def breathe() -> None:
+    """Pause (GIL released) if this thread has used ``EVERY`` seconds of CPU since its last pause.
+
+    Cheap when not due (one read of the thread's CPU clock); call it from worker threads only, never from
+    the event loop, which must not sleep.
+    """
+    if not enabled:
+        return
+    now = time.thread_time()
+    last: float | None = getattr(_since, "cpu", None)
+    if last is None:
+        _since.cpu = now
+    elif now - last >= EVERY:
+        time.sleep(PAUSE)
+        _since.cpu = time.thread_time()
