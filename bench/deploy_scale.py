@@ -459,9 +459,15 @@ def main() -> None:
         names = [(f"tenant-{i % args.tenants}", f"dep-{i}") for i in range(args.deployments)]
         batches = [names[first:first + args.batch] for first in range(0, args.deployments, args.batch)]
 
-        def all_alive(before: int) -> None:
-            """Until every deployment came alive since ``outcomes.alive`` was ``before``."""
+        def all_alive(before: int, *, check: bool = True) -> None:
+            """Until every deployment came alive since ``outcomes.alive`` was ``before``; then, with ``check``,
+            that the core says so too (this thread reads all deployments: its GIL share is not the server's,
+            so the run's own check comes after the run's figures are taken)."""
             outcomes.wait("alive", lambda: outcomes.alive, before + args.deployments, args.timeout)
+            if check:
+                check_alive()
+
+        def check_alive() -> None:
             states = [d.state.value for d in core.deployments()]  # once, to check what the events said
             assert states.count("SERVICE_ACTIVE_STATE") == args.deployments, states
 
@@ -475,7 +481,7 @@ def main() -> None:
         start = lag.begin = time.perf_counter()
         sent = client.send([edit(batch, args.vms) for batch in batches])
         accepted, slowest_edit = time.perf_counter() - start, sent.slowest
-        all_alive(alive_before)
+        all_alive(alive_before, check=False)
         deployed = time.perf_counter() - start
         ticks_after = cpu_ticks()
         ticks_run = ticks_after[0] - ticks_before[0]
@@ -493,6 +499,7 @@ def main() -> None:
         time.sleep(args.monitor_seconds)
         after = driver.calls.snapshot()
         monitor_lag, monitor_cpu, _ = lag.take()
+        check_alive()
         monitor_turns = turns.take() if turns is not None else []
         monitor_stack_lines = report(*stacks.take()) if stacks is not None else []
         monitor_calls = sum(after.values()) - sum(before.values())

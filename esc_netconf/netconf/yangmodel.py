@@ -56,6 +56,7 @@ from esc_netconf.errors import EscError
 from esc_netconf.netconf.capabilities import IMPLEMENTED_STANDARD_MODULES, STANDARD_FEATURES
 from esc_netconf.netconf.incremental import ChangedOnly, EditedTree, self_contained_lists
 from esc_netconf.netconf.errors import ErrorTag, ErrorType, NetconfError, raise_collected
+from esc_netconf.netconf import yangson_pauses
 from esc_netconf.nsmap import default_namespace
 from esc_netconf.packaged import standard_yang_dir
 
@@ -160,6 +161,7 @@ class YangModel:
     """The loaded modules; see the module docstring."""
 
     def __init__(self, modules: tuple[ModuleInfo, ...], datamodel: DataModel) -> None:
+        yangson_pauses.install()  # bulk edits validated in a worker thread pause for the loop
         self.modules = modules
         self._dm = datamodel
         self._by_ns: dict[str, ModuleInfo] = {}

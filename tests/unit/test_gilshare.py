@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
@@ -64,3 +65,13 @@ def test_turned_off_it_never_pauses(clock: _Clock, monkeypatch: pytest.MonkeyPat
         clock.cpu += gilshare.EVERY * 3
     assert clock.sleeps == []
 
+
+
+def test_the_event_loop_s_thread_never_pauses(clock: _Clock) -> None:
+    async def on_the_loop() -> None:
+        for _ in range(5):
+            gilshare.breathe()
+            clock.cpu += gilshare.EVERY * 3
+
+    asyncio.run(on_the_loop())
+    assert clock.sleeps == []

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
+from esc_netconf import gilshare
 from esc_netconf.netconf.errors import BASE_NS, ErrorTag, NetconfError, NetconfErrors
 from esc_netconf.netconf.yangmodel import YangModel, YangModelError
 
@@ -284,3 +287,25 @@ def test_rpc_unknown_parameter_and_operation(model: YangModel) -> None:
     assert error.tag is ErrorTag.UNKNOWN_ELEMENT and error.info == {"bad-element": "when"}
     [error] = errors_of(model.validate_rpc_input, rpc("deployAll", ""))
     assert error.tag is ErrorTag.UNKNOWN_ELEMENT and error.info == {"bad-element": "deployAll"}
+
+
+def test_validation_in_a_worker_thread_pauses_for_the_loop_and_on_the_loop_does_not(
+        model: YangModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    """yangson's walks call ``gilshare.breathe`` per container and list entry (``yangson_pauses``)."""
+    pauses: list[float] = []
+    cpu = iter(range(10**9))  # each look at the thread's CPU clock finds a pause due
+    monkeypatch.setattr(gilshare, "enabled", True)
+    monkeypatch.setattr(gilshare, "_since", threading.local())
+    monkeypatch.setattr(gilshare.time, "thread_time", lambda: float(next(cpu)))
+    monkeypatch.setattr(gilshare.time, "sleep", pauses.append)
+    config = data(GROUP.format("") + GROUP.replace("<name>g</name>", "<name>h</name>").format(""))
+
+    async def on_the_loop() -> None:
+        model.validate_config(config)
+        pauses_on_the_loop.extend(pauses)
+        await asyncio.to_thread(model.validate_config, data(GROUP.format("<bootup_time>30</bootup_time>")))  # not cached
+
+    pauses_on_the_loop: list[float] = []
+    asyncio.run(on_the_loop())
+    assert pauses_on_the_loop == []
+    assert len(pauses) >= 6  # data, tenants, tenant, deployments, deployment, vm_group: each walk
