@@ -27,7 +27,7 @@ from esc_netconf.addresses import is_loopback
 from esc_netconf.auth_throttle import AuthThrottle
 from esc_netconf.domain import Domain, attach_northbound, build_domain, opdata_provider
 from esc_netconf.errors import EscError
-from esc_netconf import gcpolicy
+from esc_netconf import gcpolicy, gilshare
 from esc_netconf.ha.member import GroupMember
 from esc_netconf.ha.service_events import in_service, out_of_service
 from esc_netconf.ha.standby import ActiveMemberNetconfServer, StandbyNetconfServer
@@ -133,6 +133,7 @@ class Application:
         self.fenced_reason = ""
         self._group_task: asyncio.Task[None] | None = None
         self._serving_as_active = False  # the active's listeners are up (see :attr:`role`)
+        self._gil_shared = False  # counted in gilshare.serving (start to stop)
         self._switching = asyncio.Lock()
         self._answered = asyncio.Event()  # a switchover's answer is out: the listeners may be swapped
 
@@ -155,6 +156,8 @@ class Application:
         # from here on the loop serves: no store write may make it wait (Database.guard_loop)
         self.db.guard_loop(threading.get_ident())
         gcpolicy.apply()  # last: what start-up loaded is long-lived (see gcpolicy)
+        gilshare.serving(True)  # clients wait on the loop now: background threads pause for it
+        self._gil_shared = True
         policy = gcpolicy.applied()
         if policy.sweep_secs is not None:
             self._gc_sweeps = asyncio.get_running_loop().create_task(self._sweep_garbage(policy.sweep_secs),
@@ -505,6 +508,9 @@ class Application:
         if db is not None:  # stopping: the last writes are committed where they are, the loop serves nobody
             db.guard_loop(None)
         gcpolicy.reset()  # the policy is the running server's: a process that goes on (a test run) gets Python's back
+        if self._gil_shared:
+            self._gil_shared = False
+            gilshare.serving(False)
         for name in ("_gc_sweeps", "_gc_young"):
             task = getattr(self, name, None)
             if task is not None:

@@ -31,6 +31,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
     monkeypatch.setattr(gilshare.time, "sleep", fake.sleep)
     monkeypatch.setattr(gilshare, "_since", threading.local())  # no history from other tests
     monkeypatch.setattr(gilshare, "enabled", True)
+    monkeypatch.setattr(gilshare, "_servers", 1)
     return fake
 
 
@@ -75,3 +76,22 @@ def test_the_event_loop_s_thread_never_pauses(clock: _Clock) -> None:
 
     asyncio.run(on_the_loop())
     assert clock.sleeps == []
+
+
+def test_it_pauses_only_while_a_server_of_the_process_serves(clock: _Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gilshare, "_servers", 0)
+    gilshare.breathe()
+    clock.cpu += gilshare.EVERY * 3
+    gilshare.breathe()  # start-up: nobody waits for the loop yet
+    assert clock.sleeps == []
+    gilshare.serving(True)
+    gilshare.serving(True)
+    gilshare.serving(False)  # one of two servers stopped
+    gilshare.breathe()  # counting starts
+    clock.cpu += gilshare.EVERY * 3
+    gilshare.breathe()
+    assert clock.sleeps == [gilshare.PAUSE]
+    gilshare.serving(False)
+    clock.cpu += gilshare.EVERY * 3
+    gilshare.breathe()
+    assert clock.sleeps == [gilshare.PAUSE]

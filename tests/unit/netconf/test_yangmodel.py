@@ -295,6 +295,7 @@ def test_validation_in_a_worker_thread_pauses_for_the_loop_and_on_the_loop_does_
     pauses: list[float] = []
     cpu = iter(range(10**9))  # each look at the thread's CPU clock finds a pause due
     monkeypatch.setattr(gilshare, "enabled", True)
+    monkeypatch.setattr(gilshare, "_servers", 1)
     monkeypatch.setattr(gilshare, "_since", threading.local())
     monkeypatch.setattr(gilshare.time, "thread_time", lambda: float(next(cpu)))
     monkeypatch.setattr(gilshare.time, "sleep", pauses.append)

@@ -221,6 +221,7 @@ def test_a_batch_larger_than_one_statement_is_stored_whole_in_order_pausing_for_
     pauses: list[float] = []
     cpu = iter(range(10**9))  # each look at the thread's CPU clock finds a pause due
     monkeypatch.setattr(gilshare, "enabled", True)
+    monkeypatch.setattr(gilshare, "_servers", 1)
     monkeypatch.setattr(gilshare, "_since", threading.local())
     monkeypatch.setattr(gilshare.time, "thread_time", lambda: float(next(cpu)))
     monkeypatch.setattr(gilshare.time, "sleep", pauses.append)
