@@ -12,7 +12,9 @@ over NETCONF (raw client on loopback, see ``netconf_roundtrips.py``) measures:
 
 * restart to serving: from spawning the process to its NETCONF hello answered and a ``get-config`` served;
 * filtered get p50 (and slowest): ``get`` of one deployment's opdata, by subtree filter and by XPath filter,
-  alternately (so neither kind alone meets the work the server still does right after its restart);
+  alternately (so neither kind alone meets the work the server still does right after its restart); then
+  the same once the server is quiet (under 10% of a core over half a second: the core's first passes over
+  every VM are done), with the seconds that took;
 * full get p50: ``get`` with an XPath filter ``esc_datamodel/opdata`` (all opdata);
 * the server's RSS (``VmRSS``) after those reads, and its peak (``VmHWM``).
 
@@ -158,6 +160,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def settle(pid: int, *, window: float = 0.5, share: float = 0.1, limit: float = 30.0) -> float:
+    """Wait until the server used less than ``share`` of a core over ``window`` seconds (the core's first
+    passes over every VM after a restart are done), at most ``limit`` seconds; the seconds waited."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < limit:
+        before = cpu_seconds(pid)
+        time.sleep(window)
+        if cpu_seconds(pid) - before < share * window:
+            break
+    return time.perf_counter() - start
+
+
 def subtree_one(tenant: str, name: str) -> bytes:
     return (
         f'<get xmlns="{BASE}"><filter type="subtree"><esc_datamodel xmlns="{ESC}"><opdata><tenants><tenant>'
@@ -195,6 +209,9 @@ def measure(data: Path, deployments: int, tenants: int, repeat: int) -> None:
         subtree_times, xpath_times = alternate_ms([lambda: call(client, subtree_one(tenant, name)),
                                                    lambda: call(client, xpath_one(tenant, name))], repeat)
         subtree, xpath = statistics.median(subtree_times), statistics.median(xpath_times)
+        settled = settle(server.pid)
+        settled_times = alternate_ms([lambda: call(client, subtree_one(tenant, name)),
+                                      lambda: call(client, xpath_one(tenant, name))], repeat)
         reply = call(client, FULL)
         vm_count = int(reply.element.xpath("count(//e:vm_instance)", namespaces={"e": ESC}))
         full_repeat = max(3, repeat // 5)
@@ -212,6 +229,9 @@ def measure(data: Path, deployments: int, tenants: int, repeat: int) -> None:
           f"server CPU {serving_cpu:.2f} s)")
     print(f"filtered get, one deployment   {subtree:.1f} ms subtree, {xpath:.1f} ms xpath (p50 of {repeat}, "
           f"alternating; slowest {max(subtree_times):.1f} / {max(xpath_times):.1f} ms; {int(count)} vm_instance)")
+    print(f"  once settled                 {statistics.median(settled_times[0]):.1f} ms subtree, "
+          f"{statistics.median(settled_times[1]):.1f} ms xpath (p50 of {repeat}; slowest "
+          f"{max(settled_times[0]):.1f} / {max(settled_times[1]):.1f} ms), the server quiet {settled:.1f} s after serving")
     print(f"full get of opdata             {full:.0f} ms (p50 of {full_repeat}; server CPU {full_cpu * 1000:.0f} ms "
           "per get, mean, the monitor's passes included)")
     print(f"server RSS                     {rss:.0f} MiB after the reads, peak {peak:.0f} MiB")
