@@ -40,9 +40,9 @@ from contextvars import ContextVar
 from typing import Any, cast
 
 from esc_netconf.core.pacing import Pacer
-from esc_netconf.gilshare import breathe
 from esc_netconf.core.model import CoreState, DeploymentRecord, OperationRecord, TenantRecord, VmRecord
 from esc_netconf.errors import EscError
+from esc_netconf.gilshare import breathe
 from esc_netconf.core.store import RecordKind, Store, Write
 from esc_netconf.vim.base import VimDriver
 

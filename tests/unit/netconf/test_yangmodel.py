@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
-from esc_netconf import gilshare
 from esc_netconf.netconf.errors import BASE_NS, ErrorTag, NetconfError, NetconfErrors
 from esc_netconf.netconf.yangmodel import YangModel, YangModelError
+from tests.gilshare_pauses import every_look_pauses
 
 YANG_DIR = Path(__file__).resolve().parents[3] / "yang"
 ESC = "http://www.cisco.com/esc/esc"
@@ -292,13 +291,7 @@ def test_rpc_unknown_parameter_and_operation(model: YangModel) -> None:
 def test_validation_in_a_worker_thread_pauses_for_the_loop_and_on_the_loop_does_not(
         model: YangModel, monkeypatch: pytest.MonkeyPatch) -> None:
     """yangson's walks call ``gilshare.breathe`` per container and list entry (``yangson_pauses``)."""
-    pauses: list[float] = []
-    cpu = iter(range(10**9))  # each look at the thread's CPU clock finds a pause due
-    monkeypatch.setattr(gilshare, "enabled", True)
-    monkeypatch.setattr(gilshare, "_servers", 1)
-    monkeypatch.setattr(gilshare, "_since", threading.local())
-    monkeypatch.setattr(gilshare.time, "thread_time", lambda: float(next(cpu)))
-    monkeypatch.setattr(gilshare.time, "sleep", pauses.append)
+    pauses = every_look_pauses(monkeypatch)
     config = data(GROUP.format("") + GROUP.replace("<name>g</name>", "<name>h</name>").format(""))
 
     async def on_the_loop() -> None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import inspect
-import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from esc_netconf import gilshare
 from esc_netconf.core.memory_store import MemoryStore
 from esc_netconf.core.model import (
     CoreState,
@@ -31,6 +29,7 @@ from esc_netconf.core.model import (
 from esc_netconf.core.states import ServiceState, VmState
 from esc_netconf.core.store import RecordKind, Store, Write
 from esc_netconf.store import Database, SqlCoreStore
+from tests.gilshare_pauses import every_look_pauses
 
 WHEN = datetime(2026, 11, 25, 13, 0, 0, 250000, tzinfo=timezone.utc)
 
@@ -218,13 +217,7 @@ def test_the_event_journal_keeps_save_order_until_deleted(store: SqlCoreStore) -
 def test_a_batch_larger_than_one_statement_is_stored_whole_in_order_pausing_for_the_loop(
         store: SqlCoreStore, monkeypatch: pytest.MonkeyPatch) -> None:
     """Rows go in statements of a few dozen, the writer thread pausing between them (``gilshare``)."""
-    pauses: list[float] = []
-    cpu = iter(range(10**9))  # each look at the thread's CPU clock finds a pause due
-    monkeypatch.setattr(gilshare, "enabled", True)
-    monkeypatch.setattr(gilshare, "_servers", 1)
-    monkeypatch.setattr(gilshare, "_since", threading.local())
-    monkeypatch.setattr(gilshare.time, "thread_time", lambda: float(next(cpu)))
-    monkeypatch.setattr(gilshare.time, "sleep", pauses.append)
+    pauses = every_look_pauses(monkeypatch)
     memory = MemoryStore()
     store.apply([Write(RecordKind.VM, f"vm-{n}", vm(f"vm-{n}").to_dict()) for n in range(50)])
     memory.apply([Write(RecordKind.VM, f"vm-{n}", vm(f"vm-{n}").to_dict()) for n in range(50)])
