@@ -165,8 +165,9 @@ class SqlCoreStore:
         Why not one upsert per record: a batch holds hundreds of records (the VMs of a whole edit moving
         at once), and per-row statements cost more than the commit itself.  Keys are unique within a
         batch, so between two deployment deletes (which cascade and must stay in place) the order does
-        not matter: each table's rows are deleted by key and the saved ones inserted again, each with one
-        statement (``executemany``).
+        not matter: each table's rows are deleted by key (500 keys per statement) and the saved ones inserted
+        again (``executemany`` of 64 rows per statement, the writer thread pausing for the loop between two:
+        ``gilshare``).
         """
         if not writes:
             return
