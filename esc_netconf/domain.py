@@ -16,6 +16,8 @@ import asyncio
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
 
 from lxml import etree
 
@@ -29,7 +31,7 @@ from esc_netconf.netconf.datastore import Datastore
 from esc_netconf.netconf.filters import FilterSpec, ListLevel, list_scope, selects_entries_whole
 from esc_netconf.netconf.placeholders import Placeholders
 from esc_netconf.netconf.server import NetconfServer, StateProvider
-from esc_netconf.netconf.subscriptions import NotificationHub
+from esc_netconf.netconf.subscriptions import NotificationHub, Payload
 from esc_netconf.netconf.yangmodel import YangModel
 from esc_netconf.northbound.config_bridge import ConfigBridge
 from esc_netconf.northbound.config_specs import GroupDefaults
@@ -99,14 +101,16 @@ def build_domain(options: Options, db: Database, settings: VimManagerSettings, h
 
     def to_netconf(events: list[EscEvent]) -> asyncio.Future[None] | None:
         shown = [e for e in events if not e.callback_only]
-        elements = [(esc_event_element(e), e.event_time) for e in shown]
+        # built where they are stored: on the hub's writer thread, not the loop (an event is immutable)
+        payloads: list[tuple[Payload, datetime | None]] = [(partial(esc_event_element, e), e.event_time)
+                                                           for e in shown]
         ids = [e.event_id for e in shown]
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # no loop (a tool): stored and offered at once
-            hub.publish_many("escEvent", elements, event_ids=ids)
+            hub.publish_many("escEvent", payloads, event_ids=ids)
             return None
-        return hub.publish_stored("escEvent", elements, event_ids=ids)  # stored off the loop, then offered
+        return hub.publish_stored("escEvent", payloads, event_ids=ids)  # stored off the loop, then offered
 
     bus.subscribe_many(to_netconf)
     snapshots = SnapshotManager(

@@ -48,6 +48,7 @@ from concurrent.futures import ThreadPoolExecutor
 from copy import deepcopy
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 from lxml import etree
 
@@ -75,6 +76,11 @@ SETTLE_SLICE = 0.005
 
 Deliver = Callable[[datetime, etree._Element], None]
 Complete = Callable[[], None]
+#: A notification's payload, or a function that builds it. :meth:`NotificationHub.publish_stored` builds it on
+#: the hub's writer thread, off the loop: at the end of a deploy of 10,000 VMs, building the escEvents was
+#: most of what the loop did in its longest turns (``bench/deploy_scale.py --stall-stacks``: 72% of the stack
+#: samples taken while the loop was late, 20,000 events of about 60 us each).
+Payload = etree._Element | Callable[[], etree._Element]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,13 +106,24 @@ class SubscriptionRequest:
 class _Burst:
     """Events of one stream, in order, for the writer thread; ``done`` (a future of the loop) ends once they
     are stored and offered to the live subscribers, or fails with the log's error; ``number``: the bursts
-    handed over before it (a subscription's ``first_burst``)."""
+    handed over before it (a subscription's ``first_burst``). ``timed`` is built in place on the writer thread
+    (:func:`_build`) and read on the loop only once stored."""
 
     stream: str
-    timed: Sequence[tuple[etree._Element, datetime]]
+    timed: list[tuple[Payload, datetime]]
     event_ids: Sequence[str | None] | None
     done: asyncio.Future[None]
     number: int
+
+
+def _build(timed: list[tuple[Payload, datetime]]) -> list[tuple[etree._Element, datetime]]:
+    """Every payload of ``timed`` built, in place (a thread that is not the loop pauses for it between two:
+    ``gilshare``); ``timed`` itself, now holding elements only."""
+    for index, (payload, moment) in enumerate(timed):
+        if not isinstance(payload, etree._Element):
+            breathe()
+            timed[index] = (payload(), moment)
+    return cast(list[tuple[etree._Element, datetime]], timed)
 
 
 def _log_failure(done: asyncio.Future[None]) -> None:
@@ -345,10 +362,11 @@ class NotificationHub:
         for subscription in list(self._subscriptions[stream]):
             subscription._offer(moment, payload, burst)
 
-    def publish_many(self, stream: str, events: Sequence[tuple[etree._Element, datetime | None]],
+    def publish_many(self, stream: str, events: Sequence[tuple[Payload, datetime | None]],
                      event_ids: Sequence[str | None] | None = None) -> None:
-        """``publish`` each ``(payload, event_time)`` in order; a replay log with ``append_many`` stores
-        them in one transaction (one disk flush for a burst of events rather than one each).
+        """``publish`` each ``(payload, event_time)`` in order (a payload given as a function is built here);
+        a replay log with ``append_many`` stores them in one transaction (one disk flush for a burst of events
+        rather than one each).
 
         ``event_ids`` (one per event, from the producer): the log stores an id it already holds only once
         (an event delivered again after a crash); live subscribers get every event offered.
@@ -361,19 +379,20 @@ class NotificationHub:
         if not events:
             return
         self.flush()  # the events published before these go first, into the log and to subscribers
-        timed = [(payload, _utc(t) if t is not None else self._now()) for payload, t in events]
+        timed = _build([(payload, _utc(t) if t is not None else self._now()) for payload, t in events])
         if info.replay_support:
             self._store(stream, [(moment, etree.tostring(payload, encoding="UTF-8")) for payload, moment in timed],
                         event_ids)
         self._offer_all(stream, timed)
 
-    def publish_stored(self, stream: str, events: Sequence[tuple[etree._Element, datetime | None]],
+    def publish_stored(self, stream: str, events: Sequence[tuple[Payload, datetime | None]],
                        event_ids: Sequence[str | None] | None = None) -> asyncio.Future[None]:
-        """``publish_many`` with the replay log's write (a transaction and a disk flush) on the hub's
-        writer thread instead of the loop; live subscribers are offered the events once they are stored,
-        bursts in the order they were published (the events :meth:`publish` holds go first).  The returned
-        future ends then, or fails with the log's error (the events were offered to nobody: the caller
-        keeps them to publish again).
+        """``publish_many`` with the replay log's write (a transaction and a disk flush), and the building of
+        payloads given as functions, on the hub's writer thread instead of the loop; live subscribers are
+        offered the events once they are stored, bursts in the order they were published (the events
+        :meth:`publish` holds go first).  The returned future ends then, or fails with the log's error, or
+        with what building one of its payloads raised (that burst alone: the events were offered to nobody,
+        the caller keeps them to publish again).
 
         Why: a burst of a bulk deploy's events is stored every few milliseconds, and each write held the
         loop for its flush and for the database's write lock (shared with the core's own commits).
@@ -389,15 +408,16 @@ class NotificationHub:
             raise LocalProtocolError(f"publish on unknown stream {stream!r}")
         loop = asyncio.get_running_loop()
         self._hand_over()  # the events published before these go first, into the log and to subscribers
-        timed = [(payload, _utc(t) if t is not None else self._now()) for payload, t in events]
+        timed: list[tuple[Payload, datetime]] = [(payload, _utc(t) if t is not None else self._now())
+                                                 for payload, t in events]
         if not timed or not info.replay_support:
-            self._offer_all(stream, timed)
+            self._offer_all(stream, _build(timed))
             done: asyncio.Future[None] = loop.create_future()
             done.set_result(None)
             return done
         return self._store_later(stream, timed, event_ids)
 
-    def _store_later(self, stream: str, timed: Sequence[tuple[etree._Element, datetime]],
+    def _store_later(self, stream: str, timed: list[tuple[Payload, datetime]],
                      event_ids: Sequence[str | None] | None) -> asyncio.Future[None]:
         """One burst: stored on the writer thread, then offered to the live subscribers (bursts in the order
         they were handed over: one writer thread, whose results reach the loop in that order). The future
@@ -418,7 +438,8 @@ class NotificationHub:
         self._bursts += 1
         return done
 
-    def _settle(self, batch: list[_Burst], seq: int | None, error: BaseException | None) -> None:
+    def _settle(self, batch: list[_Burst], seq: int | None, error: BaseException | None,
+                unbuilt: dict[int, BaseException]) -> None:
         """On the loop, for each transaction of the writer thread: its bursts are offered, in order, behind
         those still waiting.
 
@@ -426,7 +447,7 @@ class NotificationHub:
         transaction (hundreds, after a deploy of thousands of VMs), so their callbacks all became ready in
         the same loop turn, which then offered every event of them and freed them (lxml documents, about
         0.2 ms per burst of 32 events): up to 90 ms in which nothing else ran on the loop."""
-        self._settling.extend((burst, seq, error) for burst in batch)
+        self._settling.extend((burst, seq, error or unbuilt.get(burst.number)) for burst in batch)
         # the deque holds the bursts alone now: each is freed in the slice that offers it, not all at once
         # when this callback's handle (which holds ``batch``) goes
         batch.clear()
@@ -456,7 +477,7 @@ class NotificationHub:
             self._known_seq = max(self._known_seq, seq)
         if seq is not None and burst.stream in self._offered:
             self._offered[burst.stream] = max(self._offered[burst.stream], seq)
-        self._offer_all(burst.stream, burst.timed, burst.number)
+        self._offer_all(burst.stream, _build(burst.timed), burst.number)
         if not burst.done.done():
             burst.done.set_result(None)
 
@@ -477,7 +498,8 @@ class NotificationHub:
         writer lock or its flush share the next one: fewer flushes and less time holding the lock that the
         datastore's and the core's writers wait for), until the queue is empty; then one loop callback per
         transaction (``_settle``) with the log's highest sequence id after, or the error (every burst of a
-        failed transaction gets it)."""
+        failed transaction gets it), and the error of each burst whose payloads could not be built (left out
+        of the transaction)."""
         while True:
             with self._queue_lock:
                 batch, self._queued = self._queued, []
@@ -486,24 +508,31 @@ class NotificationHub:
                     return
             seq: int | None = None
             error: BaseException | None = None
+            unbuilt: dict[int, BaseException] = {}
             try:
-                seq = self._store_bursts(batch)
+                seq = self._store_bursts(batch, unbuilt)
             except BaseException as exc:  # noqa: BLE001 - handed to the loop, which raises it to the publisher
                 error = exc
             try:
-                loop.call_soon_threadsafe(self._settle, batch, seq, error)
+                loop.call_soon_threadsafe(self._settle, batch, seq, error, unbuilt)
             except RuntimeError:  # the loop is closed (the process is stopping): nobody waits for it
                 pass
 
-    def _store_bursts(self, batch: Sequence[_Burst]) -> int | None:
-        """Serialized here too: lxml lets go of the GIL while it serializes, and on the loop each event then
-        waited for the GIL to come back (up to the switch interval, 5 ms, on a busy process).  Nothing
-        changes the payloads meanwhile: the loop offers them (copies) once they are stored."""
+    def _store_bursts(self, batch: Sequence[_Burst], unbuilt: dict[int, BaseException]) -> int | None:
+        """Built and serialized here too: lxml lets go of the GIL while it serializes, and on the loop each
+        event then waited for the GIL to come back (up to the switch interval, 5 ms, on a busy process).
+        Nothing changes the payloads meanwhile: the loop offers them (copies) once they are stored. A burst
+        one of whose payloads cannot be built is left out, its error in ``unbuilt`` (by burst number)."""
         rows = []
         for burst in batch:
             breathe()  # between bursts the loop may take the GIL (``esc_netconf.gilshare``)
+            try:
+                timed = _build(burst.timed)
+            except Exception as exc:  # noqa: BLE001 - that burst's publisher gets it
+                unbuilt[burst.number] = exc
+                continue
             rows.append((burst.stream, [(moment, etree.tostring(payload, encoding="UTF-8"))
-                                        for payload, moment in burst.timed], burst.event_ids))
+                                        for payload, moment in timed], burst.event_ids))
         append_bursts = getattr(self._log, "append_bursts", None)
         if append_bursts is not None:
             seq: int | None = append_bursts(rows)

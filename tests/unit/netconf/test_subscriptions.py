@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -353,6 +353,45 @@ async def test_bursts_queued_while_the_writer_is_busy_share_one_transaction() ->
             await asyncio.wait_for(future, 10)
     assert live.names() == ["ONE", "TWO", "THREE"], "a failed transaction offers none of its bursts"
     hub.close()
+
+
+async def test_payloads_given_as_functions_are_built_on_the_writer_thread_and_one_that_fails_fails_its_burst_alone(
+) -> None:
+    log, clock = BurstLog(), Clock()
+    hub = NotificationHub(log, [StreamInfo("escEvent", "ESC", True)], clock)
+    live = Recorder()
+    hub.subscribe(SubscriptionRequest("escEvent"), live.deliver, live.complete)
+    built_on: set[int] = set()
+
+    def build(status: str) -> Callable[[], etree._Element]:
+        def payload() -> etree._Element:
+            built_on.add(threading.get_ident())
+            if status == "BAD":
+                raise ValueError("a character XML cannot carry")
+            return esc_event(status)
+        return payload
+
+    log.go.clear()  # the three bursts queue up and share one transaction
+    first = hub.publish_stored("escEvent", [(build("ONE"), None)], ["1"])
+    await asyncio.sleep(0.02)
+    bad = hub.publish_stored("escEvent", [(build("TWO"), None), (build("BAD"), None)], ["2", "3"])
+    last = hub.publish_stored("escEvent", [(esc_event("FOUR"), None), (build("FIVE"), None)], ["4", "5"])
+    log.go.set()
+    await asyncio.wait_for(asyncio.gather(first, last), 10)
+    with pytest.raises(ValueError, match="XML cannot carry"):
+        await asyncio.wait_for(bad, 10)
+    assert built_on and threading.get_ident() not in built_on, "built on the loop's thread"
+    assert live.names() == ["ONE", "FOUR", "FIVE"], "the burst that could not be built is offered to nobody"
+    assert [etree.fromstring(xml).findtext(f"{{{ESC}}}status") for _, _, xml in log.rows] == ["ONE", "FOUR", "FIVE"]
+    hub.close()
+
+
+def test_without_a_loop_payloads_given_as_functions_are_built_at_once() -> None:
+    hub, log, _ = make_hub()
+    live = Recorder()
+    hub.subscribe(SubscriptionRequest("escEvent"), live.deliver, live.complete)
+    hub.publish_many("escEvent", [(lambda: esc_event("ONE"), None), (esc_event("TWO"), None)])
+    assert live.names() == ["ONE", "TWO"] and len(log.rows) == 2
 
 
 async def test_publish_stored_that_fails_offers_nothing_and_says_why() -> None:
