@@ -25,9 +25,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select
 
+from esc_netconf.gilshare import breathe
 from esc_netconf.store.database import Database
 from esc_netconf.store.errors import StoreValueError
 from esc_netconf.store.schema import replay_events
@@ -46,6 +48,10 @@ _IDS_PER_STATEMENT = 500
 #: Which of some event ids the log holds; built once (see ``core_store._DELETE_BY_KEYS``: a statement per call
 #: leaves garbage cycles).
 _HELD_IDS = select(replay_events.c.event_id).where(replay_events.c.event_id.in_(bindparam("ids", expanding=True)))
+_INSERT = insert(replay_events)
+#: Rows per insert of a burst: between two, the writer thread pauses for the loop (``gilshare``); SQLAlchemy
+#: readies each row in Python, and a deploy's bursts of thousands held the GIL for tens of milliseconds.
+_ROWS_PER_STATEMENT = 64
 
 
 class SqlReplayLog:
@@ -114,23 +120,27 @@ class SqlReplayLog:
                 checked.append((stream, events, ids))
         if not checked:
             return None
+        # readied before the write lock is taken: the other writers wait for it only while rows go in
+        rows: list[dict[str, Any]] = [
+            {"stream": stream, "event_time_us": to_micros(t), "xml": bytes(xml), "event_id": event_id}
+            for stream, events, ids in checked for (t, xml), event_id in zip(events, ids)]
+        named = [str(row["event_id"]) for row in rows if row["event_id"] is not None]
         with self._database.write() as connection:
             held: set[str] = set()
-            named = [event_id for _, _, ids in checked for event_id in ids if event_id is not None]
             for first in range(0, len(named), _IDS_PER_STATEMENT):
                 chunk = named[first:first + _IDS_PER_STATEMENT]
                 held.update(connection.execute(_HELD_IDS, {"ids": chunk}).scalars())
-            rows = []
-            for stream, events, ids in checked:
-                for (t, xml), event_id in zip(events, ids):
-                    if event_id is not None:
-                        if event_id in held:
-                            continue
-                        held.add(event_id)  # twice in one call: the first is kept
-                    rows.append({"stream": stream, "event_time_us": to_micros(t), "xml": bytes(xml),
-                                 "event_id": event_id})
-            if rows:
-                connection.execute(insert(replay_events), rows)
+            fresh = []
+            for row in rows:
+                event_id = row["event_id"]
+                if event_id is not None:
+                    if event_id in held:
+                        continue
+                    held.add(event_id)  # twice in one call: the first is kept
+                fresh.append(row)
+            for first in range(0, len(fresh), _ROWS_PER_STATEMENT):
+                breathe()
+                connection.execute(_INSERT, fresh[first:first + _ROWS_PER_STATEMENT])
             highest = connection.execute(select(func.max(replay_events.c.seq))).scalar_one_or_none()
         return None if highest is None else int(highest)
 

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from esc_netconf.store import Database, SqlReplayLog, StoreValueError
+from tests.gilshare_pauses import every_look_pauses
 
 T0 = datetime(2026, 11, 25, 12, 0, 0, 123456, tzinfo=timezone.utc)
 
@@ -167,3 +168,20 @@ def test_append_bursts_stores_several_streams_in_order_in_one_transaction(memory
     with pytest.raises(StoreValueError):
         log.append_bursts([("NETCONF", [(at(4), b"<x/>")], None), ("escEvent", [(at(4), b"<y/>")], [])])
     assert log.last_seq() == 3, "refused whole"
+
+
+def test_a_burst_larger_than_one_statement_is_stored_whole_in_order_pausing_for_the_loop(
+        memory_database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows go in statements of a few dozen, the writer thread pausing between them (``gilshare``); an event id
+    the log holds, or one twice in the bursts, is still stored once."""
+    log = SqlReplayLog(memory_database)
+    log.append_many("escEvent", [(at(0), b"<e n='7'/>")], event_ids=["e-7"])
+    pauses = every_look_pauses(monkeypatch)
+    events = [(at(n), f"<e n='{n}'/>".encode()) for n in range(200)]
+    highest = log.append_bursts([("escEvent", events[:120], [f"e-{n}" for n in range(120)]),
+                                 ("NETCONF", [(at(1), b"<start/>")], None),
+                                 ("escEvent", events[100:], [f"e-{n}" for n in range(100, 200)])])
+    assert highest == log.last_seq() == 1 + 199 + 1
+    assert [xml for _t, xml in log.read("escEvent", at(-1), None)] == [b"<e n='7'/>"] + [
+        xml for n, (_t, xml) in enumerate(events) if n != 7]
+    assert len(pauses) >= 200 // 64, "at least once per statement"
