@@ -51,6 +51,7 @@ from typing import TypeVar
 
 from lxml import etree
 
+from esc_netconf.gilshare import breathe
 from esc_netconf.netconf.errors import BASE_NS, ErrorTag, ErrorType, NetconfError, raise_collected
 from esc_netconf.netconf.incremental import EditedTree
 from esc_netconf.netconf.undo import UndoLog
@@ -310,6 +311,7 @@ class _Editor:
 
     def node(self, parent: etree._Element, edit: etree._Element, spath: tuple[str, ...],
              path: DataPath, inherited: EditOperation) -> None:
+        breathe()  # a bulk edit is walked in a worker thread: a chance for the loop to take the GIL
         qname = etree.QName(edit)
         namespace = qname.namespace or ""
         where = path if path.steps else None
@@ -542,6 +544,7 @@ def _drop_empty_containers(parent: etree._Element, spath: tuple[str, ...], model
                            removing: Callable[[etree._Element], None] | None) -> None:
     """Drop empty non-presence containers under ``parent``, looking only into ``only`` if given;
     ``removing`` hears of each before it goes."""
+    breathe()
     for child in list(_elements(parent)):
         if only is not None and child not in only:
             continue

@@ -43,6 +43,8 @@ from yangson import schemanode as ys
 from yangson import xpathast as xp
 from yangson.enumerations import Axis
 
+from esc_netconf.gilshare import breathe
+
 _FAR = math.inf  # "reaches above any entry": an absolute path, an ancestor axis, deref()
 
 
@@ -215,6 +217,7 @@ class ChangedOnly:
 
     def _copy_children(self, old: etree._Element | None, new: etree._Element, out: etree._Element,
                        path: tuple[str, ...], visited: frozenset[etree._Element] | None) -> None:
+        breathe()  # a bulk edit's tree is built in a worker thread: a chance for the loop to take the GIL
         out.text = new.text
         counterparts = _Counterparts(old)
         for child in new:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
+from copy import deepcopy
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
+from esc_netconf.netconf import editconfig, incremental
+from esc_netconf.netconf.editconfig import edit_in_place
 from esc_netconf.netconf.errors import BASE_NS, ErrorTag, NetconfError, NetconfErrors
 from esc_netconf.netconf.yangmodel import YangModel, YangModelError
 from tests.gilshare_pauses import every_look_pauses
@@ -303,3 +307,23 @@ def test_validation_in_a_worker_thread_pauses_for_the_loop_and_on_the_loop_does_
     asyncio.run(on_the_loop())
     assert pauses_on_the_loop == []
     assert len(pauses) >= 6  # data, tenants, tenant, deployments, deployment, vm_group: each walk
+
+
+def test_an_edit_s_walk_and_the_tree_it_validates_pause_for_the_loop_per_element(
+        model: YangModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bulk edit is walked, and its changed part copied for validation, in a worker thread: both call
+    ``gilshare.breathe`` per element they go into (the loop waited behind them, ``bench/deploy_scale.py``)."""
+    calls: Counter[str] = Counter()
+    monkeypatch.setattr(editconfig, "breathe", lambda: calls.update(["walk"]))
+    monkeypatch.setattr(incremental, "breathe", lambda: calls.update(["copy"]))
+    running = data(GROUP.format(""))
+    twin = deepcopy(running)
+    deployments = "".join(f"<deployment><name>n{n}</name>{GROUP.format('')}</deployment>" for n in range(20))
+    edit = etree.fromstring(f'<config xmlns="{BASE_NS}"><esc_datamodel xmlns="{ESC}"><tenants><tenant>'
+                            f"<name>t</name><deployments>{deployments}</deployments></tenant></tenants>"
+                            "</esc_datamodel></config>")
+    edited, _ = edit_in_place(twin, edit, model)
+    model.validate_edit(running, edited)
+    elements = sum(1 for _ in edit.iter()) - 1
+    assert calls["walk"] >= elements  # every element of the edit
+    assert calls["copy"] >= 20 * 2  # every deployment and its vm_group
