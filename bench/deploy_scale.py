@@ -30,7 +30,8 @@ Reported:
   taken after the policy's sweep (``gcpolicy.sweep``), so what grew is kept, not garbage awaiting a
   sweep: state kept per deployment after its undeploy;
 * whether the server's background threads pause for the loop (``esc_netconf.gilshare``; ``--no-gil-share``
-  turns it off to measure the difference);
+  turns it off to measure the difference), and whether glibc's fastbins are off while the server serves
+  (``esc_netconf.mallocpolicy``; ``--malloc-fastbins`` keeps them);
 * the machine's load average at start and end, and the share of its CPU time the hypervisor gave to other
   guests during the run ("steal" in ``/proc/stat``): the machine is shared, and while a virtual CPU is taken
   away the thread on it stops, the GIL with it if it held it, so stalls in a run with much steal say more
@@ -73,7 +74,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.client_process import ClientProcess  # noqa: E402
 from bench.loop_turns import LongTurns, describe  # noqa: E402
 from bench.stall_stacks import StallStacks, report  # noqa: E402
-from esc_netconf import gcpolicy, gilshare  # noqa: E402
+from esc_netconf import gcpolicy, gilshare, mallocpolicy  # noqa: E402
 from esc_netconf.app import Application, Options  # noqa: E402
 from esc_netconf.core.events import EscEvent, EventBus, EventStatus, EventType  # noqa: E402
 
@@ -409,6 +410,8 @@ def main() -> None:
                         help="sys.setswitchinterval for the process (CPython's default: 0.005)")
     parser.add_argument("--no-gil-share", action="store_true",
                         help="the server's background threads do not pause for the loop (esc_netconf.gilshare)")
+    parser.add_argument("--malloc-fastbins", action="store_true",
+                        help="glibc keeps its fastbins while the server serves (esc_netconf.mallocpolicy)")
     parser.add_argument("--cpu-wait", action="store_true",
                         help="with each stall, how long the loop's thread waited for a CPU (reads a /proc file on "
                              "the loop at every probe wake-up, which itself adds to the lag)")
@@ -420,6 +423,7 @@ def main() -> None:
     if args.switch_interval is not None:
         sys.setswitchinterval(args.switch_interval)
     gilshare.enabled = not args.no_gil_share
+    mallocpolicy.enabled = not args.malloc_fastbins
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
@@ -595,6 +599,8 @@ def main() -> None:
     sharing = (f"pause {gilshare.PAUSE * 1000:g} ms after each {gilshare.EVERY * 1000:g} ms of a background "
                "thread's CPU" if gilshare.enabled else "off (--no-gil-share)")
     print(f"GIL sharing (gilshare)        {sharing}")
+    print(f"C allocator (mallocpolicy)    glibc's fastbins "
+          f"{'off while serving' if mallocpolicy.enabled else 'kept (--malloc-fastbins)'}")
     print(f"peak RSS (server)             {peak_mb:.0f} MiB (after start-up {started_mib:.0f} MiB)")
     if len(traced) >= 2:
         grown = traced[-1].compare_to(traced[0], "traceback" if args.tracemalloc > 1 else "lineno")

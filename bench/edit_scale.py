@@ -44,7 +44,7 @@ from bench.deploy_scale import BASE, ESC  # noqa: E402
 from bench.loop_turns import LongTurns  # noqa: E402
 from bench.netconf_roundtrips import RawClient  # noqa: E402
 from bench.stall_stacks import StallStacks, report  # noqa: E402
-from esc_netconf import gilshare  # noqa: E402
+from esc_netconf import gilshare, mallocpolicy  # noqa: E402
 from esc_netconf.app import Application, Options  # noqa: E402
 from esc_netconf.netconf.datastore import Datastore  # noqa: E402
 
@@ -246,8 +246,11 @@ def main() -> None:
                         help="list the loop turns over 20 ms of CPU per phase, with what ran in them (bench/loop_turns.py)")
     parser.add_argument("--no-gil-share", action="store_true",
                         help="the server's background threads do not pause for the loop (esc_netconf.gilshare)")
+    parser.add_argument("--malloc-fastbins", action="store_true",
+                        help="glibc keeps its fastbins while the server serves (esc_netconf.mallocpolicy)")
     args = parser.parse_args()
     gilshare.enabled = not args.no_gil_share
+    mallocpolicy.enabled = not args.malloc_fastbins
     turns = LongTurns(0.02) if args.profile_turns else None
     print(f"{'stored':>7} {'VMs':>6} {'fill s':>7} {'active s':>9} {'edit p50 ms':>12} {'p95 ms':>7} "
           f"{'in datastore p50 ms':>19} "

@@ -27,7 +27,7 @@ from esc_netconf.addresses import is_loopback
 from esc_netconf.auth_throttle import AuthThrottle
 from esc_netconf.domain import Domain, attach_northbound, build_domain, opdata_provider
 from esc_netconf.errors import EscError
-from esc_netconf import gcpolicy, gilshare
+from esc_netconf import gcpolicy, gilshare, mallocpolicy
 from esc_netconf.ha.member import GroupMember
 from esc_netconf.ha.service_events import in_service, out_of_service
 from esc_netconf.ha.standby import ActiveMemberNetconfServer, StandbyNetconfServer
@@ -133,7 +133,7 @@ class Application:
         self.fenced_reason = ""
         self._group_task: asyncio.Task[None] | None = None
         self._serving_as_active = False  # the active's listeners are up (see :attr:`role`)
-        self._gil_shared = False  # counted in gilshare.serving (start to stop)
+        self._gil_shared = False  # counted in gilshare.serving and mallocpolicy.serving (start to stop)
         self._switching = asyncio.Lock()
         self._answered = asyncio.Event()  # a switchover's answer is out: the listeners may be swapped
 
@@ -157,6 +157,7 @@ class Application:
         self.db.guard_loop(threading.get_ident())
         gcpolicy.apply()  # last: what start-up loaded is long-lived (see gcpolicy)
         gilshare.serving(True)  # clients wait on the loop now: background threads pause for it
+        mallocpolicy.serving(True)  # and no thread merges a heap's worth of freed blocks holding the GIL
         self._gil_shared = True
         policy = gcpolicy.applied()
         if policy.sweep_secs is not None:
@@ -511,6 +512,7 @@ class Application:
         if self._gil_shared:
             self._gil_shared = False
             gilshare.serving(False)
+            mallocpolicy.serving(False)
         for name in ("_gc_sweeps", "_gc_young"):
             task = getattr(self, name, None)
             if task is not None:
