@@ -30,6 +30,7 @@ exist, and the newline carries no meaning.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from enum import Enum
 
 from esc_netconf.netconf.errors import ErrorTag, RemoteProtocolError
@@ -56,11 +57,19 @@ class Framing(str, Enum):
 
 def encode_message(message: bytes, framing: Framing) -> bytes:
     """Frame one serialized message (one chunk is enough: a chunk may hold 4 GiB)."""
+    return encode_parts((message,), framing)
+
+
+def encode_parts(parts: Sequence[bytes], framing: Framing) -> bytes:
+    """Frame one serialized message given as consecutive parts, copying them once. Why: a ``get`` of all
+    opdata at 10,000 VMs is some megabytes, and each copy of it into freshly mapped memory held the GIL for
+    tens of milliseconds of page faults on this machine (``perf``: ``clear_page_erms`` under a ``memmove``)."""
     if framing is Framing.EOM:
-        return message + EOM_DELIMITER
-    if not message:
+        return b"".join((*parts, EOM_DELIMITER))
+    size = sum(len(part) for part in parts)
+    if not size:
         raise ValueError("a chunked message cannot be empty")
-    return b"\n#%d\n" % len(message) + message + END_OF_CHUNKS
+    return b"".join((b"\n#%d\n" % size, *parts, END_OF_CHUNKS))
 
 
 class FrameDecoder:

@@ -66,7 +66,7 @@ from esc_netconf.netconf.errors import (
     NetconfError,
     RemoteProtocolError,
 )
-from esc_netconf.netconf.framing import DEFAULT_MAX_MESSAGE_SIZE, FrameDecoder, Framing, encode_message
+from esc_netconf.netconf.framing import DEFAULT_MAX_MESSAGE_SIZE, FrameDecoder, Framing, encode_message, encode_parts
 from esc_netconf.netconf.messages import (
     BASE_NS,
     CAP_BASE_10,
@@ -457,8 +457,7 @@ class ServerSession(SessionCore):
         :raises LocalProtocolError: unless the session is established.
         """
         self._require_established()
-        message = b"".join((XML_DECLARATION, _reply_start_tag(rpc_attributes), body.data, _REPLY_END))
-        return encode_message(message, self._framing)
+        return encode_parts((XML_DECLARATION, _reply_start_tag(rpc_attributes), body.data, _REPLY_END), self._framing)
 
     def reply_error(self, rpc_attributes: Mapping[str, str], error: NetconfError) -> bytes:
         """A framed ``<rpc-reply>`` with one ``<rpc-error>`` per error in ``error``."""
