@@ -16,6 +16,7 @@ from esc_netconf.netconf.framing import (
     MAX_CHUNK_SIZE,
     FrameDecoder,
     Framing,
+    encode_parts,
     encode_message,
 )
 
@@ -247,3 +248,14 @@ def test_fuzz_garbage_never_hangs_or_raises_foreign_errors(
                     break
             else:
                 raise AssertionError("decoder returned messages without consuming input")
+
+
+@pytest.mark.parametrize("framing", list(Framing))
+def test_a_message_in_parts_is_framed_as_the_whole_and_decodes_to_it(framing: Framing) -> None:
+    parts = (b"<?xml version='1.0'?>", b'<rpc-reply message-id="1">', b"<data/>" * 1000, b"</rpc-reply>")
+    whole = b"".join(parts)
+    assert encode_parts(parts, framing) == encode_message(whole, framing)
+    assert decode_all(FrameDecoder(framing), [encode_parts(parts, framing)]) == [whole]
+    if framing is Framing.CHUNKED:
+        with pytest.raises(ValueError):
+            encode_parts((b"", b""), framing)
