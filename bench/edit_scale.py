@@ -4,7 +4,10 @@ event loop's longest stall meanwhile.
 For each size N the server starts fresh (in this process, sim VIM with ``vim.sim.delay.scale=0``); N
 deployments of ``--vms`` VMs are created through NETCONF in batches of ``--batch`` per edit-config and
 deployed; then ``--edits`` edit-configs each create one more one-VM deployment, one at a time, from a
-raw NETCONF client over SSH on loopback, and their round trips are timed. A task on the server's loop
+raw NETCONF client over SSH on loopback, and their round trips are timed; then, once the server is quiet
+(under 10% of a core over half a second: the deploy's last commits and events are stored), as many again
+(the "once settled" p50: what an edit costs at that size alone, where the first figure also meets the end
+of the deploy's work). A task on the server's loop
 sleeps 5 ms in a loop and records how late it wakes (the loop-lag figure: the longest time nothing
 else could run on the loop), per phase (fill, deploy, edits, gets); the longest single commit step on the
 loop (the checkers; the swap and the listeners; the store write runs in a worker thread) is timed too, for
@@ -43,6 +46,7 @@ from bench.client_process import call  # noqa: E402
 from bench.deploy_scale import BASE, ESC  # noqa: E402
 from bench.loop_turns import LongTurns  # noqa: E402
 from bench.netconf_roundtrips import RawClient  # noqa: E402
+from bench.opdata_scale import settle  # noqa: E402
 from bench.stall_stacks import StallStacks, report  # noqa: E402
 from esc_netconf import gilshare, mallocpolicy  # noqa: E402
 from esc_netconf.app import Application, Options  # noqa: E402
@@ -190,12 +194,19 @@ def measure(size: int, vms: int, edits: int, batch: int, stall_stacks: bool = Fa
             reply = call(client, _edit([(f"tenant-{i % 10}", f"extra-{i}")], 1))
             times.append(time.perf_counter() - t0)
             assert reply.ok, reply.element
+        datastore_p50 = statistics.median(commits.edits)  # the first edits'
+        quiet_after = settle(os.getpid(), limit=60.0)
+        settled_times = []
+        for i in range(edits):
+            t0 = time.perf_counter()
+            reply = call(client, _edit([(f"tenant-{i % 10}", f"later-{i}")], 1))
+            settled_times.append(time.perf_counter() - t0)
+            assert reply.ok, reply.element
         lag_edits, cpu_edits = lag.take(), lag.take_cpu()
         if stacks is not None:
             where["edits"] = report(*stacks.take(), top=12)
         if turns is not None:
             long_turns["edits"] = turns.take()
-        datastore_p50 = statistics.median(commits.edits)
         commit_edits = commits.take()
         full = _timed_get(client, '<filter type="xpath" select="esc_datamodel/opdata"/>')
         one = _timed_get(client, f'<filter type="subtree"><esc_datamodel xmlns="{ESC}"><opdata><tenants><tenant>'
@@ -213,7 +224,10 @@ def measure(size: int, vms: int, edits: int, batch: int, stall_stacks: bool = Fa
         asyncio.run_coroutine_threadsafe(app.stop(), loop).result(60)
         loop.call_soon_threadsafe(loop.stop)
     times.sort()
+    settled_times.sort()
     return {"p50": statistics.median(times), "p95": times[int(0.95 * (len(times) - 1))],
+            "settled_p50": statistics.median(settled_times),
+            "settled_p95": settled_times[int(0.95 * (len(settled_times) - 1))], "quiet_after": quiet_after,
             "filled": filled, "deployed": deployed,
             "lag_fill": lag_fill, "lag_deploy": lag_deploy, "lag_edits": lag_edits,
             "cpu_fill": cpu_fill, "cpu_deploy": cpu_deploy, "cpu_edits": cpu_edits, "cpu_gets": cpu_gets,
@@ -265,6 +279,8 @@ def main() -> None:
               f"/{r['lag_gets'] * 1000:.0f} {r['commit_fill'] * 1000:>14.0f}/{r['commit_edits'] * 1000:.0f} "
               f"{r['get_full'] * 1000:>10.0f} {r['get_one'] * 1000:>10.1f} "
               f"{r['rss_mib']:>12.0f}", flush=True)
+        print(f"{'':>7} edit p50 once settled {r['settled_p50'] * 1000:.1f} ms, p95 {r['settled_p95'] * 1000:.1f} ms "
+              f"(the server quiet {r['quiet_after']:.1f} s after the first edits)", flush=True)
         print(f"{'':>7} loop CPU between two wake-ups, longest, fill/deploy/edits/gets: "
               f"{r['cpu_fill'] * 1000:.0f}/{r['cpu_deploy'] * 1000:.0f}/{r['cpu_edits'] * 1000:.0f}"
               f"/{r['cpu_gets'] * 1000:.0f} ms (load average {r['load']:.1f} on {os.cpu_count()} CPUs)", flush=True)
