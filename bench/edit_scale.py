@@ -188,20 +188,10 @@ def measure(size: int, vms: int, edits: int, batch: int, stall_stacks: bool = Fa
             where["deploy"] = report(*stacks.take(), top=12)
         if turns is not None:
             long_turns["deploy"] = turns.take()
-        times = []
-        for i in range(edits):
-            t0 = time.perf_counter()
-            reply = call(client, _edit([(f"tenant-{i % 10}", f"extra-{i}")], 1))
-            times.append(time.perf_counter() - t0)
-            assert reply.ok, reply.element
+        times = _timed_edits(client, edits, "extra")
         datastore_p50 = statistics.median(commits.edits)  # the first edits'
         quiet_after = settle(os.getpid(), limit=60.0)
-        settled_times = []
-        for i in range(edits):
-            t0 = time.perf_counter()
-            reply = call(client, _edit([(f"tenant-{i % 10}", f"later-{i}")], 1))
-            settled_times.append(time.perf_counter() - t0)
-            assert reply.ok, reply.element
+        settled_times = _timed_edits(client, edits, "later")
         lag_edits, cpu_edits = lag.take(), lag.take_cpu()
         if stacks is not None:
             where["edits"] = report(*stacks.take(), top=12)
@@ -235,6 +225,17 @@ def measure(size: int, vms: int, edits: int, batch: int, stall_stacks: bool = Fa
             "commit_fill": commit_fill, "commit_edits": commit_edits, "datastore_p50": datastore_p50,
             "get_full": full, "get_one": one, "lag_gets": lag_gets,
             "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _timed_edits(client: RawClient, count: int, prefix: str) -> list[float]:
+    """Seconds of each of ``count`` edit-configs, one at a time, each creating a one-VM deployment."""
+    seconds = []
+    for i in range(count):
+        t0 = time.perf_counter()
+        reply = call(client, _edit([(f"tenant-{i % 10}", f"{prefix}-{i}")], 1))
+        seconds.append(time.perf_counter() - t0)
+        assert reply.ok, reply.element
+    return seconds
 
 
 def _timed_get(client: RawClient, filter_xml: str, times: int = 5) -> float:
