@@ -71,6 +71,6 @@ def serving(started: bool) -> None:
         if not enabled:
             return
         if before == 0 and _servers == 1 and not _set_mxfast(0):
-            log.info("not glibc: the C allocator's fastbins are left as they are")
+            log.info("the C allocator's fastbins are left as they are (not glibc, or mallopt refused)")
         elif before == 1 and _servers == 0:
             _set_mxfast(DEFAULT_MXFAST)
