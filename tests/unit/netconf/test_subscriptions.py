@@ -482,7 +482,9 @@ async def test_stop_time_expires_without_new_events() -> None:
         rec.complete()
         done.set()
 
-    hub.subscribe(SubscriptionRequest("escEvent", start_time=T0, stop_time=T0 + timedelta(seconds=0.05)),
+    # the stop time is half a second away in real time: the event is stored on the writer thread and offered
+    # well before it, however busy the machine (at 50 ms it was not, now and then, under a parallel test run)
+    hub.subscribe(SubscriptionRequest("escEvent", start_time=T0, stop_time=T0 + timedelta(seconds=0.5)),
                   rec.deliver, complete)
     assert rec.names() == ["replayComplete"]
     hub.publish("escEvent", esc_event("IN-TIME"))
