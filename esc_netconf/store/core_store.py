@@ -14,15 +14,16 @@ row (delete by key, then insert) and under the write lock the two steps cannot r
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Delete, Table, bindparam, delete, insert, select
+from sqlalchemy import Delete, Insert, Table, bindparam, delete, insert, select
 
 from esc_netconf.core.model import CoreState, DeploymentRecord, OperationRecord, TenantRecord, VmRecord
 from esc_netconf.core.store import RecordKind, Write
 from esc_netconf.gilshare import breathe
-from esc_netconf.store.database import Database
+from esc_netconf.store.database import Database, EncodedJson
 from esc_netconf.store.schema import (RecordData, core_deployments, core_event_journal, core_operations, core_tenants,
                                       core_vms)
 
@@ -33,28 +34,32 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _json(data: dict[str, Any]) -> EncodedJson:
+    return EncodedJson(json.dumps(data))
+
+
 def _tenant_row(data: dict[str, Any]) -> dict[str, Any]:
-    return {"name": data["name"], "data": data}
+    return {"name": data["name"], "data": _json(data)}
 
 
 def _deployment_row(data: dict[str, Any]) -> dict[str, Any]:
     return {"dep_id": data["dep_id"], "tenant": data["tenant"], "name": data["name"], "state": str(data["state"]),
-            "service_name": data["service_name"], "service_version": data["service_version"], "data": data}
+            "service_name": data["service_name"], "service_version": data["service_version"], "data": _json(data)}
 
 
 def _vm_row(data: dict[str, Any]) -> dict[str, Any]:
     return {"vm_id": data["vm_id"], "dep_id": data["dep_id"], "tenant": data["tenant"],
             "deployment": data["deployment"], "name": data["name"], "server_id": _text(data.get("server_id")),
-            "state": str(data["state"]), "data": data}
+            "state": str(data["state"]), "data": _json(data)}
 
 
 def _operation_row(data: dict[str, Any]) -> dict[str, Any]:
     return {"op_id": data["op_id"], "dep_id": data["dep_id"], "vm_id": _text(data.get("vm_id")),
-            "kind": str(data["kind"]), "data": data}
+            "kind": str(data["kind"]), "data": _json(data)}
 
 
 def _event_row(data: dict[str, Any]) -> dict[str, Any]:
-    return {"event_id": data["event_id"], "data": data}
+    return {"event_id": data["event_id"], "data": _json(data)}
 
 
 #: Per kind of record: its table, key column and row (key columns plus the JSON).
@@ -67,8 +72,10 @@ _TABLES: dict[RecordKind, tuple[Table, str, Callable[[dict[str, Any]], dict[str,
 }
 #: Keys per ``IN (...)`` list: well below SQLite's limit of bound parameters.
 _KEYS_PER_STATEMENT = 500
-#: Rows per insert: between two, the loop may take the GIL (``gilshare``); each row's JSON is made in Python.
+#: Rows per insert: between two, the loop may take the GIL (``gilshare``).
 _ROWS_PER_STATEMENT = 64
+#: Rows encoded (JSON) between two chances for the loop to take the GIL.
+_BREATHE_ROWS = 16
 
 # The statements a batch runs, built once with their parameters bound at execution: a statement built per
 # call leaves its bind parameters in reference cycles, hundreds per batch, which the garbage collector then
@@ -79,22 +86,46 @@ _DELETE_BY_KEYS: dict[RecordKind, Delete] = {
 _DELETE_DEPLOYMENT: tuple[Delete, ...] = tuple(  # children first: operations, VMs, then the deployment
     delete(table).where(table.c.dep_id == bindparam("dep_id"))
     for table in (core_operations, core_vms, core_deployments))
+_INSERT: dict[RecordKind, Insert] = {kind: insert(table) for kind, (table, _, _) in _TABLES.items()}
+
+#: A statement of a batch with its parameters (a dict, or the rows of an insert).
+_Statement = tuple[Delete | Insert, Any]
 
 
-def _apply_segment(connection: Connection, writes: list[Write]) -> None:
+def _statements(writes: list[Write]) -> list[_Statement]:
+    """The statements that apply ``writes`` in order, their rows made and encoded: built before the write lock
+    is taken. Keys are unique within a batch, so between two deployment deletes (which cascade and must stay
+    in place) the order does not matter."""
+    statements: list[_Statement] = []
+    segment: list[Write] = []
+    for write in writes:
+        if write.kind is RecordKind.DEPLOYMENT and write.data is None:
+            statements += _segment_statements(segment)
+            segment = []
+            statements += [(statement, {"dep_id": write.key}) for statement in _DELETE_DEPLOYMENT]
+        else:
+            segment.append(write)
+    return statements + _segment_statements(segment)
+
+
+def _segment_statements(writes: list[Write]) -> list[_Statement]:
     """Writes with distinct keys and no deployment delete among them: replace or delete each row."""
-    for kind, (table, key, row_of) in _TABLES.items():
+    statements: list[_Statement] = []
+    for kind, (_, _, row_of) in _TABLES.items():
         mine = [w for w in writes if w.kind is kind]
         # a journaled event is never saved again: only its delete needs the row gone
         gone = [w for w in mine if w.data is None] if kind is RecordKind.EVENT else mine
-        for first in range(0, len(gone), _KEYS_PER_STATEMENT):
-            breathe()
-            keys = [w.key for w in gone[first:first + _KEYS_PER_STATEMENT]]
-            connection.execute(_DELETE_BY_KEYS[kind], {"keys": keys})
-        rows = [row_of(w.data) for w in mine if w.data is not None]
-        for first in range(0, len(rows), _ROWS_PER_STATEMENT):
-            breathe()
-            connection.execute(insert(table), rows[first:first + _ROWS_PER_STATEMENT])
+        statements += [(_DELETE_BY_KEYS[kind], {"keys": [w.key for w in gone[first:first + _KEYS_PER_STATEMENT]]})
+                       for first in range(0, len(gone), _KEYS_PER_STATEMENT)]
+        rows = []
+        for number, write in enumerate(w for w in mine if w.data is not None):
+            if number % _BREATHE_ROWS == 0:
+                breathe()
+            assert write.data is not None
+            rows.append(row_of(write.data))
+        statements += [(_INSERT[kind], rows[first:first + _ROWS_PER_STATEMENT])
+                       for first in range(0, len(rows), _ROWS_PER_STATEMENT)]
+    return statements
 
 
 class SqlCoreStore:
@@ -163,25 +194,18 @@ class SqlCoreStore:
         """All ``writes`` in one ``BEGIN IMMEDIATE`` transaction, in order.
 
         Why not one upsert per record: a batch holds hundreds of records (the VMs of a whole edit moving
-        at once), and per-row statements cost more than the commit itself.  Keys are unique within a
-        batch, so between two deployment deletes (which cascade and must stay in place) the order does
-        not matter: each table's rows are deleted by key (500 keys per statement) and the saved ones inserted
-        again (``executemany`` of 64 rows per statement, the writer thread pausing for the loop between two:
-        ``gilshare``).
+        at once), and per-row statements cost more than the commit itself. Each table's rows are deleted by
+        key (500 keys per statement) and the saved ones inserted again (``executemany`` of 64 rows per
+        statement, the writer thread pausing for the loop between two: ``gilshare``). The rows, JSON included,
+        are made before the write lock is taken (:func:`_statements`).
         """
         if not writes:
             return
+        statements = _statements(writes)
         with self._database.write() as connection:
-            segment: list[Write] = []
-            for write in writes:
-                if write.kind is RecordKind.DEPLOYMENT and write.data is None:
-                    _apply_segment(connection, segment)
-                    segment = []
-                    for statement in _DELETE_DEPLOYMENT:
-                        connection.execute(statement, {"dep_id": write.key})
-                else:
-                    segment.append(write)
-            _apply_segment(connection, segment)
+            for statement, parameters in statements:
+                breathe()
+                connection.execute(statement, parameters)
 
     def pending_events(self) -> list[tuple[str, dict[str, Any]]]:
         """The event journal, in the order the events were saved."""

@@ -50,6 +50,7 @@ token check, :meth:`Database.set_write_fence`); two servers migrating at once qu
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -75,7 +76,7 @@ from sqlalchemy.pool import StaticPool
 from esc_netconf.private_files import private_file
 from esc_netconf.store.errors import BackupError, MigrationError, StoreClosedError, StoreError, WriterLockBusy
 
-__all__ = ["DEFAULT_FILENAME", "BUSY_TIMEOUT_MS", "LOOP_WRITES_ENV", "Database", "LoopWriteError"]
+__all__ = ["DEFAULT_FILENAME", "BUSY_TIMEOUT_MS", "LOOP_WRITES_ENV", "Database", "EncodedJson", "LoopWriteError"]
 
 log = logging.getLogger(__name__)
 
@@ -181,20 +182,33 @@ def _configure_sqlite_connection(dbapi_connection: Any, wal: bool) -> None:
         cursor.close()
 
 
+class EncodedJson(str):
+    """The value of a JSON column, encoded already (``json.dumps``): written as it is. Why: a writer that
+    encodes its rows before it takes the write lock holds the lock only while they go in (``SqlCoreStore.apply``:
+    a fifth of a deploy's big batches was their JSON), and every other writer waits that much less."""
+
+    __slots__ = ()
+
+
+def _json_dumps(value: Any) -> str:
+    """The engines' JSON encoder: ``json.dumps``, but for a value :class:`EncodedJson` already."""
+    return value if isinstance(value, EncodedJson) else json.dumps(value)
+
+
 def _create_engine(url: URL) -> Engine:
     if url.get_backend_name() == "postgresql":
         return _create_postgresql_engine(url)
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, json_serializer=_json_dumps)
     memory = _is_memory(url)
     if memory:
         engine = create_engine(
-            url, poolclass=StaticPool, connect_args={"check_same_thread": False}
+            url, poolclass=StaticPool, connect_args={"check_same_thread": False}, json_serializer=_json_dumps
         )
     else:
         assert url.database is not None
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, pool_size=5, max_overflow=10, pool_timeout=30)
+        engine = create_engine(url, pool_size=5, max_overflow=10, pool_timeout=30, json_serializer=_json_dumps)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -216,7 +230,7 @@ def _create_postgresql_engine(url: URL) -> Engine:
     passes, where the write fence (:meth:`Database.set_write_fence`) is checked. Reads take no lock.
     """
     engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_timeout=30,
-                           connect_args={"connect_timeout": 10})
+                           connect_args={"connect_timeout": 10}, json_serializer=_json_dumps)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:

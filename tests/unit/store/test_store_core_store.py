@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import inspect
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -229,3 +233,41 @@ def test_a_batch_larger_than_one_statement_is_stored_whole_in_order_pausing_for_
     assert store.load() == memory.load()
     assert [key for key, _ in store.pending_events()] == [f"e-{n:03}" for n in range(150, 0, -1)]
     assert len(pauses) >= 200 // 64 + 150 // 64  # at least once per statement of each table
+
+
+def test_a_batch_s_rows_are_encoded_before_the_write_lock_and_read_back_the_same(
+        store: SqlCoreStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every other writer of the database waits while a batch holds the write lock: its JSON is encoded before
+    (``EncodedJson``), and what comes back is what was saved, on each database."""
+    held = []
+    encoded_under_lock = []
+    write = Database.write
+
+    @contextmanager
+    def watched_write(self: Database, **options: Any) -> Iterator[Any]:
+        with write(self, **options) as connection:
+            held.append(True)
+            try:
+                yield connection
+            finally:
+                held.pop()
+
+    dumps = json.dumps
+
+    def watched_dumps(value: Any, **options: Any) -> str:
+        if held:
+            encoded_under_lock.append(value)
+        return dumps(value, **options)
+
+    monkeypatch.setattr(Database, "write", watched_write)
+    monkeypatch.setattr(json, "dumps", watched_dumps)
+    memory = MemoryStore()
+    batch = [Write(RecordKind.TENANT, "t1", TenantRecord("t1", "p1").to_dict()),
+             Write(RecordKind.DEPLOYMENT, "d-1", deployment().to_dict()),
+             *(Write(RecordKind.VM, f"vm-{n}", vm(f"vm-{n}").to_dict()) for n in range(100)),
+             Write(RecordKind.EVENT, "e-1", {"event_id": "e-1", "message": "é ✓"})]
+    store.apply(batch)
+    memory.apply([w for w in batch if w.kind is not RecordKind.EVENT])
+    assert encoded_under_lock == []
+    assert store.load() == memory.load()
+    assert store.pending_events() == [("e-1", {"event_id": "e-1", "message": "é ✓"})]
