@@ -124,7 +124,7 @@ class SqlReplayLog:
         rows: list[dict[str, Any]] = [
             {"stream": stream, "event_time_us": to_micros(t), "xml": bytes(xml), "event_id": event_id}
             for stream, events, ids in checked for (t, xml), event_id in zip(events, ids)]
-        named = [str(row["event_id"]) for row in rows if row["event_id"] is not None]
+        named = [event_id for _, _, ids in checked for event_id in ids if event_id is not None]
         with self._database.write() as connection:
             held: set[str] = set()
             for first in range(0, len(named), _IDS_PER_STATEMENT):
